@@ -1,0 +1,187 @@
+//! What comes back: content, reasoning, usage, stop reason, who served it, and
+//! the trail of attempts that led there.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ErrorKind;
+use crate::provider::ProviderId;
+
+/// Token usage of one call, as the provider reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Usage {
+    /// Input tokens billed at the normal rate.
+    pub input_tokens: u32,
+    /// Output tokens (thinking included).
+    pub output_tokens: u32,
+    /// Input tokens read from the prompt cache.
+    #[serde(default)]
+    pub cache_read_tokens: u32,
+    /// Input tokens written to the prompt cache.
+    #[serde(default)]
+    pub cache_write_tokens: u32,
+}
+
+impl Usage {
+    /// Usage with only input and output tokens.
+    pub const fn new(input_tokens: u32, output_tokens: u32) -> Self {
+        Self {
+            input_tokens,
+            output_tokens,
+            cache_read_tokens: 0,
+            cache_write_tokens: 0,
+        }
+    }
+
+    /// Every token the call touched (input, output, cache read and write).
+    pub const fn total(&self) -> u64 {
+        self.input_tokens as u64
+            + self.output_tokens as u64
+            + self.cache_read_tokens as u64
+            + self.cache_write_tokens as u64
+    }
+
+    /// Field-wise sum, saturating.
+    pub const fn saturating_add(self, other: Usage) -> Usage {
+        Usage {
+            input_tokens: self.input_tokens.saturating_add(other.input_tokens),
+            output_tokens: self.output_tokens.saturating_add(other.output_tokens),
+            cache_read_tokens: self
+                .cache_read_tokens
+                .saturating_add(other.cache_read_tokens),
+            cache_write_tokens: self
+                .cache_write_tokens
+                .saturating_add(other.cache_write_tokens),
+        }
+    }
+}
+
+/// Why the model stopped producing output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum StopReason {
+    /// The model finished its answer.
+    EndTurn,
+    /// `max_tokens` was reached; the answer is truncated.
+    MaxTokens,
+    /// A stop sequence was produced.
+    StopSequence,
+    /// The model asked to use a tool.
+    ToolUse,
+    /// The content policy stopped the answer.
+    ContentFiltered,
+}
+
+/// The model's reasoning (extended thinking), when it was enabled.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Reasoning {
+    /// The reasoning text.
+    pub text: String,
+    /// The provider's signature, needed to echo the reasoning back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+}
+
+/// Why a candidate was passed over without being called.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// Its breaker or cooldown refused calls for about `retry_after`.
+    Unavailable {
+        /// Time until it is expected back.
+        retry_after: Duration,
+    },
+    /// The request's estimated tokens don't fit its context window.
+    ContextWindowTooSmall {
+        /// Estimated tokens the request needs.
+        needed: u32,
+        /// The candidate's context window.
+        window: u32,
+    },
+    /// A hedged call that lost the race and was cancelled.
+    HedgeLost,
+}
+
+/// How one attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AttemptOutcome {
+    /// It produced the response.
+    Succeeded,
+    /// It failed with this error.
+    Failed {
+        /// The error's kind.
+        kind: ErrorKind,
+        /// The error's message.
+        message: String,
+    },
+    /// It was not called.
+    Skipped(SkipReason),
+}
+
+/// One entry of the attempts trail: a candidate tried (or passed over) and why
+/// it was left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// The candidate.
+    pub provider: ProviderId,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
+    /// How long the attempt took (zero for a skip).
+    pub elapsed: Duration,
+}
+
+/// A complete answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatResponse {
+    /// The answer's content blocks (text, JSON).
+    pub content: Vec<crate::request::ContentBlock>,
+    /// The model's reasoning, when extended thinking was enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<Reasoning>,
+    /// Token usage; `None` when the provider did not report it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// Why generation stopped.
+    pub stop_reason: StopReason,
+    /// The provider that actually served the answer.
+    pub served_by: ProviderId,
+    /// The model id that served it, as the provider named it.
+    pub model: String,
+    /// The provider's request id, when it sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Every candidate tried or passed over before (and including) the one that
+    /// served, in order. Empty when no routing layer was involved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
+}
+
+impl ChatResponse {
+    /// A plain text answer from `served_by`, stop reason `EndTurn`.
+    pub fn text(served_by: ProviderId, text: impl Into<String>, usage: Option<Usage>) -> Self {
+        let model = served_by.as_str().to_owned();
+        Self {
+            content: vec![crate::request::ContentBlock::text(text)],
+            reasoning: None,
+            usage,
+            stop_reason: StopReason::EndTurn,
+            served_by,
+            model,
+            request_id: None,
+            attempts: Vec::new(),
+        }
+    }
+
+    /// All text content, blocks joined without separator.
+    pub fn text_content(&self) -> String {
+        self.content
+            .iter()
+            .filter_map(crate::request::ContentBlock::as_text)
+            .collect()
+    }
+}
