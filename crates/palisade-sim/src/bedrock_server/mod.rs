@@ -1,0 +1,1 @@
+//! The fake Bedrock server (being written).
