@@ -1,0 +1,262 @@
+//! Quoting and escaping: when a string or key must be quoted (§7.2, §7.3), how
+//! it is escaped (§7.1), and how a quoted token is read back.
+//!
+//! All structural characters are ASCII, so every scan here works on bytes and
+//! never splits a UTF-8 sequence.
+
+use std::borrow::Cow;
+
+use crate::error::ErrorKind;
+use crate::options::Delimiter;
+
+/// Bytes that force quoting anywhere in a value: `:` `"` `\` brackets, braces,
+/// and the C0 controls. The delimiter is checked separately because it depends
+/// on context.
+const fn unsafe_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b':' as usize] = true;
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[b'[' as usize] = true;
+    t[b']' as usize] = true;
+    t[b'{' as usize] = true;
+    t[b'}' as usize] = true;
+    t
+}
+static UNSAFE: [bool; 256] = unsafe_table();
+
+/// Can `s` be written without quotes where `delimiter` is the relevant delimiter?
+#[inline]
+pub(crate) fn is_safe_unquoted(s: &str, delimiter: Delimiter) -> bool {
+    let b = s.as_bytes();
+    let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
+        return false;
+    };
+    if matches!(first, b' ' | b'\t' | b'-' | b'#') || matches!(last, b' ' | b'\t') {
+        return false;
+    }
+    if matches!(s, "true" | "false" | "null") {
+        return false;
+    }
+    if (first.is_ascii_digit() || first == b'+') && crate::number::is_numeric_like(b) {
+        return false;
+    }
+    let d = delimiter.as_byte();
+    !b.iter().any(|&c| UNSAFE[c as usize] || c == d)
+}
+
+/// Can `key` be written without quotes (`^[A-Za-z_][A-Za-z0-9_.]*$`)?
+#[inline]
+pub(crate) fn is_valid_unquoted_key(key: &str) -> bool {
+    let b = key.as_bytes();
+    match b.first() {
+        Some(c) if c.is_ascii_alphabetic() || *c == b'_' => {}
+        _ => return false,
+    }
+    b[1..]
+        .iter()
+        .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.')
+}
+
+/// Appends `s` in quotes with the §7.1 escapes.
+pub(crate) fn write_quoted(out: &mut String, s: &str) {
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &c) in bytes.iter().enumerate() {
+        let esc: &str = match c {
+            b'\\' => "\\\\",
+            b'"' => "\\\"",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(HEX[(c >> 4) as usize] as char);
+            out.push(HEX[(c & 0xf) as usize] as char);
+        } else {
+            out.push_str(esc);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+/// Appends a string value, quoted only when §7.2 requires it.
+#[inline]
+pub(crate) fn write_string(out: &mut String, s: &str, delimiter: Delimiter) {
+    if is_safe_unquoted(s, delimiter) {
+        out.push_str(s);
+    } else {
+        write_quoted(out, s);
+    }
+}
+
+/// Appends an object key or field name, quoted only when §7.3 requires it.
+#[inline]
+pub(crate) fn write_key(out: &mut String, key: &str) {
+    if is_valid_unquoted_key(key) {
+        out.push_str(key);
+    } else {
+        write_quoted(out, key);
+    }
+}
+
+/// Index of the closing quote of the quoted token that starts at `open`
+/// (which holds `"`), skipping backslash pairs.
+#[inline]
+pub(crate) fn find_closing_quote(b: &[u8], open: usize) -> Option<usize> {
+    let mut i = open + 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if i + 1 < b.len() => i += 2,
+            b'"' => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Index of the first `target` at or after `from` that is outside quotes.
+/// Quote state starts closed at `from`.
+#[inline]
+pub(crate) fn find_unquoted(b: &[u8], target: u8, from: usize) -> Option<usize> {
+    let mut in_quotes = false;
+    let mut i = from;
+    while i < b.len() {
+        let c = b[i];
+        if in_quotes {
+            if c == b'\\' && i + 1 < b.len() {
+                i += 2;
+                continue;
+            }
+            if c == b'"' {
+                in_quotes = false;
+            }
+        } else if c == target {
+            return Some(i);
+        } else if c == b'"' {
+            in_quotes = true;
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Reads a complete quoted token (`"..."` and nothing after it) into its text.
+pub(crate) fn parse_quoted(token: &str) -> Result<Cow<'_, str>, ErrorKind> {
+    let b = token.as_bytes();
+    let close = find_closing_quote(b, 0).ok_or(ErrorKind::UnterminatedString)?;
+    if close != b.len() - 1 {
+        return Err(ErrorKind::TrailingCharacters);
+    }
+    unescape(&token[1..close])
+}
+
+/// Resolves the §7.1 escapes of a quoted token's inner text. Borrows when there
+/// is nothing to resolve.
+pub(crate) fn unescape(inner: &str) -> Result<Cow<'_, str>, ErrorKind> {
+    let b = inner.as_bytes();
+    let Some(first) = b.iter().position(|&c| c == b'\\') else {
+        return Ok(Cow::Borrowed(inner));
+    };
+    let mut out = String::with_capacity(inner.len());
+    out.push_str(&inner[..first]);
+    let mut i = first;
+    let mut run = first;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        out.push_str(&inner[run..i]);
+        let Some(&next) = b.get(i + 1) else {
+            return Err(ErrorKind::InvalidEscape("\\".into()));
+        };
+        match next {
+            b'n' => out.push('\n'),
+            b't' => out.push('\t'),
+            b'r' => out.push('\r'),
+            b'\\' => out.push('\\'),
+            b'"' => out.push('"'),
+            b'u' => {
+                let hex = b.get(i + 2..i + 6).filter(|h| h.iter().all(u8::is_ascii_hexdigit));
+                let Some(hex) = hex else {
+                    let end = (i + 6).min(b.len());
+                    return Err(ErrorKind::InvalidEscape(
+                        String::from_utf8_lossy(&b[i..end]).into_owned(),
+                    ));
+                };
+                let code = hex
+                    .iter()
+                    .fold(0u32, |acc, &h| acc * 16 + (h as char).to_digit(16).unwrap_or(0));
+                // Lone surrogates are rejected: supplementary characters must
+                // appear as literal UTF-8 (§7.1).
+                let Some(ch) = char::from_u32(code) else {
+                    return Err(ErrorKind::InvalidEscape(format!(
+                        "\\u{} (lone surrogate)",
+                        String::from_utf8_lossy(hex)
+                    )));
+                };
+                out.push(ch);
+                i += 6;
+                run = i;
+                continue;
+            }
+            other => {
+                let ch = inner[i + 1..].chars().next().unwrap_or(other as char);
+                return Err(ErrorKind::InvalidEscape(format!("\\{ch}")));
+            }
+        }
+        i += 2;
+        run = i;
+    }
+    out.push_str(&inner[run..]);
+    Ok(Cow::Owned(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_rules() {
+        let d = Delimiter::Comma;
+        for s in ["hello", "Ada_99", "café", "hello 👋 world", "a|b"] {
+            assert!(is_safe_unquoted(s, d), "{s}");
+        }
+        for s in [
+            "", " a", "a ", "true", "null", "42", "-3.14", "1e-6", "05", "+1", "a:b", "a,b",
+            "[x]", "{x}", "- x", "-", "#", "#x", "a\"b", "a\\b", "a\nb",
+        ] {
+            assert!(!is_safe_unquoted(s, d), "{s}");
+        }
+        assert!(!is_safe_unquoted("a|b", Delimiter::Pipe));
+    }
+
+    #[test]
+    fn escapes_round_trip() {
+        let mut s = String::new();
+        write_quoted(&mut s, "a\"b\\c\nd\re\tf\u{4}");
+        assert_eq!(s, r#""a\"b\\c\nd\re\tf\u0004""#);
+        assert_eq!(
+            parse_quoted(&s).unwrap_or_default(),
+            "a\"b\\c\nd\re\tf\u{4}"
+        );
+        assert!(unescape(r"\x").is_err());
+        assert!(unescape(r"\ud800").is_err());
+        assert!(unescape(r"\u12").is_err());
+        assert_eq!(unescape(r"\u00E9").unwrap_or_default(), "é");
+    }
+}
