@@ -1,0 +1,399 @@
+//! [`SimulatedProvider`]: a [`Provider`] that behaves like a Bedrock model
+//! under load — quotas, latency, output lengths, failures — on tokio time.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use palisade_core::{
+    ChatRequest, ChatResponse, ChatStream, ErrorKind, HeuristicEstimator, Provider, ProviderError,
+    ProviderId, StopReason, TokenEstimator, Usage,
+};
+use rand::Rng;
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::latency::CallTiming;
+use crate::model::{ModelConfigError, SimulatedModelConfig};
+use crate::quota::{QuotaExceeded, QuotaLedger, ReservationId};
+use crate::rng::{SimRng, rng_for};
+use crate::text::filler;
+
+/// What a simulated model has seen, from its own side.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ProviderStats {
+    /// Every call received.
+    pub calls: u64,
+    /// Calls admitted by the quotas.
+    pub admitted: u64,
+    /// Calls refused by the requests-per-minute quota.
+    pub throttled_rpm: u64,
+    /// Calls refused by the tokens-per-minute quota.
+    pub throttled_tpm: u64,
+    /// Calls refused because the model was in an outage window.
+    pub outage_refusals: u64,
+    /// Admitted calls that failed with an injected server error.
+    pub injected_errors: u64,
+    /// Calls refused for their size (context window, or a reservation larger
+    /// than the whole token quota).
+    pub rejected_too_large: u64,
+    /// Admitted calls the caller dropped before the answer was complete.
+    pub cancelled: u64,
+    /// Calls answered in full.
+    pub completed: u64,
+    /// Input tokens of the calls answered in full.
+    pub input_tokens: u64,
+    /// Output tokens of the calls answered in full.
+    pub output_tokens: u64,
+}
+
+impl ProviderStats {
+    /// Throttles of either quota.
+    pub fn throttled(&self) -> u64 {
+        self.throttled_rpm + self.throttled_tpm
+    }
+}
+
+pub(crate) struct Shared {
+    id: ProviderId,
+    config: SimulatedModelConfig,
+    epoch: Instant,
+    state: Mutex<State>,
+}
+
+struct State {
+    ledger: QuotaLedger,
+    rng: SimRng,
+    stats: ProviderStats,
+}
+
+/// A simulated model with Bedrock's quota semantics.
+///
+/// * **Quotas** ([`QuotaConfig`](crate::QuotaConfig)): requests per minute,
+///   and tokens per minute charged as `input + max_tokens × burndown` when a
+///   call is admitted and corrected to `input + output × burndown` when it
+///   ends (or is dropped: then for the tokens generated so far). A call over
+///   either quota fails at once with [`ErrorKind::Throttled`], with a
+///   retry-after only if the config asks for one (Bedrock sends none).
+/// * **Latency**: time to first token plus a time per output token, drawn per
+///   call; [`stream`](Provider::stream) returns after the first token and
+///   delivers the rest in chunks at that pace.
+/// * **Failures**: a random server-error rate, outage windows, slow windows.
+/// * **Usage**: input tokens are the request's explicit
+///   `input_token_estimate` when it has one (so simulations can describe
+///   sizes without building prompt text), else the heuristic estimate;
+///   output tokens are drawn from the model's distribution, clamped to
+///   `[1, max_tokens]`.
+///
+/// Every draw comes from one generator seeded from `(seed, model id)`, and
+/// every wait is tokio time: under paused time the same calls in the same
+/// order give the same answers, latencies and errors. Cheap to clone; clones
+/// share the model's quota and statistics.
+#[derive(Clone)]
+pub struct SimulatedProvider {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for SimulatedProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimulatedProvider")
+            .field("id", &self.shared.id)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything decided when a call is admitted.
+struct Plan {
+    reservation: ReservationId,
+    input: u32,
+    output: u32,
+    max_tokens: u32,
+    timing: CallTiming,
+    fails: bool,
+}
+
+impl SimulatedProvider {
+    /// A model whose windows (outages, slow spans) count from now.
+    pub fn new(config: SimulatedModelConfig, seed: u64) -> Result<Self, ModelConfigError> {
+        Self::starting_at(config, seed, Instant::now())
+    }
+
+    /// A model whose windows count from `epoch` (the start of a simulation).
+    pub fn starting_at(
+        config: SimulatedModelConfig,
+        seed: u64,
+        epoch: Instant,
+    ) -> Result<Self, ModelConfigError> {
+        config.validate()?;
+        let state = State {
+            ledger: QuotaLedger::new(config.quota.clone()),
+            rng: rng_for(seed, &format!("model:{}", config.id)),
+            stats: ProviderStats::default(),
+        };
+        Ok(Self {
+            shared: Arc::new(Shared {
+                id: ProviderId::new(&config.id),
+                config,
+                epoch,
+                state: Mutex::new(state),
+            }),
+        })
+    }
+
+    /// The model's description.
+    pub fn config(&self) -> &SimulatedModelConfig {
+        &self.shared.config
+    }
+
+    /// What the model has seen so far.
+    pub fn stats(&self) -> ProviderStats {
+        self.shared.lock().stats
+    }
+
+    /// Admits the call or says why not (and how long the refusal takes).
+    async fn admit(&self, req: &ChatRequest) -> Result<Plan, (Duration, ProviderError)> {
+        let shared = &self.shared;
+        let config = &shared.config;
+        let input = HeuristicEstimator.input_tokens(req).await;
+        let now = Instant::now();
+        let since_epoch = now.saturating_duration_since(shared.epoch);
+        let rejection = config.latency.rejection();
+        let hint = |d: Duration| config.quota.retry_after_hint.then_some(d);
+        let mut state = shared.lock();
+        state.stats.calls += 1;
+
+        if let Some(until) = config.failures.outage_at(since_epoch) {
+            state.stats.outage_refusals += 1;
+            let err = shared
+                .error(
+                    ErrorKind::Unavailable,
+                    503,
+                    "ServiceUnavailableException: service unavailable",
+                )
+                .with_retry_after(hint(until - since_epoch));
+            return Err((rejection, err));
+        }
+        if input > config.context_window {
+            state.stats.rejected_too_large += 1;
+            let msg = format!(
+                "ValidationException: input of {input} tokens is too long for the model's {}-token context window",
+                config.context_window
+            );
+            return Err((
+                rejection,
+                shared.error(ErrorKind::ContextWindowExceeded, 400, msg),
+            ));
+        }
+        let reserve = config.quota.charge(input, req.max_tokens);
+        if config.quota.tpm.is_some_and(|tpm| reserve > tpm) {
+            state.stats.rejected_too_large += 1;
+            let msg = format!(
+                "the call reserves {reserve} tokens, more than the whole {}-token quota",
+                config.quota.tpm.unwrap_or_default()
+            );
+            return Err((rejection, shared.error(ErrorKind::QuotaExhausted, 429, msg)));
+        }
+        let reservation = match state.ledger.admit(now, reserve) {
+            Ok(r) => r,
+            Err(exceeded) => {
+                let what = match exceeded {
+                    QuotaExceeded::Requests { .. } => {
+                        state.stats.throttled_rpm += 1;
+                        "requests"
+                    }
+                    QuotaExceeded::Tokens { .. } => {
+                        state.stats.throttled_tpm += 1;
+                        "tokens"
+                    }
+                };
+                let msg = format!(
+                    "ThrottlingException: too many {what}, please wait before trying again"
+                );
+                let err = shared
+                    .error(ErrorKind::Throttled, 429, msg)
+                    .with_retry_after(hint(exceeded.retry_after()));
+                return Err((rejection, err));
+            }
+        };
+        state.stats.admitted += 1;
+        let slowdown = config.failures.slowdown_at(since_epoch);
+        let State { rng, .. } = &mut *state;
+        let max_tokens = req.max_tokens.max(1);
+        let fails =
+            config.failures.error_rate > 0.0 && rng.random::<f64>() < config.failures.error_rate;
+        let output = config.output_tokens.sample_clamped(rng, 1, max_tokens);
+        let timing = config.latency.draw(rng, slowdown);
+        Ok(Plan {
+            reservation,
+            input,
+            output,
+            max_tokens,
+            timing,
+            fails,
+        })
+    }
+
+    /// Starts an admitted call: the returned guard settles the quota however
+    /// the call ends.
+    fn open(&self, plan: &Plan) -> OpenCall {
+        OpenCall {
+            shared: self.shared.clone(),
+            reservation: plan.reservation,
+            input: plan.input,
+            output: plan.output,
+            timing: plan.timing,
+            started: Instant::now(),
+            ended: None,
+        }
+    }
+
+    fn response(&self, plan: &Plan) -> ChatResponse {
+        let mut response = ChatResponse::text(
+            self.shared.id.clone(),
+            filler(plan.output),
+            Some(Usage::new(plan.input, plan.output)),
+        );
+        if plan.output >= plan.max_tokens {
+            response.stop_reason = StopReason::MaxTokens;
+        }
+        response
+    }
+
+    fn injected_error(&self) -> ProviderError {
+        let (kind, status) = self.shared.config.failures.error_kind.kind_and_status();
+        self.shared.error(kind, status, "injected server error")
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state stays consistent across a panic in another holder (every
+        // update is a single assignment), so keep serving rather than cascade.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn error(&self, kind: ErrorKind, status: u16, message: impl Into<String>) -> ProviderError {
+        ProviderError::new(kind, message)
+            .with_status(status)
+            .with_provider(self.id.clone())
+    }
+}
+
+/// An admitted call in progress. Dropping it settles the token quota: with the
+/// whole output when the call finished, else with what was generated by then.
+pub(crate) struct OpenCall {
+    shared: Arc<Shared>,
+    reservation: ReservationId,
+    input: u32,
+    output: u32,
+    timing: CallTiming,
+    started: Instant,
+    /// How the call ended on its own; `None` while open (or if dropped).
+    ended: Option<Ending>,
+}
+
+#[derive(Clone, Copy)]
+enum Ending {
+    Answered,
+    Failed,
+}
+
+impl OpenCall {
+    pub(crate) fn timing(&self) -> CallTiming {
+        self.timing
+    }
+
+    pub(crate) fn output(&self) -> u32 {
+        self.output
+    }
+
+    pub(crate) fn usage(&self) -> Usage {
+        Usage::new(self.input, self.output)
+    }
+
+    /// Marks the call as answered in full.
+    pub(crate) fn complete(&mut self) {
+        self.ended = Some(Ending::Answered);
+    }
+
+    /// Marks the call as failed before producing output.
+    pub(crate) fn fail(&mut self) {
+        self.ended = Some(Ending::Failed);
+    }
+}
+
+impl Drop for OpenCall {
+    fn drop(&mut self) {
+        let now = Instant::now();
+        let output = match self.ended {
+            Some(Ending::Answered) => self.output,
+            Some(Ending::Failed) => 0,
+            None => self
+                .timing
+                .tokens_by(now.saturating_duration_since(self.started), self.output),
+        };
+        let charge = self.shared.config.quota.charge(self.input, output);
+        let mut state = self.shared.lock();
+        state.ledger.settle(now, self.reservation, charge);
+        match self.ended {
+            Some(Ending::Failed) => state.stats.injected_errors += 1,
+            Some(Ending::Answered) => {
+                state.stats.completed += 1;
+                state.stats.input_tokens += u64::from(self.input);
+                state.stats.output_tokens += u64::from(self.output);
+            }
+            None => state.stats.cancelled += 1,
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for SimulatedProvider {
+    fn id(&self) -> &ProviderId {
+        &self.shared.id
+    }
+
+    async fn complete(&self, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
+        let plan = match self.admit(&req).await {
+            Ok(plan) => plan,
+            Err((after, err)) => {
+                tokio::time::sleep(after).await;
+                return Err(err);
+            }
+        };
+        let mut call = self.open(&plan);
+        if plan.fails {
+            tokio::time::sleep(plan.timing.first_token).await;
+            call.fail();
+            return Err(self.injected_error());
+        }
+        tokio::time::sleep(plan.timing.total(plan.output)).await;
+        call.complete();
+        Ok(self.response(&plan))
+    }
+
+    async fn stream(&self, req: ChatRequest) -> Result<ChatStream, ProviderError> {
+        let plan = match self.admit(&req).await {
+            Ok(plan) => plan,
+            Err((after, err)) => {
+                tokio::time::sleep(after).await;
+                return Err(err);
+            }
+        };
+        let mut call = self.open(&plan);
+        // The stream is returned at the first token, so a failure before it is
+        // an `Err` here, where retry and fallback can still act.
+        tokio::time::sleep(plan.timing.first_token).await;
+        if plan.fails {
+            call.fail();
+            return Err(self.injected_error());
+        }
+        Ok(crate::stream::answer_stream(call, plan.max_tokens))
+    }
+
+    fn context_window(&self) -> Option<u32> {
+        Some(self.shared.config.context_window)
+    }
+}

@@ -1,0 +1,300 @@
+//! Per-model quotas with Bedrock's semantics: requests per minute, and tokens
+//! per minute charged as a reservation at the start of a call and settled at
+//! its end.
+//!
+//! Bedrock reserves `input + max_tokens × output burndown` tokens of the
+//! tokens-per-minute quota when a call starts, and when it ends corrects the
+//! charge to `input + actual output × burndown`, returning the unused part. A
+//! call is throttled when it would take the last minute over either quota.
+//!
+//! The minute is a sliding window: a charge counts for exactly `window` after
+//! the call started. That is the strict reading of "per minute" (no burst of
+//! two minutes' worth at a boundary), which makes the quota-bound figures of
+//! the simulation report upper bounds that a client can actually approach.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+/// A model's quotas, as a Service Quotas page lists them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuotaConfig {
+    /// Requests per window (minute); `None` for no request quota. Default: none.
+    pub rpm: Option<u32>,
+    /// Tokens per window (minute), input and burned-down output together;
+    /// `None` for no token quota. Default: none.
+    pub tpm: Option<u64>,
+    /// How many quota tokens one output token burns: 5 for Anthropic Claude
+    /// 3.7 and later on Bedrock, 1 for most other models. Default: 1.
+    pub output_burndown: f64,
+    /// The quota window. Default: one minute.
+    #[serde(with = "crate::duration_serde")]
+    pub window: Duration,
+    /// Whether a throttled call carries a retry-after hint (when the quota
+    /// will next admit it). Bedrock sends none; default: false.
+    pub retry_after_hint: bool,
+}
+
+impl Default for QuotaConfig {
+    fn default() -> Self {
+        Self {
+            rpm: None,
+            tpm: None,
+            output_burndown: 1.0,
+            window: Duration::from_secs(60),
+            retry_after_hint: false,
+        }
+    }
+}
+
+impl QuotaConfig {
+    /// Quota tokens charged for `input` tokens in and `output` tokens out.
+    pub fn charge(&self, input: u32, output: u32) -> u64 {
+        u64::from(input) + (f64::from(output) * self.output_burndown).ceil() as u64
+    }
+
+    /// Checks the parameters; the error names the field.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if !(self.output_burndown.is_finite() && self.output_burndown >= 1.0) {
+            return Err((
+                "output_burndown",
+                format!("must be a number >= 1, got {}", self.output_burndown),
+            ));
+        }
+        if self.window.is_zero() {
+            return Err(("window", "must be longer than zero".into()));
+        }
+        if self.rpm == Some(0) || self.tpm == Some(0) {
+            return Err((
+                "rpm/tpm",
+                "a quota of 0 admits nothing; omit it for no quota".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Which quota refused a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaExceeded {
+    /// Requests per minute.
+    Requests {
+        /// When a request would next fit.
+        retry_after: Duration,
+    },
+    /// Tokens per minute.
+    Tokens {
+        /// When the reservation would next fit.
+        retry_after: Duration,
+    },
+}
+
+impl QuotaExceeded {
+    /// When the call would next be admitted, if nothing else arrives first.
+    pub fn retry_after(&self) -> Duration {
+        match *self {
+            QuotaExceeded::Requests { retry_after } | QuotaExceeded::Tokens { retry_after } => {
+                retry_after
+            }
+        }
+    }
+}
+
+/// A reservation handle returned by [`QuotaLedger::admit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReservationId(u64);
+
+#[derive(Debug)]
+struct Charge {
+    at: Instant,
+    tokens: u64,
+}
+
+/// The sliding-window ledger of one model's quotas.
+#[derive(Debug)]
+pub struct QuotaLedger {
+    config: QuotaConfig,
+    requests: VecDeque<Instant>,
+    charges: VecDeque<Charge>,
+    /// Id of `charges[0]`; ids grow by one per admitted call.
+    first_id: u64,
+    tokens_in_window: u64,
+}
+
+impl QuotaLedger {
+    /// An empty ledger.
+    pub fn new(config: QuotaConfig) -> Self {
+        Self {
+            config,
+            requests: VecDeque::new(),
+            charges: VecDeque::new(),
+            first_id: 0,
+            tokens_in_window: 0,
+        }
+    }
+
+    /// The quotas this ledger enforces.
+    pub fn config(&self) -> &QuotaConfig {
+        &self.config
+    }
+
+    fn expire(&mut self, now: Instant) {
+        let window = self.config.window;
+        while self.requests.front().is_some_and(|&at| at + window <= now) {
+            self.requests.pop_front();
+        }
+        while let Some(front) = self.charges.front() {
+            if front.at + window > now {
+                break;
+            }
+            self.tokens_in_window -= front.tokens;
+            self.charges.pop_front();
+            self.first_id += 1;
+        }
+    }
+
+    /// Tokens charged in the current window (after expiring old charges).
+    pub fn tokens_in_window(&mut self, now: Instant) -> u64 {
+        self.expire(now);
+        self.tokens_in_window
+    }
+
+    /// Admits a call that reserves `tokens`, or says which quota refused it.
+    pub fn admit(&mut self, now: Instant, tokens: u64) -> Result<ReservationId, QuotaExceeded> {
+        self.expire(now);
+        let window = self.config.window;
+        if let Some(rpm) = self.config.rpm {
+            if self.requests.len() >= rpm as usize {
+                // The oldest request in the window leaves it first.
+                let retry_after = self.requests.front().map_or(Duration::ZERO, |&at| {
+                    (at + window).saturating_duration_since(now)
+                });
+                return Err(QuotaExceeded::Requests { retry_after });
+            }
+        }
+        if let Some(tpm) = self.config.tpm {
+            if self.tokens_in_window + tokens > tpm {
+                return Err(QuotaExceeded::Tokens {
+                    retry_after: self.wait_for_tokens(now, tokens, tpm),
+                });
+            }
+        }
+        if self.config.rpm.is_some() {
+            self.requests.push_back(now);
+        }
+        let id = self.first_id + self.charges.len() as u64;
+        self.charges.push_back(Charge { at: now, tokens });
+        self.tokens_in_window += tokens;
+        Ok(ReservationId(id))
+    }
+
+    /// How long until enough charges leave the window for `tokens` to fit.
+    fn wait_for_tokens(&self, now: Instant, tokens: u64, tpm: u64) -> Duration {
+        let mut in_window = self.tokens_in_window;
+        for charge in &self.charges {
+            if in_window + tokens <= tpm {
+                break;
+            }
+            in_window -= charge.tokens;
+            if in_window + tokens <= tpm {
+                return (charge.at + self.config.window).saturating_duration_since(now);
+            }
+        }
+        Duration::ZERO
+    }
+
+    /// Corrects a reservation to what the call really cost. A charge that has
+    /// already left the window no longer counts, so settling it changes nothing.
+    pub fn settle(&mut self, now: Instant, id: ReservationId, actual_tokens: u64) {
+        self.expire(now);
+        let Some(index) = id.0.checked_sub(self.first_id) else {
+            return;
+        };
+        if let Some(charge) = self.charges.get_mut(index as usize) {
+            self.tokens_in_window = self.tokens_in_window - charge.tokens + actual_tokens;
+            charge.tokens = actual_tokens;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quota(rpm: Option<u32>, tpm: Option<u64>, burndown: f64) -> QuotaConfig {
+        QuotaConfig {
+            rpm,
+            tpm,
+            output_burndown: burndown,
+            ..QuotaConfig::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_request_after_rpm_in_a_minute_is_throttled_until_the_first_leaves() {
+        let mut ledger = QuotaLedger::new(quota(Some(3), None, 1.0));
+        let t0 = Instant::now();
+        for i in 0..3 {
+            let at = t0 + Duration::from_secs(i * 10);
+            assert!(ledger.admit(at, 1).is_ok(), "request {i}");
+        }
+        let at = t0 + Duration::from_secs(30);
+        assert_eq!(
+            ledger.admit(at, 1),
+            Err(QuotaExceeded::Requests {
+                retry_after: Duration::from_secs(30)
+            })
+        );
+        // Exactly a minute after the first, its slot is free again.
+        assert!(ledger.admit(t0 + Duration::from_secs(60), 1).is_ok());
+        assert!(ledger.admit(t0 + Duration::from_secs(61), 1).is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tpm_reserves_max_tokens_times_burndown_and_refunds_the_unused_part() {
+        let q = quota(None, Some(10_000), 5.0);
+        // 1,000 in + 1,000 max out × 5 = 6,000 reserved.
+        let reserve = q.charge(1_000, 1_000);
+        assert_eq!(reserve, 6_000);
+        let mut ledger = QuotaLedger::new(q.clone());
+        let t0 = Instant::now();
+        let first = ledger.admit(t0, reserve).unwrap();
+        // A second identical reservation does not fit while the first is open.
+        let refused = ledger
+            .admit(t0 + Duration::from_secs(1), reserve)
+            .unwrap_err();
+        assert_eq!(
+            refused,
+            QuotaExceeded::Tokens {
+                retry_after: Duration::from_secs(59)
+            }
+        );
+        // The first call produced 200 tokens: it costs 1,000 + 200 × 5 = 2,000.
+        ledger.settle(t0 + Duration::from_secs(5), first, q.charge(1_000, 200));
+        assert_eq!(ledger.tokens_in_window(t0 + Duration::from_secs(5)), 2_000);
+        assert!(ledger.admit(t0 + Duration::from_secs(5), reserve).is_ok());
+        // Settled charges still leave the window a minute after their start.
+        assert_eq!(ledger.tokens_in_window(t0 + Duration::from_secs(60)), 6_000);
+        assert_eq!(ledger.tokens_in_window(t0 + Duration::from_secs(65)), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn settling_after_the_window_changes_nothing() {
+        let mut ledger = QuotaLedger::new(quota(None, Some(100), 1.0));
+        let t0 = Instant::now();
+        let id = ledger.admit(t0, 50).unwrap();
+        let later = t0 + Duration::from_secs(90);
+        let _ = ledger.admit(later, 10).unwrap();
+        ledger.settle(later, id, 0);
+        assert_eq!(ledger.tokens_in_window(later), 10);
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let err = quota(None, None, 0.5).validate().unwrap_err();
+        assert_eq!(err.0, "output_burndown");
+    }
+}

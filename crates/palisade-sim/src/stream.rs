@@ -1,0 +1,75 @@
+//! The streamed form of a simulated answer: text in chunks at the model's
+//! per-token pace, then usage, then stop.
+
+use palisade_core::{ChatStream, ProviderError, StopReason, StreamEvent};
+
+use crate::provider::OpenCall;
+use crate::text::filler;
+
+/// Tokens per text delta: about what Bedrock's ConverseStream sends per
+/// `contentBlockDelta` for Claude models.
+const CHUNK_TOKENS: u32 = 16;
+
+enum Step {
+    Text { sent: u32 },
+    Usage,
+    Stop,
+    Done,
+}
+
+struct Progress {
+    call: OpenCall,
+    max_tokens: u32,
+    step: Step,
+}
+
+/// A stream over an admitted call whose first token has just arrived.
+/// Dropping it early settles the quota for the tokens generated so far.
+pub(crate) fn answer_stream(call: OpenCall, max_tokens: u32) -> ChatStream {
+    let progress = Progress {
+        call,
+        max_tokens,
+        step: Step::Text { sent: 0 },
+    };
+    Box::pin(futures_util::stream::unfold(progress, next_event))
+}
+
+async fn next_event(mut p: Progress) -> Option<(Result<StreamEvent, ProviderError>, Progress)> {
+    match p.step {
+        Step::Text { sent } => {
+            let total = p.call.output();
+            let chunk = CHUNK_TOKENS.min(total - sent);
+            // The first token came with the stream; each further token takes
+            // one per-token interval.
+            let waits = if sent == 0 { chunk - 1 } else { chunk };
+            tokio::time::sleep(p.call.timing().per_token * waits).await;
+            let sent = sent + chunk;
+            p.step = if sent < total {
+                Step::Text { sent }
+            } else {
+                Step::Usage
+            };
+            Some((
+                Ok(StreamEvent::TextDelta {
+                    text: filler(chunk),
+                }),
+                p,
+            ))
+        }
+        Step::Usage => {
+            p.step = Step::Stop;
+            Some((Ok(StreamEvent::Usage(p.call.usage())), p))
+        }
+        Step::Stop => {
+            p.call.complete();
+            let reason = if p.call.output() >= p.max_tokens {
+                StopReason::MaxTokens
+            } else {
+                StopReason::EndTurn
+            };
+            p.step = Step::Done;
+            Some((Ok(StreamEvent::Stop { reason }), p))
+        }
+        Step::Done => None,
+    }
+}
