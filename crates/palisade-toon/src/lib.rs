@@ -16,6 +16,8 @@ mod quote;
 mod scan;
 mod ser;
 mod tabular;
+#[cfg(feature = "tokens")]
+mod tokens;
 mod value;
 mod value_serde;
 
@@ -32,3 +34,7 @@ pub use api::{
     to_string_with, to_writer, to_writer_with,
 };
 pub use ser::{ValueSerializer, to_value};
+#[cfg(feature = "tokens")]
+pub use tokens::{
+    FormatCost, PromptEncoding, PromptFormat, TokenReport, count_tokens, encode_for_prompt,
+};

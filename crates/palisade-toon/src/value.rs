@@ -11,10 +11,35 @@ use std::fmt;
 use crate::number::MAX_SAFE_INTEGER;
 
 /// A JSON number as TOON carries it: exact `u64`/`i64` integers, or a finite
-/// float. Integral floats below 2^53 are stored as integers and `-0` as `0`,
-/// so equal numbers compare equal however they were written.
-#[derive(Clone, Copy, PartialEq)]
+/// float. Integral floats below 2^53 are stored as integers and `-0` as `0`.
+/// Equality is by mathematical value (§2), so `1e19` read as an integer equals
+/// the float it was written from.
+#[derive(Clone, Copy)]
 pub struct Number(pub(crate) N);
+
+impl PartialEq for Number {
+    fn eq(&self, other: &Self) -> bool {
+        const TWO_64: f64 = 18_446_744_073_709_551_616.0;
+        const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+        let int_eq_float = |n: &N, f: f64| -> bool {
+            if f.fract() != 0.0 {
+                return false;
+            }
+            match *n {
+                N::PosInt(u) => (0.0..TWO_64).contains(&f) && f as u64 == u,
+                N::NegInt(i) => (-TWO_63..0.0).contains(&f) && f as i64 == i,
+                N::Float(_) => false,
+            }
+        };
+        match (&self.0, &other.0) {
+            (N::PosInt(a), N::PosInt(b)) => a == b,
+            (N::NegInt(a), N::NegInt(b)) => a == b,
+            (N::Float(a), N::Float(b)) => a == b,
+            (n, N::Float(f)) | (N::Float(f), n) => int_eq_float(n, *f),
+            _ => false,
+        }
+    }
+}
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub(crate) enum N {
