@@ -4,6 +4,20 @@
 
 use palisade_toon::{DecodeOptions, Delimiter, EncodeOptions, Map, Value, decode, encode};
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
+
+/// Integration tests have no `lib.rs` beside them, so proptest's default
+/// persistence cannot place its file; name it explicitly (relative to the
+/// crate root, where `cargo test` runs).
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "proptest-regressions/properties.txt",
+        ))),
+        ..ProptestConfig::default()
+    }
+}
 
 /// Characters that exercise quoting and structure far more often than
 /// uniform random characters would.
@@ -113,7 +127,7 @@ fn same(a: &Value, b: &Value) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(config(2000))]
 
     #[test]
     fn decode_inverts_encode(v in value(), d in delimiter(), indent in prop::sample::select(vec![1usize, 2, 3, 4])) {
@@ -179,7 +193,7 @@ fn apply(text: &str, m: &Mutation) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(config(2000))]
 
     #[test]
     fn decode_never_panics_on_arbitrary_text(s in prop::collection::vec(interesting_char(), 0..64).prop_map(|c| c.into_iter().collect::<String>())) {
