@@ -1,0 +1,219 @@
+//! `RedisConfig`: where Redis is, how long to wait for it, and what to do
+//! when it does not answer.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ConfigError;
+
+/// The environment variable [`RedisConfig::from_env`] reads the URL from.
+pub const REDIS_URL_ENV: &str = "REDIS_URL";
+
+/// The URL used when neither the configuration nor `REDIS_URL` names one.
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+/// What a store does when Redis cannot be reached (refused, timed out, reset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailurePolicy {
+    /// Keep serving from this process's in-memory store with its local limits,
+    /// emitting a warning event when the outage starts and counting every
+    /// decision made locally in the stats. The fleet may then send up to
+    /// N × the local limit, which is why the local limit is usually set to a
+    /// share of the shared one.
+    #[default]
+    FailOpen,
+    /// Refuse with [`RedisStoreError::Unavailable`](crate::RedisStoreError::Unavailable):
+    /// never exceed the shared quota, at the price of availability.
+    FailClosed,
+}
+
+/// Configuration of the connection to Redis, shared by the limit and breaker
+/// stores. Every field has a default, so `{}` (or an empty TOML table) is valid.
+///
+/// ```
+/// use palisade_redis::{FailurePolicy, RedisConfig};
+///
+/// let config: RedisConfig = toml::from_str(r#"
+///     url = "redis://10.0.0.5:6379/0"
+///     on_unavailable = "fail_closed"
+///     command_timeout = "100ms"
+/// "#).unwrap();
+/// assert_eq!(config.on_unavailable, FailurePolicy::FailClosed);
+/// assert_eq!(config.key_prefix, "palisade");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[user:password@]host:port[/db]` (or `rediss://` where the
+    /// `redis` crate was built with TLS). Default `redis://127.0.0.1:6379`;
+    /// [`RedisConfig::from_env`] takes it from `REDIS_URL`.
+    pub url: String,
+    /// The first part of every key (`<prefix>:{<name>}:rpm`), so several
+    /// deployments can share one Redis. Default `palisade`.
+    pub key_prefix: String,
+    /// What to do while Redis cannot be reached. Default `fail_open`.
+    pub on_unavailable: FailurePolicy,
+    /// How long one script call may take, connecting included, before Redis
+    /// counts as unreachable. Default `250ms`: far above a healthy round trip
+    /// (well under a millisecond in one region), far below an LLM call.
+    #[serde(with = "crate::duration_serde")]
+    pub command_timeout: Duration,
+    /// How long one connection attempt may take. Default `1s`.
+    #[serde(with = "crate::duration_serde")]
+    pub connect_timeout: Duration,
+    /// While Redis is unreachable, how often one call tries it again (the
+    /// others go straight to the failure policy, so an outage costs one
+    /// timeout per interval, not one per call). Default `1s`.
+    #[serde(with = "crate::duration_serde")]
+    pub retry_interval: Duration,
+    /// How long a concurrency lease (and a breaker probe slot) lives in Redis
+    /// unless renewed. Live leases are renewed every third of it, so only a
+    /// crashed or partitioned instance loses them; its slots come back at most
+    /// this long after it died. Default `30s`.
+    #[serde(with = "crate::duration_serde")]
+    pub lease_ttl: Duration,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: DEFAULT_REDIS_URL.to_owned(),
+            key_prefix: "palisade".to_owned(),
+            on_unavailable: FailurePolicy::FailOpen,
+            command_timeout: Duration::from_millis(250),
+            connect_timeout: Duration::from_secs(1),
+            retry_interval: Duration::from_secs(1),
+            lease_ttl: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RedisConfig {
+    /// The defaults with the URL taken from `REDIS_URL` when it is set and
+    /// not empty.
+    pub fn from_env() -> Self {
+        Self::default().with_env_overrides(|name| std::env::var(name).ok())
+    }
+
+    /// Applies the environment, read through `var` (so tests need not touch
+    /// the process environment): `REDIS_URL` replaces [`RedisConfig::url`].
+    pub fn with_env_overrides(mut self, var: impl Fn(&str) -> Option<String>) -> Self {
+        if let Some(url) = var(REDIS_URL_ENV).filter(|url| !url.trim().is_empty()) {
+            self.url = url.trim().to_owned();
+        }
+        self
+    }
+
+    /// The defaults pointed at `url`.
+    pub fn with_url(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the failure policy.
+    pub fn on_unavailable(mut self, policy: FailurePolicy) -> Self {
+        self.on_unavailable = policy;
+        self
+    }
+
+    /// Checks the values a store cannot work with, naming the field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let field = |field: &'static str, problem: String| ConfigError { field, problem };
+        if self.url.trim().is_empty() {
+            return Err(field("url", "is empty".into()));
+        }
+        if let Err(err) = redis::Client::open(self.url.as_str()) {
+            return Err(field(
+                "url",
+                format!("`{}` is not a Redis URL: {err}", self.url),
+            ));
+        }
+        if self.key_prefix.is_empty() || self.key_prefix.contains(['{', '}']) {
+            return Err(field(
+                "key_prefix",
+                format!(
+                    "`{}` must be non-empty and free of `{{` `}}` (they delimit the cluster hash tag)",
+                    self.key_prefix
+                ),
+            ));
+        }
+        for (name, value) in [
+            ("command_timeout", self.command_timeout),
+            ("connect_timeout", self.connect_timeout),
+            ("retry_interval", self.retry_interval),
+        ] {
+            if value.is_zero() {
+                return Err(field(name, "must be greater than zero".into()));
+            }
+        }
+        if self.lease_ttl < Duration::from_millis(10) {
+            return Err(field(
+                "lease_ttl",
+                format!(
+                    "{:?} is too short to renew in time; use at least 10ms",
+                    self.lease_ttl
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_table_is_the_defaults() {
+        let config: RedisConfig = toml::from_str("").unwrap();
+        assert_eq!(config, RedisConfig::default());
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn round_trips_through_toml() {
+        let config = RedisConfig {
+            command_timeout: Duration::from_micros(1500),
+            ..RedisConfig::with_url("redis://10.1.2.3:6380/2")
+                .on_unavailable(FailurePolicy::FailClosed)
+        };
+        let text = toml::to_string(&config).unwrap();
+        assert!(text.contains("on_unavailable = \"fail_closed\""), "{text}");
+        assert_eq!(toml::from_str::<RedisConfig>(&text).unwrap(), config);
+    }
+
+    #[test]
+    fn redis_url_from_the_environment_wins_over_the_default() {
+        let config = RedisConfig::default().with_env_overrides(|name| {
+            (name == REDIS_URL_ENV).then(|| " redis://cache:6379 ".to_owned())
+        });
+        assert_eq!(config.url, "redis://cache:6379");
+        let blank = RedisConfig::default().with_env_overrides(|_| Some(String::new()));
+        assert_eq!(blank.url, DEFAULT_REDIS_URL);
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_named() {
+        assert!(toml::from_str::<RedisConfig>("ur = \"x\"").is_err());
+        let err = RedisConfig::with_url("http://nope").validate().unwrap_err();
+        assert_eq!(err.field, "url");
+        let err = RedisConfig {
+            key_prefix: "a{b".into(),
+            ..RedisConfig::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(err.field, "key_prefix");
+        let err = RedisConfig {
+            command_timeout: Duration::ZERO,
+            ..RedisConfig::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("command_timeout"), "{err}");
+    }
+}

@@ -1,0 +1,304 @@
+//! `RedisConnection`: one reconnecting connection shared by the stores, the
+//! timeout on every call, and the health that decides when the failure policy
+//! applies and when Redis is tried again.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisError, RedisResult, ServerErrorKind};
+use tokio::time::Instant;
+
+use crate::config::RedisConfig;
+use crate::error::RedisStoreError;
+use crate::stats::{RedisStats, StatsCounters};
+
+/// A connection to Redis through [`redis::aio::ConnectionManager`] (one
+/// multiplexed connection that reconnects by itself), with the store's view of
+/// whether Redis is reachable.
+///
+/// Cheap to clone; the limit and breaker stores of one process usually share
+/// one. Every call is bounded by `command_timeout`. After a call fails to reach
+/// Redis the connection is *down*: calls go straight to the failure policy
+/// (no network, no waiting) except one call per `retry_interval`, which tries
+/// Redis again; when that succeeds the connection is up and every call uses
+/// Redis again. A warning event marks the start of an outage, an info event
+/// its end, and both are counted in [`RedisConnection::stats`].
+#[derive(Clone)]
+pub struct RedisConnection {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    manager: ConnectionManager,
+    config: RedisConfig,
+    /// `host:port` without credentials, for errors and events.
+    server: String,
+    health: Mutex<Health>,
+    stats: StatsCounters,
+}
+
+enum Health {
+    Up,
+    Down {
+        /// When one call may try Redis again.
+        next_try: Instant,
+        /// The error that took it down (or the last failed retry).
+        reason: String,
+    },
+}
+
+impl fmt::Debug for RedisConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisConnection")
+            .field("server", &self.inner.server)
+            .field("available", &self.is_available())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisConnection {
+    /// Validates `config` and sets up the connection. Redis need not be up:
+    /// the connection is made on first use, and until then (or while it is
+    /// down) calls follow the failure policy. Must be called inside a Tokio
+    /// runtime, which runs the reconnection.
+    pub async fn connect(config: RedisConfig) -> Result<Self, RedisStoreError> {
+        config.validate()?;
+        let client = redis::Client::open(config.url.as_str()).map_err(|err| {
+            RedisStoreError::Config(crate::ConfigError {
+                field: "url",
+                problem: format!("is not a Redis URL: {err}"),
+            })
+        })?;
+        let server = client.get_connection_info().addr().to_string();
+        // Few, quick reconnection attempts: the store's own retry interval
+        // paces the retries during an outage, and a long backoff inside the
+        // manager would only make calls wait on a reconnection that the
+        // command timeout abandons anyway.
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.connect_timeout))
+            .set_response_timeout(Some(config.command_timeout))
+            .set_number_of_retries(1)
+            .set_min_delay(std::time::Duration::from_millis(10))
+            .set_max_delay(config.retry_interval);
+        let manager =
+            ConnectionManager::new_lazy_with_config(client, manager_config).map_err(|err| {
+                RedisStoreError::Unavailable {
+                    server: server.clone(),
+                    operation: "connect",
+                    reason: err.to_string(),
+                    retry_interval: config.retry_interval,
+                }
+            })?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                manager,
+                config,
+                server,
+                health: Mutex::new(Health::Up),
+                stats: StatsCounters::default(),
+            }),
+        })
+    }
+
+    /// The configuration in effect.
+    pub fn config(&self) -> &RedisConfig {
+        &self.inner.config
+    }
+
+    /// `host:port` of the server (never the credentials).
+    pub fn server(&self) -> &str {
+        &self.inner.server
+    }
+
+    /// Whether the last call reached Redis.
+    pub fn is_available(&self) -> bool {
+        matches!(*self.lock_health(), Health::Up)
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> RedisStats {
+        let mut stats = self.inner.stats.snapshot();
+        stats.available = self.is_available();
+        stats
+    }
+
+    /// A handle on the underlying connection (cheap clone), for commands of
+    /// your own; they do not pass through the health tracking.
+    pub fn manager(&self) -> ConnectionManager {
+        self.inner.manager.clone()
+    }
+
+    /// Sends `PING` through the health tracking: a readiness check that also
+    /// ends an outage early when it succeeds.
+    pub async fn ping(&self) -> Result<(), RedisStoreError> {
+        let mut manager = self.manager();
+        self.call("ping", async move {
+            redis::cmd("PING").query_async::<String>(&mut manager).await
+        })
+        .await
+        .map(drop)
+    }
+
+    pub(crate) fn counters(&self) -> &StatsCounters {
+        &self.inner.stats
+    }
+
+    /// Runs one Redis call under the timeout and the health rules. Returns
+    /// [`RedisStoreError::Unavailable`] without polling `call` while Redis is
+    /// down and the retry interval has not passed.
+    pub(crate) async fn call<T>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = RedisResult<T>>,
+    ) -> Result<T, RedisStoreError> {
+        let counters = &self.inner.stats;
+        if let Some(reason) = self.claim_attempt() {
+            StatsCounters::bump(&counters.skipped_while_down);
+            return Err(self.unavailable(operation, reason));
+        }
+        let outcome = tokio::time::timeout(self.inner.config.command_timeout, call).await;
+        match outcome {
+            Ok(Ok(value)) => {
+                StatsCounters::bump(&counters.calls);
+                self.mark_up(operation);
+                Ok(value)
+            }
+            Ok(Err(err)) if is_unreachable(&err) => {
+                StatsCounters::bump(&counters.unreachable);
+                let reason = err.to_string();
+                self.mark_down(operation, &reason);
+                Err(self.unavailable(operation, reason))
+            }
+            Ok(Err(err)) => {
+                // Redis answered, so it is reachable; the reply is the problem.
+                StatsCounters::bump(&counters.calls);
+                StatsCounters::bump(&counters.unexpected_replies);
+                self.mark_up(operation);
+                Err(self.unexpected(operation, err.to_string()))
+            }
+            Err(_elapsed) => {
+                StatsCounters::bump(&counters.unreachable);
+                let reason = format!(
+                    "no answer within the command timeout ({:?})",
+                    self.inner.config.command_timeout
+                );
+                self.mark_down(operation, &reason);
+                Err(self.unavailable(operation, reason))
+            }
+        }
+    }
+
+    pub(crate) fn unavailable(&self, operation: &'static str, reason: String) -> RedisStoreError {
+        RedisStoreError::Unavailable {
+            server: self.inner.server.clone(),
+            operation,
+            reason,
+            retry_interval: self.inner.config.retry_interval,
+        }
+    }
+
+    pub(crate) fn unexpected(&self, operation: &'static str, detail: String) -> RedisStoreError {
+        RedisStoreError::UnexpectedReply {
+            server: self.inner.server.clone(),
+            operation,
+            detail,
+        }
+    }
+
+    fn lock_health(&self) -> std::sync::MutexGuard<'_, Health> {
+        // The lock is never held across an await or user code; a poisoned
+        // lock still holds a valid `Health`.
+        self.inner
+            .health
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// `None` when this call may use Redis (it is up, or this call is the one
+    /// retry of the interval); otherwise why it may not.
+    fn claim_attempt(&self) -> Option<String> {
+        let mut health = self.lock_health();
+        match &mut *health {
+            Health::Up => None,
+            Health::Down { next_try, reason } => {
+                let now = Instant::now();
+                if now >= *next_try {
+                    // This call is the retry; the others keep skipping until
+                    // it succeeds or the next interval.
+                    *next_try = now + self.inner.config.retry_interval;
+                    None
+                } else {
+                    Some(format!("down since an earlier failure: {reason}"))
+                }
+            }
+        }
+    }
+
+    fn mark_up(&self, operation: &'static str) {
+        let mut health = self.lock_health();
+        if let Health::Down { .. } = *health {
+            *health = Health::Up;
+            drop(health);
+            StatsCounters::bump(&self.inner.stats.recoveries);
+            tracing::info!(
+                server = %self.inner.server,
+                operation,
+                "palisade-redis: Redis is reachable again; shared state is used again"
+            );
+        }
+    }
+
+    fn mark_down(&self, operation: &'static str, reason: &str) {
+        let next_try = Instant::now() + self.inner.config.retry_interval;
+        let mut health = self.lock_health();
+        let was_up = matches!(*health, Health::Up);
+        *health = Health::Down {
+            next_try,
+            reason: reason.to_owned(),
+        };
+        drop(health);
+        if was_up {
+            StatsCounters::bump(&self.inner.stats.outages);
+            tracing::warn!(
+                server = %self.inner.server,
+                operation,
+                error = reason,
+                policy = ?self.inner.config.on_unavailable,
+                retry_interval = ?self.inner.config.retry_interval,
+                "palisade-redis: Redis is unreachable; applying the failure policy until it answers again"
+            );
+        } else {
+            tracing::debug!(server = %self.inner.server, operation, error = reason, "palisade-redis: Redis still unreachable");
+        }
+    }
+}
+
+/// Whether `err` means Redis could not serve the call at all (as opposed to a
+/// reply we did not expect): transport failures, and the server states in
+/// which it answers but cannot run scripts (loading, failover, cluster down).
+fn is_unreachable(err: &RedisError) -> bool {
+    if err.is_io_error()
+        || err.is_connection_dropped()
+        || err.is_connection_refusal()
+        || err.is_timeout()
+    {
+        return true;
+    }
+    if matches!(err.code(), Some("BUSY" | "LOADING" | "MASTERDOWN")) {
+        return true;
+    }
+    matches!(
+        err.kind(),
+        redis::ErrorKind::ClusterConnectionNotFound
+            | redis::ErrorKind::AuthenticationFailed
+            | redis::ErrorKind::Server(
+                ServerErrorKind::BusyLoading
+                    | ServerErrorKind::TryAgain
+                    | ServerErrorKind::ClusterDown
+                    | ServerErrorKind::MasterDown
+                    | ServerErrorKind::ReadOnly
+            )
+    )
+}

@@ -1,0 +1,238 @@
+//! A throwaway `redis-server` for tests, benches and examples (feature
+//! `testing`): started from `PATH` on a free loopback port with its working
+//! directory in a temporary folder, persistence off, stopped on drop.
+//!
+//! ```no_run
+//! # // no_run: needs redis-server on PATH.
+//! use palisade_redis::testing::RedisServer;
+//!
+//! let Some(server) = RedisServer::start_or_skip("my_test") else { return };
+//! let url = server.url(); // redis://127.0.0.1:<port>
+//! # let _ = url;
+//! ```
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Why a test server could not be started.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TestServerError {
+    /// `redis-server` is not on `PATH`.
+    #[error("redis-server is not on PATH (install it, e.g. `apt-get install -y redis-server`)")]
+    NotInstalled,
+    /// It is there but did not start or did not answer.
+    #[error("redis-server at {path} on port {port} did not come up: {reason}")]
+    DidNotStart {
+        /// The executable.
+        path: PathBuf,
+        /// The port it was given.
+        port: u16,
+        /// What went wrong (its log tail when there is one).
+        reason: String,
+    },
+    /// The temporary directory could not be made.
+    #[error("could not create a temporary directory for redis-server: {0}")]
+    TempDir(#[source] io::Error),
+}
+
+/// A `redis-server` child process on `127.0.0.1:<port>`.
+#[derive(Debug)]
+pub struct RedisServer {
+    binary: PathBuf,
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// Finds `redis-server` on `PATH`.
+    pub fn binary() -> Option<PathBuf> {
+        let path = std::env::var_os("PATH")?;
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("redis-server"))
+            .find(|candidate| candidate.is_file())
+    }
+
+    /// Starts a server on a free port and waits until it answers `PING`.
+    pub fn start() -> Result<Self, TestServerError> {
+        let binary = Self::binary().ok_or(TestServerError::NotInstalled)?;
+        let dir = tempfile::Builder::new()
+            .prefix("palisade-redis-")
+            .tempdir()
+            .map_err(TestServerError::TempDir)?;
+        let mut last_error = None;
+        // Another process may take the free port between our probe and the
+        // server's bind; a few fresh ports make that race irrelevant.
+        for _ in 0..5 {
+            let port = free_port().map_err(|err| TestServerError::DidNotStart {
+                path: binary.clone(),
+                port: 0,
+                reason: format!("no free port: {err}"),
+            })?;
+            match spawn(&binary, port, dir.path()) {
+                Ok(child) => {
+                    return Ok(Self {
+                        binary,
+                        port,
+                        dir,
+                        child: Some(child),
+                    });
+                }
+                Err(err) => last_error = Some(err),
+            }
+        }
+        Err(last_error.unwrap_or(TestServerError::NotInstalled))
+    }
+
+    /// [`RedisServer::start`] for a test: `None` (after printing why, so the
+    /// skip is visible) when `redis-server` is not installed, unless the
+    /// environment says `CI=true`, where a missing server fails the test.
+    /// Also fails when the server is installed but does not start.
+    #[allow(clippy::panic)] // failing the calling test is this function's job
+    pub fn start_or_skip(test: &str) -> Option<Self> {
+        match Self::start() {
+            Ok(server) => Some(server),
+            Err(TestServerError::NotInstalled) if !running_in_ci() => {
+                eprintln!(
+                    "SKIPPED {test}: redis-server is not on PATH (install it with \
+                     `apt-get install -y redis-server`; under CI=true this fails)"
+                );
+                None
+            }
+            Err(err) => panic!("{test}: {err}"),
+        }
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The port it listens on (kept across [`stop`](Self::stop) and
+    /// [`restart`](Self::restart)).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Its working directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Whether the process is running.
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Kills the server (SIGKILL: like a crash or a network cut, no goodbye to
+    /// clients). Its data is gone; persistence is off.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port (after [`stop`](Self::stop)), empty.
+    pub fn restart(&mut self) -> Result<(), TestServerError> {
+        self.stop();
+        // The old socket may linger for a moment; redis-server binds with
+        // SO_REUSEADDR, so a few retries cover it.
+        let mut last = None;
+        for _ in 0..20 {
+            match self.spawn() {
+                Ok(()) => return Ok(()),
+                Err(err) => last = Some(err),
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(last.unwrap_or(TestServerError::NotInstalled))
+    }
+
+    fn spawn(&mut self) -> Result<(), TestServerError> {
+        self.child = Some(spawn(&self.binary, self.port, self.dir.path())?);
+        Ok(())
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn running_in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}
+
+/// A raw RESP `PING`, so the harness does not depend on the client under test.
+fn answers_ping(addr: SocketAddr) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut reply = [0u8; 7];
+    stream.write_all(b"PING\r\n").is_ok()
+        && stream.read_exact(&mut reply).is_ok()
+        && &reply == b"+PONG\r\n"
+}
+
+fn log_tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().rev().take(5).collect();
+    lines.into_iter().rev().collect::<Vec<_>>().join(" | ")
+}
+
+/// Starts `redis-server` on `port` in `dir` and waits for its `PONG`.
+fn spawn(binary: &Path, port: u16, dir: &Path) -> Result<Child, TestServerError> {
+    let log = dir.join("redis.log");
+    let did_not_start = |reason: String| TestServerError::DidNotStart {
+        path: binary.to_owned(),
+        port,
+        reason,
+    };
+    let mut child = Command::new(binary)
+        .args(["--port", &port.to_string()])
+        .args(["--bind", "127.0.0.1"])
+        .arg("--dir")
+        .arg(dir)
+        .arg("--logfile")
+        .arg(&log)
+        .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|err| did_not_start(format!("spawn failed: {err}")))?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(did_not_start(format!(
+                "exited with {status}; log: {}",
+                log_tail(&log)
+            )));
+        }
+        if answers_ping(addr) {
+            return Ok(child);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(did_not_start(format!(
+                "no PONG within 10s; log: {}",
+                log_tail(&log)
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
