@@ -1,3 +1,5 @@
 #![doc = include_str!("../README.md")]
 
 pub use palisade_core as core;
+#[cfg(feature = "breaker")]
+pub use palisade_breaker as breaker;

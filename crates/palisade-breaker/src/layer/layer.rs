@@ -1,0 +1,36 @@
+//! The [`Layer`] that puts a breaker in front of a provider.
+
+use palisade_core::{Layer, Provider};
+
+use super::BreakerProvider;
+use crate::breaker::CircuitBreaker;
+
+/// Wraps providers in a [`BreakerProvider`] sharing one [`CircuitBreaker`].
+///
+/// Each provider (model) normally gets its own breaker; take them from a
+/// [`HealthRegistry`](crate::HealthRegistry) with
+/// [`HealthRegistry::layer`](crate::HealthRegistry::layer).
+#[derive(Debug, Clone)]
+pub struct CircuitBreakerLayer {
+    breaker: CircuitBreaker,
+}
+
+impl CircuitBreakerLayer {
+    /// A layer guarding with `breaker`.
+    pub fn new(breaker: CircuitBreaker) -> Self {
+        Self { breaker }
+    }
+
+    /// The breaker.
+    pub fn breaker(&self) -> &CircuitBreaker {
+        &self.breaker
+    }
+}
+
+impl<P: Provider> Layer<P> for CircuitBreakerLayer {
+    type Provider = BreakerProvider<P>;
+
+    fn layer(&self, inner: P) -> BreakerProvider<P> {
+        BreakerProvider::new(inner, self.breaker.clone())
+    }
+}

@@ -1,0 +1,103 @@
+//! The breaker around a [`Provider`]: [`CircuitBreakerLayer`] wraps a provider
+//! in a [`BreakerProvider`].
+//!
+//! - While the circuit refuses calls, the inner provider is not called: the
+//!   call fails at once with a [`ProviderError`] of kind `Unavailable`,
+//!   `retry_after` = time until half-open, source [`BreakerOpen`].
+//! - `complete` records its result when it returns. A call dropped before it
+//!   returns (the caller gave up, a timeout layer outside fired) is ignored.
+//! - `stream` records an error returned before the first event at once, and
+//!   otherwise wraps the stream in a [`BreakerStream`], which records at the
+//!   stream's end (see there, including what a mid-stream drop counts as).
+//! - [`readiness`](Provider::readiness) is the breaker's combined with the
+//!   inner provider's, so fallback skips an open candidate without calling it.
+
+mod error;
+#[allow(clippy::module_inception)] // the layer module's `layer.rs`, as in every Palisade layer
+mod layer;
+mod stream;
+
+pub use error::BreakerOpen;
+pub use layer::CircuitBreakerLayer;
+pub use stream::BreakerStream;
+
+use async_trait::async_trait;
+use palisade_core::{
+    ChatRequest, ChatResponse, ChatStream, Provider, ProviderError, ProviderId, Readiness,
+};
+
+use crate::breaker::CircuitBreaker;
+
+/// A provider guarded by a circuit breaker. Built by [`CircuitBreakerLayer`].
+#[derive(Debug, Clone)]
+pub struct BreakerProvider<P> {
+    inner: P,
+    breaker: CircuitBreaker,
+}
+
+impl<P> BreakerProvider<P> {
+    /// Guards `inner` with `breaker`.
+    pub fn new(inner: P, breaker: CircuitBreaker) -> Self {
+        Self { inner, breaker }
+    }
+
+    /// The guarded provider.
+    pub fn get_ref(&self) -> &P {
+        &self.inner
+    }
+
+    /// The guarded provider, mutably.
+    pub fn get_mut(&mut self) -> &mut P {
+        &mut self.inner
+    }
+
+    /// Unwraps the guarded provider.
+    pub fn into_inner(self) -> P {
+        self.inner
+    }
+
+    /// The breaker.
+    pub fn breaker(&self) -> &CircuitBreaker {
+        &self.breaker
+    }
+}
+
+impl<P: Provider> BreakerProvider<P> {
+    fn refuse(&self, open: BreakerOpen) -> ProviderError {
+        open.into_provider_error()
+            .with_provider(self.inner.id().clone())
+    }
+}
+
+#[async_trait]
+impl<P: Provider> Provider for BreakerProvider<P> {
+    fn id(&self) -> &ProviderId {
+        self.inner.id()
+    }
+
+    async fn complete(&self, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
+        let permit = self.breaker.acquire().await.map_err(|o| self.refuse(o))?;
+        let result = self.inner.complete(req).await;
+        permit.record_result(&result);
+        result
+    }
+
+    async fn stream(&self, req: ChatRequest) -> Result<ChatStream, ProviderError> {
+        let permit = self.breaker.acquire().await.map_err(|o| self.refuse(o))?;
+        match self.inner.stream(req).await {
+            Ok(stream) => Ok(Box::pin(BreakerStream::new(stream, permit))),
+            Err(error) => {
+                permit.record_error(&error);
+                Err(error)
+            }
+        }
+    }
+
+    fn readiness(&self) -> Readiness {
+        self.breaker.readiness().and(self.inner.readiness())
+    }
+
+    fn context_window(&self) -> Option<u32> {
+        self.inner.context_window()
+    }
+}
