@@ -1,0 +1,171 @@
+//! Running many requests through a stack: bounded concurrency, higher
+//! priorities first, results in input order, progress reports, and failures
+//! collected as dead letters instead of aborting the batch.
+//!
+//! The executor runs its requests as futures inside the calling task, so it
+//! needs no spawning and borrows the provider; the concurrency bound is the
+//! number of requests in flight at once.
+
+mod progress;
+
+use std::fmt;
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use palisade_core::{Attempt, ChatRequest, ChatResponse, Provider, ProviderError};
+
+pub use progress::BatchProgress;
+
+use crate::fallback::FallbackError;
+
+type ProgressFn = dyn Fn(&BatchProgress) + Send + Sync;
+
+/// Runs batches of requests through a provider (normally a whole stack).
+pub struct BatchExecutor<P> {
+    provider: P,
+    concurrency: usize,
+    on_progress: Option<Arc<ProgressFn>>,
+}
+
+impl<P> fmt::Debug for BatchExecutor<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchExecutor")
+            .field("concurrency", &self.concurrency)
+            .field("on_progress", &self.on_progress.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request that ended in an error, with everything known about why.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    /// Its position in the batch.
+    pub index: usize,
+    /// The request, as submitted.
+    pub request: ChatRequest,
+    /// The error, as the provider returned it (source chain included).
+    pub error: ProviderError,
+    /// The candidates tried or skipped, when a fallback was involved.
+    pub attempts: Vec<Attempt>,
+}
+
+/// The outcome of a batch.
+#[derive(Debug)]
+pub struct BatchReport {
+    /// One result per request, in input order.
+    pub results: Vec<Result<ChatResponse, ProviderError>>,
+    /// The failed requests, in input order.
+    pub dead_letters: Vec<DeadLetter>,
+    /// Final counts.
+    pub progress: BatchProgress,
+}
+
+impl BatchReport {
+    /// The answers, in input order, skipping failures.
+    pub fn responses(&self) -> impl Iterator<Item = &ChatResponse> {
+        self.results.iter().filter_map(|r| r.as_ref().ok())
+    }
+}
+
+impl<P: Provider> BatchExecutor<P> {
+    /// An executor running at most `concurrency` requests at once (at least 1).
+    pub fn new(provider: P, concurrency: usize) -> Self {
+        Self {
+            provider,
+            concurrency: concurrency.max(1),
+            on_progress: None,
+        }
+    }
+
+    /// Calls `callback` after every start and every finish.
+    pub fn on_progress(mut self, callback: impl Fn(&BatchProgress) + Send + Sync + 'static) -> Self {
+        self.on_progress = Some(Arc::new(callback));
+        self
+    }
+
+    /// The provider.
+    pub fn get_ref(&self) -> &P {
+        &self.provider
+    }
+
+    /// Runs every request; returns when all have finished.
+    ///
+    /// Requests start in priority order (highest first, input order among
+    /// equals); results come back in input order either way.
+    pub async fn run(&self, requests: Vec<ChatRequest>) -> BatchReport {
+        let total = requests.len();
+        let mut start_order: Vec<usize> = (0..total).collect();
+        start_order.sort_by_key(|&i| std::cmp::Reverse(requests[i].metadata.priority));
+        let mut progress = BatchProgress {
+            total,
+            ..BatchProgress::default()
+        };
+        let mut results: Vec<Option<Result<ChatResponse, ProviderError>>> =
+            (0..total).map(|_| None).collect();
+        let mut running = FuturesUnordered::new();
+        let mut queue = start_order.into_iter();
+        loop {
+            while running.len() < self.concurrency {
+                let Some(index) = queue.next() else { break };
+                let request = requests[index].clone();
+                running.push(async move { (index, self.provider.complete(request).await) });
+                progress.in_flight += 1;
+                self.report(&progress);
+            }
+            let Some((index, result)) = running.next().await else {
+                break;
+            };
+            progress.in_flight -= 1;
+            match &result {
+                Ok(response) => {
+                    progress.done += 1;
+                    if let Some(u) = &response.usage {
+                        progress.input_tokens += u64::from(u.input_tokens)
+                            + u64::from(u.cache_read_tokens)
+                            + u64::from(u.cache_write_tokens);
+                        progress.output_tokens += u64::from(u.output_tokens);
+                    }
+                }
+                Err(_) => progress.failed += 1,
+            }
+            results[index] = Some(result);
+            self.report(&progress);
+        }
+        let results: Vec<_> = results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(ProviderError::new(
+                        palisade_core::ErrorKind::Internal,
+                        "batch request never ran",
+                    ))
+                })
+            })
+            .collect();
+        let dead_letters = results
+            .iter()
+            .enumerate()
+            .filter_map(|(index, result)| {
+                let error = result.as_ref().err()?.clone();
+                Some(DeadLetter {
+                    index,
+                    request: requests[index].clone(),
+                    attempts: FallbackError::attempts_of(&error).to_vec(),
+                    error,
+                })
+            })
+            .collect();
+        BatchReport {
+            results,
+            dead_letters,
+            progress,
+        }
+    }
+
+    fn report(&self, progress: &BatchProgress) {
+        if let Some(callback) = &self.on_progress {
+            callback(progress);
+        }
+    }
+}

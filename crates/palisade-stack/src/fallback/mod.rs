@@ -1,0 +1,584 @@
+//! Fallback over an ordered set of candidates, with routing, cooldowns,
+//! context-window and content-policy fallback, waiting for recovery, and
+//! optional hedging.
+//!
+//! # One request
+//!
+//! 1. The [`Router`] orders the candidates.
+//! 2. Each in turn is skipped without a call when the request's estimated
+//!    tokens (input estimate + `max_tokens`) exceed its context window, or
+//!    when its [`readiness`](palisade_core::Provider::readiness) (breaker,
+//!    limiter) or the fallback's cooldown of it says it is unavailable.
+//! 3. Otherwise it is called (with its own retries, when it has a retry
+//!    layer). A success ends the request. A failure moves on when the error is
+//!    [fallback eligible](palisade_core::ErrorKind::is_fallback_eligible) (or
+//!    `ContentFiltered` with `content_policy_fallback`), after `pause`;
+//!    otherwise it ends the request. A retryable failure with a `retry_after`
+//!    starts a cooldown of the candidate for every request.
+//! 4. When a pass ends with every candidate unavailable (skipped, or failed
+//!    with a known recovery time), the fallback waits for the earliest
+//!    recovery, up to the request's deadline (or `max_wait`) and `max_rounds`
+//!    passes, then tries again; past those limits it returns
+//!    [`FallbackError::AllCandidatesUnavailable`]. When some candidate failed
+//!    for good, it returns [`FallbackError::Failed`] with the last error.
+//!
+//! The answer's [`attempts`](palisade_core::ChatResponse::attempts) say which
+//! candidates were tried or skipped and why; on failure the same trail is in
+//! the [`FallbackError`].
+
+mod candidate;
+mod config;
+pub(crate) mod context;
+mod error;
+mod hedge;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use palisade_core::{
+    Attempt, AttemptOutcome, ChatRequest, ChatResponse, ChatStream, ErrorKind, HeuristicEstimator,
+    Provider, ProviderError, ProviderId, Readiness, SkipReason, StreamEvent, TokenEstimator,
+    async_trait,
+};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+pub use candidate::{Candidate, CandidateProbe};
+pub use config::{CooldownConfig, FallbackConfig, HedgeConfig};
+pub use error::FallbackError;
+
+use crate::first_event::first_event;
+use crate::routing::{PriorityOrder, Router};
+use crate::stats::CandidateSnapshot;
+use crate::stats::candidate::CandidateStats;
+use crate::telemetry;
+use crate::timeout::TimeoutError;
+
+/// The shortest wait for recovery, so a provider that reports "unavailable
+/// for 0 s" cannot make the fallback spin.
+const MIN_RECOVERY_WAIT: Duration = Duration::from_millis(1);
+
+/// A provider that routes each request over several candidates.
+#[derive(Clone)]
+pub struct Fallback {
+    id: ProviderId,
+    candidates: Arc<[Candidate]>,
+    router: Arc<dyn Router>,
+    config: FallbackConfig,
+    estimator: Arc<dyn TokenEstimator>,
+}
+
+impl std::fmt::Debug for Fallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fallback")
+            .field("id", &self.id)
+            .field("candidates", &self.candidates)
+            .field("router", &self.router)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a successful call produced.
+pub(crate) enum Answer {
+    Response(ChatResponse),
+    Stream(ChatStream),
+}
+
+/// How one pass over the candidates ended.
+pub(crate) enum PassEnd {
+    Answered(Answer),
+    /// An error that ends the request.
+    Stop(ProviderError),
+    /// Nobody answered; `recovery` is when the earliest unavailable candidate
+    /// is expected back, `None` when some candidate failed for good.
+    Exhausted { recovery: Option<Duration> },
+}
+
+/// What a pass has learned so far.
+#[derive(Default)]
+pub(crate) struct Pass {
+    pub(crate) called: bool,
+    /// Earliest expected recovery of an unavailable candidate.
+    pub(crate) recovery: Option<Duration>,
+    /// A candidate failed with no recovery in sight.
+    pub(crate) failed_for_good: bool,
+    pub(crate) last_error: Option<ProviderError>,
+}
+
+impl Pass {
+    fn recovers_in(&mut self, d: Duration) {
+        self.recovery = Some(self.recovery.map_or(d, |r| r.min(d)));
+    }
+
+    pub(crate) fn end(&self) -> PassEnd {
+        PassEnd::Exhausted {
+            recovery: if self.failed_for_good {
+                None
+            } else {
+                self.recovery
+            },
+        }
+    }
+}
+
+impl Fallback {
+    /// A fallback over `candidates` in priority order, default config, id `fallback`.
+    pub fn new(candidates: impl IntoIterator<Item = Candidate>) -> Self {
+        Self {
+            id: ProviderId::new("fallback"),
+            candidates: candidates.into_iter().collect(),
+            router: Arc::new(PriorityOrder),
+            config: FallbackConfig::default(),
+            estimator: Arc::new(HeuristicEstimator),
+        }
+    }
+
+    /// Sets the config.
+    pub fn with_config(mut self, config: FallbackConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sets the router (default: [`PriorityOrder`]).
+    pub fn with_router(mut self, router: impl Router + 'static) -> Self {
+        self.router = Arc::new(router);
+        self
+    }
+
+    /// Sets the router from a shared one.
+    pub fn with_shared_router(mut self, router: Arc<dyn Router>) -> Self {
+        self.router = router;
+        self
+    }
+
+    /// Sets the estimator for the context-window check (default: [`HeuristicEstimator`]).
+    pub fn with_estimator(mut self, estimator: impl TokenEstimator + 'static) -> Self {
+        self.estimator = Arc::new(estimator);
+        self
+    }
+
+    /// Sets the fallback's own id (default `fallback`).
+    pub fn with_id(mut self, id: impl Into<ProviderId>) -> Self {
+        self.id = id.into();
+        self
+    }
+
+    /// The candidates, in configuration order.
+    pub fn candidates(&self) -> &[Candidate] {
+        &self.candidates
+    }
+
+    /// The config.
+    pub fn config(&self) -> &FallbackConfig {
+        &self.config
+    }
+
+    /// A snapshot per candidate, in configuration order.
+    pub fn stats(&self) -> Vec<CandidateSnapshot> {
+        self.candidates.iter().map(Candidate::snapshot).collect()
+    }
+
+    /// Clears every cooldown and resets the candidates' probes (their
+    /// breakers close, their retry budgets refill).
+    pub fn reset(&self) {
+        for c in self.candidates.iter() {
+            c.reset();
+        }
+    }
+
+    /// Clears the cooldowns only.
+    pub fn reset_cooldowns(&self) {
+        for c in self.candidates.iter() {
+            c.stats.reset_cooldown();
+        }
+    }
+
+    async fn run(&self, req: ChatRequest, streaming: bool) -> Result<Answer, ProviderError> {
+        let start = Instant::now();
+        let deadline = req.metadata.deadline;
+        let wait_limit = deadline.unwrap_or(start + self.config.max_wait);
+        let needed = if self.config.context_window_fallback {
+            self.estimator
+                .input_tokens(&req)
+                .await
+                .saturating_add(req.max_tokens)
+        } else {
+            0
+        };
+        let mut trail = Vec::new();
+        let mut order = Vec::with_capacity(self.candidates.len());
+        let mut rounds = 0;
+        loop {
+            order.clear();
+            self.router.route(&req, &self.candidates, &mut order);
+            self.sanitize(&mut order);
+            let mut pass = Pass::default();
+            let end = match &self.config.hedge {
+                None => {
+                    self.sequential_pass(&req, streaming, needed, &order, &mut trail, &mut pass)
+                        .await
+                }
+                Some(hedge) => {
+                    self.hedged_pass(&req, streaming, needed, &order, &mut trail, &mut pass, hedge)
+                        .await
+                }
+            };
+            if pass.called {
+                rounds += 1;
+            }
+            let last_error = pass.last_error.take();
+            let recovery = match end {
+                PassEnd::Answered(answer) => return Ok(answer),
+                PassEnd::Stop(error) => return Err(self.failed(error, trail)),
+                PassEnd::Exhausted { recovery } => recovery,
+            };
+            let Some(recovery) = recovery else {
+                return Err(match last_error {
+                    Some(error) => self.failed(error, trail),
+                    None if trail.is_empty() => ProviderError::invalid_request(format!(
+                        "fallback `{}` has no candidates to route to",
+                        self.id
+                    )),
+                    None => FallbackError::NoCandidateFits {
+                        fallback: self.id.clone(),
+                        needed,
+                        attempts: trail,
+                    }
+                    .into_provider_error(),
+                });
+            };
+            let resume = Instant::now() + recovery.max(MIN_RECOVERY_WAIT);
+            if resume > wait_limit || rounds >= self.config.max_rounds {
+                return Err(FallbackError::AllCandidatesUnavailable {
+                    fallback: self.id.clone(),
+                    retry_after: recovery,
+                    attempts: trail,
+                }
+                .into_provider_error());
+            }
+            tracing::info!(
+                target: "palisade_stack::fallback",
+                wait_ms = recovery.as_secs_f64() * 1000.0,
+                palisade.fallback = %self.id,
+                "every candidate is unavailable; waiting for the earliest to recover"
+            );
+            tokio::time::sleep_until(resume).await;
+        }
+    }
+
+    /// Drops out-of-range and repeated indices a custom router may produce.
+    fn sanitize(&self, order: &mut Vec<usize>) {
+        let n = self.candidates.len();
+        let mut seen = vec![false; n];
+        order.retain(|&i| i < n && !std::mem::replace(&mut seen[i], true));
+    }
+
+    async fn sequential_pass(
+        &self,
+        req: &ChatRequest,
+        streaming: bool,
+        needed: u32,
+        order: &[usize],
+        trail: &mut Vec<Attempt>,
+        pass: &mut Pass,
+    ) -> PassEnd {
+        for (pos, &index) in order.iter().enumerate() {
+            let candidate = &self.candidates[index];
+            if !self.admit(candidate, needed, trail, pass) {
+                continue;
+            }
+            if let Some(stop) = self.deadline_passed(req, pass) {
+                return stop;
+            }
+            if pass.called && !self.config.pause.is_zero() {
+                let until = Instant::now() + self.config.pause;
+                tokio::time::sleep_until(req.metadata.deadline.map_or(until, |d| d.min(until)))
+                    .await;
+                if let Some(stop) = self.deadline_passed(req, pass) {
+                    return stop;
+                }
+            }
+            pass.called = true;
+            let alternative = self.alternative_ready(&order[pos + 1..], needed);
+            let started = Instant::now();
+            let result = self
+                .call(candidate, req.clone(), streaming, alternative, trail.len(), false)
+                .await;
+            match result {
+                Ok(answer) => {
+                    return PassEnd::Answered(self.succeeded(candidate, answer, started, trail));
+                }
+                Err(error) => {
+                    if let Some(stop) = self.on_failure(candidate, error, started, trail, pass) {
+                        return PassEnd::Stop(stop);
+                    }
+                }
+            }
+        }
+        pass.end()
+    }
+
+    /// Whether `candidate` may be called; records the skip when not.
+    pub(crate) fn admit(
+        &self,
+        candidate: &Candidate,
+        needed: u32,
+        trail: &mut Vec<Attempt>,
+        pass: &mut Pass,
+    ) -> bool {
+        if let Some(window) = candidate.context_window()
+            && self.config.context_window_fallback && needed > window {
+                CandidateStats::bump(&candidate.stats.skipped_context_window);
+                telemetry::skipped(candidate.id(), "context_window", None);
+                trail.push(skip(candidate, SkipReason::ContextWindowTooSmall { needed, window }));
+                return false;
+            }
+        if let Readiness::Unavailable { retry_after } = candidate.readiness() {
+            CandidateStats::bump(&candidate.stats.skipped_unavailable);
+            telemetry::skipped(candidate.id(), "unavailable", Some(retry_after));
+            trail.push(skip(candidate, SkipReason::Unavailable { retry_after }));
+            pass.recovers_in(retry_after);
+            return false;
+        }
+        true
+    }
+
+    /// Whether a candidate after this one would be called if this one failed.
+    fn alternative_ready(&self, rest: &[usize], needed: u32) -> bool {
+        rest.iter().any(|&i| {
+            let c = &self.candidates[i];
+            let fits = !self.config.context_window_fallback
+                || c.context_window().is_none_or(|w| needed <= w);
+            fits && c.readiness().is_ready()
+        })
+    }
+
+    fn deadline_passed(&self, req: &ChatRequest, pass: &mut Pass) -> Option<PassEnd> {
+        let deadline = req.metadata.deadline?;
+        if Instant::now() < deadline {
+            return None;
+        }
+        Some(PassEnd::Stop(pass.last_error.take().unwrap_or_else(|| {
+            TimeoutError::DeadlineElapsed {
+                provider: self.id.clone(),
+            }
+            .into_provider_error()
+        })))
+    }
+
+    /// Calls one candidate, counted and traced.
+    pub(crate) async fn call(
+        &self,
+        candidate: &Candidate,
+        req: ChatRequest,
+        streaming: bool,
+        alternative: bool,
+        number: usize,
+        hedge: bool,
+    ) -> Result<Answer, ProviderError> {
+        let _in_flight = candidate.stats.start_call();
+        let provider = candidate.provider();
+        let span = telemetry::attempt_span(candidate.id(), number + 1, hedge);
+        let call = async {
+            if streaming {
+                first_event(provider.stream(req).await)
+                    .await
+                    .map(Answer::Stream)
+            } else {
+                provider.complete(req).await.map(Answer::Response)
+            }
+        };
+        context::with_alternative(alternative, call)
+            .instrument(span.clone())
+            .await
+            .inspect_err(|e| telemetry::record_error(&span, e))
+    }
+
+    pub(crate) fn succeeded(
+        &self,
+        candidate: &Candidate,
+        answer: Answer,
+        started: Instant,
+        trail: &mut Vec<Attempt>,
+    ) -> Answer {
+        let elapsed = started.elapsed();
+        candidate.stats.record_latency(elapsed);
+        if !trail.is_empty() {
+            CandidateStats::bump(&candidate.stats.fallbacks_in);
+        }
+        trail.push(Attempt {
+            provider: candidate.id().clone(),
+            outcome: AttemptOutcome::Succeeded,
+            elapsed,
+        });
+        match answer {
+            Answer::Response(mut response) => {
+                let cost = response
+                    .usage
+                    .as_ref()
+                    .and_then(|u| candidate.price().map(|p| p.cost(u)));
+                candidate.stats.record_success(response.usage.as_ref(), cost);
+                telemetry::attempt_finished(candidate.id(), Ok(response.usage.as_ref()), elapsed, cost);
+                if response.attempts.is_empty() {
+                    response.attempts = std::mem::take(trail);
+                } else {
+                    // A nested fallback's trail replaces our last entry.
+                    trail.pop();
+                    trail.append(&mut response.attempts);
+                    response.attempts = std::mem::take(trail);
+                }
+                Answer::Response(response)
+            }
+            Answer::Stream(stream) => {
+                candidate.stats.record_success(None, None);
+                telemetry::attempt_finished(candidate.id(), Ok(None), elapsed, None);
+                let stats = Arc::clone(&candidate.stats);
+                let price = candidate.price().copied();
+                Answer::Stream(Box::pin(stream.inspect(move |item| {
+                    if let Ok(StreamEvent::Usage(u)) = item {
+                        stats.record_usage(u, price.map(|p| p.cost(u)));
+                    }
+                })))
+            }
+        }
+    }
+
+    /// Records a failed call; returns the error when it ends the request.
+    pub(crate) fn on_failure(
+        &self,
+        candidate: &Candidate,
+        error: ProviderError,
+        started: Instant,
+        trail: &mut Vec<Attempt>,
+        pass: &mut Pass,
+    ) -> Option<ProviderError> {
+        let elapsed = started.elapsed();
+        let stats = &candidate.stats;
+        stats.record_latency(elapsed);
+        stats.record_failure(error.kind());
+        telemetry::attempt_finished(candidate.id(), Err(error.kind()), elapsed, None);
+        trail.push(Attempt {
+            provider: candidate.id().clone(),
+            outcome: AttemptOutcome::Failed {
+                kind: error.kind(),
+                message: error.message().to_owned(),
+            },
+            elapsed,
+        });
+        match self.recovery_of(&error) {
+            Some(recovery) => {
+                if self.config.cooldown.enabled {
+                    stats.cool_down(recovery.min(self.config.cooldown.max));
+                }
+                pass.recovers_in(recovery);
+            }
+            None => pass.failed_for_good = true,
+        }
+        let moves_on = error.is_fallback_eligible()
+            || (self.config.content_policy_fallback && error.kind() == ErrorKind::ContentFiltered);
+        if !moves_on {
+            return Some(error);
+        }
+        CandidateStats::bump(&stats.fallbacks_out);
+        telemetry::fell_back(candidate.id(), &error);
+        pass.last_error = Some(error);
+        None
+    }
+
+    /// When a failed candidate is expected to take calls again, if known.
+    fn recovery_of(&self, error: &ProviderError) -> Option<Duration> {
+        if !error.is_retryable() {
+            return None;
+        }
+        let pausing = matches!(
+            error.kind(),
+            ErrorKind::Throttled | ErrorKind::Overloaded | ErrorKind::Unavailable
+        );
+        match error.retry_after() {
+            Some(after) => Some(after),
+            None if pausing && !self.config.cooldown.default.is_zero() => {
+                Some(self.config.cooldown.default)
+            }
+            None => None,
+        }
+    }
+
+    fn failed(&self, error: ProviderError, attempts: Vec<Attempt>) -> ProviderError {
+        FallbackError::Failed { error, attempts }.into_provider_error()
+    }
+}
+
+fn skip(candidate: &Candidate, reason: SkipReason) -> Attempt {
+    Attempt {
+        provider: candidate.id().clone(),
+        outcome: AttemptOutcome::Skipped(reason),
+        elapsed: Duration::ZERO,
+    }
+}
+
+#[async_trait]
+impl Provider for Fallback {
+    fn id(&self) -> &ProviderId {
+        &self.id
+    }
+
+    async fn complete(&self, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
+        let span = telemetry::call_span(&self.id, &req, false);
+        let result = self.run(req, false).instrument(span.clone()).await;
+        match result {
+            Ok(Answer::Response(response)) => {
+                let cost = self
+                    .candidates
+                    .iter()
+                    .find(|c| c.id() == &response.served_by)
+                    .and_then(|c| c.price())
+                    .zip(response.usage.as_ref())
+                    .map(|(p, u)| p.cost(u));
+                telemetry::record_response(&span, &response, cost);
+                Ok(response)
+            }
+            Ok(Answer::Stream(_)) => Err(ProviderError::new(
+                ErrorKind::Internal,
+                "fallback produced a stream for a complete() call",
+            )),
+            Err(error) => {
+                telemetry::record_error(&span, &error);
+                Err(error)
+            }
+        }
+    }
+
+    async fn stream(&self, req: ChatRequest) -> Result<ChatStream, ProviderError> {
+        let span = telemetry::call_span(&self.id, &req, true);
+        match self.run(req, true).instrument(span.clone()).await {
+            Ok(Answer::Stream(stream)) => Ok(stream),
+            Ok(Answer::Response(response)) => Ok(palisade_core::stream_from_response(response)),
+            Err(error) => {
+                telemetry::record_error(&span, &error);
+                Err(error)
+            }
+        }
+    }
+
+    /// Ready when any candidate is; otherwise unavailable until the earliest recovers.
+    fn readiness(&self) -> Readiness {
+        let mut earliest: Option<Duration> = None;
+        for c in self.candidates.iter() {
+            match c.readiness() {
+                Readiness::Ready => return Readiness::Ready,
+                Readiness::Unavailable { retry_after } => {
+                    earliest = Some(earliest.map_or(retry_after, |e| e.min(retry_after)));
+                }
+            }
+        }
+        earliest.map_or(Readiness::Ready, |retry_after| Readiness::Unavailable { retry_after })
+    }
+
+    /// The largest candidate window (a request that fits none is refused anyway).
+    fn context_window(&self) -> Option<u32> {
+        let windows: Option<Vec<u32>> = self.candidates.iter().map(Candidate::context_window).collect();
+        windows.and_then(|w| w.into_iter().max())
+    }
+}

@@ -1,0 +1,94 @@
+//! The canonical resilience stack for LLM calls: retry with backoff and a
+//! retry budget, timeouts, fallback over candidates with routing, cooldowns
+//! and hedging, cost and budgets, a batch executor, stats and telemetry.
+//!
+//! ```text
+//! app ─► Budget ─► Fallback/Router ─► per candidate: Retry ─► Timeout ─► Breaker ─► RateLimit ─► Provider
+//! ```
+//!
+//! Every layer is usable alone around any [`Provider`](palisade_core::Provider);
+//! the fallback takes any `Arc<dyn Provider>` as a candidate.
+//!
+//! # Example: a fallback stack over scripted providers
+//!
+//! The primary is throttled; its retry layer sees a ready secondary and hands
+//! the request on at once, and the answer's attempts trail says so.
+//!
+//! ```
+//! use std::time::Duration;
+//! use palisade_core::testing::ScriptedProvider;
+//! use palisade_core::{AttemptOutcome, ChatRequest, ErrorKind, Provider, ProviderError, ProviderExt};
+//! use palisade_stack::{Candidate, Fallback, RetryLayer, RetryPolicy, TimeoutLayer};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let primary = ScriptedProvider::new("primary")
+//!     .then_error(ProviderError::throttled("slow down", Some(Duration::from_secs(2))));
+//! let secondary = ScriptedProvider::new("secondary").then_text("hello");
+//!
+//! let candidate = |p: ScriptedProvider| {
+//!     Candidate::new(
+//!         p.layer(TimeoutLayer::per_attempt(Duration::from_secs(30)))
+//!             .layer(RetryLayer::new(RetryPolicy::default())),
+//!     )
+//! };
+//! let stack = Fallback::new([candidate(primary.clone()), candidate(secondary)]);
+//!
+//! let answer = stack.complete(ChatRequest::user("hi")).await.unwrap();
+//! assert_eq!(answer.text_content(), "hello");
+//! assert_eq!(answer.served_by.as_str(), "secondary");
+//! assert!(matches!(
+//!     answer.attempts[0].outcome,
+//!     AttemptOutcome::Failed { kind: ErrorKind::Throttled, .. }
+//! ));
+//! // The primary asked for 2 s; the next request skips it without a call.
+//! assert!(stack.candidates()[0].cooldown_remaining().is_some());
+//! # }
+//! ```
+//!
+//! # Layers
+//!
+//! | module | what it does |
+//! |---|---|
+//! | [`retry`] | attempts, total time, backoff (exponential; full, equal, decorrelated, additive jitter), Retry-After, retry budget |
+//! | [`timeout`] | per-attempt limit and overall deadline, typed [`TimeoutError`] |
+//! | [`fallback`] | candidates, routing, cooldowns, context-window and content-policy fallback, waiting for recovery, hedging |
+//! | [`routing`] | priority, weighted random, least in flight, lowest latency, cheapest first, custom [`Router`] |
+//! | [`cost`], [`budget`] | price table, cost per answer, budgets per window and tag |
+//! | [`batch`] | bounded-concurrency batches with priorities, progress and dead letters |
+//! | [`stats`] | one serde [`StackStats`] snapshot |
+//!
+//! Every decision is a `tracing` event inside a span per call and per attempt,
+//! named after the OpenTelemetry GenAI conventions (see the `telemetry` table
+//! in `docs/config.md`).
+//!
+//! # Feature flags
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `metrics` | no | counters and histograms through the [`metrics`](https://docs.rs/metrics) facade |
+
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod batch;
+pub mod budget;
+pub mod cost;
+mod duration;
+pub mod fallback;
+mod first_event;
+pub mod retry;
+pub mod routing;
+pub mod stats;
+mod telemetry;
+pub mod timeout;
+
+pub use batch::{BatchExecutor, BatchProgress, BatchReport, DeadLetter};
+pub use budget::{Budget, BudgetConfig, BudgetExceeded, BudgetLayer};
+pub use cost::{ModelPrice, PriceTable};
+pub use fallback::{Candidate, CandidateProbe, Fallback, FallbackConfig, FallbackError, HedgeConfig};
+pub use retry::{Backoff, Jitter, Retry, RetryLayer, RetryPolicy};
+pub use routing::{Router, RoutingStrategy};
+pub use stats::{CandidateSnapshot, StackStats};
+pub use timeout::{Timeout, TimeoutConfig, TimeoutError, TimeoutLayer};
