@@ -1,0 +1,394 @@
+//! Rendering: from a template and its inputs to a [`RenderedPrompt`].
+//!
+//! Rendering happens in two steps so budget fitting can work between them:
+//! [`draft`] interpolates the authored parts and checks the inputs, keeping
+//! context bodies raw; a [`Draft`] then assembles the user turn, with any
+//! context blocks cut short, as many times as fitting needs.
+
+use palisade_core::{ChatRequest, ContentBlock, Message, Role};
+
+use crate::budget::BudgetReport;
+use crate::context::ContextFormat;
+use crate::error::PromptError;
+use crate::escape::{escape_text, push_section};
+use crate::inputs::PromptInputs;
+use crate::template::PromptTemplate;
+use crate::toon_context::ContextEncoding;
+
+/// A rendered prompt: system prompt, history and the new user turn, ready to
+/// send as a [`ChatRequest`] or to print as one text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedPrompt {
+    system: Option<String>,
+    history: Vec<Message>,
+    user_turn: String,
+    max_tokens: Option<u32>,
+    encodings: Vec<ContextEncoding>,
+    budget: Option<BudgetReport>,
+}
+
+impl RenderedPrompt {
+    /// The system prompt (role, expertise, behaviour), if the template has one.
+    pub fn system(&self) -> Option<&str> {
+        self.system.as_deref()
+    }
+
+    /// The history turns kept, oldest first.
+    pub fn history(&self) -> &[Message] {
+        &self.history
+    }
+
+    /// The new user turn: task, context, examples, constraints, output
+    /// format and the user's message, as tagged sections.
+    pub fn user_turn(&self) -> &str {
+        &self.user_turn
+    }
+
+    /// How each structured context block was encoded and what it saved.
+    pub fn context_encodings(&self) -> &[ContextEncoding] {
+        &self.encodings
+    }
+
+    /// What budget fitting did, when rendered with
+    /// [`render_within`](PromptTemplate::render_within).
+    pub fn budget_report(&self) -> Option<&BudgetReport> {
+        self.budget.as_ref()
+    }
+
+    /// The prompt as a request: the system prompt, the history turns, then
+    /// the user turn. `max_tokens` is the budget's when rendered within one,
+    /// else [`ChatRequest::new`]'s default.
+    pub fn to_chat_request(&self) -> ChatRequest {
+        self.clone().into_chat_request()
+    }
+
+    /// Like [`to_chat_request`](Self::to_chat_request), without copying.
+    pub fn into_chat_request(self) -> ChatRequest {
+        let mut messages = self.history;
+        messages.push(Message::user(self.user_turn));
+        let mut request = ChatRequest::new(messages);
+        request.system = self.system;
+        if let Some(max_tokens) = self.max_tokens {
+            request.max_tokens = max_tokens;
+        }
+        request
+    }
+
+    /// The prompt as one text, for completion-style APIs and logs: the system
+    /// prompt, the history in a `<conversation_history>` section (each turn
+    /// escaped in `<user>` or `<assistant>`), then the user turn, separated
+    /// by blank lines.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        if let Some(system) = &self.system {
+            out.push_str(system);
+        }
+        if !self.history.is_empty() {
+            let mut turns = String::new();
+            for (i, message) in self.history.iter().enumerate() {
+                if i > 0 {
+                    turns.push('\n');
+                }
+                let tag = match message.role {
+                    Role::User => "user",
+                    Role::Assistant => "assistant",
+                };
+                push_section(&mut turns, tag, None, &escape_text(&message_text(message)));
+            }
+            separate(&mut out);
+            push_section(&mut out, "conversation_history", None, &turns);
+        }
+        separate(&mut out);
+        out.push_str(&self.user_turn);
+        out
+    }
+}
+
+/// All of a message's content as text: text blocks as written, JSON blocks
+/// compact.
+pub(crate) fn message_text(message: &Message) -> String {
+    let mut text = String::new();
+    for block in &message.content {
+        match block {
+            ContentBlock::Json { value } => text.push_str(&value.to_string()),
+            other => text.push_str(other.as_text().unwrap_or_default()),
+        }
+    }
+    text
+}
+
+/// Adds the blank line between two non-empty sections.
+fn separate(out: &mut String) {
+    if !out.is_empty() {
+        out.push_str("\n\n");
+    }
+}
+
+/// A context block placed in the draft, raw (unescaped), so that fitting can
+/// cut it on a character boundary of what the caller gave.
+#[derive(Debug, Clone)]
+pub(crate) struct PlacedContext {
+    pub(crate) tag: String,
+    pub(crate) format: ContextFormat,
+    pub(crate) raw: String,
+    pub(crate) truncatable: bool,
+}
+
+/// A rendered prompt before fitting: authored parts interpolated, context
+/// raw.
+#[derive(Debug, Clone)]
+pub(crate) struct Draft {
+    pub(crate) system: Option<String>,
+    /// The `<task>` section (or nothing).
+    pub(crate) before_context: String,
+    pub(crate) contexts: Vec<PlacedContext>,
+    /// Examples, constraints, output format and the user's message.
+    pub(crate) after_context: String,
+    pub(crate) history: Vec<Message>,
+    pub(crate) encodings: Vec<ContextEncoding>,
+}
+
+impl Draft {
+    /// The user turn with context block `i` cut to its first `kept[i]` bytes
+    /// (a char boundary; its full length means uncut).
+    pub(crate) fn user_turn(&self, kept: &[usize]) -> String {
+        let mut out = self.before_context.clone();
+        if !self.contexts.is_empty() {
+            let mut blocks = String::new();
+            for (i, block) in self.contexts.iter().enumerate() {
+                if i > 0 {
+                    blocks.push('\n');
+                }
+                let keep = kept.get(i).copied().unwrap_or(block.raw.len());
+                let body = truncated_body(&block.raw, keep);
+                let attribute = block.format.attribute().map(|value| ("format", value));
+                push_section(&mut blocks, &block.tag, attribute, &body);
+            }
+            separate(&mut out);
+            push_section(&mut out, "context", None, &blocks);
+        }
+        if !self.after_context.is_empty() {
+            separate(&mut out);
+            out.push_str(&self.after_context);
+        }
+        out
+    }
+
+    /// Every context block at full length.
+    pub(crate) fn full_lengths(&self) -> Vec<usize> {
+        self.contexts.iter().map(|c| c.raw.len()).collect()
+    }
+
+    pub(crate) fn finish(
+        self,
+        history_start: usize,
+        kept: &[usize],
+        max_tokens: Option<u32>,
+        budget: Option<BudgetReport>,
+    ) -> RenderedPrompt {
+        let user_turn = self.user_turn(kept);
+        let mut history = self.history;
+        history.drain(..history_start.min(history.len()));
+        RenderedPrompt {
+            system: self.system,
+            history,
+            user_turn,
+            max_tokens,
+            encodings: self.encodings,
+            budget,
+        }
+    }
+
+    pub(crate) fn into_rendered(self) -> RenderedPrompt {
+        let kept = self.full_lengths();
+        self.finish(0, &kept, None, None)
+    }
+}
+
+/// The escaped body of a block cut to `keep` bytes, with a marker saying how
+/// much was left out.
+fn truncated_body(raw: &str, keep: usize) -> String {
+    if keep >= raw.len() {
+        return escape_text(raw).into_owned();
+    }
+    let kept = raw.get(..keep).unwrap_or_default();
+    let mut body = escape_text(kept).into_owned();
+    if !body.is_empty() && !body.ends_with('\n') {
+        body.push('\n');
+    }
+    body.push_str(&truncation_marker(
+        raw[kept.len()..].chars().count(),
+        raw.chars().count(),
+    ));
+    body
+}
+
+/// The marker that ends a cut block; plain ASCII, no tag characters.
+pub(crate) fn truncation_marker(omitted_chars: usize, total_chars: usize) -> String {
+    format!("[truncated: {omitted_chars} of {total_chars} characters omitted to fit the context window]")
+}
+
+/// Interpolates the template's authored parts with `inputs` and checks the
+/// inputs against what the template declares.
+pub(crate) fn draft(template: &PromptTemplate, inputs: &PromptInputs) -> Result<Draft, PromptError> {
+    check_history(&inputs.history)?;
+    let vars = minijinja::Value::from(inputs.vars.clone());
+    let provided = inputs.provided_names();
+    let render = |part: &str| -> Result<String, PromptError> {
+        Ok(template
+            .interpolator
+            .render(part, &vars, &provided)?
+            .trim()
+            .to_owned())
+    };
+
+    let system_parts = template
+        .system_parts
+        .iter()
+        .map(|part| render(part))
+        .collect::<Result<Vec<_>, _>>()?;
+    let system = (!system_parts.is_empty()).then(|| system_parts.join("\n\n"));
+
+    let mut before_context = String::new();
+    if let Some(task) = &template.task {
+        push_section(&mut before_context, "task", None, &render(task)?);
+    }
+
+    let contexts = place_contexts(template, inputs)?;
+    let encodings = inputs
+        .contexts
+        .iter()
+        .filter_map(|block| block.encoding.clone())
+        .collect();
+
+    let mut after_context = String::new();
+    if !template.examples.is_empty() {
+        let mut examples = String::new();
+        for (i, example) in template.examples.iter().enumerate() {
+            if i > 0 {
+                examples.push('\n');
+            }
+            let mut pair = String::new();
+            push_section(&mut pair, "input", None, &escape_text(&example.input));
+            pair.push('\n');
+            push_section(&mut pair, "output", None, &escape_text(&example.output));
+            push_section(&mut examples, "example", None, &pair);
+        }
+        push_section(&mut after_context, "examples", None, &examples);
+    }
+    if !template.constraints.is_empty() {
+        let mut bullets = String::new();
+        for (i, part) in template.constraints.iter().enumerate() {
+            if i > 0 {
+                bullets.push('\n');
+            }
+            bullets.push_str("- ");
+            bullets.push_str(&render(part)?);
+        }
+        separate(&mut after_context);
+        push_section(&mut after_context, "constraints", None, &bullets);
+    }
+    if let Some((part, schema)) = &template.output {
+        let mut body = render(part)?;
+        if let Some(schema) = schema {
+            separate(&mut body);
+            body.push_str("```json\n");
+            body.push_str(&escape_text(schema.trim()));
+            body.push_str("\n```");
+        }
+        separate(&mut after_context);
+        push_section(&mut after_context, "output_format", None, &body);
+    }
+    match (&template.user_message_tag, &inputs.user_message) {
+        (Some(tag), Some(message)) => {
+            separate(&mut after_context);
+            push_section(&mut after_context, tag.as_str(), None, &escape_text(message));
+        }
+        (Some(tag), None) => {
+            return Err(PromptError::MissingUserMessage {
+                template: template.name.clone(),
+                tag: tag.to_string(),
+            });
+        }
+        (None, Some(_)) => {
+            return Err(PromptError::UnexpectedUserMessage {
+                template: template.name.clone(),
+            });
+        }
+        (None, None) => {}
+    }
+
+    Ok(Draft {
+        system,
+        before_context,
+        contexts,
+        after_context,
+        history: inputs.history.clone(),
+        encodings,
+    })
+}
+
+/// Matches filled blocks to the template's slots, in slot order.
+fn place_contexts(
+    template: &PromptTemplate,
+    inputs: &PromptInputs,
+) -> Result<Vec<PlacedContext>, PromptError> {
+    if let Some(unknown) = inputs
+        .contexts
+        .iter()
+        .find(|block| !template.slots.iter().any(|(tag, _)| tag.as_str() == block.name))
+    {
+        return Err(PromptError::UnknownContext {
+            template: template.name.clone(),
+            name: unknown.name.clone(),
+            declared: template
+                .slots
+                .iter()
+                .map(|(tag, _)| tag.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    let mut placed = Vec::new();
+    for (tag, slot) in &template.slots {
+        match inputs.contexts.iter().find(|block| block.name == tag.as_str()) {
+            Some(block) => placed.push(PlacedContext {
+                tag: tag.to_string(),
+                format: block.format,
+                raw: block.body.clone(),
+                truncatable: slot.truncatable,
+            }),
+            None if slot.required => {
+                return Err(PromptError::MissingContext {
+                    template: template.name.clone(),
+                    name: tag.to_string(),
+                });
+            }
+            None => {}
+        }
+    }
+    Ok(placed)
+}
+
+/// History must read as a conversation the new user turn can follow.
+fn check_history(history: &[Message]) -> Result<(), PromptError> {
+    for (index, message) in history.iter().enumerate() {
+        let expected = if index % 2 == 0 { Role::User } else { Role::Assistant };
+        if message.role != expected {
+            let reason = if index == 0 {
+                "history must start with a user turn".to_owned()
+            } else {
+                "user and assistant turns must alternate".to_owned()
+            };
+            return Err(PromptError::InvalidHistory { index, reason });
+        }
+    }
+    if history.len() % 2 == 1 {
+        return Err(PromptError::InvalidHistory {
+            index: history.len() - 1,
+            reason: "history must end with an assistant turn; the rendered prompt is the next user turn"
+                .to_owned(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,202 @@
+//! Budget fitting: history goes oldest first, then truncatable context is
+//! cut; what cannot fit is a typed error with the numbers.
+
+use palisade_core::{HeuristicEstimator, Message, TokenEstimator};
+use palisade_prompt::{
+    BudgetError, ContextSlot, PromptError, PromptInputs, PromptTemplate, TokenBudget,
+};
+
+fn chat_template() -> PromptTemplate {
+    PromptTemplate::builder("chat")
+        .role("You are a helpful assistant.")
+        .task("Answer the question.")
+        .context(ContextSlot::required("notes"))
+        .context(ContextSlot::optional("document").truncatable())
+        .user_message("question")
+        .build()
+        .unwrap()
+}
+
+/// 20 exchanges of about 100 tokens each, numbered so order is visible.
+fn long_history() -> Vec<Message> {
+    (0..20)
+        .flat_map(|i| {
+            [
+                Message::user(format!("question {i}: {}", "lorem ipsum ".repeat(30))),
+                Message::assistant(format!("answer {i}: {}", "dolor sit amet ".repeat(25))),
+            ]
+        })
+        .collect()
+}
+
+fn inputs_with(history: Vec<Message>, document: Option<&str>) -> PromptInputs {
+    let mut inputs = PromptInputs::new();
+    inputs
+        .context_text("notes", "Keep it short.")
+        .history(history)
+        .user_message("What is the latest answer?");
+    if let Some(document) = document {
+        inputs.context_text("document", document);
+    }
+    inputs
+}
+
+#[tokio::test]
+async fn long_history_is_trimmed_oldest_first() {
+    let template = chat_template();
+    let history = long_history();
+    let inputs = inputs_with(history.clone(), None);
+    let full = template.render(&inputs).unwrap().to_chat_request();
+    let full_tokens = HeuristicEstimator.estimate_request(&full).await;
+
+    let budget = TokenBudget::new(full_tokens / 2 + 500, 500);
+    let prompt = template.render_within(&inputs, &budget).unwrap();
+    let report = prompt.budget_report().unwrap().clone();
+
+    // Dropped whole exchanges, oldest first: what is kept is the newest suffix.
+    assert!(report.dropped_history_messages > 0);
+    assert_eq!(report.dropped_history_messages % 2, 0);
+    assert_eq!(prompt.history(), &history[report.dropped_history_messages..]);
+    assert!(report.truncated.is_empty());
+
+    // It fits, the count is what the core estimator says, and max_tokens is set.
+    let request = prompt.to_chat_request();
+    assert_eq!(request.max_tokens, 500);
+    let estimated = HeuristicEstimator.estimate_request(&request).await;
+    assert_eq!(estimated, report.input_tokens);
+    assert!(report.input_tokens <= budget.available_input_tokens());
+    assert_eq!(report.available_input_tokens, full_tokens / 2);
+
+    // Minimal: keeping one more (older) exchange would not have fitted.
+    let mut one_more = request.clone();
+    let start = report.dropped_history_messages - 2;
+    one_more.messages.splice(0..0, history[start..start + 2].iter().cloned());
+    assert!(HeuristicEstimator.estimate_request(&one_more).await > budget.available_input_tokens());
+
+    // System, task and the latest user turn are intact.
+    let last = request.messages.last().unwrap().text();
+    assert!(last.starts_with("<task>\nAnswer the question.\n</task>"));
+    assert!(last.ends_with("<question>\nWhat is the latest answer?\n</question>"));
+    assert_eq!(request.system.as_deref(), Some("You are a helpful assistant."));
+    palisade_core::validate(&request).unwrap();
+}
+
+#[test]
+fn a_prompt_that_fits_is_untouched() {
+    let template = chat_template();
+    let inputs = inputs_with(long_history(), Some("short doc"));
+    let plain = template.render(&inputs).unwrap();
+    let fitted = template
+        .render_within(&inputs, &TokenBudget::new(200_000, 8_192))
+        .unwrap();
+    assert_eq!(fitted.history(), plain.history());
+    assert_eq!(fitted.user_turn(), plain.user_turn());
+    let report = fitted.budget_report().unwrap();
+    assert_eq!(report.dropped_history_messages, 0);
+    assert!(report.truncated.is_empty());
+}
+
+#[tokio::test]
+async fn truncatable_context_is_cut_after_history_with_a_marker() {
+    let template = chat_template();
+    let document: String = (0..2_000).map(|i| format!("line {i} of the document\n")).collect();
+    let inputs = inputs_with(long_history(), Some(&document));
+    let budget = TokenBudget::new(3_000, 1_000);
+    let prompt = template.render_within(&inputs, &budget).unwrap();
+    let report = prompt.budget_report().unwrap();
+
+    assert_eq!(report.dropped_history_messages, 40, "all history goes first");
+    assert!(prompt.history().is_empty());
+    assert_eq!(report.truncated.len(), 1);
+    let cut = &report.truncated[0];
+    assert_eq!(cut.name, "document");
+    assert_eq!(cut.total_chars, document.chars().count());
+    assert!(cut.kept_chars > 0 && cut.kept_chars < cut.total_chars);
+
+    let turn = prompt.user_turn();
+    let omitted = cut.total_chars - cut.kept_chars;
+    assert!(turn.contains(&format!(
+        "[truncated: {omitted} of {} characters omitted to fit the context window]\n</document>",
+        cut.total_chars
+    )));
+    assert!(turn.contains(&document[..cut.kept_chars]), "keeps the start");
+    assert!(turn.contains("<notes>\nKeep it short.\n</notes>"), "other blocks stay whole");
+
+    let request = prompt.to_chat_request();
+    let estimated = HeuristicEstimator.estimate_request(&request).await;
+    assert_eq!(estimated, report.input_tokens);
+    assert!(estimated <= 2_000);
+    // Close to the limit: the cut keeps as much as fits.
+    assert!(estimated > 1_990, "{estimated}");
+}
+
+#[test]
+fn an_unfittable_prompt_errors_with_the_numbers() {
+    let template = chat_template();
+    let mut inputs = inputs_with(long_history(), None);
+    inputs.context_text("notes", "not truncatable ".repeat(1_000));
+    let err = template
+        .render_within(&inputs, &TokenBudget::new(4_000, 1_000))
+        .unwrap_err();
+    let PromptError::Budget(BudgetError::DoesNotFit {
+        minimum_input_tokens,
+        system_tokens,
+        user_turn_tokens,
+        available_input_tokens,
+        context_window,
+        max_tokens,
+        dropped_history_messages,
+        truncated_contexts,
+    }) = err.clone()
+    else {
+        panic!("expected DoesNotFit, got {err:?}");
+    };
+    assert_eq!(available_input_tokens, 3_000);
+    assert_eq!((context_window, max_tokens), (4_000, 1_000));
+    assert_eq!(dropped_history_messages, 40);
+    assert_eq!(truncated_contexts, 0);
+    assert!(minimum_input_tokens > available_input_tokens);
+    assert_eq!(minimum_input_tokens, 3 + system_tokens + user_turn_tokens);
+    let message = err.to_string();
+    for number in [minimum_input_tokens, available_input_tokens, 4_000, 1_000] {
+        assert!(message.contains(&number.to_string()), "{message}");
+    }
+}
+
+#[test]
+fn max_tokens_beyond_the_window_cannot_fit() {
+    let template = chat_template();
+    let inputs = inputs_with(Vec::new(), None);
+    let err = template
+        .render_within(&inputs, &TokenBudget::new(1_000, 2_000))
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        PromptError::Budget(BudgetError::DoesNotFit { available_input_tokens: 0, .. })
+    ));
+}
+
+/// One token per character: a stand-in for an exact tokenizer.
+struct PerChar;
+impl TokenEstimator for PerChar {
+    fn estimate_text(&self, text: &str) -> u32 {
+        u32::try_from(text.chars().count()).unwrap_or(u32::MAX)
+    }
+}
+
+#[tokio::test]
+async fn the_budget_counts_with_the_estimator_given() {
+    let template = chat_template();
+    let inputs = inputs_with(long_history(), None);
+    let budget = TokenBudget::new(12_000, 1_000).with_estimator(PerChar);
+    let prompt = template.render_within(&inputs, &budget).unwrap();
+    let report = prompt.budget_report().unwrap();
+    let request = prompt.to_chat_request();
+    assert_eq!(PerChar.estimate_request(&request).await, report.input_tokens);
+    assert!(report.input_tokens <= 11_000);
+    // The heuristic (4 chars a token) would have kept everything.
+    let heuristic = template
+        .render_within(&inputs, &TokenBudget::new(12_000, 1_000))
+        .unwrap();
+    assert!(report.dropped_history_messages > heuristic.budget_report().unwrap().dropped_history_messages);
+}
