@@ -18,28 +18,6 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D
     })
 }
 
-/// The same for `Option<Duration>`.
-pub(crate) mod option {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(crate) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => super::serialize(d, s),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        #[derive(Deserialize)]
-        struct Wrapped(#[serde(deserialize_with = "super::deserialize")] Duration);
-        Option::<Wrapped>::deserialize(d).map(|w| w.map(|Wrapped(d)| d))
-    }
-}
-
 /// Parses a duration the way configuration files and the CLI write them.
 pub fn parse_duration(text: &str) -> Result<Duration, humantime::DurationError> {
     humantime::parse_duration(text)

@@ -1,0 +1,96 @@
+//! The quota-bound maximum: how many tokens per minute the scenario's
+//! models could serve at most, given their quotas and outages, and how much
+//! of that the offered load asks for.
+//!
+//! For each model, a request of the scenario's mean size costs
+//! `mean input + mean output × burndown` quota tokens, so the model serves at
+//! most `min(rpm, tpm / that cost)` requests per minute — each worth
+//! `mean input + mean output` tokens of answer — for the share of the run it
+//! is not in an outage. The sum over models is the capacity; the quota-bound
+//! goodput is the smaller of the capacity and the offered load (nothing can
+//! serve more than is asked). Means are taken over the configured
+//! distributions (output clamped to `max_tokens`), not over the draws of one
+//! run, so one run's goodput may land a little above or below them.
+//!
+//! The bound ignores the transient cost of reservations (a call holds
+//! `max_tokens × burndown` until it ends) and any time a model is throttled
+//! for, so it is an upper bound no client reaches exactly.
+
+use serde::Serialize;
+
+use crate::arrival::Arrival;
+use crate::scenario::Scenario;
+
+/// The capacity figures of a scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Capacity {
+    /// Tokens per minute the offered load asks for (input plus the primary's
+    /// mean output, per request).
+    pub offered_tokens_per_min: f64,
+    /// Tokens per minute the models could serve together at most.
+    pub capacity_tokens_per_min: f64,
+    /// `min(offered, capacity)`: the goodput a perfect client would reach.
+    pub quota_bound_tokens_per_min: f64,
+}
+
+/// Requests per minute one model can serve at the scenario's mean sizes,
+/// ignoring outages.
+pub(crate) fn model_requests_per_min(scenario: &Scenario, model: usize) -> f64 {
+    let Some(config) = scenario.models.get(model) else {
+        return 0.0;
+    };
+    let max_tokens = scenario.requests.max_tokens;
+    let mean_in = scenario.requests.input_tokens.mean_clamped(1, u32::MAX);
+    let mean_out = config.output_tokens.mean_clamped(1, max_tokens);
+    let per_window = config.quota.window.as_secs_f64() / 60.0;
+    let by_requests = config
+        .quota
+        .rpm
+        .map_or(f64::INFINITY, |rpm| f64::from(rpm) / per_window);
+    let cost = mean_in + mean_out * config.quota.output_burndown;
+    let by_tokens = config
+        .quota
+        .tpm
+        .map_or(f64::INFINITY, |tpm| tpm as f64 / cost / per_window);
+    by_requests.min(by_tokens)
+}
+
+/// The capacity figures of `scenario` for the offered `load`.
+pub fn capacity(scenario: &Scenario, load: &[Arrival]) -> Capacity {
+    let minutes = scenario.duration.as_secs_f64() / 60.0;
+    let max_tokens = scenario.requests.max_tokens;
+    let mean_in = scenario.requests.input_tokens.mean_clamped(1, u32::MAX);
+
+    let primary_mean_out = scenario
+        .models
+        .first()
+        .map_or(0.0, |m| m.output_tokens.mean_clamped(1, max_tokens));
+    let offered: f64 = load
+        .iter()
+        .map(|a| f64::from(a.input_tokens) + primary_mean_out)
+        .sum::<f64>()
+        / minutes;
+
+    let capacity: f64 = scenario
+        .models
+        .iter()
+        .enumerate()
+        .map(|(i, config)| {
+            let mean_out = config.output_tokens.mean_clamped(1, max_tokens);
+            let down: f64 = config
+                .failures
+                .outages
+                .iter()
+                .map(|w| w.overlap(scenario.duration).as_secs_f64())
+                .sum();
+            let up_share = (1.0 - down / scenario.duration.as_secs_f64()).max(0.0);
+            model_requests_per_min(scenario, i) * (mean_in + mean_out) * up_share
+        })
+        .sum();
+
+    Capacity {
+        offered_tokens_per_min: offered,
+        capacity_tokens_per_min: capacity,
+        quota_bound_tokens_per_min: offered.min(capacity),
+    }
+}

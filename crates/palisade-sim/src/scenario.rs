@@ -1,0 +1,276 @@
+//! A load scenario: who calls (clients, arrival process, request sizes,
+//! priorities, deadlines), what they call (simulated models), and the two
+//! systems compared (the naive client and the palisade stack).
+//!
+//! Scenarios are TOML files; every field but `models` has a default, and
+//! [`Scenario::builtin`] is the documented default scenario
+//! (`default_scenario.toml`, shown in docs/simulation.md).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::arrival::{Arrival, ArrivalConfig, RequestMix, offered_load};
+use crate::model::SimulatedModelConfig;
+use crate::naive::NaiveConfig;
+use crate::palisade_stack::PalisadeConfig;
+
+/// The built-in default scenario, as TOML.
+pub const DEFAULT_SCENARIO_TOML: &str = include_str!("default_scenario.toml");
+
+/// A load scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// A name for reports. Default: `"custom"`.
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// Seed of every random draw. Default: 42.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// How long requests keep arriving (simulated time). Default: 1 h.
+    #[serde(default = "default_duration", with = "crate::duration_serde")]
+    pub duration: Duration,
+    /// Number of clients. Default: 200.
+    #[serde(default = "default_clients")]
+    pub clients: u32,
+    /// How each client spaces its requests. Default: Poisson, 0.275/min.
+    #[serde(default)]
+    pub arrivals: ArrivalConfig,
+    /// What the requests look like.
+    #[serde(default)]
+    pub requests: RequestMix,
+    /// The simulated models; the first is the primary. Required.
+    pub models: Vec<SimulatedModelConfig>,
+    /// The baseline client.
+    #[serde(default)]
+    pub naive: NaiveConfig,
+    /// The palisade stack under test.
+    #[serde(default)]
+    pub palisade: PalisadeConfig,
+}
+
+fn default_name() -> String {
+    "custom".into()
+}
+fn default_seed() -> u64 {
+    42
+}
+fn default_duration() -> Duration {
+    Duration::from_secs(3_600)
+}
+fn default_clients() -> u32 {
+    200
+}
+
+/// A scenario could not be read or is invalid.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("cannot read scenario file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML does not parse or has a wrong field (the message names it).
+    #[error("scenario {origin}: {message}")]
+    Parse {
+        /// Where the text came from.
+        origin: String,
+        /// The parser's message (key and line).
+        message: String,
+    },
+    /// A field has a value that cannot be simulated.
+    #[error("scenario field `{field}` {message}")]
+    Invalid {
+        /// The field, as a path (`models[1].quota.tpm`).
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl ScenarioError {
+    fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ScenarioError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl Scenario {
+    /// The built-in default scenario (see docs/simulation.md).
+    pub fn builtin() -> Self {
+        // Parsed and validated by a unit test; a failure here is a build bug.
+        match Self::from_toml_str(DEFAULT_SCENARIO_TOML, "built-in") {
+            Ok(s) => s,
+            Err(e) => unreachable!("the built-in scenario is invalid: {e}"),
+        }
+    }
+
+    /// Parses and validates a scenario; `origin` names the text in errors.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, ScenarioError> {
+        let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
+            origin: origin.to_owned(),
+            message: e.to_string().trim_end().replace('\n', " "),
+        })?;
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    /// Reads, parses and validates a scenario file.
+    pub fn from_file(path: &Path) -> Result<Self, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// Checks every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        if self.duration.is_zero() {
+            return Err(ScenarioError::invalid(
+                "duration",
+                "must be longer than zero",
+            ));
+        }
+        if self.clients == 0 {
+            return Err(ScenarioError::invalid("clients", "must be at least 1"));
+        }
+        let rate = self.arrivals.per_client_per_minute();
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(ScenarioError::invalid(
+                "arrivals.per_client_per_minute",
+                format!("must be a number > 0, got {rate}"),
+            ));
+        }
+        self.requests
+            .input_tokens
+            .validate()
+            .map_err(|e| ScenarioError::invalid("requests.input_tokens", e))?;
+        if self.requests.max_tokens == 0 {
+            return Err(ScenarioError::invalid(
+                "requests.max_tokens",
+                "must be at least 1",
+            ));
+        }
+        if self.requests.deadline.is_zero() {
+            return Err(ScenarioError::invalid(
+                "requests.deadline",
+                "must be longer than zero",
+            ));
+        }
+        self.requests
+            .priorities
+            .validate()
+            .map_err(|e| ScenarioError::invalid("requests.priorities", e))?;
+        if self.models.is_empty() {
+            return Err(ScenarioError::invalid(
+                "models",
+                "needs at least one [[models]] entry",
+            ));
+        }
+        let mut ids = BTreeSet::new();
+        for (i, model) in self.models.iter().enumerate() {
+            model.validate().map_err(|e| {
+                ScenarioError::invalid(format!("models[{i}].{}", e.field), e.message)
+            })?;
+            if !ids.insert(model.id.as_str()) {
+                return Err(ScenarioError::invalid(
+                    format!("models[{i}].id"),
+                    format!("{:?} appears twice", model.id),
+                ));
+            }
+        }
+        if self.naive.max_attempts == 0 {
+            return Err(ScenarioError::invalid(
+                "naive.max_attempts",
+                "must be at least 1",
+            ));
+        }
+        self.palisade.validate().map_err(|(field, message)| {
+            ScenarioError::invalid(format!("palisade.{field}"), message)
+        })
+    }
+
+    /// The offered load: every request of the run, in time order.
+    pub fn offered_load(&self) -> Vec<Arrival> {
+        offered_load(
+            self.seed,
+            self.clients,
+            self.duration,
+            &self.arrivals,
+            &self.requests,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_scenario_is_the_documented_default() {
+        let s = Scenario::builtin();
+        assert_eq!(s.duration, Duration::from_secs(3_600));
+        assert_eq!(s.clients, 200);
+        assert_eq!(s.models.len(), 3);
+        let primary = &s.models[0];
+        assert_eq!(primary.quota.rpm, Some(50));
+        assert_eq!(primary.quota.tpm, Some(200_000));
+        assert_eq!(primary.quota.output_burndown, 5.0);
+        assert_eq!(primary.failures.error_rate, 0.01);
+        assert_eq!(primary.failures.outages.len(), 1);
+        assert_eq!(
+            primary.failures.outages[0].from,
+            Duration::from_secs(20 * 60)
+        );
+        assert_eq!(primary.failures.outages[0].to, Duration::from_secs(30 * 60));
+        assert_eq!(s.requests.max_tokens, 1_024);
+        for fallback in &s.models[1..] {
+            assert!(fallback.quota.rpm < primary.quota.rpm);
+            assert!(fallback.quota.tpm < primary.quota.tpm);
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let err = Scenario::from_toml_str("models = []", "t").unwrap_err();
+        assert!(err.to_string().contains("`models`"), "{err}");
+
+        let err = Scenario::from_toml_str(
+            "[[models]]\nid = \"a\"\n[models.quota]\noutput_burndown = 0.5\n",
+            "t",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("models[0].quota.output_burndown"),
+            "{err}"
+        );
+
+        let err = Scenario::from_toml_str("clients = 3\nbogus = 1\n[[models]]\nid = \"a\"", "t")
+            .unwrap_err();
+        assert!(err.to_string().contains("bogus"), "{err}");
+
+        let err = Scenario::from_toml_str("duration = \"soon\"\n[[models]]\nid = \"a\"", "t")
+            .unwrap_err();
+        assert!(err.to_string().contains("duration"), "{err}");
+    }
+
+    #[test]
+    fn a_minimal_scenario_takes_the_defaults() {
+        let s = Scenario::from_toml_str("[[models]]\nid = \"a\"", "t").unwrap();
+        assert_eq!(s.seed, 42);
+        assert_eq!(s.requests.deadline, Duration::from_secs(600));
+        let round_trip = toml::to_string(&s).unwrap();
+        assert_eq!(Scenario::from_toml_str(&round_trip, "t").unwrap(), s);
+    }
+}

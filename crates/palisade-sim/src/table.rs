@@ -1,0 +1,156 @@
+//! The human-readable, side-by-side rendering of a [`SimulationReport`].
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use crate::report::{SimulationReport, SystemReport};
+
+/// Renders the report as a plain-text table (no colours, fits 80 columns).
+pub fn render_table(report: &SimulationReport) -> String {
+    let s = &report.scenario;
+    let (n, p) = (&report.naive, &report.palisade);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Scenario {:?} (seed {}): {} simulated, {} clients, {} requests ({}/min offered)",
+        s.name,
+        s.seed,
+        humantime::format_duration(std::time::Duration::from_secs_f64(s.duration_s)),
+        s.clients,
+        thousands(s.requests),
+        s.offered_requests_per_min
+    );
+    for (i, m) in s.models.iter().enumerate() {
+        let role = if i == 0 { "primary " } else { "fallback" };
+        let _ = writeln!(
+            out,
+            "  {role} {:<24} {:>6} RPM {:>10} TPM  burndown {:<3} ≤ {:.1} req/min",
+            m.id,
+            m.rpm.map_or("-".into(), |r| thousands(u64::from(r))),
+            m.tpm.map_or("-".into(), thousands),
+            m.output_burndown,
+            m.max_requests_per_min
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  quota-bound goodput {} tokens/min = min(offered {}, capacity {})",
+        thousands(s.quota_bound_tokens_per_min as u64),
+        thousands(s.offered_tokens_per_min as u64),
+        thousands(s.capacity_tokens_per_min as u64)
+    );
+    let _ = writeln!(out);
+
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    let mut row = |label: &str, a: String, b: String| rows.push((label.to_owned(), a, b));
+    let both = |f: &dyn Fn(&SystemReport) -> String| (f(n), f(p));
+
+    let (a, b) = both(&|r| thousands(r.requests));
+    row("requests", a, b);
+    let (a, b) = both(&|r| format!("{} ({:.2}%)", thousands(r.completed), r.completed_pct));
+    row("completed", a, b);
+    let (a, b) = both(&|r| thousands(r.failed));
+    row("failed", a, b);
+    let kinds: BTreeSet<&String> = n
+        .failed_by_kind
+        .keys()
+        .chain(p.failed_by_kind.keys())
+        .collect();
+    for kind in kinds {
+        let count = |r: &SystemReport| thousands(r.failed_by_kind.get(kind).copied().unwrap_or(0));
+        row(&format!("  {kind}"), count(n), count(p));
+    }
+    let (a, b) = both(&|r| thousands(r.lost));
+    row("lost", a, b);
+    let (a, b) = both(&|r| thousands(r.throttles_seen_by_provider));
+    row("throttles seen by the models", a, b);
+    let (a, b) = both(&|r| thousands(r.throttles_surfaced));
+    row("throttles surfaced to callers", a, b);
+    let (a, b) = both(&|r| thousands(r.provider_calls));
+    row("calls to the models", a, b);
+    let (a, b) = both(&|r| thousands(r.retries));
+    row("retries (same model)", a, b);
+    let (a, b) = both(&|r| thousands(r.fallbacks));
+    row("fallbacks (next model)", a, b);
+    let (a, b) = both(&|r| thousands(r.served_by_fallback));
+    row("answered by a fallback model", a, b);
+    let (a, b) = both(&|r| seconds(r.latency_ms.p50));
+    row("latency p50", a, b);
+    let (a, b) = both(&|r| seconds(r.latency_ms.p95));
+    row("latency p95", a, b);
+    let (a, b) = both(&|r| seconds(r.latency_ms.p99));
+    row("latency p99", a, b);
+    let (a, b) = both(&|r| thousands(r.goodput_tokens_per_min as u64));
+    row("goodput (tokens/min)", a, b);
+    let (a, b) = both(&|r| format!("{:.1}%", r.goodput_pct_of_quota_bound));
+    row("  of the quota-bound maximum", a, b);
+    let (a, b) = both(&|r| format!("${:.2}", r.cost_usd));
+    row("cost", a, b);
+    let (a, b) = both(&|r| seconds(r.drain_s * 1e3));
+    row("last answer after the end", a, b);
+    for id in s.models.iter().map(|m| &m.id) {
+        let share = |r: &SystemReport| {
+            r.models
+                .get(id)
+                .map_or("-".into(), |m| format!("{:.1}%", m.share_pct))
+        };
+        row(&format!("share {id}"), share(n), share(p));
+    }
+
+    let width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
+    let col = rows
+        .iter()
+        .map(|r| r.1.chars().count().max(r.2.chars().count()))
+        .max()
+        .unwrap_or(0)
+        .max(8);
+    let _ = writeln!(
+        out,
+        "{:width$}  {:>col$}  {:>col$}",
+        "", "naive", "palisade"
+    );
+    for (label, a, b) in rows {
+        let _ = writeln!(out, "{label:width$}  {a:>col$}  {b:>col$}");
+    }
+    out
+}
+
+/// `1234567` → `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Milliseconds as a short human duration.
+fn seconds(ms: f64) -> String {
+    if ms < 1_000.0 {
+        format!("{ms:.0} ms")
+    } else if ms < 120_000.0 {
+        format!("{:.1} s", ms / 1e3)
+    } else {
+        format!("{:.1} min", ms / 60e3)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_formats() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(seconds(850.0), "850 ms");
+        assert_eq!(seconds(1_500.0), "1.5 s");
+        assert_eq!(seconds(180_000.0), "3.0 min");
+    }
+}
