@@ -68,12 +68,17 @@ pub struct RedisConfig {
     /// timeout per interval, not one per call). Default `1s`.
     #[serde(with = "crate::duration_serde")]
     pub retry_interval: Duration,
-    /// How long a concurrency lease (and a breaker probe slot) lives in Redis
-    /// unless renewed. Live leases are renewed every third of it, so only a
-    /// crashed or partitioned instance loses them; its slots come back at most
-    /// this long after it died. Default `30s`.
+    /// Under `fail_open`, the share of each shared limit (rates, bursts and
+    /// the concurrency cap, rounded up, at least 1) this instance allows
+    /// itself while Redis is unreachable. `1.0` (the default) keeps the full
+    /// limit per instance; `1/N` for N instances keeps the fleet within the
+    /// quota during an outage.
+    pub local_share: f64,
+    /// When every concurrency slot is leased, how soon a waiting request asks
+    /// Redis again. Slots are freed by other instances, which cannot wake
+    /// this one, so the limiter polls. Default `50ms`.
     #[serde(with = "crate::duration_serde")]
-    pub lease_ttl: Duration,
+    pub concurrency_retry: Duration,
 }
 
 impl Default for RedisConfig {
@@ -85,7 +90,8 @@ impl Default for RedisConfig {
             command_timeout: Duration::from_millis(250),
             connect_timeout: Duration::from_secs(1),
             retry_interval: Duration::from_secs(1),
-            lease_ttl: Duration::from_secs(30),
+            local_share: 1.0,
+            concurrency_retry: Duration::from_millis(50),
         }
     }
 }
@@ -145,18 +151,16 @@ impl RedisConfig {
             ("command_timeout", self.command_timeout),
             ("connect_timeout", self.connect_timeout),
             ("retry_interval", self.retry_interval),
+            ("concurrency_retry", self.concurrency_retry),
         ] {
             if value.is_zero() {
                 return Err(field(name, "must be greater than zero".into()));
             }
         }
-        if self.lease_ttl < Duration::from_millis(10) {
+        if !(self.local_share > 0.0 && self.local_share <= 1.0) {
             return Err(field(
-                "lease_ttl",
-                format!(
-                    "{:?} is too short to renew in time; use at least 10ms",
-                    self.lease_ttl
-                ),
+                "local_share",
+                format!("{} must be in (0, 1]", self.local_share),
             ));
         }
         Ok(())
@@ -215,5 +219,12 @@ mod tests {
         .validate()
         .unwrap_err();
         assert!(err.to_string().contains("command_timeout"), "{err}");
+        let err = RedisConfig {
+            local_share: 0.0,
+            ..RedisConfig::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(err.field, "local_share");
     }
 }

@@ -7,6 +7,7 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod breaker;
 mod config;
 mod connection;
 mod duration_serde;
@@ -17,7 +18,9 @@ mod stats;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use breaker::RedisBreakerStore;
 pub use config::{DEFAULT_REDIS_URL, FailurePolicy, REDIS_URL_ENV, RedisConfig};
 pub use connection::RedisConnection;
 pub use error::{ConfigError, RedisStoreError};
+pub use limit::RedisLimitStore;
 pub use stats::RedisStats;

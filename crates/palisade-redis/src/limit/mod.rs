@@ -1,5 +1,9 @@
-//! The shared limit: scripts and the store built on them.
+//! The shared limit: the Lua scripts, the lease renewal, and the
+//! [`LimitStore`](palisade_limit::LimitStore) built on them.
 
+mod renewal;
 pub mod scripts;
+mod store;
 
 pub use scripts::{AdmitReply, BucketRate, Refusal, SettleReply, SharedLimits};
+pub use store::RedisLimitStore;

@@ -5,7 +5,7 @@
 -- ARGV[1]     lease time to live, ms
 -- ARGV[2..n]  lease ids held by the caller
 --
--- Reply: how many of the leases were still there. A lease that already
+-- Reply: the lease ids that were no longer there. A lease that already
 -- expired (its holder stalled longer than the TTL) is not recreated: its slot
 -- may have been handed out again, and recreating it would exceed the limit.
 
@@ -15,14 +15,15 @@ local ttl_ms = tonumber(ARGV[1])
 local expiry = string.format('%.0f', now + ttl_ms * 1000)
 
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now))
-local renewed = 0
+local lost = {}
 for i = 2, #ARGV do
   if redis.call('ZSCORE', KEYS[1], ARGV[i]) then
     redis.call('ZADD', KEYS[1], expiry, ARGV[i])
-    renewed = renewed + 1
+  else
+    lost[#lost + 1] = ARGV[i]
   end
 end
-if renewed > 0 and redis.call('PTTL', KEYS[1]) < ttl_ms then
+if #lost < #ARGV - 1 and redis.call('PTTL', KEYS[1]) < ttl_ms then
   redis.call('PEXPIRE', KEYS[1], string.format('%.0f', ttl_ms))
 end
-return renewed
+return lost

@@ -211,13 +211,14 @@ pub async fn settle(
 }
 
 /// Runs `renew.lua`: push the expiry of `lease_ids` (all under `keys`) to
-/// `lease_ttl` from now. Returns how many were still there.
+/// `lease_ttl` from now. Returns the ids that had already expired (they are
+/// not brought back).
 pub async fn renew(
     connection: &RedisConnection,
     keys: &LimitKeys,
     lease_ids: &[String],
     lease_ttl: Duration,
-) -> Result<u64, RedisStoreError> {
+) -> Result<Vec<String>, RedisStoreError> {
     let mut invocation = RENEW.prepare_invoke();
     invocation.key(&keys.leases).arg(ttl_ms(lease_ttl));
     for id in lease_ids {

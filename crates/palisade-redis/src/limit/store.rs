@@ -1,0 +1,393 @@
+//! `RedisLimitStore`: palisade-limit's [`LimitStore`] on Redis, with the
+//! failure policy applied when Redis cannot be reached.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use palisade_limit::{
+    Lease, LeaseId, LimitKind, LimitStore, MemoryStore, Quota, Reservation, Settled, StoreError,
+    StoreLimits,
+};
+
+use crate::config::FailurePolicy;
+use crate::connection::RedisConnection;
+use crate::error::RedisStoreError;
+use crate::keys::LimitKeys;
+use crate::limit::renewal::LeaseKeeper;
+use crate::limit::scripts::{self, AdmitReply, BucketRate, Refusal, SharedLimits};
+use crate::stats::{RedisStats, StatsCounters};
+
+/// Lease ids issued by Redis have this bit set; ids issued by the local
+/// fallback store do not (it counts up from 1), so settling and releasing go
+/// to the store that issued the lease without any bookkeeping.
+const REDIS_LEASE_BIT: u64 = 1 << 63;
+
+/// A [`LimitStore`] that keeps every limit's counting in Redis, so that all
+/// instances using the same key share one quota.
+///
+/// - [`try_reserve`](LimitStore::try_reserve) is one `EVALSHA` of
+///   `admit.lua`: requests, tokens and a concurrency lease, checked and taken
+///   atomically on the server's clock;
+/// - [`settle`](LimitStore::settle) and [`release`](LimitStore::release) are
+///   one `EVALSHA` of `settle.lua` (refund or debt, and the lease ends);
+/// - live leases are renewed in the background every third of their TTL, so
+///   only a crashed or cut-off instance's leases expire.
+///
+/// When Redis cannot be reached the [`FailurePolicy`] applies: `fail_open`
+/// admits from a local store (by default palisade-limit's [`MemoryStore`]
+/// with [`local_share`](crate::RedisConfig::local_share) of each limit) and
+/// `fail_closed` returns [`StoreError::Unavailable`]. Both end by themselves
+/// once Redis answers again.
+#[derive(Clone)]
+pub struct RedisLimitStore {
+    connection: RedisConnection,
+    fallback: Option<Arc<dyn LimitStore>>,
+    leases: LeaseKeeper,
+}
+
+impl fmt::Debug for RedisLimitStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisLimitStore")
+            .field("server", &self.connection.server())
+            .field("policy", &self.connection.config().on_unavailable)
+            .field("live_leases", &self.leases.live())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisLimitStore {
+    /// A store over `connection`. Under `fail_open` it falls back to a fresh
+    /// in-memory store; under `fail_closed` it has no fallback.
+    pub fn new(connection: RedisConnection) -> Self {
+        let fallback: Option<Arc<dyn LimitStore>> = match connection.config().on_unavailable {
+            FailurePolicy::FailOpen => Some(Arc::new(MemoryStore::new())),
+            FailurePolicy::FailClosed => None,
+        };
+        Self {
+            connection,
+            fallback,
+            leases: LeaseKeeper::default(),
+        }
+    }
+
+    /// Uses `store` for local decisions under `fail_open` (it receives the
+    /// limits scaled by `local_share`). Its lease ids must stay below 2⁶³, as
+    /// [`MemoryStore`]'s do. Ignored under `fail_closed`.
+    pub fn with_fallback(mut self, store: Arc<dyn LimitStore>) -> Self {
+        if self.connection.config().on_unavailable == FailurePolicy::FailOpen {
+            self.fallback = Some(store);
+        }
+        self
+    }
+
+    /// Loads the scripts now, so the first admission is a plain `EVALSHA`
+    /// (optional: they are loaded on first use otherwise). Fails when Redis
+    /// cannot be reached, whatever the policy, so it doubles as a readiness
+    /// check at startup.
+    pub async fn preload(&self) -> Result<(), RedisStoreError> {
+        scripts::preload(&self.connection).await
+    }
+
+    /// The connection (shared with other stores, if cloned from one).
+    pub fn connection(&self) -> &RedisConnection {
+        &self.connection
+    }
+
+    /// The connection's counters.
+    pub fn stats(&self) -> RedisStats {
+        self.connection.stats()
+    }
+
+    /// Concurrency leases this store holds in Redis and keeps renewing.
+    pub fn live_leases(&self) -> usize {
+        self.leases.live()
+    }
+
+    fn keys(&self, key: &str) -> LimitKeys {
+        LimitKeys::new(&self.connection.config().key_prefix, key)
+    }
+
+    /// Applies the failure policy to an admission Redis could not serve.
+    async fn reserve_without_redis(
+        &self,
+        key: &str,
+        limits: &StoreLimits,
+        tokens: u64,
+        err: &RedisStoreError,
+    ) -> Result<Reservation, StoreError> {
+        let counters = self.connection.counters();
+        match &self.fallback {
+            Some(fallback) => {
+                StatsCounters::bump(&counters.served_locally);
+                tracing::debug!(limit = key, error = %err, "palisade-redis: admission decided locally (fail_open)");
+                let local = local_share(limits, self.connection.config().local_share);
+                fallback.try_reserve(key, &local, tokens).await
+            }
+            None => {
+                StatsCounters::bump(&counters.refused_unavailable);
+                Err(StoreError::Unavailable(err.to_string()))
+            }
+        }
+    }
+
+    /// Ends a Redis lease: refunds `refund` tokens or charges `debt`.
+    async fn finish(
+        &self,
+        key: &str,
+        limits: &StoreLimits,
+        lease: Lease,
+        refund: u64,
+        debt: u64,
+    ) -> Result<Settled, StoreError> {
+        let member = lease_member(lease.id);
+        // Whatever Redis says, this process stops renewing the lease: if the
+        // call below fails, the lease expires with its TTL.
+        self.leases.forget(key, &member);
+        let tokens = token_rate(limits);
+        if tokens.is_none() && limits.max_concurrent.is_none() {
+            return Ok(Settled::default());
+        }
+        let reply = scripts::settle(
+            &self.connection,
+            &self.keys(key),
+            tokens,
+            refund,
+            debt,
+            &member,
+        )
+        .await
+        .map_err(to_store_error)?;
+        Ok(Settled {
+            refunded: reply.refunded,
+            debt: reply.charged,
+        })
+    }
+}
+
+#[async_trait]
+impl LimitStore for RedisLimitStore {
+    async fn try_reserve(
+        &self,
+        key: &str,
+        limits: &StoreLimits,
+        tokens: u64,
+    ) -> Result<Reservation, StoreError> {
+        let shared = shared_limits(limits);
+        if let Some(rate) = shared.tokens
+            && tokens > rate.burst()
+        {
+            return Err(too_large(key, tokens, rate.burst()));
+        }
+        let keys = self.keys(key);
+        let id = LeaseId(rand::random::<u64>() | REDIS_LEASE_BIT);
+        let member = lease_member(id);
+        let reply = scripts::admit(
+            &self.connection,
+            &keys,
+            &shared,
+            tokens,
+            &member,
+            limits.lease_ttl,
+        )
+        .await;
+        match reply {
+            Ok(AdmitReply::Admitted) => {
+                if shared.max_concurrent.is_some() {
+                    self.leases
+                        .hold(&self.connection, key, &keys, limits.lease_ttl, member);
+                }
+                Ok(Reservation::Admitted(Lease { id, tokens }))
+            }
+            Ok(AdmitReply::Refused { by, retry_after }) => {
+                let retry_after = match by {
+                    // The oldest lease's expiry is only the latest a slot
+                    // frees; another instance may end a call any moment.
+                    Refusal::Concurrency => {
+                        retry_after.min(self.connection.config().concurrency_retry)
+                    }
+                    Refusal::Requests | Refusal::Tokens => retry_after,
+                };
+                Ok(Reservation::NotBefore {
+                    retry_after,
+                    limit: limit_kind(by),
+                })
+            }
+            Ok(AdmitReply::Never { burst, .. }) => Err(too_large(key, tokens, burst)),
+            Err(err) if err.is_unavailable() => {
+                self.reserve_without_redis(key, limits, tokens, &err).await
+            }
+            Err(err) => Err(to_store_error(err)),
+        }
+    }
+
+    async fn settle(
+        &self,
+        key: &str,
+        limits: &StoreLimits,
+        lease: Lease,
+        actual_tokens: u64,
+    ) -> Result<Settled, StoreError> {
+        if !is_redis_lease(lease.id) {
+            return match &self.fallback {
+                Some(fallback) => {
+                    let local = local_share(limits, self.connection.config().local_share);
+                    fallback.settle(key, &local, lease, actual_tokens).await
+                }
+                None => Ok(Settled::default()),
+            };
+        }
+        let refund = lease.tokens.saturating_sub(actual_tokens);
+        let debt = actual_tokens.saturating_sub(lease.tokens);
+        self.finish(key, limits, lease, refund, debt).await
+    }
+
+    async fn release(
+        &self,
+        key: &str,
+        limits: &StoreLimits,
+        lease: Lease,
+        refund_tokens: u64,
+    ) -> Result<(), StoreError> {
+        if !is_redis_lease(lease.id) {
+            return match &self.fallback {
+                Some(fallback) => {
+                    let local = local_share(limits, self.connection.config().local_share);
+                    fallback.release(key, &local, lease, refund_tokens).await
+                }
+                None => Ok(()),
+            };
+        }
+        let refund = refund_tokens.min(lease.tokens);
+        self.finish(key, limits, lease, refund, 0).await.map(drop)
+    }
+}
+
+fn is_redis_lease(id: LeaseId) -> bool {
+    id.0 & REDIS_LEASE_BIT != 0
+}
+
+/// The lease's member name in the leases set.
+fn lease_member(id: LeaseId) -> String {
+    format!("{:016x}", id.0)
+}
+
+fn bucket(quota: &Quota, fraction: f64) -> Option<BucketRate> {
+    BucketRate::new(quota.amount, quota.period, quota.burst()).map(|r| r.scaled(fraction))
+}
+
+fn token_rate(limits: &StoreLimits) -> Option<BucketRate> {
+    limits
+        .tokens
+        .as_ref()
+        .and_then(|q| bucket(q, limits.rate_fraction))
+}
+
+/// The limits in the scripts' terms. The adaptive fraction slows the drain;
+/// the burst stays, as in palisade-limit's own GCRA.
+fn shared_limits(limits: &StoreLimits) -> SharedLimits {
+    SharedLimits {
+        requests: limits
+            .requests
+            .as_ref()
+            .and_then(|q| bucket(q, limits.rate_fraction)),
+        tokens: token_rate(limits),
+        max_concurrent: limits.max_concurrent.filter(|&n| n > 0),
+    }
+}
+
+/// `share` of every limit, rounded up and at least 1: what one instance
+/// allows itself while Redis is unreachable under `fail_open`.
+fn local_share(limits: &StoreLimits, share: f64) -> StoreLimits {
+    if share >= 1.0 {
+        return limits.clone();
+    }
+    let part = |n: u64| ((n as f64 * share).ceil() as u64).max(1);
+    let quota = |q: Quota| Quota {
+        amount: part(q.amount),
+        burst: Some(part(q.burst())),
+        ..q
+    };
+    StoreLimits {
+        requests: limits.requests.map(quota),
+        tokens: limits.tokens.map(quota),
+        max_concurrent: limits
+            .max_concurrent
+            .map(|n| u32::try_from(part(u64::from(n))).unwrap_or(u32::MAX)),
+        ..limits.clone()
+    }
+}
+
+fn limit_kind(by: Refusal) -> LimitKind {
+    match by {
+        Refusal::Requests => LimitKind::Requests,
+        Refusal::Tokens => LimitKind::Tokens,
+        Refusal::Concurrency => LimitKind::Concurrency,
+    }
+}
+
+/// The same refusal [`MemoryStore`] gives a cost no burst can hold.
+fn too_large(key: &str, tokens: u64, burst: u64) -> StoreError {
+    StoreError::Protocol(format!(
+        "cost of {tokens} exceeds the whole tokens capacity of {burst} for key `{key}`"
+    ))
+}
+
+fn to_store_error(err: RedisStoreError) -> StoreError {
+    if err.is_unavailable() {
+        StoreError::Unavailable(err.to_string())
+    } else {
+        StoreError::Protocol(err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn limits() -> StoreLimits {
+        StoreLimits {
+            requests: Some(Quota::per_minute(100)),
+            tokens: Some(Quota::per_minute(10_000).with_burst(5_000)),
+            max_concurrent: Some(8),
+            rate_fraction: 1.0,
+            lease_ttl: Duration::from_secs(10),
+        }
+    }
+
+    #[test]
+    fn local_share_rounds_up_and_keeps_at_least_one() {
+        let local = local_share(&limits(), 0.25);
+        assert_eq!(
+            local.requests.map(|q| (q.amount, q.burst())),
+            Some((25, 25))
+        );
+        assert_eq!(
+            local.tokens.map(|q| (q.amount, q.burst())),
+            Some((2_500, 1_250))
+        );
+        assert_eq!(local.max_concurrent, Some(2));
+        let tiny = local_share(&limits(), 0.001);
+        assert_eq!(tiny.max_concurrent, Some(1));
+        assert_eq!(local_share(&limits(), 1.0), limits());
+    }
+
+    #[test]
+    fn lease_ids_say_which_store_issued_them() {
+        assert!(is_redis_lease(LeaseId(5 | REDIS_LEASE_BIT)));
+        assert!(!is_redis_lease(LeaseId(5)));
+        assert_eq!(lease_member(LeaseId(255)), "00000000000000ff");
+    }
+
+    #[test]
+    fn adaptive_fraction_slows_the_drain_not_the_burst() {
+        let mut l = limits();
+        l.rate_fraction = 0.5;
+        let shared = shared_limits(&l);
+        let full = shared_limits(&limits());
+        assert_eq!(shared.tokens.map(|r| r.burst()), Some(5_000));
+        assert_eq!(full.tokens.map(|r| r.scaled(0.5)), shared.tokens);
+    }
+}
