@@ -1,1 +1,141 @@
-fn main() {}
+//! Encode and decode of the shared bench data with palisade-toon, serde_toon,
+//! toon-format and serde_json (the speed yardstick), typed structs in and out.
+//!
+//! `cargo bench -p palisade-toon` — data from `../../../shared/bench-data`
+//! relative to this crate; skipped with a message when it is missing.
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Repo {
+    id: u64,
+    name: String,
+    repo: String,
+    description: String,
+    created_at: String,
+    updated_at: String,
+    pushed_at: String,
+    stars: u64,
+    watchers: u64,
+    forks: u64,
+    default_branch: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Employee {
+    id: u64,
+    name: String,
+    email: String,
+    department: String,
+    salary: u64,
+    years_experience: u64,
+    active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Employees {
+    employees: Vec<Employee>,
+}
+
+fn read(name: &str) -> Option<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench-data").join(name);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(e) => {
+            println!("skipping {name}: cannot read {}: {e}", path.display());
+            None
+        }
+    }
+}
+
+fn bench_file<T>(c: &mut Criterion, label: &str, file: &str)
+where
+    T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let Some(json) = read(file) else { return };
+    let data: T = match serde_json::from_str(&json) {
+        Ok(d) => d,
+        Err(e) => {
+            println!("skipping {file}: {e}");
+            return;
+        }
+    };
+    let toon = match palisade_toon::to_string(&data) {
+        Ok(t) => t,
+        Err(e) => {
+            println!("skipping {file}: {e}");
+            return;
+        }
+    };
+    let json_compact = serde_json::to_string(&data).unwrap_or_default();
+    // Every TOON library must agree on the text and read it back, or the
+    // comparison is meaningless.
+    check_agreement(&data, &toon);
+
+    let mut g = c.benchmark_group(format!("encode/{label}"));
+    g.throughput(Throughput::Bytes(toon.len() as u64));
+    g.bench_function("palisade-toon", |b| b.iter(|| palisade_toon::to_string(black_box(&data))));
+    g.bench_function("serde_toon", |b| b.iter(|| serde_toon::to_string(black_box(&data))));
+    g.bench_function("toon-format", |b| b.iter(|| toon_format::encode_default(black_box(&data))));
+    json_bench(&mut g, &json_compact, |b| b.iter(|| serde_json::to_string(black_box(&data))));
+    g.finish();
+
+    let mut g = c.benchmark_group(format!("decode/{label}"));
+    g.throughput(Throughput::Bytes(toon.len() as u64));
+    g.bench_function("palisade-toon", |b| b.iter(|| palisade_toon::from_str::<T>(black_box(&toon))));
+    g.bench_function("serde_toon", |b| b.iter(|| serde_toon::from_str::<T>(black_box(&toon))));
+    g.bench_function("toon-format", |b| b.iter(|| toon_format::decode_default::<T>(black_box(&toon))));
+    json_bench(&mut g, &json_compact, |b| b.iter(|| serde_json::from_str::<T>(black_box(&json_compact))));
+    g.finish();
+}
+
+/// serde_json works on JSON text, so its throughput counts JSON bytes.
+fn json_bench(g: &mut BenchmarkGroup<'_, WallTime>, json: &str, f: impl FnMut(&mut criterion::Bencher<'_>)) {
+    g.throughput(Throughput::Bytes(json.len() as u64));
+    g.bench_function("serde_json", f);
+}
+
+fn check_agreement<T>(data: &T, toon: &str)
+where
+    T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let report = |lib: &str, what: &str| println!("note: {lib} {what}");
+    match serde_toon::to_string(data) {
+        Ok(t) if t == toon => {}
+        Ok(_) => report("serde_toon", "encodes differently from palisade-toon"),
+        Err(e) => report("serde_toon", &format!("cannot encode: {e}")),
+    }
+    match toon_format::encode_default(data) {
+        Ok(t) if t == toon => {}
+        Ok(_) => report("toon-format", "encodes differently from palisade-toon"),
+        Err(e) => report("toon-format", &format!("cannot encode: {e}")),
+    }
+    match palisade_toon::from_str::<T>(toon) {
+        Ok(d) if &d == data => {}
+        other => report("palisade-toon", &format!("decode mismatch: {other:?}")),
+    }
+    match serde_toon::from_str::<T>(toon) {
+        Ok(d) if &d == data => {}
+        Ok(_) => report("serde_toon", "decodes to different data"),
+        Err(e) => report("serde_toon", &format!("cannot decode: {e}")),
+    }
+    match toon_format::decode_default::<T>(toon) {
+        Ok(d) if &d == data => {}
+        Ok(_) => report("toon-format", "decodes to different data"),
+        Err(e) => report("toon-format", &format!("cannot decode: {e}")),
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    bench_file::<Vec<Repo>>(c, "github-repos", "github-repos.json");
+    bench_file::<Employees>(c, "employees-2000", "employees-2000.json");
+}
+
+criterion_group!(codec, benches);
+criterion_main!(codec);

@@ -1,14 +1,14 @@
 //! The serde entry points: `to_string`, `to_writer`, `from_str`, `from_slice`,
 //! and the `serde_json::Value` bridges.
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::decode::decode;
 use crate::encode::encode;
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::{DecodeOptions, EncodeOptions};
 use crate::ser::to_value;
+use crate::tape::{TapeDeserializer, TapeSink};
 use crate::value::Value;
 
 /// Serializes `value` as TOON with default options.
@@ -76,7 +76,7 @@ pub fn to_writer_with<W: std::io::Write, T: Serialize + ?Sized>(
 ///
 /// Decoding errors (with line and column) or a type mismatch between the
 /// document and `T`.
-pub fn from_str<T: DeserializeOwned>(input: &str) -> Result<T> {
+pub fn from_str<'de, T: Deserialize<'de>>(input: &'de str) -> Result<T> {
     from_str_with(input, &DecodeOptions::default())
 }
 
@@ -85,8 +85,15 @@ pub fn from_str<T: DeserializeOwned>(input: &str) -> Result<T> {
 /// # Errors
 ///
 /// As [`from_str`].
-pub fn from_str_with<T: DeserializeOwned>(input: &str, options: &DecodeOptions) -> Result<T> {
-    T::deserialize(decode(input, options)?)
+pub fn from_str_with<'de, T: Deserialize<'de>>(input: &'de str, options: &DecodeOptions) -> Result<T> {
+    let mut sink = TapeSink::default();
+    crate::parse::parse(input, options, &mut sink)?;
+    if sink.saw_duplicate {
+        // Non-strict input with a repeated key: resolve last-write-wins in a
+        // `Value` first (strings are then owned, not borrowed).
+        return T::deserialize(decode(input, options)?);
+    }
+    T::deserialize(&mut TapeDeserializer::new(sink.tape))
 }
 
 /// Deserializes a `T` from UTF-8 TOON bytes.
@@ -94,7 +101,7 @@ pub fn from_str_with<T: DeserializeOwned>(input: &str, options: &DecodeOptions) 
 /// # Errors
 ///
 /// As [`from_str`], plus [`ErrorKind::InvalidUtf8`].
-pub fn from_slice<T: DeserializeOwned>(input: &[u8]) -> Result<T> {
+pub fn from_slice<'de, T: Deserialize<'de>>(input: &'de [u8]) -> Result<T> {
     from_slice_with(input, &DecodeOptions::default())
 }
 
@@ -103,7 +110,7 @@ pub fn from_slice<T: DeserializeOwned>(input: &[u8]) -> Result<T> {
 /// # Errors
 ///
 /// As [`from_slice`].
-pub fn from_slice_with<T: DeserializeOwned>(input: &[u8], options: &DecodeOptions) -> Result<T> {
+pub fn from_slice_with<'de, T: Deserialize<'de>>(input: &'de [u8], options: &DecodeOptions) -> Result<T> {
     let text = std::str::from_utf8(input).map_err(|_| Error::new(ErrorKind::InvalidUtf8))?;
     from_str_with(text, options)
 }

@@ -16,6 +16,7 @@ mod quote;
 mod scan;
 mod ser;
 mod tabular;
+mod tape;
 #[cfg(feature = "tokens")]
 mod tokens;
 mod value;

@@ -136,6 +136,9 @@ proptest! {
             let back = decode(&text, &DecodeOptions::new().indent(indent).strict(strict));
             let ok = back.as_ref().is_ok_and(|b| same(b, &v));
             prop_assert!(ok, "strict={} text:\n{}\ngot {:?}\nwant {:?}", strict, text, back, v);
+            // The serde path (tape deserializer) agrees with the tree decoder.
+            let typed: Result<Value, _> = palisade_toon::from_str_with(&text, &DecodeOptions::new().indent(indent).strict(strict));
+            prop_assert!(typed.as_ref().is_ok_and(|t| same(t, &v)), "serde path: {:?}", typed);
         }
     }
 }

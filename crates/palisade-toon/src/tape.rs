@@ -1,0 +1,318 @@
+//! The decoder's fast path to typed values: the parser's events recorded on a
+//! flat tape with strings borrowed from the input, then a serde
+//! `Deserializer` that walks the tape. Keys never allocate, and string values
+//! are handed to the target as borrowed `&str` (zero-copy for `&'de str`
+//! fields, one copy for `String` fields).
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use serde::de::{
+    self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
+};
+
+use crate::error::{Error, Result};
+use crate::parse::{Scalar, Sink};
+use crate::value::{N, Number};
+
+/// One parser event.
+#[derive(Debug, Default)]
+pub(crate) enum Event<'a> {
+    #[default]
+    Null,
+    Bool(bool),
+    Number(Number),
+    Str(Cow<'a, str>),
+    Key(Cow<'a, str>),
+    StartObject,
+    EndObject,
+    StartArray(usize),
+    EndArray,
+}
+
+/// Keys of the object being recorded, for duplicate detection.
+#[derive(Default)]
+struct KeySet<'a> {
+    keys: Vec<Cow<'a, str>>,
+    index: Option<HashSet<Cow<'a, str>>>,
+}
+
+/// Above this many keys an object keeps a hash index, so duplicate detection
+/// stays linear on hostile wide objects.
+const INDEX_THRESHOLD: usize = 16;
+
+impl<'a> KeySet<'a> {
+    fn insert(&mut self, key: &Cow<'a, str>) -> bool {
+        if let Some(ix) = &mut self.index {
+            return ix.insert(key.clone());
+        }
+        if self.keys.iter().any(|k| k == key) {
+            return false;
+        }
+        self.keys.push(key.clone());
+        if self.keys.len() > INDEX_THRESHOLD {
+            self.index = Some(self.keys.drain(..).collect());
+        }
+        true
+    }
+}
+
+/// Records events; a frame per open object tracks its keys.
+#[derive(Default)]
+pub(crate) struct TapeSink<'a> {
+    pub(crate) tape: Vec<Event<'a>>,
+    frames: Vec<Option<KeySet<'a>>>,
+    /// Reused key sets, so objects do not allocate one each.
+    pool: Vec<KeySet<'a>>,
+    /// A duplicate key was seen (only possible in non-strict mode); the
+    /// caller then decodes through `Value`, which resolves last-write-wins.
+    pub(crate) saw_duplicate: bool,
+}
+
+impl<'a> Sink<'a> for TapeSink<'a> {
+    fn start_object(&mut self, _len_hint: usize) {
+        self.tape.push(Event::StartObject);
+        self.frames.push(None);
+    }
+    fn end_object(&mut self) {
+        self.tape.push(Event::EndObject);
+        if let Some(Some(mut set)) = self.frames.pop() {
+            set.keys.clear();
+            set.index = None;
+            self.pool.push(set);
+        }
+    }
+    fn start_array(&mut self, len_hint: usize) {
+        self.tape.push(Event::StartArray(len_hint));
+    }
+    fn end_array(&mut self) {
+        self.tape.push(Event::EndArray);
+    }
+    fn key(&mut self, key: Cow<'a, str>) -> bool {
+        let fresh = match self.frames.last_mut() {
+            Some(slot) => {
+                let pool = &mut self.pool;
+                slot.get_or_insert_with(|| pool.pop().unwrap_or_default()).insert(&key)
+            }
+            None => true,
+        };
+        if !fresh {
+            self.saw_duplicate = true;
+        }
+        self.tape.push(Event::Key(key));
+        fresh
+    }
+    fn key_unique(&mut self, key: Cow<'a, str>) {
+        self.tape.push(Event::Key(key));
+    }
+    fn scalar(&mut self, value: Scalar<'a>) {
+        self.tape.push(match value {
+            Scalar::Null => Event::Null,
+            Scalar::Bool(b) => Event::Bool(b),
+            Scalar::Number(n) => Event::Number(n),
+            Scalar::Str(s) => Event::Str(s),
+        });
+    }
+}
+
+/// Deserializes from a recorded tape, taking events out as it goes.
+pub(crate) struct TapeDeserializer<'a> {
+    tape: Vec<Event<'a>>,
+    pos: usize,
+}
+
+impl<'a> TapeDeserializer<'a> {
+    pub(crate) fn new(tape: Vec<Event<'a>>) -> Self {
+        TapeDeserializer { tape, pos: 0 }
+    }
+
+    fn next(&mut self) -> Event<'a> {
+        let e = self.tape.get_mut(self.pos).map(std::mem::take).unwrap_or_default();
+        self.pos += 1;
+        e
+    }
+
+    fn peek(&self) -> Option<&Event<'a>> {
+        self.tape.get(self.pos)
+    }
+
+    /// Skips one complete value.
+    fn skip(&mut self) {
+        let mut depth = 0usize;
+        loop {
+            match self.next() {
+                Event::StartObject | Event::StartArray(_) => depth += 1,
+                Event::EndObject | Event::EndArray => depth = depth.saturating_sub(1),
+                Event::Key(_) => continue,
+                _ => {}
+            }
+            if depth == 0 || self.pos >= self.tape.len() {
+                return;
+            }
+        }
+    }
+}
+
+fn visit_str<'de, V: Visitor<'de>>(s: Cow<'de, str>, visitor: V) -> Result<V::Value> {
+    match s {
+        Cow::Borrowed(b) => visitor.visit_borrowed_str(b),
+        Cow::Owned(o) => visitor.visit_string(o),
+    }
+}
+
+impl<'de> Deserializer<'de> for &mut TapeDeserializer<'de> {
+    type Error = Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.next() {
+            Event::Null => visitor.visit_unit(),
+            Event::Bool(b) => visitor.visit_bool(b),
+            Event::Number(n) => match n.0 {
+                N::PosInt(u) => visitor.visit_u64(u),
+                N::NegInt(i) => visitor.visit_i64(i),
+                N::Float(f) => visitor.visit_f64(f),
+            },
+            Event::Str(s) | Event::Key(s) => visit_str(s, visitor),
+            Event::StartArray(len) => {
+                let value = visitor.visit_seq(Seq { de: &mut *self, len })?;
+                match self.next() {
+                    Event::EndArray => Ok(value),
+                    _ => Err(de::Error::invalid_length(len + 1, &"fewer elements in array")),
+                }
+            }
+            Event::StartObject => {
+                let value = visitor.visit_map(Obj { de: &mut *self })?;
+                match self.next() {
+                    Event::EndObject => Ok(value),
+                    _ => Err(de::Error::custom("expected the end of the object")),
+                }
+            }
+            Event::EndObject | Event::EndArray => Err(de::Error::custom("unexpected end of container")),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        if matches!(self.peek(), Some(Event::Null)) {
+            self.pos += 1;
+            visitor.visit_none()
+        } else {
+            visitor.visit_some(self)
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        match self.peek() {
+            Some(Event::Str(_)) => visitor.visit_enum(Variant { de: self, tagged: false }),
+            Some(Event::StartObject) => {
+                self.pos += 1;
+                let value = visitor.visit_enum(Variant { de: &mut *self, tagged: true })?;
+                match self.next() {
+                    Event::EndObject => Ok(value),
+                    _ => Err(de::Error::custom("expected an object with exactly one entry for an enum")),
+                }
+            }
+            _ => Err(de::Error::custom("expected a string or an object with one entry for an enum")),
+        }
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.skip();
+        visitor.visit_unit()
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier
+    }
+}
+
+struct Seq<'d, 'de> {
+    de: &'d mut TapeDeserializer<'de>,
+    len: usize,
+}
+
+impl<'de> SeqAccess<'de> for Seq<'_, 'de> {
+    type Error = Error;
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
+        if matches!(self.de.peek(), Some(Event::EndArray) | None) {
+            return Ok(None);
+        }
+        seed.deserialize(&mut *self.de).map(Some)
+    }
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.len)
+    }
+}
+
+struct Obj<'d, 'de> {
+    de: &'d mut TapeDeserializer<'de>,
+}
+
+impl<'de> MapAccess<'de> for Obj<'_, 'de> {
+    type Error = Error;
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
+        match self.de.peek() {
+            Some(Event::Key(_)) => seed.deserialize(&mut *self.de).map(Some),
+            _ => Ok(None),
+        }
+    }
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
+        seed.deserialize(&mut *self.de)
+    }
+}
+
+struct Variant<'d, 'de> {
+    de: &'d mut TapeDeserializer<'de>,
+    /// `{ Variant: value }` rather than a bare `Variant` string.
+    tagged: bool,
+}
+
+impl<'de> EnumAccess<'de> for Variant<'_, 'de> {
+    type Error = Error;
+    type Variant = Self;
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self)> {
+        let v = seed.deserialize(&mut *self.de)?;
+        Ok((v, self))
+    }
+}
+
+impl<'de> VariantAccess<'de> for Variant<'_, 'de> {
+    type Error = Error;
+    fn unit_variant(self) -> Result<()> {
+        if self.tagged {
+            match self.de.next() {
+                Event::Null => Ok(()),
+                _ => Err(de::Error::custom("expected null for a unit variant")),
+            }
+        } else {
+            Ok(())
+        }
+    }
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value> {
+        if !self.tagged {
+            return Err(de::Error::custom("expected an object for a newtype variant"));
+        }
+        seed.deserialize(&mut *self.de)
+    }
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value> {
+        if !self.tagged {
+            return Err(de::Error::custom("expected an object for a tuple variant"));
+        }
+        de::Deserializer::deserialize_seq(&mut *self.de, visitor)
+    }
+    fn struct_variant<V: Visitor<'de>>(self, _fields: &'static [&'static str], visitor: V) -> Result<V::Value> {
+        if !self.tagged {
+            return Err(de::Error::custom("expected an object for a struct variant"));
+        }
+        de::Deserializer::deserialize_map(&mut *self.de, visitor)
+    }
+}
