@@ -3,3 +3,5 @@
 pub use palisade_core as core;
 #[cfg(feature = "breaker")]
 pub use palisade_breaker as breaker;
+#[cfg(feature = "limit")]
+pub use palisade_limit as limit;

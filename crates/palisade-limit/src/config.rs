@@ -1,0 +1,358 @@
+//! Serde configuration with documented defaults, and `from_env()`.
+//!
+//! Durations are written in seconds (a number, fractions allowed), so a TOML
+//! file reads `period = 60` and `max_wait = 2.5`.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::adaptive::AdaptiveConfig;
+use crate::cost::BurndownConfig;
+
+/// A quota: `amount` units per `period`, with a bucket of `burst` units.
+///
+/// In any window of one `period` the limiter admits at most
+/// `amount + burst` units; `burst` is how many may go at once after a quiet
+/// spell. Providers refill continuously (Anthropic documents a token bucket
+/// whose capacity is the per-minute limit), hence the default `burst = amount`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quota {
+    /// Units (requests or tokens) per period. Must be at least 1.
+    pub amount: u64,
+    /// The period. Default 60 s. Must not be zero.
+    #[serde(default = "minute", with = "secs")]
+    pub period: Duration,
+    /// Bucket size; default (`None`) = `amount`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<u64>,
+}
+
+fn minute() -> Duration {
+    Duration::from_secs(60)
+}
+
+impl Quota {
+    /// `amount` per minute, burst `amount`.
+    pub const fn per_minute(amount: u64) -> Self {
+        Self {
+            amount,
+            period: Duration::from_secs(60),
+            burst: None,
+        }
+    }
+
+    /// `amount` per second, burst `amount`.
+    pub const fn per_second(amount: u64) -> Self {
+        Self {
+            amount,
+            period: Duration::from_secs(1),
+            burst: None,
+        }
+    }
+
+    /// `amount` per `period`, burst `amount`.
+    pub const fn per(amount: u64, period: Duration) -> Self {
+        Self {
+            amount,
+            period,
+            burst: None,
+        }
+    }
+
+    /// Sets the bucket size.
+    pub const fn with_burst(mut self, burst: u64) -> Self {
+        self.burst = Some(burst);
+        self
+    }
+
+    /// The bucket size in effect.
+    pub fn burst(&self) -> u64 {
+        self.burst.unwrap_or(self.amount)
+    }
+
+    fn validate(&self, field: &'static str) -> Result<(), ConfigError> {
+        if self.amount == 0 {
+            return Err(ConfigError::invalid(field, "amount must be at least 1"));
+        }
+        if self.period.is_zero() {
+            return Err(ConfigError::invalid(field, "period must not be zero"));
+        }
+        if self.burst == Some(0) {
+            return Err(ConfigError::invalid(field, "burst must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// What happens to a reservation when its [`Permit`](crate::Permit) is dropped
+/// without being settled (the call failed, was cancelled, or the caller
+/// panicked). The concurrency slot is released in every case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropRule {
+    /// Give the whole token reservation back (default). Providers do not bill
+    /// a call that failed before answering, and Bedrock returns the
+    /// reservation of a failed request; a layer that saw usage settles from it
+    /// instead of dropping.
+    #[default]
+    RefundAll,
+    /// Keep the input part and refund the output part: for providers that
+    /// bill the prompt of a call that failed mid-answer.
+    KeepInput,
+    /// Keep the whole reservation: the most conservative choice when usage of
+    /// failed calls is unknown.
+    KeepAll,
+}
+
+/// Everything a [`Limiter`](crate::Limiter) needs. Every field has a default;
+/// the default config limits nothing (no limit configured admits everything).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LimiterConfig {
+    /// Name used in errors, logs and stats. Default `"default"`.
+    pub name: String,
+    /// Requests per period (GCRA). Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests: Option<Quota>,
+    /// Tokens per period, reserve-then-settle. Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<Quota>,
+    /// Most requests in flight. Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<u32>,
+    /// Longest a request waits in the queue before it fails with
+    /// `RateLimited`; a request's own deadline shortens it. Default 30 s.
+    #[serde(with = "secs")]
+    pub max_wait: Duration,
+    /// A waiting request is served as if one priority higher for every
+    /// `priority_aging` it has waited, so low priorities cannot starve under
+    /// sustained high-priority load. Zero = strict priority. Default 10 s.
+    #[serde(with = "secs")]
+    pub priority_aging: Duration,
+    /// What a dropped, unsettled permit gives back. Default `refund_all`.
+    pub on_drop: DropRule,
+    /// Adaptive rate (off by default).
+    pub adaptive: AdaptiveConfig,
+    /// Output burndown by model for the default cost model.
+    pub burndown: BurndownConfig,
+}
+
+impl Default for LimiterConfig {
+    fn default() -> Self {
+        Self {
+            name: "default".to_owned(),
+            requests: None,
+            tokens: None,
+            max_concurrent: None,
+            max_wait: Duration::from_secs(30),
+            priority_aging: Duration::from_secs(10),
+            on_drop: DropRule::RefundAll,
+            adaptive: AdaptiveConfig::default(),
+            burndown: BurndownConfig::default(),
+        }
+    }
+}
+
+/// The environment variables [`LimiterConfig::from_env`] reads.
+pub const ENV_VARS: [&str; 3] = [
+    "MAX_REQUESTS_PER_MINUTE",
+    "MAX_CONCURRENT_REQUESTS",
+    "MAX_TOKENS_PER_MINUTE",
+];
+
+impl LimiterConfig {
+    /// A config with nothing limited, named `name`.
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the requests quota.
+    pub fn with_requests(mut self, quota: Quota) -> Self {
+        self.requests = Some(quota);
+        self
+    }
+
+    /// Sets the tokens quota.
+    pub fn with_tokens(mut self, quota: Quota) -> Self {
+        self.tokens = Some(quota);
+        self
+    }
+
+    /// Sets the concurrency cap.
+    pub fn with_max_concurrent(mut self, max: u32) -> Self {
+        self.max_concurrent = Some(max);
+        self
+    }
+
+    /// Sets the longest wait in the queue.
+    pub fn with_max_wait(mut self, max_wait: Duration) -> Self {
+        self.max_wait = max_wait;
+        self
+    }
+
+    /// Sets the adaptive-rate settings.
+    pub fn with_adaptive(mut self, adaptive: AdaptiveConfig) -> Self {
+        self.adaptive = adaptive;
+        self
+    }
+
+    /// Sets the drop rule.
+    pub fn with_drop_rule(mut self, rule: DropRule) -> Self {
+        self.on_drop = rule;
+        self
+    }
+
+    /// The default config with `MAX_REQUESTS_PER_MINUTE`,
+    /// `MAX_CONCURRENT_REQUESTS` and `MAX_TOKENS_PER_MINUTE` applied where set.
+    /// An unset or empty variable leaves that limit off.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](LimiterConfig::from_env) over any lookup (for tests and
+    /// for configs layered from other sources).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut config = Self::default();
+        let read = |name: &'static str| -> Result<Option<u64>, ConfigError> {
+            match lookup(name) {
+                None => Ok(None),
+                Some(v) if v.trim().is_empty() => Ok(None),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(0) | Err(_) => Err(ConfigError::Env {
+                        var: name,
+                        value: v,
+                        reason: "expected a whole number of at least 1",
+                    }),
+                    Ok(n) => Ok(Some(n)),
+                },
+            }
+        };
+        if let Some(n) = read("MAX_REQUESTS_PER_MINUTE")? {
+            config.requests = Some(Quota::per_minute(n));
+        }
+        if let Some(n) = read("MAX_CONCURRENT_REQUESTS")? {
+            config.max_concurrent = Some(u32::try_from(n).unwrap_or(u32::MAX));
+        }
+        if let Some(n) = read("MAX_TOKENS_PER_MINUTE")? {
+            config.tokens = Some(Quota::per_minute(n));
+        }
+        Ok(config)
+    }
+
+    /// Checks every field; [`Limiter::new`](crate::Limiter::new) calls it.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(q) = &self.requests {
+            q.validate("requests")?;
+        }
+        if let Some(q) = &self.tokens {
+            q.validate("tokens")?;
+        }
+        if self.max_concurrent == Some(0) {
+            return Err(ConfigError::invalid(
+                "max_concurrent",
+                "must be at least 1 (leave it unset for no cap)",
+            ));
+        }
+        self.adaptive.validate()
+    }
+}
+
+/// A configuration value that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A field of [`LimiterConfig`] is out of range.
+    #[error("invalid limiter config field `{field}`: {reason}")]
+    Invalid {
+        /// The field, dotted from the config root.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// An environment variable could not be read as a limit.
+    #[error("invalid environment variable {var}={value:?}: {reason}")]
+    Env {
+        /// The variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(field: &'static str, reason: &'static str) -> Self {
+        ConfigError::Invalid { field, reason }
+    }
+}
+
+/// `Duration` as seconds (`f64`).
+pub(crate) mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs)
+            .map_err(|e| D::Error::custom(format!("invalid duration {secs} s: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_env_reads_the_three_variables() {
+        let env = |name: &str| match name {
+            "MAX_REQUESTS_PER_MINUTE" => Some("50".to_owned()),
+            "MAX_CONCURRENT_REQUESTS" => Some(" 4 ".to_owned()),
+            "MAX_TOKENS_PER_MINUTE" => Some(String::new()),
+            _ => None,
+        };
+        let config = LimiterConfig::from_lookup(env).unwrap();
+        assert_eq!(config.requests, Some(Quota::per_minute(50)));
+        assert_eq!(config.max_concurrent, Some(4));
+        assert_eq!(config.tokens, None);
+    }
+
+    #[test]
+    fn from_env_names_the_bad_variable() {
+        let env = |name: &str| (name == "MAX_TOKENS_PER_MINUTE").then(|| "lots".to_owned());
+        let err = LimiterConfig::from_lookup(env).unwrap_err();
+        assert!(err.to_string().contains("MAX_TOKENS_PER_MINUTE"), "{err}");
+    }
+
+    #[test]
+    fn toml_round_trip_with_defaults() {
+        let config: LimiterConfig = toml::from_str(
+            "name = \"claude\"\nmax_concurrent = 8\n[tokens]\namount = 10000\n[requests]\namount = 5\nperiod = 1\n",
+        )
+        .unwrap();
+        assert_eq!(config.tokens, Some(Quota::per_minute(10_000)));
+        assert_eq!(config.requests, Some(Quota::per_second(5)));
+        assert_eq!(config.max_wait, Duration::from_secs(30));
+        let text = toml::to_string(&config).unwrap();
+        assert_eq!(toml::from_str::<LimiterConfig>(&text).unwrap(), config);
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn validate_names_the_field() {
+        let err = LimiterConfig::default()
+            .with_tokens(Quota::per_minute(0))
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("`tokens`"), "{err}");
+    }
+}

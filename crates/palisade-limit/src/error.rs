@@ -1,0 +1,130 @@
+//! What can go wrong when asking a limiter for a permit.
+
+use std::time::Duration;
+
+use palisade_core::{ErrorKind, ProviderError};
+
+/// Which limit refused or delayed a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum LimitKind {
+    /// The requests-per-interval quota (GCRA).
+    Requests,
+    /// The token budget per interval (reserve-then-settle).
+    Tokens,
+    /// The cap on requests in flight.
+    Concurrency,
+    /// A provider-imposed pause (`retry_after` of a throttle, adaptive mode).
+    Cooldown,
+    /// Other requests are queued ahead (only `try_acquire` reports this: it
+    /// never jumps the queue).
+    Queue,
+    /// A shared store (e.g. Redis) that answered "not before".
+    Store,
+}
+
+impl LimitKind {
+    /// A stable snake_case name for logs and stats.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LimitKind::Requests => "requests",
+            LimitKind::Tokens => "tokens",
+            LimitKind::Concurrency => "concurrency",
+            LimitKind::Cooldown => "cooldown",
+            LimitKind::Queue => "queue",
+            LimitKind::Store => "store",
+        }
+    }
+}
+
+impl std::fmt::Display for LimitKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a limiter did not hand out a permit.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum LimitError {
+    /// No capacity now, and none within the allowed wait (the limiter's
+    /// `max_wait`, the request's deadline, or zero for `try_acquire`).
+    ///
+    /// Converts into a [`ProviderError`] of kind [`ErrorKind::Throttled`]
+    /// carrying `retry_after`.
+    #[error(
+        "rate limited by the {limit} limit of limiter `{limiter}`{}",
+        fmt_retry(*retry_after)
+    )]
+    RateLimited {
+        /// The limiter that refused.
+        limiter: String,
+        /// The limit that was binding when it gave up.
+        limit: LimitKind,
+        /// When capacity is expected (a lower bound when others are queued);
+        /// `None` when only a release can free it (the concurrency cap).
+        retry_after: Option<Duration>,
+    },
+    /// The request can never be admitted: its cost is larger than the whole
+    /// capacity of a limit (its burst), so waiting would never end.
+    ///
+    /// Converts into a [`ProviderError`] of kind [`ErrorKind::InvalidRequest`].
+    #[error(
+        "cost of {cost} exceeds the whole {limit} capacity of {capacity} of limiter `{limiter}`; \
+         lower max_tokens or raise the limit"
+    )]
+    CostExceedsCapacity {
+        /// The limiter that refused.
+        limiter: String,
+        /// The limit whose capacity is too small.
+        limit: LimitKind,
+        /// What the request asked for (tokens, or 1 request).
+        cost: u64,
+        /// The most that limit can ever admit at once.
+        capacity: u64,
+    },
+    /// A shared store could not be reached or answered nonsense.
+    #[error("limit store of limiter `{limiter}` failed: {source}")]
+    Store {
+        /// The limiter whose store failed.
+        limiter: String,
+        /// What the store said.
+        #[source]
+        source: crate::store::StoreError,
+    },
+}
+
+fn fmt_retry(retry_after: Option<Duration>) -> String {
+    match retry_after {
+        Some(d) => format!("; retry after {:.3}s", d.as_secs_f64()),
+        None => String::new(),
+    }
+}
+
+impl LimitError {
+    /// How long to wait before trying again, when known.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            LimitError::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The [`ErrorKind`] this error maps to.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            LimitError::RateLimited { .. } => ErrorKind::Throttled,
+            LimitError::CostExceedsCapacity { .. } => ErrorKind::InvalidRequest,
+            LimitError::Store { .. } => ErrorKind::Unavailable,
+        }
+    }
+}
+
+impl From<LimitError> for ProviderError {
+    fn from(err: LimitError) -> Self {
+        ProviderError::new(err.kind(), err.to_string())
+            .with_retry_after(err.retry_after())
+            .with_source(err)
+    }
+}

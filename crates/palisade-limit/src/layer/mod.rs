@@ -1,0 +1,206 @@
+//! [`RateLimit`]: a [`Provider`] that admits each call through limiters.
+//!
+//! Per call: estimate the input tokens (the request's own estimate, else the
+//! estimator), price the reservation with the cost model, wait for permits
+//! (priority and deadline from the request's metadata), call the inner
+//! provider, then settle the permits from the reported usage. A stream holds
+//! its permits until it ends and settles from its last usage event. A
+//! `Throttled` error from the provider is fed to the limiters (adaptive mode).
+
+mod error;
+// The tower shape every Palisade layer shares: `layer/layer.rs` holds the Layer.
+#[allow(clippy::module_inception)]
+mod layer;
+mod stream;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use palisade_core::{
+    ChatRequest, ChatResponse, ChatStream, ErrorKind, HeuristicEstimator, Provider, ProviderError,
+    ProviderId, Readiness, TokenEstimator, Usage,
+};
+
+pub use layer::RateLimitLayer;
+pub use stream::LimitedStream;
+
+use crate::cost::{Cost, CostModel};
+use crate::set::{LimiterSet, PermitSet};
+
+/// A provider whose calls are admitted by a [`LimiterSet`]. Built by
+/// [`RateLimitLayer`] or [`RateLimit::new`].
+#[derive(Clone)]
+pub struct RateLimit<P> {
+    inner: P,
+    limiters: LimiterSet,
+    estimator: Arc<dyn TokenEstimator>,
+    cost_model: Option<Arc<dyn CostModel>>,
+}
+
+impl<P: std::fmt::Debug> std::fmt::Debug for RateLimit<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimit")
+            .field("inner", &self.inner)
+            .field("limiters", &self.limiters)
+            .field("cost_model", &self.cost_model)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P> RateLimit<P> {
+    /// Wraps `inner` in `limiters`, with the heuristic estimator and each
+    /// limiter's cost model.
+    pub fn new(inner: P, limiters: impl Into<LimiterSet>) -> Self {
+        Self {
+            inner,
+            limiters: limiters.into(),
+            estimator: Arc::new(HeuristicEstimator),
+            cost_model: None,
+        }
+    }
+
+    pub(crate) fn from_parts(
+        inner: P,
+        limiters: LimiterSet,
+        estimator: Arc<dyn TokenEstimator>,
+        cost_model: Option<Arc<dyn CostModel>>,
+    ) -> Self {
+        Self {
+            inner,
+            limiters,
+            estimator,
+            cost_model,
+        }
+    }
+
+    /// The wrapped provider.
+    pub fn get_ref(&self) -> &P {
+        &self.inner
+    }
+
+    /// The wrapped provider, mutably.
+    pub fn get_mut(&mut self) -> &mut P {
+        &mut self.inner
+    }
+
+    /// Unwraps the provider.
+    pub fn into_inner(self) -> P {
+        self.inner
+    }
+
+    /// The limiters every call goes through.
+    pub fn limiters(&self) -> &LimiterSet {
+        &self.limiters
+    }
+}
+
+impl<P: Provider> RateLimit<P> {
+    /// Prices the request: the layer's cost model if it has one, else the
+    /// first limiter's (they share the config's burndown table by default).
+    async fn cost(&self, req: &ChatRequest) -> Cost {
+        let input = self.estimator.input_tokens(req).await;
+        let id = self.inner.id();
+        match (&self.cost_model, self.limiters.limiters().first()) {
+            (Some(model), _) => model.reserve(id, req, input),
+            (None, Some(limiter)) => limiter.cost_of(id, req, input),
+            (None, None) => Cost::request(),
+        }
+    }
+
+    async fn admit(&self, req: &ChatRequest) -> Result<PermitSet, ProviderError> {
+        let cost = self.cost(req).await;
+        let id = self.inner.id();
+        self.limiters
+            .acquire_until(cost, req.metadata.priority, req.metadata.deadline)
+            .await
+            .map_err(|e| {
+                tracing::debug!(
+                    gen_ai.request.model = %id, error = %e, "rate limit refused the call"
+                );
+                error::to_provider_error(e, id)
+            })
+    }
+
+    /// Settles with the layer's cost model when it has one (the limiters'
+    /// own models otherwise).
+    fn settle(&self, permits: PermitSet, usage: Usage) {
+        let id = self.inner.id();
+        tracing::debug!(
+            gen_ai.request.model = %id,
+            gen_ai.usage.input_tokens = usage.input_tokens,
+            gen_ai.usage.output_tokens = usage.output_tokens,
+            "settling rate-limit permits"
+        );
+        match (&self.cost_model, permits.permits().first()) {
+            (Some(model), Some(first)) => {
+                let actual = model.actual(&first.cost(), &usage);
+                permits.settle_tokens(actual);
+            }
+            _ => {
+                permits.settle(usage);
+            }
+        }
+    }
+
+    fn observe_error(&self, err: &ProviderError) {
+        if err.kind() == ErrorKind::Throttled {
+            tracing::debug!(
+                gen_ai.request.model = %self.inner.id(),
+                retry_after_secs = err.retry_after().map(|d| d.as_secs_f64()),
+                "provider throttled the call"
+            );
+            self.limiters.record_throttle(err.retry_after());
+        }
+    }
+}
+
+#[async_trait]
+impl<P: Provider> Provider for RateLimit<P> {
+    fn id(&self) -> &ProviderId {
+        self.inner.id()
+    }
+
+    async fn complete(&self, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
+        let permits = self.admit(&req).await?;
+        match self.inner.complete(req).await {
+            Ok(response) => {
+                match response.usage {
+                    Some(usage) => self.settle(permits, usage),
+                    // No usage reported: the drop rule decides.
+                    None => drop(permits),
+                }
+                Ok(response)
+            }
+            Err(err) => {
+                self.observe_error(&err);
+                drop(permits);
+                Err(err)
+            }
+        }
+    }
+
+    async fn stream(&self, req: ChatRequest) -> Result<ChatStream, ProviderError> {
+        let permits = self.admit(&req).await?;
+        match self.inner.stream(req).await {
+            Ok(stream) => Ok(Box::pin(LimitedStream::new(
+                stream,
+                permits,
+                self.limiters.clone(),
+                self.cost_model.clone(),
+            ))),
+            Err(err) => {
+                self.observe_error(&err);
+                drop(permits);
+                Err(err)
+            }
+        }
+    }
+
+    fn readiness(&self) -> Readiness {
+        self.limiters.readiness().and(self.inner.readiness())
+    }
+
+    fn context_window(&self) -> Option<u32> {
+        self.inner.context_window()
+    }
+}

@@ -1,0 +1,737 @@
+//! The limiter: admission, waiting, and the state every clone shares.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use palisade_core::{ChatRequest, Priority, ProviderId, Readiness};
+use parking_lot::Mutex;
+use tokio::time::{Instant, Sleep};
+
+use crate::clock::{Clock, Nanos, duration_to_nanos};
+use crate::config::{ConfigError, LimiterConfig};
+use crate::cost::{Cost, CostModel, DefaultCostModel};
+use crate::error::{LimitError, LimitKind};
+use crate::limits::{Blocked, Limits};
+use crate::permit::Permit;
+use crate::queue::{Removed, WaitQueue};
+use crate::stats::{Counters, LimiterStats};
+use crate::store::{LimitStore, Reservation, StoreLimits};
+
+/// Rate, token and concurrency limits for one key (a model, a provider, an
+/// account), with a fair waiting queue.
+///
+/// Cheap to clone: clones share one state, so every clone limits together.
+/// See the [crate docs](crate) for an example and the [guide](crate::guide)
+/// for the model.
+#[derive(Clone)]
+pub struct Limiter {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Limiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiter")
+            .field("name", &self.shared.name)
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// State shared by a limiter's clones and its permits.
+pub(crate) struct Shared {
+    pub(crate) name: Arc<str>,
+    pub(crate) config: LimiterConfig,
+    pub(crate) clock: Clock,
+    pub(crate) core: Mutex<Core>,
+    pub(crate) cost_model: Arc<dyn CostModel>,
+    max_wait: Nanos,
+    aging: Nanos,
+    /// Whether permits have a slot or tokens to give back (if not, dropping
+    /// one never takes the lock).
+    pub(crate) permits_return: bool,
+    pub(crate) remote: Option<Remote>,
+}
+
+/// A shared store the counting is delegated to.
+pub(crate) struct Remote {
+    pub(crate) store: Arc<dyn LimitStore>,
+    pub(crate) key: String,
+    pub(crate) lease_ttl: Duration,
+}
+
+/// Everything under the limiter's one lock.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) limits: Limits,
+    pub(crate) queue: WaitQueue,
+    pub(crate) counters: Counters,
+    /// Remote mode: a local permit came back, so the head should ask the
+    /// store again now rather than at its "not before".
+    kicked: bool,
+}
+
+/// What a waiting request should do next.
+enum Step {
+    Granted,
+    Expired(LimitError),
+    Wait { wake_at: Option<Nanos> },
+    AskStore,
+}
+
+/// How long a limiter waits at most when every knob says "forever".
+const FOREVER: Nanos = u64::MAX / 2;
+
+impl Limiter {
+    /// A limiter with the given limits and the default cost model (the
+    /// config's burndown table).
+    pub fn new(config: LimiterConfig) -> Result<Self, ConfigError> {
+        let model = Arc::new(DefaultCostModel::new(config.burndown.clone()));
+        Self::with_cost_model(config, model)
+    }
+
+    /// A limiter with a custom cost model.
+    pub fn with_cost_model(
+        config: LimiterConfig,
+        cost_model: Arc<dyn CostModel>,
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Self::build(config, cost_model, None))
+    }
+
+    /// A limiter whose counting lives in `store` under `key` (e.g. Redis, to
+    /// share quotas between processes). Waiting, priorities and permits stay
+    /// in this process; a waiting request asks the store again after the
+    /// store's "not before" hint or when a local permit comes back. Leases
+    /// not settled or released within `lease_ttl` expire in the store.
+    pub fn with_store(
+        config: LimiterConfig,
+        store: Arc<dyn LimitStore>,
+        key: impl Into<String>,
+        lease_ttl: Duration,
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        if lease_ttl.is_zero() {
+            return Err(ConfigError::invalid("lease_ttl", "must not be zero"));
+        }
+        let model = Arc::new(DefaultCostModel::new(config.burndown.clone()));
+        let remote = Remote {
+            store,
+            key: key.into(),
+            lease_ttl,
+        };
+        Ok(Self::build(config, model, Some(remote)))
+    }
+
+    /// A limiter from a config already validated.
+    pub(crate) fn build_unchecked(config: LimiterConfig) -> Self {
+        let model = Arc::new(DefaultCostModel::new(config.burndown.clone()));
+        Self::build(config, model, None)
+    }
+
+    fn build(
+        config: LimiterConfig,
+        cost_model: Arc<dyn CostModel>,
+        remote: Option<Remote>,
+    ) -> Self {
+        let limits = if remote.is_some() {
+            // The store counts; locally only the adaptive state (rate
+            // fraction and cooldown) is kept.
+            Limits::new(&LimiterConfig {
+                requests: None,
+                tokens: None,
+                max_concurrent: None,
+                ..config.clone()
+            })
+        } else {
+            Limits::new(&config)
+        };
+        let permits_return = remote.is_some() || limits.has_concurrency() || limits.tracks_tokens();
+        let shared = Shared {
+            name: Arc::from(config.name.as_str()),
+            max_wait: duration_to_nanos(config.max_wait),
+            aging: duration_to_nanos(config.priority_aging),
+            clock: Clock::new(),
+            core: Mutex::new(Core {
+                limits,
+                queue: WaitQueue::default(),
+                counters: Counters::default(),
+                kicked: false,
+            }),
+            cost_model,
+            permits_return,
+            remote,
+            config,
+        };
+        Self {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// The limiter's name (from its config).
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The config it was built from.
+    pub fn config(&self) -> &LimiterConfig {
+        &self.shared.config
+    }
+
+    /// The cost model used by [`cost_of`](Limiter::cost_of) and
+    /// [`Permit::settle`].
+    pub fn cost_model(&self) -> &Arc<dyn CostModel> {
+        &self.shared.cost_model
+    }
+
+    /// What `request` to `model` reserves, given its estimated input tokens.
+    pub fn cost_of(&self, model: &ProviderId, request: &ChatRequest, input_tokens: u32) -> Cost {
+        self.shared.cost_model.reserve(model, request, input_tokens)
+    }
+
+    /// Admits a request now or refuses at once; never waits and never jumps
+    /// the queue (with requests waiting it refuses with [`LimitKind::Queue`]).
+    ///
+    /// For callers that shed load rather than queue. A limiter backed by a
+    /// shared store answers from its local state only (its cooldown): use
+    /// [`acquire`](Limiter::acquire) with a short deadline there.
+    pub fn try_acquire(&self, cost: Cost) -> Result<Permit, LimitError> {
+        let shared = &self.shared;
+        if shared.remote.is_some() {
+            return Err(shared.rate_limited(
+                Blocked {
+                    limit: LimitKind::Store,
+                    not_before: 0,
+                },
+                0,
+            ));
+        }
+        let now = shared.clock.now();
+        let mut core = shared.core.lock();
+        shared.check_possible(&mut core, cost.tokens)?;
+        if core.queue.waiting() > 0 {
+            core.counters.rejected += 1;
+            let not_before = core.queue.head_blocked().map_or(0, |b| b.not_before);
+            drop(core);
+            return Err(shared.rate_limited(
+                Blocked {
+                    limit: LimitKind::Queue,
+                    not_before,
+                },
+                now,
+            ));
+        }
+        match core.limits.try_admit(now, cost.tokens) {
+            Ok(()) => {
+                core.counters.record_admit(cost.tokens, 0);
+                drop(core);
+                tracing::trace!(limiter = %shared.name, tokens = cost.tokens, "admitted");
+                Ok(Permit::local(Arc::clone(shared), cost))
+            }
+            Err(blocked) => {
+                core.counters.rejected += 1;
+                drop(core);
+                tracing::debug!(
+                    limiter = %shared.name, tokens = cost.tokens, limit = %blocked.limit,
+                    "rejected without waiting"
+                );
+                Err(shared.rate_limited(blocked, now))
+            }
+        }
+    }
+
+    /// Waits for admission, up to the limiter's `max_wait`.
+    ///
+    /// Requests wait in priority order, first come first served within a
+    /// priority. Dropping the future while it waits leaves no trace.
+    pub async fn acquire(&self, cost: Cost, priority: Priority) -> Result<Permit, LimitError> {
+        self.acquire_until(cost, priority, None).await
+    }
+
+    /// Like [`acquire`](Limiter::acquire), giving up at `deadline` (tokio
+    /// time) if that comes before `max_wait`. A request that cannot be
+    /// admitted before its deadline fails at once.
+    pub async fn acquire_until(
+        &self,
+        cost: Cost,
+        priority: Priority,
+        deadline: Option<Instant>,
+    ) -> Result<Permit, LimitError> {
+        let shared = &self.shared;
+        let now = shared.clock.now();
+        let mut deadline_ns = now.saturating_add(shared.max_wait.min(FOREVER));
+        if let Some(d) = deadline {
+            deadline_ns = deadline_ns.min(shared.clock.since_epoch(d));
+        }
+        let id = {
+            let mut core = shared.core.lock();
+            if shared.remote.is_none() {
+                shared.check_possible(&mut core, cost.tokens)?;
+                if core.queue.waiting() == 0 {
+                    match core.limits.try_admit(now, cost.tokens) {
+                        Ok(()) => {
+                            core.counters.record_admit(cost.tokens, 0);
+                            drop(core);
+                            tracing::trace!(limiter = %shared.name, tokens = cost.tokens, "admitted");
+                            return Ok(Permit::local(Arc::clone(shared), cost));
+                        }
+                        // It could not get in before its deadline even alone:
+                        // say so now instead of after waiting.
+                        Err(b) if b.not_before > deadline_ns || deadline_ns <= now => {
+                            core.counters.rejected += 1;
+                            core.counters.timed_out += 1;
+                            drop(core);
+                            return Err(shared.rate_limited(b, now));
+                        }
+                        Err(_) => {}
+                    }
+                }
+            }
+            if deadline_ns <= now {
+                core.counters.rejected += 1;
+                core.counters.timed_out += 1;
+                let blocked = core.queue.head_blocked().unwrap_or(Blocked {
+                    limit: LimitKind::Queue,
+                    not_before: 0,
+                });
+                drop(core);
+                return Err(shared.rate_limited(blocked, now));
+            }
+            let id = core
+                .queue
+                .push(cost.tokens, priority.rank(), now, Waker::noop());
+            tracing::debug!(
+                limiter = %shared.name, tokens = cost.tokens, priority = ?priority,
+                queued = core.queue.waiting(), "queued"
+            );
+            if shared.remote.is_none() {
+                shared.dispatch(&mut core, now, Some(id));
+            }
+            id
+        };
+        let mut ticket = Ticket {
+            shared,
+            id,
+            tokens: cost.tokens,
+            enqueued_at: now,
+            done: false,
+        };
+        match &shared.remote {
+            None => {
+                ticket.wait_local(deadline_ns).await?;
+                ticket.done = true;
+                Ok(Permit::local(Arc::clone(shared), cost))
+            }
+            Some(remote) => ticket.wait_remote(remote, cost, deadline_ns).await,
+        }
+    }
+
+    /// Tells the limiter the provider throttled a call (adaptive mode; a
+    /// no-op otherwise): the rate drops multiplicatively and, with a
+    /// `retry_after`, admissions pause until it has passed.
+    pub fn record_throttle(&self, retry_after: Option<Duration>) {
+        let shared = &self.shared;
+        let now = shared.clock.now();
+        let mut core = shared.core.lock();
+        if let Some(fraction) = core.limits.on_throttle(now, retry_after) {
+            tracing::info!(
+                limiter = %shared.name, rate_fraction = fraction,
+                retry_after_secs = retry_after.map(|d| d.as_secs_f64()),
+                "throttled by provider: rate lowered"
+            );
+        }
+    }
+
+    /// Feeds provider-reported remaining capacity (rate-limit response
+    /// headers) in adaptive mode: the limiter never believes it has more
+    /// left than the provider says. A no-op outside adaptive mode.
+    pub fn observe_remaining(&self, requests: Option<u64>, tokens: Option<u64>) {
+        let shared = &self.shared;
+        let now = shared.clock.now();
+        shared
+            .core
+            .lock()
+            .limits
+            .observe_remaining(now, requests, tokens);
+    }
+
+    /// Time left of a provider-imposed pause (adaptive mode), if one is in force.
+    pub fn cooldown_remaining(&self) -> Option<Duration> {
+        let now = self.shared.clock.now();
+        let until = self.shared.core.lock().limits.cooldown_until();
+        (until > now).then(|| Duration::from_nanos(until - now))
+    }
+
+    /// [`Readiness::Unavailable`] while a provider-imposed pause is in force,
+    /// else [`Readiness::Ready`] (a limiter that merely queues is ready).
+    pub fn readiness(&self) -> Readiness {
+        match self.cooldown_remaining() {
+            Some(retry_after) => Readiness::Unavailable { retry_after },
+            None => Readiness::Ready,
+        }
+    }
+
+    /// A snapshot of the counters and the current state.
+    pub fn stats(&self) -> LimiterStats {
+        let shared = &self.shared;
+        let now = shared.clock.now();
+        let core = shared.core.lock();
+        let c = &core.counters;
+        LimiterStats {
+            name: shared.name.to_string(),
+            admitted: c.admitted,
+            rejected: c.rejected,
+            timed_out: c.timed_out,
+            impossible: c.impossible,
+            cancelled_waits: c.cancelled_waits,
+            queued_now: core.queue.waiting() as u64,
+            in_flight: u64::from(core.limits.in_flight()),
+            wait_histogram: c.waits,
+            waited_total_secs: c.waited_total_ns as f64 / 1e9,
+            tokens_reserved: c.tokens_reserved,
+            tokens_settled: c.tokens_settled,
+            tokens_refunded: c.tokens_refunded,
+            tokens_debt: c.tokens_debt,
+            settled: c.settled,
+            dropped_unsettled: c.dropped_unsettled,
+            tokens_available: core.limits.tokens_available(now),
+            requests_available: core.limits.requests_available(now),
+            rate_fraction: core.limits.rate_fraction(),
+            throttles: core.limits.throttles(),
+            cooldown_secs: core.limits.cooldown_until().saturating_sub(now) as f64 / 1e9,
+        }
+    }
+
+    /// Requests in flight now (0 without a concurrency cap).
+    pub fn in_flight(&self) -> u32 {
+        self.shared.core.lock().limits.in_flight()
+    }
+
+    /// The concurrency cap, if any.
+    pub fn max_concurrent(&self) -> Option<u32> {
+        self.shared.core.lock().limits.max_concurrent()
+    }
+
+    /// Whether two handles are clones of one limiter.
+    pub fn same_as(&self, other: &Limiter) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+impl Shared {
+    fn check_possible(&self, core: &mut Core, tokens: u64) -> Result<(), LimitError> {
+        core.limits.check_possible(tokens).map_err(|imp| {
+            core.counters.rejected += 1;
+            core.counters.impossible += 1;
+            tracing::warn!(
+                limiter = %self.name, tokens, capacity = imp.capacity,
+                "cost exceeds the whole capacity"
+            );
+            LimitError::CostExceedsCapacity {
+                limiter: self.name.to_string(),
+                limit: imp.limit,
+                cost: tokens,
+                capacity: imp.capacity,
+            }
+        })
+    }
+
+    pub(crate) fn rate_limited(&self, blocked: Blocked, now: Nanos) -> LimitError {
+        LimitError::RateLimited {
+            limiter: self.name.to_string(),
+            limit: blocked.limit,
+            retry_after: (blocked.not_before > now)
+                .then(|| Duration::from_nanos(blocked.not_before - now)),
+        }
+    }
+
+    /// Capacity may have freed up: grant queued waiters from the head while
+    /// they fit (waking only those), or in remote mode nudge the head to ask
+    /// the store again. `polling` is the waiter running this, if any.
+    pub(crate) fn dispatch(&self, core: &mut Core, now: Nanos, polling: Option<u64>) {
+        if self.remote.is_some() {
+            core.kicked = true;
+            if let Some(head) = core.queue.head(now, self.aging)
+                && polling != Some(head.id)
+            {
+                core.queue.wake(head.id);
+            }
+            return;
+        }
+        while let Some(head) = core.queue.head(now, self.aging) {
+            match core.limits.try_admit(now, head.tokens) {
+                Ok(()) => {
+                    let waited = now.saturating_sub(head.enqueued_at);
+                    core.counters.record_admit(head.tokens, waited);
+                    core.queue.grant(head.id);
+                    tracing::debug!(
+                        limiter = %self.name, tokens = head.tokens,
+                        waited_secs = waited as f64 / 1e9, "admitted after waiting"
+                    );
+                }
+                Err(blocked) => {
+                    core.queue.note_blocked(head.id, blocked, polling);
+                    break;
+                }
+            }
+        }
+    }
+
+    fn expire(&self, core: &mut Core, id: u64, now: Nanos) -> LimitError {
+        let blocked = core.queue.head_blocked().unwrap_or(Blocked {
+            limit: LimitKind::Queue,
+            not_before: 0,
+        });
+        if let Removed::Waiting { was_head: true } = core.queue.remove(id, now, self.aging) {
+            self.dispatch(core, now, None);
+        }
+        core.counters.rejected += 1;
+        core.counters.timed_out += 1;
+        tracing::debug!(limiter = %self.name, limit = %blocked.limit, "gave up waiting");
+        self.rate_limited(blocked, now)
+    }
+
+    fn poll_local(&self, id: u64, now: Nanos, deadline: Nanos, waker: &Waker) -> Step {
+        let mut core = self.core.lock();
+        if core.queue.take_granted(id) {
+            return Step::Granted;
+        }
+        if now >= deadline {
+            return Step::Expired(self.expire(&mut core, id, now));
+        }
+        let is_head = core.queue.head(now, self.aging).is_some_and(|h| h.id == id);
+        if !is_head {
+            core.queue.set_waker(id, waker);
+            return Step::Wait { wake_at: None };
+        }
+        self.dispatch(&mut core, now, Some(id));
+        if core.queue.take_granted(id) {
+            return Step::Granted;
+        }
+        core.queue.set_waker(id, waker);
+        let wake_at = core
+            .queue
+            .head_blocked()
+            .map(|b| b.not_before)
+            .filter(|at| *at > now);
+        Step::Wait { wake_at }
+    }
+
+    fn poll_remote(
+        &self,
+        id: u64,
+        now: Nanos,
+        deadline: Nanos,
+        retry_at: Nanos,
+        waker: &Waker,
+    ) -> Step {
+        let mut core = self.core.lock();
+        if now >= deadline {
+            return Step::Expired(self.expire(&mut core, id, now));
+        }
+        core.queue.set_waker(id, waker);
+        let is_head = core.queue.head(now, self.aging).is_some_and(|h| h.id == id);
+        if !is_head {
+            return Step::Wait { wake_at: None };
+        }
+        let cooldown = core.limits.cooldown_until();
+        if cooldown > now {
+            return Step::Wait {
+                wake_at: Some(cooldown),
+            };
+        }
+        if now >= retry_at || std::mem::take(&mut core.kicked) {
+            return Step::AskStore;
+        }
+        Step::Wait {
+            wake_at: Some(retry_at),
+        }
+    }
+}
+
+/// A place in the queue; dropping it (the caller gave up) removes it
+/// without a trace, undoing a grant it had not collected.
+struct Ticket<'a> {
+    shared: &'a Arc<Shared>,
+    id: u64,
+    tokens: u64,
+    enqueued_at: Nanos,
+    done: bool,
+}
+
+impl Ticket<'_> {
+    /// Waits for a local grant, the head's timer, or the deadline.
+    async fn wait_local(&mut self, deadline: Nanos) -> Result<(), LimitError> {
+        let shared = self.shared;
+        let id = self.id;
+        let mut timer: Option<Pin<Box<Sleep>>> = None;
+        let result = poll_fn(|cx| {
+            for _ in 0..4 {
+                let now = shared.clock.now();
+                match shared.poll_local(id, now, deadline, cx.waker()) {
+                    Step::Granted => return Poll::Ready(Ok(())),
+                    Step::Expired(e) => return Poll::Ready(Err(e)),
+                    Step::Wait { wake_at } => {
+                        let at = wake_at.map_or(deadline, |w| w.min(deadline));
+                        if arm(&mut timer, shared.clock.instant(at), cx).is_pending() {
+                            return Poll::Pending;
+                        }
+                    }
+                    // Local waiters never ask a store.
+                    Step::AskStore => return Poll::Ready(Ok(())),
+                }
+            }
+            // Timers kept firing without progress (clock rounding): yield
+            // rather than spin.
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+        .await;
+        // Granted and expired waiters are out of the queue already.
+        self.done = true;
+        result
+    }
+
+    /// Waits for the head position, then asks the store until it admits,
+    /// the deadline passes, or the store fails.
+    async fn wait_remote(
+        &mut self,
+        remote: &Remote,
+        cost: Cost,
+        deadline: Nanos,
+    ) -> Result<Permit, LimitError> {
+        let shared = self.shared;
+        let id = self.id;
+        let mut retry_at: Nanos = 0;
+        let mut timer: Option<Pin<Box<Sleep>>> = None;
+        loop {
+            poll_fn(|cx| {
+                for _ in 0..4 {
+                    let now = shared.clock.now();
+                    match shared.poll_remote(id, now, deadline, retry_at, cx.waker()) {
+                        Step::AskStore | Step::Granted => return Poll::Ready(Ok(())),
+                        Step::Expired(e) => return Poll::Ready(Err(e)),
+                        Step::Wait { wake_at } => {
+                            let at = wake_at.map_or(deadline, |w| w.min(deadline));
+                            if arm(&mut timer, shared.clock.instant(at), cx).is_pending() {
+                                return Poll::Pending;
+                            }
+                        }
+                    }
+                }
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            })
+            .await
+            .inspect_err(|_| self.done = true)?;
+            let limits = shared.store_limits(remote);
+            let answer = remote
+                .store
+                .try_reserve(&remote.key, &limits, cost.tokens)
+                .await;
+            let now = shared.clock.now();
+            match answer {
+                Ok(Reservation::Admitted(lease)) => {
+                    self.leave(now, true);
+                    self.done = true;
+                    tracing::trace!(limiter = %shared.name, tokens = cost.tokens, "admitted by store");
+                    return Ok(Permit::remote(Arc::clone(shared), cost, lease));
+                }
+                Ok(Reservation::NotBefore { retry_after, limit }) => {
+                    let at = now.saturating_add(duration_to_nanos(retry_after));
+                    if at > deadline {
+                        self.leave(now, false);
+                        self.done = true;
+                        return Err(shared.rate_limited(
+                            Blocked {
+                                limit,
+                                not_before: at,
+                            },
+                            now,
+                        ));
+                    }
+                    retry_at = at;
+                }
+                Err(source) => {
+                    self.leave(now, false);
+                    self.done = true;
+                    return Err(LimitError::Store {
+                        limiter: shared.name.to_string(),
+                        source,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Leaves the queue (remote mode) and lets the next head try.
+    fn leave(&self, now: Nanos, admitted: bool) {
+        let mut core = self.shared.core.lock();
+        core.queue.remove(self.id, now, self.shared.aging);
+        if admitted {
+            let waited = now.saturating_sub(self.enqueued_at);
+            core.counters.record_admit(self.tokens, waited);
+        } else {
+            core.counters.rejected += 1;
+            core.counters.timed_out += 1;
+        }
+        self.shared.dispatch(&mut core, now, None);
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let shared = self.shared;
+        let now = shared.clock.now();
+        let mut core = shared.core.lock();
+        match core.queue.remove(self.id, now, shared.aging) {
+            Removed::Waiting { was_head } => {
+                core.counters.cancelled_waits += 1;
+                if was_head {
+                    shared.dispatch(&mut core, now, None);
+                }
+            }
+            Removed::Granted { tokens } => {
+                // Admitted while its caller was leaving: undo it whole.
+                core.limits.undo(now, tokens);
+                core.counters.admitted = core.counters.admitted.saturating_sub(1);
+                core.counters.tokens_reserved =
+                    core.counters.tokens_reserved.saturating_sub(tokens);
+                core.counters.cancelled_waits += 1;
+                shared.dispatch(&mut core, now, None);
+            }
+            Removed::Missing => {}
+        }
+        tracing::trace!(limiter = %shared.name, "wait cancelled");
+    }
+}
+
+impl Shared {
+    pub(crate) fn store_limits(&self, remote: &Remote) -> StoreLimits {
+        let mut limits = StoreLimits::from_config(&self.config, remote.lease_ttl);
+        limits.rate_fraction = self.core.lock().limits.rate_fraction();
+        limits
+    }
+}
+
+/// Points `timer` at `at` and polls it.
+fn arm(
+    timer: &mut Option<Pin<Box<Sleep>>>,
+    at: Instant,
+    cx: &mut std::task::Context<'_>,
+) -> Poll<()> {
+    match timer {
+        Some(t) if t.deadline() == at => {}
+        Some(t) => t.as_mut().reset(at),
+        None => *timer = Some(Box::pin(tokio::time::sleep_until(at))),
+    }
+    match timer {
+        Some(t) => t.as_mut().poll(cx),
+        None => Poll::Pending,
+    }
+}

@@ -1,0 +1,265 @@
+//! All of a limiter's limits behind one check: a request is admitted only
+//! when every limit admits it, and nothing is consumed when one says no.
+//!
+//! Everything here runs inside the limiter's single critical section, so
+//! "check all, then commit all" is atomic without compare-and-swap loops.
+
+use crate::adaptive::AdaptiveRate;
+use crate::clock::{Nanos, duration_to_nanos};
+use crate::concurrency::ConcurrencyCap;
+use crate::config::LimiterConfig;
+use crate::error::LimitKind;
+use crate::gcra::Gcra;
+
+/// Why a request does not fit now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Blocked {
+    /// The binding limit (the one that frees last).
+    pub(crate) limit: LimitKind,
+    /// The earliest instant the time-based limits could admit it; 0 when only
+    /// the concurrency cap is binding (a release, not time, frees it).
+    pub(crate) not_before: Nanos,
+}
+
+/// A cost that can never fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Impossible {
+    pub(crate) limit: LimitKind,
+    pub(crate) capacity: u64,
+}
+
+/// What settling changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Settlement {
+    pub(crate) refunded: u64,
+    pub(crate) debt: u64,
+}
+
+/// The limits of one limiter.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    requests: Option<Gcra>,
+    tokens: Option<Gcra>,
+    concurrency: Option<ConcurrencyCap>,
+    /// No admissions before this instant (a provider's `retry_after`).
+    cooldown_until: Nanos,
+    adaptive: Option<AdaptiveRate>,
+}
+
+impl Limits {
+    pub(crate) fn new(config: &LimiterConfig) -> Self {
+        let gcra =
+            |q: &crate::config::Quota| Gcra::new(q.amount, duration_to_nanos(q.period), q.burst());
+        Self {
+            requests: config.requests.as_ref().map(gcra),
+            tokens: config.tokens.as_ref().map(gcra),
+            concurrency: config.max_concurrent.map(ConcurrencyCap::new),
+            cooldown_until: 0,
+            adaptive: config
+                .adaptive
+                .enabled
+                .then(|| AdaptiveRate::new(&config.adaptive)),
+        }
+    }
+
+    /// Whether `tokens` can ever be admitted.
+    pub(crate) fn check_possible(&self, tokens: u64) -> Result<(), Impossible> {
+        match &self.tokens {
+            Some(bucket) if tokens > bucket.capacity() => Err(Impossible {
+                limit: LimitKind::Tokens,
+                capacity: bucket.capacity(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether a permit of this limiter holds a concurrency slot.
+    #[inline]
+    pub(crate) fn has_concurrency(&self) -> bool {
+        self.concurrency.is_some()
+    }
+
+    /// Whether a permit has anything to give back on settle or drop.
+    #[inline]
+    pub(crate) fn tracks_tokens(&self) -> bool {
+        self.tokens.is_some()
+    }
+
+    /// Admits one request of `tokens` if every limit has room, consuming from
+    /// all of them; otherwise consumes nothing. `tokens` must be possible.
+    #[inline]
+    pub(crate) fn try_admit(&mut self, now: Nanos, tokens: u64) -> Result<(), Blocked> {
+        if let Some(adaptive) = &mut self.adaptive
+            && let Some(fraction) = adaptive.tick(now)
+        {
+            self.set_rate_fraction(now, fraction);
+        }
+        let mut blocked: Option<Blocked> = None;
+        let mut block = |limit: LimitKind, not_before: Nanos| {
+            if blocked.is_none_or(|b| not_before > b.not_before) {
+                blocked = Some(Blocked { limit, not_before });
+            }
+        };
+        if now < self.cooldown_until {
+            block(LimitKind::Cooldown, self.cooldown_until);
+        }
+        let requests_tat = match &self.requests {
+            Some(g) => match g.check(now, 1) {
+                Ok(tat) => Some(tat),
+                Err(at) => {
+                    block(LimitKind::Requests, at);
+                    None
+                }
+            },
+            None => None,
+        };
+        let tokens_tat = match &self.tokens {
+            Some(g) => match g.check(now, tokens) {
+                Ok(tat) => Some(tat),
+                Err(at) => {
+                    block(LimitKind::Tokens, at);
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some(cap) = &self.concurrency
+            && !cap.has_room()
+        {
+            // A release frees it; the time-based limits may still bind later.
+            let not_before = blocked.map_or(0, |b| b.not_before);
+            blocked = Some(Blocked {
+                limit: LimitKind::Concurrency,
+                not_before,
+            });
+        }
+        if let Some(b) = blocked {
+            return Err(b);
+        }
+        if let (Some(g), Some(tat)) = (&mut self.requests, requests_tat) {
+            g.commit(tat);
+        }
+        if let (Some(g), Some(tat)) = (&mut self.tokens, tokens_tat) {
+            g.commit(tat);
+        }
+        if let Some(cap) = &mut self.concurrency {
+            cap.take();
+        }
+        Ok(())
+    }
+
+    /// Settles a reservation of `reserved` tokens that really cost `actual`:
+    /// refunds the difference or charges it as debt.
+    pub(crate) fn settle(&mut self, now: Nanos, reserved: u64, actual: u64) -> Settlement {
+        let Some(bucket) = &mut self.tokens else {
+            return Settlement::default();
+        };
+        if actual < reserved {
+            let refunded = reserved - actual;
+            bucket.refund(now, refunded);
+            Settlement { refunded, debt: 0 }
+        } else {
+            let debt = actual - reserved;
+            if debt > 0 {
+                bucket.charge(now, debt);
+            }
+            Settlement { refunded: 0, debt }
+        }
+    }
+
+    /// Gives a concurrency slot back.
+    #[inline]
+    pub(crate) fn release_slot(&mut self) {
+        if let Some(cap) = &mut self.concurrency {
+            cap.release();
+        }
+    }
+
+    /// Undoes an admission that never ran (a granted waiter that went away,
+    /// a rolled-back multi-limiter acquire): the request, its tokens and its
+    /// slot all come back.
+    pub(crate) fn undo(&mut self, now: Nanos, tokens: u64) {
+        if let Some(g) = &mut self.requests {
+            g.refund(now, 1);
+        }
+        if let Some(g) = &mut self.tokens {
+            g.refund(now, tokens);
+        }
+        self.release_slot();
+    }
+
+    /// A provider throttled a call (adaptive mode): lower the rate and pause
+    /// for `retry_after`. Returns the new rate fraction if it changed.
+    pub(crate) fn on_throttle(
+        &mut self,
+        now: Nanos,
+        retry_after: Option<std::time::Duration>,
+    ) -> Option<f64> {
+        let adaptive = self.adaptive.as_mut()?;
+        if let Some(pause) = retry_after {
+            let until = now.saturating_add(adaptive.cooldown(pause));
+            self.cooldown_until = self.cooldown_until.max(until);
+        }
+        let fraction = adaptive.on_throttle(now)?;
+        self.set_rate_fraction(now, fraction);
+        Some(fraction)
+    }
+
+    /// The provider reported how much capacity is left (adaptive mode):
+    /// never believe we have more than that.
+    pub(crate) fn observe_remaining(
+        &mut self,
+        now: Nanos,
+        requests: Option<u64>,
+        tokens: Option<u64>,
+    ) {
+        if self.adaptive.is_none() {
+            return;
+        }
+        if let (Some(g), Some(r)) = (&mut self.requests, requests) {
+            g.clamp_available(now, r);
+        }
+        if let (Some(g), Some(t)) = (&mut self.tokens, tokens) {
+            g.clamp_available(now, t);
+        }
+    }
+
+    pub(crate) fn set_rate_fraction(&mut self, now: Nanos, fraction: f64) {
+        if let Some(g) = &mut self.requests {
+            g.set_rate_fraction(now, fraction);
+        }
+        if let Some(g) = &mut self.tokens {
+            g.set_rate_fraction(now, fraction);
+        }
+    }
+
+    pub(crate) fn cooldown_until(&self) -> Nanos {
+        self.cooldown_until
+    }
+
+    pub(crate) fn in_flight(&self) -> u32 {
+        self.concurrency
+            .as_ref()
+            .map_or(0, ConcurrencyCap::in_flight)
+    }
+
+    pub(crate) fn max_concurrent(&self) -> Option<u32> {
+        self.concurrency.as_ref().map(ConcurrencyCap::max)
+    }
+
+    pub(crate) fn tokens_available(&self, now: Nanos) -> Option<i64> {
+        self.tokens.as_ref().map(|g| g.available(now))
+    }
+
+    pub(crate) fn requests_available(&self, now: Nanos) -> Option<i64> {
+        self.requests.as_ref().map(|g| g.available(now))
+    }
+
+    pub(crate) fn rate_fraction(&self) -> f64 {
+        self.adaptive.as_ref().map_or(1.0, AdaptiveRate::fraction)
+    }
+
+    pub(crate) fn throttles(&self) -> u64 {
+        self.adaptive.as_ref().map_or(0, AdaptiveRate::throttles)
+    }
+}

@@ -1,0 +1,195 @@
+//! The waiter queue: FIFO within a priority, higher priorities first, with
+//! aging so that no priority starves, and head-of-line admission so that a
+//! large request is never overtaken forever by small ones.
+//!
+//! Only the *head* (the waiter that would be served next) ever tries to get
+//! admitted. When capacity frees up, the code that freed it runs
+//! [`dispatch`](crate::limiter) under the lock, which grants waiters from the
+//! head while they fit and wakes exactly those it granted, plus the new head
+//! if it must arm a timer: no thundering herd. Waiters behind the head sleep
+//! until they are granted, become head, or reach their deadline.
+
+use std::collections::VecDeque;
+use std::task::Waker;
+
+use crate::clock::Nanos;
+use crate::limits::Blocked;
+
+/// One request waiting for admission.
+#[derive(Debug)]
+struct Waiter {
+    id: u64,
+    tokens: u64,
+    rank: usize,
+    enqueued_at: Nanos,
+    waker: Option<Waker>,
+}
+
+/// What removing a waiter found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Removed {
+    /// It was still waiting (and whether it was the head).
+    Waiting { was_head: bool },
+    /// It had been granted admission but had not collected it yet.
+    Granted { tokens: u64 },
+    /// It was not there (already collected or expired).
+    Missing,
+}
+
+/// The head of the queue: who is served next and what it costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Head {
+    pub(crate) id: u64,
+    pub(crate) tokens: u64,
+    pub(crate) enqueued_at: Nanos,
+}
+
+/// Waiters by priority lane (index = `Priority::rank`, 0 = Critical).
+#[derive(Debug, Default)]
+pub(crate) struct WaitQueue {
+    lanes: [VecDeque<Waiter>; 4],
+    waiting: usize,
+    /// Granted waiters that have not collected their admission yet.
+    granted: Vec<(u64, u64)>,
+    next_id: u64,
+    /// The head and why it could not be admitted when last tried.
+    head_blocked: Option<(u64, Blocked)>,
+}
+
+impl WaitQueue {
+    /// Requests waiting (not counting granted ones not yet collected).
+    #[inline]
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting
+    }
+
+    /// Adds a waiter at the back of its priority lane; returns its id.
+    pub(crate) fn push(&mut self, tokens: u64, rank: usize, now: Nanos, waker: &Waker) -> u64 {
+        self.next_id += 1;
+        let id = self.next_id;
+        let lane = rank.min(self.lanes.len() - 1);
+        self.lanes[lane].push_back(Waiter {
+            id,
+            tokens,
+            rank: lane,
+            enqueued_at: now,
+            waker: Some(waker.clone()),
+        });
+        self.waiting += 1;
+        id
+    }
+
+    /// The waiter served next: the lowest effective rank among the lane
+    /// fronts, where every `aging` waited lowers a rank by one; ties go to
+    /// the one that came first.
+    pub(crate) fn head(&self, now: Nanos, aging: Nanos) -> Option<Head> {
+        self.lanes
+            .iter()
+            .filter_map(|lane| lane.front())
+            .min_by_key(|w| {
+                let promoted = now
+                    .saturating_sub(w.enqueued_at)
+                    .checked_div(aging)
+                    .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
+                (w.rank.saturating_sub(promoted), w.id)
+            })
+            .map(|w| Head {
+                id: w.id,
+                tokens: w.tokens,
+                enqueued_at: w.enqueued_at,
+            })
+    }
+
+    /// Why the head was last refused, if it was.
+    pub(crate) fn head_blocked(&self) -> Option<Blocked> {
+        self.head_blocked.map(|(_, b)| b)
+    }
+
+    /// Marks the head `id` granted: moves it out of its lane and wakes it.
+    pub(crate) fn grant(&mut self, id: u64) {
+        if let Some(waiter) = self.take_waiting(id) {
+            self.granted.push((id, waiter.tokens));
+            if let Some(w) = waiter.waker {
+                w.wake();
+            }
+        }
+        if self.head_blocked.is_some_and(|(head, _)| head == id) {
+            self.head_blocked = None;
+        }
+    }
+
+    /// Records that the head `id` does not fit, and wakes it (unless it is the
+    /// one polling) when this is news to it, so it arms its timer.
+    pub(crate) fn note_blocked(&mut self, id: u64, blocked: Blocked, polling: Option<u64>) {
+        let news = self.head_blocked != Some((id, blocked));
+        self.head_blocked = Some((id, blocked));
+        if news
+            && polling != Some(id)
+            && let Some(w) = self.find_mut(id).and_then(|w| w.waker.as_ref())
+        {
+            w.wake_by_ref();
+        }
+    }
+
+    /// Wakes `id` (remote mode: the head should ask the store again).
+    pub(crate) fn wake(&mut self, id: u64) {
+        if let Some(w) = self.find_mut(id).and_then(|w| w.waker.as_ref()) {
+            w.wake_by_ref();
+        }
+    }
+
+    /// Collects a grant for `id`, if there is one.
+    pub(crate) fn take_granted(&mut self, id: u64) -> bool {
+        match self.granted.iter().position(|(g, _)| *g == id) {
+            Some(i) => {
+                self.granted.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stores the waker to wake `id` with.
+    pub(crate) fn set_waker(&mut self, id: u64, waker: &Waker) {
+        if let Some(w) = self.find_mut(id) {
+            match &mut w.waker {
+                Some(old) if old.will_wake(waker) => {}
+                slot => *slot = Some(waker.clone()),
+            }
+        }
+    }
+
+    /// Removes `id` wherever it is.
+    pub(crate) fn remove(&mut self, id: u64, now: Nanos, aging: Nanos) -> Removed {
+        if let Some(i) = self.granted.iter().position(|(g, _)| *g == id) {
+            let (_, tokens) = self.granted.swap_remove(i);
+            return Removed::Granted { tokens };
+        }
+        let was_head = self.head(now, aging).is_some_and(|h| h.id == id);
+        match self.take_waiting(id) {
+            Some(_) => {
+                if self.head_blocked.is_some_and(|(head, _)| head == id) {
+                    self.head_blocked = None;
+                }
+                Removed::Waiting { was_head }
+            }
+            None => Removed::Missing,
+        }
+    }
+
+    fn take_waiting(&mut self, id: u64) -> Option<Waiter> {
+        for lane in &mut self.lanes {
+            if let Some(i) = lane.iter().position(|w| w.id == id) {
+                self.waiting -= 1;
+                return lane.remove(i);
+            }
+        }
+        None
+    }
+
+    fn find_mut(&mut self, id: u64) -> Option<&mut Waiter> {
+        self.lanes
+            .iter_mut()
+            .find_map(|lane| lane.iter_mut().find(|w| w.id == id))
+    }
+}

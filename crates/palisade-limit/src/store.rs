@@ -1,0 +1,364 @@
+//! Where limit state lives: the store trait, and the in-memory store.
+//!
+//! A [`Limiter`](crate::Limiter) keeps its waiter queue, priorities and
+//! permits in the process; the *counting* (GCRA state, token bucket,
+//! concurrency leases) can live in a [`LimitStore`] shared by many processes.
+//! The trait is shaped for one round trip per operation, e.g. a Redis Lua
+//! script that checks and reserves every limit atomically on the server's
+//! clock:
+//!
+//! - [`try_reserve`](LimitStore::try_reserve): all limits or none; returns a
+//!   [`Lease`] or how long until it could fit ("not before"),
+//! - [`settle`](LimitStore::settle): refund the unused reservation or charge
+//!   the overrun as debt, and end the lease,
+//! - [`release`](LimitStore::release): end the lease without usage (the drop
+//!   rule decides the refund).
+//!
+//! Leases carry a time to live so that a crashed process cannot hold
+//! concurrency forever. The limits travel with every call
+//! ([`StoreLimits`]), so a store needs no configuration of its own.
+//!
+//! Local limiters do not go through this trait (its boxed futures would cost
+//! more than the whole admission); [`MemoryStore`] implements it over the same
+//! algorithms for tests and for sharing limits between limiters in a process.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{Clock, Nanos, duration_to_nanos};
+use crate::config::{LimiterConfig, Quota};
+use crate::error::LimitKind;
+use crate::limits::Limits;
+
+/// Identifies a lease (an admitted request) in a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct LeaseId(pub u64);
+
+/// An admitted request as a store knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// The lease's id.
+    pub id: LeaseId,
+    /// Tokens reserved for it.
+    pub tokens: u64,
+}
+
+/// The limits a store enforces for one key, sent with every call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoreLimits {
+    /// Requests per period.
+    pub requests: Option<Quota>,
+    /// Tokens per period.
+    pub tokens: Option<Quota>,
+    /// Most leases alive at once.
+    pub max_concurrent: Option<u32>,
+    /// Fraction of the configured rates in force (adaptive mode), `(0, 1]`.
+    pub rate_fraction: f64,
+    /// How long a lease lives unless settled or released first.
+    #[serde(with = "crate::config::secs")]
+    pub lease_ttl: Duration,
+}
+
+impl StoreLimits {
+    /// The limits of a limiter config, with a lease TTL.
+    pub fn from_config(config: &LimiterConfig, lease_ttl: Duration) -> Self {
+        Self {
+            requests: config.requests,
+            tokens: config.tokens,
+            max_concurrent: config.max_concurrent,
+            rate_fraction: 1.0,
+            lease_ttl,
+        }
+    }
+
+    fn as_config(&self) -> LimiterConfig {
+        LimiterConfig {
+            requests: self.requests,
+            tokens: self.tokens,
+            max_concurrent: self.max_concurrent,
+            ..LimiterConfig::default()
+        }
+    }
+}
+
+/// The answer to [`LimitStore::try_reserve`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Reservation {
+    /// Every limit admitted the request; nothing else was consumed.
+    Admitted(Lease),
+    /// Some limit did not; nothing was consumed.
+    NotBefore {
+        /// How long until it could fit, at the earliest. For a full
+        /// concurrency cap: until the oldest lease expires.
+        retry_after: Duration,
+        /// The binding limit.
+        limit: LimitKind,
+    },
+}
+
+/// What a settle did to the token budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Settled {
+    /// Tokens given back.
+    pub refunded: u64,
+    /// Tokens charged beyond the reservation.
+    pub debt: u64,
+}
+
+/// A store failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store could not be reached (connection, timeout).
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The store answered something this crate does not understand.
+    #[error("unexpected store reply: {0}")]
+    Protocol(String),
+}
+
+/// Shared limit state, one round trip per operation. See the module docs.
+#[async_trait]
+pub trait LimitStore: Send + Sync + Debug {
+    /// Checks every limit of `key` and, only if all admit, reserves one
+    /// request, `tokens` tokens and a concurrency lease.
+    async fn try_reserve(
+        &self,
+        key: &str,
+        limits: &StoreLimits,
+        tokens: u64,
+    ) -> Result<Reservation, StoreError>;
+
+    /// Ends `lease` with its actual token cost: refunds or charges the
+    /// difference from the reservation.
+    async fn settle(
+        &self,
+        key: &str,
+        limits: &StoreLimits,
+        lease: Lease,
+        actual_tokens: u64,
+    ) -> Result<Settled, StoreError>;
+
+    /// Ends `lease` without usage, giving `refund_tokens` of its reservation
+    /// back.
+    async fn release(
+        &self,
+        key: &str,
+        limits: &StoreLimits,
+        lease: Lease,
+        refund_tokens: u64,
+    ) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+impl<S: LimitStore + ?Sized> LimitStore for Arc<S> {
+    async fn try_reserve(
+        &self,
+        key: &str,
+        limits: &StoreLimits,
+        tokens: u64,
+    ) -> Result<Reservation, StoreError> {
+        (**self).try_reserve(key, limits, tokens).await
+    }
+    async fn settle(
+        &self,
+        key: &str,
+        limits: &StoreLimits,
+        lease: Lease,
+        actual_tokens: u64,
+    ) -> Result<Settled, StoreError> {
+        (**self).settle(key, limits, lease, actual_tokens).await
+    }
+    async fn release(
+        &self,
+        key: &str,
+        limits: &StoreLimits,
+        lease: Lease,
+        refund_tokens: u64,
+    ) -> Result<(), StoreError> {
+        (**self).release(key, limits, lease, refund_tokens).await
+    }
+}
+
+/// The in-process [`LimitStore`]: the same algorithms as a local limiter,
+/// keyed, with leases that expire. Cheap to clone (shared state).
+#[derive(Debug, Clone)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<MemoryState>>,
+    clock: Clock,
+}
+
+#[derive(Debug, Default)]
+struct MemoryState {
+    keys: HashMap<String, KeyState>,
+    next_lease: u64,
+}
+
+#[derive(Debug)]
+struct KeyState {
+    limits: Limits,
+    rate_fraction: f64,
+    /// Live leases: id → expiry.
+    leases: HashMap<LeaseId, Nanos>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store whose clock starts now (tokio time).
+    pub fn new() -> Self {
+        Self {
+            inner: Arc::default(),
+            clock: Clock::new(),
+        }
+    }
+
+    /// Leases alive for `key` (expired ones are counted until the next
+    /// reservation reaps them).
+    pub fn leases(&self, key: &str) -> usize {
+        self.inner
+            .lock()
+            .keys
+            .get(key)
+            .map_or(0, |k| k.leases.len())
+    }
+
+    /// Tokens that fit now for `key`, if it has a token limit.
+    pub fn tokens_available(&self, key: &str) -> Option<i64> {
+        let now = self.clock.now();
+        self.inner
+            .lock()
+            .keys
+            .get(key)
+            .and_then(|k| k.limits.tokens_available(now))
+    }
+}
+
+impl KeyState {
+    fn new(limits: &StoreLimits) -> Self {
+        Self {
+            limits: Limits::new(&limits.as_config()),
+            rate_fraction: 1.0,
+            leases: HashMap::new(),
+        }
+    }
+
+    /// Expired leases give their slot back (their tokens stay spent: a
+    /// crashed holder may well have used them).
+    fn reap(&mut self, now: Nanos) {
+        let before = self.leases.len();
+        self.leases.retain(|_, expires| *expires > now);
+        for _ in self.leases.len()..before {
+            self.limits.release_slot();
+        }
+    }
+}
+
+#[async_trait]
+impl LimitStore for MemoryStore {
+    async fn try_reserve(
+        &self,
+        key: &str,
+        limits: &StoreLimits,
+        tokens: u64,
+    ) -> Result<Reservation, StoreError> {
+        let now = self.clock.now();
+        let mut state = self.inner.lock();
+        state.next_lease += 1;
+        let lease_id = LeaseId(state.next_lease);
+        let entry = state
+            .keys
+            .entry(key.to_owned())
+            .or_insert_with(|| KeyState::new(limits));
+        if entry.rate_fraction != limits.rate_fraction {
+            entry.limits.set_rate_fraction(now, limits.rate_fraction);
+            entry.rate_fraction = limits.rate_fraction;
+        }
+        entry.reap(now);
+        if let Err(impossible) = entry.limits.check_possible(tokens) {
+            return Err(StoreError::Protocol(format!(
+                "cost of {tokens} exceeds the whole {} capacity of {} for key `{key}`",
+                impossible.limit, impossible.capacity
+            )));
+        }
+        match entry.limits.try_admit(now, tokens) {
+            Ok(()) => {
+                let ttl = duration_to_nanos(limits.lease_ttl);
+                entry.leases.insert(lease_id, now.saturating_add(ttl));
+                Ok(Reservation::Admitted(Lease {
+                    id: lease_id,
+                    tokens,
+                }))
+            }
+            Err(blocked) => {
+                let at = if blocked.not_before > now {
+                    blocked.not_before
+                } else {
+                    // Only the concurrency cap binds: the oldest lease's expiry
+                    // is the latest it can free.
+                    entry.leases.values().copied().min().unwrap_or(now)
+                };
+                Ok(Reservation::NotBefore {
+                    retry_after: Duration::from_nanos(at.saturating_sub(now)),
+                    limit: blocked.limit,
+                })
+            }
+        }
+    }
+
+    async fn settle(
+        &self,
+        key: &str,
+        _limits: &StoreLimits,
+        lease: Lease,
+        actual_tokens: u64,
+    ) -> Result<Settled, StoreError> {
+        let now = self.clock.now();
+        let mut state = self.inner.lock();
+        let Some(entry) = state.keys.get_mut(key) else {
+            return Ok(Settled::default());
+        };
+        let live = entry.leases.remove(&lease.id).is_some();
+        if live {
+            entry.limits.release_slot();
+        }
+        let s = entry.limits.settle(now, lease.tokens, actual_tokens);
+        Ok(Settled {
+            refunded: s.refunded,
+            debt: s.debt,
+        })
+    }
+
+    async fn release(
+        &self,
+        key: &str,
+        _limits: &StoreLimits,
+        lease: Lease,
+        refund_tokens: u64,
+    ) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let mut state = self.inner.lock();
+        if let Some(entry) = state.keys.get_mut(key) {
+            if entry.leases.remove(&lease.id).is_some() {
+                entry.limits.release_slot();
+            }
+            let refund = refund_tokens.min(lease.tokens);
+            entry
+                .limits
+                .settle(now, lease.tokens, lease.tokens - refund);
+        }
+        Ok(())
+    }
+}
