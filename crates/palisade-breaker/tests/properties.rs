@@ -1,0 +1,364 @@
+//! Property: over random sequences of admissions, outcomes, cancellations,
+//! clock advances and manual resets, the breaker behaves exactly like a plain
+//! reference model — so it never admits a call while open before its time,
+//! never admits more than K probes, and its counts are the model's.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use palisade_breaker::{
+    BreakerConfig, BreakerState, CircuitBreaker, Growth, ISOLATED_RETRY_AFTER, OpenDuration,
+    Outcome, Permit, SlidingWindow,
+};
+use palisade_core::ErrorKind;
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+struct Params {
+    consecutive: Option<u32>,
+    rate: Option<f64>,
+    window: u32,
+    minimum: u32,
+    probes: u32,
+    successes: u32,
+    base_ms: u64,
+    cap_ms: u64,
+}
+
+impl Params {
+    fn config(&self) -> BreakerConfig {
+        let mut c = BreakerConfig {
+            consecutive_failures: self.consecutive,
+            failure_rate_threshold: self.rate,
+            window: SlidingWindow::Count { size: self.window },
+            minimum_calls: self.minimum,
+            open_duration: OpenDuration {
+                base: Duration::from_millis(self.base_ms),
+                growth: Growth::Exponential { multiplier: 2.0 },
+                max: Some(Duration::from_millis(self.cap_ms)),
+                jitter: 0.0,
+            },
+            ..BreakerConfig::default()
+        };
+        c.half_open.max_probes = self.probes;
+        c.half_open.successes_to_close = self.successes;
+        c
+    }
+}
+
+fn params() -> impl Strategy<Value = Params> {
+    (
+        prop::option::of(1u32..6),
+        prop::option::of(prop::sample::select(vec![25.0, 50.0, 75.0, 100.0])),
+        1u32..8,
+        1u32..8,
+        1u32..4,
+        1u32..4,
+        1u64..5,
+        0u64..4,
+    )
+        .prop_map(
+            |(consecutive, rate, window, minimum, probes, successes, base, cap)| Params {
+                consecutive,
+                rate,
+                window,
+                minimum: minimum.min(window),
+                probes,
+                successes,
+                base_ms: base * 1000,
+                cap_ms: base * 1000 << cap,
+            },
+        )
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Verdict {
+    Success,
+    Failure,
+    /// A throttle with this Retry-After in ms.
+    Throttled(u64),
+    /// Dropped without a report (cancelled) or a non-counting error.
+    Ignored,
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Acquire,
+    Finish(usize, Verdict),
+    Advance(u64),
+    Isolate,
+    Reset,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let verdict = prop_oneof![
+        4 => Just(Verdict::Success),
+        4 => Just(Verdict::Failure),
+        1 => (1u64..20_000).prop_map(Verdict::Throttled),
+        2 => Just(Verdict::Ignored),
+    ];
+    prop_oneof![
+        6 => Just(Op::Acquire),
+        6 => (any::<usize>(), verdict).prop_map(|(i, v)| Op::Finish(i, v)),
+        3 => (0u64..6_000).prop_map(Op::Advance),
+        1 => Just(Op::Isolate),
+        1 => Just(Op::Reset),
+    ]
+}
+
+/// The reference: the documented semantics, written as plainly as possible.
+#[derive(Debug)]
+struct Model {
+    p: Params,
+    now: u64,
+    state: BreakerState,
+    generation: u64,
+    open_until: u64,
+    opens: u32,
+    probes: u32,
+    probe_successes: u32,
+    consecutive: u32,
+    window: VecDeque<bool>,
+    retry_not_before: Option<u64>,
+}
+
+impl Model {
+    fn new(p: Params) -> Self {
+        Self {
+            p,
+            now: 0,
+            state: BreakerState::Closed,
+            generation: 0,
+            open_until: 0,
+            opens: 0,
+            probes: 0,
+            probe_successes: 0,
+            consecutive: 0,
+            window: VecDeque::new(),
+            retry_not_before: None,
+        }
+    }
+
+    fn effective_state(&self) -> BreakerState {
+        match self.state {
+            BreakerState::Open if self.now >= self.open_until => BreakerState::HalfOpen,
+            s => s,
+        }
+    }
+
+    fn set(&mut self, state: BreakerState) {
+        self.state = state;
+        self.generation += 1;
+    }
+
+    /// `Ok((generation, probe))` or `Err(retry_after in ms)`.
+    fn acquire(&mut self) -> Result<(u64, bool), u64> {
+        match self.state {
+            BreakerState::Closed => return Ok((self.generation, false)),
+            BreakerState::Isolated => return Err(ISOLATED_RETRY_AFTER.as_millis() as u64),
+            BreakerState::Open if self.now < self.open_until => {
+                return Err(self.open_until - self.now);
+            }
+            BreakerState::Open => {
+                self.set(BreakerState::HalfOpen);
+                self.probes = 0;
+                self.probe_successes = 0;
+            }
+            BreakerState::HalfOpen => {}
+        }
+        if self.probes < self.p.probes {
+            self.probes += 1;
+            Ok((self.generation, true))
+        } else {
+            Err(1000)
+        }
+    }
+
+    fn note_failure(&mut self, verdict: Verdict) {
+        if let Verdict::Throttled(ms) = verdict {
+            let deadline = self.now + ms;
+            self.retry_not_before = Some(self.retry_not_before.map_or(deadline, |d| d.max(deadline)));
+        }
+    }
+
+    fn finish(&mut self, (generation, probe): (u64, bool), verdict: Verdict) {
+        if probe {
+            if self.state != BreakerState::HalfOpen || generation != self.generation {
+                return;
+            }
+            self.probes -= 1;
+            match verdict {
+                Verdict::Ignored => {}
+                Verdict::Success => {
+                    self.probe_successes += 1;
+                    if self.probe_successes >= self.p.successes {
+                        self.close();
+                    }
+                }
+                Verdict::Failure | Verdict::Throttled(_) => {
+                    self.note_failure(verdict);
+                    self.consecutive += 1;
+                    self.open();
+                }
+            }
+            return;
+        }
+        if self.state != BreakerState::Closed || generation != self.generation {
+            return;
+        }
+        match verdict {
+            Verdict::Ignored => {}
+            Verdict::Success => {
+                self.consecutive = 0;
+                self.push(false);
+            }
+            Verdict::Failure | Verdict::Throttled(_) => {
+                self.note_failure(verdict);
+                self.consecutive += 1;
+                self.push(true);
+                let by_run = self.p.consecutive.is_some_and(|c| self.consecutive >= c);
+                let calls = self.window.len() as f64;
+                let failures = self.window.iter().filter(|f| **f).count() as f64;
+                let by_rate = self.window.len() as u32 >= self.p.minimum
+                    && self.p.rate.is_some_and(|r| failures * 100.0 >= r * calls);
+                if by_run || by_rate {
+                    self.open();
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, failed: bool) {
+        if self.window.len() == self.p.window as usize {
+            self.window.pop_front();
+        }
+        self.window.push_back(failed);
+    }
+
+    fn open(&mut self) {
+        self.opens += 1;
+        let mut ms = self.p.base_ms;
+        for _ in 1..self.opens {
+            ms = (ms * 2).min(self.p.cap_ms);
+        }
+        let ms = ms.min(self.p.cap_ms);
+        let until = self.now + ms;
+        self.open_until = self.retry_not_before.take().map_or(until, |d| d.max(until));
+        self.probes = 0;
+        self.probe_successes = 0;
+        self.window.clear();
+        self.set(BreakerState::Open);
+    }
+
+    fn close(&mut self) {
+        self.opens = 0;
+        self.probes = 0;
+        self.probe_successes = 0;
+        self.window.clear();
+        self.consecutive = 0;
+        self.retry_not_before = None;
+        if self.state != BreakerState::Closed {
+            self.set(BreakerState::Closed);
+        }
+    }
+
+    fn isolate(&mut self) {
+        if self.state != BreakerState::Isolated {
+            self.probes = 0;
+            self.probe_successes = 0;
+            self.set(BreakerState::Isolated);
+        }
+    }
+}
+
+fn record(permit: Permit, verdict: Verdict) {
+    match verdict {
+        Verdict::Success => permit.record_success(),
+        Verdict::Failure => permit.record(Outcome::Failure {
+            kind: ErrorKind::Internal,
+            retry_after: None,
+        }),
+        Verdict::Throttled(ms) => permit.record(Outcome::Failure {
+            kind: ErrorKind::Throttled,
+            retry_after: Some(Duration::from_millis(ms)),
+        }),
+        Verdict::Ignored => drop(permit),
+    }
+}
+
+fn run(p: Params, ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    rt.block_on(async move {
+        let breaker = CircuitBreaker::new("model", p.config()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let mut model = Model::new(p.clone());
+        let mut held: Vec<(Permit, (u64, bool))> = Vec::new();
+        for op in ops {
+            match op {
+                Op::Acquire => {
+                    let expected = model.acquire();
+                    match (breaker.try_acquire(), expected) {
+                        (Ok(permit), Ok(stamp)) => {
+                            prop_assert_eq!(permit.is_probe(), stamp.1);
+                            held.push((permit, stamp));
+                        }
+                        (Err(refused), Err(ms)) => {
+                            prop_assert_eq!(refused.retry_after, Duration::from_millis(ms));
+                        }
+                        (real, expected) => {
+                            return Err(TestCaseError::fail(format!(
+                                "admission differs: breaker {:?}, model {expected:?} ({model:?})",
+                                real.map(|p| p.is_probe())
+                            )));
+                        }
+                    }
+                }
+                Op::Finish(i, verdict) if !held.is_empty() => {
+                    let (permit, stamp) = held.remove(i % held.len());
+                    model.finish(stamp, verdict);
+                    record(permit, verdict);
+                }
+                Op::Finish(..) => {}
+                Op::Advance(ms) => {
+                    model.now += ms;
+                    tokio::time::advance(Duration::from_millis(ms)).await;
+                }
+                Op::Isolate => {
+                    model.isolate();
+                    breaker.isolate();
+                }
+                Op::Reset => {
+                    model.close();
+                    breaker.reset();
+                }
+            }
+            let s = breaker.snapshot();
+            prop_assert_eq!(s.state, model.effective_state());
+            prop_assert!(s.probes_in_flight <= p.probes, "more than K probes");
+            prop_assert_eq!(s.probes_in_flight, model.probes);
+            prop_assert_eq!(s.calls as usize, model.window.len());
+            prop_assert_eq!(s.failures as usize, model.window.iter().filter(|f| **f).count());
+            prop_assert_eq!(s.consecutive_failures, model.consecutive);
+            prop_assert_eq!(s.consecutive_opens, model.opens);
+            if model.effective_state() == BreakerState::Open {
+                prop_assert_eq!(s.retry_after_ms, Some(model.open_until - model.now));
+            }
+        }
+        Ok(())
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn the_breaker_matches_the_reference_model(
+        p in params(),
+        ops in prop::collection::vec(op(), 1..120),
+    ) {
+        run(p, ops)?;
+    }
+}
