@@ -465,3 +465,33 @@ fn an_invalid_config_is_refused_with_the_field() {
     .unwrap_err();
     assert_eq!(err.field(), "minimum_calls");
 }
+
+#[test]
+fn concurrent_writers_leave_exact_counts() {
+    let b = breaker(BreakerConfig {
+        window: SlidingWindow::Count { size: 100 },
+        ..quiet()
+    });
+    let hammer = |pattern: fn(usize) -> Outcome| {
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let b = b.clone();
+                std::thread::spawn(move || {
+                    for i in 0..5_000 {
+                        b.try_acquire().unwrap().record(pattern(i));
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+    };
+    // Mixed outcomes from four threads, then enough successes to fill the
+    // window: every failure must have been evicted exactly once.
+    hammer(|i| if i % 3 == 0 { FAIL } else { Outcome::Success });
+    hammer(|_| Outcome::Success);
+    let s = b.snapshot();
+    assert_eq!((s.calls, s.failures, s.consecutive_failures), (100, 0, 0));
+    hammer(|_| FAIL);
+    let s = b.snapshot();
+    assert_eq!((s.calls, s.failures), (100, 100));
+}
