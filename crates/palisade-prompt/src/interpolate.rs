@@ -85,7 +85,8 @@ impl Interpolator {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| AutoEscape::Custom(PROMPT_ESCAPE.into()));
         env.set_formatter(|out, state, value| {
-            let escaping = matches!(state.auto_escape(), AutoEscape::Custom(name) if name == PROMPT_ESCAPE);
+            let escaping =
+                matches!(state.auto_escape(), AutoEscape::Custom(name) if name == PROMPT_ESCAPE);
             if !escaping || value.is_safe() {
                 return minijinja::escape_formatter(out, state, value);
             }
@@ -108,13 +109,13 @@ impl Interpolator {
     }
 
     /// Parses `source` as the part named `part`.
-    pub(crate) fn add_part(&mut self, part: String, source: String) -> Result<(), TemplateError> {
-        match self.env.add_template_owned(part.clone(), source.clone()) {
+    pub(crate) fn add_part(&mut self, part: String, source: &str) -> Result<(), TemplateError> {
+        match self.env.add_template_owned(part.clone(), source.to_owned()) {
             Ok(()) => {
                 self.parts.push(part);
                 Ok(())
             }
-            Err(err) => Err(syntax_error(part, &source, &err)),
+            Err(err) => Err(syntax_error(part, source, &err)),
         }
     }
 
@@ -144,11 +145,14 @@ impl Interpolator {
         vars: &Value,
         provided: &BTreeSet<String>,
     ) -> Result<String, TemplateError> {
-        let template = self.env.get_template(part).map_err(|e| TemplateError::Render {
-            part: part.to_owned(),
-            line: 0,
-            message: e.to_string(),
-        })?;
+        let template = self
+            .env
+            .get_template(part)
+            .map_err(|e| TemplateError::Render {
+                part: part.to_owned(),
+                line: 0,
+                message: e.to_string(),
+            })?;
         template.render(vars).map_err(|err| {
             let line = err.line().unwrap_or(0);
             if err.kind() == ErrorKind::UndefinedError {
@@ -176,7 +180,9 @@ impl Interpolator {
             TemplateError::Render {
                 part: part.to_owned(),
                 line,
-                message: err.detail().map_or_else(|| err.kind().to_string(), str::to_owned),
+                message: err
+                    .detail()
+                    .map_or_else(|| err.kind().to_string(), str::to_owned),
             }
         })
     }
@@ -204,7 +210,9 @@ fn syntax_error(part: String, source: &str, err: &minijinja::Error) -> TemplateE
         part,
         line,
         column,
-        message: err.detail().map_or_else(|| err.kind().to_string(), str::to_owned),
+        message: err
+            .detail()
+            .map_or_else(|| err.kind().to_string(), str::to_owned),
     }
 }
 
@@ -237,7 +245,8 @@ mod tests {
     #[test]
     fn values_are_escaped_and_template_text_is_not() {
         let mut i = Interpolator::new();
-        i.add_part("t".into(), "<b>{{ x }}</b>{{ y|safe }}".into()).unwrap();
+        i.add_part("t".into(), "<b>{{ x }}</b>{{ y|safe }}")
+            .unwrap();
         let (v, p) = vars(&[("x", "</task><evil>"), ("y", "<ok>")]);
         assert_eq!(
             i.render("t", &v, &p).unwrap(),
@@ -248,7 +257,8 @@ mod tests {
     #[test]
     fn missing_variable_is_named_with_its_line() {
         let mut i = Interpolator::new();
-        i.add_part("t".into(), "Hello\n{{ who }} and {{ other }}".into()).unwrap();
+        i.add_part("t".into(), "Hello\n{{ who }} and {{ other }}")
+            .unwrap();
         let (v, p) = vars(&[("other", "x")]);
         let err = i.render("t", &v, &p).unwrap_err();
         assert_eq!(
@@ -266,7 +276,7 @@ mod tests {
     fn syntax_error_has_line_and_column() {
         let mut i = Interpolator::new();
         let err = i
-            .add_part("t".into(), "line one\nab {{ x + }} cd".into())
+            .add_part("t".into(), "line one\nab {{ x + }} cd")
             .unwrap_err();
         let TemplateError::Syntax { line, column, .. } = err else {
             panic!("expected a syntax error, got {err:?}");
@@ -280,7 +290,7 @@ mod tests {
         let mut i = Interpolator::new();
         i.add_part(
             "t".into(),
-            "{% for c in categories %}{{ c }}{% endfor %}{{ title }}{% for n in range(2) %}{% endfor %}".into(),
+            "{% for c in categories %}{{ c }}{% endfor %}{{ title }}{% for n in range(2) %}{% endfor %}",
         )
         .unwrap();
         let names: Vec<_> = i.required_variables().into_iter().collect();
@@ -292,7 +302,7 @@ mod tests {
         let mut i = Interpolator::new();
         i.add_part(
             "t".into(),
-            "Labels:\n{% for c in cs %}\n- {{ c }}\n{% endfor %}\nend".into(),
+            "Labels:\n{% for c in cs %}\n- {{ c }}\n{% endfor %}\nend",
         )
         .unwrap();
         let v = Value::from(std::collections::BTreeMap::from([(

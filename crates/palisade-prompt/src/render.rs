@@ -225,12 +225,17 @@ fn truncated_body(raw: &str, keep: usize) -> String {
 
 /// The marker that ends a cut block; plain ASCII, no tag characters.
 pub(crate) fn truncation_marker(omitted_chars: usize, total_chars: usize) -> String {
-    format!("[truncated: {omitted_chars} of {total_chars} characters omitted to fit the context window]")
+    format!(
+        "[truncated: {omitted_chars} of {total_chars} characters omitted to fit the context window]"
+    )
 }
 
 /// Interpolates the template's authored parts with `inputs` and checks the
 /// inputs against what the template declares.
-pub(crate) fn draft(template: &PromptTemplate, inputs: &PromptInputs) -> Result<Draft, PromptError> {
+pub(crate) fn draft(
+    template: &PromptTemplate,
+    inputs: &PromptInputs,
+) -> Result<Draft, PromptError> {
     check_history(&inputs.history)?;
     let vars = minijinja::Value::from(inputs.vars.clone());
     let provided = inputs.provided_names();
@@ -302,7 +307,12 @@ pub(crate) fn draft(template: &PromptTemplate, inputs: &PromptInputs) -> Result<
     match (&template.user_message_tag, &inputs.user_message) {
         (Some(tag), Some(message)) => {
             separate(&mut after_context);
-            push_section(&mut after_context, tag.as_str(), None, &escape_text(message));
+            push_section(
+                &mut after_context,
+                tag.as_str(),
+                None,
+                &escape_text(message),
+            );
         }
         (Some(tag), None) => {
             return Err(PromptError::MissingUserMessage {
@@ -333,11 +343,12 @@ fn place_contexts(
     template: &PromptTemplate,
     inputs: &PromptInputs,
 ) -> Result<Vec<PlacedContext>, PromptError> {
-    if let Some(unknown) = inputs
-        .contexts
-        .iter()
-        .find(|block| !template.slots.iter().any(|(tag, _)| tag.as_str() == block.name))
-    {
+    if let Some(unknown) = inputs.contexts.iter().find(|block| {
+        !template
+            .slots
+            .iter()
+            .any(|(tag, _)| tag.as_str() == block.name)
+    }) {
         return Err(PromptError::UnknownContext {
             template: template.name.clone(),
             name: unknown.name.clone(),
@@ -351,7 +362,11 @@ fn place_contexts(
     }
     let mut placed = Vec::new();
     for (tag, slot) in &template.slots {
-        match inputs.contexts.iter().find(|block| block.name == tag.as_str()) {
+        match inputs
+            .contexts
+            .iter()
+            .find(|block| block.name == tag.as_str())
+        {
             Some(block) => placed.push(PlacedContext {
                 tag: tag.to_string(),
                 format: block.format,
@@ -373,7 +388,11 @@ fn place_contexts(
 /// History must read as a conversation the new user turn can follow.
 fn check_history(history: &[Message]) -> Result<(), PromptError> {
     for (index, message) in history.iter().enumerate() {
-        let expected = if index % 2 == 0 { Role::User } else { Role::Assistant };
+        let expected = if index % 2 == 0 {
+            Role::User
+        } else {
+            Role::Assistant
+        };
         if message.role != expected {
             let reason = if index == 0 {
                 "history must start with a user turn".to_owned()
@@ -386,8 +405,9 @@ fn check_history(history: &[Message]) -> Result<(), PromptError> {
     if history.len() % 2 == 1 {
         return Err(PromptError::InvalidHistory {
             index: history.len() - 1,
-            reason: "history must end with an assistant turn; the rendered prompt is the next user turn"
-                .to_owned(),
+            reason:
+                "history must end with an assistant turn; the rendered prompt is the next user turn"
+                    .to_owned(),
         });
     }
     Ok(())

@@ -196,7 +196,7 @@ impl PromptTemplateBuilder {
         let mut interpolator = Interpolator::new();
         let mut add = |part: &str, source: String| -> Result<String, PromptError> {
             let id = format!("{name}.{part}");
-            interpolator.add_part(id.clone(), source)?;
+            interpolator.add_part(id.clone(), &source)?;
             Ok(id)
         };
 

@@ -56,7 +56,10 @@ async fn long_history_is_trimmed_oldest_first() {
     // Dropped whole exchanges, oldest first: what is kept is the newest suffix.
     assert!(report.dropped_history_messages > 0);
     assert_eq!(report.dropped_history_messages % 2, 0);
-    assert_eq!(prompt.history(), &history[report.dropped_history_messages..]);
+    assert_eq!(
+        prompt.history(),
+        &history[report.dropped_history_messages..]
+    );
     assert!(report.truncated.is_empty());
 
     // It fits, the count is what the core estimator says, and max_tokens is set.
@@ -70,14 +73,19 @@ async fn long_history_is_trimmed_oldest_first() {
     // Minimal: keeping one more (older) exchange would not have fitted.
     let mut one_more = request.clone();
     let start = report.dropped_history_messages - 2;
-    one_more.messages.splice(0..0, history[start..start + 2].iter().cloned());
+    one_more
+        .messages
+        .splice(0..0, history[start..start + 2].iter().cloned());
     assert!(HeuristicEstimator.estimate_request(&one_more).await > budget.available_input_tokens());
 
     // System, task and the latest user turn are intact.
     let last = request.messages.last().unwrap().text();
     assert!(last.starts_with("<task>\nAnswer the question.\n</task>"));
     assert!(last.ends_with("<question>\nWhat is the latest answer?\n</question>"));
-    assert_eq!(request.system.as_deref(), Some("You are a helpful assistant."));
+    assert_eq!(
+        request.system.as_deref(),
+        Some("You are a helpful assistant.")
+    );
     palisade_core::validate(&request).unwrap();
 }
 
@@ -99,13 +107,18 @@ fn a_prompt_that_fits_is_untouched() {
 #[tokio::test]
 async fn truncatable_context_is_cut_after_history_with_a_marker() {
     let template = chat_template();
-    let document: String = (0..2_000).map(|i| format!("line {i} of the document\n")).collect();
+    let document: String = (0..2_000)
+        .map(|i| format!("line {i} of the document\n"))
+        .collect();
     let inputs = inputs_with(long_history(), Some(&document));
     let budget = TokenBudget::new(3_000, 1_000);
     let prompt = template.render_within(&inputs, &budget).unwrap();
     let report = prompt.budget_report().unwrap();
 
-    assert_eq!(report.dropped_history_messages, 40, "all history goes first");
+    assert_eq!(
+        report.dropped_history_messages, 40,
+        "all history goes first"
+    );
     assert!(prompt.history().is_empty());
     assert_eq!(report.truncated.len(), 1);
     let cut = &report.truncated[0];
@@ -119,8 +132,14 @@ async fn truncatable_context_is_cut_after_history_with_a_marker() {
         "[truncated: {omitted} of {} characters omitted to fit the context window]\n</document>",
         cut.total_chars
     )));
-    assert!(turn.contains(&document[..cut.kept_chars]), "keeps the start");
-    assert!(turn.contains("<notes>\nKeep it short.\n</notes>"), "other blocks stay whole");
+    assert!(
+        turn.contains(&document[..cut.kept_chars]),
+        "keeps the start"
+    );
+    assert!(
+        turn.contains("<notes>\nKeep it short.\n</notes>"),
+        "other blocks stay whole"
+    );
 
     let request = prompt.to_chat_request();
     let estimated = HeuristicEstimator.estimate_request(&request).await;
@@ -172,7 +191,10 @@ fn max_tokens_beyond_the_window_cannot_fit() {
         .unwrap_err();
     assert!(matches!(
         err,
-        PromptError::Budget(BudgetError::DoesNotFit { available_input_tokens: 0, .. })
+        PromptError::Budget(BudgetError::DoesNotFit {
+            available_input_tokens: 0,
+            ..
+        })
     ));
 }
 
@@ -192,11 +214,17 @@ async fn the_budget_counts_with_the_estimator_given() {
     let prompt = template.render_within(&inputs, &budget).unwrap();
     let report = prompt.budget_report().unwrap();
     let request = prompt.to_chat_request();
-    assert_eq!(PerChar.estimate_request(&request).await, report.input_tokens);
+    assert_eq!(
+        PerChar.estimate_request(&request).await,
+        report.input_tokens
+    );
     assert!(report.input_tokens <= 11_000);
     // The heuristic (4 chars a token) would have kept everything.
     let heuristic = template
         .render_within(&inputs, &TokenBudget::new(12_000, 1_000))
         .unwrap();
-    assert!(report.dropped_history_messages > heuristic.budget_report().unwrap().dropped_history_messages);
+    assert!(
+        report.dropped_history_messages
+            > heuristic.budget_report().unwrap().dropped_history_messages
+    );
 }

@@ -24,7 +24,10 @@ fn fenced() {
 #[test]
 fn unfenced() {
     assert_eq!(extract_json(ANALYSIS).unwrap(), ANALYSIS);
-    assert_eq!(extract_json("  [1, {\"a\": []}]\n").unwrap(), "[1, {\"a\": []}]");
+    assert_eq!(
+        extract_json("  [1, {\"a\": []}]\n").unwrap(),
+        "[1, {\"a\": []}]"
+    );
 }
 
 #[test]
@@ -63,14 +66,23 @@ fn truncated_json_is_an_error_with_the_tail() {
 
     // Cut off without a fence, even though an inner object is complete.
     let err = extract_json(r#"{"findings": [{"a": 1}, {"b": "#).unwrap_err();
-    assert!(matches!(err, ExtractError::Truncated { offset: 0, .. }), "{err:?}");
+    assert!(
+        matches!(err, ExtractError::Truncated { offset: 0, .. }),
+        "{err:?}"
+    );
 }
 
 #[test]
 fn wrong_shape_shows_the_offending_excerpt() {
     let reply = r#"{"sections": [{"id": "s1", "label": "payment", "confidence": "high"}]}"#;
     let err = parse_json::<SectionLabels>(reply).unwrap_err();
-    let ExtractError::Shape { excerpt, message, line, .. } = &err else {
+    let ExtractError::Shape {
+        excerpt,
+        message,
+        line,
+        ..
+    } = &err
+    else {
         panic!("expected Shape, got {err:?}");
     };
     assert_eq!(*line, 1);
@@ -82,7 +94,13 @@ fn wrong_shape_shows_the_offending_excerpt() {
 fn invalid_json_shows_the_offending_excerpt() {
     let reply = "Result:\n{\n  \"answer\": 'single quotes',\n  \"confidence\": 0.9\n}";
     let err = extract_json(reply).unwrap_err();
-    let ExtractError::Invalid { line, column, excerpt, .. } = &err else {
+    let ExtractError::Invalid {
+        line,
+        column,
+        excerpt,
+        ..
+    } = &err
+    else {
         panic!("expected Invalid, got {err:?}");
     };
     assert_eq!((*line, *column), (2, 13));
@@ -103,7 +121,8 @@ fn confidence_filter_on_a_parsed_reply() {
     assert_eq!(analysis.findings[0].description, "Due in 30 days.");
 
     let mut value: Value = parse_json(ANALYSIS).unwrap();
-    let outcome = retain_confident_json(&mut value, "/findings", "/confidence", SEED_MIN_CONFIDENCE).unwrap();
+    let outcome =
+        retain_confident_json(&mut value, "/findings", "/confidence", SEED_MIN_CONFIDENCE).unwrap();
     assert_eq!((outcome.kept, outcome.below_threshold), (1, 1));
 }
 

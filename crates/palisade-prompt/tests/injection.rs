@@ -66,15 +66,17 @@ fn untrusted_inputs() -> impl Strategy<Value = Untrusted> {
         }),
         untrusted(),
     )
-        .prop_map(|(name, title, topics, document, records, history, question)| Untrusted {
-            name,
-            title,
-            topics,
-            document,
-            records,
-            history,
-            question,
-        })
+        .prop_map(
+            |(name, title, topics, document, records, history, question)| Untrusted {
+                name,
+                title,
+                topics,
+                document,
+                records,
+                history,
+                question,
+            },
+        )
 }
 
 /// Replaces every untrusted string by a harmless one of the same kind, so
@@ -168,7 +170,11 @@ fn check(text: &str, neutral_text: &str) -> Result<(), TestCaseError> {
     let found = tags(text).map_err(TestCaseError::fail)?;
     check_nesting(&found).map_err(TestCaseError::fail)?;
     let expected = tags(neutral_text).map_err(TestCaseError::fail)?;
-    prop_assert_eq!(found, expected, "untrusted content changed the tag structure");
+    prop_assert_eq!(
+        found,
+        expected,
+        "untrusted content changed the tag structure"
+    );
     Ok(())
 }
 

@@ -12,14 +12,20 @@ fn syntax_error_fails_at_build_with_line_and_column() {
         .task("Line one.\nAnalyse {{ section_title }.")
         .build()
         .unwrap_err();
-    let PromptError::Template(TemplateError::Syntax { part, line, column, .. }) = &err else {
+    let PromptError::Template(TemplateError::Syntax {
+        part, line, column, ..
+    }) = &err
+    else {
         panic!("expected a syntax error, got {err:?}");
     };
     assert_eq!(part, "broken.task");
     assert_eq!(*line, 2);
     assert!((9..=26).contains(column), "column {column}");
     let message = err.to_string();
-    assert!(message.contains("broken.task") && message.contains("line 2"), "{message}");
+    assert!(
+        message.contains("broken.task") && message.contains("line 2"),
+        "{message}"
+    );
 
     let err = PromptTemplate::builder("broken")
         .constraint("ok")
@@ -58,15 +64,26 @@ fn strict_mode_rejects_missing_attributes_and_untested_conditions() {
         .build()
         .unwrap();
     let mut inputs = PromptInputs::new();
-    inputs.var("doc", &serde_json::json!({"name": "n"})).var("flag", &true);
+    inputs
+        .var("doc", &serde_json::json!({"name": "n"}))
+        .var("flag", &true);
     let err = template.render(&inputs).unwrap_err();
-    assert!(matches!(err, PromptError::Template(TemplateError::Render { line: 1, .. })), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            PromptError::Template(TemplateError::Render { line: 1, .. })
+        ),
+        "{err:?}"
+    );
 
     let template = PromptTemplate::builder("t")
         .task("{% if flag is defined %}x{% endif %}y")
         .build()
         .unwrap();
-    assert_eq!(template.render(&PromptInputs::new()).unwrap().user_turn(), "<task>\ny\n</task>");
+    assert_eq!(
+        template.render(&PromptInputs::new()).unwrap().user_turn(),
+        "<task>\ny\n</task>"
+    );
 }
 
 #[test]
@@ -100,13 +117,20 @@ fn context_must_match_the_declared_slots() {
     );
 
     let mut inputs = PromptInputs::new();
-    inputs.context_text("document", "d").context_text("notse", "typo");
+    inputs
+        .context_text("document", "d")
+        .context_text("notse", "typo");
     let err = template.render(&inputs).unwrap_err();
-    assert_eq!(err.to_string(), "template `t` has no context `notse` (declared: document, notes)");
+    assert_eq!(
+        err.to_string(),
+        "template `t` has no context `notse` (declared: document, notes)"
+    );
 
     // Optional slots left out are not rendered; later values replace earlier ones.
     let mut inputs = PromptInputs::new();
-    inputs.context_text("document", "first").context_text("document", "second");
+    inputs
+        .context_text("document", "first")
+        .context_text("document", "second");
     assert_eq!(
         template.render(&inputs).unwrap().user_turn(),
         "<context>\n<document>\nsecond\n</document>\n</context>"
@@ -155,7 +179,10 @@ fn user_message_and_history_rules() {
 
     inputs.history([Message::assistant("hello")]);
     let err = with_question.render(&inputs).unwrap_err();
-    assert!(matches!(err, PromptError::InvalidHistory { index: 0, .. }), "{err:?}");
+    assert!(
+        matches!(err, PromptError::InvalidHistory { index: 0, .. }),
+        "{err:?}"
+    );
     inputs.history([Message::user("a"), Message::user("b")]);
     assert!(matches!(
         with_question.render(&inputs).unwrap_err(),
