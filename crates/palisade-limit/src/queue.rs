@@ -119,11 +119,14 @@ impl WaitQueue {
     }
 
     /// Records that the head `id` does not fit, and wakes it (unless it is the
-    /// one polling) when this is news to it, so it arms its timer.
+    /// one polling) when this is news to it and it must arm a timer.
     pub(crate) fn note_blocked(&mut self, id: u64, blocked: Blocked, polling: Option<u64>) {
         let news = self.head_blocked != Some((id, blocked));
         self.head_blocked = Some((id, blocked));
+        // A head that only waits for a concurrency slot needs no timer: the
+        // release that frees the slot grants it directly.
         if news
+            && blocked.not_before > 0
             && polling != Some(id)
             && let Some(w) = self.find_mut(id).and_then(|w| w.waker.as_ref())
         {
