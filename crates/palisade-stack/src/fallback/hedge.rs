@@ -4,7 +4,6 @@
 //! which cancels them and releases their permits, and are recorded in the
 //! trail as [`SkipReason::HedgeLost`]. A failure moves on at once (no pause).
 
-use std::future::Future;
 use std::pin::pin;
 
 use futures_util::StreamExt;
