@@ -5,3 +5,5 @@ pub use palisade_core as core;
 pub use palisade_breaker as breaker;
 #[cfg(feature = "limit")]
 pub use palisade_limit as limit;
+#[cfg(feature = "prompt")]
+pub use palisade_prompt as prompt;
