@@ -35,6 +35,11 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String> {
 ///
 /// As [`to_string`].
 pub fn to_string_with<T: Serialize + ?Sized>(value: &T, options: &EncodeOptions) -> Result<String> {
+    // Tables and flat records are written straight from serde; every other
+    // shape (and any error) goes through the `Value` tree.
+    if let Some(text) = crate::fast_ser::try_encode(value, options) {
+        return Ok(text);
+    }
     encode(&to_value(value)?, options)
 }
 

@@ -8,6 +8,7 @@ mod de;
 mod decode;
 mod encode;
 mod error;
+mod fast_ser;
 mod header;
 mod number;
 mod options;

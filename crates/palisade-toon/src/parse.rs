@@ -132,6 +132,62 @@ fn split_cells<'a>(input: &'a str, delim: u8, out: &mut Vec<&'a str>) {
     out.push(input[start..].trim_matches(' '));
 }
 
+/// Splits a candidate table row into `out` and reports whether it is a data
+/// row rather than a `key: value` line (§9.3: no unquoted colon, or the first
+/// unquoted delimiter comes before it) — one pass instead of three.
+fn split_row<'a>(content: &'a str, delim: u8, out: &mut Vec<&'a str>) -> bool {
+    out.clear();
+    let b = content.as_bytes();
+    if !b.contains(&b'"') {
+        // No quotes: the common case, split with the library's fast search.
+        let colon = memchr_byte(b':', b);
+        let first_delim = memchr_byte(delim, b);
+        if let Some(c) = colon {
+            if !first_delim.is_some_and(|d| d < c) {
+                return false;
+            }
+        }
+        out.extend(content.split(delim as char).map(|c| c.trim_matches(' ')));
+        return true;
+    }
+    let mut colon = None;
+    let mut first_delim = None;
+    let mut start = 0;
+    let mut in_quotes = false;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if in_quotes {
+            if c == b'\\' && i + 1 < b.len() {
+                i += 2;
+                continue;
+            }
+            if c == b'"' {
+                in_quotes = false;
+            }
+        } else if c == delim {
+            first_delim.get_or_insert(i);
+            out.push(content[start..i].trim_matches(' '));
+            start = i + 1;
+        } else if c == b'"' {
+            in_quotes = true;
+        } else if c == b':' && colon.is_none() {
+            colon = Some(i);
+        }
+        i += 1;
+    }
+    out.push(content[start..].trim_matches(' '));
+    match colon {
+        None => true,
+        Some(c) => first_delim.is_some_and(|d| d < c),
+    }
+}
+
+#[inline]
+fn memchr_byte(needle: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&c| c == needle)
+}
+
 /// Reads one primitive token (§4).
 pub(crate) fn parse_primitive(token: &str) -> Result<Scalar<'_>, ErrorKind> {
     let t = token.trim_matches(' ');
@@ -500,16 +556,16 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
             if depth != row_depth {
                 return Err(Self::over_indented(&line, row_depth));
             }
-            if !is_data_row(line.content, header.delimiter) {
+            let mut cells = std::mem::take(&mut self.cells);
+            let is_row = split_row(line.content, delim, &mut cells);
+            self.cells = cells;
+            if !is_row {
                 break;
             }
             start.get_or_insert(line.number);
             end = Some(line.number);
             last = line;
             self.advance();
-            let mut cells = std::mem::take(&mut self.cells);
-            split_cells(line.content, delim, &mut cells);
-            self.cells = cells;
             self.check_width(&line, width)?;
             let mut cell = 0;
             self.row_object(fields, &line, &mut cell, checked)?;
