@@ -226,20 +226,23 @@ fn scan_value(text: &str, open: usize) -> Scan {
 
 /// Byte ranges of the contents of ```` ``` ```` fenced blocks, in order. An
 /// unclosed fence runs to the end of the reply.
+///
+/// Fences count only at the start of a line (after optional indentation).
+/// JSON strings cannot hold a raw newline, so a fence quoted inside a JSON
+/// string (`"use ```json blocks"`) is never mistaken for one.
 fn fenced_blocks(reply: &str) -> Vec<(usize, usize)> {
     let mut blocks = Vec::new();
     let mut from = 0;
-    while let Some(found) = reply[from..].find("```") {
-        let fence = from + found;
+    while let Some(fence) = next_fence(reply, from) {
         // The info string (`json`, `JSON`, nothing) runs to the end of the line.
         let Some(newline) = reply[fence..].find('\n') else {
             break;
         };
         let start = fence + newline + 1;
-        match reply[start..].find("```") {
+        match next_fence(reply, start) {
             Some(close) => {
-                blocks.push((start, start + close));
-                from = start + close + 3;
+                blocks.push((start, close));
+                from = close + 3;
             }
             None => {
                 blocks.push((start, reply.len()));
@@ -248,6 +251,19 @@ fn fenced_blocks(reply: &str) -> Vec<(usize, usize)> {
         }
     }
     blocks
+}
+
+/// The next ```` ``` ```` at or after `from` that starts a line.
+fn next_fence(reply: &str, mut from: usize) -> Option<usize> {
+    while let Some(found) = reply[from..].find("```") {
+        let at = from + found;
+        let line_start = reply[..at].rfind('\n').map_or(0, |nl| nl + 1);
+        if reply[line_start..at].bytes().all(|b| b == b' ' || b == b'\t') {
+            return Some(at);
+        }
+        from = at + 3;
+    }
+    None
 }
 
 fn validate(candidate: &str) -> Result<(), serde_json::Error> {
@@ -373,6 +389,14 @@ mod tests {
     fn fence_wins_over_unbalanced_prose() {
         let reply = "Here is {what you asked:\n```json\n{\"x\": 1}\n```";
         assert_eq!(extract_json(reply).unwrap(), "{\"x\": 1}");
+    }
+
+    #[test]
+    fn fences_inside_json_strings_are_not_fences() {
+        let reply = r#"{"answer": "wrap it in ```json\n{\"a\": 1}\n``` please"}"#;
+        assert_eq!(extract_json(reply).unwrap(), reply);
+        let reply = "Result:\n  ```json\n  [1]\n  ```";
+        assert_eq!(extract_json(reply).unwrap(), "[1]");
     }
 
     #[test]
