@@ -150,6 +150,10 @@ impl AdaptiveRate {
         {
             return None;
         }
+        // Recovery since the last decrease counts before the new one.
+        if self.next_update != u64::MAX {
+            self.recover(now);
+        }
         self.throttles += 1;
         let fraction = (self.fraction * self.decrease_factor).max(self.min_fraction);
         self.decreased_to = fraction;
@@ -195,11 +199,12 @@ mod tests {
         let mut a = AdaptiveRate::new(&AdaptiveConfig::enabled());
         assert_eq!(a.on_throttle(0), Some(0.7));
         assert_eq!(a.on_throttle(SEC / 2), None);
+        // 0.7 recovered by 2 % for the second since, then decreased.
         let f = a.on_throttle(SEC).unwrap();
-        assert!((f - 0.49).abs() < 1e-9);
+        assert!((f - 0.72 * 0.7).abs() < 1e-9, "{f}");
         assert_eq!(a.tick(SEC + 1), None);
         let f = a.tick(6 * SEC).unwrap();
-        assert!((f - 0.59).abs() < 1e-9, "{f}");
+        assert!((f - (0.504 + 0.1)).abs() < 1e-9, "{f}");
         assert_eq!(a.tick(100 * SEC), Some(1.0));
         assert_eq!(a.tick(200 * SEC), None);
     }

@@ -498,19 +498,21 @@ impl Shared {
         if core.queue.take_granted(id) {
             return Step::Granted;
         }
+        let is_head = core.queue.head(now, self.aging).is_some_and(|h| h.id == id);
+        if is_head {
+            // Even at the deadline: capacity due exactly then still counts.
+            self.dispatch(&mut core, now, Some(id));
+            if core.queue.take_granted(id) {
+                return Step::Granted;
+            }
+        }
         if now >= deadline {
             return Step::Expired(self.expire(&mut core, id, now));
         }
-        let is_head = core.queue.head(now, self.aging).is_some_and(|h| h.id == id);
+        core.queue.set_waker(id, waker);
         if !is_head {
-            core.queue.set_waker(id, waker);
             return Step::Wait { wake_at: None };
         }
-        self.dispatch(&mut core, now, Some(id));
-        if core.queue.take_granted(id) {
-            return Step::Granted;
-        }
-        core.queue.set_waker(id, waker);
         let wake_at = core
             .queue
             .head_blocked()
@@ -528,25 +530,21 @@ impl Shared {
         waker: &Waker,
     ) -> Step {
         let mut core = self.core.lock();
+        let is_head = core.queue.head(now, self.aging).is_some_and(|h| h.id == id);
+        let cooldown = core.limits.cooldown_until();
+        // Even at the deadline: a store hint that expires exactly then counts.
+        if is_head && cooldown <= now && (now >= retry_at || std::mem::take(&mut core.kicked)) {
+            return Step::AskStore;
+        }
         if now >= deadline {
             return Step::Expired(self.expire(&mut core, id, now));
         }
         core.queue.set_waker(id, waker);
-        let is_head = core.queue.head(now, self.aging).is_some_and(|h| h.id == id);
         if !is_head {
             return Step::Wait { wake_at: None };
         }
-        let cooldown = core.limits.cooldown_until();
-        if cooldown > now {
-            return Step::Wait {
-                wake_at: Some(cooldown),
-            };
-        }
-        if now >= retry_at || std::mem::take(&mut core.kicked) {
-            return Step::AskStore;
-        }
         Step::Wait {
-            wake_at: Some(retry_at),
+            wake_at: Some(retry_at.max(cooldown)),
         }
     }
 }

@@ -9,10 +9,8 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use palisade_core::{Priority, Usage};
-use palisade_limit::{
-    Cost, DropRule, LimitError, LimitKind, Limiter, LimiterConfig, Quota,
-};
-use tokio::time::{Instant, advance};
+use palisade_limit::{Cost, DropRule, LimitError, LimitKind, Limiter, LimiterConfig, Quota};
+use tokio::time::Instant;
 
 fn limiter(config: LimiterConfig) -> Limiter {
     Limiter::new(config).unwrap()
@@ -79,7 +77,10 @@ async fn cost_beyond_capacity_fails_at_once() {
         ),
         "{err:?}"
     );
-    assert!(err.to_string().contains("exceeds the whole tokens capacity of 1000"));
+    assert!(
+        err.to_string()
+            .contains("exceeds the whole tokens capacity of 1000")
+    );
     assert_eq!(
         palisade_core::ProviderError::from(err).kind(),
         palisade_core::ErrorKind::InvalidRequest
@@ -118,7 +119,9 @@ async fn settle_refunds_unused_and_charges_overrun_as_debt() {
 #[tokio::test(start_paused = true)]
 async fn settle_prices_usage_with_the_reservations_burndown() {
     let l = limiter(LimiterConfig::default().with_tokens(Quota::per_minute(10_000)));
-    let p = l.try_acquire(Cost::input_and_output(1_000, 1_800, 5)).unwrap();
+    let p = l
+        .try_acquire(Cost::input_and_output(1_000, 1_800, 5))
+        .unwrap();
     assert_eq!(p.reserved_tokens(), 10_000);
     let usage = Usage {
         cache_read_tokens: 4_000,
@@ -185,7 +188,10 @@ async fn max_wait_and_deadline_turn_into_rate_limited() {
     );
     let _held = l.try_acquire(Cost::request()).unwrap();
     let start = Instant::now();
-    let err = l.acquire(Cost::request(), Priority::Normal).await.unwrap_err();
+    let err = l
+        .acquire(Cost::request(), Priority::Normal)
+        .await
+        .unwrap_err();
     assert_eq!(start.elapsed(), Duration::from_secs(5));
     assert!(matches!(
         err,
@@ -277,7 +283,11 @@ async fn high_priority_queued_after_100_low_goes_first() {
     let order = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
     for i in 0..101 {
-        let priority = if i == 100 { Priority::High } else { Priority::Low };
+        let priority = if i == 100 {
+            Priority::High
+        } else {
+            Priority::Low
+        };
         let (l, order) = (l.clone(), Arc::clone(&order));
         tasks.push(tokio::spawn(async move {
             let _p = l.acquire(Cost::request(), priority).await.unwrap();
@@ -322,7 +332,10 @@ async fn a_large_request_is_not_starved_by_small_ones() {
         let (l, slot) = (l.clone(), Arc::clone(&admitted_large));
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep_until(start + Duration::from_secs(5)).await;
-            let p = l.acquire(Cost::tokens(600), Priority::Normal).await.unwrap();
+            let p = l
+                .acquire(Cost::tokens(600), Priority::Normal)
+                .await
+                .unwrap();
             *slot.lock().unwrap() = Some(Instant::now());
             p.settle_tokens(600);
         }));
@@ -332,7 +345,11 @@ async fn a_large_request_is_not_starved_by_small_ones() {
     }
     let admitted = admitted_large.lock().unwrap().unwrap();
     // Bounded by one refill of the whole bucket after it arrived.
-    assert!(admitted - start <= Duration::from_secs(5 + 60), "{:?}", admitted - start);
+    assert!(
+        admitted - start <= Duration::from_secs(5 + 60),
+        "{:?}",
+        admitted - start
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -366,7 +383,11 @@ async fn aging_lets_low_priority_through_sustained_high_load() {
     let done = low_done.lock().unwrap().unwrap();
     // Low is promoted one rank per 10 s waited: level with High after 20 s,
     // then served ahead of younger High requests.
-    assert!(done - start <= Duration::from_secs(25), "{:?}", done - start);
+    assert!(
+        done - start <= Duration::from_secs(25),
+        "{:?}",
+        done - start
+    );
 }
 
 /// Counts wake-ups per waiter.
@@ -389,10 +410,17 @@ async fn a_release_wakes_only_the_waiter_it_admits() {
         .collect();
     for (w, c) in waiters.iter_mut().zip(&counters) {
         let waker = Waker::from(Arc::clone(c));
-        assert!(w.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+        assert!(
+            w.as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
     }
     drop(held);
-    let woken: Vec<usize> = counters.iter().map(|c| c.0.load(Ordering::SeqCst)).collect();
+    let woken: Vec<usize> = counters
+        .iter()
+        .map(|c| c.0.load(Ordering::SeqCst))
+        .collect();
     assert_eq!(woken[0], 1);
     assert_eq!(woken.iter().sum::<usize>(), 1, "{woken:?}");
 }
