@@ -74,6 +74,7 @@
 
 pub mod batch;
 pub mod budget;
+pub mod builder;
 pub mod cost;
 mod duration;
 pub mod fallback;
@@ -86,6 +87,7 @@ pub mod timeout;
 
 pub use batch::{BatchExecutor, BatchProgress, BatchReport, DeadLetter};
 pub use budget::{Budget, BudgetConfig, BudgetExceeded, BudgetLayer};
+pub use builder::{CandidateConfig, FallbackStack, StackBuilder, StackConfig, StackConfigError};
 pub use cost::{ModelPrice, PriceTable};
 pub use fallback::{Candidate, CandidateProbe, Fallback, FallbackConfig, FallbackError, HedgeConfig};
 pub use retry::{Backoff, Jitter, Retry, RetryLayer, RetryPolicy};

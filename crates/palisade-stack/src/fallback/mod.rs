@@ -159,6 +159,12 @@ impl Fallback {
         self
     }
 
+    /// Sets the estimator from a shared one.
+    pub fn with_shared_estimator(mut self, estimator: Arc<dyn TokenEstimator>) -> Self {
+        self.estimator = estimator;
+        self
+    }
+
     /// Sets the fallback's own id (default `fallback`).
     pub fn with_id(mut self, id: impl Into<ProviderId>) -> Self {
         self.id = id.into();

@@ -1,0 +1,214 @@
+//! The serde form of a whole stack: one TOML file describes the candidates,
+//! their limits and breakers, retry, timeouts, fallback, routing, budget and
+//! prices. `docs/config.md` documents every key.
+
+use std::time::Duration;
+
+use palisade_breaker::BreakerConfig;
+use palisade_limit::LimiterConfig;
+use serde::{Deserialize, Serialize};
+
+use super::StackConfigError;
+use crate::budget::BudgetConfig;
+use crate::cost::{ModelPrice, PriceTable};
+use crate::fallback::FallbackConfig;
+use crate::retry::RetryPolicy;
+use crate::routing::RoutingStrategy;
+use crate::timeout::TimeoutConfig;
+
+/// A whole stack. Every section has defaults; only `candidates` is required
+/// to build one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StackConfig {
+    /// The stack's id in logs and errors. Default `"stack"`.
+    pub name: String,
+    /// The candidates, in priority order.
+    pub candidates: Vec<CandidateConfig>,
+    /// Retry policy of every candidate (a candidate's own `retry` replaces it).
+    pub retry: RetryPolicy,
+    /// Time limits: `per_attempt` for every candidate call, `overall` as the
+    /// deadline of requests that carry none.
+    pub timeout: TimeoutConfig,
+    /// How the fallback moves between candidates.
+    pub fallback: FallbackConfig,
+    /// The order candidates are tried in.
+    pub routing: RoutingConfig,
+    /// Circuit breaker of every candidate (a candidate's own `breaker`
+    /// replaces it). Default: `palisade-breaker`'s defaults.
+    pub breaker: BreakerConfig,
+    /// Whether candidates get circuit breakers at all. Default `true`.
+    pub breakers: bool,
+    /// Rate limits of every candidate without its own `limit`. Default:
+    /// none (no limiter layer).
+    pub limit: Option<LimiterConfig>,
+    /// Spending limits; no budget layer when absent.
+    pub budget: Option<BudgetConfig>,
+    /// Prices by model id, USD per million tokens.
+    pub prices: PriceTable,
+}
+
+impl Default for StackConfig {
+    fn default() -> Self {
+        Self {
+            name: "stack".to_owned(),
+            candidates: Vec::new(),
+            retry: RetryPolicy::default(),
+            timeout: TimeoutConfig::default(),
+            fallback: FallbackConfig::default(),
+            routing: RoutingConfig::default(),
+            breaker: BreakerConfig::default(),
+            breakers: true,
+            limit: None,
+            budget: None,
+            prices: PriceTable::default(),
+        }
+    }
+}
+
+/// `[routing]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoutingConfig {
+    /// Default `priority`.
+    pub strategy: RoutingStrategy,
+}
+
+/// One `[[candidates]]` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CandidateConfig {
+    /// The provider id the application binds a provider to (see
+    /// [`StackBuilder::provider`](super::StackBuilder::provider)).
+    pub id: String,
+    /// The model id, for prices and for provider factories. Default: `id`.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Weight for `weighted_random` routing. Default 1.
+    #[serde(default = "one")]
+    pub weight: f64,
+    /// Context window in tokens, overriding what the provider reports.
+    #[serde(default)]
+    pub context_window: Option<u32>,
+    /// Price, overriding the `[prices]` entry for the model.
+    #[serde(default)]
+    pub price: Option<ModelPrice>,
+    /// Rate limits, overriding the stack's `[limit]`.
+    #[serde(default)]
+    pub limit: Option<LimiterConfig>,
+    /// Circuit breaker, overriding the stack's `[breaker]`.
+    #[serde(default)]
+    pub breaker: Option<BreakerConfig>,
+    /// Retry policy, overriding the stack's `[retry]`.
+    #[serde(default)]
+    pub retry: Option<RetryPolicy>,
+    /// Per-attempt time limit, overriding `timeout.per_attempt`.
+    #[serde(default, with = "crate::duration::option")]
+    pub timeout: Option<Duration>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl CandidateConfig {
+    /// A candidate named `id` with every setting from the stack.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            model: None,
+            weight: 1.0,
+            context_window: None,
+            price: None,
+            limit: None,
+            breaker: None,
+            retry: None,
+            timeout: None,
+        }
+    }
+
+    /// The model id: `model`, else `id`.
+    pub fn model(&self) -> &str {
+        self.model.as_deref().unwrap_or(&self.id)
+    }
+}
+
+/// The environment variables [`StackConfig::apply_env`] reads (the limiter's
+/// three are applied through `palisade-limit`).
+pub const ENV_VARS: [&str; 5] = [
+    "BEDROCK_MODEL_ID",
+    "BEDROCK_FALLBACK_MODELS",
+    "MAX_REQUESTS_PER_MINUTE",
+    "MAX_CONCURRENT_REQUESTS",
+    "MAX_TOKENS_PER_MINUTE",
+];
+
+impl StackConfig {
+    /// Parses a TOML document.
+    pub fn from_toml(text: &str) -> Result<Self, StackConfigError> {
+        toml::from_str(text).map_err(|e| StackConfigError::Toml(e.to_string()))
+    }
+
+    /// Renders the config as TOML.
+    pub fn to_toml(&self) -> Result<String, StackConfigError> {
+        toml::to_string(self).map_err(|e| StackConfigError::Toml(e.to_string()))
+    }
+
+    /// The defaults with the environment applied (see [`apply_env`](StackConfig::apply_env)).
+    pub fn from_env() -> Result<Self, StackConfigError> {
+        let mut config = Self::default();
+        config.apply_env_from(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    /// Applies the environment knobs:
+    ///
+    /// - `BEDROCK_MODEL_ID` and `BEDROCK_FALLBACK_MODELS` (comma-separated)
+    ///   replace the candidate list, primary first, when set and the config
+    ///   has no candidates; candidate ids are the model ids.
+    /// - `MAX_REQUESTS_PER_MINUTE`, `MAX_CONCURRENT_REQUESTS`,
+    ///   `MAX_TOKENS_PER_MINUTE` set those limits on the stack's `[limit]`
+    ///   (the default of every candidate).
+    ///
+    /// Region variables belong to the provider (`palisade-bedrock`).
+    pub fn apply_env(&mut self) -> Result<(), StackConfigError> {
+        self.apply_env_from(|name| std::env::var(name).ok())
+    }
+
+    /// [`apply_env`](StackConfig::apply_env) over any lookup.
+    pub fn apply_env_from(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), StackConfigError> {
+        if self.candidates.is_empty() {
+            let primary = lookup("BEDROCK_MODEL_ID").filter(|v| !v.trim().is_empty());
+            let fallbacks = lookup("BEDROCK_FALLBACK_MODELS").unwrap_or_default();
+            let models = primary
+                .into_iter()
+                .chain(fallbacks.split(',').map(str::to_owned))
+                .map(|m| m.trim().to_owned())
+                .filter(|m| !m.is_empty());
+            for model in models {
+                if !self.candidates.iter().any(|c| c.id == model) {
+                    self.candidates.push(CandidateConfig::new(model));
+                }
+            }
+        }
+        let from_env = LimiterConfig::from_lookup(&lookup)
+            .map_err(|e| StackConfigError::Env(e.to_string()))?;
+        let limit = self.limit.get_or_insert_with(LimiterConfig::default);
+        if from_env.requests.is_some() {
+            limit.requests = from_env.requests;
+        }
+        if from_env.max_concurrent.is_some() {
+            limit.max_concurrent = from_env.max_concurrent;
+        }
+        if from_env.tokens.is_some() {
+            limit.tokens = from_env.tokens;
+        }
+        if limit.requests.is_none() && limit.tokens.is_none() && limit.max_concurrent.is_none() {
+            self.limit = None;
+        }
+        Ok(())
+    }
+}

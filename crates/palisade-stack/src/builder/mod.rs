@@ -1,0 +1,266 @@
+//! Building the canonical stack from a [`StackConfig`].
+//!
+//! The config describes the candidates; the application supplies a provider
+//! for each (by id, or through a factory that gets the candidate's config),
+//! because only it knows how to reach a model. The builder then wraps each
+//! provider, innermost first, in its rate limiter, circuit breaker, timeout
+//! and retry layers, routes over them with the configured fallback and
+//! router, and puts the budget in front.
+
+mod config;
+mod probes;
+mod stack;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use palisade_breaker::{CircuitBreaker, CircuitBreakerLayer};
+use palisade_core::{Layer, ProviderId, SharedProvider, TokenEstimator};
+use palisade_limit::{Limiter, LimiterSet, RateLimitLayer};
+
+pub use config::{CandidateConfig, ENV_VARS, RoutingConfig, StackConfig};
+pub use stack::FallbackStack;
+
+use crate::budget::BudgetLayer;
+use crate::fallback::{Candidate, Fallback};
+use crate::retry::RetryLayer;
+use crate::routing::Router;
+use crate::timeout::{TimeoutConfig, TimeoutLayer};
+use probes::{BreakerProbe, LimiterProbe};
+
+/// A config that cannot be built into a stack.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StackConfigError {
+    /// The TOML did not parse or did not match the schema.
+    #[error("stack config: {0}")]
+    Toml(String),
+    /// An environment variable had a value that cannot work.
+    #[error("stack config from the environment: {0}")]
+    Env(String),
+    /// No candidates were configured.
+    #[error("stack config has no candidates (add [[candidates]] or set BEDROCK_MODEL_ID)")]
+    NoCandidates,
+    /// Two candidates share an id.
+    #[error("stack config: candidate `{0}` appears twice")]
+    DuplicateCandidate(String),
+    /// A candidate has no provider bound and no factory made one.
+    #[error("stack config: no provider for candidate `{0}` (bind one with StackBuilder::provider)")]
+    MissingProvider(String),
+    /// The factory failed for a candidate.
+    #[error("stack config: could not create the provider for candidate `{id}`: {reason}")]
+    Factory {
+        /// The candidate.
+        id: String,
+        /// What the factory said.
+        reason: String,
+    },
+    /// A candidate's limiter config is invalid.
+    #[error("stack config: candidate `{id}` limit: {reason}")]
+    Limit {
+        /// The candidate.
+        id: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A candidate's breaker config is invalid.
+    #[error("stack config: candidate `{id}` breaker: {reason}")]
+    Breaker {
+        /// The candidate.
+        id: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+type Factory =
+    dyn Fn(&CandidateConfig) -> Result<SharedProvider, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Builds a [`FallbackStack`] from a [`StackConfig`] and the providers.
+pub struct StackBuilder {
+    config: StackConfig,
+    providers: HashMap<String, SharedProvider>,
+    factory: Option<Box<Factory>>,
+    router: Option<Arc<dyn Router>>,
+    estimator: Option<Arc<dyn TokenEstimator>>,
+}
+
+impl std::fmt::Debug for StackBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StackBuilder")
+            .field("config", &self.config)
+            .field("providers", &self.providers.keys().collect::<Vec<_>>())
+            .field("factory", &self.factory.is_some())
+            .field("router", &self.router)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StackBuilder {
+    /// A builder for `config`.
+    pub fn new(config: StackConfig) -> Self {
+        Self {
+            config,
+            providers: HashMap::new(),
+            factory: None,
+            router: None,
+            estimator: None,
+        }
+    }
+
+    /// A builder for a TOML config.
+    pub fn from_toml(text: &str) -> Result<Self, StackConfigError> {
+        StackConfig::from_toml(text).map(Self::new)
+    }
+
+    /// Binds the provider of candidate `id`.
+    pub fn provider(mut self, id: impl Into<String>, provider: impl palisade_core::Provider + 'static) -> Self {
+        self.providers.insert(id.into(), Arc::new(provider));
+        self
+    }
+
+    /// Binds an already shared provider to candidate `id`.
+    pub fn shared_provider(mut self, id: impl Into<String>, provider: SharedProvider) -> Self {
+        self.providers.insert(id.into(), provider);
+        self
+    }
+
+    /// Makes the providers of candidates not bound by id (for example a
+    /// Bedrock client per `model`).
+    pub fn provider_factory<F, E>(mut self, factory: F) -> Self
+    where
+        F: Fn(&CandidateConfig) -> Result<SharedProvider, E> + 'static,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.factory = Some(Box::new(move |c| factory(c).map_err(Into::into)));
+        self
+    }
+
+    /// Replaces the configured routing strategy with a custom router.
+    pub fn router(mut self, router: impl Router + 'static) -> Self {
+        self.router = Some(Arc::new(router));
+        self
+    }
+
+    /// Sets the token estimator for the context-window check and the limiters.
+    pub fn estimator(mut self, estimator: impl TokenEstimator + 'static) -> Self {
+        self.estimator = Some(Arc::new(estimator));
+        self
+    }
+
+    /// The config being built.
+    pub fn config(&self) -> &StackConfig {
+        &self.config
+    }
+
+    /// Builds the stack.
+    pub fn build(mut self) -> Result<FallbackStack, StackConfigError> {
+        if self.config.candidates.is_empty() {
+            return Err(StackConfigError::NoCandidates);
+        }
+        let mut candidates = Vec::with_capacity(self.config.candidates.len());
+        for (i, c) in self.config.candidates.iter().enumerate() {
+            if self.config.candidates[..i].iter().any(|d| d.id == c.id) {
+                return Err(StackConfigError::DuplicateCandidate(c.id.clone()));
+            }
+            let provider = match self.providers.remove(&c.id) {
+                Some(p) => p,
+                None => match &self.factory {
+                    Some(make) => make(c).map_err(|e| StackConfigError::Factory {
+                        id: c.id.clone(),
+                        reason: e.to_string(),
+                    })?,
+                    None => return Err(StackConfigError::MissingProvider(c.id.clone())),
+                },
+            };
+            candidates.push(self.candidate(c, provider)?);
+        }
+        let router = self
+            .router
+            .take()
+            .unwrap_or_else(|| self.config.routing.strategy.router());
+        let mut fallback = Fallback::new(candidates)
+            .with_id(ProviderId::new(&self.config.name))
+            .with_config(self.config.fallback.clone())
+            .with_shared_router(router);
+        if let Some(estimator) = &self.estimator {
+            fallback = fallback.with_shared_estimator(Arc::clone(estimator));
+        }
+        let budget = self
+            .config
+            .budget
+            .clone()
+            .map(|b| BudgetLayer::new(b, self.prices_for_budget()));
+        Ok(FallbackStack::new(fallback, budget, self.config))
+    }
+
+    /// The table the budget prices answers with: `[prices]` plus each
+    /// candidate's own price under its model id.
+    fn prices_for_budget(&self) -> crate::cost::PriceTable {
+        let mut table = self.config.prices.clone();
+        for c in &self.config.candidates {
+            if let Some(price) = c.price {
+                table.insert(c.model(), price);
+                table.insert(c.id.clone(), price);
+            }
+        }
+        table
+    }
+
+    /// Wraps one provider: RateLimit, then Breaker, Timeout, Retry outside it.
+    fn candidate(&self, c: &CandidateConfig, provider: SharedProvider) -> Result<Candidate, StackConfigError> {
+        let mut probes: Vec<Arc<dyn crate::CandidateProbe>> = Vec::new();
+        let mut layered = provider;
+        if let Some(limit) = c.limit.clone().or_else(|| self.config.limit.clone()) {
+            let mut limit = limit;
+            if limit.name == palisade_limit::LimiterConfig::default().name {
+                limit.name = c.id.clone();
+            }
+            let limiter = Limiter::new(limit).map_err(|e| StackConfigError::Limit {
+                id: c.id.clone(),
+                reason: e.to_string(),
+            })?;
+            let set = LimiterSet::from(limiter);
+            probes.push(Arc::new(LimiterProbe(set.clone())));
+            let mut layer = RateLimitLayer::new(set);
+            if let Some(estimator) = &self.estimator {
+                layer = layer.with_estimator(Arc::clone(estimator));
+            }
+            layered = Arc::new(layer.layer(layered));
+        }
+        if self.config.breakers {
+            let config = c.breaker.clone().unwrap_or_else(|| self.config.breaker.clone());
+            let breaker = CircuitBreaker::new(ProviderId::new(&c.id), config).map_err(|e| {
+                StackConfigError::Breaker {
+                    id: c.id.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
+            probes.push(Arc::new(BreakerProbe(breaker.clone())));
+            layered = Arc::new(CircuitBreakerLayer::new(breaker).layer(layered));
+        }
+        let per_attempt = c.timeout.or(self.config.timeout.per_attempt);
+        if per_attempt.is_some() {
+            let timeout = TimeoutLayer::new(TimeoutConfig {
+                per_attempt,
+                overall: None,
+            });
+            layered = Arc::new(timeout.layer(layered));
+        }
+        let retry = RetryLayer::new(c.retry.clone().unwrap_or_else(|| self.config.retry.clone()));
+        layered = Arc::new(retry.wrap(layered));
+        probes.push(Arc::new(retry));
+
+        let mut candidate = Candidate::from_shared(layered).with_weight(c.weight);
+        if let Some(window) = c.context_window {
+            candidate = candidate.with_context_window(window);
+        }
+        if let Some(price) = c.price.or_else(|| self.config.prices.get(c.model()).copied()) {
+            candidate = candidate.with_price(price);
+        }
+        for probe in probes {
+            candidate = candidate.with_probe(probe);
+        }
+        Ok(candidate)
+    }
+}
