@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use palisade_core::{ContentBlock, HeuristicEstimator, Message, TokenEstimator};
 
-use crate::render::{Draft, RenderedPrompt};
+use crate::draft::Draft;
+use crate::rendered::RenderedPrompt;
 
 /// Framing tokens per message and per request, as
 /// [`TokenEstimator::estimate_request`] adds them by default.

@@ -258,7 +258,10 @@ fn next_fence(reply: &str, mut from: usize) -> Option<usize> {
     while let Some(found) = reply[from..].find("```") {
         let at = from + found;
         let line_start = reply[..at].rfind('\n').map_or(0, |nl| nl + 1);
-        if reply[line_start..at].bytes().all(|b| b == b' ' || b == b'\t') {
+        if reply[line_start..at]
+            .bytes()
+            .all(|b| b == b' ' || b == b'\t')
+        {
             return Some(at);
         }
         from = at + 3;

@@ -2,12 +2,13 @@
 //! times.
 
 use crate::budget::TokenBudget;
+use crate::draft::draft;
 use crate::error::PromptError;
-use crate::escape::TagName;
 use crate::inputs::PromptInputs;
 use crate::interpolate::Interpolator;
 use crate::parts::{ContextSlot, Example, OutputSpec};
-use crate::render::{RenderedPrompt, draft};
+use crate::rendered::RenderedPrompt;
+use crate::section::TagName;
 
 /// A prompt template with named parts, following the Task → Context →
 /// Examples → Constraints → Output pattern.

@@ -1,128 +1,22 @@
-//! Rendering: from a template and its inputs to a [`RenderedPrompt`].
+//! Drafting: from a template and its inputs to a [`Draft`], the rendered
+//! prompt before budget fitting.
 //!
-//! Rendering happens in two steps so budget fitting can work between them:
-//! [`draft`] interpolates the authored parts and checks the inputs, keeping
-//! context bodies raw; a [`Draft`] then assembles the user turn, with any
-//! context blocks cut short, as many times as fitting needs.
+//! Rendering happens in two steps so fitting can work between them: [`draft`]
+//! interpolates the authored parts and checks the inputs, keeping context
+//! bodies raw; a [`Draft`] then assembles the user turn, with any context
+//! blocks cut short, as many times as fitting needs.
 
-use palisade_core::{ChatRequest, ContentBlock, Message, Role};
+use palisade_core::{Message, Role};
 
 use crate::budget::BudgetReport;
 use crate::context::ContextFormat;
 use crate::error::PromptError;
-use crate::escape::{escape_text, push_section};
+use crate::escape::escape_text;
 use crate::inputs::PromptInputs;
+use crate::rendered::RenderedPrompt;
+use crate::section::{push_section, separate_sections};
 use crate::template::PromptTemplate;
 use crate::toon_context::ContextEncoding;
-
-/// A rendered prompt: system prompt, history and the new user turn, ready to
-/// send as a [`ChatRequest`] or to print as one text.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RenderedPrompt {
-    system: Option<String>,
-    history: Vec<Message>,
-    user_turn: String,
-    max_tokens: Option<u32>,
-    encodings: Vec<ContextEncoding>,
-    budget: Option<BudgetReport>,
-}
-
-impl RenderedPrompt {
-    /// The system prompt (role, expertise, behaviour), if the template has one.
-    pub fn system(&self) -> Option<&str> {
-        self.system.as_deref()
-    }
-
-    /// The history turns kept, oldest first.
-    pub fn history(&self) -> &[Message] {
-        &self.history
-    }
-
-    /// The new user turn: task, context, examples, constraints, output
-    /// format and the user's message, as tagged sections.
-    pub fn user_turn(&self) -> &str {
-        &self.user_turn
-    }
-
-    /// How each structured context block was encoded and what it saved.
-    pub fn context_encodings(&self) -> &[ContextEncoding] {
-        &self.encodings
-    }
-
-    /// What budget fitting did, when rendered with
-    /// [`render_within`](PromptTemplate::render_within).
-    pub fn budget_report(&self) -> Option<&BudgetReport> {
-        self.budget.as_ref()
-    }
-
-    /// The prompt as a request: the system prompt, the history turns, then
-    /// the user turn. `max_tokens` is the budget's when rendered within one,
-    /// else [`ChatRequest::new`]'s default.
-    pub fn to_chat_request(&self) -> ChatRequest {
-        self.clone().into_chat_request()
-    }
-
-    /// Like [`to_chat_request`](Self::to_chat_request), without copying.
-    pub fn into_chat_request(self) -> ChatRequest {
-        let mut messages = self.history;
-        messages.push(Message::user(self.user_turn));
-        let mut request = ChatRequest::new(messages);
-        request.system = self.system;
-        if let Some(max_tokens) = self.max_tokens {
-            request.max_tokens = max_tokens;
-        }
-        request
-    }
-
-    /// The prompt as one text, for completion-style APIs and logs: the system
-    /// prompt, the history in a `<conversation_history>` section (each turn
-    /// escaped in `<user>` or `<assistant>`), then the user turn, separated
-    /// by blank lines.
-    pub fn to_text(&self) -> String {
-        let mut out = String::new();
-        if let Some(system) = &self.system {
-            out.push_str(system);
-        }
-        if !self.history.is_empty() {
-            let mut turns = String::new();
-            for (i, message) in self.history.iter().enumerate() {
-                if i > 0 {
-                    turns.push('\n');
-                }
-                let tag = match message.role {
-                    Role::User => "user",
-                    Role::Assistant => "assistant",
-                };
-                push_section(&mut turns, tag, None, &escape_text(&message_text(message)));
-            }
-            separate(&mut out);
-            push_section(&mut out, "conversation_history", None, &turns);
-        }
-        separate(&mut out);
-        out.push_str(&self.user_turn);
-        out
-    }
-}
-
-/// All of a message's content as text: text blocks as written, JSON blocks
-/// compact.
-pub(crate) fn message_text(message: &Message) -> String {
-    let mut text = String::new();
-    for block in &message.content {
-        match block {
-            ContentBlock::Json { value } => text.push_str(&value.to_string()),
-            other => text.push_str(other.as_text().unwrap_or_default()),
-        }
-    }
-    text
-}
-
-/// Adds the blank line between two non-empty sections.
-fn separate(out: &mut String) {
-    if !out.is_empty() {
-        out.push_str("\n\n");
-    }
-}
 
 /// A context block placed in the draft, raw (unescaped), so that fitting can
 /// cut it on a character boundary of what the caller gave.
@@ -164,11 +58,11 @@ impl Draft {
                 let attribute = block.format.attribute().map(|value| ("format", value));
                 push_section(&mut blocks, &block.tag, attribute, &body);
             }
-            separate(&mut out);
+            separate_sections(&mut out);
             push_section(&mut out, "context", None, &blocks);
         }
         if !self.after_context.is_empty() {
-            separate(&mut out);
+            separate_sections(&mut out);
             out.push_str(&self.after_context);
         }
         out
@@ -290,23 +184,23 @@ pub(crate) fn draft(
             bullets.push_str("- ");
             bullets.push_str(&render(part)?);
         }
-        separate(&mut after_context);
+        separate_sections(&mut after_context);
         push_section(&mut after_context, "constraints", None, &bullets);
     }
     if let Some((part, schema)) = &template.output {
         let mut body = render(part)?;
         if let Some(schema) = schema {
-            separate(&mut body);
+            separate_sections(&mut body);
             body.push_str("```json\n");
             body.push_str(&escape_text(schema.trim()));
             body.push_str("\n```");
         }
-        separate(&mut after_context);
+        separate_sections(&mut after_context);
         push_section(&mut after_context, "output_format", None, &body);
     }
     match (&template.user_message_tag, &inputs.user_message) {
         (Some(tag), Some(message)) => {
-            separate(&mut after_context);
+            separate_sections(&mut after_context);
             push_section(
                 &mut after_context,
                 tag.as_str(),
