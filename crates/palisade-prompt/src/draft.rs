@@ -118,7 +118,7 @@ fn truncated_body(raw: &str, keep: usize) -> String {
 }
 
 /// The marker that ends a cut block; plain ASCII, no tag characters.
-pub(crate) fn truncation_marker(omitted_chars: usize, total_chars: usize) -> String {
+fn truncation_marker(omitted_chars: usize, total_chars: usize) -> String {
     format!(
         "[truncated: {omitted_chars} of {total_chars} characters omitted to fit the context window]"
     )

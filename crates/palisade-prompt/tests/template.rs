@@ -222,3 +222,36 @@ fn parts_are_trimmed_and_joined_byte_stably() {
         format!("You are terse.\n\nNever guess.\n\n{}", prompt.user_turn())
     );
 }
+
+#[test]
+fn templates_and_inputs_are_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<PromptTemplate>();
+    assert_send_sync::<PromptInputs>();
+    assert_send_sync::<palisade_prompt::RenderedPrompt>();
+    assert_send_sync::<palisade_prompt::TokenBudget>();
+}
+
+/// A value whose serialization always fails.
+struct Unserializable;
+impl serde::Serialize for Unserializable {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("refusing to serialize"))
+    }
+}
+
+#[test]
+fn a_value_that_fails_to_serialize_fails_the_render_that_reads_it() {
+    let template = PromptTemplate::builder("t")
+        .task("{{ broken }}")
+        .build()
+        .unwrap();
+    let mut inputs = PromptInputs::new();
+    inputs.var("broken", &Unserializable);
+    let err = template.render(&inputs).unwrap_err();
+    assert!(
+        matches!(err, PromptError::Template(TemplateError::Render { .. })),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("refusing to serialize"), "{err}");
+}
