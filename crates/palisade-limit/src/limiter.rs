@@ -498,14 +498,15 @@ impl Shared {
         if core.queue.take_granted(id) {
             return Step::Granted;
         }
-        let is_head = core.queue.head(now, self.aging).is_some_and(|h| h.id == id);
-        if is_head {
-            // Even at the deadline: capacity due exactly then still counts.
-            self.dispatch(&mut core, now, Some(id));
-            if core.queue.take_granted(id) {
-                return Step::Granted;
-            }
+        // Dispatch whether or not this waiter is the head: aging may have
+        // moved the head since the timer that woke us was armed, and the new
+        // head must learn that it is one. Even at the deadline: capacity due
+        // exactly then still counts.
+        self.dispatch(&mut core, now, Some(id));
+        if core.queue.take_granted(id) {
+            return Step::Granted;
         }
+        let is_head = core.queue.head(now, self.aging).is_some_and(|h| h.id == id);
         if now >= deadline {
             return Step::Expired(self.expire(&mut core, id, now));
         }
@@ -530,7 +531,15 @@ impl Shared {
         waker: &Waker,
     ) -> Step {
         let mut core = self.core.lock();
-        let is_head = core.queue.head(now, self.aging).is_some_and(|h| h.id == id);
+        let head = core.queue.head(now, self.aging);
+        let is_head = head.is_some_and(|h| h.id == id);
+        if let Some(h) = head
+            && !is_head
+        {
+            // Aging may have made another waiter the head since its last
+            // wake-up; it must learn that it is the one to ask the store.
+            core.queue.wake(h.id);
+        }
         let cooldown = core.limits.cooldown_until();
         // Even at the deadline: a store hint that expires exactly then counts.
         if is_head && cooldown <= now && (now >= retry_at || std::mem::take(&mut core.kicked)) {
