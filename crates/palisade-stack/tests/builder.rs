@@ -1,0 +1,165 @@
+//! StackBuilder: config parsing, environment knobs, errors, and the layers it
+//! builds (breaker state and reset, limiter, retry) seen through stats.
+
+use std::time::Duration;
+
+use palisade_core::testing::ScriptedProvider;
+use palisade_core::{ChatRequest, ErrorKind, Provider, ProviderError, SharedProvider};
+use palisade_stack::{RoutingStrategy, StackBuilder, StackConfig, StackConfigError};
+
+#[test]
+fn the_documented_example_config_parses_and_round_trips() {
+    let doc = include_str!("../../../docs/config.md");
+    let start = doc.find("```toml\n").expect("docs/config.md has a toml example") + 8;
+    let end = start + doc[start..].find("```").unwrap();
+    let config = StackConfig::from_toml(&doc[start..end]).unwrap();
+    assert_eq!(config.candidates.len(), 3);
+    assert_eq!(config.routing.strategy, RoutingStrategy::Priority);
+    assert_eq!(config.fallback.pause, Duration::from_secs(5));
+    assert!(config.budget.is_some());
+    let again = StackConfig::from_toml(&config.to_toml().unwrap()).unwrap();
+    assert_eq!(again, config);
+}
+
+#[test]
+fn unknown_keys_and_bad_durations_are_rejected_with_their_place() {
+    let err = StackConfig::from_toml("[retry]\nmax_atempts = 3\n").unwrap_err();
+    assert!(err.to_string().contains("max_atempts"), "{err}");
+    let err = StackConfig::from_toml("[fallback]\npause = \"5 parsecs\"\n").unwrap_err();
+    assert!(err.to_string().contains("parsecs"), "{err}");
+}
+
+#[test]
+fn environment_knobs_fill_candidates_and_limits() {
+    let env = |name: &str| match name {
+        "BEDROCK_MODEL_ID" => Some("us.anthropic.claude-sonnet-4".to_owned()),
+        "BEDROCK_FALLBACK_MODELS" => Some(" us.anthropic.claude-3-5-haiku , ,us.anthropic.claude-3-haiku".to_owned()),
+        "MAX_CONCURRENT_REQUESTS" => Some("4".to_owned()),
+        _ => None,
+    };
+    let mut config = StackConfig::default();
+    config.apply_env_from(env).unwrap();
+    let ids: Vec<&str> = config.candidates.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["us.anthropic.claude-sonnet-4", "us.anthropic.claude-3-5-haiku", "us.anthropic.claude-3-haiku"]
+    );
+    assert_eq!(config.limit.as_ref().and_then(|l| l.max_concurrent), Some(4));
+
+    let bad = |name: &str| (name == "MAX_REQUESTS_PER_MINUTE").then(|| "lots".to_owned());
+    assert!(matches!(StackConfig::default().apply_env_from(bad), Err(StackConfigError::Env(_))));
+}
+
+#[test]
+fn building_reports_what_is_missing() {
+    assert_eq!(StackBuilder::new(StackConfig::default()).build().unwrap_err(), StackConfigError::NoCandidates);
+    let config = "[[candidates]]\nid = \"a\"\n[[candidates]]\nid = \"b\"\n";
+    let err = StackBuilder::from_toml(config)
+        .unwrap()
+        .provider("a", ScriptedProvider::new("a"))
+        .build()
+        .unwrap_err();
+    assert_eq!(err, StackConfigError::MissingProvider("b".into()));
+    let dup = "[[candidates]]\nid = \"a\"\n[[candidates]]\nid = \"a\"\n";
+    let err = StackBuilder::from_toml(dup).unwrap().provider("a", ScriptedProvider::new("a")).build().unwrap_err();
+    assert_eq!(err, StackConfigError::DuplicateCandidate("a".into()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_factory_makes_providers_from_candidate_configs() {
+    let config = "[[candidates]]\nid = \"primary\"\nmodel = \"claude\"\n";
+    let stack = StackBuilder::from_toml(config)
+        .unwrap()
+        .provider_factory(|c| -> Result<SharedProvider, std::io::Error> {
+            Ok(std::sync::Arc::new(ScriptedProvider::new(c.id.as_str()).then_text(c.model())))
+        })
+        .build()
+        .unwrap();
+    assert_eq!(stack.complete(ChatRequest::user("hi")).await.unwrap().text_content(), "claude");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_breaker_opens_the_fallback_skips_and_reset_closes_it() {
+    let config = r#"
+        [retry]
+        max_attempts = 1
+        [breaker]
+        consecutive_failures = 3
+        [[candidates]]
+        id = "flaky"
+        [[candidates]]
+        id = "steady"
+    "#;
+    let flaky = ScriptedProvider::new("flaky").then_errors(3, &ProviderError::new(ErrorKind::Internal, "500"));
+    let steady = ScriptedProvider::new("steady");
+    let stack = StackBuilder::from_toml(config)
+        .unwrap()
+        .provider("flaky", flaky.clone())
+        .provider("steady", steady.clone())
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        stack.complete(ChatRequest::user("hi")).await.unwrap();
+    }
+    let stats = stack.stats();
+    assert_eq!(stats.candidate("flaky").unwrap().breaker_state.as_deref(), Some("open"));
+    // Open: skipped without a call.
+    let answer = stack.complete(ChatRequest::user("hi")).await.unwrap();
+    assert_eq!(flaky.call_count(), 3);
+    assert!(matches!(
+        answer.attempts[0].outcome,
+        palisade_core::AttemptOutcome::Skipped(palisade_core::SkipReason::Unavailable { .. })
+    ));
+    // reset() closes it by hand.
+    stack.reset();
+    assert_eq!(stack.stats().candidate("flaky").unwrap().breaker_state.as_deref(), Some("closed"));
+    assert_eq!(stack.complete(ChatRequest::user("hi")).await.unwrap().served_by.as_str(), "flaky");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_overall_timeout_bounds_the_whole_request() {
+    let config = r#"
+        [timeout]
+        overall = "2s"
+        per_attempt = "10s"
+        [[candidates]]
+        id = "slow"
+    "#;
+    let slow = ScriptedProvider::new("slow").otherwise(Duration::from_secs(5), palisade_core::testing::Outcome::Echo);
+    let stack = StackBuilder::from_toml(config).unwrap().provider("slow", slow.clone()).build().unwrap();
+    let start = tokio::time::Instant::now();
+    let err = stack.complete(ChatRequest::user("hi")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert_eq!(start.elapsed(), Duration::from_secs(2));
+    assert_eq!(slow.in_flight(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_budget_section_puts_a_budget_in_front() {
+    let config = r#"
+        [budget]
+        limit_usd = 0.0001
+        [prices]
+        "m" = { input_per_mtok = 3.0, output_per_mtok = 15.0 }
+        [[candidates]]
+        id = "m"
+    "#;
+    let stack = StackBuilder::from_toml(config)
+        .unwrap()
+        .provider("m", ScriptedProvider::new("m"))
+        .build()
+        .unwrap();
+    let mut refused = None;
+    for i in 0..100 {
+        if let Err(e) = stack.complete(ChatRequest::user("hello there").with_max_tokens(16)).await {
+            refused = Some((i, e));
+            break;
+        }
+    }
+    let (i, err) = refused.expect("the budget refuses eventually");
+    assert_eq!(err.kind(), ErrorKind::QuotaExhausted);
+    assert!(i > 0);
+    let budget = stack.stats().budget.unwrap();
+    assert!(budget.total.spent_usd >= 0.0001);
+    assert_eq!(budget.rejected, 1);
+}
