@@ -1,0 +1,275 @@
+//! The Claude models callable through Bedrock's Converse API: context window,
+//! output limit, list prices and quota burndown, in one place, so the
+//! limiter's cost model and the stack's cost table agree.
+//!
+//! # Source and date
+//!
+//! Compiled on 2026-11-22 from Anthropic's "Claude on Amazon Bedrock (legacy)"
+//! page (the Converse / InvokeModel model table with ARN-versioned ids), the
+//! per-model overview pages on platform.claude.com (context, max output,
+//! prices, cache prices), the AWS Bedrock model cards, and the Bedrock quotas
+//! page (output-token burndown). Prices are on-demand list prices in USD per
+//! million tokens; cache writes are the 5-minute TTL rate. Bedrock's regional
+//! (`us.`, `eu.`, …) profiles of some models are priced above the `global.`
+//! profile; check the Bedrock pricing page before billing from these numbers.
+//!
+//! Models newer than Claude Opus 4.6 are served on Bedrock through the
+//! Messages-API endpoint, not Converse, and are not listed. Retired models
+//! (Claude 3.5 Sonnet, which answers 404 end-of-life) are not listed either, so
+//! nothing here can become a default that no longer answers.
+//!
+//! # Burndown
+//!
+//! Bedrock charges output tokens against the tokens-per-minute quota at a
+//! multiple of their count: 5 for Claude 3.7 Sonnet and every later Sonnet and
+//! Opus, 1 for the others. A limiter must reserve `max_tokens × burndown`.
+
+use serde::Serialize;
+
+/// Where a model is in Bedrock's lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Lifecycle {
+    /// Current; a sensible default.
+    Active,
+    /// Still served but scheduled for retirement: do not start new work on it.
+    Legacy,
+}
+
+/// Per-million-token list prices in USD.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Prices {
+    /// Input tokens at the normal rate.
+    pub input: f64,
+    /// Output tokens (thinking included).
+    pub output: f64,
+    /// Input tokens written to the prompt cache (5-minute TTL).
+    pub cache_write: f64,
+    /// Input tokens read from the prompt cache.
+    pub cache_read: f64,
+}
+
+/// One Claude model on Bedrock.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ClaudeModel {
+    /// Human name, e.g. `Claude Sonnet 4.5`.
+    pub name: &'static str,
+    /// The base Bedrock model id, without an inference-profile prefix.
+    pub model_id: &'static str,
+    /// Context window in tokens (the default one, without beta headers).
+    pub context_window: u32,
+    /// Largest `max_tokens` the model accepts.
+    pub max_output_tokens: u32,
+    /// List prices.
+    pub prices: Prices,
+    /// Quota burndown multiplier for output tokens (see the module docs).
+    pub output_burndown: u32,
+    /// Whether `thinking: {type: enabled, budget_tokens}` is accepted.
+    pub extended_thinking: bool,
+    /// Lifecycle state at the catalog's date.
+    pub lifecycle: Lifecycle,
+}
+
+impl ClaudeModel {
+    /// The list price of a call's usage, in USD.
+    pub fn cost_usd(&self, usage: &palisade_core::Usage) -> f64 {
+        let per_token = |tokens: u32, per_million: f64| f64::from(tokens) * per_million / 1e6;
+        per_token(usage.input_tokens, self.prices.input)
+            + per_token(usage.output_tokens, self.prices.output)
+            + per_token(usage.cache_write_tokens, self.prices.cache_write)
+            + per_token(usage.cache_read_tokens, self.prices.cache_read)
+    }
+}
+
+const fn prices(input: f64, output: f64, cache_write: f64, cache_read: f64) -> Prices {
+    Prices {
+        input,
+        output,
+        cache_write,
+        cache_read,
+    }
+}
+
+/// Every model in the catalog, newest first within each family.
+pub const MODELS: &[ClaudeModel] = &[
+    ClaudeModel {
+        name: "Claude Opus 4.6",
+        model_id: "anthropic.claude-opus-4-6-v1",
+        context_window: 1_000_000,
+        max_output_tokens: 128_000,
+        prices: prices(5.0, 25.0, 6.25, 0.50),
+        output_burndown: 5,
+        extended_thinking: true,
+        lifecycle: Lifecycle::Active,
+    },
+    ClaudeModel {
+        name: "Claude Opus 4.5",
+        model_id: "anthropic.claude-opus-4-5-20251101-v1:0",
+        context_window: 200_000,
+        max_output_tokens: 64_000,
+        prices: prices(5.0, 25.0, 6.25, 0.50),
+        output_burndown: 5,
+        extended_thinking: true,
+        lifecycle: Lifecycle::Active,
+    },
+    ClaudeModel {
+        name: "Claude Opus 4.1",
+        model_id: "anthropic.claude-opus-4-1-20250805-v1:0",
+        context_window: 200_000,
+        max_output_tokens: 32_000,
+        prices: prices(15.0, 75.0, 18.75, 1.50),
+        output_burndown: 5,
+        extended_thinking: true,
+        lifecycle: Lifecycle::Active,
+    },
+    ClaudeModel {
+        name: "Claude Sonnet 4.6",
+        model_id: "anthropic.claude-sonnet-4-6",
+        context_window: 1_000_000,
+        max_output_tokens: 64_000,
+        prices: prices(3.0, 15.0, 3.75, 0.30),
+        output_burndown: 5,
+        extended_thinking: true,
+        lifecycle: Lifecycle::Active,
+    },
+    ClaudeModel {
+        name: "Claude Sonnet 4.5",
+        model_id: "anthropic.claude-sonnet-4-5-20250929-v1:0",
+        context_window: 200_000,
+        max_output_tokens: 64_000,
+        prices: prices(3.0, 15.0, 3.75, 0.30),
+        output_burndown: 5,
+        extended_thinking: true,
+        lifecycle: Lifecycle::Active,
+    },
+    ClaudeModel {
+        name: "Claude Sonnet 4",
+        model_id: "anthropic.claude-sonnet-4-20250514-v1:0",
+        context_window: 200_000,
+        max_output_tokens: 64_000,
+        prices: prices(3.0, 15.0, 3.75, 0.30),
+        output_burndown: 5,
+        extended_thinking: true,
+        lifecycle: Lifecycle::Legacy,
+    },
+    ClaudeModel {
+        name: "Claude Sonnet 3.7",
+        model_id: "anthropic.claude-3-7-sonnet-20250219-v1:0",
+        context_window: 200_000,
+        max_output_tokens: 64_000,
+        prices: prices(3.0, 15.0, 3.75, 0.30),
+        output_burndown: 5,
+        extended_thinking: true,
+        lifecycle: Lifecycle::Legacy,
+    },
+    ClaudeModel {
+        name: "Claude Haiku 4.5",
+        model_id: "anthropic.claude-haiku-4-5-20251001-v1:0",
+        context_window: 200_000,
+        max_output_tokens: 64_000,
+        prices: prices(1.0, 5.0, 1.25, 0.10),
+        output_burndown: 1,
+        extended_thinking: true,
+        lifecycle: Lifecycle::Active,
+    },
+];
+
+/// The model a configuration without `BEDROCK_MODEL_ID` uses: Claude Sonnet
+/// 4.6 through the US cross-region inference profile.
+pub const DEFAULT_MODEL_ID: &str = "us.anthropic.claude-sonnet-4-6";
+
+/// Cross-region inference-profile prefixes Bedrock puts before a model id.
+pub const PROFILE_PREFIXES: &[&str] = &["global", "us", "us-gov", "eu", "apac", "jp", "au", "ca"];
+
+/// Splits an inference-profile prefix off a model id:
+/// `us.anthropic.claude-…` → `(Some("us"), "anthropic.claude-…")`.
+///
+/// ARNs (`arn:aws:bedrock:…:inference-profile/us.anthropic.…` or
+/// `…:foundation-model/anthropic.…`) are reduced to their last path segment
+/// first.
+pub fn split_profile(id: &str) -> (Option<&str>, &str) {
+    let id = match id.strip_prefix("arn:") {
+        Some(arn) => arn.rsplit('/').next().unwrap_or(arn),
+        None => id,
+    };
+    if let Some((prefix, rest)) = id.split_once('.')
+        && PROFILE_PREFIXES.contains(&prefix)
+    {
+        return (Some(prefix), rest);
+    }
+    (None, id)
+}
+
+/// The catalog entry for a model id, inference-profile id or ARN.
+///
+/// ```
+/// use palisade_bedrock::catalog;
+///
+/// let model = catalog::lookup("us.anthropic.claude-sonnet-4-5-20250929-v1:0").unwrap();
+/// assert_eq!(model.name, "Claude Sonnet 4.5");
+/// assert_eq!(model.output_burndown, 5);
+/// assert!(catalog::lookup("anthropic.claude-3-5-sonnet-20240620-v1:0").is_none()); // retired
+/// ```
+pub fn lookup(id: &str) -> Option<&'static ClaudeModel> {
+    let (_, base) = split_profile(id);
+    MODELS.iter().find(|m| m.model_id == base)
+}
+
+/// The output burndown for any model id: the catalog's value, else 1 (the
+/// Bedrock default for models without a published multiplier).
+pub fn output_burndown(id: &str) -> u32 {
+    lookup(id).map_or(1, |m| m.output_burndown)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use palisade_core::Usage;
+
+    #[test]
+    fn every_profile_prefix_resolves() {
+        for prefix in ["us", "eu", "apac", "global", "jp"] {
+            let id = format!("{prefix}.anthropic.claude-haiku-4-5-20251001-v1:0");
+            assert_eq!(lookup(&id).map(|m| m.name), Some("Claude Haiku 4.5"), "{id}");
+        }
+        let arn = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-opus-4-6-v1";
+        assert_eq!(lookup(arn).map(|m| m.name), Some("Claude Opus 4.6"));
+        assert_eq!(split_profile("anthropic.claude-sonnet-4-6"), (None, "anthropic.claude-sonnet-4-6"));
+    }
+
+    #[test]
+    fn burndown_is_five_for_sonnet_and_opus_from_3_7_and_one_otherwise() {
+        for model in MODELS {
+            let expected = if model.name.contains("Haiku") { 1 } else { 5 };
+            assert_eq!(model.output_burndown, expected, "{}", model.name);
+        }
+        assert_eq!(output_burndown("meta.llama3-70b-instruct-v1:0"), 1);
+    }
+
+    #[test]
+    fn the_default_is_active_and_no_retired_id_is_listed() {
+        let default = lookup(DEFAULT_MODEL_ID).unwrap();
+        assert_eq!(default.lifecycle, Lifecycle::Active);
+        for retired in [
+            "anthropic.claude-3-5-sonnet-20240620-v1:0",
+            "anthropic.claude-3-5-sonnet-20241022-v2:0",
+            "anthropic.claude-v2:1",
+        ] {
+            assert!(lookup(retired).is_none(), "{retired}");
+        }
+    }
+
+    #[test]
+    fn limits_and_prices_are_sane() {
+        for model in MODELS {
+            assert!(model.max_output_tokens < model.context_window, "{}", model.name);
+            assert!(model.prices.output > model.prices.input, "{}", model.name);
+            assert!(model.prices.cache_read < model.prices.input, "{}", model.name);
+            assert!(model.prices.cache_write > model.prices.input, "{}", model.name);
+        }
+        let sonnet = lookup("anthropic.claude-sonnet-4-5-20250929-v1:0").unwrap();
+        let cost = sonnet.cost_usd(&Usage::new(1_000_000, 100_000));
+        assert!((cost - 4.5).abs() < 1e-9, "{cost}");
+    }
+}

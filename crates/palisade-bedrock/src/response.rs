@@ -1,0 +1,131 @@
+//! A Converse answer as a core [`ChatResponse`]: text, reasoning, usage,
+//! stop reason, and who served it.
+
+use aws_sdk_bedrockruntime::operation::RequestId;
+use aws_sdk_bedrockruntime::operation::converse::ConverseOutput;
+use aws_sdk_bedrockruntime::types::{
+    ContentBlock as WireBlock, ConverseOutput as WireOutput, ReasoningContentBlock,
+    StopReason as WireStopReason, TokenUsage,
+};
+use palisade_core::{ChatResponse, ContentBlock, ProviderId, Reasoning, StopReason, Usage};
+
+/// Converts a Converse output. Redacted reasoning (encrypted by the provider)
+/// has no core form and is dropped; tool-use blocks become JSON blocks.
+pub(crate) fn chat_response(
+    output: &ConverseOutput,
+    served_by: &ProviderId,
+    model_id: &str,
+) -> ChatResponse {
+    let mut content = Vec::new();
+    let mut reasoning: Option<Reasoning> = None;
+    if let Some(WireOutput::Message(message)) = output.output() {
+        for block in message.content() {
+            match block {
+                WireBlock::Text(text) => content.push(ContentBlock::text(text)),
+                WireBlock::ReasoningContent(ReasoningContentBlock::ReasoningText(r)) => {
+                    let merged = reasoning.get_or_insert_with(Reasoning::default);
+                    merged.text.push_str(r.text());
+                    if let Some(signature) = r.signature() {
+                        merged.signature = Some(signature.to_owned());
+                    }
+                }
+                WireBlock::ToolUse(tool) => content.push(ContentBlock::Json {
+                    value: serde_json::json!({
+                        "toolUse": {
+                            "toolUseId": tool.tool_use_id(),
+                            "name": tool.name(),
+                            "input": crate::document::to_json(tool.input()),
+                        }
+                    }),
+                }),
+                _ => {}
+            }
+        }
+    }
+    ChatResponse {
+        content,
+        reasoning,
+        usage: output.usage().and_then(usage),
+        stop_reason: stop_reason(output.stop_reason()),
+        served_by: served_by.clone(),
+        model: model_id.to_owned(),
+        request_id: output.request_id().map(str::to_owned),
+        attempts: Vec::new(),
+    }
+}
+
+/// Bedrock's token usage, or `None` when every count is zero: the SDK fills
+/// a missing `usage` with zeros, and a real call never costs nothing, so zeros
+/// mean "not reported" and must not settle a limiter's reservation to zero.
+pub(crate) fn usage(usage: &TokenUsage) -> Option<Usage> {
+    let count = |n: i32| u32::try_from(n).unwrap_or(0);
+    let usage = Usage {
+        input_tokens: count(usage.input_tokens()),
+        output_tokens: count(usage.output_tokens()),
+        cache_read_tokens: usage.cache_read_input_tokens().map_or(0, count),
+        cache_write_tokens: usage.cache_write_input_tokens().map_or(0, count),
+    };
+    (usage.total() > 0).then_some(usage)
+}
+
+/// Bedrock's stop reason in core terms. A context-window stop truncates the
+/// answer like `max_tokens`; guardrail and content-filter stops are refusals;
+/// malformed-output stops and reasons newer than this SDK end the turn.
+pub(crate) fn stop_reason(reason: &WireStopReason) -> StopReason {
+    match reason {
+        WireStopReason::EndTurn => StopReason::EndTurn,
+        WireStopReason::MaxTokens | WireStopReason::ModelContextWindowExceeded => {
+            StopReason::MaxTokens
+        }
+        WireStopReason::StopSequence => StopReason::StopSequence,
+        WireStopReason::ToolUse => StopReason::ToolUse,
+        WireStopReason::ContentFiltered | WireStopReason::GuardrailIntervened => {
+            StopReason::ContentFiltered
+        }
+        other => {
+            tracing::debug!(stop_reason = other.as_str(), "bedrock stop reason read as end_turn");
+            StopReason::EndTurn
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_zero_usage_is_unknown() {
+        let zero = TokenUsage::builder()
+            .input_tokens(0)
+            .output_tokens(0)
+            .total_tokens(0)
+            .build()
+            .unwrap();
+        assert_eq!(usage(&zero), None);
+        let cached_only = TokenUsage::builder()
+            .input_tokens(0)
+            .output_tokens(0)
+            .total_tokens(0)
+            .cache_read_input_tokens(10)
+            .build()
+            .unwrap();
+        assert_eq!(usage(&cached_only).map(|u| u.cache_read_tokens), Some(10));
+    }
+
+    #[test]
+    fn stop_reasons_map() {
+        assert_eq!(stop_reason(&WireStopReason::MaxTokens), StopReason::MaxTokens);
+        assert_eq!(
+            stop_reason(&WireStopReason::ModelContextWindowExceeded),
+            StopReason::MaxTokens
+        );
+        assert_eq!(
+            stop_reason(&WireStopReason::GuardrailIntervened),
+            StopReason::ContentFiltered
+        );
+        assert_eq!(
+            stop_reason(&WireStopReason::from("something_new")),
+            StopReason::EndTurn
+        );
+    }
+}
