@@ -7,3 +7,5 @@ pub use palisade_breaker as breaker;
 pub use palisade_limit as limit;
 #[cfg(feature = "prompt")]
 pub use palisade_prompt as prompt;
+#[cfg(feature = "stack")]
+pub use palisade_stack as stack;

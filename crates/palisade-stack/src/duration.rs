@@ -16,9 +16,9 @@ pub(crate) fn parse(text: &str) -> Result<Duration, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration (expected e.g. \"250ms\", \"5s\", \"2m\")"))?;
+    let value: f64 = number.parse().map_err(|_| {
+        format!("`{text}` is not a duration (expected e.g. \"250ms\", \"5s\", \"2m\")")
+    })?;
     let seconds = match unit.trim() {
         "ms" => value / 1000.0,
         "" | "s" => value,
@@ -65,7 +65,9 @@ enum Raw {
 fn from_raw<E: de::Error>(raw: Raw) -> Result<Duration, E> {
     match raw {
         Raw::Text(t) => parse(&t).map_err(E::custom),
-        Raw::Seconds(s) => Duration::try_from_secs_f64(s).map_err(|e| E::custom(format!("{s} seconds: {e}"))),
+        Raw::Seconds(s) => {
+            Duration::try_from_secs_f64(s).map_err(|e| E::custom(format!("{s} seconds: {e}")))
+        }
     }
 }
 
@@ -88,7 +90,9 @@ pub(crate) mod option {
         }
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
         Option::<Raw>::deserialize(d)?.map(from_raw).transpose()
     }
 }

@@ -89,7 +89,9 @@ pub use batch::{BatchExecutor, BatchProgress, BatchReport, DeadLetter};
 pub use budget::{Budget, BudgetConfig, BudgetExceeded, BudgetLayer};
 pub use builder::{CandidateConfig, FallbackStack, StackBuilder, StackConfig, StackConfigError};
 pub use cost::{ModelPrice, PriceTable};
-pub use fallback::{Candidate, CandidateProbe, Fallback, FallbackConfig, FallbackError, HedgeConfig};
+pub use fallback::{
+    Candidate, CandidateProbe, Fallback, FallbackConfig, FallbackError, HedgeConfig,
+};
 pub use retry::{Backoff, Jitter, Retry, RetryLayer, RetryPolicy};
 pub use routing::{Router, RoutingStrategy};
 pub use stats::{CandidateSnapshot, StackStats};

@@ -101,7 +101,12 @@ pub(crate) fn attempt_finished(
 }
 
 /// A retry is about to be sent after `delay`.
-pub(crate) fn retried(candidate: &ProviderId, attempt: u32, delay: Duration, error: &ProviderError) {
+pub(crate) fn retried(
+    candidate: &ProviderId,
+    attempt: u32,
+    delay: Duration,
+    error: &ProviderError,
+) {
     tracing::info!(
         target: "palisade_stack::retry",
         attempt,

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use palisade_core::testing::{Outcome, ScriptedProvider};
 use palisade_core::{
-    ChatRequest, ChatResponse, ChatStream, ErrorKind, Priority, Provider, ProviderError, ProviderId,
-    async_trait,
+    ChatRequest, ChatResponse, ChatStream, ErrorKind, Priority, Provider, ProviderError,
+    ProviderId, async_trait,
 };
 use palisade_stack::{BatchExecutor, BatchProgress, Candidate, Fallback};
 use proptest::prelude::*;
@@ -48,7 +48,11 @@ async fn a_hundred_requests_five_at_a_time_in_order_with_dead_letters() {
 
     let report = executor.run(numbered(100)).await;
 
-    assert!(model.max_in_flight() <= 5, "max in flight {}", model.max_in_flight());
+    assert!(
+        model.max_in_flight() <= 5,
+        "max in flight {}",
+        model.max_in_flight()
+    );
     assert_eq!(model.max_in_flight(), 5);
     assert!(seen.lock().unwrap().iter().all(|p| p.in_flight <= 5));
     assert_eq!(report.results.len(), 100);
@@ -63,13 +67,26 @@ async fn a_hundred_requests_five_at_a_time_in_order_with_dead_letters() {
     }
     let dead: Vec<usize> = report.dead_letters.iter().map(|d| d.index).collect();
     assert_eq!(dead, (0..100).step_by(10).collect::<Vec<_>>());
-    assert_eq!(report.dead_letters[1].request.messages[0].text(), "section 10");
-    assert_eq!(report.dead_letters[1].attempts.len(), 1, "the fallback's trail is kept");
+    assert_eq!(
+        report.dead_letters[1].request.messages[0].text(),
+        "section 10"
+    );
+    assert_eq!(
+        report.dead_letters[1].attempts.len(),
+        1,
+        "the fallback's trail is kept"
+    );
     let last = *seen.lock().unwrap().last().unwrap();
-    assert_eq!((last.done, last.failed, last.in_flight, last.total), (90, 10, 0, 100));
+    assert_eq!(
+        (last.done, last.failed, last.in_flight, last.total),
+        (90, 10, 0, 100)
+    );
     assert!(last.is_complete());
     assert_eq!(report.progress, last);
-    assert_eq!(last.input_tokens, (0..100u64).filter(|i| i % 10 != 0).sum::<u64>());
+    assert_eq!(
+        last.input_tokens,
+        (0..100u64).filter(|i| i % 10 != 0).sum::<u64>()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -83,7 +100,11 @@ async fn higher_priorities_start_first() {
         ChatRequest::user("high").with_priority(Priority::High),
     ];
     let report = executor.run(requests).await;
-    let order: Vec<String> = model.calls().iter().map(|c| c.request.messages[0].text()).collect();
+    let order: Vec<String> = model
+        .calls()
+        .iter()
+        .map(|c| c.request.messages[0].text())
+        .collect();
     assert_eq!(order, ["critical", "high", "normal", "low"]);
     assert_eq!(report.results.len(), 4);
 }

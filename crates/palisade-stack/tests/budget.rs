@@ -32,7 +32,10 @@ async fn rejects_past_the_limit_until_the_window_resets() {
         budgeted.complete(ChatRequest::user("hi")).await.unwrap();
     }
     // $6 spent of $5: refused without calling the provider.
-    let err = budgeted.complete(ChatRequest::user("hi")).await.unwrap_err();
+    let err = budgeted
+        .complete(ChatRequest::user("hi"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::QuotaExhausted);
     assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
     let exceeded = BudgetExceeded::find(&err).unwrap();
@@ -63,6 +66,9 @@ async fn per_tag_limits_apply_to_tagged_requests_only() {
     let err = budgeted.complete(acme()).await.unwrap_err();
     assert_eq!(BudgetExceeded::find(&err).unwrap().scope, "tag:tenant=acme");
     // Other tenants are not limited.
-    budgeted.complete(ChatRequest::user("hi").with_tag("tenant=other")).await.unwrap();
+    budgeted
+        .complete(ChatRequest::user("hi").with_tag("tenant=other"))
+        .await
+        .unwrap();
     assert!((layer.snapshot().tags["tenant=acme"].spent_usd - 4.0).abs() < 1e-9);
 }

@@ -10,7 +10,10 @@ use palisade_stack::{RoutingStrategy, StackBuilder, StackConfig, StackConfigErro
 #[test]
 fn the_documented_example_config_parses_and_round_trips() {
     let doc = include_str!("../../../docs/config.md");
-    let start = doc.find("```toml\n").expect("docs/config.md has a toml example") + 8;
+    let start = doc
+        .find("```toml\n")
+        .expect("docs/config.md has a toml example")
+        + 8;
     let end = start + doc[start..].find("```").unwrap();
     let config = StackConfig::from_toml(&doc[start..end]).unwrap();
     assert_eq!(config.candidates.len(), 3);
@@ -33,7 +36,9 @@ fn unknown_keys_and_bad_durations_are_rejected_with_their_place() {
 fn environment_knobs_fill_candidates_and_limits() {
     let env = |name: &str| match name {
         "BEDROCK_MODEL_ID" => Some("us.anthropic.claude-sonnet-4".to_owned()),
-        "BEDROCK_FALLBACK_MODELS" => Some(" us.anthropic.claude-3-5-haiku , ,us.anthropic.claude-3-haiku".to_owned()),
+        "BEDROCK_FALLBACK_MODELS" => {
+            Some(" us.anthropic.claude-3-5-haiku , ,us.anthropic.claude-3-haiku".to_owned())
+        }
         "MAX_CONCURRENT_REQUESTS" => Some("4".to_owned()),
         _ => None,
     };
@@ -42,17 +47,32 @@ fn environment_knobs_fill_candidates_and_limits() {
     let ids: Vec<&str> = config.candidates.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(
         ids,
-        ["us.anthropic.claude-sonnet-4", "us.anthropic.claude-3-5-haiku", "us.anthropic.claude-3-haiku"]
+        [
+            "us.anthropic.claude-sonnet-4",
+            "us.anthropic.claude-3-5-haiku",
+            "us.anthropic.claude-3-haiku"
+        ]
     );
-    assert_eq!(config.limit.as_ref().and_then(|l| l.max_concurrent), Some(4));
+    assert_eq!(
+        config.limit.as_ref().and_then(|l| l.max_concurrent),
+        Some(4)
+    );
 
     let bad = |name: &str| (name == "MAX_REQUESTS_PER_MINUTE").then(|| "lots".to_owned());
-    assert!(matches!(StackConfig::default().apply_env_from(bad), Err(StackConfigError::Env(_))));
+    assert!(matches!(
+        StackConfig::default().apply_env_from(bad),
+        Err(StackConfigError::Env(_))
+    ));
 }
 
 #[test]
 fn building_reports_what_is_missing() {
-    assert_eq!(StackBuilder::new(StackConfig::default()).build().unwrap_err(), StackConfigError::NoCandidates);
+    assert_eq!(
+        StackBuilder::new(StackConfig::default())
+            .build()
+            .unwrap_err(),
+        StackConfigError::NoCandidates
+    );
     let config = "[[candidates]]\nid = \"a\"\n[[candidates]]\nid = \"b\"\n";
     let err = StackBuilder::from_toml(config)
         .unwrap()
@@ -61,7 +81,11 @@ fn building_reports_what_is_missing() {
         .unwrap_err();
     assert_eq!(err, StackConfigError::MissingProvider("b".into()));
     let dup = "[[candidates]]\nid = \"a\"\n[[candidates]]\nid = \"a\"\n";
-    let err = StackBuilder::from_toml(dup).unwrap().provider("a", ScriptedProvider::new("a")).build().unwrap_err();
+    let err = StackBuilder::from_toml(dup)
+        .unwrap()
+        .provider("a", ScriptedProvider::new("a"))
+        .build()
+        .unwrap_err();
     assert_eq!(err, StackConfigError::DuplicateCandidate("a".into()));
 }
 
@@ -71,11 +95,20 @@ async fn a_factory_makes_providers_from_candidate_configs() {
     let stack = StackBuilder::from_toml(config)
         .unwrap()
         .provider_factory(|c| -> Result<SharedProvider, std::io::Error> {
-            Ok(std::sync::Arc::new(ScriptedProvider::new(c.id.as_str()).then_text(c.model())))
+            Ok(std::sync::Arc::new(
+                ScriptedProvider::new(c.id.as_str()).then_text(c.model()),
+            ))
         })
         .build()
         .unwrap();
-    assert_eq!(stack.complete(ChatRequest::user("hi")).await.unwrap().text_content(), "claude");
+    assert_eq!(
+        stack
+            .complete(ChatRequest::user("hi"))
+            .await
+            .unwrap()
+            .text_content(),
+        "claude"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -90,7 +123,8 @@ async fn the_breaker_opens_the_fallback_skips_and_reset_closes_it() {
         [[candidates]]
         id = "steady"
     "#;
-    let flaky = ScriptedProvider::new("flaky").then_errors(3, &ProviderError::new(ErrorKind::Internal, "500"));
+    let flaky = ScriptedProvider::new("flaky")
+        .then_errors(3, &ProviderError::new(ErrorKind::Internal, "500"));
     let steady = ScriptedProvider::new("steady");
     let stack = StackBuilder::from_toml(config)
         .unwrap()
@@ -102,7 +136,10 @@ async fn the_breaker_opens_the_fallback_skips_and_reset_closes_it() {
         stack.complete(ChatRequest::user("hi")).await.unwrap();
     }
     let stats = stack.stats();
-    assert_eq!(stats.candidate("flaky").unwrap().breaker_state.as_deref(), Some("open"));
+    assert_eq!(
+        stats.candidate("flaky").unwrap().breaker_state.as_deref(),
+        Some("open")
+    );
     // Open: skipped without a call.
     let answer = stack.complete(ChatRequest::user("hi")).await.unwrap();
     assert_eq!(flaky.call_count(), 3);
@@ -112,8 +149,24 @@ async fn the_breaker_opens_the_fallback_skips_and_reset_closes_it() {
     ));
     // reset() closes it by hand.
     stack.reset();
-    assert_eq!(stack.stats().candidate("flaky").unwrap().breaker_state.as_deref(), Some("closed"));
-    assert_eq!(stack.complete(ChatRequest::user("hi")).await.unwrap().served_by.as_str(), "flaky");
+    assert_eq!(
+        stack
+            .stats()
+            .candidate("flaky")
+            .unwrap()
+            .breaker_state
+            .as_deref(),
+        Some("closed")
+    );
+    assert_eq!(
+        stack
+            .complete(ChatRequest::user("hi"))
+            .await
+            .unwrap()
+            .served_by
+            .as_str(),
+        "flaky"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -125,8 +178,15 @@ async fn the_overall_timeout_bounds_the_whole_request() {
         [[candidates]]
         id = "slow"
     "#;
-    let slow = ScriptedProvider::new("slow").otherwise(Duration::from_secs(5), palisade_core::testing::Outcome::Echo);
-    let stack = StackBuilder::from_toml(config).unwrap().provider("slow", slow.clone()).build().unwrap();
+    let slow = ScriptedProvider::new("slow").otherwise(
+        Duration::from_secs(5),
+        palisade_core::testing::Outcome::Echo,
+    );
+    let stack = StackBuilder::from_toml(config)
+        .unwrap()
+        .provider("slow", slow.clone())
+        .build()
+        .unwrap();
     let start = tokio::time::Instant::now();
     let err = stack.complete(ChatRequest::user("hi")).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
@@ -151,7 +211,10 @@ async fn the_budget_section_puts_a_budget_in_front() {
         .unwrap();
     let mut refused = None;
     for i in 0..100 {
-        if let Err(e) = stack.complete(ChatRequest::user("hello there").with_max_tokens(16)).await {
+        if let Err(e) = stack
+            .complete(ChatRequest::user("hello there").with_max_tokens(16))
+            .await
+        {
             refused = Some((i, e));
             break;
         }

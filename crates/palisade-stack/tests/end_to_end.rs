@@ -92,7 +92,11 @@ async fn a_thousand_requests_from_fifty_tasks_are_all_answered_in_the_expected_s
         // 1 call in 10 is a server error: retried on the primary.
         .provider(
             "primary",
-            FailEvery::new(primary.clone(), 10, ProviderError::new(ErrorKind::Internal, "500")),
+            FailEvery::new(
+                primary.clone(),
+                10,
+                ProviderError::new(ErrorKind::Internal, "500"),
+            ),
         )
         // 1 call in 20 is throttled: moves on at once.
         .provider(
@@ -137,12 +141,25 @@ async fn a_thousand_requests_from_fifty_tasks_are_all_answered_in_the_expected_s
     // Everything in flight at once: 10 slots on the primary, 20 on the
     // secondary, the other 20 requests on the tertiary; the failure scripts
     // move a few percent from the first two onto the tertiary.
-    assert!((0.15..=0.22).contains(&share("primary")), "primary {served:?}");
-    assert!((0.33..=0.42).contains(&share("secondary")), "secondary {served:?}");
-    assert!((0.38..=0.50).contains(&share("tertiary")), "tertiary {served:?}");
+    assert!(
+        (0.15..=0.22).contains(&share("primary")),
+        "primary {served:?}"
+    );
+    assert!(
+        (0.33..=0.42).contains(&share("secondary")),
+        "secondary {served:?}"
+    );
+    assert!(
+        (0.38..=0.50).contains(&share("tertiary")),
+        "tertiary {served:?}"
+    );
     assert!(primary.max_in_flight() <= 10 && secondary.max_in_flight() <= 20);
     // 20 rounds of 1 s plus the retries' backoff.
-    assert!(start.elapsed() < Duration::from_secs(30), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        start.elapsed()
+    );
 
     let stats = stack.stats();
     let successes: u64 = stats.candidates.iter().map(|c| c.successes).sum();

@@ -49,15 +49,21 @@ fn with_retry(p: &ScriptedProvider) -> Candidate {
 
 #[tokio::test(start_paused = true)]
 async fn a_throttled_primary_moves_to_the_secondary_at_once() {
-    let primary = ScriptedProvider::new("primary")
-        .then_error(ProviderError::throttled("rate exceeded", Some(Duration::from_secs(2))));
+    let primary = ScriptedProvider::new("primary").then_error(ProviderError::throttled(
+        "rate exceeded",
+        Some(Duration::from_secs(2)),
+    ));
     let secondary = ScriptedProvider::new("secondary").then_text("from secondary");
     let fallback = Fallback::new([with_retry(&primary), with_retry(&secondary)]);
 
     let start = Instant::now();
     let answer = fallback.complete(ChatRequest::user("hi")).await.unwrap();
     assert_eq!(answer.served_by.as_str(), "secondary");
-    assert_eq!(start.elapsed(), Duration::ZERO, "no retry wait on the primary");
+    assert_eq!(
+        start.elapsed(),
+        Duration::ZERO,
+        "no retry wait on the primary"
+    );
     assert_eq!(primary.call_count(), 1);
     assert_eq!(
         trail(&answer.attempts),
@@ -77,14 +83,22 @@ async fn open_breaker_candidates_are_skipped_without_a_call() {
     let primary = ScriptedProvider::new("primary");
     primary.set_readiness(unavailable(30));
     let secondary = ScriptedProvider::new("secondary");
-    let fallback = Fallback::new([Candidate::new(primary.clone()), Candidate::new(secondary.clone())]);
+    let fallback = Fallback::new([
+        Candidate::new(primary.clone()),
+        Candidate::new(secondary.clone()),
+    ]);
 
     let answer = fallback.complete(ChatRequest::user("hi")).await.unwrap();
     assert_eq!(primary.call_count(), 0);
     assert_eq!(
         trail(&answer.attempts),
         [
-            skipped("primary", SkipReason::Unavailable { retry_after: Duration::from_secs(30) }),
+            skipped(
+                "primary",
+                SkipReason::Unavailable {
+                    retry_after: Duration::from_secs(30)
+                }
+            ),
             succeeded("secondary")
         ]
     );
@@ -97,13 +111,21 @@ async fn candidates_too_small_for_the_request_are_skipped() {
     let large = ScriptedProvider::new("large").with_context_window(200_000);
     let fallback = Fallback::new([Candidate::new(small.clone()), Candidate::new(large.clone())]);
 
-    let req = ChatRequest::user("a long document").with_input_token_estimate(10_000).with_max_tokens(1_000);
+    let req = ChatRequest::user("a long document")
+        .with_input_token_estimate(10_000)
+        .with_max_tokens(1_000);
     let answer = fallback.complete(req).await.unwrap();
     assert_eq!(small.call_count(), 0);
     assert_eq!(
         trail(&answer.attempts),
         [
-            skipped("small", SkipReason::ContextWindowTooSmall { needed: 11_000, window: 8_000 }),
+            skipped(
+                "small",
+                SkipReason::ContextWindowTooSmall {
+                    needed: 11_000,
+                    window: 8_000
+                }
+            ),
             succeeded("large")
         ]
     );
@@ -112,7 +134,13 @@ async fn candidates_too_small_for_the_request_are_skipped() {
     let req = ChatRequest::user("huge").with_input_token_estimate(500_000);
     let err = fallback.complete(req).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ContextWindowExceeded);
-    assert!(matches!(FallbackError::find(&err), Some(FallbackError::NoCandidateFits { needed: 501_024, .. })));
+    assert!(matches!(
+        FallbackError::find(&err),
+        Some(FallbackError::NoCandidateFits {
+            needed: 501_024,
+            ..
+        })
+    ));
 }
 
 /// A provider behind a breaker that is open until `until` (tokio time), and
@@ -127,7 +155,10 @@ impl Provider for OpenUntil {
     fn id(&self) -> &ProviderId {
         self.inner.id()
     }
-    async fn complete(&self, req: ChatRequest) -> Result<palisade_core::ChatResponse, ProviderError> {
+    async fn complete(
+        &self,
+        req: ChatRequest,
+    ) -> Result<palisade_core::ChatResponse, ProviderError> {
         self.inner.complete(req).await
     }
     async fn stream(&self, req: ChatRequest) -> Result<palisade_core::ChatStream, ProviderError> {
@@ -138,7 +169,9 @@ impl Provider for OpenUntil {
         if now >= self.until {
             Readiness::Ready
         } else {
-            Readiness::Unavailable { retry_after: self.until - now }
+            Readiness::Unavailable {
+                retry_after: self.until - now,
+            }
         }
     }
 }
@@ -149,8 +182,14 @@ async fn when_all_are_unavailable_it_waits_for_the_earliest_recovery() {
     let secondary = ScriptedProvider::new("secondary");
     let now = Instant::now();
     let fallback = Fallback::new([
-        Candidate::new(OpenUntil { inner: primary.clone(), until: now + Duration::from_secs(5) }),
-        Candidate::new(OpenUntil { inner: secondary.clone(), until: now + Duration::from_secs(10) }),
+        Candidate::new(OpenUntil {
+            inner: primary.clone(),
+            until: now + Duration::from_secs(5),
+        }),
+        Candidate::new(OpenUntil {
+            inner: secondary.clone(),
+            until: now + Duration::from_secs(10),
+        }),
     ]);
 
     let start = Instant::now();
@@ -159,8 +198,18 @@ async fn when_all_are_unavailable_it_waits_for_the_earliest_recovery() {
     assert_eq!(
         trail(&answer.attempts),
         [
-            skipped("primary", SkipReason::Unavailable { retry_after: Duration::from_secs(5) }),
-            skipped("secondary", SkipReason::Unavailable { retry_after: Duration::from_secs(10) }),
+            skipped(
+                "primary",
+                SkipReason::Unavailable {
+                    retry_after: Duration::from_secs(5)
+                }
+            ),
+            skipped(
+                "secondary",
+                SkipReason::Unavailable {
+                    retry_after: Duration::from_secs(10)
+                }
+            ),
             succeeded("primary")
         ]
     );
@@ -173,7 +222,10 @@ async fn when_none_recovers_before_the_deadline_the_error_is_typed() {
     let secondary = ScriptedProvider::new("secondary");
     primary.set_readiness(unavailable(5));
     secondary.set_readiness(unavailable(10));
-    let fallback = Fallback::new([Candidate::new(primary.clone()), Candidate::new(secondary.clone())]);
+    let fallback = Fallback::new([
+        Candidate::new(primary.clone()),
+        Candidate::new(secondary.clone()),
+    ]);
 
     // Recovery in 5 s can't beat a 3 s deadline: fail at once, saying when to come back.
     let start = Instant::now();
@@ -184,7 +236,12 @@ async fn when_none_recovers_before_the_deadline_the_error_is_typed() {
     assert_eq!(start.elapsed(), Duration::ZERO);
     assert_eq!(err.kind(), ErrorKind::Unavailable);
     assert_eq!(err.retry_after(), Some(Duration::from_secs(5)));
-    let Some(FallbackError::AllCandidatesUnavailable { retry_after, attempts, .. }) = FallbackError::find(&err) else {
+    let Some(FallbackError::AllCandidatesUnavailable {
+        retry_after,
+        attempts,
+        ..
+    }) = FallbackError::find(&err)
+    else {
         panic!("expected AllCandidatesUnavailable, got {err:?}");
     };
     assert_eq!(*retry_after, Duration::from_secs(5));
@@ -198,23 +255,34 @@ async fn when_none_recovers_before_the_deadline_the_error_is_typed() {
         .await
         .unwrap_err();
     assert_eq!(start.elapsed(), Duration::from_secs(5));
-    assert!(matches!(FallbackError::find(&err), Some(FallbackError::AllCandidatesUnavailable { .. })));
+    assert!(matches!(
+        FallbackError::find(&err),
+        Some(FallbackError::AllCandidatesUnavailable { .. })
+    ));
     assert_eq!(FallbackError::attempts_of(&err).len(), 4);
     assert_eq!(primary.call_count() + secondary.call_count(), 0);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_request_error_is_returned_without_falling_back() {
-    let primary = ScriptedProvider::new("primary").then_error(ProviderError::invalid_request("bad role order"));
+    let primary = ScriptedProvider::new("primary")
+        .then_error(ProviderError::invalid_request("bad role order"));
     let secondary = ScriptedProvider::new("secondary");
     let fallback = Fallback::new([Candidate::new(primary), Candidate::new(secondary.clone())]);
-    let err = fallback.complete(ChatRequest::user("hi")).await.unwrap_err();
+    let err = fallback
+        .complete(ChatRequest::user("hi"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidRequest);
     assert_eq!(err.provider().map(ProviderId::as_str), Some("primary"));
     assert_eq!(secondary.call_count(), 0);
     assert_eq!(
         trail(FallbackError::attempts_of(&err)),
-        [failed("primary", ErrorKind::InvalidRequest, "bad role order")]
+        [failed(
+            "primary",
+            ErrorKind::InvalidRequest,
+            "bad role order"
+        )]
     );
 }
 
@@ -228,35 +296,58 @@ async fn content_policy_fallback_is_opt_in() {
     };
     let (p, s) = make();
     let off = Fallback::new([Candidate::new(p), Candidate::new(s)]);
-    assert_eq!(off.complete(ChatRequest::user("x")).await.unwrap_err().kind(), ErrorKind::ContentFiltered);
+    assert_eq!(
+        off.complete(ChatRequest::user("x"))
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::ContentFiltered
+    );
 
     let (p, s) = make();
     let on = Fallback::new([Candidate::new(p), Candidate::new(s)]).with_config(FallbackConfig {
         content_policy_fallback: true,
         ..FallbackConfig::default()
     });
-    assert_eq!(on.complete(ChatRequest::user("x")).await.unwrap().served_by.as_str(), "secondary");
+    assert_eq!(
+        on.complete(ChatRequest::user("x"))
+            .await
+            .unwrap()
+            .served_by
+            .as_str(),
+        "secondary"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_throttle_with_retry_after_cools_the_candidate_down_for_everyone() {
-    let primary = ScriptedProvider::new("primary")
-        .then_error(ProviderError::throttled("slow", Some(Duration::from_secs(2))));
+    let primary = ScriptedProvider::new("primary").then_error(ProviderError::throttled(
+        "slow",
+        Some(Duration::from_secs(2)),
+    ));
     let secondary = ScriptedProvider::new("secondary");
-    let fallback = Fallback::new([Candidate::new(primary.clone()), Candidate::new(secondary.clone())]);
+    let fallback = Fallback::new([
+        Candidate::new(primary.clone()),
+        Candidate::new(secondary.clone()),
+    ]);
 
     fallback.complete(ChatRequest::user("1")).await.unwrap();
     let second = fallback.complete(ChatRequest::user("2")).await.unwrap();
     assert_eq!(primary.call_count(), 1, "skipped while cooling down");
-    assert!(matches!(second.attempts[0].outcome, AttemptOutcome::Skipped(SkipReason::Unavailable { .. })));
+    assert!(matches!(
+        second.attempts[0].outcome,
+        AttemptOutcome::Skipped(SkipReason::Unavailable { .. })
+    ));
 
     tokio::time::advance(Duration::from_secs(2)).await;
     fallback.complete(ChatRequest::user("3")).await.unwrap();
     assert_eq!(primary.call_count(), 2, "called again after the cooldown");
 
     // reset() clears a cooldown by hand.
-    let primary = ScriptedProvider::new("primary")
-        .then_error(ProviderError::throttled("slow", Some(Duration::from_secs(60))));
+    let primary = ScriptedProvider::new("primary").then_error(ProviderError::throttled(
+        "slow",
+        Some(Duration::from_secs(60)),
+    ));
     let fallback = Fallback::new([Candidate::new(primary.clone()), Candidate::new(secondary)]);
     fallback.complete(ChatRequest::user("1")).await.unwrap();
     assert!(fallback.candidates()[0].cooldown_remaining().is_some());
@@ -265,13 +356,21 @@ async fn a_throttle_with_retry_after_cools_the_candidate_down_for_everyone() {
     assert_eq!(primary.call_count(), 2);
 
     // Disabled cooldowns keep calling.
-    let primary = ScriptedProvider::new("primary")
-        .then_error(ProviderError::throttled("slow", Some(Duration::from_secs(60))));
-    let fallback = Fallback::new([Candidate::new(primary.clone()), Candidate::new(ScriptedProvider::new("s"))])
-        .with_config(FallbackConfig {
-            cooldown: CooldownConfig { enabled: false, ..CooldownConfig::default() },
-            ..FallbackConfig::default()
-        });
+    let primary = ScriptedProvider::new("primary").then_error(ProviderError::throttled(
+        "slow",
+        Some(Duration::from_secs(60)),
+    ));
+    let fallback = Fallback::new([
+        Candidate::new(primary.clone()),
+        Candidate::new(ScriptedProvider::new("s")),
+    ])
+    .with_config(FallbackConfig {
+        cooldown: CooldownConfig {
+            enabled: false,
+            ..CooldownConfig::default()
+        },
+        ..FallbackConfig::default()
+    });
     fallback.complete(ChatRequest::user("1")).await.unwrap();
     fallback.complete(ChatRequest::user("2")).await.unwrap();
     assert_eq!(primary.call_count(), 2);
@@ -279,14 +378,14 @@ async fn a_throttle_with_retry_after_cools_the_candidate_down_for_everyone() {
 
 #[tokio::test(start_paused = true)]
 async fn the_pause_between_fallbacks_is_observed() {
-    let primary = ScriptedProvider::new("primary").then_error(ProviderError::new(ErrorKind::Internal, "500"));
+    let primary =
+        ScriptedProvider::new("primary").then_error(ProviderError::new(ErrorKind::Internal, "500"));
     let secondary = ScriptedProvider::new("secondary");
-    let fallback = Fallback::new([Candidate::new(primary), Candidate::new(secondary.clone())]).with_config(
-        FallbackConfig {
+    let fallback = Fallback::new([Candidate::new(primary), Candidate::new(secondary.clone())])
+        .with_config(FallbackConfig {
             pause: Duration::from_secs(5),
             ..FallbackConfig::default()
-        },
-    );
+        });
     let start = Instant::now();
     fallback.complete(ChatRequest::user("hi")).await.unwrap();
     assert_eq!(secondary.calls()[0].at - start, Duration::from_secs(5));
@@ -296,9 +395,13 @@ async fn the_pause_between_fallbacks_is_observed() {
 async fn when_every_candidate_fails_the_last_error_comes_with_the_whole_trail() {
     let a = ScriptedProvider::new("a").then_error(ProviderError::new(ErrorKind::Internal, "500"));
     let b = ScriptedProvider::new("b").then_error(ProviderError::new(ErrorKind::Auth, "denied"));
-    let c = ScriptedProvider::new("c").then_error(ProviderError::new(ErrorKind::NotFound, "no model"));
+    let c =
+        ScriptedProvider::new("c").then_error(ProviderError::new(ErrorKind::NotFound, "no model"));
     let fallback = Fallback::new([Candidate::new(a), Candidate::new(b), Candidate::new(c)]);
-    let err = fallback.complete(ChatRequest::user("hi")).await.unwrap_err();
+    let err = fallback
+        .complete(ChatRequest::user("hi"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert_eq!(
         trail(FallbackError::attempts_of(&err)),
@@ -314,7 +417,10 @@ async fn when_every_candidate_fails_the_last_error_comes_with_the_whole_trail() 
 async fn a_throttled_candidate_alone_is_retried_by_its_retry_layer() {
     // With no alternative ready, the retry layer waits out the Retry-After.
     let primary = ScriptedProvider::new("primary")
-        .then_error(ProviderError::throttled("slow", Some(Duration::from_secs(3))))
+        .then_error(ProviderError::throttled(
+            "slow",
+            Some(Duration::from_secs(3)),
+        ))
         .then_text("ok");
     let secondary = ScriptedProvider::new("secondary");
     secondary.set_readiness(unavailable(60));
@@ -328,11 +434,14 @@ async fn a_throttled_candidate_alone_is_retried_by_its_retry_layer() {
 
 #[tokio::test(start_paused = true)]
 async fn streams_fall_back_before_the_first_event() {
-    let primary = ScriptedProvider::new("primary").then_error(ProviderError::new(ErrorKind::Unavailable, "503"));
+    let primary = ScriptedProvider::new("primary")
+        .then_error(ProviderError::new(ErrorKind::Unavailable, "503"));
     let secondary = ScriptedProvider::new("secondary").then_text("streamed");
     let fallback = Fallback::new([Candidate::new(primary), Candidate::new(secondary.clone())]);
     let stream = fallback.stream(ChatRequest::user("hi")).await.unwrap();
-    let answer = palisade_core::collect_stream(ProviderId::new("x"), stream).await.unwrap();
+    let answer = palisade_core::collect_stream(ProviderId::new("x"), stream)
+        .await
+        .unwrap();
     assert_eq!(answer.text_content(), "streamed");
     let stats = fallback.stats();
     assert_eq!(stats[1].input_tokens, 10, "usage recorded from the stream");

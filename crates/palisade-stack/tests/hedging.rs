@@ -17,10 +17,15 @@ fn hedged(candidates: impl IntoIterator<Item = Candidate>, delay: Duration) -> F
 
 #[tokio::test(start_paused = true)]
 async fn the_slow_primary_is_cancelled_when_the_hedge_wins() {
-    let primary = ScriptedProvider::new("primary").otherwise(Duration::from_secs(10), Outcome::Echo);
-    let secondary = ScriptedProvider::new("secondary").otherwise(Duration::from_millis(500), Outcome::Echo);
+    let primary =
+        ScriptedProvider::new("primary").otherwise(Duration::from_secs(10), Outcome::Echo);
+    let secondary =
+        ScriptedProvider::new("secondary").otherwise(Duration::from_millis(500), Outcome::Echo);
     let fallback = hedged(
-        [Candidate::new(primary.clone()), Candidate::new(secondary.clone())],
+        [
+            Candidate::new(primary.clone()),
+            Candidate::new(secondary.clone()),
+        ],
         Duration::from_secs(1),
     );
 
@@ -35,7 +40,10 @@ async fn the_slow_primary_is_cancelled_when_the_hedge_wins() {
     assert_eq!(fallback.candidates()[0].in_flight(), 0);
     assert_eq!(answer.attempts.len(), 2);
     assert_eq!(answer.attempts[0].provider.as_str(), "primary");
-    assert_eq!(answer.attempts[0].outcome, AttemptOutcome::Skipped(SkipReason::HedgeLost));
+    assert_eq!(
+        answer.attempts[0].outcome,
+        AttemptOutcome::Skipped(SkipReason::HedgeLost)
+    );
     assert_eq!(answer.attempts[0].elapsed, Duration::from_millis(1500));
     assert_eq!(answer.attempts[1].outcome, AttemptOutcome::Succeeded);
     let stats = fallback.stats();
@@ -44,10 +52,14 @@ async fn the_slow_primary_is_cancelled_when_the_hedge_wins() {
 
 #[tokio::test(start_paused = true)]
 async fn a_fast_primary_is_not_hedged() {
-    let primary = ScriptedProvider::new("primary").otherwise(Duration::from_millis(200), Outcome::Echo);
+    let primary =
+        ScriptedProvider::new("primary").otherwise(Duration::from_millis(200), Outcome::Echo);
     let secondary = ScriptedProvider::new("secondary");
     let fallback = hedged(
-        [Candidate::new(primary.clone()), Candidate::new(secondary.clone())],
+        [
+            Candidate::new(primary.clone()),
+            Candidate::new(secondary.clone()),
+        ],
         Duration::from_secs(1),
     );
     let answer = fallback.complete(ChatRequest::user("hi")).await.unwrap();
@@ -58,12 +70,14 @@ async fn a_fast_primary_is_not_hedged() {
 #[tokio::test(start_paused = true)]
 async fn a_failed_hedge_leaves_the_primary_running() {
     let primary = ScriptedProvider::new("primary").otherwise(Duration::from_secs(3), Outcome::Echo);
-    let secondary = ScriptedProvider::new("secondary").then_error(palisade_core::ProviderError::new(
-        palisade_core::ErrorKind::Internal,
-        "500",
-    ));
+    let secondary = ScriptedProvider::new("secondary").then_error(
+        palisade_core::ProviderError::new(palisade_core::ErrorKind::Internal, "500"),
+    );
     let fallback = hedged(
-        [Candidate::new(primary.clone()), Candidate::new(secondary.clone())],
+        [
+            Candidate::new(primary.clone()),
+            Candidate::new(secondary.clone()),
+        ],
         Duration::from_secs(1),
     );
     let start = Instant::now();

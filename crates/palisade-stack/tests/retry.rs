@@ -31,8 +31,14 @@ fn offsets(p: &ScriptedProvider, start: Instant) -> Vec<Duration> {
 
 #[tokio::test(start_paused = true)]
 async fn attempts_and_delays_follow_the_policy() {
-    let p = ScriptedProvider::new("m").then_errors(3, &internal()).then_text("done");
-    let retry = p.clone().layer(RetryLayer::new(exact(4, Duration::from_secs(1), Duration::from_secs(3))));
+    let p = ScriptedProvider::new("m")
+        .then_errors(3, &internal())
+        .then_text("done");
+    let retry = p.clone().layer(RetryLayer::new(exact(
+        4,
+        Duration::from_secs(1),
+        Duration::from_secs(3),
+    )));
     let start = Instant::now();
     let answer = retry.complete(ChatRequest::user("hi")).await.unwrap();
     assert_eq!(answer.text_content(), "done");
@@ -46,7 +52,11 @@ async fn attempts_and_delays_follow_the_policy() {
 #[tokio::test(start_paused = true)]
 async fn stops_after_max_attempts_with_the_last_error() {
     let p = ScriptedProvider::new("m").then_errors(10, &internal());
-    let retry = p.clone().layer(RetryLayer::new(exact(3, Duration::from_millis(100), Duration::from_secs(1))));
+    let retry = p.clone().layer(RetryLayer::new(exact(
+        3,
+        Duration::from_millis(100),
+        Duration::from_secs(1),
+    )));
     let start = Instant::now();
     let err = retry.complete(ChatRequest::user("hi")).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Internal);
@@ -58,9 +68,16 @@ async fn stops_after_max_attempts_with_the_last_error() {
 #[tokio::test(start_paused = true)]
 async fn retry_after_is_never_undercut() {
     let p = ScriptedProvider::new("m")
-        .then_error(ProviderError::throttled("slow down", Some(Duration::from_secs(7))))
+        .then_error(ProviderError::throttled(
+            "slow down",
+            Some(Duration::from_secs(7)),
+        ))
         .then_text("ok");
-    let retry = p.clone().layer(RetryLayer::new(exact(3, Duration::from_secs(1), Duration::from_secs(60))));
+    let retry = p.clone().layer(RetryLayer::new(exact(
+        3,
+        Duration::from_secs(1),
+        Duration::from_secs(60),
+    )));
     let start = Instant::now();
     retry.complete(ChatRequest::user("hi")).await.unwrap();
     assert_eq!(offsets(&p, start), [Duration::ZERO, Duration::from_secs(7)]);
@@ -76,10 +93,15 @@ async fn jittered_delays_stay_within_the_policy_and_above_retry_after() {
     ] {
         let p = ScriptedProvider::new("m")
             .then_error(internal())
-            .then_error(ProviderError::throttled("wait", Some(Duration::from_secs(5))))
+            .then_error(ProviderError::throttled(
+                "wait",
+                Some(Duration::from_secs(5)),
+            ))
             .then_text("ok");
         let policy = exact(3, Duration::from_secs(2), Duration::from_secs(4));
-        let policy = policy.clone().with_backoff(policy.backoff.with_jitter(jitter));
+        let policy = policy
+            .clone()
+            .with_backoff(policy.backoff.with_jitter(jitter));
         let max_delay = policy.backoff.max_delay();
         let retry = p.clone().layer(RetryLayer::new(policy));
         let start = Instant::now();
@@ -88,7 +110,10 @@ async fn jittered_delays_stay_within_the_policy_and_above_retry_after() {
         let first = at[1];
         let second = at[2] - at[1];
         assert!(first <= max_delay, "{jitter:?}: first delay {first:?}");
-        assert!(second >= Duration::from_secs(5), "{jitter:?}: retry-after undercut: {second:?}");
+        assert!(
+            second >= Duration::from_secs(5),
+            "{jitter:?}: retry-after undercut: {second:?}"
+        );
     }
 }
 
@@ -102,7 +127,11 @@ async fn non_retryable_kinds_are_not_retried() {
         ErrorKind::QuotaExhausted,
     ] {
         let p = ScriptedProvider::new("m").then_error(ProviderError::new(kind, "no"));
-        let retry = p.clone().layer(RetryLayer::new(exact(5, Duration::from_secs(1), Duration::from_secs(1))));
+        let retry = p.clone().layer(RetryLayer::new(exact(
+            5,
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        )));
         let err = retry.complete(ChatRequest::user("hi")).await.unwrap_err();
         assert_eq!(err.kind(), kind);
         assert_eq!(p.call_count(), 1, "{kind} must not be retried");
@@ -120,10 +149,18 @@ async fn no_retry_past_max_total_time_or_deadline() {
     let err = retry.complete(ChatRequest::user("hi")).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Throttled);
     assert_eq!(p.call_count(), 1);
-    assert_eq!(start.elapsed(), Duration::ZERO, "gave up at once instead of waiting");
+    assert_eq!(
+        start.elapsed(),
+        Duration::ZERO,
+        "gave up at once instead of waiting"
+    );
 
     let p = ScriptedProvider::new("m").then_error(throttled);
-    let retry = p.clone().layer(RetryLayer::new(exact(5, Duration::from_secs(1), Duration::from_secs(1))));
+    let retry = p.clone().layer(RetryLayer::new(exact(
+        5,
+        Duration::from_secs(1),
+        Duration::from_secs(1),
+    )));
     let req = ChatRequest::user("hi").with_timeout(Duration::from_secs(20));
     retry.complete(req).await.unwrap_err();
     assert_eq!(p.call_count(), 1);
@@ -145,8 +182,16 @@ async fn the_budget_stops_a_retry_storm() {
     }
     let stats = retry.stats();
     let budget = 10 + 1000 / 10;
-    assert!(stats.retries <= budget, "{} retries, budget {budget}", stats.retries);
-    assert!(stats.retries >= budget - 1, "the budget was used: {}", stats.retries);
+    assert!(
+        stats.retries <= budget,
+        "{} retries, budget {budget}",
+        stats.retries
+    );
+    assert!(
+        stats.retries >= budget - 1,
+        "the budget was used: {}",
+        stats.retries
+    );
     assert_eq!(p.call_count() as u64, 1000 + stats.retries);
     assert!(stats.budget_exhausted > 0);
 }
@@ -154,10 +199,18 @@ async fn the_budget_stops_a_retry_storm() {
 #[tokio::test(start_paused = true)]
 async fn streams_retry_only_before_the_first_event() {
     // Fails on open: retried.
-    let p = ScriptedProvider::new("m").then_error(internal()).then_text("hello");
-    let retry = p.clone().layer(RetryLayer::new(exact(3, Duration::from_millis(10), Duration::from_secs(1))));
+    let p = ScriptedProvider::new("m")
+        .then_error(internal())
+        .then_text("hello");
+    let retry = p.clone().layer(RetryLayer::new(exact(
+        3,
+        Duration::from_millis(10),
+        Duration::from_secs(1),
+    )));
     let stream = retry.stream(ChatRequest::user("hi")).await.unwrap();
-    let answer = palisade_core::collect_stream(p.id().clone(), stream).await.unwrap();
+    let answer = palisade_core::collect_stream(p.id().clone(), stream)
+        .await
+        .unwrap();
     assert_eq!(answer.text_content(), "hello");
     assert_eq!(p.call_count(), 2);
 
@@ -166,9 +219,16 @@ async fn streams_retry_only_before_the_first_event() {
         Duration::ZERO,
         Outcome::FailMidStream("partial".into(), internal()),
     );
-    let retry = p.clone().layer(RetryLayer::new(exact(3, Duration::from_millis(10), Duration::from_secs(1))));
+    let retry = p.clone().layer(RetryLayer::new(exact(
+        3,
+        Duration::from_millis(10),
+        Duration::from_secs(1),
+    )));
     let mut stream = retry.stream(ChatRequest::user("hi")).await.unwrap();
     assert!(stream.next().await.unwrap().is_ok());
-    assert_eq!(stream.next().await.unwrap().unwrap_err().kind(), ErrorKind::Internal);
+    assert_eq!(
+        stream.next().await.unwrap().unwrap_err().kind(),
+        ErrorKind::Internal
+    );
     assert_eq!(p.call_count(), 1);
 }

@@ -77,7 +77,12 @@ async fn weighted_random_follows_the_weights() {
 struct LongToLarge;
 
 impl Router for LongToLarge {
-    fn route(&self, request: &ChatRequest, candidates: &[palisade_stack::Candidate], order: &mut Vec<usize>) {
+    fn route(
+        &self,
+        request: &ChatRequest,
+        candidates: &[palisade_stack::Candidate],
+        order: &mut Vec<usize>,
+    ) {
         let long = request.metadata.input_token_estimate.unwrap_or(0) > 1000;
         if long {
             order.extend((0..candidates.len()).rev());
@@ -109,5 +114,8 @@ async fn a_custom_router_decides_per_request() {
 fn strategies_have_config_names() {
     let s: RoutingStrategy = serde_json::from_str("\"least_in_flight\"").unwrap();
     assert_eq!(s, RoutingStrategy::LeastInFlight);
-    assert_eq!(format!("{:?}", RoutingStrategy::default().router()), "PriorityOrder");
+    assert_eq!(
+        format!("{:?}", RoutingStrategy::default().router()),
+        "PriorityOrder"
+    );
 }

@@ -15,7 +15,9 @@ fn slow(latency: Duration) -> ScriptedProvider {
 #[tokio::test(start_paused = true)]
 async fn an_attempt_past_its_limit_is_a_typed_timeout_and_is_cancelled() {
     let p = slow(Duration::from_secs(10));
-    let t = p.clone().layer(TimeoutLayer::per_attempt(Duration::from_secs(2)));
+    let t = p
+        .clone()
+        .layer(TimeoutLayer::per_attempt(Duration::from_secs(2)));
     let start = Instant::now();
     let err = t.complete(ChatRequest::user("hi")).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
@@ -31,14 +33,19 @@ async fn an_attempt_past_its_limit_is_a_typed_timeout_and_is_cancelled() {
 #[tokio::test(start_paused = true)]
 async fn the_request_deadline_wins_when_earlier() {
     let p = slow(Duration::from_secs(10));
-    let t = p.clone().layer(TimeoutLayer::per_attempt(Duration::from_secs(5)));
+    let t = p
+        .clone()
+        .layer(TimeoutLayer::per_attempt(Duration::from_secs(5)));
     let start = Instant::now();
     let err = t
         .complete(ChatRequest::user("hi").with_timeout(Duration::from_secs(1)))
         .await
         .unwrap_err();
     assert_eq!(start.elapsed(), Duration::from_secs(1));
-    assert!(matches!(TimeoutError::find(&err), Some(TimeoutError::DeadlineElapsed { .. })));
+    assert!(matches!(
+        TimeoutError::find(&err),
+        Some(TimeoutError::DeadlineElapsed { .. })
+    ));
 }
 
 #[tokio::test(start_paused = true)]
@@ -60,13 +67,18 @@ async fn the_overall_limit_becomes_the_request_deadline() {
     }));
     let start = Instant::now();
     t.complete(ChatRequest::user("hi")).await.unwrap();
-    assert_eq!(p.calls()[0].request.metadata.deadline, Some(start + Duration::from_secs(30)));
+    assert_eq!(
+        p.calls()[0].request.metadata.deadline,
+        Some(start + Duration::from_secs(30))
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn streams_time_out_waiting_for_the_first_event() {
     let p = slow(Duration::from_secs(10));
-    let t = p.clone().layer(TimeoutLayer::per_attempt(Duration::from_secs(3)));
+    let t = p
+        .clone()
+        .layer(TimeoutLayer::per_attempt(Duration::from_secs(3)));
     let err = t.stream(ChatRequest::user("hi")).await.err().unwrap();
     assert_eq!(err.kind(), ErrorKind::Timeout);
     assert_eq!(p.in_flight(), 0);

@@ -79,7 +79,10 @@ impl<P: Provider> BatchExecutor<P> {
     }
 
     /// Calls `callback` after every start and every finish.
-    pub fn on_progress(mut self, callback: impl Fn(&BatchProgress) + Send + Sync + 'static) -> Self {
+    pub fn on_progress(
+        mut self,
+        callback: impl Fn(&BatchProgress) + Send + Sync + 'static,
+    ) -> Self {
         self.on_progress = Some(Arc::new(callback));
         self
     }

@@ -140,9 +140,10 @@ impl Ledger {
         let mut w = self.current();
         let mut refusal = None;
         if let Some(limit) = self.config.limit_usd
-            && w.total >= limit {
-                refusal = Some(("total".to_owned(), limit, w.total));
-            }
+            && w.total >= limit
+        {
+            refusal = Some(("total".to_owned(), limit, w.total));
+        }
         if refusal.is_none() {
             for tag in &req.metadata.tags {
                 if let Some(&limit) = self.config.tags.get(tag) {

@@ -114,7 +114,11 @@ impl StackBuilder {
     }
 
     /// Binds the provider of candidate `id`.
-    pub fn provider(mut self, id: impl Into<String>, provider: impl palisade_core::Provider + 'static) -> Self {
+    pub fn provider(
+        mut self,
+        id: impl Into<String>,
+        provider: impl palisade_core::Provider + 'static,
+    ) -> Self {
         self.providers.insert(id.into(), Arc::new(provider));
         self
     }
@@ -208,7 +212,11 @@ impl StackBuilder {
     }
 
     /// Wraps one provider: RateLimit, then Breaker, Timeout, Retry outside it.
-    fn candidate(&self, c: &CandidateConfig, provider: SharedProvider) -> Result<Candidate, StackConfigError> {
+    fn candidate(
+        &self,
+        c: &CandidateConfig,
+        provider: SharedProvider,
+    ) -> Result<Candidate, StackConfigError> {
         let mut probes: Vec<Arc<dyn crate::CandidateProbe>> = Vec::new();
         let mut layered = provider;
         if let Some(limit) = c.limit.clone().or_else(|| self.config.limit.clone()) {
@@ -229,7 +237,10 @@ impl StackBuilder {
             layered = Arc::new(layer.layer(layered));
         }
         if self.config.breakers {
-            let config = c.breaker.clone().unwrap_or_else(|| self.config.breaker.clone());
+            let config = c
+                .breaker
+                .clone()
+                .unwrap_or_else(|| self.config.breaker.clone());
             let breaker = CircuitBreaker::new(ProviderId::new(&c.id), config).map_err(|e| {
                 StackConfigError::Breaker {
                     id: c.id.clone(),
@@ -255,7 +266,10 @@ impl StackBuilder {
         if let Some(window) = c.context_window {
             candidate = candidate.with_context_window(window);
         }
-        if let Some(price) = c.price.or_else(|| self.config.prices.get(c.model()).copied()) {
+        if let Some(price) = c
+            .price
+            .or_else(|| self.config.prices.get(c.model()).copied())
+        {
             candidate = candidate.with_price(price);
         }
         for probe in probes {

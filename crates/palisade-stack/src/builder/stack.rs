@@ -10,10 +10,10 @@ use palisade_core::{
 };
 use tokio::time::Instant;
 
+use super::StackConfig;
 use crate::budget::{Budget, BudgetLayer};
 use crate::fallback::Fallback;
 use crate::stats::StackStats;
-use super::StackConfig;
 
 /// The canonical stack: `Budget ─► Fallback/Router ─► per candidate: Retry ─►
 /// Timeout ─► Breaker ─► RateLimit ─► Provider`. Built by
@@ -27,7 +27,11 @@ pub struct FallbackStack {
 }
 
 impl FallbackStack {
-    pub(crate) fn new(fallback: Fallback, budget: Option<BudgetLayer>, config: StackConfig) -> Self {
+    pub(crate) fn new(
+        fallback: Fallback,
+        budget: Option<BudgetLayer>,
+        config: StackConfig,
+    ) -> Self {
         let budget = budget.map(|layer| {
             let wrapped = layer.layer(fallback.clone());
             (layer, wrapped)

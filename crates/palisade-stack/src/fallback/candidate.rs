@@ -109,7 +109,8 @@ impl Candidate {
 
     /// Its context window: the configured one, else the provider's.
     pub fn context_window(&self) -> Option<u32> {
-        self.context_window.or_else(|| self.provider.context_window())
+        self.context_window
+            .or_else(|| self.provider.context_window())
     }
 
     /// Whether it can take a call: its provider's readiness combined with the
@@ -124,7 +125,9 @@ impl Candidate {
 
     /// Calls through the fallback in flight now.
     pub fn in_flight(&self) -> usize {
-        self.stats.in_flight.load(std::sync::atomic::Ordering::Relaxed)
+        self.stats
+            .in_flight
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The moving average of its call latency, `None` before the first call.

@@ -24,7 +24,9 @@ pub enum FallbackError {
         attempts: Vec<Attempt>,
     },
     /// The request fits no candidate's context window. Kind `ContextWindowExceeded`.
-    #[error("the request needs about {needed} tokens, more than any candidate of `{fallback}` holds")]
+    #[error(
+        "the request needs about {needed} tokens, more than any candidate of `{fallback}` holds"
+    )]
     NoCandidateFits {
         /// The fallback.
         fallback: ProviderId,

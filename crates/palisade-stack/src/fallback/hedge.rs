@@ -49,7 +49,14 @@ impl Fallback {
                         pass.called = true;
                         let alternative = self.alternative_ready(&order[pos + 1..], needed);
                         running.push((index, Instant::now()));
-                        calls.push(self.launch(index, req.clone(), streaming, alternative, trail.len() + running.len() - 1, is_hedge));
+                        calls.push(self.launch(
+                            index,
+                            req.clone(),
+                            streaming,
+                            alternative,
+                            trail.len() + running.len() - 1,
+                            is_hedge,
+                        ));
                         timer.as_mut().reset(Instant::now() + hedge.delay);
                     }
                     None if running.is_empty() => return pass.end(),

@@ -93,7 +93,9 @@ pub(crate) enum PassEnd {
     Stop(ProviderError),
     /// Nobody answered; `recovery` is when the earliest unavailable candidate
     /// is expected back, `None` when some candidate failed for good.
-    Exhausted { recovery: Option<Duration> },
+    Exhausted {
+        recovery: Option<Duration>,
+    },
 }
 
 /// What a pass has learned so far.
@@ -227,8 +229,10 @@ impl Fallback {
                         .await
                 }
                 Some(hedge) => {
-                    self.hedged_pass(&req, streaming, needed, &order, &mut trail, &mut pass, hedge)
-                        .await
+                    self.hedged_pass(
+                        &req, streaming, needed, &order, &mut trail, &mut pass, hedge,
+                    )
+                    .await
                 }
             };
             if pass.called {
@@ -310,7 +314,14 @@ impl Fallback {
             let alternative = self.alternative_ready(&order[pos + 1..], needed);
             let started = Instant::now();
             let result = self
-                .call(candidate, req.clone(), streaming, alternative, trail.len(), false)
+                .call(
+                    candidate,
+                    req.clone(),
+                    streaming,
+                    alternative,
+                    trail.len(),
+                    false,
+                )
                 .await;
             match result {
                 Ok(answer) => {
@@ -335,12 +346,17 @@ impl Fallback {
         pass: &mut Pass,
     ) -> bool {
         if let Some(window) = candidate.context_window()
-            && self.config.context_window_fallback && needed > window {
-                CandidateStats::bump(&candidate.stats.skipped_context_window);
-                telemetry::skipped(candidate.id(), "context_window", None);
-                trail.push(skip(candidate, SkipReason::ContextWindowTooSmall { needed, window }));
-                return false;
-            }
+            && self.config.context_window_fallback
+            && needed > window
+        {
+            CandidateStats::bump(&candidate.stats.skipped_context_window);
+            telemetry::skipped(candidate.id(), "context_window", None);
+            trail.push(skip(
+                candidate,
+                SkipReason::ContextWindowTooSmall { needed, window },
+            ));
+            return false;
+        }
         if let Readiness::Unavailable { retry_after } = candidate.readiness() {
             CandidateStats::bump(&candidate.stats.skipped_unavailable);
             telemetry::skipped(candidate.id(), "unavailable", Some(retry_after));
@@ -425,8 +441,15 @@ impl Fallback {
                     .usage
                     .as_ref()
                     .and_then(|u| candidate.price().map(|p| p.cost(u)));
-                candidate.stats.record_success(response.usage.as_ref(), cost);
-                telemetry::attempt_finished(candidate.id(), Ok(response.usage.as_ref()), elapsed, cost);
+                candidate
+                    .stats
+                    .record_success(response.usage.as_ref(), cost);
+                telemetry::attempt_finished(
+                    candidate.id(),
+                    Ok(response.usage.as_ref()),
+                    elapsed,
+                    cost,
+                );
                 if response.attempts.is_empty() {
                     response.attempts = std::mem::take(trail);
                 } else {
@@ -579,12 +602,18 @@ impl Provider for Fallback {
                 }
             }
         }
-        earliest.map_or(Readiness::Ready, |retry_after| Readiness::Unavailable { retry_after })
+        earliest.map_or(Readiness::Ready, |retry_after| Readiness::Unavailable {
+            retry_after,
+        })
     }
 
     /// The largest candidate window (a request that fits none is refused anyway).
     fn context_window(&self) -> Option<u32> {
-        let windows: Option<Vec<u32>> = self.candidates.iter().map(Candidate::context_window).collect();
+        let windows: Option<Vec<u32>> = self
+            .candidates
+            .iter()
+            .map(Candidate::context_window)
+            .collect();
         windows.and_then(|w| w.into_iter().max())
     }
 }

@@ -137,7 +137,10 @@ fn uniform(rng: &mut impl Rng, low: Duration, high: Duration) -> Duration {
     if high <= low {
         return low;
     }
-    let (lo, hi) = (low.as_nanos() as u64, high.as_nanos().min(u64::MAX as u128) as u64);
+    let (lo, hi) = (
+        low.as_nanos() as u64,
+        high.as_nanos().min(u64::MAX as u128) as u64,
+    );
     Duration::from_nanos(rng.random_range(lo..=hi))
 }
 

@@ -150,7 +150,12 @@ impl Shared {
     }
 
     /// Runs `call` until it succeeds or the policy says stop.
-    async fn run<T, F, Fut>(&self, id: &ProviderId, req: ChatRequest, call: F) -> Result<T, ProviderError>
+    async fn run<T, F, Fut>(
+        &self,
+        id: &ProviderId,
+        req: ChatRequest,
+        call: F,
+    ) -> Result<T, ProviderError>
     where
         F: Fn(ChatRequest) -> Fut,
         Fut: Future<Output = Result<T, ProviderError>>,
@@ -210,7 +215,9 @@ impl Shared {
             error.kind(),
             ErrorKind::Throttled | ErrorKind::Overloaded | ErrorKind::Unavailable
         );
-        if self.policy.defer_to_fallback && moves_on && crate::fallback::context::alternative_ready()
+        if self.policy.defer_to_fallback
+            && moves_on
+            && crate::fallback::context::alternative_ready()
         {
             return Err(GiveUp::Deferred);
         }
@@ -265,15 +272,15 @@ impl<P: Provider> Provider for Retry<P> {
 
     async fn complete(&self, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
         let id = self.inner.id();
-        self.shared
-            .run(id, req, |r| self.inner.complete(r))
-            .await
+        self.shared.run(id, req, |r| self.inner.complete(r)).await
     }
 
     async fn stream(&self, req: ChatRequest) -> Result<ChatStream, ProviderError> {
         let id = self.inner.id();
         self.shared
-            .run(id, req, |r| async { first_event(self.inner.stream(r).await).await })
+            .run(id, req, |r| async {
+                first_event(self.inner.stream(r).await).await
+            })
             .await
     }
 

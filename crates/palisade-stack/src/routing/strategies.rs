@@ -75,13 +75,13 @@ pub struct CheapestFirst;
 impl Router for CheapestFirst {
     fn route(&self, _: &ChatRequest, candidates: &[Candidate], order: &mut Vec<usize>) {
         order.extend(0..candidates.len());
-        order.sort_by(|&a, &b| {
-            match (candidates[a].price(), candidates[b].price()) {
+        order.sort_by(
+            |&a, &b| match (candidates[a].price(), candidates[b].price()) {
                 (Some(x), Some(y)) => x.per_token_sum().total_cmp(&y.per_token_sum()),
                 (Some(_), None) => Ordering::Less,
                 (None, Some(_)) => Ordering::Greater,
                 (None, None) => Ordering::Equal,
-            }
-        });
+            },
+        );
     }
 }

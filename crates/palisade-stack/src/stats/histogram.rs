@@ -56,7 +56,11 @@ impl LatencyHistogram {
     /// The `q` quantile (0.0..=1.0), as the middle of its bucket; `None`
     /// before the first record.
     pub(crate) fn quantile(&self, q: f64) -> Option<Duration> {
-        let counts: Vec<u64> = self.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+        let counts: Vec<u64> = self
+            .counts
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect();
         let total: u64 = counts.iter().sum();
         if total == 0 {
             return None;

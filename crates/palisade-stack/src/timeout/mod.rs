@@ -150,7 +150,11 @@ impl<P: Provider> Provider for Timeout<P> {
             }
         };
         Ok(match deadline {
-            Some(deadline) => Box::pin(DeadlineStream::new(opened, self.inner.id().clone(), deadline)),
+            Some(deadline) => Box::pin(DeadlineStream::new(
+                opened,
+                self.inner.id().clone(),
+                deadline,
+            )),
             None => opened,
         })
     }
