@@ -99,7 +99,7 @@ impl RenderedPrompt {
 
 /// All of a message's content as text: text blocks as written, JSON blocks
 /// compact.
-pub(crate) fn message_text(message: &Message) -> String {
+fn message_text(message: &Message) -> String {
     let mut text = String::new();
     for block in &message.content {
         match block {
