@@ -221,6 +221,15 @@ impl CircuitBreaker {
         self.acquire_slow()
     }
 
+    /// The closed fast path without a permit (and so without touching the
+    /// shared reference count): the generation and admission time of a
+    /// closed-state call, or `None` when the circuit is not closed.
+    #[inline]
+    pub(crate) fn admit_closed(&self) -> Option<(u64, Option<Instant>)> {
+        let word = self.word();
+        (word.state() == BreakerState::Closed).then(|| (word.generation(), self.admission_time()))
+    }
+
     /// Like [`try_acquire`](Self::try_acquire), and with a shared store a
     /// half-open probe also needs a fleet-wide probe slot. In the closed state
     /// it completes without awaiting anything. A store error falls back to the

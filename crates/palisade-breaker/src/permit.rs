@@ -101,3 +101,44 @@ impl Drop for Permit {
         self.finish(Outcome::Ignored);
     }
 }
+
+/// A closed-state call admitted by borrowing the breaker: what the layer's
+/// `complete` uses, so the healthy path touches no reference count. Same
+/// contract as [`Permit`]: report once, or drop to ignore.
+#[derive(Debug)]
+pub(crate) struct ClosedCall<'a> {
+    breaker: &'a CircuitBreaker,
+    generation: u64,
+    admitted: Option<Instant>,
+    done: bool,
+}
+
+impl<'a> ClosedCall<'a> {
+    pub(crate) fn new(
+        breaker: &'a CircuitBreaker,
+        (generation, admitted): (u64, Option<Instant>),
+    ) -> Self {
+        Self {
+            breaker,
+            generation,
+            admitted,
+            done: false,
+        }
+    }
+
+    pub(crate) fn record_result<T>(mut self, result: &Result<T, ProviderError>) {
+        let outcome = self.breaker.config().policy.classify(result);
+        self.done = true;
+        self.breaker
+            .finish(self.generation, false, self.admitted, outcome);
+    }
+}
+
+impl Drop for ClosedCall<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.breaker
+                .finish(self.generation, false, self.admitted, Outcome::Ignored);
+        }
+    }
+}

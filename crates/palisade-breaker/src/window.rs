@@ -121,9 +121,17 @@ impl CountWindow {
         let index = self.next.fetch_add(1, Ordering::Relaxed) % size;
         let new =
             OCCUPIED | if sample.failed { FAILED } else { 0 } | if sample.slow { SLOW } else { 0 };
+        let slot = &self.slots[index as usize];
+        // A healthy window is all identical verdicts: skipping the write
+        // keeps the slot's cache line shared between cores. (Were another
+        // writer to replace the slot meanwhile, it evicts the same verdict
+        // either way.)
+        if slot.load(Ordering::Relaxed) == new {
+            return;
+        }
         // The swap hands us exactly the verdict we evict, so the totals stay
         // exact however writers interleave.
-        let old = self.slots[index as usize].swap(new, Ordering::AcqRel);
+        let old = slot.swap(new, Ordering::AcqRel);
         adjust(&self.failures, old & FAILED, new & FAILED);
         adjust(&self.slow, old & SLOW, new & SLOW);
     }

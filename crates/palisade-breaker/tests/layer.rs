@@ -51,7 +51,10 @@ async fn while_open_the_inner_provider_is_not_called() {
     let model = ScriptedProvider::new("model-a").then_errors(3, &unavailable());
     let guarded = model.clone().layer(CircuitBreakerLayer::new(b.clone()));
     for _ in 0..3 {
-        assert_eq!(guarded.complete(hi()).await.unwrap_err().kind(), ErrorKind::Unavailable);
+        assert_eq!(
+            guarded.complete(hi()).await.unwrap_err().kind(),
+            ErrorKind::Unavailable
+        );
     }
     assert_eq!(b.state(), BreakerState::Open);
     assert_eq!(model.call_count(), 3);
@@ -153,7 +156,10 @@ async fn a_stream_dropped_mid_way_is_ignored_and_frees_its_probe_slot() {
 
     let mut probe = guarded.stream(hi()).await.unwrap();
     probe.next().await.unwrap().unwrap(); // the first event, then the caller leaves
-    assert!(guarded.complete(hi()).await.is_err(), "the only probe slot is taken");
+    assert!(
+        guarded.complete(hi()).await.is_err(),
+        "the only probe slot is taken"
+    );
     drop(probe);
     assert_eq!(b.state(), BreakerState::HalfOpen);
     assert!(guarded.readiness().is_ready());
@@ -201,14 +207,17 @@ async fn readiness_and_context_window_combine_with_the_inner_provider() {
     let model = ScriptedProvider::new("model-a")
         .with_context_window(200_000)
         .then_error(unavailable());
-    let guarded = model
-        .clone()
-        .layer(CircuitBreakerLayer::new(b.clone()));
+    let guarded = model.clone().layer(CircuitBreakerLayer::new(b.clone()));
     assert_eq!(guarded.context_window(), Some(200_000));
     model.set_readiness(Readiness::Unavailable {
         retry_after: secs(7),
     });
-    assert_eq!(guarded.readiness(), Readiness::Unavailable { retry_after: secs(7) });
+    assert_eq!(
+        guarded.readiness(),
+        Readiness::Unavailable {
+            retry_after: secs(7)
+        }
+    );
     model.set_readiness(Readiness::Ready);
     guarded.complete(hi()).await.unwrap_err();
     model.set_readiness(Readiness::Unavailable {

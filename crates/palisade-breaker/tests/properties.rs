@@ -177,7 +177,8 @@ impl Model {
     fn note_failure(&mut self, verdict: Verdict) {
         if let Verdict::Throttled(ms) = verdict {
             let deadline = self.now + ms;
-            self.retry_not_before = Some(self.retry_not_before.map_or(deadline, |d| d.max(deadline)));
+            self.retry_not_before =
+                Some(self.retry_not_before.map_or(deadline, |d| d.max(deadline)));
         }
     }
 
@@ -293,7 +294,8 @@ fn run(p: Params, ops: Vec<Op>) -> Result<(), TestCaseError> {
         .build()
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
     rt.block_on(async move {
-        let breaker = CircuitBreaker::new("model", p.config()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let breaker = CircuitBreaker::new("model", p.config())
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
         let mut model = Model::new(p.clone());
         let mut held: Vec<(Permit, (u64, bool))> = Vec::new();
         for op in ops {
@@ -340,7 +342,10 @@ fn run(p: Params, ops: Vec<Op>) -> Result<(), TestCaseError> {
             prop_assert!(s.probes_in_flight <= p.probes, "more than K probes");
             prop_assert_eq!(s.probes_in_flight, model.probes);
             prop_assert_eq!(s.calls as usize, model.window.len());
-            prop_assert_eq!(s.failures as usize, model.window.iter().filter(|f| **f).count());
+            prop_assert_eq!(
+                s.failures as usize,
+                model.window.iter().filter(|f| **f).count()
+            );
             prop_assert_eq!(s.consecutive_failures, model.consecutive);
             prop_assert_eq!(s.consecutive_opens, model.opens);
             if model.effective_state() == BreakerState::Open {

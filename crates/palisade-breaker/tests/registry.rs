@@ -20,7 +20,10 @@ fn config() -> BreakerConfig {
 fn throttle(b: &CircuitBreaker) {
     b.try_acquire()
         .unwrap()
-        .record_error(&ProviderError::throttled("429", Some(Duration::from_secs(45))));
+        .record_error(&ProviderError::throttled(
+            "429",
+            Some(Duration::from_secs(45)),
+        ));
 }
 
 #[tokio::test(start_paused = true)]
@@ -28,7 +31,11 @@ async fn snapshots_serialize_for_a_health_endpoint() {
     let registry = HealthRegistry::new(config()).unwrap();
     let a = registry.breaker("bedrock/model-a");
     let b = registry.breaker("bedrock/model-b");
-    assert_eq!(registry.breaker("bedrock/model-a").id(), a.id(), "same breaker");
+    assert_eq!(
+        registry.breaker("bedrock/model-a").id(),
+        a.id(),
+        "same breaker"
+    );
     b.try_acquire().unwrap().record(Outcome::Success);
     throttle(&a);
     throttle(&a);

@@ -100,7 +100,11 @@ async fn failure_rate_trips_at_exactly_the_threshold_once_minimum_calls_are_seen
     for _ in 0..4 {
         call(&b, FAIL);
     }
-    assert_eq!(b.state(), BreakerState::Closed, "4/9 failed, under the minimum");
+    assert_eq!(
+        b.state(),
+        BreakerState::Closed,
+        "4/9 failed, under the minimum"
+    );
     call(&b, FAIL);
     assert_eq!(b.state(), BreakerState::Open, "5/10 = 50 %");
 }
@@ -114,7 +118,13 @@ async fn failure_rate_over_a_full_window_forgets_old_calls() {
         ..quiet()
     });
     // F F S S S: 40 %. Each further failure evicts the oldest call.
-    for o in [FAIL, FAIL, Outcome::Success, Outcome::Success, Outcome::Success] {
+    for o in [
+        FAIL,
+        FAIL,
+        Outcome::Success,
+        Outcome::Success,
+        Outcome::Success,
+    ] {
         call(&b, o);
     }
     call(&b, FAIL); // evicts F: F S S S F = 40 %
@@ -235,7 +245,10 @@ async fn open_turns_half_open_after_the_open_duration() {
     call(&b, FAIL);
     advance(Duration::from_millis(9_999)).await;
     assert_eq!(b.state(), BreakerState::Open);
-    assert_eq!(b.try_acquire().unwrap_err().retry_after, Duration::from_millis(1));
+    assert_eq!(
+        b.try_acquire().unwrap_err().retry_after,
+        Duration::from_millis(1)
+    );
     assert_eq!(
         b.readiness(),
         Readiness::Unavailable {
@@ -268,7 +281,12 @@ async fn half_open_admits_at_most_k_probes_and_closes_after_m_successes() {
     let refused = b.try_acquire().unwrap_err();
     assert_eq!(refused.state, BreakerState::HalfOpen);
     assert_eq!(refused.retry_after, secs(1));
-    assert_eq!(b.readiness(), Readiness::Unavailable { retry_after: secs(1) });
+    assert_eq!(
+        b.readiness(),
+        Readiness::Unavailable {
+            retry_after: secs(1)
+        }
+    );
 
     drop(p1); // a cancelled probe frees its slot without a verdict
     let p3 = b.try_acquire().unwrap();
@@ -412,11 +430,19 @@ async fn every_state_change_reaches_the_listener() {
     assert_eq!(
         steps,
         [
-            (Closed, Open, TransitionReason::ConsecutiveFailures { count: 1 }),
+            (
+                Closed,
+                Open,
+                TransitionReason::ConsecutiveFailures { count: 1 }
+            ),
             (Open, HalfOpen, TransitionReason::OpenElapsed),
             (HalfOpen, Open, TransitionReason::ProbeFailed),
             (Open, HalfOpen, TransitionReason::OpenElapsed),
-            (HalfOpen, Closed, TransitionReason::ProbesSucceeded { successes: 1 }),
+            (
+                HalfOpen,
+                Closed,
+                TransitionReason::ProbesSucceeded { successes: 1 }
+            ),
             (Closed, Isolated, TransitionReason::Isolated),
             (Isolated, Closed, TransitionReason::Reset),
         ]

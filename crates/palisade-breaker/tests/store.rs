@@ -56,7 +56,11 @@ async fn a_trip_on_one_instance_opens_the_others_after_a_sync() {
     assert_eq!(shared.state, BreakerState::Open);
     assert_eq!(shared.retry_after, Some(secs(10)));
 
-    assert_eq!(b.state(), BreakerState::Closed, "the fast path never asks the store");
+    assert_eq!(
+        b.state(),
+        BreakerState::Closed,
+        "the fast path never asks the store"
+    );
     b.sync_from_store().await.unwrap();
     assert_eq!(b.state(), BreakerState::Open);
     assert_eq!(b.try_acquire().unwrap_err().retry_after, secs(10));
@@ -76,7 +80,11 @@ async fn probe_slots_are_fleet_wide_and_a_close_reaches_everyone() {
     // b's local state would admit a probe, but the fleet's only slot is taken.
     let refused = b.acquire().await.unwrap_err();
     assert_eq!(refused.state, BreakerState::HalfOpen);
-    assert_eq!(b.state(), BreakerState::HalfOpen, "its local slot was returned");
+    assert_eq!(
+        b.state(),
+        BreakerState::HalfOpen,
+        "its local slot was returned"
+    );
 
     probe.record_success();
     settle().await;

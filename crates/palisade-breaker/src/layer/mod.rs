@@ -27,6 +27,7 @@ use palisade_core::{
 };
 
 use crate::breaker::CircuitBreaker;
+use crate::permit::ClosedCall;
 
 /// A provider guarded by a circuit breaker. Built by [`CircuitBreakerLayer`].
 #[derive(Debug, Clone)]
@@ -76,6 +77,12 @@ impl<P: Provider> Provider for BreakerProvider<P> {
     }
 
     async fn complete(&self, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
+        if let Some(admission) = self.breaker.admit_closed() {
+            let call = ClosedCall::new(&self.breaker, admission);
+            let result = self.inner.complete(req).await;
+            call.record_result(&result);
+            return result;
+        }
         let permit = self.breaker.acquire().await.map_err(|o| self.refuse(o))?;
         let result = self.inner.complete(req).await;
         permit.record_result(&result);

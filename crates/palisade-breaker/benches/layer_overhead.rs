@@ -1,0 +1,84 @@
+//! What a closed breaker costs per call: the layer around a zero-latency
+//! provider against the bare provider, in the same run.
+//!
+//! `cargo bench -p palisade-breaker --bench layer_overhead -- --warm-up-time 1 --measurement-time 3`
+
+use std::hint::black_box;
+
+use async_trait::async_trait;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures_executor::block_on;
+use palisade_breaker::{BreakerConfig, CircuitBreaker, CircuitBreakerLayer};
+use palisade_core::{
+    ChatRequest, ChatResponse, ChatStream, Provider, ProviderError, ProviderExt, ProviderId,
+    stream_from_response,
+};
+
+/// Answers at once with a clone of one prepared response.
+struct Instant {
+    id: ProviderId,
+    response: ChatResponse,
+}
+
+#[async_trait]
+impl Provider for Instant {
+    fn id(&self) -> &ProviderId {
+        &self.id
+    }
+
+    async fn complete(&self, _req: ChatRequest) -> Result<ChatResponse, ProviderError> {
+        Ok(self.response.clone())
+    }
+
+    async fn stream(&self, _req: ChatRequest) -> Result<ChatStream, ProviderError> {
+        Ok(stream_from_response(self.response.clone()))
+    }
+}
+
+fn instant() -> Instant {
+    let id = ProviderId::new("bench/model");
+    Instant {
+        response: ChatResponse::text(id.clone(), "ok", None),
+        id,
+    }
+}
+
+fn closed_call(c: &mut Criterion) {
+    let mut group = c.benchmark_group("closed_call");
+    group.throughput(Throughput::Elements(1));
+    let request = ChatRequest::user("hi");
+
+    let bare = instant();
+    group.bench_function("bare_provider", |b| {
+        b.iter(|| block_on(bare.complete(black_box(request.clone()))))
+    });
+
+    for (name, config) in [
+        ("with_breaker", BreakerConfig::default()),
+        ("with_breaker_slow_calls_on", {
+            let mut c = BreakerConfig::default();
+            c.slow_call_rate_threshold = Some(80.0);
+            c
+        }),
+    ] {
+        let breaker = CircuitBreaker::new("bench/model", config).unwrap_or_else(|e| panic!("{e}"));
+        let guarded = instant().layer(CircuitBreakerLayer::new(breaker));
+        group.bench_function(name, |b| {
+            b.iter(|| block_on(guarded.complete(black_box(request.clone()))))
+        });
+    }
+
+    let breaker = CircuitBreaker::new("bench/model", BreakerConfig::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    group.bench_function("permit_only", |b| {
+        b.iter(|| {
+            if let Ok(permit) = black_box(&breaker).try_acquire() {
+                permit.record_success();
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, closed_call);
+criterion_main!(benches);
