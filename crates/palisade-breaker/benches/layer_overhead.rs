@@ -3,6 +3,9 @@
 //!
 //! `cargo bench -p palisade-breaker --bench layer_overhead -- --warm-up-time 1 --measurement-time 3`
 
+// `criterion_group!` generates an undocumented public function.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 
 use async_trait::async_trait;
@@ -50,21 +53,23 @@ fn closed_call(c: &mut Criterion) {
 
     let bare = instant();
     group.bench_function("bare_provider", |b| {
-        b.iter(|| block_on(bare.complete(black_box(request.clone()))))
+        b.iter(|| block_on(bare.complete(black_box(request.clone()))));
     });
 
     for (name, config) in [
         ("with_breaker", BreakerConfig::default()),
-        ("with_breaker_slow_calls_on", {
-            let mut c = BreakerConfig::default();
-            c.slow_call_rate_threshold = Some(80.0);
-            c
-        }),
+        (
+            "with_breaker_slow_calls_on",
+            BreakerConfig {
+                slow_call_rate_threshold: Some(80.0),
+                ..BreakerConfig::default()
+            },
+        ),
     ] {
         let breaker = CircuitBreaker::new("bench/model", config).unwrap_or_else(|e| panic!("{e}"));
         let guarded = instant().layer(CircuitBreakerLayer::new(breaker));
         group.bench_function(name, |b| {
-            b.iter(|| block_on(guarded.complete(black_box(request.clone()))))
+            b.iter(|| block_on(guarded.complete(black_box(request.clone()))));
         });
     }
 
@@ -75,7 +80,7 @@ fn closed_call(c: &mut Criterion) {
             if let Ok(permit) = black_box(&breaker).try_acquire() {
                 permit.record_success();
             }
-        })
+        });
     });
     group.finish();
 }

@@ -360,13 +360,21 @@ impl CircuitBreaker {
     }
 
     /// Closes the circuit and clears every count (window, runs, growing open
-    /// durations); published to the store, if any. The last error kind is
-    /// kept for diagnosis.
+    /// durations); published to the store, if any. Calls in flight when it
+    /// resets are not counted when they finish. The last error kind is kept
+    /// for diagnosis.
     pub fn reset(&self) {
         let change = {
             let mut g = self.lock();
             self.publish(Transition::Reset);
-            self.close(&mut g, TransitionReason::Reset)
+            let change = self.close(&mut g, TransitionReason::Reset);
+            if change.is_none() {
+                // Already closed: a new generation all the same, so calls
+                // admitted before the reset do not vote after it.
+                let next = self.word().next(BreakerState::Closed);
+                self.inner.word.store(next.0, Ordering::Release);
+            }
+            change
         };
         self.emit(change);
     }

@@ -434,8 +434,10 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let mut c = BreakerConfig::default();
-        c.minimum_calls = 101;
+        let c = BreakerConfig {
+            minimum_calls: 101,
+            ..BreakerConfig::default()
+        };
         let e = c.validate().unwrap_err();
         assert_eq!(e.field(), "minimum_calls");
         assert!(e.to_string().contains("window.size is 100"), "{e}");
@@ -448,8 +450,10 @@ mod tests {
         c.half_open.max_probes = 0;
         assert_eq!(c.validate().unwrap_err().field(), "half_open.max_probes");
 
-        let mut c = BreakerConfig::default();
-        c.failure_rate_threshold = Some(0.0);
+        let c = BreakerConfig {
+            failure_rate_threshold: Some(0.0),
+            ..BreakerConfig::default()
+        };
         assert_eq!(c.validate().unwrap_err().field(), "failure_rate_threshold");
 
         assert!(toml::from_str::<BreakerConfig>("unknown = 1").is_err());

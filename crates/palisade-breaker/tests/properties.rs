@@ -66,7 +66,7 @@ fn params() -> impl Strategy<Value = Params> {
                 probes,
                 successes,
                 base_ms: base * 1000,
-                cap_ms: base * 1000 << cap,
+                cap_ms: (base * 1000) << cap,
             },
         )
 }
@@ -333,6 +333,9 @@ fn run(p: Params, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     breaker.isolate();
                 }
                 Op::Reset => {
+                    if model.state == BreakerState::Closed {
+                        model.generation += 1;
+                    }
                     model.close();
                     breaker.reset();
                 }

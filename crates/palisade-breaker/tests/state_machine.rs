@@ -381,6 +381,18 @@ async fn outcomes_of_calls_admitted_before_a_transition_do_not_count() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn calls_in_flight_at_a_reset_do_not_count_after_it() {
+    let b = breaker(BreakerConfig {
+        consecutive_failures: Some(1),
+        ..quiet()
+    });
+    let in_flight = b.try_acquire().unwrap();
+    b.reset();
+    in_flight.record(FAIL);
+    assert_eq!(b.state(), BreakerState::Closed);
+}
+
+#[tokio::test(start_paused = true)]
 async fn isolate_holds_until_reset() {
     let b = breaker(BreakerConfig {
         consecutive_failures: Some(3),
