@@ -98,7 +98,7 @@ pub fn from_str_with<'de, T: Deserialize<'de>>(input: &'de str, options: &Decode
         // `Value` first (strings are then owned, not borrowed).
         return T::deserialize(decode(input, options)?);
     }
-    T::deserialize(&mut TapeDeserializer::new(sink.tape))
+    T::deserialize(&mut TapeDeserializer::new(sink))
 }
 
 /// Deserializes a `T` from UTF-8 TOON bytes.

@@ -36,6 +36,16 @@ pub(crate) trait Sink<'a> {
     /// A key the caller knows is new in the current object.
     fn key_unique(&mut self, key: Cow<'a, str>);
     fn scalar(&mut self, value: Scalar<'a>);
+    /// A hint that about `events` more events follow (a table's rows).
+    fn reserve(&mut self, _events: usize) {}
+    /// Registers the field names of a flat table (no nested groups, no
+    /// duplicates) and returns an id for [`Sink::flat_row`], or `None` when the
+    /// sink wants rows as ordinary objects.
+    fn flat_table(&mut self, _fields: &[FieldSpec<'a>]) -> Option<u32> {
+        None
+    }
+    /// Starts a row of the flat table `table`; its cells follow as scalars.
+    fn flat_row(&mut self, _table: u32) {}
 }
 
 /// Decodes `input` into `sink`.
@@ -122,14 +132,14 @@ fn split_cells<'a>(input: &'a str, delim: u8, out: &mut Vec<&'a str>) {
                 in_quotes = false;
             }
         } else if c == delim {
-            out.push(input[start..i].trim_matches(' '));
+            out.push(trim_spaces(&input[start..i]));
             start = i + 1;
         } else if c == b'"' {
             in_quotes = true;
         }
         i += 1;
     }
-    out.push(input[start..].trim_matches(' '));
+    out.push(trim_spaces(&input[start..]));
 }
 
 /// Splits a candidate table row into `out` and reports whether it is a data
@@ -138,18 +148,6 @@ fn split_cells<'a>(input: &'a str, delim: u8, out: &mut Vec<&'a str>) {
 fn split_row<'a>(content: &'a str, delim: u8, out: &mut Vec<&'a str>) -> bool {
     out.clear();
     let b = content.as_bytes();
-    if !b.contains(&b'"') {
-        // No quotes: the common case, split with the library's fast search.
-        let colon = memchr_byte(b':', b);
-        let first_delim = memchr_byte(delim, b);
-        if let Some(c) = colon {
-            if !first_delim.is_some_and(|d| d < c) {
-                return false;
-            }
-        }
-        out.extend(content.split(delim as char).map(|c| c.trim_matches(' ')));
-        return true;
-    }
     let mut colon = None;
     let mut first_delim = None;
     let mut start = 0;
@@ -167,7 +165,7 @@ fn split_row<'a>(content: &'a str, delim: u8, out: &mut Vec<&'a str>) -> bool {
             }
         } else if c == delim {
             first_delim.get_or_insert(i);
-            out.push(content[start..i].trim_matches(' '));
+            out.push(trim_spaces(&content[start..i]));
             start = i + 1;
         } else if c == b'"' {
             in_quotes = true;
@@ -176,21 +174,26 @@ fn split_row<'a>(content: &'a str, delim: u8, out: &mut Vec<&'a str>) -> bool {
         }
         i += 1;
     }
-    out.push(content[start..].trim_matches(' '));
+    out.push(trim_spaces(&content[start..]));
     match colon {
         None => true,
         Some(c) => first_delim.is_some_and(|d| d < c),
     }
 }
 
+/// Trims ASCII spaces (only spaces: §11.2) from both ends.
 #[inline]
-fn memchr_byte(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&c| c == needle)
+pub(crate) fn trim_spaces(s: &str) -> &str {
+    let b = s.as_bytes();
+    if b.first() != Some(&b' ') && b.last() != Some(&b' ') {
+        return s;
+    }
+    s.trim_matches(' ')
 }
 
 /// Reads one primitive token (§4).
 pub(crate) fn parse_primitive(token: &str) -> Result<Scalar<'_>, ErrorKind> {
-    let t = token.trim_matches(' ');
+    let t = trim_spaces(token);
     let Some(&first) = t.as_bytes().first() else {
         return Ok(Scalar::Str(Cow::Borrowed("")));
     };
@@ -512,6 +515,17 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
         Ok(())
     }
 
+    /// A row of a flat table: a row marker and its cells as scalars.
+    fn flat_row(&mut self, table: u32, line: &Line<'a>) -> Result<()> {
+        self.sink.flat_row(table);
+        for i in 0..self.cells.len() {
+            let token = self.cells[i];
+            let v = parse_primitive(token).map_err(|k| line.error_at(k, offset_in(line, token)))?;
+            self.sink.scalar(v);
+        }
+        Ok(())
+    }
+
     fn check_width(&self, line: &Line<'a>, expected: usize) -> Result<()> {
         if self.cells.len() != expected {
             return Err(line.error(ErrorKind::CountMismatch {
@@ -546,6 +560,13 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
         let checked = !self.strict;
         // Row objects sit one level below the array.
         self.enter(nest, header_line)?;
+        let rows_hint = header.length.min(self.lines.len() - self.pos);
+        let flat = if checked || fields.iter().any(|f| f.children.is_some()) {
+            None
+        } else {
+            self.sink.flat_table(fields)
+        };
+        self.sink.reserve(rows_hint.saturating_mul(if flat.is_some() { 1 + width } else { 2 + 2 * width }));
         let (mut count, mut start, mut end, mut last) = (0usize, None, None, *header_line);
         while !self.strict || count < header.length {
             let Some(line) = self.peek() else { break };
@@ -567,8 +588,13 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
             last = line;
             self.advance();
             self.check_width(&line, width)?;
-            let mut cell = 0;
-            self.row_object(fields, &line, &mut cell, checked)?;
+            match flat {
+                Some(table) => self.flat_row(table, &line)?,
+                None => {
+                    let mut cell = 0;
+                    self.row_object(fields, &line, &mut cell, checked)?;
+                }
+            }
             count += 1;
         }
         if self.strict {

@@ -28,6 +28,9 @@ pub(crate) enum Event<'a> {
     EndObject,
     StartArray(usize),
     EndArray,
+    /// A row of flat table `table`: an object whose keys are that table's
+    /// field names and whose values are the next `width` events.
+    Row { table: u32, width: u32 },
 }
 
 /// Keys of the object being recorded, for duplicate detection.
@@ -61,6 +64,8 @@ impl<'a> KeySet<'a> {
 #[derive(Default)]
 pub(crate) struct TapeSink<'a> {
     pub(crate) tape: Vec<Event<'a>>,
+    /// Field names of flat tables, referenced by `Event::Row`.
+    pub(crate) tables: Vec<Vec<Cow<'a, str>>>,
     frames: Vec<Option<KeySet<'a>>>,
     /// Reused key sets, so objects do not allocate one each.
     pool: Vec<KeySet<'a>>,
@@ -105,6 +110,21 @@ impl<'a> Sink<'a> for TapeSink<'a> {
     fn key_unique(&mut self, key: Cow<'a, str>) {
         self.tape.push(Event::Key(key));
     }
+    fn reserve(&mut self, events: usize) {
+        self.tape.reserve(events);
+    }
+    fn flat_table(&mut self, fields: &[crate::header::FieldSpec<'a>]) -> Option<u32> {
+        let id = u32::try_from(self.tables.len()).ok()?;
+        self.tables.push(fields.iter().map(|f| f.name.clone()).collect());
+        Some(id)
+    }
+    fn flat_row(&mut self, table: u32) {
+        let width = self.tables.get(table as usize).map_or(0, Vec::len);
+        self.tape.push(Event::Row {
+            table,
+            width: u32::try_from(width).unwrap_or(u32::MAX),
+        });
+    }
     fn scalar(&mut self, value: Scalar<'a>) {
         self.tape.push(match value {
             Scalar::Null => Event::Null,
@@ -118,12 +138,17 @@ impl<'a> Sink<'a> for TapeSink<'a> {
 /// Deserializes from a recorded tape, taking events out as it goes.
 pub(crate) struct TapeDeserializer<'a> {
     tape: Vec<Event<'a>>,
+    tables: Vec<Vec<Cow<'a, str>>>,
     pos: usize,
 }
 
 impl<'a> TapeDeserializer<'a> {
-    pub(crate) fn new(tape: Vec<Event<'a>>) -> Self {
-        TapeDeserializer { tape, pos: 0 }
+    pub(crate) fn new(sink: TapeSink<'a>) -> Self {
+        TapeDeserializer {
+            tape: sink.tape,
+            tables: sink.tables,
+            pos: 0,
+        }
     }
 
     fn next(&mut self) -> Event<'a> {
@@ -141,6 +166,7 @@ impl<'a> TapeDeserializer<'a> {
         let mut depth = 0usize;
         loop {
             match self.next() {
+                Event::Row { width, .. } => self.pos += width as usize,
                 Event::StartObject | Event::StartArray(_) => depth += 1,
                 Event::EndObject | Event::EndArray => depth = depth.saturating_sub(1),
                 Event::Key(_) => continue,
@@ -187,6 +213,12 @@ impl<'de> Deserializer<'de> for &mut TapeDeserializer<'de> {
                     _ => Err(de::Error::custom("expected the end of the object")),
                 }
             }
+            Event::Row { table, width } => visitor.visit_map(RowAccess {
+                de: &mut *self,
+                table: table as usize,
+                index: 0,
+                width: width as usize,
+            }),
             Event::EndObject | Event::EndArray => Err(de::Error::custom("unexpected end of container")),
         }
     }
@@ -267,6 +299,53 @@ impl<'de> MapAccess<'de> for Obj<'_, 'de> {
     }
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
         seed.deserialize(&mut *self.de)
+    }
+}
+
+/// The fields of one flat-table row: keys from the table, values from the tape.
+struct RowAccess<'d, 'de> {
+    de: &'d mut TapeDeserializer<'de>,
+    table: usize,
+    index: usize,
+    width: usize,
+}
+
+impl<'de> MapAccess<'de> for RowAccess<'_, 'de> {
+    type Error = Error;
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
+        if self.index >= self.width {
+            return Ok(None);
+        }
+        let name = self
+            .de
+            .tables
+            .get(self.table)
+            .and_then(|t| t.get(self.index))
+            .cloned()
+            .unwrap_or_default();
+        self.index += 1;
+        seed.deserialize(KeyDeserializer(name)).map(Some)
+    }
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
+        seed.deserialize(&mut *self.de)
+    }
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.width - self.index)
+    }
+}
+
+/// A row key, borrowed from the header when it was written unquoted.
+struct KeyDeserializer<'de>(Cow<'de, str>);
+
+impl<'de> Deserializer<'de> for KeyDeserializer<'de> {
+    type Error = Error;
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        visit_str(self.0, visitor)
+    }
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
     }
 }
 
