@@ -1,4 +1,4 @@
-//! Durations in configuration files: `"60s"`, `"250ms"`, `"10m"`, `"1h"`, or a
+//! Durations in configuration files: `"60s"`, `"250ms"`, `"10m"`, `"1h"`, `"1d"`, or a
 //! bare number of seconds (`1.5`), so a TOML file reads like prose.
 
 use std::time::Duration;
@@ -58,9 +58,10 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
         "s" | "" => 1.0,
         "m" | "min" => 60.0,
         "h" => 3600.0,
+        "d" => 86_400.0,
         other => {
             return Err(format!(
-                "`{text}` has unknown unit `{other}`: use ns, us, ms, s, m or h"
+                "`{text}` has unknown unit `{other}`: use ns, us, ms, s, m, h or d"
             ));
         }
     };
@@ -106,6 +107,7 @@ mod tests {
         assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
         assert!(parse_duration("ten").is_err());
         assert!(parse_duration("5 days").is_err());

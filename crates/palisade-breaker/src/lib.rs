@@ -105,6 +105,9 @@
 //! a time window or the slow-call condition needs one. The measured overhead
 //! of the layer is in `docs/benchmarks.md`.
 //!
+//! The guide, `docs/breaker.md` in the repository, covers every key, the
+//! layer's stream semantics, the health snapshot and the store contract.
+//!
 //! # Feature flags
 //!
 //! None: everything is always built.
