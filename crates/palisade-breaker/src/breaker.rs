@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use crate::config::{BreakerConfig, ConfigError};
 use crate::events::{self, StateChange, StateListener, TransitionReason};
 use crate::layer::BreakerOpen;
+use crate::open_duration;
 use crate::permit::Permit;
 use crate::policy::Outcome;
 use crate::registry::HealthSnapshot;
@@ -718,9 +719,10 @@ impl CircuitBreaker {
                 .jittered(g.consecutive_opens, failures, &mut g.rng);
         let not_before = inner.retry_not_before.swap(0, Ordering::Relaxed);
         if not_before != 0 {
-            let deadline = inner.origin + Duration::from_nanos(not_before);
+            let deadline = open_duration::deadline(inner.origin, Duration::from_nanos(not_before));
             open_for = open_for.max(deadline.saturating_duration_since(now));
         }
+        open_for = open_for.min(open_duration::LONGEST_WAIT);
         g.open_until = Some(now + open_for);
         g.probes_in_flight = 0;
         g.probe_successes = 0;
@@ -778,13 +780,15 @@ impl CircuitBreaker {
             match (shared.state, from) {
                 (BreakerState::Open, BreakerState::Open) => {
                     // Already open here: keep the later deadline, quietly.
-                    let until = now + shared.retry_after.unwrap_or(Duration::ZERO);
+                    let until =
+                        open_duration::deadline(now, shared.retry_after.unwrap_or(Duration::ZERO));
                     g.open_until = g.open_until.max(Some(until));
                     g.consecutive_opens = g.consecutive_opens.max(shared.consecutive_opens);
                     None
                 }
                 (BreakerState::Open, BreakerState::Closed | BreakerState::HalfOpen) => {
-                    let until = now + shared.retry_after.unwrap_or(Duration::ZERO);
+                    let until =
+                        open_duration::deadline(now, shared.retry_after.unwrap_or(Duration::ZERO));
                     {
                         g.open_until = Some(until);
                         g.consecutive_opens = g.consecutive_opens.max(shared.consecutive_opens);

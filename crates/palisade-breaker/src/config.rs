@@ -239,7 +239,8 @@ pub struct OpenDuration {
     pub base: Duration,
     /// How the duration grows. Default: doubling.
     pub growth: Growth,
-    /// The longest open duration (`None`: uncapped). Default 10 min.
+    /// The longest open duration (`None`: uncapped, which in practice means a
+    /// year). Default 10 min.
     #[serde(
         with = "duration_serde::option",
         default,

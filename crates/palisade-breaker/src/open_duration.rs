@@ -4,11 +4,24 @@ use std::time::Duration;
 
 use rand::Rng;
 
+use tokio::time::Instant;
+
 use crate::config::{Growth, OpenDuration};
+
+/// The longest wait the breaker will put a deadline on: an uncapped growth,
+/// a server's absurd Retry-After or a store's answer cannot push an instant
+/// past what the clock can represent.
+pub(crate) const LONGEST_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// `now + wait`, with the wait clamped to [`LONGEST_WAIT`].
+pub(crate) fn deadline(now: Instant, wait: Duration) -> Instant {
+    now + wait.min(LONGEST_WAIT)
+}
 
 impl OpenDuration {
     /// The open duration before jitter for the `opens`-th consecutive opening
-    /// (counted from 1) after `failures` consecutive failures, capped at `max`.
+    /// (counted from 1) after `failures` consecutive failures, capped at `max`
+    /// (and, uncapped, at a year).
     pub fn nominal(&self, opens: u32, failures: u32) -> Duration {
         let factor = match self.growth {
             Growth::Constant => 1.0,
@@ -19,7 +32,7 @@ impl OpenDuration {
             }
             Growth::PerFailure => f64::from(failures.max(1)),
         };
-        let cap = self.max.unwrap_or(Duration::MAX);
+        let cap = self.max.unwrap_or(LONGEST_WAIT).min(LONGEST_WAIT);
         // `try_from_secs_f64` fails on overflow (a huge exponent): that is the cap.
         Duration::try_from_secs_f64(self.base.as_secs_f64() * factor).map_or(cap, |d| d.min(cap))
     }

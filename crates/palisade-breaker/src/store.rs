@@ -34,6 +34,7 @@ use palisade_core::ProviderId;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use crate::open_duration::deadline;
 use crate::state::BreakerState;
 
 /// What isolation reports as `retry_after`: it has no end, so routing is told
@@ -226,7 +227,7 @@ impl BreakerStore for InMemoryStore {
                     consecutive_opens,
                 } => {
                     if entry.state != BreakerState::Isolated {
-                        let until = now + open_for;
+                        let until = deadline(now, open_for);
                         let keep_later = entry.state == BreakerState::Open
                             && entry.open_until.is_some_and(|t| t > until);
                         if !keep_later {
@@ -277,7 +278,7 @@ impl BreakerStore for InMemoryStore {
                 BreakerState::Closed => ProbeGrant::Closed,
                 BreakerState::Isolated => ProbeGrant::Isolated,
                 _ if entry.probes.len() < max_probes as usize => {
-                    entry.probes.push(now + lease);
+                    entry.probes.push(deadline(now, lease));
                     ProbeGrant::Granted
                 }
                 _ => ProbeGrant::Busy,

@@ -533,3 +533,27 @@ fn concurrent_writers_leave_exact_counts() {
     let s = b.snapshot();
     assert_eq!((s.calls, s.failures), (100, 100));
 }
+
+#[tokio::test(start_paused = true)]
+async fn absurd_durations_do_not_overflow_the_clock() {
+    let b = breaker(BreakerConfig {
+        consecutive_failures: Some(1),
+        open_duration: OpenDuration {
+            base: secs(10),
+            growth: Growth::Exponential { multiplier: 1e9 },
+            max: None,
+            jitter: 0.0,
+        },
+        ..quiet()
+    });
+    // A server's Retry-After of u64::MAX seconds, then many failed probes.
+    let absurd = ProviderError::throttled("429", Some(Duration::MAX));
+    b.try_acquire().unwrap().record_error(&absurd);
+    let year = secs(365 * 24 * 3600);
+    assert_eq!(b.try_acquire().unwrap_err().retry_after, year);
+    for _ in 0..5 {
+        advance(year).await;
+        b.try_acquire().unwrap().record(FAIL);
+        assert_eq!(b.try_acquire().unwrap_err().retry_after, year);
+    }
+}
