@@ -151,28 +151,26 @@ fn split_row<'a>(content: &'a str, delim: u8, out: &mut Vec<&'a str>) -> bool {
     let mut colon = None;
     let mut first_delim = None;
     let mut start = 0;
-    let mut in_quotes = false;
     let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if in_quotes {
-            if c == b'\\' && i + 1 < b.len() {
-                i += 2;
-                continue;
+    // Jump between the only bytes that matter (SIMD search), not byte by byte.
+    while let Some(off) = memchr::memchr3(delim, b'"', b':', &b[i..]) {
+        let j = i + off;
+        match b[j] {
+            b'"' => i = crate::quote::skip_quoted(b, j),
+            b':' => {
+                colon.get_or_insert(j);
+                i = j + 1;
             }
-            if c == b'"' {
-                in_quotes = false;
+            _ => {
+                first_delim.get_or_insert(j);
+                out.push(trim_spaces(&content[start..j]));
+                start = j + 1;
+                i = j + 1;
             }
-        } else if c == delim {
-            first_delim.get_or_insert(i);
-            out.push(trim_spaces(&content[start..i]));
-            start = i + 1;
-        } else if c == b'"' {
-            in_quotes = true;
-        } else if c == b':' && colon.is_none() {
-            colon = Some(i);
         }
-        i += 1;
+        if i >= b.len() {
+            break;
+        }
     }
     out.push(trim_spaces(&content[start..]));
     match colon {

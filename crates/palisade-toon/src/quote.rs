@@ -118,14 +118,22 @@ pub(crate) fn write_key(out: &mut String, key: &str) {
 #[inline]
 pub(crate) fn find_closing_quote(b: &[u8], open: usize) -> Option<usize> {
     let mut i = open + 1;
-    while i < b.len() {
-        match b[i] {
-            b'\\' if i + 1 < b.len() => i += 2,
-            b'"' => return Some(i),
-            _ => i += 1,
+    while let Some(off) = memchr::memchr2(b'"', b'\\', b.get(i..)?) {
+        let j = i + off;
+        if b[j] == b'"' {
+            return Some(j);
         }
+        // A backslash escapes the next byte; a final one escapes nothing.
+        i = j + 2;
     }
     None
+}
+
+/// Position just after the quoted run that opens at `open`, or the end of
+/// `b` when the quote is never closed (quote state then runs to the end).
+#[inline]
+pub(crate) fn skip_quoted(b: &[u8], open: usize) -> usize {
+    find_closing_quote(b, open).map_or(b.len(), |close| close + 1)
 }
 
 /// Index of the first `target` at or after `from` that is outside quotes.
@@ -168,7 +176,7 @@ pub(crate) fn parse_quoted(token: &str) -> Result<Cow<'_, str>, ErrorKind> {
 /// is nothing to resolve.
 pub(crate) fn unescape(inner: &str) -> Result<Cow<'_, str>, ErrorKind> {
     let b = inner.as_bytes();
-    let Some(first) = b.iter().position(|&c| c == b'\\') else {
+    let Some(first) = memchr::memchr(b'\\', b) else {
         return Ok(Cow::Borrowed(inner));
     };
     let mut out = String::with_capacity(inner.len());

@@ -13,17 +13,23 @@ use serde::de::{
 
 use crate::error::{Error, Result};
 use crate::parse::{Scalar, Sink};
-use crate::value::{N, Number};
+use crate::value::N;
 
-/// One parser event.
+/// One parser event. Kept to 24 bytes (numbers flattened, strings as a
+/// borrowed slice or a boxed owned copy): the tape is written and read once
+/// per value, so its width is most of the decoder's memory traffic.
 #[derive(Debug, Default)]
 pub(crate) enum Event<'a> {
     #[default]
     Null,
     Bool(bool),
-    Number(Number),
-    Str(Cow<'a, str>),
-    Key(Cow<'a, str>),
+    PosInt(u64),
+    NegInt(i64),
+    Float(f64),
+    Str(&'a str),
+    OwnedStr(Box<str>),
+    Key(&'a str),
+    OwnedKey(Box<str>),
     StartObject,
     EndObject,
     StartArray(usize),
@@ -104,11 +110,11 @@ impl<'a> Sink<'a> for TapeSink<'a> {
         if !fresh {
             self.saw_duplicate = true;
         }
-        self.tape.push(Event::Key(key));
+        self.tape.push(key_event(key));
         fresh
     }
     fn key_unique(&mut self, key: Cow<'a, str>) {
-        self.tape.push(Event::Key(key));
+        self.tape.push(key_event(key));
     }
     fn reserve(&mut self, events: usize) {
         self.tape.reserve(events);
@@ -129,9 +135,21 @@ impl<'a> Sink<'a> for TapeSink<'a> {
         self.tape.push(match value {
             Scalar::Null => Event::Null,
             Scalar::Bool(b) => Event::Bool(b),
-            Scalar::Number(n) => Event::Number(n),
-            Scalar::Str(s) => Event::Str(s),
+            Scalar::Number(n) => match n.0 {
+                N::PosInt(u) => Event::PosInt(u),
+                N::NegInt(i) => Event::NegInt(i),
+                N::Float(f) => Event::Float(f),
+            },
+            Scalar::Str(Cow::Borrowed(s)) => Event::Str(s),
+            Scalar::Str(Cow::Owned(s)) => Event::OwnedStr(s.into_boxed_str()),
         });
+    }
+}
+
+fn key_event(key: Cow<'_, str>) -> Event<'_> {
+    match key {
+        Cow::Borrowed(k) => Event::Key(k),
+        Cow::Owned(k) => Event::OwnedKey(k.into_boxed_str()),
     }
 }
 
@@ -169,7 +187,7 @@ impl<'a> TapeDeserializer<'a> {
                 Event::Row { width, .. } => self.pos += width as usize,
                 Event::StartObject | Event::StartArray(_) => depth += 1,
                 Event::EndObject | Event::EndArray => depth = depth.saturating_sub(1),
-                Event::Key(_) => continue,
+                Event::Key(_) | Event::OwnedKey(_) => continue,
                 _ => {}
             }
             if depth == 0 || self.pos >= self.tape.len() {
@@ -193,12 +211,11 @@ impl<'de> Deserializer<'de> for &mut TapeDeserializer<'de> {
         match self.next() {
             Event::Null => visitor.visit_unit(),
             Event::Bool(b) => visitor.visit_bool(b),
-            Event::Number(n) => match n.0 {
-                N::PosInt(u) => visitor.visit_u64(u),
-                N::NegInt(i) => visitor.visit_i64(i),
-                N::Float(f) => visitor.visit_f64(f),
-            },
-            Event::Str(s) | Event::Key(s) => visit_str(s, visitor),
+            Event::PosInt(u) => visitor.visit_u64(u),
+            Event::NegInt(i) => visitor.visit_i64(i),
+            Event::Float(f) => visitor.visit_f64(f),
+            Event::Str(s) | Event::Key(s) => visitor.visit_borrowed_str(s),
+            Event::OwnedStr(s) | Event::OwnedKey(s) => visitor.visit_string(s.into_string()),
             Event::StartArray(len) => {
                 let value = visitor.visit_seq(Seq { de: &mut *self, len })?;
                 match self.next() {
@@ -243,7 +260,7 @@ impl<'de> Deserializer<'de> for &mut TapeDeserializer<'de> {
         visitor: V,
     ) -> Result<V::Value> {
         match self.peek() {
-            Some(Event::Str(_)) => visitor.visit_enum(Variant { de: self, tagged: false }),
+            Some(Event::Str(_) | Event::OwnedStr(_)) => visitor.visit_enum(Variant { de: self, tagged: false }),
             Some(Event::StartObject) => {
                 self.pos += 1;
                 let value = visitor.visit_enum(Variant { de: &mut *self, tagged: true })?;
@@ -293,7 +310,7 @@ impl<'de> MapAccess<'de> for Obj<'_, 'de> {
     type Error = Error;
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
         match self.de.peek() {
-            Some(Event::Key(_)) => seed.deserialize(&mut *self.de).map(Some),
+            Some(Event::Key(_) | Event::OwnedKey(_)) => seed.deserialize(&mut *self.de).map(Some),
             _ => Ok(None),
         }
     }
