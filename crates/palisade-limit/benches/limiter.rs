@@ -1,2 +1,169 @@
-//! Placeholder replaced by the real bench below.
-fn main() {}
+// `criterion_group!` generates an undocumented function.
+#![allow(missing_docs)]
+
+//! Admission cost of palisade-limit next to governor's `check()`, measured in
+//! one run so the ratios hold even when the machine is busy.
+//!
+//! Every limiter here has quotas too large to refuse, so each iteration is a
+//! full admission (and release) rather than a cheap rejection.
+//!
+//! `cargo bench -p palisade-limit --bench limiter`
+
+use std::hint::black_box;
+use std::num::NonZeroU32;
+use std::sync::Barrier;
+use std::time::{Duration, Instant as StdInstant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use governor::{Quota as GQuota, RateLimiter};
+use palisade_limit::{ClockSource, Cost, Limiter, LimiterConfig, Quota};
+
+const HUGE: u64 = 1 << 40;
+
+fn rpm_only() -> Limiter {
+    Limiter::new(LimiterConfig::default().with_requests(Quota::per_second(HUGE))).unwrap()
+}
+
+fn combined() -> Limiter {
+    Limiter::new(
+        LimiterConfig::default()
+            .with_requests(Quota::per_second(HUGE))
+            .with_tokens(Quota::per_second(HUGE))
+            .with_max_concurrent(1_000_000),
+    )
+    .unwrap()
+}
+
+fn rpm_only_tsc() -> Limiter {
+    Limiter::new(
+        LimiterConfig::default()
+            .with_requests(Quota::per_second(HUGE))
+            .with_clock(ClockSource::Tsc),
+    )
+    .unwrap()
+}
+
+fn combined_tsc() -> Limiter {
+    Limiter::new(
+        LimiterConfig::default()
+            .with_requests(Quota::per_second(HUGE))
+            .with_tokens(Quota::per_second(HUGE))
+            .with_max_concurrent(1_000_000)
+            .with_clock(ClockSource::Tsc),
+    )
+    .unwrap()
+}
+
+fn governor_direct() -> governor::DefaultDirectRateLimiter {
+    RateLimiter::direct(GQuota::per_second(NonZeroU32::MAX))
+}
+
+/// Runs `op` `iters` times split over two threads; returns the wall time of
+/// the whole batch (so the result reads as the cost per operation of the
+/// pair, i.e. throughput).
+fn two_threads(iters: u64, op: &(dyn Fn() + Sync)) -> Duration {
+    let barrier = Barrier::new(3);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                barrier.wait();
+                for _ in 0..iters / 2 {
+                    op();
+                }
+                barrier.wait();
+            });
+        }
+        barrier.wait();
+        let start = StdInstant::now();
+        barrier.wait();
+        start.elapsed()
+    })
+}
+
+fn single_thread(c: &mut Criterion) {
+    let mut g = c.benchmark_group("single_thread");
+    g.throughput(Throughput::Elements(1));
+
+    let gov = governor_direct();
+    g.bench_function("governor_check", |b| {
+        b.iter(|| black_box(gov.check().is_ok()));
+    });
+
+    let rpm = rpm_only();
+    g.bench_function("palisade_rpm_try_acquire_drop", |b| {
+        b.iter(|| drop(black_box(rpm.try_acquire(Cost::request()))));
+    });
+
+    let all = combined();
+    g.bench_function("palisade_rpm_tpm_conc_try_acquire_settle", |b| {
+        b.iter(|| {
+            if let Ok(p) = all.try_acquire(black_box(Cost::tokens(1_000))) {
+                black_box(p.settle_tokens(600));
+            }
+        });
+    });
+
+    let rpm_tsc = rpm_only_tsc();
+    g.bench_function("palisade_rpm_try_acquire_drop_tsc_clock", |b| {
+        b.iter(|| drop(black_box(rpm_tsc.try_acquire(Cost::request()))));
+    });
+    let all_tsc = combined_tsc();
+    g.bench_function("palisade_rpm_tpm_conc_try_acquire_settle_tsc_clock", |b| {
+        b.iter(|| {
+            if let Ok(p) = all_tsc.try_acquire(black_box(Cost::tokens(1_000))) {
+                black_box(p.settle_tokens(600));
+            }
+        });
+    });
+    g.finish();
+}
+
+fn two_threads_group(c: &mut Criterion) {
+    let mut g = c.benchmark_group("two_threads");
+    g.throughput(Throughput::Elements(1));
+
+    let gov = governor_direct();
+    g.bench_function("governor_check", |b| {
+        b.iter_custom(|iters| {
+            two_threads(iters, &|| {
+                black_box(gov.check().is_ok());
+            })
+        });
+    });
+
+    for (name, all) in [
+        ("palisade_rpm_tpm_conc_try_acquire_settle", combined()),
+        (
+            "palisade_rpm_tpm_conc_try_acquire_settle_tsc_clock",
+            combined_tsc(),
+        ),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                two_threads(iters, &|| {
+                    if let Ok(p) = all.try_acquire(black_box(Cost::tokens(1_000))) {
+                        black_box(p.settle_tokens(600));
+                    }
+                })
+            });
+        });
+    }
+    g.finish();
+}
+
+fn clocks(c: &mut Criterion) {
+    let mut g = c.benchmark_group("clock");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("std_instant_now", |b| {
+        b.iter(|| black_box(StdInstant::now()));
+    });
+    g.bench_function("tokio_instant_now", |b| {
+        b.iter(|| black_box(tokio::time::Instant::now()));
+    });
+    let q = quanta::Clock::new();
+    g.bench_function("quanta_raw", |b| b.iter(|| black_box(q.raw())));
+    g.finish();
+}
+
+criterion_group!(benches, single_thread, two_threads_group, clocks);
+criterion_main!(benches);

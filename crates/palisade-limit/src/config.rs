@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::adaptive::AdaptiveConfig;
+use crate::clock::ClockSource;
 use crate::cost::BurndownConfig;
 
 /// A quota: `amount` units per `period`, with a bucket of `burst` units.
@@ -136,6 +137,9 @@ pub struct LimiterConfig {
     pub adaptive: AdaptiveConfig,
     /// Output burndown by model for the default cost model.
     pub burndown: BurndownConfig,
+    /// Where time is read. Default `tokio` (follows paused time); `tsc` is
+    /// cheaper but must not be used under paused time.
+    pub clock: ClockSource,
 }
 
 impl Default for LimiterConfig {
@@ -150,6 +154,7 @@ impl Default for LimiterConfig {
             on_drop: DropRule::RefundAll,
             adaptive: AdaptiveConfig::default(),
             burndown: BurndownConfig::default(),
+            clock: ClockSource::Tokio,
         }
     }
 }
@@ -197,6 +202,12 @@ impl LimiterConfig {
     /// Sets the adaptive-rate settings.
     pub fn with_adaptive(mut self, adaptive: AdaptiveConfig) -> Self {
         self.adaptive = adaptive;
+        self
+    }
+
+    /// Sets where time is read.
+    pub fn with_clock(mut self, clock: ClockSource) -> Self {
+        self.clock = clock;
         self
     }
 

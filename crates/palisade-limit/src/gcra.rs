@@ -80,19 +80,16 @@ impl Gcra {
         self.tat = new_tat;
     }
 
-    /// Gives `n` units back, as far as the bucket has room for them. Returns
-    /// the units actually credited.
-    pub(crate) fn refund(&mut self, now: Nanos, n: u64) -> u64 {
-        if self.tat <= now || n == 0 {
-            return 0;
+    /// Gives `n` units back, as far as the bucket has room for them (a
+    /// bucket never holds more than its capacity).
+    #[inline]
+    pub(crate) fn refund(&mut self, now: Nanos, n: u64) {
+        if self.tat > now {
+            self.tat = self
+                .tat
+                .saturating_sub(n.saturating_mul(self.unit))
+                .max(now);
         }
-        let room = (self.tat - now) / self.unit;
-        let credited = n.min(room);
-        self.tat = self
-            .tat
-            .saturating_sub(n.saturating_mul(self.unit))
-            .max(now);
-        credited
     }
 
     /// Charges `n` units without a check: an overrun becomes debt that later
@@ -171,7 +168,7 @@ mod tests {
         let t = g.check(0, 60).unwrap();
         g.commit(t);
         assert_eq!(g.available(0), 40);
-        assert_eq!(g.refund(0, 80), 60);
+        g.refund(0, 80);
         assert_eq!(g.available(0), 100);
         g.charge(0, 150);
         assert_eq!(g.available(0), -50);

@@ -103,6 +103,7 @@ mod stats;
 mod store;
 
 pub use adaptive::AdaptiveConfig;
+pub use clock::ClockSource;
 pub use config::{ConfigError, DropRule, ENV_VARS, LimiterConfig, Quota};
 pub use cost::{BEDROCK_BURNDOWN, BurndownConfig, Cost, CostModel, DefaultCostModel};
 pub use error::{LimitError, LimitKind};

@@ -71,6 +71,10 @@ pub(crate) struct Core {
     /// Remote mode: a local permit came back, so the head should ask the
     /// store again now rather than at its "not before".
     kicked: bool,
+    /// The latest time seen under the lock. Settling a refund with it is
+    /// exact (a bucket refunded "as of" an earlier instant is clamped to full
+    /// the same way), so the common settle needs no clock read.
+    pub(crate) last_now: Nanos,
 }
 
 /// What a waiting request should do next.
@@ -153,12 +157,13 @@ impl Limiter {
             name: Arc::from(config.name.as_str()),
             max_wait: duration_to_nanos(config.max_wait),
             aging: duration_to_nanos(config.priority_aging),
-            clock: Clock::new(),
+            clock: Clock::with_source(config.clock),
             core: Mutex::new(Core {
                 limits,
                 queue: WaitQueue::default(),
                 counters: Counters::default(),
                 kicked: false,
+                last_now: 0,
             }),
             cost_model,
             permits_return,
@@ -210,6 +215,7 @@ impl Limiter {
         }
         let now = shared.clock.now();
         let mut core = shared.core.lock();
+        core.last_now = core.last_now.max(now);
         shared.check_possible(&mut core, cost.tokens)?;
         if core.queue.waiting() > 0 {
             core.counters.rejected += 1;
@@ -267,6 +273,7 @@ impl Limiter {
         }
         let id = {
             let mut core = shared.core.lock();
+            core.last_now = core.last_now.max(now);
             if shared.remote.is_none() {
                 shared.check_possible(&mut core, cost.tokens)?;
                 if core.queue.waiting() == 0 {
@@ -451,6 +458,7 @@ impl Shared {
     /// they fit (waking only those), or in remote mode nudge the head to ask
     /// the store again. `polling` is the waiter running this, if any.
     pub(crate) fn dispatch(&self, core: &mut Core, now: Nanos, polling: Option<u64>) {
+        core.last_now = core.last_now.max(now);
         if self.remote.is_some() {
             core.kicked = true;
             if let Some(head) = core.queue.head(now, self.aging)

@@ -135,8 +135,14 @@ impl Permit {
             // Nothing to give back (requests-only limiter): skip the lock.
             return outcome;
         }
-        let now = shared.clock.now();
         let mut core = shared.core.lock();
+        // Only debt and waiters need the exact time (see `Core::last_now`):
+        // the common settle skips the clock read.
+        let now = if charged > reserved || core.queue.waiting() > 0 {
+            shared.clock.now()
+        } else {
+            core.last_now
+        };
         let s = core.limits.settle(now, reserved, charged);
         core.limits.release_slot();
         let c = &mut core.counters;
