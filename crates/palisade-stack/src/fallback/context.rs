@@ -4,21 +4,58 @@
 //! when a healthy candidate exists" needs the per-candidate retry layer to
 //! know whether one exists. The fallback says so through a tokio task-local
 //! around each candidate call, so the retry layer stays usable alone (outside
-//! a fallback the answer is always "no").
+//! a fallback the answer is always "no"). The check itself runs only when the
+//! retry layer asks, i.e. after a failure, so a successful call pays nothing
+//! for it.
 
 use std::future::Future;
+use std::sync::Arc;
+
+use super::Candidate;
+
+/// The candidates a request would move on to if the current call failed.
+pub(crate) struct Alternatives {
+    pub(crate) candidates: Arc<[Candidate]>,
+    /// Indices into `candidates` of the ones after the current call.
+    pub(crate) rest: Rest,
+    /// Estimated tokens of the request (0: don't check context windows).
+    pub(crate) needed: u32,
+}
+
+/// A set of candidate indices: a bit mask for the usual small lists.
+pub(crate) enum Rest {
+    Mask(u64),
+    List(Vec<usize>),
+}
+
+impl Alternatives {
+    fn any_ready(&self) -> bool {
+        let ready = |i: usize| {
+            self.candidates.get(i).is_some_and(|c| {
+                let fits = self.needed == 0 || c.context_window().is_none_or(|w| self.needed <= w);
+                fits && c.readiness().is_ready()
+            })
+        };
+        match &self.rest {
+            Rest::Mask(mask) => (0..64).filter(|i| mask & (1 << i) != 0).any(ready),
+            Rest::List(list) => list.iter().copied().any(ready),
+        }
+    }
+}
 
 tokio::task_local! {
-    static ALTERNATIVE_READY: bool;
+    static ALTERNATIVES: Alternatives;
 }
 
-/// Whether the enclosing fallback had another candidate ready when it made
-/// the current call; `false` outside a fallback.
+/// Whether the enclosing fallback has another candidate ready now; `false`
+/// outside a fallback.
 pub(crate) fn alternative_ready() -> bool {
-    ALTERNATIVE_READY.try_with(|ready| *ready).unwrap_or(false)
+    ALTERNATIVES
+        .try_with(Alternatives::any_ready)
+        .unwrap_or(false)
 }
 
-/// Runs `call` with [`alternative_ready`] answering `ready`.
-pub(crate) async fn with_alternative<F: Future>(ready: bool, call: F) -> F::Output {
-    ALTERNATIVE_READY.scope(ready, call).await
+/// Runs `call` with [`alternative_ready`] answering from `alternatives`.
+pub(crate) async fn with_alternatives<F: Future>(alternatives: Alternatives, call: F) -> F::Output {
+    ALTERNATIVES.scope(alternatives, call).await
 }

@@ -47,13 +47,13 @@ impl Fallback {
                             CandidateStats::bump(&candidate.stats.hedges);
                         }
                         pass.called = true;
-                        let alternative = self.alternative_ready(&order[pos + 1..], needed);
+                        let alternatives = self.alternatives(order, pos, needed);
                         running.push((index, Instant::now()));
                         calls.push(self.launch(
                             index,
                             req.clone(),
                             streaming,
-                            alternative,
+                            alternatives,
                             trail.len() + running.len() - 1,
                             is_hedge,
                         ));
@@ -124,13 +124,13 @@ impl Fallback {
         index: usize,
         req: ChatRequest,
         streaming: bool,
-        alternative: bool,
+        alternatives: super::context::Alternatives,
         number: usize,
         hedge: bool,
     ) -> (usize, Result<Answer, ProviderError>) {
         let candidate = &self.candidates[index];
         let result = self
-            .call(candidate, req, streaming, alternative, number, hedge)
+            .call(candidate, req, streaming, alternatives, number, hedge)
             .await;
         (index, result)
     }

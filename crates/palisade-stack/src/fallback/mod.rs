@@ -207,7 +207,9 @@ impl Fallback {
         let start = Instant::now();
         let deadline = req.metadata.deadline;
         let wait_limit = deadline.unwrap_or(start + self.config.max_wait);
-        let needed = if self.config.context_window_fallback {
+        let windows = self.config.context_window_fallback
+            && self.candidates.iter().any(|c| c.context_window().is_some());
+        let needed = if windows {
             self.estimator
                 .input_tokens(&req)
                 .await
@@ -281,8 +283,17 @@ impl Fallback {
     /// Drops out-of-range and repeated indices a custom router may produce.
     fn sanitize(&self, order: &mut Vec<usize>) {
         let n = self.candidates.len();
-        let mut seen = vec![false; n];
-        order.retain(|&i| i < n && !std::mem::replace(&mut seen[i], true));
+        if n <= 64 {
+            let mut seen = 0u64;
+            order.retain(|&i| {
+                let fresh = i < n && seen & (1 << i) == 0;
+                seen |= 1 << i.min(63);
+                fresh
+            });
+        } else {
+            let mut seen = vec![false; n];
+            order.retain(|&i| i < n && !std::mem::replace(&mut seen[i], true));
+        }
     }
 
     async fn sequential_pass(
@@ -311,14 +322,14 @@ impl Fallback {
                 }
             }
             pass.called = true;
-            let alternative = self.alternative_ready(&order[pos + 1..], needed);
+            let alternatives = self.alternatives(order, pos, needed);
             let started = Instant::now();
             let result = self
                 .call(
                     candidate,
                     req.clone(),
                     streaming,
-                    alternative,
+                    alternatives,
                     trail.len(),
                     false,
                 )
@@ -367,14 +378,20 @@ impl Fallback {
         true
     }
 
-    /// Whether a candidate after this one would be called if this one failed.
-    fn alternative_ready(&self, rest: &[usize], needed: u32) -> bool {
-        rest.iter().any(|&i| {
-            let c = &self.candidates[i];
-            let fits = !self.config.context_window_fallback
-                || c.context_window().is_none_or(|w| needed <= w);
-            fits && c.readiness().is_ready()
-        })
+    /// The candidates after position `pos` of `order`, for the retry layer
+    /// to check if the call fails.
+    pub(crate) fn alternatives(&self, order: &[usize], pos: usize, needed: u32) -> context::Alternatives {
+        let rest = &order[(pos + 1).min(order.len())..];
+        let rest = if self.candidates.len() <= 64 {
+            context::Rest::Mask(rest.iter().fold(0, |mask, &i| mask | (1 << i)))
+        } else {
+            context::Rest::List(rest.to_vec())
+        };
+        context::Alternatives {
+            candidates: Arc::clone(&self.candidates),
+            rest,
+            needed,
+        }
     }
 
     fn deadline_passed(&self, req: &ChatRequest, pass: &mut Pass) -> Option<PassEnd> {
@@ -396,7 +413,7 @@ impl Fallback {
         candidate: &Candidate,
         req: ChatRequest,
         streaming: bool,
-        alternative: bool,
+        alternatives: context::Alternatives,
         number: usize,
         hedge: bool,
     ) -> Result<Answer, ProviderError> {
@@ -412,7 +429,7 @@ impl Fallback {
                 provider.complete(req).await.map(Answer::Response)
             }
         };
-        context::with_alternative(alternative, call)
+        context::with_alternatives(alternatives, call)
             .instrument(span.clone())
             .await
             .inspect_err(|e| telemetry::record_error(&span, e))

@@ -1,0 +1,102 @@
+//! What the canonical stack adds to a call: the full stack (budget + fallback
+//! over 3 candidates + retry + timeout + breaker + limiter) around a
+//! zero-latency provider, against calling that provider directly, in the same
+//! run. Also the layers alone, to show where the time goes.
+//!
+//! `cargo bench -p palisade-stack --bench overhead -- --warm-up-time 1 --measurement-time 3`
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use palisade_core::{
+    ChatRequest, ChatResponse, ChatStream, Provider, ProviderError, ProviderExt, ProviderId, Usage,
+    async_trait, stream_from_response,
+};
+use palisade_stack::{
+    Candidate, Fallback, RetryLayer, RetryPolicy, StackBuilder, TimeoutLayer,
+};
+
+/// Answers at once, with usage, like a provider with no latency.
+#[derive(Clone)]
+struct Instantly(ProviderId);
+
+#[async_trait]
+impl Provider for Instantly {
+    fn id(&self) -> &ProviderId {
+        &self.0
+    }
+    async fn complete(&self, _req: ChatRequest) -> Result<ChatResponse, ProviderError> {
+        Ok(ChatResponse::text(self.0.clone(), "ok", Some(Usage::new(12, 4))))
+    }
+    async fn stream(&self, req: ChatRequest) -> Result<ChatStream, ProviderError> {
+        Ok(stream_from_response(self.complete(req).await?))
+    }
+}
+
+const STACK: &str = r#"
+[budget]
+window = "1d"
+limit_usd = 1000000000.0
+
+[prices]
+"a" = { input_per_mtok = 3.0, output_per_mtok = 15.0 }
+
+[limit]
+max_concurrent = 1000
+requests = { amount = 1000000000, period = 1 }
+tokens = { amount = 1000000000000, period = 1 }
+
+[[candidates]]
+id = "a"
+[[candidates]]
+id = "b"
+[[candidates]]
+id = "c"
+"#;
+
+fn run<P: Provider>(rt: &tokio::runtime::Runtime, provider: &P, iters: u64) -> Duration {
+    let req = ChatRequest::user("What is the capital of France?").with_max_tokens(64);
+    rt.block_on(async {
+        let start = Instant::now();
+        for _ in 0..iters {
+            black_box(provider.complete(req.clone()).await.ok());
+        }
+        start.elapsed()
+    })
+}
+
+fn overhead(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a tokio runtime");
+    let bare = Instantly(ProviderId::new("a"));
+    let retry_timeout = bare
+        .clone()
+        .layer(TimeoutLayer::per_attempt(Duration::from_secs(60)))
+        .layer(RetryLayer::new(RetryPolicy::default()));
+    let fallback = Fallback::new(
+        ["a", "b", "c"].map(|id| Candidate::new(Instantly(ProviderId::new(id)))),
+    );
+    let stack = StackBuilder::from_toml(STACK)
+        .expect("the bench config parses")
+        .provider("a", bare.clone())
+        .provider("b", Instantly(ProviderId::new("b")))
+        .provider("c", Instantly(ProviderId::new("c")))
+        .build()
+        .expect("the bench stack builds");
+    let stack = Arc::new(stack);
+
+    let mut group = c.benchmark_group("stack_overhead");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("bare_provider", |b| b.iter_custom(|n| run(&rt, &bare, n)));
+    group.bench_function("retry_timeout", |b| b.iter_custom(|n| run(&rt, &retry_timeout, n)));
+    group.bench_function("fallback_3_candidates", |b| b.iter_custom(|n| run(&rt, &fallback, n)));
+    group.bench_function("full_stack", |b| b.iter_custom(|n| run(&rt, &*stack, n)));
+    group.finish();
+}
+
+criterion_group!(benches, overhead);
+criterion_main!(benches);
