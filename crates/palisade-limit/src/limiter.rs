@@ -271,6 +271,21 @@ impl Limiter {
         if let Some(d) = deadline {
             deadline_ns = deadline_ns.min(shared.clock.since_epoch(d));
         }
+        if shared.remote.is_some()
+            && let Some(q) = &shared.config.tokens
+            && cost.tokens > q.burst()
+        {
+            // The store would refuse forever; say so without a round trip.
+            let mut core = shared.core.lock();
+            core.counters.rejected += 1;
+            core.counters.impossible += 1;
+            return Err(LimitError::CostExceedsCapacity {
+                limiter: shared.name.to_string(),
+                limit: LimitKind::Tokens,
+                cost: cost.tokens,
+                capacity: q.burst(),
+            });
+        }
         let id = {
             let mut core = shared.core.lock();
             core.last_now = core.last_now.max(now);

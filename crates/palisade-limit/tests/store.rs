@@ -107,3 +107,21 @@ async fn expired_leases_free_their_slot() {
         Reservation::Admitted(_)
     ));
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_impossible_cost_fails_without_asking_the_store() {
+    let store = MemoryStore::new();
+    let a = shared(&store, "a");
+    let err = a
+        .acquire(Cost::tokens(1_001), Priority::Normal)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        LimitError::CostExceedsCapacity {
+            capacity: 1_000,
+            ..
+        }
+    ));
+    assert_eq!(store.leases("account"), 0);
+}
