@@ -26,8 +26,10 @@ async fn store(server: &RedisServer) -> RedisBreakerStore {
 }
 
 fn breaker(store: RedisBreakerStore) -> CircuitBreaker {
-    let mut config = BreakerConfig::default();
-    config.consecutive_failures = Some(3);
+    let mut config = BreakerConfig {
+        consecutive_failures: Some(3),
+        ..BreakerConfig::default()
+    };
     config.open_duration.base = Duration::from_secs(300);
     config.open_duration.jitter = 0.0;
     CircuitBreaker::builder("bedrock/model-x")

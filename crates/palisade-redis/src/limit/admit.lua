@@ -82,10 +82,14 @@ for i = 1, 2 do
   end
 end
 if max_leases > 0 then
-  -- Leases past their expiry belong to instances that stopped renewing them
-  -- (crashed or cut off): their slots come back here.
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', string.format('%.0f', now))
-  if redis.call('ZCARD', KEYS[3]) >= max_leases then
+  local in_flight = redis.call('ZCARD', KEYS[3])
+  if in_flight >= max_leases then
+    -- Leases past their expiry belong to instances that stopped renewing
+    -- them (crashed or cut off): their slots come back here. Only a full
+    -- set needs the sweep, which keeps the common path free of it.
+    in_flight = in_flight - redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', string.format('%.0f', now))
+  end
+  if in_flight >= max_leases then
     local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
     local w = math.max(math.ceil(tonumber(oldest[2]) - now), 1)
     if limit == 0 or w > wait then

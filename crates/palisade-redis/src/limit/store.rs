@@ -157,7 +157,7 @@ impl RedisLimitStore {
             &member,
         )
         .await
-        .map_err(to_store_error)?;
+        .map_err(|err| to_store_error(&err))?;
         Ok(Settled {
             refunded: reply.refunded,
             debt: reply.charged,
@@ -217,7 +217,7 @@ impl LimitStore for RedisLimitStore {
             Err(err) if err.is_unavailable() => {
                 self.reserve_without_redis(key, limits, tokens, &err).await
             }
-            Err(err) => Err(to_store_error(err)),
+            Err(err) => Err(to_store_error(&err)),
         }
     }
 
@@ -333,7 +333,7 @@ fn too_large(key: &str, tokens: u64, burst: u64) -> StoreError {
     ))
 }
 
-fn to_store_error(err: RedisStoreError) -> StoreError {
+fn to_store_error(err: &RedisStoreError) -> StoreError {
     if err.is_unavailable() {
         StoreError::Unavailable(err.to_string())
     } else {

@@ -1,0 +1,243 @@
+//! Admission latency and throughput over loopback, against the floor any
+//! Redis-backed limiter stands on: a raw `PING` round trip on the same
+//! connection type (`redis::aio::ConnectionManager`), measured in the same run.
+//!
+//! - `single`: one task, one operation per iteration (the median is p50
+//!   latency);
+//! - `concurrent_32`: 32 operations in flight at once on the one multiplexed
+//!   connection, one iteration per batch of 32 (`Throughput::Elements(32)`,
+//!   so criterion reports operations per second).
+//!
+//! The admission is `RedisLimitStore::try_reserve` with a request limit, a
+//! token limit and a concurrency cap (all generous, so every call is
+//! admitted): one `EVALSHA` of `admit.lua` taking RPM, TPM and a lease.
+//! Only the admission is timed; each lease is released afterwards, untimed,
+//! so the lease set stays small as it would in service.
+//!
+//! Criterion's estimate is of the mean time per iteration within a sample, and
+//! `PING` and admissions are measured one after the other; on a shared, busy
+//! machine load shifts between the two skew their ratio. So after criterion
+//! the bench also runs a *paired* measurement: `PING` and admission
+//! alternate on the same connection, every operation is timed on its own,
+//! and it prints the p50 / p90 / p99 of each and the p50 ratio (single task,
+//! and 32 tasks each alternating).
+//!
+//! Starts its own redis-server; skips with a message if none is installed.
+//! Run: `cargo bench -p palisade-redis --bench admission -- --warm-up-time 1 --measurement-time 3`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use futures_util::future::join_all;
+use palisade_limit::{Lease, LimitStore, Quota, Reservation, StoreLimits};
+use palisade_redis::testing::{RedisServer, TestServerError};
+use palisade_redis::{RedisConfig, RedisConnection, RedisLimitStore};
+use redis::aio::ConnectionManager;
+
+const KEY: &str = "bench/model";
+
+fn limits() -> StoreLimits {
+    StoreLimits {
+        requests: Some(Quota::per_second(10_000_000)),
+        tokens: Some(Quota::per_second(10_000_000_000)),
+        max_concurrent: Some(1_000_000),
+        rate_fraction: 1.0,
+        lease_ttl: Duration::from_secs(30),
+    }
+}
+
+async fn ping(manager: &ConnectionManager) {
+    let mut manager = manager.clone();
+    let pong: String = redis::cmd("PING").query_async(&mut manager).await.unwrap();
+    assert_eq!(pong, "PONG");
+}
+
+async fn admit(store: &RedisLimitStore, limits: &StoreLimits) -> Lease {
+    match store.try_reserve(KEY, limits, 500).await.unwrap() {
+        Reservation::Admitted(lease) => lease,
+        other => panic!("the bench limits admit everything, got {other:?}"),
+    }
+}
+
+fn bench(c: &mut Criterion, server: &RedisServer) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (manager, store) = runtime.block_on(async {
+        let connection = RedisConnection::connect(RedisConfig::with_url(server.url()))
+            .await
+            .unwrap();
+        let store = RedisLimitStore::new(connection.clone());
+        store.preload().await.unwrap();
+        (connection.manager(), Arc::new(store))
+    });
+    let limits = Arc::new(limits());
+
+    let mut group = c.benchmark_group("redis_admission/single");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function(BenchmarkId::new("ping", 1), |b| {
+        b.to_async(&runtime).iter(|| ping(&manager));
+    });
+    group.bench_function(BenchmarkId::new("admit", 1), |b| {
+        b.to_async(&runtime).iter_custom(|iters| {
+            let (store, limits) = (Arc::clone(&store), Arc::clone(&limits));
+            async move {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    let start = Instant::now();
+                    let lease = admit(&store, &limits).await;
+                    timed += start.elapsed();
+                    store
+                        .release(KEY, &limits, lease, lease.tokens)
+                        .await
+                        .unwrap();
+                }
+                timed
+            }
+        });
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("redis_admission/concurrent_32");
+    group.throughput(Throughput::Elements(32));
+    group.bench_function(BenchmarkId::new("ping", 32), |b| {
+        b.to_async(&runtime)
+            .iter(|| join_all((0..32).map(|_| ping(&manager))));
+    });
+    group.bench_function(BenchmarkId::new("admit", 32), |b| {
+        b.to_async(&runtime).iter_custom(|iters| {
+            let (store, limits) = (Arc::clone(&store), Arc::clone(&limits));
+            async move {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    let start = Instant::now();
+                    let leases = join_all((0..32).map(|_| admit(&store, &limits))).await;
+                    timed += start.elapsed();
+                    join_all(
+                        leases
+                            .into_iter()
+                            .map(|lease| store.release(KEY, &limits, lease, lease.tokens)),
+                    )
+                    .await;
+                }
+                timed
+            }
+        });
+    });
+    group.finish();
+}
+
+/// Per-operation latencies of `PING` and admission, alternating.
+async fn paired(
+    manager: ConnectionManager,
+    store: Arc<RedisLimitStore>,
+    limits: Arc<StoreLimits>,
+    rounds: usize,
+) -> (Vec<Duration>, Vec<Duration>) {
+    let (mut pings, mut admits) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
+    for _ in 0..rounds {
+        let start = Instant::now();
+        ping(&manager).await;
+        pings.push(start.elapsed());
+        let start = Instant::now();
+        let lease = admit(&store, &limits).await;
+        admits.push(start.elapsed());
+        store
+            .release(KEY, &limits, lease, lease.tokens)
+            .await
+            .unwrap();
+    }
+    (pings, admits)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1e6
+}
+
+fn report(label: &str, mut pings: Vec<Duration>, mut admits: Vec<Duration>) {
+    pings.sort();
+    admits.sort();
+    let row = |name: &str, v: &[Duration]| {
+        format!(
+            "{name:>6}: p50 {:>7.1} µs  p90 {:>7.1} µs  p99 {:>7.1} µs",
+            percentile(v, 0.5),
+            percentile(v, 0.9),
+            percentile(v, 0.99)
+        )
+    };
+    println!("paired {label} ({} operations each)", pings.len());
+    println!("  {}", row("ping", &pings));
+    println!("  {}", row("admit", &admits));
+    println!(
+        "  admission p50 / PING p50 = {:.2}",
+        percentile(&admits, 0.5) / percentile(&pings, 0.5)
+    );
+}
+
+fn paired_run(server: &RedisServer) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let connection = RedisConnection::connect(RedisConfig::with_url(server.url()))
+            .await
+            .unwrap();
+        let store = Arc::new(RedisLimitStore::new(connection.clone()));
+        let limits = Arc::new(limits());
+        let manager = connection.manager();
+        // Warm-up, then single task.
+        paired(
+            manager.clone(),
+            Arc::clone(&store),
+            Arc::clone(&limits),
+            500,
+        )
+        .await;
+        let (p, a) = paired(
+            manager.clone(),
+            Arc::clone(&store),
+            Arc::clone(&limits),
+            5_000,
+        )
+        .await;
+        report("single task", p, a);
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let (manager, store, limits) =
+                    (manager.clone(), Arc::clone(&store), Arc::clone(&limits));
+                tokio::spawn(paired(manager, store, limits, 200))
+            })
+            .collect();
+        let (mut pings, mut admits) = (Vec::new(), Vec::new());
+        for task in join_all(tasks).await {
+            let (p, a) = task.unwrap();
+            pings.extend(p);
+            admits.extend(a);
+        }
+        report("32 concurrent tasks", pings, admits);
+    });
+}
+
+fn main() {
+    let server = match RedisServer::start() {
+        Ok(server) => server,
+        Err(TestServerError::NotInstalled) => {
+            eprintln!("SKIPPED redis admission bench: redis-server is not on PATH");
+            return;
+        }
+        Err(err) => panic!("redis admission bench: {err}"),
+    };
+    let mut criterion = Criterion::default().configure_from_args();
+    bench(&mut criterion, &server);
+    criterion.final_summary();
+    // `cargo test --benches` runs each bench once in test mode: no extras.
+    if !std::env::args().any(|a| a == "--test" || a == "--list") {
+        paired_run(&server);
+    }
+}
