@@ -101,6 +101,7 @@ mod queue;
 mod set;
 mod stats;
 mod store;
+mod wait;
 
 pub use adaptive::AdaptiveConfig;
 pub use clock::ClockSource;

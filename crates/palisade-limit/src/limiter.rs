@@ -1,14 +1,12 @@
 //! The limiter: admission, waiting, and the state every clone shares.
 
-use std::future::poll_fn;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Poll, Waker};
+use std::task::Waker;
 use std::time::Duration;
 
 use palisade_core::{ChatRequest, Priority, ProviderId, Readiness};
 use parking_lot::Mutex;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
 use crate::clock::{Clock, Nanos, duration_to_nanos};
 use crate::config::{ConfigError, LimiterConfig};
@@ -16,9 +14,10 @@ use crate::cost::{Cost, CostModel, DefaultCostModel};
 use crate::error::{LimitError, LimitKind};
 use crate::limits::{Blocked, Limits};
 use crate::permit::Permit;
-use crate::queue::{Removed, WaitQueue};
+use crate::queue::WaitQueue;
 use crate::stats::{Counters, LimiterStats};
-use crate::store::{LimitStore, Reservation, StoreLimits};
+use crate::store::{LimitStore, StoreLimits};
+use crate::wait::Ticket;
 
 /// Rate, token and concurrency limits for one key (a model, a provider, an
 /// account), with a fair waiting queue.
@@ -47,8 +46,8 @@ pub(crate) struct Shared {
     pub(crate) clock: Clock,
     pub(crate) core: Mutex<Core>,
     pub(crate) cost_model: Arc<dyn CostModel>,
-    max_wait: Nanos,
-    aging: Nanos,
+    pub(crate) max_wait: Nanos,
+    pub(crate) aging: Nanos,
     /// Whether permits have a slot or tokens to give back (if not, dropping
     /// one never takes the lock).
     pub(crate) permits_return: bool,
@@ -70,19 +69,11 @@ pub(crate) struct Core {
     pub(crate) counters: Counters,
     /// Remote mode: a local permit came back, so the head should ask the
     /// store again now rather than at its "not before".
-    kicked: bool,
+    pub(crate) kicked: bool,
     /// The latest time seen under the lock. Settling a refund with it is
     /// exact (a bucket refunded "as of" an earlier instant is clamped to full
     /// the same way), so the common settle needs no clock read.
     pub(crate) last_now: Nanos,
-}
-
-/// What a waiting request should do next.
-enum Step {
-    Granted,
-    Expired(LimitError),
-    Wait { wake_at: Option<Nanos> },
-    AskStore,
 }
 
 /// How long a limiter waits at most when every knob says "forever".
@@ -333,17 +324,10 @@ impl Limiter {
             }
             id
         };
-        let mut ticket = Ticket {
-            shared,
-            id,
-            tokens: cost.tokens,
-            enqueued_at: now,
-            done: false,
-        };
+        let mut ticket = Ticket::new(shared, id, cost.tokens, now);
         match &shared.remote {
             None => {
                 ticket.wait_local(deadline_ns).await?;
-                ticket.done = true;
                 Ok(Permit::local(Arc::clone(shared), cost))
             }
             Some(remote) => ticket.wait_remote(remote, cost, deadline_ns).await,
@@ -468,277 +452,6 @@ impl Shared {
                 .then(|| Duration::from_nanos(blocked.not_before - now)),
         }
     }
-
-    /// Capacity may have freed up: grant queued waiters from the head while
-    /// they fit (waking only those), or in remote mode nudge the head to ask
-    /// the store again. `polling` is the waiter running this, if any.
-    pub(crate) fn dispatch(&self, core: &mut Core, now: Nanos, polling: Option<u64>) {
-        core.last_now = core.last_now.max(now);
-        if self.remote.is_some() {
-            core.kicked = true;
-            if let Some(head) = core.queue.head(now, self.aging)
-                && polling != Some(head.id)
-            {
-                core.queue.wake(head.id);
-            }
-            return;
-        }
-        while let Some(head) = core.queue.head(now, self.aging) {
-            match core.limits.try_admit(now, head.tokens) {
-                Ok(()) => {
-                    let waited = now.saturating_sub(head.enqueued_at);
-                    core.counters.record_admit(head.tokens, waited);
-                    core.queue.grant(head.id);
-                    tracing::debug!(
-                        limiter = %self.name, tokens = head.tokens,
-                        waited_secs = waited as f64 / 1e9, "admitted after waiting"
-                    );
-                }
-                Err(blocked) => {
-                    core.queue.note_blocked(head.id, blocked, polling);
-                    break;
-                }
-            }
-        }
-    }
-
-    fn expire(&self, core: &mut Core, id: u64, now: Nanos) -> LimitError {
-        let blocked = core.queue.head_blocked().unwrap_or(Blocked {
-            limit: LimitKind::Queue,
-            not_before: 0,
-        });
-        if let Removed::Waiting { was_head: true } = core.queue.remove(id, now, self.aging) {
-            self.dispatch(core, now, None);
-        }
-        core.counters.rejected += 1;
-        core.counters.timed_out += 1;
-        tracing::debug!(limiter = %self.name, limit = %blocked.limit, "gave up waiting");
-        self.rate_limited(blocked, now)
-    }
-
-    fn poll_local(&self, id: u64, now: Nanos, deadline: Nanos, waker: &Waker) -> Step {
-        let mut core = self.core.lock();
-        if core.queue.take_granted(id) {
-            return Step::Granted;
-        }
-        // Dispatch whether or not this waiter is the head: aging may have
-        // moved the head since the timer that woke us was armed, and the new
-        // head must learn that it is one. Even at the deadline: capacity due
-        // exactly then still counts.
-        self.dispatch(&mut core, now, Some(id));
-        if core.queue.take_granted(id) {
-            return Step::Granted;
-        }
-        let is_head = core.queue.head(now, self.aging).is_some_and(|h| h.id == id);
-        if now >= deadline {
-            return Step::Expired(self.expire(&mut core, id, now));
-        }
-        core.queue.set_waker(id, waker);
-        if !is_head {
-            return Step::Wait { wake_at: None };
-        }
-        let wake_at = core
-            .queue
-            .head_blocked()
-            .map(|b| b.not_before)
-            .filter(|at| *at > now);
-        Step::Wait { wake_at }
-    }
-
-    fn poll_remote(
-        &self,
-        id: u64,
-        now: Nanos,
-        deadline: Nanos,
-        retry_at: Nanos,
-        waker: &Waker,
-    ) -> Step {
-        let mut core = self.core.lock();
-        let head = core.queue.head(now, self.aging);
-        let is_head = head.is_some_and(|h| h.id == id);
-        if let Some(h) = head
-            && !is_head
-        {
-            // Aging may have made another waiter the head since its last
-            // wake-up; it must learn that it is the one to ask the store.
-            core.queue.wake(h.id);
-        }
-        let cooldown = core.limits.cooldown_until();
-        // Even at the deadline: a store hint that expires exactly then counts.
-        if is_head && cooldown <= now && (now >= retry_at || std::mem::take(&mut core.kicked)) {
-            return Step::AskStore;
-        }
-        if now >= deadline {
-            return Step::Expired(self.expire(&mut core, id, now));
-        }
-        core.queue.set_waker(id, waker);
-        if !is_head {
-            return Step::Wait { wake_at: None };
-        }
-        Step::Wait {
-            wake_at: Some(retry_at.max(cooldown)),
-        }
-    }
-}
-
-/// A place in the queue; dropping it (the caller gave up) removes it
-/// without a trace, undoing a grant it had not collected.
-struct Ticket<'a> {
-    shared: &'a Arc<Shared>,
-    id: u64,
-    tokens: u64,
-    enqueued_at: Nanos,
-    done: bool,
-}
-
-impl Ticket<'_> {
-    /// Waits for a local grant, the head's timer, or the deadline.
-    async fn wait_local(&mut self, deadline: Nanos) -> Result<(), LimitError> {
-        let shared = self.shared;
-        let id = self.id;
-        let mut timer: Option<Pin<Box<Sleep>>> = None;
-        let result = poll_fn(|cx| {
-            for _ in 0..4 {
-                let now = shared.clock.now();
-                match shared.poll_local(id, now, deadline, cx.waker()) {
-                    Step::Granted => return Poll::Ready(Ok(())),
-                    Step::Expired(e) => return Poll::Ready(Err(e)),
-                    Step::Wait { wake_at } => {
-                        let at = wake_at.map_or(deadline, |w| w.min(deadline));
-                        if arm(&mut timer, shared.clock.instant(at), cx).is_pending() {
-                            return Poll::Pending;
-                        }
-                    }
-                    // Local waiters never ask a store.
-                    Step::AskStore => return Poll::Ready(Ok(())),
-                }
-            }
-            // Timers kept firing without progress (clock rounding): yield
-            // rather than spin.
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        })
-        .await;
-        // Granted and expired waiters are out of the queue already.
-        self.done = true;
-        result
-    }
-
-    /// Waits for the head position, then asks the store until it admits,
-    /// the deadline passes, or the store fails.
-    async fn wait_remote(
-        &mut self,
-        remote: &Remote,
-        cost: Cost,
-        deadline: Nanos,
-    ) -> Result<Permit, LimitError> {
-        let shared = self.shared;
-        let id = self.id;
-        let mut retry_at: Nanos = 0;
-        let mut timer: Option<Pin<Box<Sleep>>> = None;
-        loop {
-            poll_fn(|cx| {
-                for _ in 0..4 {
-                    let now = shared.clock.now();
-                    match shared.poll_remote(id, now, deadline, retry_at, cx.waker()) {
-                        Step::AskStore | Step::Granted => return Poll::Ready(Ok(())),
-                        Step::Expired(e) => return Poll::Ready(Err(e)),
-                        Step::Wait { wake_at } => {
-                            let at = wake_at.map_or(deadline, |w| w.min(deadline));
-                            if arm(&mut timer, shared.clock.instant(at), cx).is_pending() {
-                                return Poll::Pending;
-                            }
-                        }
-                    }
-                }
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            })
-            .await
-            .inspect_err(|_| self.done = true)?;
-            let limits = shared.store_limits(remote);
-            let answer = remote
-                .store
-                .try_reserve(&remote.key, &limits, cost.tokens)
-                .await;
-            let now = shared.clock.now();
-            match answer {
-                Ok(Reservation::Admitted(lease)) => {
-                    self.leave(now, true);
-                    self.done = true;
-                    tracing::trace!(limiter = %shared.name, tokens = cost.tokens, "admitted by store");
-                    return Ok(Permit::remote(Arc::clone(shared), cost, lease));
-                }
-                Ok(Reservation::NotBefore { retry_after, limit }) => {
-                    let at = now.saturating_add(duration_to_nanos(retry_after));
-                    if at > deadline {
-                        self.leave(now, false);
-                        self.done = true;
-                        return Err(shared.rate_limited(
-                            Blocked {
-                                limit,
-                                not_before: at,
-                            },
-                            now,
-                        ));
-                    }
-                    retry_at = at;
-                }
-                Err(source) => {
-                    self.leave(now, false);
-                    self.done = true;
-                    return Err(LimitError::Store {
-                        limiter: shared.name.to_string(),
-                        source,
-                    });
-                }
-            }
-        }
-    }
-
-    /// Leaves the queue (remote mode) and lets the next head try.
-    fn leave(&self, now: Nanos, admitted: bool) {
-        let mut core = self.shared.core.lock();
-        core.queue.remove(self.id, now, self.shared.aging);
-        if admitted {
-            let waited = now.saturating_sub(self.enqueued_at);
-            core.counters.record_admit(self.tokens, waited);
-        } else {
-            core.counters.rejected += 1;
-            core.counters.timed_out += 1;
-        }
-        self.shared.dispatch(&mut core, now, None);
-    }
-}
-
-impl Drop for Ticket<'_> {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        let shared = self.shared;
-        let now = shared.clock.now();
-        let mut core = shared.core.lock();
-        match core.queue.remove(self.id, now, shared.aging) {
-            Removed::Waiting { was_head } => {
-                core.counters.cancelled_waits += 1;
-                if was_head {
-                    shared.dispatch(&mut core, now, None);
-                }
-            }
-            Removed::Granted { tokens } => {
-                // Admitted while its caller was leaving: undo it whole.
-                core.limits.undo(now, tokens);
-                core.counters.admitted = core.counters.admitted.saturating_sub(1);
-                core.counters.tokens_reserved =
-                    core.counters.tokens_reserved.saturating_sub(tokens);
-                core.counters.cancelled_waits += 1;
-                shared.dispatch(&mut core, now, None);
-            }
-            Removed::Missing => {}
-        }
-        tracing::trace!(limiter = %shared.name, "wait cancelled");
-    }
 }
 
 impl Shared {
@@ -746,22 +459,5 @@ impl Shared {
         let mut limits = StoreLimits::from_config(&self.config, remote.lease_ttl);
         limits.rate_fraction = self.core.lock().limits.rate_fraction();
         limits
-    }
-}
-
-/// Points `timer` at `at` and polls it.
-fn arm(
-    timer: &mut Option<Pin<Box<Sleep>>>,
-    at: Instant,
-    cx: &mut std::task::Context<'_>,
-) -> Poll<()> {
-    match timer {
-        Some(t) if t.deadline() == at => {}
-        Some(t) => t.as_mut().reset(at),
-        None => *timer = Some(Box::pin(tokio::time::sleep_until(at))),
-    }
-    match timer {
-        Some(t) => t.as_mut().poll(cx),
-        None => Poll::Pending,
     }
 }
