@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 pub use palisade_core as core;
+#[cfg(feature = "bedrock")]
+pub use palisade_bedrock as bedrock;
 #[cfg(feature = "breaker")]
 pub use palisade_breaker as breaker;
 #[cfg(feature = "limit")]
@@ -11,3 +13,5 @@ pub use palisade_prompt as prompt;
 pub use palisade_redis as redis;
 #[cfg(feature = "stack")]
 pub use palisade_stack as stack;
+#[cfg(feature = "sim")]
+pub use palisade_sim as sim;
