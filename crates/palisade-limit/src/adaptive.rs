@@ -21,7 +21,7 @@ use crate::config::{ConfigError, secs};
 
 /// Adaptive-rate settings. Off by default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AdaptiveConfig {
     /// Whether throttles lower the rate and `retry_after` pauses admissions.
     /// Default `false`.

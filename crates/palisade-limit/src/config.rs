@@ -18,6 +18,7 @@ use crate::cost::BurndownConfig;
 /// spell. Providers refill continuously (Anthropic documents a token bucket
 /// whose capacity is the per-minute limit), hence the default `burst = amount`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Quota {
     /// Units (requests or tokens) per period. Must be at least 1.
     pub amount: u64,
@@ -109,7 +110,7 @@ pub enum DropRule {
 /// Everything a [`Limiter`](crate::Limiter) needs. Every field has a default;
 /// the default config limits nothing (no limit configured admits everything).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct LimiterConfig {
     /// Name used in errors, logs and stats. Default `"default"`.
     pub name: String,
@@ -356,6 +357,15 @@ mod tests {
         let text = toml::to_string(&config).unwrap();
         assert_eq!(toml::from_str::<LimiterConfig>(&text).unwrap(), config);
         assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = toml::from_str::<LimiterConfig>("max_concurent = 4\n").unwrap_err();
+        assert!(err.to_string().contains("max_concurent"), "{err}");
+        let err =
+            toml::from_str::<LimiterConfig>("[tokens]\namount = 5\nbursts = 3\n").unwrap_err();
+        assert!(err.to_string().contains("bursts"), "{err}");
     }
 
     #[test]

@@ -97,7 +97,7 @@ pub trait CostModel: Send + Sync + Debug {
 
 /// Output burndown rates by model; see [`DefaultCostModel`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct BurndownConfig {
     /// Burndown for models that match no rule. Default 1.
     pub default: u32,
