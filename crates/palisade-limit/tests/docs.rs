@@ -1,0 +1,31 @@
+//! The configuration shown in docs/limits.md parses and validates.
+
+use std::time::Duration;
+
+use palisade_limit::{ClockSource, DropRule, Limiter, LimiterConfig, Quota};
+
+#[test]
+fn the_documented_config_parses() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/limits.md");
+    let Ok(doc) = std::fs::read_to_string(path) else {
+        // Outside the workspace (a packaged crate) the guide is not there.
+        return;
+    };
+    let start = doc.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let end = start + doc[start..].find("```").expect("its end");
+    let config: LimiterConfig = toml::from_str(&doc[start..end]).unwrap();
+    assert_eq!(config.requests, Some(Quota::per_minute(50).with_burst(50)));
+    assert_eq!(config.tokens, Some(Quota::per_minute(200_000)));
+    assert_eq!(config.max_wait, Duration::from_secs(30));
+    assert_eq!(config.on_drop, DropRule::RefundAll);
+    assert_eq!(config.clock, ClockSource::Tokio);
+    assert_eq!(config.burndown.for_model("bedrock/amazon.nova-pro-v1:0"), 1);
+    assert_eq!(
+        config
+            .burndown
+            .for_model("bedrock/us.anthropic.claude-3-7-sonnet-20250219-v1:0"),
+        5
+    );
+    assert_eq!(config.name, "claude-sonnet");
+    assert!(Limiter::new(config).is_ok());
+}
