@@ -96,6 +96,25 @@ fn overhead(c: &mut Criterion) {
     group.bench_function("fallback_3_candidates", |b| b.iter_custom(|n| run(&rt, &fallback, n)));
     group.bench_function("full_stack", |b| b.iter_custom(|n| run(&rt, &*stack, n)));
     group.finish();
+
+    // Anchor: one `tokio::time::Instant::now()`. Benches build with the
+    // dev-dependencies, whose tokio has `test-util`, where every `now()` asks
+    // the runtime's (pausable) clock; the stack reads the clock about ten
+    // times per call, so this bounds what the bench overstates.
+    let mut anchors = c.benchmark_group("anchors");
+    anchors.throughput(Throughput::Elements(1));
+    anchors.bench_function("tokio_instant_now", |b| {
+        b.iter_custom(|n| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..n {
+                    black_box(tokio::time::Instant::now());
+                }
+                start.elapsed()
+            })
+        })
+    });
+    anchors.finish();
 }
 
 criterion_group!(benches, overhead);

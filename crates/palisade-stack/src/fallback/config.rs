@@ -19,7 +19,8 @@ pub struct FallbackConfig {
     /// estimated input tokens plus `max_tokens`. Default `true`.
     pub context_window_fallback: bool,
     /// When every candidate is unavailable and the request has no deadline,
-    /// how long to wait for the earliest to recover. Default 30 s.
+    /// how long (from the first wait) to wait for candidates to recover.
+    /// Default 30 s.
     #[serde(with = "crate::duration")]
     pub max_wait: Duration,
     /// Passes over the candidates that call at least one of them, per request.

@@ -204,9 +204,9 @@ impl Fallback {
     }
 
     async fn run(&self, req: ChatRequest, streaming: bool) -> Result<Answer, ProviderError> {
-        let start = Instant::now();
         let deadline = req.metadata.deadline;
-        let wait_limit = deadline.unwrap_or(start + self.config.max_wait);
+        // Without a deadline, `max_wait` counts from the first wait.
+        let mut wait_limit = deadline;
         let windows = self.config.context_window_fallback
             && self.candidates.iter().any(|c| c.context_window().is_some());
         let needed = if windows {
@@ -261,8 +261,10 @@ impl Fallback {
                     .into_provider_error(),
                 });
             };
-            let resume = Instant::now() + recovery.max(MIN_RECOVERY_WAIT);
-            if resume > wait_limit || rounds >= self.config.max_rounds {
+            let now = Instant::now();
+            let resume = now + recovery.max(MIN_RECOVERY_WAIT);
+            let limit = *wait_limit.get_or_insert(now + self.config.max_wait);
+            if resume > limit || rounds >= self.config.max_rounds {
                 return Err(FallbackError::AllCandidatesUnavailable {
                     fallback: self.id.clone(),
                     retry_after: recovery,

@@ -84,8 +84,14 @@ impl RetryBudget {
 
     /// Counts a new request (a first attempt).
     pub fn deposit(&self) {
+        self.deposit_at(Instant::now());
+    }
+
+    /// Counts a new request made at `now` (saves a clock read for a caller
+    /// that has one).
+    pub(crate) fn deposit_at(&self, now: Instant) {
         if self.config.enabled {
-            self.current().slots_mut_newest().requests += 1;
+            self.current_at(now).slots_mut_newest().requests += 1;
         }
     }
 
@@ -134,8 +140,12 @@ impl RetryBudget {
 
     /// Locks the ring and ages out the slots that fell out of the window.
     fn current(&self) -> Current<'_> {
+        self.current_at(Instant::now())
+    }
+
+    fn current_at(&self, now: Instant) -> Current<'_> {
         let mut ring = self.lock();
-        let now_slot = (Instant::now().duration_since(self.epoch).as_nanos()
+        let now_slot = (now.saturating_duration_since(self.epoch).as_nanos()
             / self.slot_len.as_nanos().max(1)) as u64;
         let stale = now_slot.saturating_sub(ring.newest);
         for k in 1..=stale.min(SLOTS as u64) {

@@ -163,7 +163,7 @@ impl Shared {
         let started = Instant::now();
         let deadline = req.metadata.deadline;
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        self.budget.deposit();
+        self.budget.deposit_at(started);
         let mut previous_delay = self.policy.backoff.base;
         let mut attempt: u32 = 1;
         loop {
