@@ -557,3 +557,56 @@ async fn absurd_durations_do_not_overflow_the_clock() {
         assert_eq!(b.try_acquire().unwrap_err().retry_after, year);
     }
 }
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_state_change_is_a_tracing_event_with_the_model() {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .without_time()
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let b = breaker(BreakerConfig {
+        consecutive_failures: Some(1),
+        ..quiet()
+    });
+    call(&b, FAIL);
+    advance(secs(10)).await;
+    b.try_acquire().unwrap().record_success();
+    b.isolate();
+    b.reset();
+
+    let log = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 5, "{log}");
+    for (line, (level, message, to)) in lines.iter().zip([
+        ("WARN", "circuit breaker opened", "open"),
+        ("INFO", "circuit breaker half-open", "half_open"),
+        ("INFO", "circuit breaker closed", "closed"),
+        ("WARN", "circuit breaker isolated", "isolated"),
+        ("INFO", "circuit breaker closed", "closed"),
+    ]) {
+        assert!(line.contains(level) && line.contains(message), "{line}");
+        assert!(line.contains("gen_ai.request.model=model-a"), "{line}");
+        assert!(line.contains(&format!("to=\"{to}\"")), "{line}");
+    }
+    assert!(lines[0].contains("open_ms=10000"), "{}", lines[0]);
+    assert!(lines[0].contains("reason=1 consecutive failures"), "{}", lines[0]);
+}
