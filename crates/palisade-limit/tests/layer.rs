@@ -285,3 +285,51 @@ async fn model_and_account_limiters_are_acquired_together_with_rollback() {
         Ok(())
     ));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_success_without_usage_keeps_its_reservation() {
+    let limiter =
+        Limiter::new(LimiterConfig::default().with_tokens(Quota::per_minute(10_000))).unwrap();
+    let no_usage = ChatResponse::text("m".into(), "answer", None);
+    let provider = ScriptedProvider::new("m")
+        .then(Duration::ZERO, Outcome::Respond(no_usage.clone()))
+        .then(Duration::ZERO, Outcome::Respond(no_usage))
+        .layer(RateLimitLayer::new(limiter.clone()));
+    let req = || {
+        ChatRequest::user("x")
+            .with_max_tokens(900)
+            .with_input_token_estimate(100)
+    };
+    provider.complete(req()).await.unwrap();
+    let mut s = provider.stream(req()).await.unwrap();
+    while s.next().await.is_some() {}
+    let stats = limiter.stats();
+    assert_eq!(stats.tokens_settled, 2_000);
+    assert_eq!((stats.tokens_refunded, stats.tokens_debt), (0, 0));
+    assert_eq!(stats.tokens_available, Some(8_000));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_inner_limiters_refusal_does_not_slow_an_outer_adaptive_limiter() {
+    let inner = Limiter::new(
+        LimiterConfig::named("model")
+            .with_requests(Quota::per_minute(1))
+            .with_max_wait(Duration::ZERO),
+    )
+    .unwrap();
+    let outer = Limiter::new(
+        LimiterConfig::named("account")
+            .with_requests(Quota::per_minute(100))
+            .with_adaptive(AdaptiveConfig::enabled()),
+    )
+    .unwrap();
+    let provider = ScriptedProvider::new("m")
+        .layer(RateLimitLayer::new(inner))
+        .layer(RateLimitLayer::new(outer.clone()));
+    provider.complete(ChatRequest::user("a")).await.unwrap();
+    let err = provider.complete(ChatRequest::user("b")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Throttled);
+    let stats = outer.stats();
+    assert_eq!((stats.throttles, stats.rate_fraction), (0, 1.0));
+    assert_eq!(provider.readiness(), Readiness::Ready);
+}

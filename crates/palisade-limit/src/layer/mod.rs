@@ -4,8 +4,11 @@
 //! estimator), price the reservation with the cost model, wait for permits
 //! (priority and deadline from the request's metadata), call the inner
 //! provider, then settle the permits from the reported usage. A stream holds
-//! its permits until it ends and settles from its last usage event. A
-//! `Throttled` error from the provider is fed to the limiters (adaptive mode).
+//! its permits until it ends and settles from its last usage event. A call
+//! that succeeds without reporting usage keeps its reservation; one that
+//! fails or is dropped before usage is known follows the limiter's
+//! [`DropRule`](crate::DropRule). A `Throttled` error from the provider (not a
+//! refusal by an inner limiter) is fed to the limiters (adaptive mode).
 
 mod error;
 // The tower shape every Palisade layer shares: `layer/layer.rs` holds the Layer.
@@ -143,7 +146,7 @@ impl<P: Provider> RateLimit<P> {
     }
 
     fn observe_error(&self, err: &ProviderError) {
-        if err.kind() == ErrorKind::Throttled {
+        if is_provider_throttle(err) {
             tracing::debug!(
                 gen_ai.request.model = %self.inner.id(),
                 retry_after_secs = err.retry_after().map(|d| d.as_secs_f64()),
@@ -152,6 +155,22 @@ impl<P: Provider> RateLimit<P> {
             self.limiters.record_throttle(err.retry_after());
         }
     }
+}
+
+/// Whether `err` is the provider's own throttle, not a limiter's refusal
+/// passed up from an inner [`RateLimit`] (which must not slow an outer
+/// adaptive limiter down).
+pub(crate) fn is_provider_throttle(err: &ProviderError) -> bool {
+    err.kind() == ErrorKind::Throttled
+        && std::error::Error::source(err)
+            .and_then(|s| s.downcast_ref::<crate::error::LimitError>())
+            .is_none()
+}
+
+/// Settles permits at exactly what they reserved.
+pub(crate) fn keep_reservation(permits: PermitSet) {
+    let reserved = permits.permits().first().map_or(0, |p| p.reserved_tokens());
+    permits.settle_tokens(reserved);
 }
 
 #[async_trait]
@@ -166,8 +185,9 @@ impl<P: Provider> Provider for RateLimit<P> {
             Ok(response) => {
                 match response.usage {
                     Some(usage) => self.settle(permits, usage),
-                    // No usage reported: the drop rule decides.
-                    None => drop(permits),
+                    // It ran, but the provider did not say what it cost:
+                    // keep the reservation (no refund, no debt).
+                    None => keep_reservation(permits),
                 }
                 Ok(response)
             }

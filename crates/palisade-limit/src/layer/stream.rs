@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use palisade_core::{ErrorKind, ProviderError, StreamEvent, Usage};
+use palisade_core::{ProviderError, StreamEvent, Usage};
 
 use crate::cost::CostModel;
 use crate::set::{LimiterSet, PermitSet};
@@ -16,8 +16,9 @@ pin_project_lite::pin_project! {
     /// The permits are held while events flow (a stream occupies a
     /// concurrency slot until it ends), then settled from the last
     /// [`StreamEvent::Usage`] seen when the stream ends, errors, or is
-    /// dropped. A stream that ends without usage drops its permits, so the
-    /// limiter's drop rule applies.
+    /// dropped. Without usage, a stream that ran to its end keeps its
+    /// reservation and one that failed or was dropped follows the limiter's
+    /// drop rule.
     pub struct LimitedStream<S> {
         #[pin]
         inner: S,
@@ -30,7 +31,7 @@ pin_project_lite::pin_project! {
     impl<S> PinnedDrop for LimitedStream<S> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            finish(this.permits, this.usage, this.cost_model);
+            finish(this.permits, this.usage, this.cost_model, Ending::Cut);
         }
     }
 }
@@ -68,10 +69,20 @@ impl<S: std::fmt::Debug> std::fmt::Debug for LimitedStream<S> {
     }
 }
 
+/// How the stream ended, for settling without usage.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// It ran to its end: without usage, keep the reservation.
+    Completed,
+    /// It failed or was dropped: without usage, the drop rule decides.
+    Cut,
+}
+
 fn finish(
     permits: &mut Option<PermitSet>,
     usage: &Option<Usage>,
     cost_model: &Option<Arc<dyn CostModel>>,
+    ending: Ending,
 ) {
     let Some(permits) = permits.take() else {
         return;
@@ -84,6 +95,7 @@ fn finish(
         (Some(u), _, _) => {
             permits.settle(*u);
         }
+        (None, _, _) if ending == Ending::Completed => super::keep_reservation(permits),
         (None, _, _) => drop(permits),
     }
 }
@@ -101,12 +113,12 @@ where
             Some(Ok(StreamEvent::Usage(u))) => *this.usage = Some(*u),
             Some(Ok(_)) => {}
             Some(Err(err)) => {
-                if err.kind() == ErrorKind::Throttled {
+                if super::is_provider_throttle(err) {
                     this.limiters.record_throttle(err.retry_after());
                 }
-                finish(this.permits, this.usage, this.cost_model);
+                finish(this.permits, this.usage, this.cost_model, Ending::Cut);
             }
-            None => finish(this.permits, this.usage, this.cost_model),
+            None => finish(this.permits, this.usage, this.cost_model, Ending::Completed),
         }
         Poll::Ready(item)
     }
