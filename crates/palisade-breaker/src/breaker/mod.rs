@@ -1,0 +1,383 @@
+//! The circuit breaker state machine: its state, admission and manual
+//! controls here; counting outcomes and the transitions they cause in
+//! `outcome`; sharing with a fleet in `fleet`; construction in `builder`.
+//!
+//! Two halves with different costs:
+//! - the **closed fast path** — admitting a call and counting its outcome —
+//!   touches only atomics: one load of the state word to admit, one
+//!   `fetch_add` and a few loads to count a success (see [`crate::window`]);
+//! - every **transition** (trip, half-open, probe verdicts, close, isolate,
+//!   reset) runs under one mutex, so the state word, the open deadline and the
+//!   probe counts always change together. The state word is only ever written
+//!   under that mutex.
+
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use palisade_core::{ErrorKind, ProviderId, Readiness};
+use rand::rngs::SmallRng;
+use tokio::time::Instant;
+
+use crate::config::{BreakerConfig, ConfigError};
+use crate::events::{self, StateChange, StateListener, TransitionReason};
+use crate::layer::BreakerOpen;
+use crate::permit::Permit;
+use crate::registry::HealthSnapshot;
+use crate::state::{BreakerState, StateWord};
+use crate::store::{BreakerStore, ISOLATED_RETRY_AFTER, Transition};
+use crate::window::Window;
+
+mod builder;
+mod fleet;
+mod outcome;
+
+pub use builder::CircuitBreakerBuilder;
+
+/// A circuit breaker for one provider.
+///
+/// Cheap to clone: clones share one state. Admit a call with
+/// [`try_acquire`](Self::try_acquire) (or [`acquire`](Self::acquire) when a
+/// shared [`BreakerStore`] is configured), then report how it ended on the
+/// [`Permit`]. [`CircuitBreakerLayer`](crate::CircuitBreakerLayer) does both
+/// around a [`Provider`](palisade_core::Provider).
+///
+/// The transition from `Open` to `HalfOpen` happens lazily, on the first
+/// admission after the open duration; [`state`](Self::state) and
+/// [`readiness`](Self::readiness) already report the effective state.
+#[derive(Clone)]
+pub struct CircuitBreaker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: ProviderId,
+    config: BreakerConfig,
+    /// [`StateWord`]: state and generation.
+    word: AtomicU64,
+    consecutive_failures: AtomicU32,
+    window: Window,
+    /// The slow-call threshold, when the slow-call condition is on (only then
+    /// does admission read the clock).
+    slow_after: Option<Duration>,
+    origin: Instant,
+    /// `1 + index in ErrorKind::ALL` of the last counted failure, 0 for none.
+    last_error: AtomicU8,
+    /// The latest Retry-After deadline of a counted failure, in nanoseconds
+    /// since `origin` (0: none).
+    retry_not_before: AtomicU64,
+    /// Store publications still in flight; a sync does not adopt an older
+    /// shared state over a decision not yet published.
+    publishing: AtomicU32,
+    guarded: Mutex<Guarded>,
+    listener: Option<StateListener>,
+    store: Option<Arc<dyn BreakerStore>>,
+}
+
+/// The state that only changes with a transition.
+struct Guarded {
+    open_until: Option<Instant>,
+    consecutive_opens: u32,
+    probes_in_flight: u32,
+    probe_successes: u32,
+    rng: SmallRng,
+}
+
+impl CircuitBreaker {
+    /// A breaker for `provider` with `config`.
+    pub fn new(
+        provider: impl Into<ProviderId>,
+        config: BreakerConfig,
+    ) -> Result<Self, ConfigError> {
+        Self::builder(provider).config(config).build()
+    }
+
+    /// A builder for a breaker for `provider`.
+    pub fn builder(provider: impl Into<ProviderId>) -> CircuitBreakerBuilder {
+        CircuitBreakerBuilder::new(provider.into())
+    }
+
+    /// The provider this breaker guards.
+    pub fn id(&self) -> &ProviderId {
+        &self.inner.id
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &BreakerConfig {
+        &self.inner.config
+    }
+
+    /// Admits a call, or refuses it with the time until the circuit lets a
+    /// probe through. Local state only: never waits, never calls the store.
+    ///
+    /// In the closed state this is one atomic load (plus a clock read when
+    /// the slow-call condition is on).
+    #[inline]
+    pub fn try_acquire(&self) -> Result<Permit, BreakerOpen> {
+        let word = self.word();
+        if word.state() == BreakerState::Closed {
+            return Ok(Permit::new(
+                self.clone(),
+                word.generation(),
+                false,
+                self.admission_time(),
+            ));
+        }
+        self.acquire_slow()
+    }
+
+    /// The closed fast path without a permit (and so without touching the
+    /// shared reference count): the generation and admission time of a
+    /// closed-state call, or `None` when the circuit is not closed.
+    #[inline]
+    pub(crate) fn admit_closed(&self) -> Option<(u64, Option<Instant>)> {
+        let word = self.word();
+        (word.state() == BreakerState::Closed).then(|| (word.generation(), self.admission_time()))
+    }
+
+    /// The effective state: `HalfOpen` once an open duration has elapsed,
+    /// even before the next admission makes the transition.
+    pub fn state(&self) -> BreakerState {
+        let state = self.word().state();
+        if state != BreakerState::Open {
+            return state;
+        }
+        let g = self.lock();
+        match (self.word().state(), g.open_until) {
+            (BreakerState::Open, Some(until)) if until <= Instant::now() => BreakerState::HalfOpen,
+            (state, _) => state,
+        }
+    }
+
+    /// Whether a call would be admitted now, in the terms routing uses: the
+    /// time until half-open while open, `busy_retry_after` while every probe
+    /// slot is taken, [`ISOLATED_RETRY_AFTER`] while isolated.
+    pub fn readiness(&self) -> Readiness {
+        if self.word().state() == BreakerState::Closed {
+            return Readiness::Ready;
+        }
+        let g = self.lock();
+        let now = Instant::now();
+        let unavailable = |retry_after| Readiness::Unavailable { retry_after };
+        match self.word().state() {
+            BreakerState::Closed => Readiness::Ready,
+            BreakerState::Isolated => unavailable(ISOLATED_RETRY_AFTER),
+            BreakerState::Open => match g.open_until {
+                Some(until) if until > now => unavailable(until - now),
+                _ => Readiness::Ready,
+            },
+            BreakerState::HalfOpen
+                if g.probes_in_flight < self.inner.config.half_open.max_probes =>
+            {
+                Readiness::Ready
+            }
+            BreakerState::HalfOpen => unavailable(self.inner.config.half_open.busy_retry_after),
+        }
+    }
+
+    /// Forces the circuit open until [`reset`](Self::reset); published to the
+    /// store, if any.
+    pub fn isolate(&self) {
+        let change = {
+            let mut g = self.lock();
+            let from = self.word().state();
+            if from == BreakerState::Isolated {
+                None
+            } else {
+                g.open_until = None;
+                g.probes_in_flight = 0;
+                g.probe_successes = 0;
+                self.publish(Transition::Isolate);
+                Some(self.set_state(
+                    from,
+                    BreakerState::Isolated,
+                    TransitionReason::Isolated,
+                    None,
+                ))
+            }
+        };
+        self.emit(change);
+    }
+
+    /// Closes the circuit and clears every count (window, runs, growing open
+    /// durations); published to the store, if any. Calls in flight when it
+    /// resets are not counted when they finish. The last error kind is kept
+    /// for diagnosis.
+    pub fn reset(&self) {
+        let change = {
+            let mut g = self.lock();
+            self.publish(Transition::Reset);
+            let change = self.close(&mut g, TransitionReason::Reset);
+            if change.is_none() {
+                // Already closed: a new generation all the same, so calls
+                // admitted before the reset do not vote after it.
+                let next = self.word().next(BreakerState::Closed);
+                self.inner.word.store(next.0, Ordering::Release);
+            }
+            change
+        };
+        self.emit(change);
+    }
+
+    /// A serializable view for a health endpoint.
+    pub fn snapshot(&self) -> HealthSnapshot {
+        let now = Instant::now();
+        let (open_until, consecutive_opens, probes_in_flight) = {
+            let g = self.lock();
+            (g.open_until, g.consecutive_opens, g.probes_in_flight)
+        };
+        let state = self.state();
+        let counts = self.inner.window.counts(Some(now));
+        let retry_after = match state {
+            BreakerState::Open => open_until.map(|t| t.saturating_duration_since(now)),
+            BreakerState::Isolated => Some(ISOLATED_RETRY_AFTER),
+            _ => None,
+        };
+        HealthSnapshot {
+            provider: self.inner.id.clone(),
+            state,
+            calls: counts.calls,
+            failures: counts.failures,
+            slow_calls: counts.slow,
+            failure_rate: counts.failure_rate(),
+            slow_call_rate: counts.slow_rate(),
+            consecutive_failures: self.inner.consecutive_failures.load(Ordering::Relaxed),
+            consecutive_opens,
+            probes_in_flight,
+            retry_after_ms: retry_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            last_error_kind: self.last_error_kind(),
+        }
+    }
+
+    /// The kind of the last counted failure, if any.
+    pub fn last_error_kind(&self) -> Option<ErrorKind> {
+        let index = self.inner.last_error.load(Ordering::Relaxed);
+        usize::from(index)
+            .checked_sub(1)
+            .and_then(|i| ErrorKind::ALL.get(i).copied())
+    }
+
+    // ---- internals -------------------------------------------------------
+
+    fn word(&self) -> StateWord {
+        StateWord(self.inner.word.load(Ordering::Acquire))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Guarded> {
+        // The guarded fields are consistent after every statement that
+        // changes them, so a poisoned lock (a panicking listener elsewhere)
+        // holds a usable state.
+        self.inner.guarded.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn admission_time(&self) -> Option<Instant> {
+        self.inner.slow_after.map(|_| Instant::now())
+    }
+
+    fn refusal(&self, state: BreakerState, retry_after: Duration) -> BreakerOpen {
+        BreakerOpen {
+            provider: self.inner.id.clone(),
+            state,
+            retry_after,
+        }
+    }
+
+    #[cold]
+    fn acquire_slow(&self) -> Result<Permit, BreakerOpen> {
+        let now = Instant::now();
+        let mut change = None;
+        let result = {
+            let mut g = self.lock();
+            let word = self.word();
+            match word.state() {
+                BreakerState::Closed => Ok(Permit::new(
+                    self.clone(),
+                    word.generation(),
+                    false,
+                    self.admission_time(),
+                )),
+                BreakerState::Isolated => {
+                    Err(self.refusal(BreakerState::Isolated, ISOLATED_RETRY_AFTER))
+                }
+                BreakerState::Open => match g.open_until {
+                    Some(until) if until > now => {
+                        Err(self.refusal(BreakerState::Open, until - now))
+                    }
+                    _ => {
+                        g.probes_in_flight = 0;
+                        g.probe_successes = 0;
+                        change = Some(self.set_state(
+                            BreakerState::Open,
+                            BreakerState::HalfOpen,
+                            TransitionReason::OpenElapsed,
+                            None,
+                        ));
+                        self.admit_probe(&mut g, now)
+                    }
+                },
+                BreakerState::HalfOpen => self.admit_probe(&mut g, now),
+            }
+        };
+        self.emit(change);
+        result
+    }
+
+    fn admit_probe(&self, g: &mut Guarded, now: Instant) -> Result<Permit, BreakerOpen> {
+        let half_open = &self.inner.config.half_open;
+        if g.probes_in_flight < half_open.max_probes {
+            g.probes_in_flight += 1;
+            let admitted = self.inner.slow_after.map(|_| now);
+            Ok(Permit::new(
+                self.clone(),
+                self.word().generation(),
+                true,
+                admitted,
+            ))
+        } else {
+            Err(self.refusal(BreakerState::HalfOpen, half_open.busy_retry_after))
+        }
+    }
+
+    /// Moves to `to` in a new generation. Lock held.
+    fn set_state(
+        &self,
+        from: BreakerState,
+        to: BreakerState,
+        reason: TransitionReason,
+        open_for: Option<Duration>,
+    ) -> StateChange {
+        let next = self.word().next(to);
+        self.inner.word.store(next.0, Ordering::Release);
+        StateChange {
+            provider: self.inner.id.clone(),
+            from,
+            to,
+            reason,
+            open_for,
+        }
+    }
+
+    /// Traces and reports a change; the lock must be released.
+    fn emit(&self, change: Option<StateChange>) {
+        if let Some(change) = change {
+            events::trace(&change);
+            if let Some(listener) = &self.inner.listener {
+                listener(&change);
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for CircuitBreaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("provider", &self.inner.id)
+            .field("state", &self.word().state())
+            .field(
+                "consecutive_failures",
+                &self.inner.consecutive_failures.load(Ordering::Relaxed),
+            )
+            .field("store", &self.inner.store)
+            .finish_non_exhaustive()
+    }
+}
