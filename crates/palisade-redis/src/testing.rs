@@ -137,6 +137,34 @@ impl RedisServer {
         }
     }
 
+    /// Freezes the server (SIGSTOP): connections stay open but nothing is
+    /// answered, like a hung host or a partition that drops packets.
+    pub fn pause(&self) -> io::Result<()> {
+        self.signal("-STOP")
+    }
+
+    /// Lets a [paused](Self::pause) server run again (SIGCONT).
+    pub fn resume(&self) -> io::Result<()> {
+        self.signal("-CONT")
+    }
+
+    fn signal(&self, signal: &str) -> io::Result<()> {
+        let Some(child) = &self.child else {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "redis-server is not running",
+            ));
+        };
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!("kill {signal} failed: {status}")))
+        }
+    }
+
     /// Starts it again on the same port (after [`stop`](Self::stop)), empty.
     pub fn restart(&mut self) -> Result<(), TestServerError> {
         self.stop();
@@ -161,6 +189,8 @@ impl RedisServer {
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
+        // A paused server would ignore SIGKILL's cleanup until continued.
+        let _ = self.resume();
         self.stop();
     }
 }

@@ -122,12 +122,31 @@ impl RedisLimitStore {
                 StatsCounters::bump(&counters.served_locally);
                 tracing::debug!(limit = key, error = %err, "palisade-redis: admission decided locally (fail_open)");
                 let local = local_share(limits, self.connection.config().local_share);
-                fallback.try_reserve(key, &local, tokens).await
+                let answer = fallback.try_reserve(key, &local, tokens).await?;
+                Ok(self.poll_concurrency(answer))
             }
             None => {
                 StatsCounters::bump(&counters.refused_unavailable);
                 Err(StoreError::Unavailable(err.to_string()))
             }
+        }
+    }
+
+    /// A full concurrency cap answers "when the oldest lease expires", which
+    /// is only the latest a slot frees: a call may end any moment (on another
+    /// instance, which cannot wake this one, or here, where the release runs
+    /// in the background after the permit's drop has already woken the
+    /// waiter). So the waiter asks again after `concurrency_retry` at most.
+    fn poll_concurrency(&self, answer: Reservation) -> Reservation {
+        match answer {
+            Reservation::NotBefore {
+                retry_after,
+                limit: LimitKind::Concurrency,
+            } => Reservation::NotBefore {
+                retry_after: retry_after.min(self.connection.config().concurrency_retry),
+                limit: LimitKind::Concurrency,
+            },
+            other => other,
         }
     }
 
@@ -200,18 +219,10 @@ impl LimitStore for RedisLimitStore {
                 Ok(Reservation::Admitted(Lease { id, tokens }))
             }
             Ok(AdmitReply::Refused { by, retry_after }) => {
-                let retry_after = match by {
-                    // The oldest lease's expiry is only the latest a slot
-                    // frees; another instance may end a call any moment.
-                    Refusal::Concurrency => {
-                        retry_after.min(self.connection.config().concurrency_retry)
-                    }
-                    Refusal::Requests | Refusal::Tokens => retry_after,
-                };
-                Ok(Reservation::NotBefore {
+                Ok(self.poll_concurrency(Reservation::NotBefore {
                     retry_after,
                     limit: limit_kind(by),
-                })
+                }))
             }
             Ok(AdmitReply::Never { burst, .. }) => Err(too_large(key, tokens, burst)),
             Err(err) if err.is_unavailable() => {
