@@ -1,4 +1,5 @@
-//! Property: over random sequences of admissions, outcomes, cancellations,
+//! Property: over random configurations (count or time window, slow calls
+//! on or off) and random sequences of admissions, outcomes, cancellations,
 //! clock advances and manual resets, the breaker behaves exactly like a plain
 //! reference model — so it never admits a call while open before its time,
 //! never admits more than K probes, and its counts are the model's.
@@ -17,7 +18,9 @@ use proptest::prelude::*;
 struct Params {
     consecutive: Option<u32>,
     rate: Option<f64>,
-    window: u32,
+    /// `(percent, slow after ms)`: the slow-call condition.
+    slow: Option<(f64, u64)>,
+    window: Windowing,
     minimum: u32,
     probes: u32,
     successes: u32,
@@ -25,12 +28,31 @@ struct Params {
     cap_ms: u64,
 }
 
+#[derive(Debug, Clone, Copy)]
+enum Windowing {
+    Count(u32),
+    /// `buckets` slices of `bucket_ms` each.
+    Time {
+        buckets: u32,
+        bucket_ms: u64,
+    },
+}
+
 impl Params {
     fn config(&self) -> BreakerConfig {
+        let window = match self.window {
+            Windowing::Count(size) => SlidingWindow::Count { size },
+            Windowing::Time { buckets, bucket_ms } => SlidingWindow::Time {
+                length: Duration::from_millis(bucket_ms * u64::from(buckets)),
+                buckets,
+            },
+        };
         let mut c = BreakerConfig {
             consecutive_failures: self.consecutive,
             failure_rate_threshold: self.rate,
-            window: SlidingWindow::Count { size: self.window },
+            slow_call_rate_threshold: self.slow.map(|(rate, _)| rate),
+            slow_call_duration: Duration::from_millis(self.slow.map_or(60_000, |(_, ms)| ms)),
+            window,
             minimum_calls: self.minimum,
             open_duration: OpenDuration {
                 base: Duration::from_millis(self.base_ms),
@@ -47,26 +69,40 @@ impl Params {
 }
 
 fn params() -> impl Strategy<Value = Params> {
+    let percent = || prop::sample::select(vec![25.0, 50.0, 75.0, 100.0]);
+    let window = prop_oneof![
+        (1u32..8).prop_map(Windowing::Count),
+        (1u32..5, 1u64..6).prop_map(|(buckets, half_seconds)| Windowing::Time {
+            buckets,
+            bucket_ms: half_seconds * 500,
+        }),
+    ];
     (
-        prop::option::of(1u32..6),
-        prop::option::of(prop::sample::select(vec![25.0, 50.0, 75.0, 100.0])),
-        1u32..8,
-        1u32..8,
-        1u32..4,
-        1u32..4,
-        1u64..5,
-        0u64..4,
+        (
+            prop::option::of(1u32..6),
+            prop::option::of(percent()),
+            prop::option::of((percent(), 1u64..4).prop_map(|(r, s)| (r, s * 1000))),
+            window,
+        ),
+        (1u32..8, 1u32..4, 1u32..4, 1u64..5, 0u64..4),
     )
         .prop_map(
-            |(consecutive, rate, window, minimum, probes, successes, base, cap)| Params {
-                consecutive,
-                rate,
-                window,
-                minimum: minimum.min(window),
-                probes,
-                successes,
-                base_ms: base * 1000,
-                cap_ms: (base * 1000) << cap,
+            |((consecutive, rate, slow, window), (minimum, probes, successes, base, cap))| {
+                let minimum = match window {
+                    Windowing::Count(size) => minimum.min(size),
+                    Windowing::Time { .. } => minimum,
+                };
+                Params {
+                    consecutive,
+                    rate,
+                    slow,
+                    window,
+                    minimum,
+                    probes,
+                    successes,
+                    base_ms: base * 1000,
+                    cap_ms: (base * 1000) << cap,
+                }
             },
         )
 }
@@ -100,7 +136,9 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => Just(Op::Acquire),
         6 => (any::<usize>(), verdict).prop_map(|(i, v)| Op::Finish(i, v)),
-        3 => (0u64..6_000).prop_map(Op::Advance),
+        // Whole half-seconds hit slice and slow-call boundaries exactly.
+        2 => (1u64..7).prop_map(|n| Op::Advance(n * 500)),
+        1 => (0u64..6_000).prop_map(Op::Advance),
         1 => Just(Op::Isolate),
         1 => Just(Op::Reset),
     ]
@@ -118,8 +156,17 @@ struct Model {
     probes: u32,
     probe_successes: u32,
     consecutive: u32,
-    window: VecDeque<bool>,
+    /// `(recorded at ms, failed, slow)`, oldest first.
+    window: VecDeque<(u64, bool, bool)>,
     retry_not_before: Option<u64>,
+}
+
+/// A permit as the model sees it.
+#[derive(Debug, Clone, Copy)]
+struct Stamp {
+    generation: u64,
+    probe: bool,
+    admitted_ms: u64,
 }
 
 impl Model {
@@ -151,10 +198,15 @@ impl Model {
         self.generation += 1;
     }
 
-    /// `Ok((generation, probe))` or `Err(retry_after in ms)`.
-    fn acquire(&mut self) -> Result<(u64, bool), u64> {
+    /// A stamp, or `Err(retry_after in ms)`.
+    fn acquire(&mut self) -> Result<Stamp, u64> {
+        let stamp = |generation, probe| Stamp {
+            generation,
+            probe,
+            admitted_ms: self.now,
+        };
         match self.state {
-            BreakerState::Closed => return Ok((self.generation, false)),
+            BreakerState::Closed => return Ok(stamp(self.generation, false)),
             BreakerState::Isolated => return Err(ISOLATED_RETRY_AFTER.as_millis() as u64),
             BreakerState::Open if self.now < self.open_until => {
                 return Err(self.open_until - self.now);
@@ -168,10 +220,34 @@ impl Model {
         }
         if self.probes < self.p.probes {
             self.probes += 1;
-            Ok((self.generation, true))
+            Ok(Stamp {
+                generation: self.generation,
+                probe: true,
+                admitted_ms: self.now,
+            })
         } else {
             Err(1000)
         }
+    }
+
+    /// The window's `(calls, failures, slow)` now.
+    fn counts(&self) -> (u32, u32, u32) {
+        let live = |t: u64| match self.p.window {
+            Windowing::Count(_) => true,
+            Windowing::Time { buckets, bucket_ms } => {
+                let epoch = |ms: u64| ms / bucket_ms + 1;
+                epoch(self.now) - epoch(t) < u64::from(buckets)
+            }
+        };
+        let mut c = (0, 0, 0);
+        for (t, failed, slow) in &self.window {
+            if live(*t) {
+                c.0 += 1;
+                c.1 += u32::from(*failed);
+                c.2 += u32::from(*slow);
+            }
+        }
+        c
     }
 
     fn note_failure(&mut self, verdict: Verdict) {
@@ -182,21 +258,25 @@ impl Model {
         }
     }
 
-    fn finish(&mut self, (generation, probe): (u64, bool), verdict: Verdict) {
-        if probe {
-            if self.state != BreakerState::HalfOpen || generation != self.generation {
+    fn finish(&mut self, stamp: Stamp, verdict: Verdict) {
+        let slow = self
+            .p
+            .slow
+            .is_some_and(|(_, ms)| self.now - stamp.admitted_ms >= ms);
+        if stamp.probe {
+            if self.state != BreakerState::HalfOpen || stamp.generation != self.generation {
                 return;
             }
             self.probes -= 1;
             match verdict {
                 Verdict::Ignored => {}
-                Verdict::Success => {
+                Verdict::Success if !slow => {
                     self.probe_successes += 1;
                     if self.probe_successes >= self.p.successes {
                         self.close();
                     }
                 }
-                Verdict::Failure | Verdict::Throttled(_) => {
+                Verdict::Success | Verdict::Failure | Verdict::Throttled(_) => {
                     self.note_failure(verdict);
                     self.consecutive += 1;
                     self.open();
@@ -204,36 +284,44 @@ impl Model {
             }
             return;
         }
-        if self.state != BreakerState::Closed || generation != self.generation {
+        if self.state != BreakerState::Closed || stamp.generation != self.generation {
             return;
         }
-        match verdict {
-            Verdict::Ignored => {}
+        let failed = match verdict {
+            Verdict::Ignored => return,
             Verdict::Success => {
                 self.consecutive = 0;
-                self.push(false);
+                false
             }
             Verdict::Failure | Verdict::Throttled(_) => {
                 self.note_failure(verdict);
                 self.consecutive += 1;
-                self.push(true);
-                let by_run = self.p.consecutive.is_some_and(|c| self.consecutive >= c);
-                let calls = self.window.len() as f64;
-                let failures = self.window.iter().filter(|f| **f).count() as f64;
-                let by_rate = self.window.len() as u32 >= self.p.minimum
-                    && self.p.rate.is_some_and(|r| failures * 100.0 >= r * calls);
-                if by_run || by_rate {
-                    self.open();
-                }
+                true
             }
+        };
+        self.push(failed, slow);
+        if !failed && !slow {
+            return;
+        }
+        let by_run = failed && self.p.consecutive.is_some_and(|c| self.consecutive >= c);
+        let (calls, failures, slows) = self.counts();
+        let reached = |part: u32, threshold: Option<f64>| {
+            threshold.is_some_and(|t| f64::from(part) * 100.0 >= t * f64::from(calls))
+        };
+        let by_rate = calls >= self.p.minimum
+            && (reached(failures, self.p.rate) || reached(slows, self.p.slow.map(|(r, _)| r)));
+        if by_run || by_rate {
+            self.open();
         }
     }
 
-    fn push(&mut self, failed: bool) {
-        if self.window.len() == self.p.window as usize {
-            self.window.pop_front();
+    fn push(&mut self, failed: bool, slow: bool) {
+        if let Windowing::Count(size) = self.p.window {
+            if self.window.len() == size as usize {
+                self.window.pop_front();
+            }
         }
-        self.window.push_back(failed);
+        self.window.push_back((self.now, failed, slow));
     }
 
     fn open(&mut self) {
@@ -297,14 +385,14 @@ fn run(p: Params, ops: Vec<Op>) -> Result<(), TestCaseError> {
         let breaker = CircuitBreaker::new("model", p.config())
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         let mut model = Model::new(p.clone());
-        let mut held: Vec<(Permit, (u64, bool))> = Vec::new();
+        let mut held: Vec<(Permit, Stamp)> = Vec::new();
         for op in ops {
             match op {
                 Op::Acquire => {
                     let expected = model.acquire();
                     match (breaker.try_acquire(), expected) {
                         (Ok(permit), Ok(stamp)) => {
-                            prop_assert_eq!(permit.is_probe(), stamp.1);
+                            prop_assert_eq!(permit.is_probe(), stamp.probe);
                             held.push((permit, stamp));
                         }
                         (Err(refused), Err(ms)) => {
@@ -344,11 +432,8 @@ fn run(p: Params, ops: Vec<Op>) -> Result<(), TestCaseError> {
             prop_assert_eq!(s.state, model.effective_state());
             prop_assert!(s.probes_in_flight <= p.probes, "more than K probes");
             prop_assert_eq!(s.probes_in_flight, model.probes);
-            prop_assert_eq!(s.calls as usize, model.window.len());
-            prop_assert_eq!(
-                s.failures as usize,
-                model.window.iter().filter(|f| **f).count()
-            );
+            let (calls, failures, slow) = model.counts();
+            prop_assert_eq!((s.calls, s.failures, s.slow_calls), (calls, failures, slow));
             prop_assert_eq!(s.consecutive_failures, model.consecutive);
             prop_assert_eq!(s.consecutive_opens, model.opens);
             if model.effective_state() == BreakerState::Open {

@@ -136,20 +136,17 @@ impl CircuitBreaker {
                 (BreakerState::Open, BreakerState::Closed | BreakerState::HalfOpen) => {
                     let until =
                         open_duration::deadline(now, shared.retry_after.unwrap_or(Duration::ZERO));
-                    {
-                        g.open_until = Some(until);
-                        g.consecutive_opens = g.consecutive_opens.max(shared.consecutive_opens);
-                        g.probes_in_flight = 0;
-                        g.probe_successes = 0;
-                        self.inner.window.clear();
-                        let open_for = shared.retry_after;
-                        Some(self.set_state(
-                            from,
-                            BreakerState::Open,
-                            TransitionReason::Shared,
-                            open_for,
-                        ))
-                    }
+                    g.open_until = Some(until);
+                    g.consecutive_opens = g.consecutive_opens.max(shared.consecutive_opens);
+                    g.probes_in_flight = 0;
+                    g.probe_successes = 0;
+                    self.inner.window.clear();
+                    Some(self.set_state(
+                        from,
+                        BreakerState::Open,
+                        TransitionReason::Shared,
+                        shared.retry_after,
+                    ))
                 }
                 (BreakerState::Isolated, f) if f != BreakerState::Isolated => {
                     g.open_until = None;
