@@ -316,10 +316,10 @@ impl Model {
     }
 
     fn push(&mut self, failed: bool, slow: bool) {
-        if let Windowing::Count(size) = self.p.window {
-            if self.window.len() == size as usize {
-                self.window.pop_front();
-            }
+        if let Windowing::Count(size) = self.p.window
+            && self.window.len() == size as usize
+        {
+            self.window.pop_front();
         }
         self.window.push_back((self.now, failed, slow));
     }
