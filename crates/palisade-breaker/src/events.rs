@@ -53,6 +53,7 @@ pub enum TransitionReason {
 impl fmt::Display for TransitionReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            TransitionReason::ConsecutiveFailures { count: 1 } => f.write_str("a failure"),
             TransitionReason::ConsecutiveFailures { count } => {
                 write!(f, "{count} consecutive failures")
             }
@@ -64,6 +65,7 @@ impl fmt::Display for TransitionReason {
             }
             TransitionReason::OpenElapsed => f.write_str("open duration elapsed"),
             TransitionReason::ProbeFailed => f.write_str("a probe failed"),
+            TransitionReason::ProbesSucceeded { successes: 1 } => f.write_str("a probe succeeded"),
             TransitionReason::ProbesSucceeded { successes } => {
                 write!(f, "{successes} probes succeeded")
             }

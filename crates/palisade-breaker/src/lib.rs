@@ -107,6 +107,8 @@
 //!
 //! The guide, `docs/breaker.md` in the repository, covers every key, the
 //! layer's stream semantics, the health snapshot and the store contract.
+//! `cargo run -p palisade-breaker --example model_outage` plays a model outage
+//! and recovery on a paused clock, with the events and the final snapshot.
 //!
 //! # Feature flags
 //!
