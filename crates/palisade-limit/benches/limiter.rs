@@ -14,6 +14,7 @@ use std::num::NonZeroU32;
 use std::sync::Barrier;
 use std::time::{Duration, Instant as StdInstant};
 
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use governor::{Quota as GQuota, RateLimiter};
 use palisade_limit::{ClockSource, Cost, Limiter, LimiterConfig, Quota};
@@ -81,7 +82,12 @@ fn two_threads(iters: u64, op: &(dyn Fn() + Sync)) -> Duration {
 }
 
 fn single_thread(c: &mut Criterion) {
-    let mut g = c.benchmark_group("single_thread");
+    admissions(c, "single_thread");
+}
+
+/// The single-thread rows, in wall time or in thread CPU time.
+fn admissions<M: Measurement>(c: &mut Criterion<M>, group: &str) {
+    let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(1));
 
     let gov = governor_direct();
@@ -165,5 +171,45 @@ fn clocks(c: &mut Criterion) {
     g.finish();
 }
 
+/// The bench thread's own CPU time (`CLOCK_THREAD_CPUTIME_ID`): on a shared
+/// machine it leaves out the slices other processes take, which wall time
+/// does not.
+struct ThreadCpuTime;
+
+static WALL: WallTime = WallTime;
+
+impl Measurement for ThreadCpuTime {
+    type Intermediate = cpu_time::ThreadTime;
+    type Value = Duration;
+
+    fn start(&self) -> Self::Intermediate {
+        cpu_time::ThreadTime::now()
+    }
+    fn end(&self, start: Self::Intermediate) -> Self::Value {
+        start.elapsed()
+    }
+    fn add(&self, a: &Self::Value, b: &Self::Value) -> Self::Value {
+        *a + *b
+    }
+    fn zero(&self) -> Self::Value {
+        Duration::ZERO
+    }
+    fn to_f64(&self, value: &Self::Value) -> f64 {
+        value.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        WALL.formatter()
+    }
+}
+
+fn single_thread_cpu(c: &mut Criterion<ThreadCpuTime>) {
+    admissions(c, "single_thread_cpu_time");
+}
+
 criterion_group!(benches, single_thread, two_threads_group, clocks);
-criterion_main!(benches);
+criterion_group! {
+    name = cpu_benches;
+    config = Criterion::default().with_measurement(ThreadCpuTime);
+    targets = single_thread_cpu
+}
+criterion_main!(benches, cpu_benches);

@@ -15,7 +15,8 @@
 //!   rule decides the refund).
 //!
 //! Leases carry a time to live so that a crashed process cannot hold
-//! concurrency forever. The limits travel with every call
+//! concurrency forever (nor a waiter cancelled while its reservation was in
+//! flight, whose lease id never reached it). The limits travel with every call
 //! ([`StoreLimits`]), so a store needs no configuration of its own.
 //!
 //! Local limiters do not go through this trait (its boxed futures would cost
