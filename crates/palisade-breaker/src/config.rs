@@ -25,6 +25,7 @@ use crate::policy::OutcomePolicy;
 /// failure_rate_threshold = 50.0    # percent
 /// # slow_call_rate_threshold       # off: long generations are normal for LLMs
 /// slow_call_duration = "60s"
+/// # count_dropped_calls_after      # off: a dropped call is ignored
 /// minimum_calls = 20
 /// honor_retry_after = true
 /// policy = ["throttled", "overloaded", "unavailable", "timeout", "network", "internal"]
@@ -62,6 +63,24 @@ pub struct BreakerConfig {
     /// A call taking at least this long is slow. Default 60 s.
     #[serde(with = "duration_serde")]
     pub slow_call_duration: Duration,
+    /// A call dropped before it reported an outcome, after running at least
+    /// this long, counts as a [`Timeout`](palisade_core::ErrorKind::Timeout)
+    /// failure (if the policy counts timeouts); a call dropped sooner is
+    /// ignored (`None`: every dropped call is ignored). Default `None`.
+    ///
+    /// In the canonical stack the per-attempt timeout sits *outside* the
+    /// breaker, so a timed-out call reaches the breaker only as a drop: set
+    /// this to the per-attempt timeout (or a little under it) so those
+    /// timeouts count, while quick cancellations (a lost hedge, a caller that
+    /// went away) stay ignored. Turning it on costs a clock read per call.
+    /// Streams are exempt once they have started: a consumer that stops
+    /// reading says nothing about the provider.
+    #[serde(
+        with = "duration_serde::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub count_dropped_calls_after: Option<Duration>,
     /// The sliding window the rates are computed over. Default: the last 100 calls.
     pub window: SlidingWindow,
     /// The rate conditions only apply once the window holds this many calls.
@@ -86,6 +105,7 @@ impl Default for BreakerConfig {
             failure_rate_threshold: Some(50.0),
             slow_call_rate_threshold: None,
             slow_call_duration: Duration::from_secs(60),
+            count_dropped_calls_after: None,
             window: SlidingWindow::default(),
             minimum_calls: 20,
             open_duration: OpenDuration::default(),

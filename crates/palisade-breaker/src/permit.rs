@@ -9,9 +9,12 @@ use crate::policy::Outcome;
 /// Permission for one call, from [`CircuitBreaker::try_acquire`].
 ///
 /// Report how the call ended with one of the `record` methods. A permit
-/// dropped without a report counts as [`Outcome::Ignored`] (the caller gave
-/// up: that says nothing about the provider) and frees its half-open probe
-/// slot, so a cancelled probe never wedges the breaker.
+/// dropped without a report frees its half-open probe slot, so a cancelled
+/// probe never wedges the breaker, and counts as [`Outcome::Ignored`] (the
+/// caller gave up: that says nothing about the provider) — unless it was
+/// held for at least
+/// [`count_dropped_calls_after`](crate::BreakerConfig::count_dropped_calls_after),
+/// when it counts as a `Timeout`.
 ///
 /// An outcome only counts in the state the call was admitted in: once the
 /// breaker has changed state, a late report is dropped.
@@ -23,6 +26,8 @@ pub struct Permit {
     probe: bool,
     store_probe: bool,
     admitted: Option<Instant>,
+    /// Whether a drop without a report may count as a timeout.
+    drop_counts: bool,
     done: bool,
 }
 
@@ -39,8 +44,15 @@ impl Permit {
             probe,
             store_probe: false,
             admitted,
+            drop_counts: true,
             done: false,
         }
+    }
+
+    /// A drop without a report is ignored however long the permit was held
+    /// (for a stream that has started: its consumer decides when to stop).
+    pub(crate) fn ignore_drop(&mut self) {
+        self.drop_counts = false;
     }
 
     /// Whether this call is a half-open probe.
@@ -98,7 +110,19 @@ impl Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        self.finish(Outcome::Ignored);
+        if self.done {
+            return;
+        }
+        if !self.drop_counts {
+            self.finish(Outcome::Ignored);
+            return;
+        }
+        self.done = true;
+        if self.store_probe {
+            self.breaker.release_store_probe();
+        }
+        self.breaker
+            .finish_dropped(self.generation, self.probe, self.admitted);
     }
 }
 
@@ -138,7 +162,7 @@ impl Drop for ClosedCall<'_> {
     fn drop(&mut self) {
         if !self.done {
             self.breaker
-                .finish(self.generation, false, self.admitted, Outcome::Ignored);
+                .finish_dropped(self.generation, false, self.admitted);
         }
     }
 }

@@ -234,3 +234,70 @@ async fn readiness_and_context_window_combine_with_the_inner_provider() {
     assert_eq!(guarded.breaker().state(), BreakerState::Open);
     let _model: ScriptedProvider = guarded.into_inner();
 }
+
+#[tokio::test(start_paused = true)]
+async fn calls_timed_out_by_an_outer_layer_count_when_configured() {
+    let b = CircuitBreaker::new(
+        "model-a",
+        BreakerConfig {
+            consecutive_failures: Some(2),
+            failure_rate_threshold: None,
+            count_dropped_calls_after: Some(secs(10)),
+            ..BreakerConfig::default()
+        },
+    )
+    .unwrap();
+    let model = ScriptedProvider::new("model-a").otherwise(secs(60), Script::Echo);
+    let guarded = model.layer(CircuitBreakerLayer::new(b.clone()));
+
+    // Dropped sooner (a lost hedge, a caller that left): ignored.
+    for _ in 0..5 {
+        assert!(
+            tokio::time::timeout(secs(5), guarded.complete(hi()))
+                .await
+                .is_err()
+        );
+    }
+    assert_eq!(b.snapshot().calls, 0);
+
+    // Dropped by a 10 s per-attempt timeout: a `Timeout` failure each.
+    for _ in 0..2 {
+        assert!(
+            tokio::time::timeout(secs(10), guarded.complete(hi()))
+                .await
+                .is_err()
+        );
+    }
+    assert_eq!(b.state(), BreakerState::Open);
+    assert_eq!(b.snapshot().last_error_kind, Some(ErrorKind::Timeout));
+
+    // The same for a stream that never started; a timed-out probe reopens.
+    advance(secs(30)).await;
+    assert!(
+        tokio::time::timeout(secs(10), guarded.stream(hi()))
+            .await
+            .is_err()
+    );
+    assert_eq!(b.state(), BreakerState::Open);
+    assert_eq!(b.snapshot().consecutive_opens, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_started_stream_dropped_late_is_still_ignored() {
+    let b = CircuitBreaker::new(
+        "model-a",
+        BreakerConfig {
+            consecutive_failures: Some(1),
+            count_dropped_calls_after: Some(secs(10)),
+            ..BreakerConfig::default()
+        },
+    )
+    .unwrap();
+    let guarded = ScriptedProvider::new("model-a").layer(CircuitBreakerLayer::new(b.clone()));
+    let mut stream = guarded.stream(hi()).await.unwrap();
+    stream.next().await.unwrap().unwrap();
+    advance(secs(120)).await;
+    drop(stream);
+    assert_eq!(b.state(), BreakerState::Closed);
+    assert_eq!(b.snapshot().consecutive_failures, 0);
+}

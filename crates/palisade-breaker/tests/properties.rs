@@ -20,6 +20,8 @@ struct Params {
     rate: Option<f64>,
     /// `(percent, slow after ms)`: the slow-call condition.
     slow: Option<(f64, u64)>,
+    /// `count_dropped_calls_after`, in ms.
+    dropped_after: Option<u64>,
     window: Windowing,
     minimum: u32,
     probes: u32,
@@ -52,6 +54,7 @@ impl Params {
             failure_rate_threshold: self.rate,
             slow_call_rate_threshold: self.slow.map(|(rate, _)| rate),
             slow_call_duration: Duration::from_millis(self.slow.map_or(60_000, |(_, ms)| ms)),
+            count_dropped_calls_after: self.dropped_after.map(Duration::from_millis),
             window,
             minimum_calls: self.minimum,
             open_duration: OpenDuration {
@@ -83,11 +86,15 @@ fn params() -> impl Strategy<Value = Params> {
             prop::option::of(percent()),
             prop::option::of((percent(), 1u64..4).prop_map(|(r, s)| (r, s * 1000))),
             window,
+            prop::option::of((1u64..4).prop_map(|s| s * 1000)),
         ),
         (1u32..8, 1u32..4, 1u32..4, 1u64..5, 0u64..4),
     )
         .prop_map(
-            |((consecutive, rate, slow, window), (minimum, probes, successes, base, cap))| {
+            |(
+                (consecutive, rate, slow, window, dropped_after),
+                (minimum, probes, successes, base, cap),
+            )| {
                 let minimum = match window {
                     Windowing::Count(size) => minimum.min(size),
                     Windowing::Time { .. } => minimum,
@@ -96,6 +103,7 @@ fn params() -> impl Strategy<Value = Params> {
                     consecutive,
                     rate,
                     slow,
+                    dropped_after,
                     window,
                     minimum,
                     probes,
@@ -113,8 +121,11 @@ enum Verdict {
     Failure,
     /// A throttle with this Retry-After in ms.
     Throttled(u64),
-    /// Dropped without a report (cancelled) or a non-counting error.
+    /// A non-counting error, reported.
     Ignored,
+    /// Dropped without a report: ignored, or a timeout once held
+    /// `count_dropped_calls_after`.
+    Dropped,
 }
 
 #[derive(Debug, Clone)]
@@ -131,7 +142,8 @@ fn op() -> impl Strategy<Value = Op> {
         4 => Just(Verdict::Success),
         4 => Just(Verdict::Failure),
         1 => (1u64..20_000).prop_map(Verdict::Throttled),
-        2 => Just(Verdict::Ignored),
+        1 => Just(Verdict::Ignored),
+        2 => Just(Verdict::Dropped),
     ];
     prop_oneof![
         6 => Just(Op::Acquire),
@@ -259,6 +271,14 @@ impl Model {
     }
 
     fn finish(&mut self, stamp: Stamp, verdict: Verdict) {
+        let held = self.now - stamp.admitted_ms;
+        let verdict = match verdict {
+            Verdict::Dropped if self.p.dropped_after.is_some_and(|ms| held >= ms) => {
+                Verdict::Failure
+            }
+            Verdict::Dropped => Verdict::Ignored,
+            v => v,
+        };
         let slow = self
             .p
             .slow
@@ -269,7 +289,7 @@ impl Model {
             }
             self.probes -= 1;
             match verdict {
-                Verdict::Ignored => {}
+                Verdict::Ignored | Verdict::Dropped => {}
                 Verdict::Success if !slow => {
                     self.probe_successes += 1;
                     if self.probe_successes >= self.p.successes {
@@ -288,7 +308,7 @@ impl Model {
             return;
         }
         let failed = match verdict {
-            Verdict::Ignored => return,
+            Verdict::Ignored | Verdict::Dropped => return,
             Verdict::Success => {
                 self.consecutive = 0;
                 false
@@ -371,7 +391,8 @@ fn record(permit: Permit, verdict: Verdict) {
             kind: ErrorKind::Throttled,
             retry_after: Some(Duration::from_millis(ms)),
         }),
-        Verdict::Ignored => drop(permit),
+        Verdict::Ignored => permit.record(Outcome::Ignored),
+        Verdict::Dropped => drop(permit),
     }
 }
 

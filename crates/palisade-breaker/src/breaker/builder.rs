@@ -92,6 +92,7 @@ impl CircuitBreakerBuilder {
             .config
             .slow_call_rate_threshold
             .map(|_| self.config.slow_call_duration);
+        let dropped_after = self.config.count_dropped_calls_after;
         CircuitBreaker {
             inner: Arc::new(Inner {
                 window: Window::new(self.config.window, origin),
@@ -99,6 +100,7 @@ impl CircuitBreakerBuilder {
                 word: AtomicU64::new(StateWord::new(BreakerState::Closed, 0).0),
                 consecutive_failures: AtomicU32::new(0),
                 slow_after,
+                dropped_after,
                 origin,
                 last_error: AtomicU8::new(0),
                 retry_not_before: AtomicU64::new(0),

@@ -60,6 +60,8 @@ struct Inner {
     /// The slow-call threshold, when the slow-call condition is on (only then
     /// does admission read the clock).
     slow_after: Option<Duration>,
+    /// `count_dropped_calls_after` (it too needs the admission time).
+    dropped_after: Option<Duration>,
     origin: Instant,
     /// `1 + index in ErrorKind::ALL` of the last counted failure, 0 for none.
     last_error: AtomicU8,
@@ -271,7 +273,11 @@ impl CircuitBreaker {
     }
 
     fn admission_time(&self) -> Option<Instant> {
-        self.inner.slow_after.map(|_| Instant::now())
+        self.needs_admission_time().then(Instant::now)
+    }
+
+    fn needs_admission_time(&self) -> bool {
+        self.inner.slow_after.is_some() || self.inner.dropped_after.is_some()
     }
 
     fn refusal(&self, state: BreakerState, retry_after: Duration) -> BreakerOpen {
@@ -326,7 +332,7 @@ impl CircuitBreaker {
         let half_open = &self.inner.config.half_open;
         if g.probes_in_flight < half_open.max_probes {
             g.probes_in_flight += 1;
-            let admitted = self.inner.slow_after.map(|_| now);
+            let admitted = self.needs_admission_time().then_some(now);
             Ok(Permit::new(
                 self.clone(),
                 self.word().generation(),

@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use palisade_core::ErrorKind;
+use palisade_core::{ErrorKind, ProviderError};
 use tokio::time::Instant;
 
 use super::{CircuitBreaker, Guarded};
@@ -76,6 +76,19 @@ impl CircuitBreaker {
                 self.check_trip(word, run, now);
             }
         }
+    }
+
+    /// Counts a call dropped before it reported: a `Timeout` failure once it
+    /// ran `count_dropped_calls_after`, otherwise ignored.
+    pub(crate) fn finish_dropped(&self, generation: u64, probe: bool, admitted: Option<Instant>) {
+        let outcome = match (self.inner.dropped_after, admitted) {
+            (Some(limit), Some(at)) if at.elapsed() >= limit => {
+                let timeout = ProviderError::new(ErrorKind::Timeout, "dropped by its caller");
+                self.inner.config.policy.classify_error(&timeout)
+            }
+            _ => Outcome::Ignored,
+        };
+        self.finish(generation, probe, admitted, outcome);
     }
 
     fn note_failure(&self, kind: ErrorKind, retry_after: Option<Duration>, now: Option<Instant>) {

@@ -17,8 +17,9 @@ pin_project! {
     ///   `Stop` still counts a success;
     /// - the error's kind at the first error item;
     /// - nothing when dropped before either: the consumer stopped reading,
-    ///   which says nothing about the provider. A half-open probe slot is
-    ///   freed all the same.
+    ///   which says nothing about the provider (even with
+    ///   `count_dropped_calls_after`, which only covers calls dropped before
+    ///   their stream started). A half-open probe slot is freed all the same.
     ///
     /// A slow call is measured from admission to that outcome, so it includes
     /// the time the consumer took to read the stream.
@@ -32,7 +33,8 @@ pin_project! {
 
 impl<S> BreakerStream<S> {
     /// Wraps `inner`, reporting to `permit`.
-    pub fn new(inner: S, permit: Permit) -> Self {
+    pub fn new(inner: S, mut permit: Permit) -> Self {
+        permit.ignore_drop();
         Self {
             inner,
             permit: Some(permit),
