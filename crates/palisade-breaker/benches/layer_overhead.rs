@@ -106,6 +106,13 @@ fn closed_call<M: Measurement>(c: &mut Criterion<M>, name: &str) {
                 ..BreakerConfig::default()
             },
         ),
+        (
+            "with_breaker_dropped_calls_counted",
+            BreakerConfig {
+                count_dropped_calls_after: Some(Duration::from_secs(60)),
+                ..BreakerConfig::default()
+            },
+        ),
     ] {
         let breaker = CircuitBreaker::new("bench/model", config).unwrap_or_else(|e| panic!("{e}"));
         let guarded = immediate().layer(CircuitBreakerLayer::new(breaker));

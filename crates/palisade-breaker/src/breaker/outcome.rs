@@ -26,7 +26,7 @@ impl CircuitBreaker {
     ) {
         let inner = &*self.inner;
         let needs_now = inner.window.needs_clock()
-            || admitted.is_some()
+            || (inner.slow_after.is_some() && admitted.is_some())
             || matches!(
                 outcome,
                 Outcome::Failure {
