@@ -109,6 +109,23 @@ fn admissions<M: Measurement>(c: &mut Criterion<M>, group: &str) {
         });
     });
 
+    // The floor of any design with one lock per step and owned permits: a
+    // TSC read, an Arc clone and drop, and two lock/unlock pairs, doing
+    // nothing else.
+    let floor = (
+        std::sync::Arc::new(parking_lot::Mutex::new(0u64)),
+        quanta::Clock::new(),
+    );
+    g.bench_function("floor_tsc_read_two_locks_arc", |b| {
+        b.iter(|| {
+            let t = floor.1.raw();
+            let handle = std::sync::Arc::clone(&floor.0);
+            *handle.lock() += black_box(t) & 1;
+            *handle.lock() += 1;
+            drop(black_box(handle));
+        });
+    });
+
     let rpm_tsc = rpm_only_tsc();
     g.bench_function("palisade_rpm_try_acquire_drop_tsc_clock", |b| {
         b.iter(|| drop(black_box(rpm_tsc.try_acquire(Cost::request()))));
