@@ -35,8 +35,15 @@ pub(crate) enum Event<'a> {
     StartArray(usize),
     EndArray,
     /// A row of flat table `table`: an object whose keys are that table's
-    /// field names and whose values are the next `width` events.
-    Row { table: u32, width: u32 },
+    /// field names and whose values are the `Cell` events that follow.
+    Row(u32),
+    /// A raw table cell, typed (§4) only when the target asks for it.
+    Cell(&'a str),
+}
+
+/// A flat table's field names.
+pub(crate) struct FlatTable<'a> {
+    names: Vec<Cow<'a, str>>,
 }
 
 /// Keys of the object being recorded, for duplicate detection.
@@ -70,8 +77,8 @@ impl<'a> KeySet<'a> {
 #[derive(Default)]
 pub(crate) struct TapeSink<'a> {
     pub(crate) tape: Vec<Event<'a>>,
-    /// Field names of flat tables, referenced by `Event::Row`.
-    pub(crate) tables: Vec<Vec<Cow<'a, str>>>,
+    /// Flat tables referenced by `Event::Row`.
+    pub(crate) tables: Vec<FlatTable<'a>>,
     frames: Vec<Option<KeySet<'a>>>,
     /// Reused key sets, so objects do not allocate one each.
     pool: Vec<KeySet<'a>>,
@@ -119,17 +126,17 @@ impl<'a> Sink<'a> for TapeSink<'a> {
     fn reserve(&mut self, events: usize) {
         self.tape.reserve(events);
     }
-    fn flat_table(&mut self, fields: &[crate::header::FieldSpec<'a>]) -> Option<u32> {
+    fn flat_table(&mut self, fields: &[crate::header::FieldSpec<'a>], _delim: u8) -> Option<u32> {
         let id = u32::try_from(self.tables.len()).ok()?;
-        self.tables.push(fields.iter().map(|f| f.name.clone()).collect());
+        self.tables.push(FlatTable {
+            names: fields.iter().map(|f| f.name.clone()).collect(),
+        });
         Some(id)
     }
-    fn flat_row(&mut self, table: u32) {
-        let width = self.tables.get(table as usize).map_or(0, Vec::len);
-        self.tape.push(Event::Row {
-            table,
-            width: u32::try_from(width).unwrap_or(u32::MAX),
-        });
+    fn flat_row(&mut self, table: u32, cells: &[&'a str]) -> bool {
+        self.tape.push(Event::Row(table));
+        self.tape.extend(cells.iter().map(|&c| Event::Cell(c)));
+        true
     }
     fn scalar(&mut self, value: Scalar<'a>) {
         self.tape.push(match value {
@@ -156,7 +163,7 @@ fn key_event(key: Cow<'_, str>) -> Event<'_> {
 /// Deserializes from a recorded tape, taking events out as it goes.
 pub(crate) struct TapeDeserializer<'a> {
     tape: Vec<Event<'a>>,
-    tables: Vec<Vec<Cow<'a, str>>>,
+    tables: Vec<FlatTable<'a>>,
     pos: usize,
 }
 
@@ -184,7 +191,9 @@ impl<'a> TapeDeserializer<'a> {
         let mut depth = 0usize;
         loop {
             match self.next() {
-                Event::Row { width, .. } => self.pos += width as usize,
+                Event::Row(table) => {
+                    self.pos += self.tables.get(table as usize).map_or(0, |t| t.names.len());
+                }
                 Event::StartObject | Event::StartArray(_) => depth += 1,
                 Event::EndObject | Event::EndArray => depth = depth.saturating_sub(1),
                 Event::Key(_) | Event::OwnedKey(_) => continue,
@@ -230,12 +239,15 @@ impl<'de> Deserializer<'de> for &mut TapeDeserializer<'de> {
                     _ => Err(de::Error::custom("expected the end of the object")),
                 }
             }
-            Event::Row { table, width } => visitor.visit_map(RowAccess {
-                de: &mut *self,
-                table: table as usize,
-                index: 0,
-                width: width as usize,
-            }),
+            Event::Row(table) => {
+                let start = self.pos;
+                let names = self.tables.get(table as usize).map_or(&[][..], |t| &t.names[..]);
+                let cells = self.tape.get(start..start + names.len()).unwrap_or(&[]);
+                let result = visitor.visit_map(RowAccess { names, cells, index: 0 });
+                self.pos = start + names.len();
+                result
+            }
+            Event::Cell(token) => CellDeserializer(token).deserialize_any(visitor),
             Event::EndObject | Event::EndArray => Err(de::Error::custom("unexpected end of container")),
         }
     }
@@ -319,35 +331,105 @@ impl<'de> MapAccess<'de> for Obj<'_, 'de> {
     }
 }
 
-/// The fields of one flat-table row: keys from the table, values from the tape.
-struct RowAccess<'d, 'de> {
-    de: &'d mut TapeDeserializer<'de>,
-    table: usize,
+/// The fields of one flat-table row: keys from the table, values parsed from
+/// the row's cells as the target asks for them.
+struct RowAccess<'r, 'de> {
+    names: &'r [Cow<'de, str>],
+    cells: &'r [Event<'de>],
     index: usize,
-    width: usize,
 }
 
 impl<'de> MapAccess<'de> for RowAccess<'_, 'de> {
     type Error = Error;
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
-        if self.index >= self.width {
+        let Some(name) = self.names.get(self.index) else {
             return Ok(None);
-        }
-        let name = self
-            .de
-            .tables
-            .get(self.table)
-            .and_then(|t| t.get(self.index))
-            .cloned()
-            .unwrap_or_default();
-        self.index += 1;
-        seed.deserialize(KeyDeserializer(name)).map(Some)
+        };
+        seed.deserialize(KeyDeserializer(name.clone())).map(Some)
     }
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
-        seed.deserialize(&mut *self.de)
+        let token = match self.cells.get(self.index) {
+            Some(Event::Cell(t)) => t,
+            _ => "",
+        };
+        self.index += 1;
+        seed.deserialize(CellDeserializer(token))
     }
     fn size_hint(&self) -> Option<usize> {
-        Some(self.width - self.index)
+        Some(self.names.len().saturating_sub(self.index))
+    }
+}
+
+/// One cell of a flat-table row, parsed on demand (§4 typing).
+struct CellDeserializer<'de>(&'de str);
+
+impl<'de> Deserializer<'de> for CellDeserializer<'de> {
+    type Error = Error;
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match crate::parse::parse_primitive(self.0).map_err(Error::new)? {
+            Scalar::Null => visitor.visit_unit(),
+            Scalar::Bool(b) => visitor.visit_bool(b),
+            Scalar::Number(n) => match n.0 {
+                N::PosInt(u) => visitor.visit_u64(u),
+                N::NegInt(i) => visitor.visit_i64(i),
+                N::Float(f) => visitor.visit_f64(f),
+            },
+            Scalar::Str(s) => visit_str(s, visitor),
+        }
+    }
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        if self.0 == "null" {
+            visitor.visit_none()
+        } else {
+            visitor.visit_some(self)
+        }
+    }
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value> {
+        visitor.visit_newtype_struct(self)
+    }
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        match crate::parse::parse_primitive(self.0).map_err(Error::new)? {
+            Scalar::Str(s) => visitor.visit_enum(CellVariant(s)),
+            _ => Err(de::Error::custom("expected a string naming a unit variant")),
+        }
+    }
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier ignored_any
+    }
+}
+
+/// A unit variant named by a cell.
+struct CellVariant<'de>(Cow<'de, str>);
+
+impl<'de> EnumAccess<'de> for CellVariant<'de> {
+    type Error = Error;
+    type Variant = UnitOnly;
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, UnitOnly)> {
+        Ok((seed.deserialize(KeyDeserializer(self.0))?, UnitOnly))
+    }
+}
+
+struct UnitOnly;
+
+impl<'de> VariantAccess<'de> for UnitOnly {
+    type Error = Error;
+    fn unit_variant(self) -> Result<()> {
+        Ok(())
+    }
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, _seed: T) -> Result<T::Value> {
+        Err(de::Error::custom("a table cell can only name a unit variant"))
+    }
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, _visitor: V) -> Result<V::Value> {
+        Err(de::Error::custom("a table cell can only name a unit variant"))
+    }
+    fn struct_variant<V: Visitor<'de>>(self, _fields: &'static [&'static str], _visitor: V) -> Result<V::Value> {
+        Err(de::Error::custom("a table cell can only name a unit variant"))
     }
 }
 

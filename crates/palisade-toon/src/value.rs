@@ -111,6 +111,17 @@ impl Number {
     /// float overflows to infinity, in which case the token stays a string.
     pub(crate) fn parse_token(token: &str, integer: bool) -> Option<Number> {
         if integer {
+            // Up to 18 digits cannot overflow: a plain digit loop, no checks.
+            let (negative, digits) = match token.strip_prefix('-') {
+                Some(d) => (true, d),
+                None => (false, token),
+            };
+            if digits.len() <= 18 {
+                let v = digits
+                    .bytes()
+                    .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'));
+                return Some(Number::from(if negative { -v } else { v }));
+            }
             // Out-of-range integers fall through to the float path.
             if token.starts_with('-') {
                 if let Ok(i) = token.parse::<i64>() {

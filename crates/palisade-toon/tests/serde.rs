@@ -232,3 +232,24 @@ fn fast_path_matches_value_path() -> Result<(), palisade_toon::Error> {
     assert_paths_agree(&42)?;
     Ok(())
 }
+
+#[test]
+fn table_rows_deserialize_into_borrowed_optional_and_enum_fields() -> Result<(), palisade_toon::Error> {
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Row<'a> {
+        name: &'a str,
+        status: Status,
+        note: Option<String>,
+        score: f32,
+    }
+    let text = "[3]{name,extra,status,note,score}:\n  Ada,1,open,null,1\n  Bob,x,shipped,\"a\\\"b\",2.5\n  \"C, D\",null,open,\"\",-0";
+    let rows: Vec<Row<'_>> = from_str(text)?;
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0], Row { name: "Ada", status: Status::Open, note: None, score: 1.0 });
+    assert_eq!(rows[1].note.as_deref(), Some("a\"b"));
+    assert_eq!((rows[2].name, rows[2].note.as_deref(), rows[2].score), ("C, D", Some(""), 0.0));
+    // A bad escape in a cell is a decode error with its position.
+    let err = from_str::<Vec<Row<'_>>>("[1]{name,status,note,score}:\n  Ada,open,\"x\\q\",1").err();
+    assert_eq!(err.and_then(|e| e.position()).map(|p| (p.line, p.column)), Some((2, 12)));
+    Ok(())
+}
