@@ -56,7 +56,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .config(env.config())
             .build()
             .await?;
-        let providers: Vec<BedrockProvider> = models.iter().map(|m| primary.with_model(m)).collect();
+        let providers: Vec<BedrockProvider> =
+            models.iter().map(|m| primary.with_model(m)).collect();
         (providers, None)
     } else {
         println!("No AWS credentials: running against the in-process fake Bedrock server.");
@@ -64,10 +65,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let primary = BedrockProvider::builder(models[0].clone())
             .region("us-east-1")
             .endpoint_url(fake.endpoint_url())
-            .credentials(Credentials::new("AKIDEXAMPLE", "example-secret", None, None, "example"))
+            .credentials(Credentials::new(
+                "AKIDEXAMPLE",
+                "example-secret",
+                None,
+                None,
+                "example",
+            ))
             .build()
             .await?;
-        let providers: Vec<BedrockProvider> = models.iter().map(|m| primary.with_model(m)).collect();
+        let providers: Vec<BedrockProvider> =
+            models.iter().map(|m| primary.with_model(m)).collect();
         (providers, Some(fake))
     };
 
@@ -80,7 +88,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         candidate.limit = Some(limits_for(i, model)?);
         if let Some(entry) = catalog::lookup(model) {
             let p = entry.prices;
-            candidate.price = Some(ModelPrice::new(p.input, p.output).with_cache(p.cache_read, p.cache_write));
+            candidate.price =
+                Some(ModelPrice::new(p.input, p.output).with_cache(p.cache_read, p.cache_write));
         }
         config.candidates.push(candidate);
     }
@@ -107,11 +116,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .map(|a| match &a.outcome {
                         AttemptOutcome::Succeeded => format!("{}: ok", a.provider),
                         AttemptOutcome::Failed { kind, .. } => format!("{}: {kind}", a.provider),
-                        AttemptOutcome::Skipped(_) => format!("{}: skipped (cooling down)", a.provider),
+                        AttemptOutcome::Skipped(_) => {
+                            format!("{}: skipped (cooling down)", a.provider)
+                        }
                         other => format!("{}: {other:?}", a.provider),
                     })
                     .collect();
-                println!("request {i}: {:?} from {}", answer.text_content(), answer.served_by);
+                println!(
+                    "request {i}: {:?} from {}",
+                    answer.text_content(),
+                    answer.served_by
+                );
                 println!("  trail: {}", trail.join(" -> "));
             }
             Err(err) => println!("request {i} failed: {err}"),
@@ -140,7 +155,7 @@ fn limits_for(position: usize, model: &str) -> Result<LimiterConfig, Box<dyn std
             .ok()
             .or_else(|| std::env::var(name).ok())
     };
-    let mut limit = LimiterConfig::from_lookup(&lookup)?;
+    let mut limit = LimiterConfig::from_lookup(lookup)?;
     limit.name = model.to_owned();
     limit.burndown = BurndownConfig {
         default: catalog::output_burndown(model),
@@ -173,9 +188,19 @@ async fn fake_bedrock(models: &[String]) -> std::io::Result<FakeBedrockServer> {
         );
     }
     let server = builder.bind("127.0.0.1:0").await?;
-    server.inject(&models[0], WireFault::throttling().with_retry_after(Duration::from_secs(1)));
+    server.inject(
+        &models[0],
+        WireFault::throttling().with_retry_after(Duration::from_secs(1)),
+    );
     for _ in 0..3 {
-        server.inject(&models[1], WireFault::http(503, Some("ServiceUnavailableException"), "Service unavailable"));
+        server.inject(
+            &models[1],
+            WireFault::http(
+                503,
+                Some("ServiceUnavailableException"),
+                "Service unavailable",
+            ),
+        );
     }
     Ok(server)
 }

@@ -231,11 +231,18 @@ mod tests {
     fn every_profile_prefix_resolves() {
         for prefix in ["us", "eu", "apac", "global", "jp"] {
             let id = format!("{prefix}.anthropic.claude-haiku-4-5-20251001-v1:0");
-            assert_eq!(lookup(&id).map(|m| m.name), Some("Claude Haiku 4.5"), "{id}");
+            assert_eq!(
+                lookup(&id).map(|m| m.name),
+                Some("Claude Haiku 4.5"),
+                "{id}"
+            );
         }
         let arn = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-opus-4-6-v1";
         assert_eq!(lookup(arn).map(|m| m.name), Some("Claude Opus 4.6"));
-        assert_eq!(split_profile("anthropic.claude-sonnet-4-6"), (None, "anthropic.claude-sonnet-4-6"));
+        assert_eq!(
+            split_profile("anthropic.claude-sonnet-4-6"),
+            (None, "anthropic.claude-sonnet-4-6")
+        );
     }
 
     #[test]
@@ -263,10 +270,22 @@ mod tests {
     #[test]
     fn limits_and_prices_are_sane() {
         for model in MODELS {
-            assert!(model.max_output_tokens < model.context_window, "{}", model.name);
+            assert!(
+                model.max_output_tokens < model.context_window,
+                "{}",
+                model.name
+            );
             assert!(model.prices.output > model.prices.input, "{}", model.name);
-            assert!(model.prices.cache_read < model.prices.input, "{}", model.name);
-            assert!(model.prices.cache_write > model.prices.input, "{}", model.name);
+            assert!(
+                model.prices.cache_read < model.prices.input,
+                "{}",
+                model.name
+            );
+            assert!(
+                model.prices.cache_write > model.prices.input,
+                "{}",
+                model.name
+            );
         }
         let sonnet = lookup("anthropic.claude-sonnet-4-5-20250929-v1:0").unwrap();
         let cost = sonnet.cost_usd(&Usage::new(1_000_000, 100_000));

@@ -22,7 +22,14 @@ impl BedrockProvider {
     /// CountTokens takes base model ids only, so an inference-profile prefix
     /// (`us.`, `global.`, …) or ARN is reduced to the model id first.
     pub async fn count_tokens(&self, req: &ChatRequest) -> Result<u32, ProviderError> {
-        count(self.client(), self.model_id(), self.catalog_entry(), self.id(), req).await
+        count(
+            self.client(),
+            self.model_id(),
+            self.catalog_entry(),
+            self.id(),
+            req,
+        )
+        .await
     }
 
     /// A [`TokenEstimator`] that asks CountTokens for this model and falls
@@ -54,7 +61,15 @@ impl TokenEstimator for BedrockTokenEstimator {
     }
 
     async fn estimate_request(&self, req: &ChatRequest) -> u32 {
-        match count(&self.client, &self.model_id, self.model, &self.provider, req).await {
+        match count(
+            &self.client,
+            &self.model_id,
+            self.model,
+            &self.provider,
+            req,
+        )
+        .await
+        {
             Ok(tokens) => tokens,
             Err(err) => {
                 tracing::debug!(

@@ -39,6 +39,9 @@ mod tests {
                 Document::Null,
             ]),
         )]));
-        assert_eq!(to_json(&doc), serde_json::json!({"a": [1, -2, 0.5, "s", true, null]}));
+        assert_eq!(
+            to_json(&doc),
+            serde_json::json!({"a": [1, -2, 0.5, "s", true, null]})
+        );
     }
 }

@@ -73,7 +73,8 @@ impl BedrockEnv {
 
     /// The primary model, then the fallbacks.
     pub fn model_ids(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.model_id.as_str()).chain(self.fallback_model_ids.iter().map(String::as_str))
+        std::iter::once(self.model_id.as_str())
+            .chain(self.fallback_model_ids.iter().map(String::as_str))
     }
 
     /// The client settings these variables imply.
@@ -90,7 +91,11 @@ impl BedrockEnv {
         let client = self.config().client().await?;
         let primary = BedrockProvider::from_client_as_is(client, &*self.model_id);
         let mut providers = vec![primary.clone()];
-        providers.extend(self.fallback_model_ids.iter().map(|id| primary.with_model(id)));
+        providers.extend(
+            self.fallback_model_ids
+                .iter()
+                .map(|id| primary.with_model(id)),
+        );
         Ok(providers)
     }
 }
@@ -144,7 +149,11 @@ mod tests {
 
     #[test]
     fn bedrock_region_wins_and_defaults_apply() {
-        let e = env(&[("BEDROCK_REGION", "eu-central-1"), ("AWS_REGION", "us-east-1")]).unwrap();
+        let e = env(&[
+            ("BEDROCK_REGION", "eu-central-1"),
+            ("AWS_REGION", "us-east-1"),
+        ])
+        .unwrap();
         assert_eq!(e.region.as_deref(), Some("eu-central-1"));
         assert_eq!(e.model_id, DEFAULT_MODEL_ID);
         assert!(e.fallback_model_ids.is_empty());
@@ -155,6 +164,10 @@ mod tests {
     #[test]
     fn bad_ids_name_the_variable() {
         let err = env(&[("BEDROCK_FALLBACK_MODELS", "a.b,bad id")]).unwrap_err();
-        assert!(err.to_string().starts_with("BEDROCK_FALLBACK_MODELS: entry 1"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("BEDROCK_FALLBACK_MODELS: entry 1"),
+            "{err}"
+        );
     }
 }

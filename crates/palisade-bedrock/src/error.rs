@@ -31,12 +31,12 @@
 use std::error::Error as StdError;
 use std::time::Duration;
 
+use aws_sdk_bedrockruntime::config::http::HttpResponse;
 use aws_sdk_bedrockruntime::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_bedrockruntime::operation::converse::ConverseError;
 use aws_sdk_bedrockruntime::operation::converse_stream::ConverseStreamError;
 use aws_sdk_bedrockruntime::operation::count_tokens::CountTokensError;
 use aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError;
-use aws_sdk_bedrockruntime::config::http::HttpResponse;
 use aws_smithy_types::event_stream::RawMessage;
 use palisade_core::{ErrorKind, ProviderError, ProviderId};
 
@@ -92,7 +92,7 @@ pub fn classify(code: Option<&str>, status: Option<u16>, message: &str) -> Error
 fn classify_validation(message: &str) -> ErrorKind {
     let message = message.to_ascii_lowercase();
     let wrong_model = [
-        "on-demand throughput isn",   // ’ or ' follows
+        "on-demand throughput isn", // ’ or ' follows
         "on-demand throughput is not",
         "model identifier is invalid",
         "end of its life",
@@ -131,7 +131,9 @@ fn classify_status(status: Option<u16>) -> ErrorKind {
 /// An operation error of the SDK, with the exception name when the variant
 /// says it but the metadata may not (exceptions inside an event stream carry
 /// no code).
-pub(crate) trait BedrockServiceError: ProvideErrorMetadata + StdError + Send + Sync + 'static {
+pub(crate) trait BedrockServiceError:
+    ProvideErrorMetadata + StdError + Send + Sync + 'static
+{
     /// The exception's name, from the variant.
     fn modelled_code(&self) -> Option<&'static str> {
         None
@@ -267,7 +269,11 @@ where
 
 /// `Retry-After` in seconds (Bedrock does not send HTTP dates).
 fn parse_retry_after(value: &str) -> Option<Duration> {
-    value.trim().parse::<f64>().ok().and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
 }
 
 /// Whether the failure came from loading credentials (somewhere in its chain).
@@ -303,17 +309,32 @@ mod tests {
     fn codes_map_as_the_table_says() {
         let cases = [
             ("ThrottlingException", 429, "", ErrorKind::Throttled),
-            ("ServiceUnavailableException", 503, "", ErrorKind::Unavailable),
+            (
+                "ServiceUnavailableException",
+                503,
+                "",
+                ErrorKind::Unavailable,
+            ),
             ("ModelNotReadyException", 429, "", ErrorKind::Overloaded),
             ("ModelTimeoutException", 408, "", ErrorKind::Timeout),
             ("InternalServerException", 500, "", ErrorKind::Internal),
             ("ModelErrorException", 424, "", ErrorKind::Internal),
             ("ModelStreamErrorException", 424, "", ErrorKind::Internal),
-            ("ServiceQuotaExceededException", 400, "", ErrorKind::QuotaExhausted),
+            (
+                "ServiceQuotaExceededException",
+                400,
+                "",
+                ErrorKind::QuotaExhausted,
+            ),
             ("AccessDeniedException", 403, "", ErrorKind::Auth),
             ("UnrecognizedClientException", 403, "", ErrorKind::Auth),
             ("ResourceNotFoundException", 404, "", ErrorKind::NotFound),
-            ("ValidationException", 400, "Malformed input request", ErrorKind::InvalidRequest),
+            (
+                "ValidationException",
+                400,
+                "Malformed input request",
+                ErrorKind::InvalidRequest,
+            ),
         ];
         for (code, status, message, kind) in cases {
             assert_eq!(classify(Some(code), Some(status), message), kind, "{code}");
@@ -329,7 +350,11 @@ mod tests {
             "This model version has reached the end of its life. Please refer to the AWS documentation for more details.",
         ];
         for m in not_found {
-            assert_eq!(classify(Some("ValidationException"), Some(400), m), ErrorKind::NotFound, "{m}");
+            assert_eq!(
+                classify(Some("ValidationException"), Some(400), m),
+                ErrorKind::NotFound,
+                "{m}"
+            );
         }
         let too_long = [
             "Input is too long for requested model.",
@@ -345,14 +370,21 @@ mod tests {
             );
         }
         assert_eq!(
-            classify(Some("ValidationException"), Some(400), "temperature: must be <= 1"),
+            classify(
+                Some("ValidationException"),
+                Some(400),
+                "temperature: must be <= 1"
+            ),
             ErrorKind::InvalidRequest
         );
     }
 
     #[test]
     fn unknown_codes_fall_back_to_the_status() {
-        assert_eq!(classify(Some("BrandNewException"), Some(429), ""), ErrorKind::Throttled);
+        assert_eq!(
+            classify(Some("BrandNewException"), Some(429), ""),
+            ErrorKind::Throttled
+        );
         assert_eq!(classify(None, Some(503), ""), ErrorKind::Unavailable);
         assert_eq!(classify(None, Some(504), ""), ErrorKind::Timeout);
         assert_eq!(classify(None, Some(403), ""), ErrorKind::Auth);

@@ -60,7 +60,10 @@
 //! to error kinds is the table in [`error`]; [`classify`] is that table as a
 //! function. Every error keeps the AWS request id.
 
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod catalog;
 mod config;

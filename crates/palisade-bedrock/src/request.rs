@@ -240,7 +240,10 @@ mod tests {
         let Some(Document::Object(thinking)) = fields.get("thinking") else {
             panic!("no thinking object");
         };
-        assert_eq!(thinking.get("type"), Some(&Document::String("enabled".into())));
+        assert_eq!(
+            thinking.get("type"),
+            Some(&Document::String("enabled".into()))
+        );
         assert_eq!(
             thinking.get("budget_tokens"),
             Some(&Document::Number(Number::PosInt(2000)))
@@ -258,12 +261,15 @@ mod tests {
         assert!(field_of(base.clone().with_thinking(512)).contains("thinking.budget_tokens"));
         assert!(field_of(base.clone().with_thinking(4000)).contains("thinking.budget_tokens"));
         assert!(
-            field_of(base.clone().with_thinking(2000).with_temperature(0.5)).contains("temperature")
+            field_of(base.clone().with_thinking(2000).with_temperature(0.5))
+                .contains("temperature")
         );
         let mut low_top_p = base.clone().with_thinking(2000);
         low_top_p.top_p = Some(0.5);
         assert!(field_of(low_top_p).contains("top_p"));
-        let too_long = ChatRequest::user("hi").with_max_tokens(70_000).with_thinking(2000);
+        let too_long = ChatRequest::user("hi")
+            .with_max_tokens(70_000)
+            .with_thinking(2000);
         assert!(field_of(too_long).contains("max_tokens"));
         // Allowed: temperature 1, top_p 0.95, an unknown model.
         let mut fine = base.with_thinking(2000).with_temperature(1.0);

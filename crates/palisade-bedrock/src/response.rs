@@ -83,7 +83,10 @@ pub(crate) fn stop_reason(reason: &WireStopReason) -> StopReason {
             StopReason::ContentFiltered
         }
         other => {
-            tracing::debug!(stop_reason = other.as_str(), "bedrock stop reason read as end_turn");
+            tracing::debug!(
+                stop_reason = other.as_str(),
+                "bedrock stop reason read as end_turn"
+            );
             StopReason::EndTurn
         }
     }
@@ -114,7 +117,10 @@ mod tests {
 
     #[test]
     fn stop_reasons_map() {
-        assert_eq!(stop_reason(&WireStopReason::MaxTokens), StopReason::MaxTokens);
+        assert_eq!(
+            stop_reason(&WireStopReason::MaxTokens),
+            StopReason::MaxTokens
+        );
         assert_eq!(
             stop_reason(&WireStopReason::ModelContextWindowExceeded),
             StopReason::MaxTokens

@@ -97,17 +97,20 @@ impl StreamState {
         match event {
             WireEvent::ContentBlockDelta(delta) => match delta.delta() {
                 Some(ContentBlockDelta::Text(text)) => {
-                    self.ready.push_back(StreamEvent::TextDelta { text: text.clone() });
+                    self.ready
+                        .push_back(StreamEvent::TextDelta { text: text.clone() });
                 }
-                Some(ContentBlockDelta::ReasoningContent(ReasoningContentBlockDelta::Text(text))) => {
+                Some(ContentBlockDelta::ReasoningContent(ReasoningContentBlockDelta::Text(
+                    text,
+                ))) => {
                     self.ready.push_back(StreamEvent::ReasoningDelta {
                         text: text.clone(),
                         signature: None,
                     });
                 }
-                Some(ContentBlockDelta::ReasoningContent(ReasoningContentBlockDelta::Signature(
-                    signature,
-                ))) => {
+                Some(ContentBlockDelta::ReasoningContent(
+                    ReasoningContentBlockDelta::Signature(signature),
+                )) => {
                     self.ready.push_back(StreamEvent::ReasoningDelta {
                         text: String::new(),
                         signature: Some(signature.clone()),

@@ -62,11 +62,17 @@ async fn success_carries_text_reasoning_usage_and_request_id() {
     assert_eq!(answer.served_by.as_str(), format!("bedrock/{SONNET}"));
     assert_eq!(answer.model, SONNET);
     let received = server.last_request().unwrap();
-    assert_eq!(answer.request_id.as_deref(), Some(received.request_id.as_str()));
+    assert_eq!(
+        answer.request_id.as_deref(),
+        Some(received.request_id.as_str())
+    );
     assert_eq!(received.model_id, SONNET);
     // The real SDK signed the request with the static test credentials.
     let auth = received.header("authorization").unwrap();
-    assert!(auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDTEST/"), "{auth}");
+    assert!(
+        auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDTEST/"),
+        "{auth}"
+    );
 }
 
 #[tokio::test]
@@ -79,7 +85,10 @@ async fn all_zero_usage_is_reported_as_unknown() {
     let provider = client_for(&server, HAIKU).await;
     let answer = provider.complete(ChatRequest::user("hi")).await.unwrap();
     assert_eq!(answer.usage, None);
-    assert_eq!(server.last_request().unwrap().body_json().unwrap()["messages"][0]["role"], "user");
+    assert_eq!(
+        server.last_request().unwrap().body_json().unwrap()["messages"][0]["role"],
+        "user"
+    );
 }
 
 #[tokio::test]
@@ -124,7 +133,10 @@ async fn the_request_body_is_what_bedrock_expects() {
         body["messages"][1]["content"][0],
         json!({ "reasoningContent": { "reasoningText": { "text": "earlier thought", "signature": "sig-1" } } })
     );
-    assert_eq!(body["messages"][2], json!({ "role": "user", "content": [{ "text": "Second question" }] }));
+    assert_eq!(
+        body["messages"][2],
+        json!({ "role": "user", "content": [{ "text": "Second question" }] })
+    );
     // And the model behind the fake saw the same request.
     let seen = &handle.calls()[0].request;
     assert_eq!(seen.system, req.system);
@@ -144,7 +156,10 @@ async fn invalid_thinking_is_refused_before_sending() {
     let err = provider.complete(req).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidRequest);
     assert!(err.message().contains("temperature"), "{err}");
-    assert_eq!(err.provider().map(ProviderId::as_str), Some(provider.id().as_str()));
+    assert_eq!(
+        err.provider().map(ProviderId::as_str),
+        Some(provider.id().as_str())
+    );
     assert!(server.requests().is_empty(), "nothing may reach Bedrock");
 }
 
@@ -154,6 +169,7 @@ async fn the_catalog_gives_the_context_window() {
     let provider = client_for(&server, HAIKU).await;
     assert_eq!(provider.context_window(), Some(200_000));
     assert_eq!(provider.catalog_entry().map(|m| m.output_burndown), Some(1));
-    let unknown = provider.with_model("arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc");
+    let unknown = provider
+        .with_model("arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc");
     assert_eq!(unknown.context_window(), None);
 }

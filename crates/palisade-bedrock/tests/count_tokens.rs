@@ -36,13 +36,22 @@ async fn counts_with_the_base_model_id_and_the_converse_input() {
     let req = ChatRequest::user("How many tokens is this?").with_system("Count carefully.");
 
     assert_eq!(provider.count_tokens(&req).await.unwrap(), 1234);
-    assert_eq!(provider.token_estimator().estimate_request(&req).await, 1234);
+    assert_eq!(
+        provider.token_estimator().estimate_request(&req).await,
+        1234
+    );
 
     let received = server.last_request().unwrap();
     assert_eq!(received.operation, Operation::CountTokens);
-    assert_eq!(received.model_id, SONNET_BASE, "the `us.` profile prefix is stripped");
+    assert_eq!(
+        received.model_id, SONNET_BASE,
+        "the `us.` profile prefix is stripped"
+    );
     let body = received.body_json().unwrap();
-    assert_eq!(body["input"]["converse"]["system"][0]["text"], "Count carefully.");
+    assert_eq!(
+        body["input"]["converse"]["system"][0]["text"],
+        "Count carefully."
+    );
     assert_eq!(
         body["input"]["converse"]["messages"][0]["content"][0]["text"],
         "How many tokens is this?"
@@ -74,6 +83,9 @@ async fn text_estimates_stay_synchronous_and_heuristic() {
     let server = FakeBedrock::builder().bind("127.0.0.1:0").await.unwrap();
     let provider = client_for(&server, SONNET).await;
     let estimator = provider.token_estimator();
-    assert_eq!(estimator.estimate_text("abcdefgh"), HeuristicEstimator.estimate_text("abcdefgh"));
+    assert_eq!(
+        estimator.estimate_text("abcdefgh"),
+        HeuristicEstimator.estimate_text("abcdefgh")
+    );
     assert!(server.requests().is_empty());
 }

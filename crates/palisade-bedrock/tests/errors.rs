@@ -17,15 +17,28 @@ async fn converse_error(fault: WireFault) -> (ProviderError, String) {
     let server = serve(SONNET, ScriptedProvider::new("sonnet")).await;
     server.inject(SONNET, fault);
     let provider = client_for(&server, SONNET).await;
-    let err = provider.complete(ChatRequest::user("hi")).await.unwrap_err();
+    let err = provider
+        .complete(ChatRequest::user("hi"))
+        .await
+        .unwrap_err();
     let request_id = server.last_request().unwrap().request_id;
     (err, request_id)
 }
 
-fn assert_classified(err: &ProviderError, kind: ErrorKind, status: u16, request_id: &str, case: &str) {
+fn assert_classified(
+    err: &ProviderError,
+    kind: ErrorKind,
+    status: u16,
+    request_id: &str,
+    case: &str,
+) {
     assert_eq!(err.kind(), kind, "{case}: {err}");
     assert_eq!(err.status(), Some(status), "{case}: {err}");
-    assert_eq!(err.request_id(), Some(request_id), "{case}: request id kept");
+    assert_eq!(
+        err.request_id(),
+        Some(request_id),
+        "{case}: request id kept"
+    );
     assert_eq!(
         err.provider().map(|p| p.as_str().to_owned()),
         Some(format!("bedrock/{SONNET}")),
@@ -36,27 +49,81 @@ fn assert_classified(err: &ProviderError, kind: ErrorKind, status: u16, request_
 #[tokio::test]
 async fn modelled_exceptions_map_by_code() {
     let cases = [
-        (429, "ThrottlingException", "Too many requests, please wait before trying again.", ErrorKind::Throttled),
-        (503, "ServiceUnavailableException", "Service unavailable.", ErrorKind::Unavailable),
-        (429, "ModelNotReadyException", "Model is not ready.", ErrorKind::Overloaded),
-        (408, "ModelTimeoutException", "Model timed out.", ErrorKind::Timeout),
-        (500, "InternalServerException", "Internal failure.", ErrorKind::Internal),
-        (424, "ModelErrorException", "The model returned an error.", ErrorKind::Internal),
-        (403, "AccessDeniedException", "You don't have access to the model.", ErrorKind::Auth),
-        (404, "ResourceNotFoundException", "Model is end of life.", ErrorKind::NotFound),
-        (400, "ValidationException", "messages: role must alternate", ErrorKind::InvalidRequest),
+        (
+            429,
+            "ThrottlingException",
+            "Too many requests, please wait before trying again.",
+            ErrorKind::Throttled,
+        ),
+        (
+            503,
+            "ServiceUnavailableException",
+            "Service unavailable.",
+            ErrorKind::Unavailable,
+        ),
+        (
+            429,
+            "ModelNotReadyException",
+            "Model is not ready.",
+            ErrorKind::Overloaded,
+        ),
+        (
+            408,
+            "ModelTimeoutException",
+            "Model timed out.",
+            ErrorKind::Timeout,
+        ),
+        (
+            500,
+            "InternalServerException",
+            "Internal failure.",
+            ErrorKind::Internal,
+        ),
+        (
+            424,
+            "ModelErrorException",
+            "The model returned an error.",
+            ErrorKind::Internal,
+        ),
+        (
+            403,
+            "AccessDeniedException",
+            "You don't have access to the model.",
+            ErrorKind::Auth,
+        ),
+        (
+            404,
+            "ResourceNotFoundException",
+            "Model is end of life.",
+            ErrorKind::NotFound,
+        ),
+        (
+            400,
+            "ValidationException",
+            "messages: role must alternate",
+            ErrorKind::InvalidRequest,
+        ),
     ];
     for (status, code, message, kind) in cases {
         let (err, request_id) = converse_error(WireFault::http(status, Some(code), message)).await;
         assert_classified(&err, kind, status, &request_id, code);
-        assert!(err.message().contains(message), "{code}: message kept: {err}");
+        assert!(
+            err.message().contains(message),
+            "{code}: message kept: {err}"
+        );
     }
 }
 
 #[tokio::test]
 async fn service_quota_exceeded_is_matched_by_code_although_unmodelled() {
     let (err, request_id) = converse_error(WireFault::service_quota_exceeded()).await;
-    assert_classified(&err, ErrorKind::QuotaExhausted, 400, &request_id, "ServiceQuotaExceededException");
+    assert_classified(
+        &err,
+        ErrorKind::QuotaExhausted,
+        400,
+        &request_id,
+        "ServiceQuotaExceededException",
+    );
     assert!(!err.is_retryable());
 }
 
@@ -76,13 +143,24 @@ async fn context_length_validation_errors_are_context_window_exceeded() {
     ] {
         let (err, request_id) =
             converse_error(WireFault::http(400, Some("ValidationException"), message)).await;
-        assert_classified(&err, ErrorKind::ContextWindowExceeded, 400, &request_id, message);
+        assert_classified(
+            &err,
+            ErrorKind::ContextWindowExceeded,
+            400,
+            &request_id,
+            message,
+        );
     }
 }
 
 #[tokio::test]
 async fn unknown_codes_fall_back_to_the_http_status() {
-    let (err, id) = converse_error(WireFault::http(429, Some("BrandNewLimitException"), "slow down")).await;
+    let (err, id) = converse_error(WireFault::http(
+        429,
+        Some("BrandNewLimitException"),
+        "slow down",
+    ))
+    .await;
     assert_classified(&err, ErrorKind::Throttled, 429, &id, "unknown code on 429");
     let (err, id) = converse_error(WireFault::http(429, None, "slow down")).await;
     assert_classified(&err, ErrorKind::Throttled, 429, &id, "no code on 429");
@@ -94,8 +172,15 @@ async fn unknown_codes_fall_back_to_the_http_status() {
 
 #[tokio::test]
 async fn retry_after_is_kept() {
-    let (err, id) = converse_error(WireFault::throttling().with_retry_after(Duration::from_secs(7))).await;
-    assert_classified(&err, ErrorKind::Throttled, 429, &id, "throttled with Retry-After");
+    let (err, id) =
+        converse_error(WireFault::throttling().with_retry_after(Duration::from_secs(7))).await;
+    assert_classified(
+        &err,
+        ErrorKind::Throttled,
+        429,
+        &id,
+        "throttled with Retry-After",
+    );
     assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
 }
 
@@ -120,7 +205,10 @@ async fn provider_errors_round_trip_through_the_wire() {
     let server = serve(SONNET, model).await;
     let provider = client_for(&server, SONNET).await;
     for sent in cases {
-        let got = provider.complete(ChatRequest::user("hi")).await.unwrap_err();
+        let got = provider
+            .complete(ChatRequest::user("hi"))
+            .await
+            .unwrap_err();
         assert_eq!(got.kind(), sent.kind(), "{sent} came back as {got}");
         assert!(got.request_id().is_some(), "{got}");
         if sent.kind() == ErrorKind::Throttled {
@@ -134,7 +222,10 @@ async fn provider_errors_round_trip_through_the_wire() {
 async fn an_unknown_model_id_is_not_found() {
     let server = serve(SONNET, ScriptedProvider::new("sonnet")).await;
     let provider = client_for(&server, "us.anthropic.claude-does-not-exist-v1:0").await;
-    let err = provider.complete(ChatRequest::user("hi")).await.unwrap_err();
+    let err = provider
+        .complete(ChatRequest::user("hi"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
     assert!(err.is_fallback_eligible());
 }
@@ -160,7 +251,10 @@ async fn a_refused_connection_is_a_network_error() {
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
     let provider = client_at(&endpoint, SONNET).await;
-    let err = provider.complete(ChatRequest::user("hi")).await.unwrap_err();
+    let err = provider
+        .complete(ChatRequest::user("hi"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Network, "{err}");
     assert!(err.is_retryable());
     assert_eq!(err.status(), None);
@@ -169,7 +263,8 @@ async fn a_refused_connection_is_a_network_error() {
 #[tokio::test]
 async fn an_sdk_timeout_is_a_timeout() {
     // A model that never answers, and a client with a short operation timeout.
-    let hanging = ScriptedProvider::new("sonnet").otherwise(Duration::from_secs(3600), Outcome::Echo);
+    let hanging =
+        ScriptedProvider::new("sonnet").otherwise(Duration::from_secs(3600), Outcome::Echo);
     let server = serve(SONNET, hanging).await;
     let base = client_for(&server, SONNET).await;
     let config = base
@@ -182,8 +277,12 @@ async fn an_sdk_timeout_is_a_timeout() {
                 .build(),
         )
         .build();
-    let provider = BedrockProvider::from_client(&aws_sdk_bedrockruntime::Client::from_conf(config), SONNET);
-    let err = provider.complete(ChatRequest::user("hi")).await.unwrap_err();
+    let provider =
+        BedrockProvider::from_client(&aws_sdk_bedrockruntime::Client::from_conf(config), SONNET);
+    let err = provider
+        .complete(ChatRequest::user("hi"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
 }
 
@@ -197,10 +296,17 @@ async fn missing_credentials_are_an_auth_error() {
         .endpoint_url(server.endpoint_url())
         .credentials_provider(creds)
         .build();
-    let provider = BedrockProvider::from_client(&aws_sdk_bedrockruntime::Client::from_conf(config), SONNET);
-    let err = provider.complete(ChatRequest::user("hi")).await.unwrap_err();
+    let provider =
+        BedrockProvider::from_client(&aws_sdk_bedrockruntime::Client::from_conf(config), SONNET);
+    let err = provider
+        .complete(ChatRequest::user("hi"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
-    assert!(server.requests().is_empty(), "an unsigned request must not be sent");
+    assert!(
+        server.requests().is_empty(),
+        "an unsigned request must not be sent"
+    );
 }
 
 /// A credentials provider that never has any (no profile, no role, no env).
@@ -215,7 +321,9 @@ impl aws_sdk_bedrockruntime::config::ProvideCredentials for NoCredentials {
         Self: 'a,
     {
         aws_credential_types::provider::future::ProvideCredentials::ready(Err(
-            aws_credential_types::provider::error::CredentialsError::not_loaded("no credentials in this test"),
+            aws_credential_types::provider::error::CredentialsError::not_loaded(
+                "no credentials in this test",
+            ),
         ))
     }
 }

@@ -35,9 +35,18 @@ async fn malformed_bodies_get_a_validation_exception_naming_the_field() {
     let path = format!("/model/{SONNET}/converse");
     let cases = [
         ("{not json", "body"),
-        (r#"{"messages":[{"role":"robot","content":[{"text":"hi"}]}]}"#, "messages[0].role"),
-        (r#"{"messages":[{"role":"user","content":[{"text":7}]}]}"#, "messages[0].content[0].text"),
-        (r#"{"messages":[{"role":"user","content":[{"text":"hi"}]}],"inferenceConfig":{"maxTokens":0}}"#, "max_tokens"),
+        (
+            r#"{"messages":[{"role":"robot","content":[{"text":"hi"}]}]}"#,
+            "messages[0].role",
+        ),
+        (
+            r#"{"messages":[{"role":"user","content":[{"text":7}]}]}"#,
+            "messages[0].content[0].text",
+        ),
+        (
+            r#"{"messages":[{"role":"user","content":[{"text":"hi"}]}],"inferenceConfig":{"maxTokens":0}}"#,
+            "max_tokens",
+        ),
         (
             r#"{"messages":[{"role":"user","content":[{"text":"hi"}]}],"additionalModelRequestFields":{"thinking":{"type":"sometimes"}}}"#,
             "additionalModelRequestFields.thinking.type",
@@ -46,7 +55,10 @@ async fn malformed_bodies_get_a_validation_exception_naming_the_field() {
     for (body, field) in cases {
         let (head, answer) = raw_post(server.local_addr(), &path, body).await;
         assert!(head.starts_with("http/1.1 400"), "{body}: {head}");
-        assert!(head.contains("x-amzn-errortype: validationexception"), "{body}: {head}");
+        assert!(
+            head.contains("x-amzn-errortype: validationexception"),
+            "{body}: {head}"
+        );
         assert!(head.contains("x-amzn-requestid: "), "{body}: {head}");
         assert!(answer.contains(field), "{body}: {answer}");
     }
@@ -57,7 +69,10 @@ async fn unknown_operations_get_a_404() {
     let server = serve(SONNET, ScriptedProvider::new("sonnet")).await;
     let (head, _) = raw_post(server.local_addr(), "/model/x/invoke-with-magic", "{}").await;
     assert!(head.starts_with("http/1.1 404"), "{head}");
-    assert!(head.contains("x-amzn-errortype: unknownoperationexception"), "{head}");
+    assert!(
+        head.contains("x-amzn-errortype: unknownoperationexception"),
+        "{head}"
+    );
 }
 
 #[tokio::test]

@@ -42,9 +42,18 @@ async fn live_bedrock_complete_stream_and_count() {
     let req = ChatRequest::user("Reply with the single word: pong").with_max_tokens(16);
 
     let answer = provider.complete(req.clone()).await.expect("Converse");
-    println!("{} answered {:?} ({:?})", provider.model_id(), answer.text_content(), answer.usage);
+    println!(
+        "{} answered {:?} ({:?})",
+        provider.model_id(),
+        answer.text_content(),
+        answer.usage
+    );
     assert!(!answer.text_content().is_empty());
-    assert!(answer.usage.is_some_and(|u| u.input_tokens > 0 && u.output_tokens > 0));
+    assert!(
+        answer
+            .usage
+            .is_some_and(|u| u.input_tokens > 0 && u.output_tokens > 0)
+    );
     assert!(answer.request_id.is_some());
 
     let mut stream = provider.stream(req.clone()).await.expect("ConverseStream");

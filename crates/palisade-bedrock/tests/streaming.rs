@@ -30,7 +30,9 @@ fn three_chunks() -> EventsProvider {
             cache_read_tokens: 7,
             cache_write_tokens: 0,
         })),
-        Ok(StreamEvent::Stop { reason: StopReason::EndTurn }),
+        Ok(StreamEvent::Stop {
+            reason: StopReason::EndTurn,
+        }),
     ])
 }
 
@@ -49,15 +51,21 @@ async fn text_deltas_then_usage_then_stop() {
         events,
         [
             StreamEvent::TextDelta { text: "Hel".into() },
-            StreamEvent::TextDelta { text: "lo, ".into() },
-            StreamEvent::TextDelta { text: "world".into() },
+            StreamEvent::TextDelta {
+                text: "lo, ".into()
+            },
+            StreamEvent::TextDelta {
+                text: "world".into()
+            },
             StreamEvent::Usage(Usage {
                 input_tokens: 30,
                 output_tokens: 3,
                 cache_read_tokens: 7,
                 cache_write_tokens: 0,
             }),
-            StreamEvent::Stop { reason: StopReason::EndTurn },
+            StreamEvent::Stop {
+                reason: StopReason::EndTurn
+            },
         ]
     );
     assert_eq!(
@@ -78,7 +86,11 @@ async fn reasoning_and_signature_stream_before_the_text() {
     let server = serve(SONNET, model).await;
     let provider = client_for(&server, SONNET).await;
     let stream = provider
-        .stream(ChatRequest::user("hi").with_max_tokens(4096).with_thinking(1024))
+        .stream(
+            ChatRequest::user("hi")
+                .with_max_tokens(4096)
+                .with_thinking(1024),
+        )
         .await
         .unwrap();
     let collected = collect_stream(provider.id().clone(), stream).await.unwrap();
@@ -93,7 +105,10 @@ async fn reasoning_and_signature_stream_before_the_text() {
     assert_eq!(collected.usage, Some(Usage::new(12, 40)));
     assert_eq!(collected.stop_reason, StopReason::MaxTokens);
     let body = server.last_request().unwrap().body_json().unwrap();
-    assert_eq!(body["additionalModelRequestFields"]["thinking"]["budget_tokens"], 1024);
+    assert_eq!(
+        body["additionalModelRequestFields"]["thinking"]["budget_tokens"],
+        1024
+    );
 }
 
 #[tokio::test]
@@ -103,17 +118,31 @@ async fn a_throttle_in_the_middle_of_the_stream_ends_it_with_throttled() {
     server.inject(SONNET, WireFault::mid_stream_throttling(3));
     let provider = client_for(&server, SONNET).await;
     let mut stream = provider.stream(ChatRequest::user("hi")).await.unwrap();
-    assert_eq!(stream.next().await.unwrap().unwrap(), StreamEvent::TextDelta { text: "Hel".into() });
-    assert_eq!(stream.next().await.unwrap().unwrap(), StreamEvent::TextDelta { text: "lo, ".into() });
+    assert_eq!(
+        stream.next().await.unwrap().unwrap(),
+        StreamEvent::TextDelta { text: "Hel".into() }
+    );
+    assert_eq!(
+        stream.next().await.unwrap().unwrap(),
+        StreamEvent::TextDelta {
+            text: "lo, ".into()
+        }
+    );
     let err = stream.next().await.unwrap().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Throttled, "{err}");
-    assert!(err.status().is_none(), "an in-stream exception has no HTTP status of its own");
+    assert!(
+        err.status().is_none(),
+        "an in-stream exception has no HTTP status of its own"
+    );
     assert_eq!(
         err.request_id(),
         Some(server.last_request().unwrap().request_id.as_str()),
         "the stream's request id is kept"
     );
-    assert!(stream.next().await.is_none(), "the stream ends after the error");
+    assert!(
+        stream.next().await.is_none(),
+        "the stream ends after the error"
+    );
 }
 
 #[tokio::test]
@@ -141,7 +170,10 @@ async fn other_exceptions_inside_the_stream_are_classified() {
     ];
     for (exception, kind) in cases {
         let server = serve(SONNET, three_chunks()).await;
-        server.inject(SONNET, WireFault::mid_stream(2, exception, "something went wrong"));
+        server.inject(
+            SONNET,
+            WireFault::mid_stream(2, exception, "something went wrong"),
+        );
         let provider = client_for(&server, SONNET).await;
         let mut stream = provider.stream(ChatRequest::user("hi")).await.unwrap();
         assert!(stream.next().await.unwrap().is_ok());
@@ -159,14 +191,24 @@ async fn a_provider_error_mid_stream_becomes_the_matching_exception() {
     let server = serve(SONNET, model).await;
     let provider = client_for(&server, SONNET).await;
     let mut stream = provider.stream(ChatRequest::user("hi")).await.unwrap();
-    assert_eq!(stream.next().await.unwrap().unwrap(), StreamEvent::TextDelta { text: "partial".into() });
+    assert_eq!(
+        stream.next().await.unwrap().unwrap(),
+        StreamEvent::TextDelta {
+            text: "partial".into()
+        }
+    );
     let err = stream.next().await.unwrap().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Throttled, "{err}");
 }
 
 #[tokio::test]
 async fn a_stream_without_usage_reports_none_and_still_stops() {
-    let model = EventsProvider::new(vec![text("hi"), Ok(StreamEvent::Stop { reason: StopReason::StopSequence })]);
+    let model = EventsProvider::new(vec![
+        text("hi"),
+        Ok(StreamEvent::Stop {
+            reason: StopReason::StopSequence,
+        }),
+    ]);
     let server = serve(SONNET, model).await;
     let provider = client_for(&server, SONNET).await;
     let stream = provider.stream(ChatRequest::user("hi")).await.unwrap();

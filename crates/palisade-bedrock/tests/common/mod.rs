@@ -31,7 +31,13 @@ pub async fn client_at(endpoint: &str, model_id: &str) -> BedrockProvider {
     BedrockProvider::builder(model_id)
         .region("us-east-1")
         .endpoint_url(endpoint)
-        .credentials(Credentials::new("AKIDTEST", "test-secret", None, None, "tests"))
+        .credentials(Credentials::new(
+            "AKIDTEST",
+            "test-secret",
+            None,
+            None,
+            "tests",
+        ))
         .build()
         .await
         .expect("build the provider")

@@ -55,8 +55,14 @@ impl FrameWriter {
             return Err(Stopped);
         }
         let frame = Message::new(Bytes::from(payload.to_string()))
-            .add_header(Header::new(":message-type", HeaderValue::String("event".into())))
-            .add_header(Header::new(":event-type", HeaderValue::String(event_type.into())))
+            .add_header(Header::new(
+                ":message-type",
+                HeaderValue::String("event".into()),
+            ))
+            .add_header(Header::new(
+                ":event-type",
+                HeaderValue::String(event_type.into()),
+            ))
             .add_header(Header::new(
                 ":content-type",
                 HeaderValue::String("application/json".into()),
@@ -130,7 +136,10 @@ pub(crate) async fn pump(
             }
             Ok(StreamEvent::TextDelta { text }) => {
                 match switch_block(&mut out, &mut index, &mut open, OpenBlock::Text).await {
-                    Ok(()) => out.event("contentBlockDelta", &wire::text_delta(index, &text)).await,
+                    Ok(()) => {
+                        out.event("contentBlockDelta", &wire::text_delta(index, &text))
+                            .await
+                    }
                     Err(stop) => Err(stop),
                 }
             }
@@ -174,8 +183,11 @@ async fn reasoning(
 ) -> Result<(), Stopped> {
     switch_block(out, index, open, OpenBlock::Reasoning).await?;
     if !text.is_empty() {
-        out.event("contentBlockDelta", &wire::reasoning_text_delta(*index, text))
-            .await?;
+        out.event(
+            "contentBlockDelta",
+            &wire::reasoning_text_delta(*index, text),
+        )
+        .await?;
     }
     if let Some(signature) = signature {
         out.event(
@@ -212,7 +224,8 @@ async fn close_block(
     open: &mut Option<OpenBlock>,
 ) -> Result<(), Stopped> {
     if open.take().is_some() {
-        out.event("contentBlockStop", &wire::block_stop(index)).await?;
+        out.event("contentBlockStop", &wire::block_stop(index))
+            .await?;
     }
     Ok(())
 }

@@ -40,6 +40,10 @@ pub(crate) fn router(state: Arc<ServerState>) -> Router {
         .with_state(state)
 }
 
+/// The answer sent instead of calling the provider (boxed: a `Response` is
+/// large, and this is the rare path).
+type Refusal = Box<Response>;
+
 /// A request as it arrived, before it is answered.
 struct Incoming {
     request_id: String,
@@ -56,7 +60,7 @@ impl Incoming {
         path: Result<Path<String>, PathRejection>,
         headers: &HeaderMap,
         body: Result<Bytes, BytesRejection>,
-    ) -> Result<Self, Response> {
+    ) -> Result<Self, Refusal> {
         let request_id = state.next_request_id();
         let model_id = path.map(|Path(id)| id).map_err(|e| {
             error_response(
@@ -65,10 +69,7 @@ impl Incoming {
             )
         })?;
         let body = body.map_err(|e| {
-            error_response(
-                &AwsException::validation(format!("body: {e}")),
-                &request_id,
-            )
+            error_response(&AwsException::validation(format!("body: {e}")), &request_id)
         })?;
         let headers = headers
             .iter()
@@ -107,10 +108,11 @@ impl Incoming {
         &self,
         state: &ServerState,
         translate: fn(&[u8]) -> Result<ChatRequest, WireRequestError>,
-    ) -> Result<(ChatRequest, SharedProvider, Option<MidStreamFault>), Response> {
+    ) -> Result<(ChatRequest, SharedProvider, Option<MidStreamFault>), Refusal> {
         let translated = translate(&self.body);
         self.record(state, translated.as_ref().ok().cloned());
-        let request = translated.map_err(|e| self.error(&AwsException::validation(e.to_string())))?;
+        let request =
+            translated.map_err(|e| self.refuse(&AwsException::validation(e.to_string())))?;
         let mut mid_stream = None;
         match state.take_fault(&self.model_id, self.operation) {
             Some(WireFault::Http {
@@ -125,7 +127,7 @@ impl Incoming {
                     message,
                     retry_after,
                 };
-                return Err(self.error(&exception));
+                return Err(self.refuse(&exception));
             }
             Some(WireFault::MidStream {
                 after_events,
@@ -141,15 +143,20 @@ impl Incoming {
             None => {}
         }
         let provider = state.provider(&self.model_id).ok_or_else(|| {
-            self.error(&AwsException::validation(
+            self.refuse(&AwsException::validation(
                 "The provided model identifier is invalid.",
             ))
         })?;
         // Bedrock checks the request before the model sees it.
         if self.operation != Operation::CountTokens {
-            validate(&request).map_err(|e| self.error(&AwsException::validation(e.to_string())))?;
+            validate(&request)
+                .map_err(|e| self.refuse(&AwsException::validation(e.to_string())))?;
         }
         Ok((request, provider, mid_stream))
+    }
+
+    fn refuse(&self, exception: &AwsException) -> Refusal {
+        Box::new(self.error(exception))
     }
 
     fn error(&self, exception: &AwsException) -> Response {
@@ -183,11 +190,11 @@ async fn converse(
 ) -> Response {
     let incoming = match Incoming::new(&state, Operation::Converse, path, &headers, body) {
         Ok(incoming) => incoming,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let (request, provider, _) = match incoming.admit(&state, wire_request::converse_request) {
         Ok(admitted) => admitted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match provider.complete(request).await {
         Ok(response) => incoming.json(&wire_response::converse_body(&response)),
@@ -210,13 +217,12 @@ async fn converse_stream(
 ) -> Response {
     let incoming = match Incoming::new(&state, Operation::ConverseStream, path, &headers, body) {
         Ok(incoming) => incoming,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
-    let (request, provider, fault) =
-        match incoming.admit(&state, wire_request::converse_request) {
-            Ok(admitted) => admitted,
-            Err(response) => return response,
-        };
+    let (request, provider, fault) = match incoming.admit(&state, wire_request::converse_request) {
+        Ok(admitted) => admitted,
+        Err(response) => return *response,
+    };
     let stream = match provider.stream(request).await {
         Ok(stream) => stream,
         Err(err) if err.kind() == ErrorKind::ContentFiltered => {
@@ -252,11 +258,11 @@ async fn count_tokens(
 ) -> Response {
     let incoming = match Incoming::new(&state, Operation::CountTokens, path, &headers, body) {
         Ok(incoming) => incoming,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let (request, _, _) = match incoming.admit(&state, wire_request::count_tokens_request) {
         Ok(admitted) => admitted,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let tokens = state.estimator.estimate_request(&request).await;
     incoming.json(&json!({ "inputTokens": tokens }))
@@ -274,7 +280,8 @@ async fn unknown_operation(state: State<Arc<ServerState>>) -> Response {
 /// An error answer as Bedrock writes it: status, `x-amzn-ErrorType`,
 /// `x-amzn-RequestId`, optional `Retry-After`, and `{"message": ...}`.
 fn error_response(exception: &AwsException, request_id: &str) -> Response {
-    let status = StatusCode::from_u16(exception.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status =
+        StatusCode::from_u16(exception.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = json!({ "message": exception.message }).to_string();
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
@@ -289,7 +296,10 @@ fn error_response(exception: &AwsException, request_id: &str) -> Response {
         headers.insert("x-amzn-errortype", value);
     }
     if let Some(after) = exception.retry_after {
-        headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(after)));
+        headers.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(retry_after_secs(after)),
+        );
     }
     response
 }

@@ -44,7 +44,10 @@ impl fmt::Debug for FakeBedrockBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FakeBedrockBuilder")
             .field("models", &self.models.keys().collect::<Vec<_>>())
-            .field("any_model", &self.any_model.as_ref().map(|p| p.id().clone()))
+            .field(
+                "any_model",
+                &self.any_model.as_ref().map(|p| p.id().clone()),
+            )
             .finish_non_exhaustive()
     }
 }

@@ -75,9 +75,8 @@ struct CountTokensInput {
 /// `inferenceConfig.maxTokens` defaults to [`DEFAULT_MAX_TOKENS`] when absent
 /// (real Bedrock uses the model's maximum; the fake has no catalog).
 pub(crate) fn converse_request(body: &[u8]) -> Result<ChatRequest, WireRequestError> {
-    let parsed: ConverseBody = serde_json::from_slice(body).map_err(|e| {
-        WireRequestError::new("body", format!("not a valid Converse request: {e}"))
-    })?;
+    let parsed: ConverseBody = serde_json::from_slice(body)
+        .map_err(|e| WireRequestError::new("body", format!("not a valid Converse request: {e}")))?;
     chat_request(parsed)
 }
 
@@ -107,7 +106,7 @@ pub(crate) fn count_tokens_request(body: &[u8]) -> Result<ChatRequest, WireReque
 
 fn chat_request(body: ConverseBody) -> Result<ChatRequest, WireRequestError> {
     let mut messages = Vec::with_capacity(body.messages.len());
-    for (i, message) in body.messages.into_iter().enumerate() {
+    for (i, message) in body.messages.iter().enumerate() {
         messages.push(message_from_wire(message, i)?);
     }
     let mut req = ChatRequest::new(messages);
@@ -123,7 +122,7 @@ fn chat_request(body: ConverseBody) -> Result<ChatRequest, WireRequestError> {
     Ok(req)
 }
 
-fn message_from_wire(message: WireMessage, i: usize) -> Result<Message, WireRequestError> {
+fn message_from_wire(message: &WireMessage, i: usize) -> Result<Message, WireRequestError> {
     let role = match message.role.as_str() {
         "user" => Role::User,
         "assistant" => Role::Assistant,
@@ -149,7 +148,10 @@ fn message_from_wire(message: WireMessage, i: usize) -> Result<Message, WireRequ
 /// behind the fake still sees it.
 fn content_block(block: &Value, path: &str) -> Result<Option<ContentBlock>, WireRequestError> {
     let Some(object) = block.as_object() else {
-        return Err(WireRequestError::new(path, "a content block must be an object"));
+        return Err(WireRequestError::new(
+            path,
+            "a content block must be an object",
+        ));
     };
     if let Some(text) = object.get("text") {
         let text = text
@@ -269,7 +271,10 @@ mod tests {
                 signature: Some("sig".into())
             }
         );
-        assert!(matches!(req.messages[2].content[0], ContentBlock::Json { .. }));
+        assert!(matches!(
+            req.messages[2].content[0],
+            ContentBlock::Json { .. }
+        ));
         assert_eq!(req.max_tokens, 2000);
         assert_eq!(req.top_p, Some(0.95));
         assert_eq!(req.stop_sequences, ["END"]);
@@ -278,14 +283,17 @@ mod tests {
 
     #[test]
     fn rejections_name_the_field() {
-        let err = converse_request(br#"{"messages":[{"role":"system","content":[]}]}"#)
-            .unwrap_err();
+        let err =
+            converse_request(br#"{"messages":[{"role":"system","content":[]}]}"#).unwrap_err();
         assert_eq!(err.field, "messages[0].role");
         let err = converse_request(
             br#"{"messages":[],"additionalModelRequestFields":{"thinking":{"type":"enabled"}}}"#,
         )
         .unwrap_err();
-        assert_eq!(err.field, "additionalModelRequestFields.thinking.budget_tokens");
+        assert_eq!(
+            err.field,
+            "additionalModelRequestFields.thinking.budget_tokens"
+        );
         let err = converse_request(b"not json").unwrap_err();
         assert_eq!(err.field, "body");
     }
@@ -297,8 +305,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(req.messages[0].text(), "hi");
-        let err = count_tokens_request(br#"{"input":{"invokeModel":{"body":"e30="}}}"#)
-            .unwrap_err();
+        let err =
+            count_tokens_request(br#"{"input":{"invokeModel":{"body":"e30="}}}"#).unwrap_err();
         assert_eq!(err.field, "input.invokeModel");
     }
 }

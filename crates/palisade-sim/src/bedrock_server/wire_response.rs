@@ -12,7 +12,10 @@ use serde_json::{Value, json};
 pub(crate) fn converse_body(response: &ChatResponse) -> Value {
     let mut content = Vec::with_capacity(response.content.len() + 1);
     if let Some(reasoning) = &response.reasoning {
-        content.push(reasoning_block(&reasoning.text, reasoning.signature.as_deref()));
+        content.push(reasoning_block(
+            &reasoning.text,
+            reasoning.signature.as_deref(),
+        ));
     }
     for block in &response.content {
         content.push(match block {
@@ -125,7 +128,10 @@ mod tests {
         response.stop_reason = StopReason::MaxTokens;
         let body = converse_body(&response);
         let content = &body["output"]["message"]["content"];
-        assert_eq!(content[0]["reasoningContent"]["reasoningText"]["signature"], "sig");
+        assert_eq!(
+            content[0]["reasoningContent"]["reasoningText"]["signature"],
+            "sig"
+        );
         assert_eq!(content[1]["text"], "answer");
         assert_eq!(body["stopReason"], "max_tokens");
         assert_eq!(body["usage"]["totalTokens"], 20);
