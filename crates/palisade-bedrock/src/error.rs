@@ -257,13 +257,6 @@ where
     if let Some(id) = own_request_id.as_deref().or(request_id) {
         error = error.with_request_id(id);
     }
-    tracing::debug!(
-        kind = %error.kind(),
-        status = ?error.status(),
-        request_id = ?error.request_id(),
-        message = %error.message(),
-        "bedrock call failed"
-    );
     error.with_source(err)
 }
 
