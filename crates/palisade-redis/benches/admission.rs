@@ -20,7 +20,9 @@
 //! the bench also runs a *paired* measurement: `PING` and admission
 //! alternate on the same connection, every operation is timed on its own,
 //! and it prints the p50 / p90 / p99 of each and the p50 ratio (single task,
-//! and 32 tasks each alternating).
+//! and 32 tasks each alternating). It ends with a throughput run: 32 tasks
+//! doing only `PING`s, then 32 tasks doing only admissions, each admission
+//! followed by its release (both counted in the wall time, as in service).
 //!
 //! Starts its own redis-server; skips with a message if none is installed.
 //! Run: `cargo bench -p palisade-redis --bench admission -- --warm-up-time 1 --measurement-time 3`
@@ -178,6 +180,29 @@ fn report(label: &str, mut pings: Vec<Duration>, mut admits: Vec<Duration>) {
     );
 }
 
+/// Operations per second of 32 tasks doing `rounds` of `op` each.
+async fn throughput<F, Fut>(rounds: usize, op: F) -> f64
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let op = op.clone();
+            tokio::spawn(async move {
+                for _ in 0..rounds {
+                    op().await;
+                }
+            })
+        })
+        .collect();
+    for task in join_all(tasks).await {
+        task.unwrap();
+    }
+    (32 * rounds) as f64 / start.elapsed().as_secs_f64()
+}
+
 fn paired_run(server: &RedisServer) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -221,6 +246,26 @@ fn paired_run(server: &RedisServer) {
             admits.extend(a);
         }
         report("32 concurrent tasks", pings, admits);
+
+        let pings_per_s = throughput(300, move || {
+            let manager = manager.clone();
+            async move { ping(&manager).await }
+        })
+        .await;
+        let admits_per_s = throughput(300, move || {
+            let (store, limits) = (Arc::clone(&store), Arc::clone(&limits));
+            async move {
+                let lease = admit(&store, &limits).await;
+                store
+                    .release(KEY, &limits, lease, lease.tokens)
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+        println!("throughput, 32 tasks on one connection");
+        println!("    ping: {pings_per_s:>8.0} /s");
+        println!("   admit: {admits_per_s:>8.0} /s (each followed by its release)");
     });
 }
 

@@ -49,14 +49,19 @@ impl LeaseKeeper {
         member: String,
     ) {
         let mut state = self.lock();
-        let held = state
-            .by_limit
-            .entry(name.to_owned())
-            .or_insert_with(|| HeldLeases {
+        // Looked up before inserting: the common case (a limit already held)
+        // then allocates nothing but the member.
+        if !state.by_limit.contains_key(name) {
+            let held = HeldLeases {
                 keys: keys.clone(),
                 ttl,
                 members: HashSet::new(),
-            });
+            };
+            state.by_limit.insert(name.to_owned(), held);
+        }
+        let Some(held) = state.by_limit.get_mut(name) else {
+            return;
+        };
         // Limiters of one key normally share a TTL; the shortest one wins so
         // that no lease is renewed too late.
         held.ttl = held.ttl.min(ttl);
