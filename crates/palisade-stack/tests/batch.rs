@@ -22,7 +22,12 @@ impl Provider for EveryTenthFails {
         self.0.id()
     }
     async fn complete(&self, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
-        if req.metadata.input_token_estimate.unwrap_or(1) % 10 == 0 {
+        if req
+            .metadata
+            .input_token_estimate
+            .unwrap_or(1)
+            .is_multiple_of(10)
+        {
             return Err(ProviderError::new(ErrorKind::Auth, "denied"));
         }
         self.0.complete(req).await

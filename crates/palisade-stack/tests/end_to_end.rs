@@ -40,7 +40,7 @@ impl Provider for FailEvery {
     }
     async fn complete(&self, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
-        if n % self.every == 0 {
+        if n.is_multiple_of(self.every) {
             tokio::time::sleep(Duration::from_millis(50)).await;
             return Err(self.error.clone().or_provider(self.inner.id()));
         }

@@ -86,3 +86,30 @@ async fn a_failed_hedge_leaves_the_primary_running() {
     assert_eq!(start.elapsed(), Duration::from_secs(3));
     assert_eq!(primary.cancelled(), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_losers_limiter_permit_is_back() {
+    use palisade_core::ProviderExt;
+    use palisade_limit::{Limiter, LimiterConfig, RateLimitLayer};
+
+    let limiter = Limiter::new(LimiterConfig::named("primary").with_max_concurrent(1)).unwrap();
+    let primary =
+        ScriptedProvider::new("primary").otherwise(Duration::from_secs(10), Outcome::Echo);
+    let secondary =
+        ScriptedProvider::new("secondary").otherwise(Duration::from_millis(100), Outcome::Echo);
+    let limited = primary.clone().layer(RateLimitLayer::new(limiter.clone()));
+    let fallback = hedged(
+        [Candidate::new(limited), Candidate::new(secondary)],
+        Duration::from_secs(1),
+    );
+    fallback.complete(ChatRequest::user("hi")).await.unwrap();
+    assert_eq!(primary.cancelled(), 1);
+    assert_eq!(
+        limiter.in_flight(),
+        0,
+        "the cancelled call released its permit"
+    );
+    // The primary takes calls again at once.
+    let answer = fallback.complete(ChatRequest::user("again")).await;
+    assert!(answer.is_ok());
+}

@@ -7,15 +7,13 @@ use palisade_core::{ChatRequest, Provider};
 use palisade_stack::routing::{CheapestFirst, LeastInFlight, LowestLatency, WeightedRandom};
 use palisade_stack::{Candidate, Fallback, ModelPrice, Router, RoutingStrategy};
 
-fn served(fallback: &Fallback) -> impl std::future::Future<Output = String> + '_ {
-    async move {
-        fallback
-            .complete(ChatRequest::user("hi"))
-            .await
-            .unwrap()
-            .served_by
-            .to_string()
-    }
+async fn served(fallback: &Fallback) -> String {
+    fallback
+        .complete(ChatRequest::user("hi"))
+        .await
+        .unwrap()
+        .served_by
+        .to_string()
 }
 
 #[tokio::test(start_paused = true)]

@@ -83,3 +83,18 @@ async fn streams_time_out_waiting_for_the_first_event() {
     assert_eq!(err.kind(), ErrorKind::Timeout);
     assert_eq!(p.in_flight(), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_call_releases_its_limiter_permit() {
+    use palisade_limit::{Limiter, LimiterConfig, RateLimitLayer};
+
+    let limiter = Limiter::new(LimiterConfig::named("slow").with_max_concurrent(1)).unwrap();
+    let p = slow(Duration::from_secs(10));
+    let t = p
+        .clone()
+        .layer(RateLimitLayer::new(limiter.clone()))
+        .layer(TimeoutLayer::per_attempt(Duration::from_secs(1)));
+    t.complete(ChatRequest::user("hi")).await.unwrap_err();
+    assert_eq!(limiter.in_flight(), 0);
+    assert_eq!(p.cancelled(), 1);
+}

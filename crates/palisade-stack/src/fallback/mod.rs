@@ -382,7 +382,12 @@ impl Fallback {
 
     /// The candidates after position `pos` of `order`, for the retry layer
     /// to check if the call fails.
-    pub(crate) fn alternatives(&self, order: &[usize], pos: usize, needed: u32) -> context::Alternatives {
+    pub(crate) fn alternatives(
+        &self,
+        order: &[usize],
+        pos: usize,
+        needed: u32,
+    ) -> context::Alternatives {
         let rest = &order[(pos + 1).min(order.len())..];
         let rest = if self.candidates.len() <= 64 {
             context::Rest::Mask(rest.iter().fold(0, |mask, &i| mask | (1 << i)))
