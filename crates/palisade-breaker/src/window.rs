@@ -118,14 +118,26 @@ impl CountWindow {
 
     fn record(&self, sample: Sample) {
         let size = self.slots.len() as u64;
+        // A full window of plain successes stays exactly that when one more
+        // success evicts one: nothing to write, so a healthy breaker's window
+        // costs three shared loads and its cache lines never bounce between
+        // cores. (Not advancing the ring is harmless: every slot it would
+        // have passed holds the same verdict.)
+        if !sample.failed
+            && !sample.slow
+            && self.failures.load(Ordering::Relaxed) == 0
+            && self.slow.load(Ordering::Relaxed) == 0
+            && self.next.load(Ordering::Relaxed) >= size
+        {
+            return;
+        }
         let index = self.next.fetch_add(1, Ordering::Relaxed) % size;
         let new =
             OCCUPIED | if sample.failed { FAILED } else { 0 } | if sample.slow { SLOW } else { 0 };
         let slot = &self.slots[index as usize];
-        // A healthy window is all identical verdicts: skipping the write
-        // keeps the slot's cache line shared between cores. (Were another
-        // writer to replace the slot meanwhile, it evicts the same verdict
-        // either way.)
+        // The same verdict already there: skipping the write keeps the
+        // slot's cache line shared. (Were another writer to replace the slot
+        // meanwhile, it evicts the same verdict either way.)
         if slot.load(Ordering::Relaxed) == new {
             return;
         }
