@@ -50,7 +50,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     models.truncate(3);
 
     // Real Bedrock when credentials are present, the fake server otherwise.
-    let (providers, _fake) = if has_aws_credentials() {
+    let (providers, _fake) = if env
+        .config()
+        .credentials_available(Duration::from_secs(5))
+        .await
+    {
         println!("AWS credentials found: calling Amazon Bedrock.");
         let primary = BedrockProvider::builder(models[0].clone())
             .config(env.config())
@@ -163,15 +167,6 @@ fn limits_for(position: usize, model: &str) -> Result<LimiterConfig, Box<dyn std
         builtin_bedrock: false,
     };
     Ok(limit)
-}
-
-/// Credentials the default AWS chain would find without a network call.
-fn has_aws_credentials() -> bool {
-    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty());
-    (set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY"))
-        || set("AWS_PROFILE")
-        || set("AWS_WEB_IDENTITY_TOKEN_FILE")
-        || set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
 }
 
 /// A fake Bedrock serving the three models: the primary is throttled once

@@ -180,7 +180,7 @@ pub const MODELS: &[ClaudeModel] = &[
 pub const DEFAULT_MODEL_ID: &str = "us.anthropic.claude-sonnet-4-6";
 
 /// Cross-region inference-profile prefixes Bedrock puts before a model id.
-pub const PROFILE_PREFIXES: &[&str] = &["global", "us", "us-gov", "eu", "apac", "jp", "au", "ca"];
+pub const PROFILE_PREFIXES: &[&str] = &["global", "us", "us-gov", "eu", "apac", "jp", "au"];
 
 /// Splits an inference-profile prefix off a model id:
 /// `us.anthropic.claude-…` → `(Some("us"), "anthropic.claude-…")`.

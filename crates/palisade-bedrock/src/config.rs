@@ -114,6 +114,29 @@ impl BedrockConfig {
         Ok(Client::new(&sdk_config))
     }
 
+    /// Whether the default credential chain (with this config's profile and
+    /// region) yields credentials, waiting at most `timeout`: for a startup
+    /// check, or to choose between Bedrock and a fake. It may query the
+    /// instance metadata service, which is a network call.
+    pub async fn credentials_available(&self, timeout: std::time::Duration) -> bool {
+        use aws_credential_types::provider::ProvideCredentials;
+
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(region) = self.explicit_region() {
+            loader = loader.region(Region::new(region));
+        }
+        if let Some(profile) = &self.profile {
+            loader = loader.profile_name(profile);
+        }
+        let check = async {
+            match loader.load().await.credentials_provider() {
+                Some(provider) => provider.provide_credentials().await.is_ok(),
+                None => false,
+            }
+        };
+        tokio::time::timeout(timeout, check).await.unwrap_or(false)
+    }
+
     fn retry_config(&self) -> RetryConfig {
         if self.sdk_retries {
             RetryConfig::standard()

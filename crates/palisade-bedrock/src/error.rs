@@ -23,7 +23,7 @@
 //! | connection refused / reset, DNS, a stream cut mid-frame | — | `Network` | |
 //! | credentials could not be loaded | — | `Auth` | |
 //! | request could not be built | — | `InvalidRequest` | |
-//! | an answer that cannot be parsed | — | `Internal` | |
+//! | an HTTP answer that cannot be parsed | — | `Internal` (`Network` when the body was cut by an I/O error) | |
 //!
 //! Every error keeps the AWS request id (`x-amzn-RequestId`), the HTTP status,
 //! a `Retry-After` when the service sent one, and the SDK error as its source.
@@ -237,12 +237,14 @@ where
         }
         SdkError::ResponseError(response) => {
             status = response.raw().status();
-            // An HTTP answer we could not read is the service's fault; a
-            // stream frame we could not read means the stream was cut.
-            let kind = if status.is_some() {
-                ErrorKind::Internal
-            } else {
+            // A body cut off by the connection (an I/O error in the chain) or
+            // a stream frame we could not read is a transport failure; an
+            // HTTP answer that arrived whole but cannot be parsed is the
+            // service's fault.
+            let kind = if status.is_none() || has_io_error(&err) {
                 ErrorKind::Network
+            } else {
+                ErrorKind::Internal
             };
             (kind, format!("unreadable answer: {}", error_chain(&err)))
         }
@@ -267,6 +269,18 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
         .parse::<f64>()
         .ok()
         .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+}
+
+/// Whether an I/O error is somewhere in the failure's chain.
+fn has_io_error(err: &(dyn StdError + 'static)) -> bool {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = current {
+        if e.is::<std::io::Error>() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }
 
 /// Whether the failure came from loading credentials (somewhere in its chain).
