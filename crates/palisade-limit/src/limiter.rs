@@ -16,7 +16,7 @@ use crate::limits::{Blocked, Limits};
 use crate::permit::Permit;
 use crate::queue::WaitQueue;
 use crate::stats::{Counters, LimiterStats};
-use crate::store::{LimitStore, StoreLimits};
+use crate::store::{LimitStore, StoreError, StoreLimits};
 use crate::wait::Ticket;
 
 /// Rate, token and concurrency limits for one key (a model, a provider, an
@@ -101,6 +101,10 @@ impl Limiter {
     /// in this process; a waiting request asks the store again after the
     /// store's "not before" hint or when a local permit comes back. Leases
     /// not settled or released within `lease_ttl` expire in the store.
+    ///
+    /// Requests ask the store one at a time, in queue order (priority, then
+    /// arrival), so one process admits at most one request per store round
+    /// trip — thousands a second over a LAN, far above LLM quotas.
     pub fn with_store(
         config: LimiterConfig,
         store: Arc<dyn LimitStore>,
@@ -191,18 +195,19 @@ impl Limiter {
     /// the queue (with requests waiting it refuses with [`LimitKind::Queue`]).
     ///
     /// For callers that shed load rather than queue. A limiter backed by a
-    /// shared store answers from its local state only (its cooldown): use
-    /// [`acquire`](Limiter::acquire) with a short deadline there.
+    /// shared store cannot answer without awaiting the store and returns
+    /// [`StoreError::Unsupported`]: use
+    /// [`acquire_until`](Limiter::acquire_until) with a short deadline there.
     pub fn try_acquire(&self, cost: Cost) -> Result<Permit, LimitError> {
         let shared = &self.shared;
         if shared.remote.is_some() {
-            return Err(shared.rate_limited(
-                Blocked {
-                    limit: LimitKind::Store,
-                    not_before: 0,
-                },
-                0,
-            ));
+            return Err(LimitError::Store {
+                limiter: shared.name.to_string(),
+                source: StoreError::Unsupported(
+                    "try_acquire cannot wait for the store's answer; \
+                     use acquire_until with a short deadline",
+                ),
+            });
         }
         let now = shared.clock.now();
         let mut core = shared.core.lock();

@@ -124,6 +124,9 @@ pub enum StoreError {
     /// The store answered something this crate does not understand.
     #[error("unexpected store reply: {0}")]
     Protocol(String),
+    /// The operation cannot be done with a shared store.
+    #[error("not supported with a shared store: {0}")]
+    Unsupported(&'static str),
 }
 
 /// Shared limit state, one round trip per operation. See the module docs.

@@ -125,3 +125,21 @@ async fn an_impossible_cost_fails_without_asking_the_store() {
     ));
     assert_eq!(store.leases("account"), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn try_acquire_says_it_cannot_ask_a_store() {
+    let store = MemoryStore::new();
+    let err = shared(&store, "a")
+        .try_acquire(Cost::request())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LimitError::Store {
+                source: palisade_limit::StoreError::Unsupported(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
