@@ -192,7 +192,7 @@ impl LimitStore for RedisLimitStore {
         limits: &StoreLimits,
         tokens: u64,
     ) -> Result<Reservation, StoreError> {
-        let shared = shared_limits(limits);
+        let shared = shared_limits(key, limits)?;
         if let Some(rate) = shared.tokens
             && tokens > rate.burst()
         {
@@ -295,16 +295,33 @@ fn token_rate(limits: &StoreLimits) -> Option<BucketRate> {
 }
 
 /// The limits in the scripts' terms. The adaptive fraction slows the drain;
-/// the burst stays, as in palisade-limit's own GCRA.
-fn shared_limits(limits: &StoreLimits) -> SharedLimits {
-    SharedLimits {
-        requests: limits
-            .requests
-            .as_ref()
-            .and_then(|q| bucket(q, limits.rate_fraction)),
-        tokens: token_rate(limits),
-        max_concurrent: limits.max_concurrent.filter(|&n| n > 0),
+/// the burst stays, as in palisade-limit's own GCRA. A limit that could never
+/// admit anything (a zero amount, burst, period or cap; `LimiterConfig`
+/// rejects them, a direct caller might not) is an error rather than
+/// silently unlimited.
+fn shared_limits(key: &str, limits: &StoreLimits) -> Result<SharedLimits, StoreError> {
+    let rate = |name: &str, quota: Option<&Quota>| match quota {
+        None => Ok(None),
+        Some(q) => bucket(q, limits.rate_fraction).map(Some).ok_or_else(|| {
+            StoreError::Protocol(format!(
+                "the {name} quota of key `{key}` ({} per {:?}, burst {}) can never admit: \
+                 amount, burst and period must be positive",
+                q.amount,
+                q.period,
+                q.burst()
+            ))
+        }),
+    };
+    if limits.max_concurrent == Some(0) {
+        return Err(StoreError::Protocol(format!(
+            "max_concurrent of key `{key}` is 0, which can never admit"
+        )));
     }
+    Ok(SharedLimits {
+        requests: rate("requests", limits.requests.as_ref())?,
+        tokens: rate("tokens", limits.tokens.as_ref())?,
+        max_concurrent: limits.max_concurrent,
+    })
 }
 
 /// `share` of every limit, rounded up and at least 1: what one instance
@@ -396,9 +413,27 @@ mod tests {
     fn adaptive_fraction_slows_the_drain_not_the_burst() {
         let mut l = limits();
         l.rate_fraction = 0.5;
-        let shared = shared_limits(&l);
-        let full = shared_limits(&limits());
+        let shared = shared_limits("k", &l).unwrap();
+        let full = shared_limits("k", &limits()).unwrap();
         assert_eq!(shared.tokens.map(|r| r.burst()), Some(5_000));
         assert_eq!(full.tokens.map(|r| r.scaled(0.5)), shared.tokens);
+    }
+
+    #[test]
+    fn limits_that_can_never_admit_are_errors_not_unlimited() {
+        let zero_cap = StoreLimits {
+            max_concurrent: Some(0),
+            ..limits()
+        };
+        assert!(shared_limits("k", &zero_cap).is_err());
+        let zero_amount = StoreLimits {
+            requests: Some(Quota::per_minute(0)),
+            ..limits()
+        };
+        let err = shared_limits("model-a", &zero_amount).unwrap_err();
+        assert!(
+            err.to_string().contains("requests quota of key `model-a`"),
+            "{err}"
+        );
     }
 }
