@@ -56,7 +56,7 @@ pub(crate) fn record_error(span: &Span, error: &ProviderError) {
         error.kind = error.kind().as_str(),
         http.status = error.status(),
         retry_after_ms = error.retry_after().map(|d| d.as_millis() as u64),
-        message = error.message(),
+        error.message = error.message(),
         "bedrock error"
     );
 }
