@@ -1,6 +1,7 @@
 //! The shared limit: the Lua scripts, the lease renewal, and the
 //! [`LimitStore`](palisade_limit::LimitStore) built on them.
 
+mod limits;
 mod renewal;
 pub mod scripts;
 mod store;
