@@ -4,10 +4,15 @@
 //! `cargo bench -p palisade-toon` — data from `../../../shared/bench-data`
 //! relative to this crate; skipped with a message when it is missing.
 
+// `criterion_group!` generates an undocumented public function.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::path::Path;
 
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime};
+use criterion::{
+    BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime,
+};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,7 +49,9 @@ struct Employees {
 }
 
 fn read(name: &str) -> Option<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench-data").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/bench-data")
+        .join(name);
     match std::fs::read_to_string(&path) {
         Ok(text) => Some(text),
         Err(e) => {
@@ -80,23 +87,43 @@ where
 
     let mut g = c.benchmark_group(format!("encode/{label}"));
     g.throughput(Throughput::Bytes(toon.len() as u64));
-    g.bench_function("palisade-toon", |b| b.iter(|| palisade_toon::to_string(black_box(&data))));
-    g.bench_function("serde_toon", |b| b.iter(|| serde_toon::to_string(black_box(&data))));
-    g.bench_function("toon-format", |b| b.iter(|| toon_format::encode_default(black_box(&data))));
-    json_bench(&mut g, &json_compact, |b| b.iter(|| serde_json::to_string(black_box(&data))));
+    g.bench_function("palisade-toon", |b| {
+        b.iter(|| palisade_toon::to_string(black_box(&data)));
+    });
+    g.bench_function("serde_toon", |b| {
+        b.iter(|| serde_toon::to_string(black_box(&data)));
+    });
+    g.bench_function("toon-format", |b| {
+        b.iter(|| toon_format::encode_default(black_box(&data)));
+    });
+    json_bench(&mut g, &json_compact, |b| {
+        b.iter(|| serde_json::to_string(black_box(&data)));
+    });
     g.finish();
 
     let mut g = c.benchmark_group(format!("decode/{label}"));
     g.throughput(Throughput::Bytes(toon.len() as u64));
-    g.bench_function("palisade-toon", |b| b.iter(|| palisade_toon::from_str::<T>(black_box(&toon))));
-    g.bench_function("serde_toon", |b| b.iter(|| serde_toon::from_str::<T>(black_box(&toon))));
-    g.bench_function("toon-format", |b| b.iter(|| toon_format::decode_default::<T>(black_box(&toon))));
-    json_bench(&mut g, &json_compact, |b| b.iter(|| serde_json::from_str::<T>(black_box(&json_compact))));
+    g.bench_function("palisade-toon", |b| {
+        b.iter(|| palisade_toon::from_str::<T>(black_box(&toon)));
+    });
+    g.bench_function("serde_toon", |b| {
+        b.iter(|| serde_toon::from_str::<T>(black_box(&toon)));
+    });
+    g.bench_function("toon-format", |b| {
+        b.iter(|| toon_format::decode_default::<T>(black_box(&toon)));
+    });
+    json_bench(&mut g, &json_compact, |b| {
+        b.iter(|| serde_json::from_str::<T>(black_box(&json_compact)));
+    });
     g.finish();
 }
 
 /// serde_json works on JSON text, so its throughput counts JSON bytes.
-fn json_bench(g: &mut BenchmarkGroup<'_, WallTime>, json: &str, f: impl FnMut(&mut criterion::Bencher<'_>)) {
+fn json_bench(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    json: &str,
+    f: impl FnMut(&mut criterion::Bencher<'_>),
+) {
     g.throughput(Throughput::Bytes(json.len() as u64));
     g.bench_function("serde_json", f);
 }

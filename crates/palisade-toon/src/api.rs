@@ -90,7 +90,10 @@ pub fn from_str<'de, T: Deserialize<'de>>(input: &'de str) -> Result<T> {
 /// # Errors
 ///
 /// As [`from_str`].
-pub fn from_str_with<'de, T: Deserialize<'de>>(input: &'de str, options: &DecodeOptions) -> Result<T> {
+pub fn from_str_with<'de, T: Deserialize<'de>>(
+    input: &'de str,
+    options: &DecodeOptions,
+) -> Result<T> {
     let mut sink = TapeSink::default();
     crate::parse::parse(input, options, &mut sink)?;
     if sink.saw_duplicate {
@@ -115,7 +118,10 @@ pub fn from_slice<'de, T: Deserialize<'de>>(input: &'de [u8]) -> Result<T> {
 /// # Errors
 ///
 /// As [`from_slice`].
-pub fn from_slice_with<'de, T: Deserialize<'de>>(input: &'de [u8], options: &DecodeOptions) -> Result<T> {
+pub fn from_slice_with<'de, T: Deserialize<'de>>(
+    input: &'de [u8],
+    options: &DecodeOptions,
+) -> Result<T> {
     let text = std::str::from_utf8(input).map_err(|_| Error::new(ErrorKind::InvalidUtf8))?;
     from_str_with(text, options)
 }

@@ -66,7 +66,11 @@ impl<'de> Deserializer<'de> for Value {
         }
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
         visitor.visit_newtype_struct(self)
     }
 
@@ -91,7 +95,10 @@ impl<'de> Deserializer<'de> for Value {
                     None => Err(de::Error::invalid_length(0, &"an object with one entry")),
                 }
             }
-            other => Err(de::Error::invalid_type(unexpected(&other), &"a string or an object with one entry")),
+            other => Err(de::Error::invalid_type(
+                unexpected(&other),
+                &"a string or an object with one entry",
+            )),
         }
     }
 
@@ -180,7 +187,10 @@ struct EnumDeserializer {
 impl<'de> EnumAccess<'de> for EnumDeserializer {
     type Error = Error;
     type Variant = VariantDeserializer;
-    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, VariantDeserializer)> {
+    fn variant_seed<V: DeserializeSeed<'de>>(
+        self,
+        seed: V,
+    ) -> Result<(V::Value, VariantDeserializer)> {
         let key: de::value::StringDeserializer<Error> = self.variant.into_deserializer();
         let variant = seed.deserialize(key)?;
         Ok((variant, VariantDeserializer(self.value)))
@@ -194,27 +204,49 @@ impl<'de> VariantAccess<'de> for VariantDeserializer {
     fn unit_variant(self) -> Result<()> {
         match self.0 {
             None | Some(Value::Null) => Ok(()),
-            Some(other) => Err(de::Error::invalid_type(unexpected(&other), &"a unit variant")),
+            Some(other) => Err(de::Error::invalid_type(
+                unexpected(&other),
+                &"a unit variant",
+            )),
         }
     }
     fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value> {
         match self.0 {
             Some(v) => seed.deserialize(v),
-            None => Err(de::Error::invalid_type(Unexpected::UnitVariant, &"a newtype variant")),
+            None => Err(de::Error::invalid_type(
+                Unexpected::UnitVariant,
+                &"a newtype variant",
+            )),
         }
     }
     fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value> {
         match self.0 {
             Some(Value::Array(items)) => visit_array(items, visitor),
-            Some(other) => Err(de::Error::invalid_type(unexpected(&other), &"a tuple variant")),
-            None => Err(de::Error::invalid_type(Unexpected::UnitVariant, &"a tuple variant")),
+            Some(other) => Err(de::Error::invalid_type(
+                unexpected(&other),
+                &"a tuple variant",
+            )),
+            None => Err(de::Error::invalid_type(
+                Unexpected::UnitVariant,
+                &"a tuple variant",
+            )),
         }
     }
-    fn struct_variant<V: Visitor<'de>>(self, _fields: &'static [&'static str], visitor: V) -> Result<V::Value> {
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
         match self.0 {
             Some(Value::Object(map)) => visit_object(map, visitor),
-            Some(other) => Err(de::Error::invalid_type(unexpected(&other), &"a struct variant")),
-            None => Err(de::Error::invalid_type(Unexpected::UnitVariant, &"a struct variant")),
+            Some(other) => Err(de::Error::invalid_type(
+                unexpected(&other),
+                &"a struct variant",
+            )),
+            None => Err(de::Error::invalid_type(
+                Unexpected::UnitVariant,
+                &"a struct variant",
+            )),
         }
     }
 }

@@ -199,13 +199,13 @@ impl Encoder<'_> {
             self.inline_array(key, items);
             return Ok(());
         }
-        if let Some(rows) = object_rows(items) {
-            if let Some(fields) = tabular_fields(&rows, self.depth_left(depth)) {
-                self.line(depth);
-                self.header(key, items.len(), false, Some(&fields));
-                self.rows(&rows, &fields, depth + 1);
-                return Ok(());
-            }
+        if let Some(rows) = object_rows(items)
+            && let Some(fields) = tabular_fields(&rows, self.depth_left(depth))
+        {
+            self.line(depth);
+            self.header(key, items.len(), false, Some(&fields));
+            self.rows(&rows, &fields, depth + 1);
+            return Ok(());
         }
         self.line(depth);
         self.header(key, items.len(), false, None);
@@ -219,7 +219,8 @@ impl Encoder<'_> {
     fn inline_array(&mut self, key: Option<&str>, items: &[Value]) {
         self.header(key, items.len(), false, None);
         for (i, item) in items.iter().enumerate() {
-            self.out.push(if i == 0 { ' ' } else { self.delim.as_char() });
+            self.out
+                .push(if i == 0 { ' ' } else { self.delim.as_char() });
             self.primitive(item);
         }
     }
@@ -305,8 +306,9 @@ impl Encoder<'_> {
         };
         match first_value {
             Value::Array(items) if !items.is_empty() && !items.iter().all(Value::is_primitive) => {
-                let table = object_rows(items)
-                    .and_then(|rows| tabular_fields(&rows, self.depth_left(depth)).map(|f| (rows, f)));
+                let table = object_rows(items).and_then(|rows| {
+                    tabular_fields(&rows, self.depth_left(depth)).map(|f| (rows, f))
+                });
                 self.line(depth);
                 self.out.push_str("- ");
                 if let Some((rows, fields)) = table {

@@ -98,7 +98,9 @@ pub enum ErrorKind {
     #[error("unterminated string: missing closing quote")]
     UnterminatedString,
     /// An escape other than `\\ \" \n \r \t \uXXXX`.
-    #[error("invalid escape sequence `{0}`; only \\\\, \\\", \\n, \\r, \\t and \\uXXXX are allowed")]
+    #[error(
+        "invalid escape sequence `{0}`; only \\\\, \\\", \\n, \\r, \\t and \\uXXXX are allowed"
+    )]
     InvalidEscape(String),
     /// Text after the closing quote of a quoted token.
     #[error("unexpected characters after closing quote")]

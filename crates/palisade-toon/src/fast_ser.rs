@@ -114,7 +114,10 @@ macro_rules! primitive_methods {
             if !v.is_finite() {
                 return self.serialize_unit();
             }
-            let f = ryu::Buffer::new().format_finite(v).parse::<f64>().unwrap_or(f64::from(v));
+            let f = ryu::Buffer::new()
+                .format_finite(v)
+                .parse::<f64>()
+                .unwrap_or(f64::from(v));
             self.serialize_f64(f)
         }
         fn serialize_f64(self, v: f64) -> R {
@@ -143,10 +146,19 @@ macro_rules! primitive_methods {
         fn serialize_unit_struct(self, _name: &'static str) -> R {
             self.serialize_unit()
         }
-        fn serialize_unit_variant(self, _name: &'static str, _idx: u32, variant: &'static str) -> R {
+        fn serialize_unit_variant(
+            self,
+            _name: &'static str,
+            _idx: u32,
+            variant: &'static str,
+        ) -> R {
             self.serialize_str(variant)
         }
-        fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _name: &'static str, value: &T) -> R {
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(
+            self,
+            _name: &'static str,
+            value: &T,
+        ) -> R {
             value.serialize(self)
         }
         decline! {

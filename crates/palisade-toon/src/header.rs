@@ -41,7 +41,10 @@ pub(crate) fn leaf_count(fields: &[FieldSpec<'_>]) -> usize {
 pub(crate) enum HeaderParse<'a> {
     NotHeader,
     /// Looks like a header but breaks the grammar; `at` is a byte offset.
-    Invalid { reason: String, at: usize },
+    Invalid {
+        reason: String,
+        at: usize,
+    },
     Header {
         header: Header<'a>,
         inline: Option<&'a str>,
@@ -86,16 +89,16 @@ pub(crate) fn parse_header(content: &str, max_depth: usize) -> Result<HeaderPars
     let brace_start = find_unquoted(b, b'{', bracket_end);
     let colon_after_bracket = find_unquoted(b, b':', bracket_end);
     let mut brace_match = None;
-    if let Some(bs) = brace_start {
-        if colon_after_bracket.is_some_and(|c| bs < c) {
-            let gap = &content[bracket_end + 1..bs];
-            if !gap.is_empty() {
-                return Ok(invalid(gap_reason(gap, "field list"), bracket_end + 1));
-            }
-            brace_match = find_matching_brace(b, bs);
-            if let Some(m) = brace_match {
-                brace_end = m + 1;
-            }
+    if let Some(bs) = brace_start
+        && colon_after_bracket.is_some_and(|c| bs < c)
+    {
+        let gap = &content[bracket_end + 1..bs];
+        if !gap.is_empty() {
+            return Ok(invalid(gap_reason(gap, "field list"), bracket_end + 1));
+        }
+        brace_match = find_matching_brace(b, bs);
+        if let Some(m) = brace_match {
+            brace_end = m + 1;
         }
     }
     let Some(colon) = find_unquoted(b, b':', bracket_end.max(brace_end)) else {
@@ -123,35 +126,34 @@ pub(crate) fn parse_header(content: &str, max_depth: usize) -> Result<HeaderPars
         None
     };
     let after_colon = content[colon + 1..].trim_matches(' ');
-    let (length, delimiter, keyed) =
-        match parse_bracket(&content[bracket_start + 1..bracket_end]) {
-            Some(parts) => parts,
-            None => {
-                return Ok(invalid(
-                    format!(
-                        "invalid array length \"{}\"; expected a non-negative integer without leading zeros",
-                        &content[bracket_start + 1..bracket_end]
-                    ),
-                    bracket_start + 1,
-                ));
-            }
-        };
+    let (length, delimiter, keyed) = match parse_bracket(&content[bracket_start + 1..bracket_end]) {
+        Some(parts) => parts,
+        None => {
+            return Ok(invalid(
+                format!(
+                    "invalid array length \"{}\"; expected a non-negative integer without leading zeros",
+                    &content[bracket_start + 1..bracket_end]
+                ),
+                bracket_start + 1,
+            ));
+        }
+    };
     let mut fields = None;
-    if let (Some(bs), Some(be)) = (brace_start, brace_match) {
-        if be < colon {
-            let inner = &content[bs + 1..be];
-            if let Some(found) = mismatched_delimiter(inner, delimiter) {
-                return Ok(invalid(
-                    format!(
-                        "header delimiter mismatch: bracket declares {delimiter} but the field list uses {found}"
-                    ),
-                    bs + 1,
-                ));
-            }
-            match parse_fields(inner, delimiter, max_depth) {
-                Ok(f) => fields = Some(f),
-                Err(reason) => return Ok(invalid(reason, bs + 1)),
-            }
+    if let (Some(bs), Some(be)) = (brace_start, brace_match)
+        && be < colon
+    {
+        let inner = &content[bs + 1..be];
+        if let Some(found) = mismatched_delimiter(inner, delimiter) {
+            return Ok(invalid(
+                format!(
+                    "header delimiter mismatch: bracket declares {delimiter} but the field list uses {found}"
+                ),
+                bs + 1,
+            ));
+        }
+        match parse_fields(inner, delimiter, max_depth) {
+            Ok(f) => fields = Some(f),
+            Err(reason) => return Ok(invalid(reason, bs + 1)),
         }
     }
     let strict_error = fields

@@ -53,7 +53,11 @@ pub(crate) trait Sink<'a> {
 }
 
 /// Decodes `input` into `sink`.
-pub(crate) fn parse<'a, S: Sink<'a>>(input: &'a str, opts: &DecodeOptions, sink: &mut S) -> Result<()> {
+pub(crate) fn parse<'a, S: Sink<'a>>(
+    input: &'a str,
+    opts: &DecodeOptions,
+    sink: &mut S,
+) -> Result<()> {
     if input.len() > opts.max_input_bytes {
         return Err(Error::new(ErrorKind::InputTooLarge {
             len: input.len(),
@@ -249,10 +253,10 @@ pub(crate) fn parse_primitive(token: &str) -> Result<Scalar<'_>, ErrorKind> {
         b'f' if t == "false" => return Ok(Scalar::Bool(false)),
         b'n' if t == "null" => return Ok(Scalar::Null),
         b'-' | b'0'..=b'9' => {
-            if let Some(integer) = classify_numeric(t.as_bytes()) {
-                if let Some(n) = Number::parse_token(t, integer) {
-                    return Ok(Scalar::Number(n));
-                }
+            if let Some(integer) = classify_numeric(t.as_bytes())
+                && let Some(n) = Number::parse_token(t, integer)
+            {
+                return Ok(Scalar::Number(n));
             }
         }
         _ => {}
@@ -270,7 +274,10 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
     }
 
     fn last_consumed(&self) -> Option<Line<'a>> {
-        self.pos.checked_sub(1).and_then(|i| self.lines.get(i)).copied()
+        self.pos
+            .checked_sub(1)
+            .and_then(|i| self.lines.get(i))
+            .copied()
     }
 
     fn enter(&self, nest: usize, line: &Line<'a>) -> Result<usize> {
@@ -291,7 +298,11 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
 
     /// Classifies `content` (a slice of `line.content`) as a header. Malformed
     /// headers are errors in strict mode and plain `key: value` lines otherwise.
-    fn resolve_header(&self, line: &Line<'a>, content: &'a str) -> Result<Option<(Header<'a>, Option<&'a str>)>> {
+    fn resolve_header(
+        &self,
+        line: &Line<'a>,
+        content: &'a str,
+    ) -> Result<Option<(Header<'a>, Option<&'a str>)>> {
         let base = offset_in(line, content);
         match parse_header(content, self.max_depth) {
             Err(kind) => Err(line.error_at(kind, base)),
@@ -308,7 +319,9 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
                 inline,
                 strict_error,
             }) => match strict_error {
-                Some(reason) if self.strict => Err(line.error_at(ErrorKind::InvalidHeader(reason), base)),
+                Some(reason) if self.strict => {
+                    Err(line.error_at(ErrorKind::InvalidHeader(reason), base))
+                }
                 _ => Ok(Some((header, inline))),
             },
         }
@@ -335,12 +348,12 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
             self.sink.end_array();
             return self.expect_end();
         }
-        if looks_like_keyless_header(first.content) {
-            if let Some((header, inline)) = self.resolve_header(&first, first.content)? {
-                self.advance();
-                self.array_from_header(&header, inline, 0, &first, 0)?;
-                return self.expect_end();
-            }
+        if looks_like_keyless_header(first.content)
+            && let Some((header, inline)) = self.resolve_header(&first, first.content)?
+        {
+            self.advance();
+            self.array_from_header(&header, inline, 0, &first, 0)?;
+            return self.expect_end();
         }
         self.advance();
         let following = self.peek();
@@ -384,8 +397,9 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
     fn split_key(&self, line: &Line<'a>, content: &'a str) -> Result<(Cow<'a, str>, &'a str)> {
         let b = content.as_bytes();
         if b.first() == Some(&b'"') {
-            let close = crate::quote::find_closing_quote(b, 0)
-                .ok_or_else(|| line.error_at(ErrorKind::UnterminatedString, offset_in(line, content)))?;
+            let close = crate::quote::find_closing_quote(b, 0).ok_or_else(|| {
+                line.error_at(ErrorKind::UnterminatedString, offset_in(line, content))
+            })?;
             let key = crate::quote::unescape(&content[1..close])
                 .map_err(|k| line.error_at(k, offset_in(line, content)))?;
             let after = content[close + 1..].trim_start_matches(' ');
@@ -395,7 +409,10 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
             return Ok((key, rest.trim_matches(' ')));
         }
         let Some(colon) = find_unquoted(b, b':', 0) else {
-            return Err(line.error_at(ErrorKind::MissingColon, offset_in(line, content) + content.len()));
+            return Err(line.error_at(
+                ErrorKind::MissingColon,
+                offset_in(line, content) + content.len(),
+            ));
         };
         Ok((
             Cow::Borrowed(content[..colon].trim_matches(' ')),
@@ -404,7 +421,13 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
     }
 
     /// One `key: value`, `key:` or `key[N]...:` line of an object at `base`.
-    fn key_value(&mut self, line: &Line<'a>, content: &'a str, base: usize, nest: usize) -> Result<()> {
+    fn key_value(
+        &mut self,
+        line: &Line<'a>,
+        content: &'a str,
+        base: usize,
+        nest: usize,
+    ) -> Result<()> {
         if let Some((header, inline)) = self.resolve_header(line, content)? {
             let Some(key) = header.key.clone() else {
                 return Err(line.error(ErrorKind::MisplacedKeylessHeader(if header.keyed {
@@ -502,14 +525,21 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
         let hint = header.length.min(self.lines.len() - self.pos);
         self.sink.start_array(hint);
         match &header.fields {
-            Some(fields) if !fields.is_empty() => self.tabular_array(header, fields, base, line, nest)?,
+            Some(fields) if !fields.is_empty() => {
+                self.tabular_array(header, fields, base, line, nest)?;
+            }
             _ => self.list_array(header, base, line, nest)?,
         }
         self.sink.end_array();
         Ok(())
     }
 
-    fn inline_array(&mut self, header: &Header<'a>, values: &'a str, line: &Line<'a>) -> Result<()> {
+    fn inline_array(
+        &mut self,
+        header: &Header<'a>,
+        values: &'a str,
+        line: &Line<'a>,
+    ) -> Result<()> {
         let mut cells = std::mem::take(&mut self.cells);
         split_cells(values, header.delimiter.as_byte(), &mut cells);
         if self.strict && cells.len() != header.length {
@@ -539,7 +569,13 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
 
     /// Emits one row object from its cells, walking nested field groups
     /// depth-first. `checked` asks the sink to resolve duplicate field names.
-    fn row_object(&mut self, fields: &[FieldSpec<'a>], line: &Line<'a>, cell: &mut usize, checked: bool) -> Result<()> {
+    fn row_object(
+        &mut self,
+        fields: &[FieldSpec<'a>],
+        line: &Line<'a>,
+        cell: &mut usize,
+        checked: bool,
+    ) -> Result<()> {
         self.sink.start_object(fields.len());
         for f in fields {
             if checked {
@@ -552,7 +588,8 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
                 None => {
                     let token = self.cells.get(*cell).copied().unwrap_or("");
                     *cell += 1;
-                    let v = parse_primitive(token).map_err(|k| line.error_at(k, offset_in(line, token)))?;
+                    let v = parse_primitive(token)
+                        .map_err(|k| line.error_at(k, offset_in(line, token)))?;
                     self.sink.scalar(v);
                 }
             }
@@ -566,7 +603,8 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
     fn flat_row(&mut self, table: u32, line: &Line<'a>) -> Result<()> {
         for &token in &self.cells {
             if token.starts_with('"') {
-                crate::quote::parse_quoted(token).map_err(|k| line.error_at(k, offset_in(line, token)))?;
+                crate::quote::parse_quoted(token)
+                    .map_err(|k| line.error_at(k, offset_in(line, token)))?;
             }
         }
         if self.sink.flat_row(table, &self.cells) {
@@ -591,11 +629,20 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
         Ok(())
     }
 
-    fn check_no_blank(&self, start: Option<u32>, end: Option<u32>, context: &'static str) -> Result<()> {
-        if let (Some(s), Some(e)) = (start, end) {
-            if let Some(n) = self.scanned.first_blank_between(s, e) {
-                return Err(Error::at(ErrorKind::BlankLineInArray { context }, n as usize, 1));
-            }
+    fn check_no_blank(
+        &self,
+        start: Option<u32>,
+        end: Option<u32>,
+        context: &'static str,
+    ) -> Result<()> {
+        if let (Some(s), Some(e)) = (start, end)
+            && let Some(n) = self.scanned.first_blank_between(s, e)
+        {
+            return Err(Error::at(
+                ErrorKind::BlankLineInArray { context },
+                n as usize,
+                1,
+            ));
         }
         Ok(())
     }
@@ -620,7 +667,12 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
         } else {
             self.sink.flat_table(fields, delim)
         };
-        self.sink.reserve(rows_hint.saturating_mul(if flat.is_some() { 1 + width } else { 2 + 2 * width }));
+        self.sink
+            .reserve(rows_hint.saturating_mul(if flat.is_some() {
+                1 + width
+            } else {
+                2 + 2 * width
+            }));
         let (mut count, mut start, mut end, mut last) = (0usize, None, None, *header_line);
         while !self.strict || count < header.length {
             let Some(line) = self.peek() else { break };
@@ -660,29 +712,35 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
                 }));
             }
             self.check_no_blank(start, end, "tabular array")?;
-            if let Some(next) = self.peek() {
-                if next.depth as usize == row_depth
-                    && !next.content.starts_with("- ")
-                    && is_data_row(next.content, header.delimiter)
-                {
-                    return Err(next.error(ErrorKind::TooMany {
-                        what: "tabular rows",
-                        expected: header.length,
-                    }));
-                }
+            if let Some(next) = self.peek()
+                && next.depth as usize == row_depth
+                && !next.content.starts_with("- ")
+                && is_data_row(next.content, header.delimiter)
+            {
+                return Err(next.error(ErrorKind::TooMany {
+                    what: "tabular rows",
+                    expected: header.length,
+                }));
             }
         }
         Ok(())
     }
 
-    fn keyed_object(&mut self, header: &Header<'a>, base: usize, header_line: &Line<'a>, nest: usize) -> Result<()> {
+    fn keyed_object(
+        &mut self,
+        header: &Header<'a>,
+        base: usize,
+        header_line: &Line<'a>,
+        nest: usize,
+    ) -> Result<()> {
         let fields = header.fields.as_deref().unwrap_or(&[]);
         let entry_depth = self.content_depth(base)?;
         let width = leaf_count(fields);
         // Entry objects sit one level below the keyed object.
         self.enter(nest, header_line)?;
         let (mut count, mut start, mut end, mut last) = (0usize, None, None, *header_line);
-        self.sink.start_object(header.length.min(self.lines.len() - self.pos));
+        self.sink
+            .start_object(header.length.min(self.lines.len() - self.pos));
         while let Some(line) = self.peek() {
             let depth = line.depth as usize;
             if depth <= base {
@@ -727,7 +785,13 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
         Ok(())
     }
 
-    fn list_array(&mut self, header: &Header<'a>, base: usize, header_line: &Line<'a>, nest: usize) -> Result<()> {
+    fn list_array(
+        &mut self,
+        header: &Header<'a>,
+        base: usize,
+        header_line: &Line<'a>,
+        nest: usize,
+    ) -> Result<()> {
         let item_depth = self.content_depth(base)?;
         let (mut count, mut start, mut end, mut last) = (0usize, None, None, *header_line);
         while !self.strict || count < header.length {
@@ -759,13 +823,14 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
                 }));
             }
             self.check_no_blank(start, end, "list array")?;
-            if let Some(next) = self.peek() {
-                if next.depth as usize == item_depth && next.content.starts_with("- ") {
-                    return Err(next.error(ErrorKind::TooMany {
-                        what: "list items",
-                        expected: header.length,
-                    }));
-                }
+            if let Some(next) = self.peek()
+                && next.depth as usize == item_depth
+                && next.content.starts_with("- ")
+            {
+                return Err(next.error(ErrorKind::TooMany {
+                    what: "list items",
+                    expected: header.length,
+                }));
             }
         }
         Ok(())
@@ -792,28 +857,30 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
             self.sink.end_array();
             return Ok(());
         }
-        if looks_like_keyless_header(after) {
-            if let Some((header, inline)) = self.resolve_header(&line, after)? {
-                if header.keyed || header.fields.is_some() {
-                    return Err(line.error(ErrorKind::MisplacedKeylessHeader(if header.keyed {
+        if looks_like_keyless_header(after)
+            && let Some((header, inline)) = self.resolve_header(&line, after)?
+        {
+            if header.keyed || header.fields.is_some() {
+                return Err(
+                    line.error(ErrorKind::MisplacedKeylessHeader(if header.keyed {
                         "a keyless keyed header is only valid at the document root"
                     } else {
                         "a keyless header with a field list is only valid at the document root"
-                    })));
-                }
-                return self.array_from_header(&header, inline, base, &line, nest);
+                    })),
+                );
             }
+            return self.array_from_header(&header, inline, base, &line, nest);
         }
-        if let Some((header, inline)) = self.resolve_header(&line, after)? {
-            if let (Some(key), Some(_)) = (header.key.clone(), header.fields.as_ref()) {
-                let nest = self.enter(nest, &line)?;
-                self.sink.start_object(0);
-                self.key(&line, key)?;
-                self.array_from_header(&header, inline, base + 1, &line, nest)?;
-                self.sibling_fields(base + 1, nest)?;
-                self.sink.end_object();
-                return Ok(());
-            }
+        if let Some((header, inline)) = self.resolve_header(&line, after)?
+            && let (Some(key), Some(_)) = (header.key.clone(), header.fields.as_ref())
+        {
+            let nest = self.enter(nest, &line)?;
+            self.sink.start_object(0);
+            self.key(&line, key)?;
+            self.array_from_header(&header, inline, base + 1, &line, nest)?;
+            self.sibling_fields(base + 1, nest)?;
+            self.sink.end_object();
+            return Ok(());
         }
         if has_unquoted_colon(after) {
             let nest = self.enter(nest, &line)?;

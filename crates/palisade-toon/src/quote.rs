@@ -199,16 +199,18 @@ pub(crate) fn unescape(inner: &str) -> Result<Cow<'_, str>, ErrorKind> {
             b'\\' => out.push('\\'),
             b'"' => out.push('"'),
             b'u' => {
-                let hex = b.get(i + 2..i + 6).filter(|h| h.iter().all(u8::is_ascii_hexdigit));
+                let hex = b
+                    .get(i + 2..i + 6)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit));
                 let Some(hex) = hex else {
                     let end = (i + 6).min(b.len());
                     return Err(ErrorKind::InvalidEscape(
                         String::from_utf8_lossy(&b[i..end]).into_owned(),
                     ));
                 };
-                let code = hex
-                    .iter()
-                    .fold(0u32, |acc, &h| acc * 16 + (h as char).to_digit(16).unwrap_or(0));
+                let code = hex.iter().fold(0u32, |acc, &h| {
+                    acc * 16 + (h as char).to_digit(16).unwrap_or(0)
+                });
                 // Lone surrogates are rejected: supplementary characters must
                 // appear as literal UTF-8 (§7.1).
                 let Some(ch) = char::from_u32(code) else {
@@ -245,8 +247,8 @@ mod tests {
             assert!(is_safe_unquoted(s, d), "{s}");
         }
         for s in [
-            "", " a", "a ", "true", "null", "42", "-3.14", "1e-6", "05", "+1", "a:b", "a,b",
-            "[x]", "{x}", "- x", "-", "#", "#x", "a\"b", "a\\b", "a\nb",
+            "", " a", "a ", "true", "null", "42", "-3.14", "1e-6", "05", "+1", "a:b", "a,b", "[x]",
+            "{x}", "- x", "-", "#", "#x", "a\"b", "a\\b", "a\nb",
         ] {
             assert!(!is_safe_unquoted(s, d), "{s}");
         }

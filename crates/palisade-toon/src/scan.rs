@@ -69,7 +69,10 @@ pub(crate) fn scan(input: &str, indent: usize, strict: bool) -> Result<Scanned<'
         }
         raw = raw.strip_suffix('\r').unwrap_or(raw);
         let bytes = raw.as_bytes();
-        let lead = bytes.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+        let lead = bytes
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
         let first_tab = bytes[..lead].iter().position(|&b| b == b'\t');
         // Strict mode stops the indentation at the first tab so the tab is
         // reported; non-strict mode takes the whole run of spaces and tabs.

@@ -58,14 +58,14 @@ struct KeySet<'a> {
 const INDEX_THRESHOLD: usize = 16;
 
 impl<'a> KeySet<'a> {
-    fn insert(&mut self, key: &Cow<'a, str>) -> bool {
+    fn insert(&mut self, key: Cow<'a, str>) -> bool {
         if let Some(ix) = &mut self.index {
-            return ix.insert(key.clone());
+            return ix.insert(key);
         }
-        if self.keys.iter().any(|k| k == key) {
+        if self.keys.contains(&key) {
             return false;
         }
-        self.keys.push(key.clone());
+        self.keys.push(key);
         if self.keys.len() > INDEX_THRESHOLD {
             self.index = Some(self.keys.drain(..).collect());
         }
@@ -110,7 +110,8 @@ impl<'a> Sink<'a> for TapeSink<'a> {
         let fresh = match self.frames.last_mut() {
             Some(slot) => {
                 let pool = &mut self.pool;
-                slot.get_or_insert_with(|| pool.pop().unwrap_or_default()).insert(&key)
+                slot.get_or_insert_with(|| pool.pop().unwrap_or_default())
+                    .insert(key.clone())
             }
             None => true,
         };
@@ -177,7 +178,11 @@ impl<'a> TapeDeserializer<'a> {
     }
 
     fn next(&mut self) -> Event<'a> {
-        let e = self.tape.get_mut(self.pos).map(std::mem::take).unwrap_or_default();
+        let e = self
+            .tape
+            .get_mut(self.pos)
+            .map(std::mem::take)
+            .unwrap_or_default();
         self.pos += 1;
         e
     }
@@ -226,10 +231,16 @@ impl<'de> Deserializer<'de> for &mut TapeDeserializer<'de> {
             Event::Str(s) | Event::Key(s) => visitor.visit_borrowed_str(s),
             Event::OwnedStr(s) | Event::OwnedKey(s) => visitor.visit_string(s.into_string()),
             Event::StartArray(len) => {
-                let value = visitor.visit_seq(Seq { de: &mut *self, len })?;
+                let value = visitor.visit_seq(Seq {
+                    de: &mut *self,
+                    len,
+                })?;
                 match self.next() {
                     Event::EndArray => Ok(value),
-                    _ => Err(de::Error::invalid_length(len + 1, &"fewer elements in array")),
+                    _ => Err(de::Error::invalid_length(
+                        len + 1,
+                        &"fewer elements in array",
+                    )),
                 }
             }
             Event::StartObject => {
@@ -241,14 +252,23 @@ impl<'de> Deserializer<'de> for &mut TapeDeserializer<'de> {
             }
             Event::Row(table) => {
                 let start = self.pos;
-                let names = self.tables.get(table as usize).map_or(&[][..], |t| &t.names[..]);
+                let names = self
+                    .tables
+                    .get(table as usize)
+                    .map_or(&[][..], |t| &t.names[..]);
                 let cells = self.tape.get(start..start + names.len()).unwrap_or(&[]);
-                let result = visitor.visit_map(RowAccess { names, cells, index: 0 });
+                let result = visitor.visit_map(RowAccess {
+                    names,
+                    cells,
+                    index: 0,
+                });
                 self.pos = start + names.len();
                 result
             }
             Event::Cell(token) => CellDeserializer(token).deserialize_any(visitor),
-            Event::EndObject | Event::EndArray => Err(de::Error::custom("unexpected end of container")),
+            Event::EndObject | Event::EndArray => {
+                Err(de::Error::custom("unexpected end of container"))
+            }
         }
     }
 
@@ -261,7 +281,11 @@ impl<'de> Deserializer<'de> for &mut TapeDeserializer<'de> {
         }
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
         visitor.visit_newtype_struct(self)
     }
 
@@ -272,16 +296,26 @@ impl<'de> Deserializer<'de> for &mut TapeDeserializer<'de> {
         visitor: V,
     ) -> Result<V::Value> {
         match self.peek() {
-            Some(Event::Str(_) | Event::OwnedStr(_)) => visitor.visit_enum(Variant { de: self, tagged: false }),
+            Some(Event::Str(_) | Event::OwnedStr(_)) => visitor.visit_enum(Variant {
+                de: self,
+                tagged: false,
+            }),
             Some(Event::StartObject) => {
                 self.pos += 1;
-                let value = visitor.visit_enum(Variant { de: &mut *self, tagged: true })?;
+                let value = visitor.visit_enum(Variant {
+                    de: &mut *self,
+                    tagged: true,
+                })?;
                 match self.next() {
                     Event::EndObject => Ok(value),
-                    _ => Err(de::Error::custom("expected an object with exactly one entry for an enum")),
+                    _ => Err(de::Error::custom(
+                        "expected an object with exactly one entry for an enum",
+                    )),
                 }
             }
-            _ => Err(de::Error::custom("expected a string or an object with one entry for an enum")),
+            _ => Err(de::Error::custom(
+                "expected a string or an object with one entry for an enum",
+            )),
         }
     }
 
@@ -384,7 +418,11 @@ impl<'de> Deserializer<'de> for CellDeserializer<'de> {
             visitor.visit_some(self)
         }
     }
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
         visitor.visit_newtype_struct(self)
     }
     fn deserialize_enum<V: Visitor<'de>>(
@@ -423,13 +461,23 @@ impl<'de> VariantAccess<'de> for UnitOnly {
         Ok(())
     }
     fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, _seed: T) -> Result<T::Value> {
-        Err(de::Error::custom("a table cell can only name a unit variant"))
+        Err(de::Error::custom(
+            "a table cell can only name a unit variant",
+        ))
     }
     fn tuple_variant<V: Visitor<'de>>(self, _len: usize, _visitor: V) -> Result<V::Value> {
-        Err(de::Error::custom("a table cell can only name a unit variant"))
+        Err(de::Error::custom(
+            "a table cell can only name a unit variant",
+        ))
     }
-    fn struct_variant<V: Visitor<'de>>(self, _fields: &'static [&'static str], _visitor: V) -> Result<V::Value> {
-        Err(de::Error::custom("a table cell can only name a unit variant"))
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value> {
+        Err(de::Error::custom(
+            "a table cell can only name a unit variant",
+        ))
     }
 }
 
@@ -477,7 +525,9 @@ impl<'de> VariantAccess<'de> for Variant<'_, 'de> {
     }
     fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value> {
         if !self.tagged {
-            return Err(de::Error::custom("expected an object for a newtype variant"));
+            return Err(de::Error::custom(
+                "expected an object for a newtype variant",
+            ));
         }
         seed.deserialize(&mut *self.de)
     }
@@ -487,7 +537,11 @@ impl<'de> VariantAccess<'de> for Variant<'_, 'de> {
         }
         de::Deserializer::deserialize_seq(&mut *self.de, visitor)
     }
-    fn struct_variant<V: Visitor<'de>>(self, _fields: &'static [&'static str], visitor: V) -> Result<V::Value> {
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
         if !self.tagged {
             return Err(de::Error::custom("expected an object for a struct variant"));
         }

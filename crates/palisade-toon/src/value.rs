@@ -469,9 +469,9 @@ impl From<Value> for serde_json::Value {
             },
             Value::String(s) => serde_json::Value::String(s),
             Value::Array(a) => serde_json::Value::Array(a.into_iter().map(Into::into).collect()),
-            Value::Object(m) => serde_json::Value::Object(
-                m.into_iter().map(|(k, v)| (k, v.into())).collect(),
-            ),
+            Value::Object(m) => {
+                serde_json::Value::Object(m.into_iter().map(|(k, v)| (k, v.into())).collect())
+            }
         }
     }
 }

@@ -52,30 +52,57 @@ fn indent(opts: &serde_json::Value) -> usize {
 
 /// Runs one fixture case; `Err` describes the failure.
 fn run_case(kind: &str, case: &serde_json::Value) -> Result<(), String> {
-    let opts = case.get("options").cloned().unwrap_or(serde_json::Value::Null);
+    let opts = case
+        .get("options")
+        .cloned()
+        .unwrap_or(serde_json::Value::Null);
     let should_error = case.get("shouldError").and_then(serde_json::Value::as_bool) == Some(true);
     // Parse the case's JSON again through `Value` so key order is kept.
-    let input_text = case.get("input").map(ToString::to_string).unwrap_or_default();
+    let input_text = case
+        .get("input")
+        .map(ToString::to_string)
+        .unwrap_or_default();
     if kind == "encode" {
         let input: Value = serde_json::from_str(&input_text).map_err(|e| e.to_string())?;
-        let options = EncodeOptions::new().delimiter(delimiter(&opts)).indent(indent(&opts));
+        let options = EncodeOptions::new()
+            .delimiter(delimiter(&opts))
+            .indent(indent(&opts));
         let got = encode(&input, &options);
-        let expected = case.get("expected").and_then(|e| e.as_str()).unwrap_or_default();
+        let expected = case
+            .get("expected")
+            .and_then(|e| e.as_str())
+            .unwrap_or_default();
         return match (got, should_error) {
             (Err(_), true) => Ok(()),
             (Ok(text), false) if text == expected => Ok(()),
             (got, _) => Err(format!("got {got:?}, expected {expected:?}")),
         };
     }
-    let input = case.get("input").and_then(|i| i.as_str()).unwrap_or_default();
-    let strict = opts.get("strict").and_then(serde_json::Value::as_bool).unwrap_or(true);
+    let input = case
+        .get("input")
+        .and_then(|i| i.as_str())
+        .unwrap_or_default();
+    let strict = opts
+        .get("strict")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(true);
     let options = DecodeOptions::new().strict(strict).indent(indent(&opts));
-    let expected_text = case.get("expected").map(ToString::to_string).unwrap_or_default();
+    let expected_text = case
+        .get("expected")
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let expected: Value = serde_json::from_str(&expected_text).map_err(|e| e.to_string())?;
     match (decode(input, &options), should_error) {
         (Err(_), true) => Ok(()),
         (Ok(v), false) if v == expected => Ok(()),
-        (got, _) => Err(format!("input {input:?}: got {got:?}, expected {}", if should_error { "an error".into() } else { expected_text })),
+        (got, _) => Err(format!(
+            "input {input:?}: got {got:?}, expected {}",
+            if should_error {
+                "an error".into()
+            } else {
+                expected_text
+            }
+        )),
     }
 }
 
@@ -91,13 +118,24 @@ fn all_fixtures_pass() {
         for file in files {
             let text = std::fs::read_to_string(&file).unwrap_or_default();
             let doc: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-            let name = format!("{kind}/{}", file.file_name().and_then(|n| n.to_str()).unwrap_or(""));
-            let cases = doc.get("tests").and_then(|t| t.as_array()).cloned().unwrap_or_default();
+            let name = format!(
+                "{kind}/{}",
+                file.file_name().and_then(|n| n.to_str()).unwrap_or("")
+            );
+            let cases = doc
+                .get("tests")
+                .and_then(|t| t.as_array())
+                .cloned()
+                .unwrap_or_default();
             for (i, case) in cases.iter().enumerate() {
                 match run_case(kind, case) {
                     Ok(()) => passed += 1,
                     Err(why) => {
-                        let optional = if OPTIONAL.contains(&(name.as_str(), i)) { " [optional]" } else { "" };
+                        let optional = if OPTIONAL.contains(&(name.as_str(), i)) {
+                            " [optional]"
+                        } else {
+                            ""
+                        };
                         let title = case.get("name").and_then(|n| n.as_str()).unwrap_or("");
                         failures.push(format!("{name}#{i}{optional} {title}: {why}"));
                     }
@@ -106,6 +144,11 @@ fn all_fixtures_pass() {
         }
     }
     println!("TOON fixtures: {passed} passed, {} failed", failures.len());
-    assert!(failures.is_empty(), "{} fixture failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} fixture failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert_eq!(passed, 538, "expected the 538 cases of spec v4.1.1");
 }

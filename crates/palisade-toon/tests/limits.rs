@@ -19,7 +19,10 @@ fn deep_nesting_hits_the_depth_limit() {
         doc.push_str("a:\n");
     }
     let err = decode(&doc, &DecodeOptions::default()).err();
-    assert!(matches!(err.as_ref().map(|e| e.kind()), Some(ErrorKind::DepthLimitExceeded { max: 128 })));
+    assert!(matches!(
+        err.as_ref().map(|e| e.kind()),
+        Some(ErrorKind::DepthLimitExceeded { max: 128 })
+    ));
     assert_eq!(err.and_then(|e| e.line()), Some(129));
 }
 
@@ -31,7 +34,10 @@ fn deep_list_nesting_hits_the_depth_limit() {
         doc.push_str("- [1]:\n");
     }
     let r = decode(&doc, &DecodeOptions::default().max_depth(64));
-    assert!(matches!(kind(r), Some(ErrorKind::DepthLimitExceeded { max: 64 })));
+    assert!(matches!(
+        kind(r),
+        Some(ErrorKind::DepthLimitExceeded { max: 64 })
+    ));
 }
 
 #[test]
@@ -52,10 +58,16 @@ fn depth_limit_is_configurable_and_applies_to_encoding() {
         v = Value::Object(m);
     }
     let err = encode(&v, &EncodeOptions::default()).err();
-    assert!(matches!(err.map(|e| e.kind().clone()), Some(ErrorKind::DepthLimitExceeded { .. })));
+    assert!(matches!(
+        err.map(|e| e.kind().clone()),
+        Some(ErrorKind::DepthLimitExceeded { .. })
+    ));
     let text = encode(&v, &EncodeOptions::default().max_depth(400));
     assert!(text.is_ok());
-    let back = decode(&text.unwrap_or_default(), &DecodeOptions::default().max_depth(400));
+    let back = decode(
+        &text.unwrap_or_default(),
+        &DecodeOptions::default().max_depth(400),
+    );
     assert_eq!(back.ok(), Some(v));
 }
 
@@ -63,16 +75,28 @@ fn depth_limit_is_configurable_and_applies_to_encoding() {
 fn input_size_limit() {
     let doc = "a: 1\n".repeat(1000);
     let r = decode(&doc, &DecodeOptions::default().max_input_bytes(100));
-    assert!(matches!(kind(r), Some(ErrorKind::InputTooLarge { len: 5000, max: 100 })));
+    assert!(matches!(
+        kind(r),
+        Some(ErrorKind::InputTooLarge {
+            len: 5000,
+            max: 100
+        })
+    ));
 }
 
 #[test]
 fn huge_declared_lengths_do_not_allocate() {
     let r = decode("a[18446744073709551615]: 1", &DecodeOptions::default());
     assert!(matches!(kind(r), Some(ErrorKind::CountMismatch { .. })));
-    let r = decode("a[999999999999999999999999]:\n  - 1", &DecodeOptions::default());
+    let r = decode(
+        "a[999999999999999999999999]:\n  - 1",
+        &DecodeOptions::default(),
+    );
     assert!(r.is_err());
-    let r = decode("a[4000000000]{x}:\n  1", &DecodeOptions::default().strict(false));
+    let r = decode(
+        "a[4000000000]{x}:\n  1",
+        &DecodeOptions::default().strict(false),
+    );
     assert!(r.is_ok());
 }
 
@@ -91,7 +115,9 @@ fn no_quadratic_blowup_on_wide_or_long_input() {
     let wide: String = (0..50_000).map(|i| format!("k{i}: {i}\n")).collect();
     assert_fast(&wide, budget);
     // Duplicate keys in non-strict mode (last write wins, linear).
-    let dups: String = (0..50_000).map(|i| format!("k{}: {i}\n", i % 1000)).collect();
+    let dups: String = (0..50_000)
+        .map(|i| format!("k{}: {i}\n", i % 1000))
+        .collect();
     assert_fast(&dups, budget);
     // A 2 MB line of delimiters and quotes.
     let row = format!("a[1]: {}", "\",\"".repeat(700_000));

@@ -49,8 +49,10 @@ fn number() -> impl Strategy<Value = Value> {
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
         any::<f64>().prop_map(Value::from),
-        (-1000i32..1000, 0u32..6).prop_map(|(m, e)| Value::from(f64::from(m) / 10f64.powi(e as i32))),
-        prop::sample::select(vec![0.0, -0.0, 1e-6, 1e-7, 1e20, 1e21, 1.5e300, 5e-324]).prop_map(Value::from),
+        (-1000i32..1000, 0u32..6)
+            .prop_map(|(m, e)| Value::from(f64::from(m) / 10f64.powi(e as i32))),
+        prop::sample::select(vec![0.0, -0.0, 1e-6, 1e-7, 1e20, 1e21, 1.5e300, 5e-324])
+            .prop_map(Value::from),
     ]
 }
 
@@ -118,9 +120,14 @@ fn delimiter() -> impl Strategy<Value = Delimiter> {
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.to_string() == y.to_string(),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
+        }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().zip(y.iter()).all(|((k1, v1), (k2, v2))| k1 == k2 && same(v1, v2))
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|((k1, v1), (k2, v2))| k1 == k2 && same(v1, v2))
         }
         _ => a == b,
     }
@@ -173,7 +180,11 @@ fn apply(text: &str, m: &Mutation) -> String {
         }
         Mutation::Insert(i, c) => {
             let i = i % (chars.len() + 1);
-            chars[..i].iter().chain(std::iter::once(&c)).chain(&chars[i..]).collect()
+            chars[..i]
+                .iter()
+                .chain(std::iter::once(&c))
+                .chain(&chars[i..])
+                .collect()
         }
         Mutation::DuplicateLine(i) => {
             let i = i % lines.len();

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use palisade_toon::{
-    DecodeOptions, Delimiter, EncodeOptions, ErrorKind, Value, decode_json, encode_json, from_slice, from_str,
-    to_string, to_string_with, to_writer,
+    DecodeOptions, Delimiter, EncodeOptions, ErrorKind, Value, decode_json, encode_json,
+    from_slice, from_str, to_string, to_string_with, to_writer,
 };
 use serde::{Deserialize, Serialize};
 
@@ -35,14 +35,20 @@ fn orders() -> Vec<Order> {
     vec![
         Order {
             id: 1,
-            customer: Customer { name: "Ada".into(), country: "DK".into() },
+            customer: Customer {
+                name: "Ada".into(),
+                country: "DK".into(),
+            },
             total: 99.5,
             status: Status::Open,
             note: None,
         },
         Order {
             id: 2,
-            customer: Customer { name: "Bob, Jr.".into(), country: "UK".into() },
+            customer: Customer {
+                name: "Bob, Jr.".into(),
+                country: "UK".into(),
+            },
             total: 149.0,
             status: Status::Shipped,
             note: Some("fragile: yes".into()),
@@ -84,9 +90,17 @@ enum Shape {
 
 #[test]
 fn enums_use_external_tagging() -> Result<(), palisade_toon::Error> {
-    let shapes = vec![Shape::Point, Shape::Circle(1.5), Shape::Rect { w: 2, h: 3 }, Shape::Pair(-1, 1)];
+    let shapes = vec![
+        Shape::Point,
+        Shape::Circle(1.5),
+        Shape::Rect { w: 2, h: 3 },
+        Shape::Pair(-1, 1),
+    ];
     let text = to_string(&shapes)?;
-    assert_eq!(text, "[4]:\n  - Point\n  - Circle: 1.5\n  - Rect:\n      w: 2\n      h: 3\n  - Pair[2]: -1,1");
+    assert_eq!(
+        text,
+        "[4]:\n  - Point\n  - Circle: 1.5\n  - Rect:\n      w: 2\n      h: 3\n  - Pair[2]: -1,1"
+    );
     let back: Vec<Shape> = from_str(&text)?;
     assert_eq!(back, shapes);
     Ok(())
@@ -99,7 +113,10 @@ fn maps_with_non_string_keys_and_unit_values() -> Result<(), palisade_toon::Erro
     m.insert(10u32, ());
     assert_eq!(to_string(&m)?, "\"2\": null\n\"10\": null");
     let bad: BTreeMap<Vec<u8>, u8> = [(vec![1], 1)].into_iter().collect();
-    assert!(matches!(to_string(&bad).map_err(|e| e.kind().clone()), Err(ErrorKind::KeyMustBeString)));
+    assert!(matches!(
+        to_string(&bad).map_err(|e| e.kind().clone()),
+        Err(ErrorKind::KeyMustBeString)
+    ));
     Ok(())
 }
 
@@ -118,7 +135,10 @@ fn whole_floats_read_into_integers_and_floats() -> Result<(), palisade_toon::Err
 
 #[test]
 fn non_finite_floats_encode_as_null() -> Result<(), palisade_toon::Error> {
-    assert_eq!(to_string(&[f64::NAN, f64::INFINITY, -0.0, 1e-7])?, "[4]: null,null,0,1e-7");
+    assert_eq!(
+        to_string(&[f64::NAN, f64::INFINITY, -0.0, 1e-7])?,
+        "[4]: null,null,0,1e-7"
+    );
     Ok(())
 }
 
@@ -129,7 +149,9 @@ fn type_mismatch_is_an_error_not_a_panic() {
     struct Want {
         id: u32,
     }
-    let err = from_str::<Want>("id: hello").map(|_| ()).map_err(|e| e.to_string());
+    let err = from_str::<Want>("id: hello")
+        .map(|_| ())
+        .map_err(|e| e.to_string());
     assert!(err.is_err_and(|e| e.contains("invalid type")));
 }
 
@@ -156,7 +178,13 @@ fn serde_json_value_bridges() -> Result<(), palisade_toon::Error> {
 #[test]
 fn value_deserializes_any_toon() -> Result<(), palisade_toon::Error> {
     let v: Value = from_str("servers[2:]{host,port}:\n  a: x.example,80\n  b: y.example,443")?;
-    assert_eq!(v.get("servers").and_then(|s| s.get("b")).and_then(|b| b.get("port")).and_then(Value::as_f64), Some(443.0));
+    assert_eq!(
+        v.get("servers")
+            .and_then(|s| s.get("b"))
+            .and_then(|b| b.get("port"))
+            .and_then(Value::as_f64),
+        Some(443.0)
+    );
     Ok(())
 }
 
@@ -205,7 +233,10 @@ struct Sparse {
 fn fast_path_matches_value_path() -> Result<(), palisade_toon::Error> {
     let flat = |i: i64| Flat {
         id: -i,
-        name: ["", "a,b", "true", "- x", "#c", " pad", "Émile|x", "05", "a\tb", "ok"][(i % 10) as usize].into(),
+        name: [
+            "", "a,b", "true", "- x", "#c", " pad", "Émile|x", "05", "a\tb", "ok",
+        ][(i % 10) as usize]
+            .into(),
         score: [0.0, -0.0, 1e-7, 1.5, 1e21, f64::NAN, 123456.789][(i % 7) as usize],
         tag: (i % 2 == 0).then_some(':'),
         on: i % 3 == 0,
@@ -225,7 +256,13 @@ fn fast_path_matches_value_path() -> Result<(), palisade_toon::Error> {
         none: None,
     })?;
     // Shapes the fast path declines still encode correctly through the tree.
-    assert_paths_agree(&vec![Sparse { id: 1, note: None }, Sparse { id: 2, note: Some("n") }])?;
+    assert_paths_agree(&vec![
+        Sparse { id: 1, note: None },
+        Sparse {
+            id: 2,
+            note: Some("n"),
+        },
+    ])?;
     assert_paths_agree(&orders())?;
     assert_paths_agree(&vec![vec![1, 2], vec![3]])?;
     assert_paths_agree(&BTreeMap::from([("a", 1), ("b", 2)]))?;
@@ -234,7 +271,8 @@ fn fast_path_matches_value_path() -> Result<(), palisade_toon::Error> {
 }
 
 #[test]
-fn table_rows_deserialize_into_borrowed_optional_and_enum_fields() -> Result<(), palisade_toon::Error> {
+fn table_rows_deserialize_into_borrowed_optional_and_enum_fields()
+-> Result<(), palisade_toon::Error> {
     #[derive(Debug, PartialEq, Deserialize)]
     struct Row<'a> {
         name: &'a str,
@@ -245,11 +283,25 @@ fn table_rows_deserialize_into_borrowed_optional_and_enum_fields() -> Result<(),
     let text = "[3]{name,extra,status,note,score}:\n  Ada,1,open,null,1\n  Bob,x,shipped,\"a\\\"b\",2.5\n  \"C, D\",null,open,\"\",-0";
     let rows: Vec<Row<'_>> = from_str(text)?;
     assert_eq!(rows.len(), 3);
-    assert_eq!(rows[0], Row { name: "Ada", status: Status::Open, note: None, score: 1.0 });
+    assert_eq!(
+        rows[0],
+        Row {
+            name: "Ada",
+            status: Status::Open,
+            note: None,
+            score: 1.0
+        }
+    );
     assert_eq!(rows[1].note.as_deref(), Some("a\"b"));
-    assert_eq!((rows[2].name, rows[2].note.as_deref(), rows[2].score), ("C, D", Some(""), 0.0));
+    assert_eq!(
+        (rows[2].name, rows[2].note.as_deref(), rows[2].score),
+        ("C, D", Some(""), 0.0)
+    );
     // A bad escape in a cell is a decode error with its position.
     let err = from_str::<Vec<Row<'_>>>("[1]{name,status,note,score}:\n  Ada,open,\"x\\q\",1").err();
-    assert_eq!(err.and_then(|e| e.position()).map(|p| (p.line, p.column)), Some((2, 12)));
+    assert_eq!(
+        err.and_then(|e| e.position()).map(|p| (p.line, p.column)),
+        Some((2, 12))
+    );
     Ok(())
 }

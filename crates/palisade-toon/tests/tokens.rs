@@ -8,11 +8,17 @@ use palisade_toon::{
 };
 
 fn bench_file(name: &str) -> Option<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench-data").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/bench-data")
+        .join(name);
     match std::fs::read_to_string(&path) {
         Ok(text) => Some(text),
         Err(_) => {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "missing {}", path.display());
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "missing {}",
+                path.display()
+            );
             println!("skipping: {} not found", path.display());
             None
         }
@@ -25,8 +31,11 @@ fn bench_file(name: &str) -> Option<String> {
 /// break, as saved to a file, counts 8,937.
 #[test]
 fn github_repos_matches_the_published_toon_count() -> Result<(), palisade_toon::Error> {
-    let Some(json) = bench_file("github-repos.json") else { return Ok(()) };
-    let value: Value = serde_json::from_str(&json).map_err(|e| palisade_toon::Error::new(palisade_toon::ErrorKind::Message(e.to_string())))?;
+    let Some(json) = bench_file("github-repos.json") else {
+        return Ok(());
+    };
+    let value: Value = serde_json::from_str(&json)
+        .map_err(|e| palisade_toon::Error::new(palisade_toon::ErrorKind::Message(e.to_string())))?;
     let toon = encode(&value, &EncodeOptions::default())?;
     assert_eq!(count_tokens(&format!("{toon}\n"))?, 8_937);
     assert_eq!(count_tokens(&toon)?, 8_936);
@@ -40,7 +49,9 @@ fn github_repos_matches_the_published_toon_count() -> Result<(), palisade_toon::
 #[test]
 fn encode_for_prompt_never_costs_more_than_compact_json() -> Result<(), palisade_toon::Error> {
     // Uniform rows: TOON wins.
-    let rows: Vec<_> = (0..50).map(|i| serde_json::json!({"id": i, "name": format!("n{i}"), "ok": i % 2 == 0})).collect();
+    let rows: Vec<_> = (0..50)
+        .map(|i| serde_json::json!({"id": i, "name": format!("n{i}"), "ok": i % 2 == 0}))
+        .collect();
     let enc = encode_for_prompt(&rows)?;
     assert!(matches!(enc.format, PromptFormat::Toon(_)));
     assert!(enc.tokens < enc.json_compact_tokens);
