@@ -129,7 +129,11 @@ fn parse_json(text: &str, name: &str) -> Result<Value, Failure> {
         let message = e.to_string();
         let suffix = format!(" at line {} column {}", e.line(), e.column());
         let message = message.strip_suffix(&suffix).unwrap_or(&message);
-        Failure(format!("{name}:{}:{}: invalid JSON: {message}", e.line(), e.column()))
+        Failure(format!(
+            "{name}:{}:{}: invalid JSON: {message}",
+            e.line(),
+            e.column()
+        ))
     })
 }
 
@@ -158,7 +162,8 @@ fn encode(delimiter: Delimiter, indent: usize, file: Option<&PathBuf>) -> Result
 fn decode(strict: bool, indent: usize, file: Option<&PathBuf>) -> Result<(), Failure> {
     let name = source_name(file);
     let options = DecodeOptions::new().strict(strict).indent(indent);
-    let value = palisade_toon::decode(&read_input(file)?, &options).map_err(|e| toon_failure(&name, &e))?;
+    let value =
+        palisade_toon::decode(&read_input(file)?, &options).map_err(|e| toon_failure(&name, &e))?;
     let json = serde_json::to_string(&value).map_err(|e| Failure(format!("{name}: {e}")))?;
     write_stdout(&json)
 }

@@ -61,7 +61,11 @@ fn stderr(o: &Output) -> String {
 fn assert_input_error(o: &Output, line_col: &str) {
     assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(o));
     let err = stderr(o);
-    assert_eq!(err.trim_end_matches('\n').lines().count(), 1, "one line: {err:?}");
+    assert_eq!(
+        err.trim_end_matches('\n').lines().count(),
+        1,
+        "one line: {err:?}"
+    );
     assert!(err.contains(line_col), "expected {line_col:?} in {err:?}");
     assert!(o.stdout.is_empty(), "no stdout on error");
 }
@@ -80,10 +84,19 @@ fn encode_file_writes_exact_toon_without_trailing_newline() {
 
 #[test]
 fn encode_stdin_honours_delimiter_and_indent() {
-    let o = palisade(&["toon", "encode", "--delimiter", "tab", "--indent", "4"], USERS_JSON);
+    let o = palisade(
+        &["toon", "encode", "--delimiter", "tab", "--indent", "4"],
+        USERS_JSON,
+    );
     assert_eq!(o.status.code(), Some(0));
-    assert_eq!(stdout(&o), "users[2\t]{id\tname\trole}:\n    1\tAda\tadmin\n    2\tBob\tuser\ncount: 2");
-    let o = palisade(&["toon", "encode", "--delimiter", "pipe"], r#"{"t":["a|b","c"]}"#);
+    assert_eq!(
+        stdout(&o),
+        "users[2\t]{id\tname\trole}:\n    1\tAda\tadmin\n    2\tBob\tuser\ncount: 2"
+    );
+    let o = palisade(
+        &["toon", "encode", "--delimiter", "pipe"],
+        r#"{"t":["a|b","c"]}"#,
+    );
     assert_eq!(stdout(&o), "t[2|]: \"a|b\"|c");
 }
 
@@ -128,10 +141,19 @@ fn bad_toon_is_exit_1_with_line_and_column() {
     let o = palisade(&["toon", "decode", f.path()], "");
     assert_input_error(&o, &format!("{}:2:3:", f.path()));
     assert!(stderr(&o).contains("expected 2 tabular rows, but found 1"));
-    assert_input_error(&palisade(&["toon", "decode"], "a: \"bad\\x\""), "<stdin>:1:4:");
-    assert_input_error(&palisade(&["toon", "decode"], "a: 1\n\tb: 2"), "<stdin>:2:1:");
+    assert_input_error(
+        &palisade(&["toon", "decode"], "a: \"bad\\x\""),
+        "<stdin>:1:4:",
+    );
+    assert_input_error(
+        &palisade(&["toon", "decode"], "a: 1\n\tb: 2"),
+        "<stdin>:2:1:",
+    );
     // A duplicate key whose text holds a newline still prints on one line.
-    assert_input_error(&palisade(&["toon", "decode"], "\"a\\nb\": 1\n\"a\\nb\": 2"), "<stdin>:2:1:");
+    assert_input_error(
+        &palisade(&["toon", "decode"], "\"a\\nb\": 1\n\"a\\nb\": 2"),
+        "<stdin>:2:1:",
+    );
 }
 
 #[test]
@@ -140,7 +162,10 @@ fn bad_json_is_exit_1_with_line_and_column() {
     assert_input_error(&o, "<stdin>:3:3:");
     assert!(stderr(&o).contains("invalid JSON"));
     let f = TempFile::new("json", "[1, 2");
-    assert_input_error(&palisade(&["toon", "stats", f.path()], ""), &format!("{}:1:", f.path()));
+    assert_input_error(
+        &palisade(&["toon", "stats", f.path()], ""),
+        &format!("{}:1:", f.path()),
+    );
 }
 
 #[test]
@@ -177,10 +202,20 @@ fn stats_reports_every_format_with_savings() {
     let o = palisade(&["toon", "stats", f.path()], "");
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
     let out = stdout(&o);
-    for label in ["JSON (2-space)", "JSON compact", "TOON comma", "TOON tab", "TOON pipe", "%"] {
+    for label in [
+        "JSON (2-space)",
+        "JSON compact",
+        "TOON comma",
+        "TOON tab",
+        "TOON pipe",
+        "%",
+    ] {
         assert!(out.contains(label), "{label} missing from:\n{out}");
     }
-    let toon_line = out.lines().find(|l| l.starts_with("TOON comma")).unwrap_or_default();
+    let toon_line = out
+        .lines()
+        .find(|l| l.starts_with("TOON comma"))
+        .unwrap_or_default();
     let cols: Vec<&str> = toon_line.split_whitespace().collect();
     // label(2 words) bytes tokens vs-json vs-compact
     let vs_compact: f64 = cols[5].trim_end_matches('%').parse().expect("percent");
