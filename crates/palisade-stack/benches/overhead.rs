@@ -16,7 +16,10 @@ use palisade_core::{
     ChatRequest, ChatResponse, ChatStream, Provider, ProviderError, ProviderExt, ProviderId, Usage,
     async_trait, stream_from_response,
 };
-use palisade_stack::{Candidate, Fallback, RetryLayer, RetryPolicy, StackBuilder, TimeoutLayer};
+use palisade_stack::{
+    BudgetConfig, BudgetLayer, Candidate, Fallback, ModelPrice, PriceTable, RetryLayer,
+    RetryPolicy, StackBuilder, TimeoutLayer,
+};
 
 /// Answers at once, with usage, like a provider with no latency.
 #[derive(Clone)]
@@ -91,6 +94,28 @@ fn overhead(c: &mut Criterion) {
         .build()
         .expect("the bench stack builds");
     let stack = Arc::new(stack);
+    // The two layers from the sibling crates, configured as in the stack.
+    let limiter = palisade_limit::Limiter::new(
+        palisade_limit::LimiterConfig::named("a")
+            .with_max_concurrent(1000)
+            .with_requests(palisade_limit::Quota::per_second(1_000_000_000))
+            .with_tokens(palisade_limit::Quota::per_second(1_000_000_000_000)),
+    )
+    .expect("the bench limiter config is valid");
+    let breaker =
+        palisade_breaker::CircuitBreaker::new("a", palisade_breaker::BreakerConfig::default())
+            .expect("the default breaker config is valid");
+    let breaker_limiter = bare
+        .clone()
+        .layer(palisade_limit::RateLimitLayer::new(limiter))
+        .layer(palisade_breaker::CircuitBreakerLayer::new(breaker));
+    let budget = bare.clone().layer(BudgetLayer::new(
+        BudgetConfig {
+            limit_usd: Some(1e9),
+            ..BudgetConfig::default()
+        },
+        PriceTable::new().with("a", ModelPrice::new(3.0, 15.0)),
+    ));
 
     let mut group = c.benchmark_group("stack_overhead");
     group.throughput(Throughput::Elements(1));
@@ -100,6 +125,10 @@ fn overhead(c: &mut Criterion) {
     });
     group.bench_function("fallback_3_candidates", |b| {
         b.iter_custom(|n| run(&rt, &fallback, n));
+    });
+    group.bench_function("budget", |b| b.iter_custom(|n| run(&rt, &budget, n)));
+    group.bench_function("breaker_limiter", |b| {
+        b.iter_custom(|n| run(&rt, &breaker_limiter, n));
     });
     group.bench_function("full_stack", |b| b.iter_custom(|n| run(&rt, &*stack, n)));
     group.finish();

@@ -459,3 +459,39 @@ async fn mid_call_failures_use_the_outcome_scripted() {
     assert_eq!(snap.latency.ewma_ms, Some(1000.0));
     assert!(snap.latency.p50_ms.unwrap() > 900.0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_candidate_that_failed_for_good_is_left_out_while_waiting_for_another() {
+    let primary =
+        ScriptedProvider::new("primary").then_error(ProviderError::new(ErrorKind::Auth, "denied"));
+    let secondary = ScriptedProvider::new("secondary");
+    let now = Instant::now();
+    let fallback = Fallback::new([
+        Candidate::new(primary.clone()),
+        Candidate::new(OpenUntil {
+            inner: secondary.clone(),
+            until: now + Duration::from_secs(5),
+        }),
+    ]);
+    let start = Instant::now();
+    let answer = fallback.complete(ChatRequest::user("hi")).await.unwrap();
+    assert_eq!(start.elapsed(), Duration::from_secs(5));
+    assert_eq!(
+        primary.call_count(),
+        1,
+        "not called again after failing for good"
+    );
+    assert_eq!(
+        trail(&answer.attempts),
+        [
+            failed("primary", ErrorKind::Auth, "denied"),
+            skipped(
+                "secondary",
+                SkipReason::Unavailable {
+                    retry_after: Duration::from_secs(5)
+                }
+            ),
+            succeeded("secondary")
+        ]
+    );
+}

@@ -11,7 +11,7 @@ use futures_util::stream::FuturesUnordered;
 use palisade_core::{Attempt, AttemptOutcome, ChatRequest, ProviderError, SkipReason};
 use tokio::time::Instant;
 
-use super::{Answer, Candidate, Fallback, HedgeConfig, Pass, PassEnd};
+use super::{Answer, Fallback, HedgeConfig, Pass, PassEnd};
 use crate::stats::candidate::CandidateStats;
 
 impl Fallback {
@@ -86,7 +86,7 @@ impl Fallback {
                             return PassEnd::Answered(self.succeeded(candidate, answer, started, trail));
                         }
                         Err(error) => {
-                            if let Some(stop) = self.on_failure(candidate, error, started, trail, pass) {
+                            if let Some(stop) = self.on_failure(index, error, started, trail, pass) {
                                 return PassEnd::Stop(stop);
                             }
                         }
@@ -111,8 +111,7 @@ impl Fallback {
         while *next < order.len() {
             let pos = *next;
             *next += 1;
-            let candidate: &Candidate = &self.candidates[order[pos]];
-            if self.admit(candidate, needed, trail, pass) {
+            if self.admit(order[pos], needed, trail, pass) {
                 return Some(pos);
             }
         }

@@ -104,8 +104,9 @@ pub(crate) struct Pass {
     pub(crate) called: bool,
     /// Earliest expected recovery of an unavailable candidate.
     pub(crate) recovery: Option<Duration>,
-    /// A candidate failed with no recovery in sight.
-    pub(crate) failed_for_good: bool,
+    /// Candidates (indices) that failed with no recovery in sight during
+    /// this request: later passes leave them out.
+    pub(crate) dead: Vec<usize>,
     pub(crate) last_error: Option<ProviderError>,
 }
 
@@ -116,11 +117,7 @@ impl Pass {
 
     pub(crate) fn end(&self) -> PassEnd {
         PassEnd::Exhausted {
-            recovery: if self.failed_for_good {
-                None
-            } else {
-                self.recovery
-            },
+            recovery: self.recovery,
         }
     }
 }
@@ -220,11 +217,16 @@ impl Fallback {
         let mut trail = Vec::new();
         let mut order = Vec::with_capacity(self.candidates.len());
         let mut rounds = 0;
+        let mut dead = Vec::new();
+        let mut last_error = None;
         loop {
             order.clear();
             self.router.route(&req, &self.candidates, &mut order);
             self.sanitize(&mut order);
-            let mut pass = Pass::default();
+            let mut pass = Pass {
+                dead: std::mem::take(&mut dead),
+                ..Pass::default()
+            };
             let end = match &self.config.hedge {
                 None => {
                     self.sequential_pass(&req, streaming, needed, &order, &mut trail, &mut pass)
@@ -240,7 +242,10 @@ impl Fallback {
             if pass.called {
                 rounds += 1;
             }
-            let last_error = pass.last_error.take();
+            dead = std::mem::take(&mut pass.dead);
+            if let Some(error) = pass.last_error.take() {
+                last_error = Some(error);
+            }
             let recovery = match end {
                 PassEnd::Answered(answer) => return Ok(answer),
                 PassEnd::Stop(error) => return Err(self.failed(error, trail)),
@@ -309,7 +314,7 @@ impl Fallback {
     ) -> PassEnd {
         for (pos, &index) in order.iter().enumerate() {
             let candidate = &self.candidates[index];
-            if !self.admit(candidate, needed, trail, pass) {
+            if !self.admit(index, needed, trail, pass) {
                 continue;
             }
             if let Some(stop) = self.deadline_passed(req, pass) {
@@ -341,7 +346,7 @@ impl Fallback {
                     return PassEnd::Answered(self.succeeded(candidate, answer, started, trail));
                 }
                 Err(error) => {
-                    if let Some(stop) = self.on_failure(candidate, error, started, trail, pass) {
+                    if let Some(stop) = self.on_failure(index, error, started, trail, pass) {
                         return PassEnd::Stop(stop);
                     }
                 }
@@ -353,11 +358,15 @@ impl Fallback {
     /// Whether `candidate` may be called; records the skip when not.
     pub(crate) fn admit(
         &self,
-        candidate: &Candidate,
+        index: usize,
         needed: u32,
         trail: &mut Vec<Attempt>,
         pass: &mut Pass,
     ) -> bool {
+        if pass.dead.contains(&index) {
+            return false;
+        }
+        let candidate = &self.candidates[index];
         if let Some(window) = candidate.context_window()
             && self.config.context_window_fallback
             && needed > window
@@ -501,12 +510,13 @@ impl Fallback {
     /// Records a failed call; returns the error when it ends the request.
     pub(crate) fn on_failure(
         &self,
-        candidate: &Candidate,
+        index: usize,
         error: ProviderError,
         started: Instant,
         trail: &mut Vec<Attempt>,
         pass: &mut Pass,
     ) -> Option<ProviderError> {
+        let candidate = &self.candidates[index];
         let elapsed = started.elapsed();
         let stats = &candidate.stats;
         stats.record_latency(elapsed);
@@ -527,7 +537,7 @@ impl Fallback {
                 }
                 pass.recovers_in(recovery);
             }
-            None => pass.failed_for_good = true,
+            None => pass.dead.push(index),
         }
         let moves_on = error.is_fallback_eligible()
             || (self.config.content_policy_fallback && error.kind() == ErrorKind::ContentFiltered);
