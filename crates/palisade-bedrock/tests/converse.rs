@@ -173,3 +173,18 @@ async fn the_catalog_gives_the_context_window() {
         .with_model("arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc");
     assert_eq!(unknown.context_window(), None);
 }
+
+#[tokio::test]
+async fn an_inference_profile_arn_reaches_the_server_whole() {
+    let arn = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+    let server = serve(arn, ScriptedProvider::new("sonnet").then_text("via arn")).await;
+    let provider = client_for(&server, arn).await;
+    let answer = provider.complete(ChatRequest::user("hi")).await.unwrap();
+    assert_eq!(answer.text_content(), "via arn");
+    assert_eq!(server.last_request().unwrap().model_id, arn);
+    assert_eq!(
+        provider.context_window(),
+        Some(200_000),
+        "the catalog sees through the ARN"
+    );
+}

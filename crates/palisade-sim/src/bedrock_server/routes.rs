@@ -27,6 +27,9 @@ use super::wire_response;
 /// contexts, documents); the fake should not refuse what the service takes.
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
+/// The suffix of Bedrock's `x-amzn-ErrorType` values.
+const ERROR_TYPE_NAMESPACE: &str = "http://internal.amazon.com/coral/com.amazon.bedrock/";
+
 /// Frames buffered between the provider's stream and the socket.
 const STREAM_BUFFER_FRAMES: usize = 16;
 
@@ -290,8 +293,10 @@ fn error_response(exception: &AwsException, request_id: &str) -> Response {
         HeaderValue::from_static("application/json"),
     );
     insert_request_id(headers, request_id);
+    // Bedrock appends its service namespace after a colon; clients keep the
+    // part before it, so sending it exercises that parsing too.
     if let Some(code) = &exception.code
-        && let Ok(value) = HeaderValue::from_str(code)
+        && let Ok(value) = HeaderValue::from_str(&format!("{code}:{ERROR_TYPE_NAMESPACE}"))
     {
         headers.insert("x-amzn-errortype", value);
     }
