@@ -4,8 +4,9 @@
 //!
 //! Two halves with different costs:
 //! - the **closed fast path** — admitting a call and counting its outcome —
-//!   touches only atomics: one load of the state word to admit, one
-//!   `fetch_add` and a few loads to count a success (see [`crate::window`]);
+//!   touches only atomics: one load of the state word to admit, a few loads
+//!   (and, unless the window is all successes, one `fetch_add`) to count a
+//!   success (see [`crate::window`]);
 //! - every **transition** (trip, half-open, probe verdicts, close, isolate,
 //!   reset) runs under one mutex, so the state word, the open deadline and the
 //!   probe counts always change together. The state word is only ever written
