@@ -58,10 +58,10 @@ struct Inner {
     word: AtomicU64,
     consecutive_failures: AtomicU32,
     window: Window,
-    /// The slow-call threshold, when the slow-call condition is on (only then
-    /// does admission read the clock).
+    /// The slow-call threshold, when the slow-call condition is on. Admission
+    /// reads the clock only when this or `dropped_after` is set.
     slow_after: Option<Duration>,
-    /// `count_dropped_calls_after` (it too needs the admission time).
+    /// `count_dropped_calls_after`.
     dropped_after: Option<Duration>,
     origin: Instant,
     /// `1 + index in ErrorKind::ALL` of the last counted failure, 0 for none.
@@ -114,7 +114,7 @@ impl CircuitBreaker {
     /// probe through. Local state only: never waits, never calls the store.
     ///
     /// In the closed state this is one atomic load (plus a clock read when
-    /// the slow-call condition is on).
+    /// the slow-call condition or `count_dropped_calls_after` is on).
     #[inline]
     pub fn try_acquire(&self) -> Result<Permit, BreakerOpen> {
         let word = self.word();
