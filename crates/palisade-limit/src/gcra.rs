@@ -18,6 +18,7 @@
 //! The same type counts requests (1 unit each) and tokens.
 
 use crate::clock::Nanos;
+use crate::slack::SlackHistory;
 
 /// One GCRA bucket.
 #[derive(Debug, Clone)]
@@ -33,6 +34,8 @@ pub(crate) struct Gcra {
     tolerance: Nanos,
     /// Theoretical arrival time; at or before now means the bucket is full.
     tat: Nanos,
+    /// Clamp points, for refunds that give back no more than is due.
+    history: SlackHistory,
 }
 
 impl Gcra {
@@ -46,6 +49,7 @@ impl Gcra {
             capacity,
             tolerance: capacity.saturating_mul(base_unit),
             tat: 0,
+            history: SlackHistory::new(),
         }
     }
 
@@ -74,27 +78,36 @@ impl Gcra {
         }
     }
 
-    /// Applies a successful [`check`](Gcra::check).
+    /// Applies a successful [`check`](Gcra::check) made at `now`; returns the
+    /// reservation's stamp, which a later [`refund`](Gcra::refund) needs.
     #[inline]
-    pub(crate) fn commit(&mut self, new_tat: Nanos) {
+    pub(crate) fn commit(&mut self, now: Nanos, new_tat: Nanos) -> u64 {
+        let stamp = self.history.record(self.tat.saturating_sub(now));
         self.tat = new_tat;
+        stamp
     }
 
-    /// Gives `n` units back, as far as the bucket has room for them (a
-    /// bucket never holds more than its capacity).
-    #[inline]
-    pub(crate) fn refund(&mut self, now: Nanos, n: u64) {
-        if self.tat > now {
-            self.tat = self
-                .tat
-                .saturating_sub(n.saturating_mul(self.unit))
-                .max(now);
+    /// Gives back up to `n` units of the reservation stamped `stamp`: as
+    /// many as had it reserved `n` fewer from the start (see
+    /// [`SlackHistory`]), never making the bucket fuller than full. Returns
+    /// the units credited.
+    pub(crate) fn refund(&mut self, now: Nanos, n: u64, stamp: u64) -> u64 {
+        let due = n
+            .saturating_mul(self.unit)
+            .min(self.tat.saturating_sub(now))
+            .min(self.history.min_since(stamp));
+        if due == 0 {
+            return 0;
         }
+        self.tat -= due;
+        self.history.refunded(stamp, due);
+        due / self.unit
     }
 
     /// Charges `n` units without a check: an overrun becomes debt that later
     /// admissions wait out.
     pub(crate) fn charge(&mut self, now: Nanos, n: u64) {
+        self.history.record(self.tat.saturating_sub(now));
         self.tat = self
             .tat
             .max(now)
@@ -117,6 +130,7 @@ impl Gcra {
     pub(crate) fn clamp_available(&mut self, now: Nanos, remaining: u64) {
         let used_units = self.capacity.saturating_sub(remaining);
         let floor = now.saturating_add(used_units.saturating_mul(self.unit));
+        self.history.record(self.tat.saturating_sub(floor));
         self.tat = self.tat.max(floor);
     }
 
@@ -135,10 +149,12 @@ impl Gcra {
         if unit == self.unit {
             return;
         }
+        let ratio = unit as f64 / self.unit as f64;
         if self.tat > now {
-            let used = (self.tat - now) as f64 * (unit as f64 / self.unit as f64);
+            let used = (self.tat - now) as f64 * ratio;
             self.tat = now.saturating_add(used.min(u64::MAX as f64) as u64);
         }
+        self.history.scale(ratio);
         self.unit = unit;
         self.tolerance = self.capacity.saturating_mul(unit);
     }
@@ -151,24 +167,38 @@ mod tests {
     const SEC: Nanos = 1_000_000_000;
 
     #[test]
+    fn refunds_what_would_not_have_been_capped() {
+        // 10 units of 1 s, full. A reserves 7 at 0; at 3 s (3 refilled, the
+        // bucket at 6 of 10) B takes 6; A then gives its 7 back at 3 s.
+        let mut g = Gcra::new(10, 10 * SEC, 10);
+        let a = g.commit(0, g.check(0, 7).unwrap());
+        g.commit(3 * SEC, g.check(3 * SEC, 6).unwrap());
+        assert_eq!(g.available(3 * SEC), 0);
+        // Had A reserved nothing the bucket would have been full at 3 s (the
+        // 3 s of refill capped) and hold 4 now: only 4 come back, not 7.
+        assert_eq!(g.refund(3 * SEC, 7, a), 4);
+        assert_eq!(g.available(3 * SEC), 4);
+    }
+
+    #[test]
     fn admits_burst_then_paces() {
         let mut g = Gcra::new(60, 60 * SEC, 3);
         for _ in 0..3 {
             let t = g.check(0, 1).unwrap();
-            g.commit(t);
+            g.commit(0, t);
         }
         assert_eq!(g.check(0, 1), Err(SEC));
         let t = g.check(SEC, 1).unwrap();
-        g.commit(t);
+        g.commit(SEC, t);
     }
 
     #[test]
     fn refund_never_overfills_and_debt_delays() {
         let mut g = Gcra::new(100, 100 * SEC, 100);
         let t = g.check(0, 60).unwrap();
-        g.commit(t);
+        let stamp = g.commit(0, t);
         assert_eq!(g.available(0), 40);
-        g.refund(0, 80);
+        assert_eq!(g.refund(0, 80, stamp), 60);
         assert_eq!(g.available(0), 100);
         g.charge(0, 150);
         assert_eq!(g.available(0), -50);
@@ -179,7 +209,7 @@ mod tests {
     fn slower_rate_keeps_used_units() {
         let mut g = Gcra::new(100, 100 * SEC, 100);
         let t = g.check(0, 50).unwrap();
-        g.commit(t);
+        g.commit(0, t);
         g.set_rate_fraction(0, 0.5);
         assert_eq!(g.available(0), 50);
         assert_eq!(g.check(0, 51).unwrap_err(), 2 * SEC);

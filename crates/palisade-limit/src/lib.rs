@@ -99,6 +99,7 @@ mod map;
 mod permit;
 mod queue;
 mod set;
+mod slack;
 mod stats;
 mod store;
 mod wait;

@@ -226,11 +226,11 @@ impl Limiter {
             ));
         }
         match core.limits.try_admit(now, cost.tokens) {
-            Ok(()) => {
+            Ok(stamps) => {
                 core.counters.record_admit(cost.tokens, 0);
                 drop(core);
                 tracing::trace!(limiter = %shared.name, tokens = cost.tokens, "admitted");
-                Ok(Permit::local(Arc::clone(shared), cost))
+                Ok(Permit::local(Arc::clone(shared), cost, stamps))
             }
             Err(blocked) => {
                 core.counters.rejected += 1;
@@ -289,11 +289,11 @@ impl Limiter {
                 shared.check_possible(&mut core, cost.tokens)?;
                 if core.queue.waiting() == 0 {
                     match core.limits.try_admit(now, cost.tokens) {
-                        Ok(()) => {
+                        Ok(stamps) => {
                             core.counters.record_admit(cost.tokens, 0);
                             drop(core);
                             tracing::trace!(limiter = %shared.name, tokens = cost.tokens, "admitted");
-                            return Ok(Permit::local(Arc::clone(shared), cost));
+                            return Ok(Permit::local(Arc::clone(shared), cost, stamps));
                         }
                         // It could not get in before its deadline even alone:
                         // say so now instead of after waiting.
@@ -332,8 +332,8 @@ impl Limiter {
         let mut ticket = Ticket::new(shared, id, cost.tokens, now);
         match &shared.remote {
             None => {
-                ticket.wait_local(deadline_ns).await?;
-                Ok(Permit::local(Arc::clone(shared), cost))
+                let stamps = ticket.wait_local(deadline_ns).await?;
+                Ok(Permit::local(Arc::clone(shared), cost, stamps))
             }
             Some(remote) => ticket.wait_remote(remote, cost, deadline_ns).await,
         }

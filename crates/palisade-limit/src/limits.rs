@@ -28,6 +28,14 @@ pub(crate) struct Impossible {
     pub(crate) capacity: u64,
 }
 
+/// Where an admission sits in each bucket's history, so that undoing or
+/// refunding it later gives back no more than is due (see `slack.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Stamps {
+    requests: u64,
+    tokens: u64,
+}
+
 /// What settling changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Settlement {
@@ -88,7 +96,7 @@ impl Limits {
     /// Admits one request of `tokens` if every limit has room, consuming from
     /// all of them; otherwise consumes nothing. `tokens` must be possible.
     #[inline]
-    pub(crate) fn try_admit(&mut self, now: Nanos, tokens: u64) -> Result<(), Blocked> {
+    pub(crate) fn try_admit(&mut self, now: Nanos, tokens: u64) -> Result<Stamps, Blocked> {
         if let Some(adaptive) = &mut self.adaptive
             && let Some(fraction) = adaptive.tick(now)
         {
@@ -136,27 +144,34 @@ impl Limits {
         if let Some(b) = blocked {
             return Err(b);
         }
+        let mut stamps = Stamps::default();
         if let (Some(g), Some(tat)) = (&mut self.requests, requests_tat) {
-            g.commit(tat);
+            stamps.requests = g.commit(now, tat);
         }
         if let (Some(g), Some(tat)) = (&mut self.tokens, tokens_tat) {
-            g.commit(tat);
+            stamps.tokens = g.commit(now, tat);
         }
         if let Some(cap) = &mut self.concurrency {
             cap.take();
         }
-        Ok(())
+        Ok(stamps)
     }
 
     /// Settles a reservation of `reserved` tokens that really cost `actual`:
-    /// refunds the difference or charges it as debt.
-    pub(crate) fn settle(&mut self, now: Nanos, reserved: u64, actual: u64) -> Settlement {
+    /// refunds the difference (as far as it is still due) or charges it as
+    /// debt.
+    pub(crate) fn settle(
+        &mut self,
+        now: Nanos,
+        reserved: u64,
+        actual: u64,
+        stamps: Stamps,
+    ) -> Settlement {
         let Some(bucket) = &mut self.tokens else {
             return Settlement::default();
         };
         if actual < reserved {
-            let refunded = reserved - actual;
-            bucket.refund(now, refunded);
+            let refunded = bucket.refund(now, reserved - actual, stamps.tokens);
             Settlement { refunded, debt: 0 }
         } else {
             let debt = actual - reserved;
@@ -178,12 +193,12 @@ impl Limits {
     /// Undoes an admission that never ran (a granted waiter that went away,
     /// a rolled-back multi-limiter acquire): the request, its tokens and its
     /// slot all come back.
-    pub(crate) fn undo(&mut self, now: Nanos, tokens: u64) {
+    pub(crate) fn undo(&mut self, now: Nanos, tokens: u64, stamps: Stamps) {
         if let Some(g) = &mut self.requests {
-            g.refund(now, 1);
+            g.refund(now, 1, stamps.requests);
         }
         if let Some(g) = &mut self.tokens {
-            g.refund(now, tokens);
+            g.refund(now, tokens, stamps.tokens);
         }
         self.release_slot();
     }

@@ -8,6 +8,7 @@ use palisade_core::Usage;
 use crate::config::DropRule;
 use crate::cost::Cost;
 use crate::limiter::Shared;
+use crate::limits::Stamps;
 use crate::store::{Lease, Settled};
 
 /// An admitted request's reservation: one request, its reserved tokens, and
@@ -24,6 +25,7 @@ use crate::store::{Lease, Settled};
 pub struct Permit {
     shared: Option<Arc<Shared>>,
     cost: Cost,
+    stamps: Stamps,
     lease: Option<Lease>,
 }
 
@@ -38,10 +40,11 @@ impl std::fmt::Debug for Permit {
 }
 
 impl Permit {
-    pub(crate) fn local(shared: Arc<Shared>, cost: Cost) -> Self {
+    pub(crate) fn local(shared: Arc<Shared>, cost: Cost, stamps: Stamps) -> Self {
         Self {
             shared: Some(shared),
             cost,
+            stamps,
             lease: None,
         }
     }
@@ -50,6 +53,7 @@ impl Permit {
         Self {
             shared: Some(shared),
             cost,
+            stamps: Stamps::default(),
             lease: Some(lease),
         }
     }
@@ -99,7 +103,7 @@ impl Permit {
         }
         let now = shared.clock.now();
         let mut core = shared.core.lock();
-        core.limits.undo(now, self.cost.tokens);
+        core.limits.undo(now, self.cost.tokens, self.stamps);
         core.counters.admitted = core.counters.admitted.saturating_sub(1);
         core.counters.tokens_reserved = core
             .counters
@@ -143,10 +147,13 @@ impl Permit {
         } else {
             core.last_now
         };
-        let s = core.limits.settle(now, reserved, charged);
+        // The bucket may take back less than `outcome.refunded` (never more
+        // than had the request reserved only what it used); callers and stats
+        // see the unused part of the reservation.
+        let s = core.limits.settle(now, reserved, charged, self.stamps);
         core.limits.release_slot();
         let c = &mut core.counters;
-        c.tokens_refunded = c.tokens_refunded.saturating_add(s.refunded);
+        c.tokens_refunded = c.tokens_refunded.saturating_add(outcome.refunded);
         c.tokens_debt = c.tokens_debt.saturating_add(s.debt);
         if actual.is_some() {
             c.settled += 1;
@@ -165,11 +172,14 @@ impl Permit {
             );
         } else if actual.is_none() {
             tracing::debug!(
-                limiter = %shared.name, reserved, refunded = s.refunded,
-                "permit dropped unsettled"
+                limiter = %shared.name, reserved, refunded = outcome.refunded,
+                credited = s.refunded, "permit dropped unsettled"
             );
         } else {
-            tracing::trace!(limiter = %shared.name, reserved, refunded = s.refunded, "settled");
+            tracing::trace!(
+                limiter = %shared.name, reserved, refunded = outcome.refunded,
+                credited = s.refunded, "settled"
+            );
         }
         outcome
     }

@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::task::Waker;
 
 use crate::clock::Nanos;
-use crate::limits::Blocked;
+use crate::limits::{Blocked, Stamps};
 
 /// One request waiting for admission.
 #[derive(Debug)]
@@ -31,7 +31,7 @@ pub(crate) enum Removed {
     /// It was still waiting (and whether it was the head).
     Waiting { was_head: bool },
     /// It had been granted admission but had not collected it yet.
-    Granted { tokens: u64 },
+    Granted { tokens: u64, stamps: Stamps },
     /// It was not there (already collected or expired).
     Missing,
 }
@@ -50,7 +50,7 @@ pub(crate) struct WaitQueue {
     lanes: [VecDeque<Waiter>; 4],
     waiting: usize,
     /// Granted waiters that have not collected their admission yet.
-    granted: Vec<(u64, u64)>,
+    granted: Vec<(u64, u64, Stamps)>,
     next_id: u64,
     /// The head and why it could not be admitted when last tried.
     head_blocked: Option<(u64, Blocked)>,
@@ -106,9 +106,9 @@ impl WaitQueue {
     }
 
     /// Marks the head `id` granted: moves it out of its lane and wakes it.
-    pub(crate) fn grant(&mut self, id: u64) {
+    pub(crate) fn grant(&mut self, id: u64, stamps: Stamps) {
         if let Some(waiter) = self.take_waiting(id) {
-            self.granted.push((id, waiter.tokens));
+            self.granted.push((id, waiter.tokens, stamps));
             if let Some(w) = waiter.waker {
                 w.wake();
             }
@@ -142,14 +142,9 @@ impl WaitQueue {
     }
 
     /// Collects a grant for `id`, if there is one.
-    pub(crate) fn take_granted(&mut self, id: u64) -> bool {
-        match self.granted.iter().position(|(g, _)| *g == id) {
-            Some(i) => {
-                self.granted.swap_remove(i);
-                true
-            }
-            None => false,
-        }
+    pub(crate) fn take_granted(&mut self, id: u64) -> Option<Stamps> {
+        let i = self.granted.iter().position(|(g, _, _)| *g == id)?;
+        Some(self.granted.swap_remove(i).2)
     }
 
     /// Stores the waker to wake `id` with.
@@ -164,9 +159,9 @@ impl WaitQueue {
 
     /// Removes `id` wherever it is.
     pub(crate) fn remove(&mut self, id: u64, now: Nanos, aging: Nanos) -> Removed {
-        if let Some(i) = self.granted.iter().position(|(g, _)| *g == id) {
-            let (_, tokens) = self.granted.swap_remove(i);
-            return Removed::Granted { tokens };
+        if let Some(i) = self.granted.iter().position(|(g, _, _)| *g == id) {
+            let (_, tokens, stamps) = self.granted.swap_remove(i);
+            return Removed::Granted { tokens, stamps };
         }
         let was_head = self.head(now, aging).is_some_and(|h| h.id == id);
         match self.take_waiting(id) {

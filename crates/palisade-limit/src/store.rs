@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::{Clock, Nanos, duration_to_nanos};
 use crate::config::{LimiterConfig, Quota};
 use crate::error::LimitKind;
-use crate::limits::Limits;
+use crate::limits::{Limits, Stamps};
 
 /// Identifies a lease (an admitted request) in a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -210,8 +210,8 @@ struct MemoryState {
 struct KeyState {
     limits: Limits,
     rate_fraction: f64,
-    /// Live leases: id → expiry.
-    leases: HashMap<LeaseId, Nanos>,
+    /// Live leases: id → (expiry, where the reservation sits in the buckets).
+    leases: HashMap<LeaseId, (Nanos, Stamps)>,
 }
 
 impl Default for MemoryStore {
@@ -263,7 +263,7 @@ impl KeyState {
     /// crashed holder may well have used them).
     fn reap(&mut self, now: Nanos) {
         let before = self.leases.len();
-        self.leases.retain(|_, expires| *expires > now);
+        self.leases.retain(|_, (expires, _)| *expires > now);
         for _ in self.leases.len()..before {
             self.limits.release_slot();
         }
@@ -298,9 +298,11 @@ impl LimitStore for MemoryStore {
             )));
         }
         match entry.limits.try_admit(now, tokens) {
-            Ok(()) => {
+            Ok(stamps) => {
                 let ttl = duration_to_nanos(limits.lease_ttl);
-                entry.leases.insert(lease_id, now.saturating_add(ttl));
+                entry
+                    .leases
+                    .insert(lease_id, (now.saturating_add(ttl), stamps));
                 Ok(Reservation::Admitted(Lease {
                     id: lease_id,
                     tokens,
@@ -312,7 +314,12 @@ impl LimitStore for MemoryStore {
                 } else {
                     // Only the concurrency cap binds: the oldest lease's expiry
                     // is the latest it can free.
-                    entry.leases.values().copied().min().unwrap_or(now)
+                    entry
+                        .leases
+                        .values()
+                        .map(|(expires, _)| *expires)
+                        .min()
+                        .unwrap_or(now)
                 };
                 Ok(Reservation::NotBefore {
                     retry_after: Duration::from_nanos(at.saturating_sub(now)),
@@ -334,13 +341,20 @@ impl LimitStore for MemoryStore {
         let Some(entry) = state.keys.get_mut(key) else {
             return Ok(Settled::default());
         };
-        let live = entry.leases.remove(&lease.id).is_some();
-        if live {
-            entry.limits.release_slot();
-        }
-        let s = entry.limits.settle(now, lease.tokens, actual_tokens);
+        // An expired lease's reservation is still refunded, as far as due
+        // (its stamp is gone: stamp 0 errs towards refunding less).
+        let stamps = match entry.leases.remove(&lease.id) {
+            Some((_, stamps)) => {
+                entry.limits.release_slot();
+                stamps
+            }
+            None => Stamps::default(),
+        };
+        let s = entry
+            .limits
+            .settle(now, lease.tokens, actual_tokens, stamps);
         Ok(Settled {
-            refunded: s.refunded,
+            refunded: lease.tokens.saturating_sub(actual_tokens),
             debt: s.debt,
         })
     }
@@ -355,13 +369,17 @@ impl LimitStore for MemoryStore {
         let now = self.clock.now();
         let mut state = self.inner.lock();
         if let Some(entry) = state.keys.get_mut(key) {
-            if entry.leases.remove(&lease.id).is_some() {
-                entry.limits.release_slot();
-            }
+            let stamps = match entry.leases.remove(&lease.id) {
+                Some((_, stamps)) => {
+                    entry.limits.release_slot();
+                    stamps
+                }
+                None => Stamps::default(),
+            };
             let refund = refund_tokens.min(lease.tokens);
             entry
                 .limits
-                .settle(now, lease.tokens, lease.tokens - refund);
+                .settle(now, lease.tokens, lease.tokens - refund, stamps);
         }
         Ok(())
     }

@@ -13,14 +13,14 @@ use crate::clock::{Nanos, duration_to_nanos};
 use crate::cost::Cost;
 use crate::error::{LimitError, LimitKind};
 use crate::limiter::{Core, Remote, Shared};
-use crate::limits::Blocked;
+use crate::limits::{Blocked, Stamps};
 use crate::permit::Permit;
 use crate::queue::Removed;
 use crate::store::Reservation;
 
 /// What a waiting request should do next.
 enum Step {
-    Granted,
+    Granted(Stamps),
     Expired(LimitError),
     Wait { wake_at: Option<Nanos> },
     AskStore,
@@ -43,10 +43,10 @@ impl Shared {
         }
         while let Some(head) = core.queue.head(now, self.aging) {
             match core.limits.try_admit(now, head.tokens) {
-                Ok(()) => {
+                Ok(stamps) => {
                     let waited = now.saturating_sub(head.enqueued_at);
                     core.counters.record_admit(head.tokens, waited);
-                    core.queue.grant(head.id);
+                    core.queue.grant(head.id, stamps);
                     tracing::debug!(
                         limiter = %self.name, tokens = head.tokens,
                         waited_secs = waited as f64 / 1e9, "admitted after waiting"
@@ -76,16 +76,16 @@ impl Shared {
 
     fn poll_local(&self, id: u64, now: Nanos, deadline: Nanos, waker: &Waker) -> Step {
         let mut core = self.core.lock();
-        if core.queue.take_granted(id) {
-            return Step::Granted;
+        if let Some(stamps) = core.queue.take_granted(id) {
+            return Step::Granted(stamps);
         }
         // Dispatch whether or not this waiter is the head: aging may have
         // moved the head since the timer that woke us was armed, and the new
         // head must learn that it is one. Even at the deadline: capacity due
         // exactly then still counts.
         self.dispatch(&mut core, now, Some(id));
-        if core.queue.take_granted(id) {
-            return Step::Granted;
+        if let Some(stamps) = core.queue.take_granted(id) {
+            return Step::Granted(stamps);
         }
         let is_head = core.queue.head(now, self.aging).is_some_and(|h| h.id == id);
         if now >= deadline {
@@ -162,7 +162,7 @@ impl<'a> Ticket<'a> {
     }
 
     /// Waits for a local grant, the head's timer, or the deadline.
-    pub(crate) async fn wait_local(&mut self, deadline: Nanos) -> Result<(), LimitError> {
+    pub(crate) async fn wait_local(&mut self, deadline: Nanos) -> Result<Stamps, LimitError> {
         let shared = self.shared;
         let id = self.id;
         let mut timer: Option<Pin<Box<Sleep>>> = None;
@@ -170,7 +170,7 @@ impl<'a> Ticket<'a> {
             for _ in 0..4 {
                 let now = shared.clock.now();
                 match shared.poll_local(id, now, deadline, cx.waker()) {
-                    Step::Granted => return Poll::Ready(Ok(())),
+                    Step::Granted(stamps) => return Poll::Ready(Ok(stamps)),
                     Step::Expired(e) => return Poll::Ready(Err(e)),
                     Step::Wait { wake_at } => {
                         let at = wake_at.map_or(deadline, |w| w.min(deadline));
@@ -179,7 +179,7 @@ impl<'a> Ticket<'a> {
                         }
                     }
                     // Local waiters never ask a store.
-                    Step::AskStore => return Poll::Ready(Ok(())),
+                    Step::AskStore => return Poll::Ready(Ok(Stamps::default())),
                 }
             }
             // Timers kept firing without progress (clock rounding): yield
@@ -210,7 +210,7 @@ impl<'a> Ticket<'a> {
                 for _ in 0..4 {
                     let now = shared.clock.now();
                     match shared.poll_remote(id, now, deadline, retry_at, cx.waker()) {
-                        Step::AskStore | Step::Granted => return Poll::Ready(Ok(())),
+                        Step::AskStore | Step::Granted(_) => return Poll::Ready(Ok(())),
                         Step::Expired(e) => return Poll::Ready(Err(e)),
                         Step::Wait { wake_at } => {
                             let at = wake_at.map_or(deadline, |w| w.min(deadline));
@@ -295,9 +295,9 @@ impl Drop for Ticket<'_> {
                     shared.dispatch(&mut core, now, None);
                 }
             }
-            Removed::Granted { tokens } => {
+            Removed::Granted { tokens, stamps } => {
                 // Admitted while its caller was leaving: undo it whole.
-                core.limits.undo(now, tokens);
+                core.limits.undo(now, tokens, stamps);
                 core.counters.admitted = core.counters.admitted.saturating_sub(1);
                 core.counters.tokens_reserved =
                     core.counters.tokens_reserved.saturating_sub(tokens);
