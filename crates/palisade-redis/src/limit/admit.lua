@@ -108,12 +108,12 @@ for i = 1, 2 do
 end
 if max_leases > 0 then
   redis.call('ZADD', KEYS[3], string.format('%.0f', now + lease_ttl_ms * 1000), lease_id)
-  -- The set lives as long as its longest lease (instances may use other
-  -- TTLs): GT only ever lengthens its life; a new set has none yet (GT
-  -- treats that as infinite), and NX gives it one.
-  local ttl = string.format('%.0f', lease_ttl_ms)
-  if redis.call('PEXPIRE', KEYS[3], ttl, 'GT') == 0 then
-    redis.call('PEXPIRE', KEYS[3], ttl, 'NX')
+  -- The set must outlive its longest lease (instances may use other TTLs).
+  -- Extending it to two TTLs whenever less than one is left keeps that true
+  -- with a read on most admissions instead of a write; a set left over a
+  -- little longer only holds expired leases, which the sweep removes.
+  if redis.call('PTTL', KEYS[3]) < lease_ttl_ms then
+    redis.call('PEXPIRE', KEYS[3], string.format('%.0f', 2 * lease_ttl_ms))
   end
 end
 return {1}
