@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn defaults_turn_sdk_retries_off() {
-        let config: BedrockConfig = toml_like(r#"{"region": "eu-west-1"}"#);
+        let config: BedrockConfig = from_json(r#"{"region": "eu-west-1"}"#);
         assert_eq!(config.region.as_deref(), Some("eu-west-1"));
         assert!(!config.sdk_retries);
         assert_eq!(config.retry_config().max_attempts(), 1);
@@ -200,7 +200,7 @@ mod tests {
         assert!(check_model_id("us.anthropic claude").is_err());
     }
 
-    fn toml_like(json: &str) -> BedrockConfig {
+    fn from_json(json: &str) -> BedrockConfig {
         serde_json::from_str(json).unwrap()
     }
 }

@@ -59,6 +59,10 @@
 //! The mapping from Bedrock exceptions, HTTP statuses and transport failures
 //! to error kinds is the table in [`error`]; [`classify`] is that table as a
 //! function. Every error keeps the AWS request id.
+//!
+//! The guide, `docs/bedrock.md` in the repository, covers configuration,
+//! environment variables, the error table, the catalog and testing with the
+//! fake server in one place.
 
 #![cfg_attr(
     not(test),
