@@ -610,3 +610,40 @@ async fn every_state_change_is_a_tracing_event_with_the_model() {
     assert!(lines[0].contains("open_ms=10000"), "{}", lines[0]);
     assert!(lines[0].contains("reason=a failure"), "{}", lines[0]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn racing_callers_get_at_most_k_probes() {
+    let mut config = BreakerConfig {
+        consecutive_failures: Some(1),
+        ..quiet()
+    };
+    config.half_open.max_probes = 3;
+    let b = breaker(config);
+    call(&b, FAIL);
+    advance(secs(10)).await;
+    // The first probe makes the change to half-open on the paused clock; the
+    // threads (which read the real clock) race for the other two slots.
+    let first = b.try_acquire().unwrap();
+    let barrier = Arc::new(std::sync::Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (b, barrier) = (b.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                // Admitted probes are held until the count is taken.
+                (0..50)
+                    .filter_map(|_| b.try_acquire().ok())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let held: Vec<_> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(held.len(), 2);
+    assert!(first.is_probe() && held.iter().all(|p| p.is_probe()));
+    assert_eq!(b.snapshot().probes_in_flight, 3);
+    drop((first, held));
+    assert_eq!(b.snapshot().probes_in_flight, 0);
+}
