@@ -7,6 +7,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod chat;
+mod fake_bedrock;
+mod simulate;
 mod toon;
 
 /// Palisade: resilience tools for applications that call LLMs.
@@ -19,6 +22,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a load scenario in virtual time: the naive client and the palisade
+    /// stack side by side (the built-in default scenario with no arguments).
+    Simulate(simulate::SimulateArgs),
+    /// Send one prompt through a palisade stack and show who answered.
+    Chat(chat::ChatArgs),
+    /// Serve simulated models behind the Bedrock Runtime wire protocol.
+    FakeBedrock(fake_bedrock::FakeBedrockArgs),
     /// Convert JSON to TOON and back, and compare their token costs.
     Toon(toon::ToonArgs),
 }
@@ -27,6 +37,9 @@ fn main() -> ExitCode {
     // Usage errors exit with status 2 (clap's convention), bad input with 1.
     let cli = Cli::parse();
     match cli.command {
+        Command::Simulate(args) => simulate::run(args),
+        Command::Chat(args) => chat::run(args),
+        Command::FakeBedrock(args) => fake_bedrock::run(args),
         Command::Toon(args) => toon::run(args),
     }
 }

@@ -166,21 +166,21 @@ impl QuotaLedger {
     pub fn admit(&mut self, now: Instant, tokens: u64) -> Result<ReservationId, QuotaExceeded> {
         self.expire(now);
         let window = self.config.window;
-        if let Some(rpm) = self.config.rpm {
-            if self.requests.len() >= rpm as usize {
-                // The oldest request in the window leaves it first.
-                let retry_after = self.requests.front().map_or(Duration::ZERO, |&at| {
-                    (at + window).saturating_duration_since(now)
-                });
-                return Err(QuotaExceeded::Requests { retry_after });
-            }
+        if let Some(rpm) = self.config.rpm
+            && self.requests.len() >= rpm as usize
+        {
+            // The oldest request in the window leaves it first.
+            let retry_after = self.requests.front().map_or(Duration::ZERO, |&at| {
+                (at + window).saturating_duration_since(now)
+            });
+            return Err(QuotaExceeded::Requests { retry_after });
         }
-        if let Some(tpm) = self.config.tpm {
-            if self.tokens_in_window + tokens > tpm {
-                return Err(QuotaExceeded::Tokens {
-                    retry_after: self.wait_for_tokens(now, tokens, tpm),
-                });
-            }
+        if let Some(tpm) = self.config.tpm
+            && self.tokens_in_window + tokens > tpm
+        {
+            return Err(QuotaExceeded::Tokens {
+                retry_after: self.wait_for_tokens(now, tokens, tpm),
+            });
         }
         if self.config.rpm.is_some() {
             self.requests.push_back(now);

@@ -119,7 +119,7 @@ impl Scenario {
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, ScenarioError> {
         let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
             origin: origin.to_owned(),
-            message: e.to_string().trim_end().replace('\n', " "),
+            message: one_line(&e.to_string()),
         })?;
         scenario.validate()?;
         Ok(scenario)
@@ -210,6 +210,21 @@ impl Scenario {
             &self.arrivals,
             &self.requests,
         )
+    }
+}
+
+/// A TOML error on one line: where (`line L, column C`) and what, without
+/// the source excerpt the parser draws under it.
+fn one_line(message: &str) -> String {
+    let lines: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    match (lines.first(), lines.last()) {
+        (Some(first), Some(last)) if lines.len() > 1 => format!("{first}: {last}"),
+        (Some(first), _) => (*first).to_owned(),
+        _ => message.to_owned(),
     }
 }
 

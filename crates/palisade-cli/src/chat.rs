@@ -1,0 +1,326 @@
+//! `palisade chat`: sends one prompt through a palisade stack and prints the
+//! answer, the model that served it and the attempts trail.
+//!
+//! The stack comes from `--config STACK.toml` (the format of docs/config.md).
+//! Candidates whose model id starts with `sim/` are simulated models (default
+//! latency, no quotas); any other candidate is a Bedrock model, which needs
+//! the `bedrock` feature of this binary and AWS credentials. With no config
+//! and no AWS credentials, the stack is the default simulation scenario's
+//! (three simulated models behind limiters, breakers, retry and fallback),
+//! and the command says so. A stack of simulated models only runs in virtual
+//! time: the answer comes at once and the time reported is simulated.
+//!
+//! Exit status: 0 with an answer, 1 on a failed call or a bad config (one
+//! line on stderr), 2 on usage errors (from clap).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use palisade_core::{
+    AttemptOutcome, ChatRequest, ChatResponse, Provider, ProviderError, SharedProvider, SkipReason,
+};
+use palisade_sim::{Scenario, SimulatedModelConfig, SimulatedProvider};
+use palisade_stack::{StackBuilder, StackConfig};
+use serde::Serialize;
+
+/// Model ids with this prefix are simulated.
+const SIMULATED_PREFIX: &str = "sim/";
+
+/// Arguments of `palisade chat`.
+#[derive(Debug, Args)]
+pub(crate) struct ChatArgs {
+    /// Stack config TOML (docs/config.md); the simulated default stack when
+    /// absent and no AWS credentials are set.
+    #[arg(long, value_name = "STACK.toml")]
+    config: Option<PathBuf>,
+    /// Print the answer, model and attempts as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Most tokens the answer may have.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    max_tokens: u32,
+    /// The prompt.
+    prompt: String,
+}
+
+/// Where the stack comes from, and whether it runs in virtual time.
+struct Plan {
+    config: StackConfig,
+    /// Providers bound by candidate id.
+    simulated: Vec<(String, SimulatedModelConfig)>,
+    bedrock: Vec<(String, String)>,
+    note: Option<String>,
+}
+
+impl Plan {
+    fn is_simulated(&self) -> bool {
+        self.bedrock.is_empty()
+    }
+}
+
+/// What `--json` prints.
+#[derive(Serialize)]
+struct ChatOutput<'a> {
+    /// Whether every candidate was simulated (the time is then simulated).
+    simulated: bool,
+    /// Time from sending to the answer, in ms.
+    elapsed_ms: f64,
+    /// The answer, with `served_by`, `usage` and `attempts`.
+    response: &'a ChatResponse,
+}
+
+/// Installs a `tracing` subscriber when `RUST_LOG` is set; logging stays off
+/// otherwise, so simulations pay nothing for it.
+pub(crate) fn init_tracing() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+}
+
+/// Runs `palisade chat`.
+pub(crate) fn run(args: ChatArgs) -> ExitCode {
+    init_tracing();
+    let plan = match plan(&args) {
+        Ok(plan) => plan,
+        Err(e) => return fail(&e),
+    };
+    if let Some(note) = &plan.note {
+        eprintln!("palisade: {note}");
+    }
+    let mut runtime = tokio::runtime::Builder::new_current_thread();
+    runtime.enable_all();
+    if plan.is_simulated() {
+        runtime.start_paused(true);
+    }
+    let runtime = match runtime.build() {
+        Ok(r) => r,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+    };
+    let simulated = plan.is_simulated();
+    let json = args.json;
+    let request = ChatRequest::user(args.prompt).with_max_tokens(args.max_tokens);
+    let outcome = runtime.block_on(async move {
+        let stack = build(plan).await?;
+        let start = tokio::time::Instant::now();
+        let answer = stack.complete(request).await.map_err(|e| describe(&e))?;
+        Ok::<_, String>((answer, start.elapsed()))
+    });
+    let (answer, elapsed) = match outcome {
+        Ok(v) => v,
+        Err(e) => return fail(&e),
+    };
+    if json {
+        let out = ChatOutput {
+            simulated,
+            elapsed_ms: (elapsed.as_secs_f64() * 1e4).round() / 10.0,
+            response: &answer,
+        };
+        return match serde_json::to_string_pretty(&out) {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        };
+    }
+    println!("{}", answer.text_content());
+    println!();
+    let time = if simulated { "simulated " } else { "" };
+    println!(
+        "served by {} (model {}) in {}{:.1} s",
+        answer.served_by,
+        answer.model,
+        time,
+        elapsed.as_secs_f64()
+    );
+    if let Some(usage) = answer.usage {
+        println!(
+            "usage: {} input tokens, {} output tokens",
+            usage.input_tokens, usage.output_tokens
+        );
+    }
+    if !answer.attempts.is_empty() {
+        println!("attempts:");
+        for (i, attempt) in answer.attempts.iter().enumerate() {
+            println!(
+                "  {}. {} {} ({:.1} s)",
+                i + 1,
+                attempt.provider,
+                outcome_text(&attempt.outcome),
+                attempt.elapsed.as_secs_f64()
+            );
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn fail(error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("palisade: {error}");
+    ExitCode::from(1)
+}
+
+fn describe(error: &ProviderError) -> String {
+    one_line(&error.to_string())
+}
+
+/// A multi-line message (a TOML error with its source excerpt) on one line:
+/// the first line, then the last.
+fn one_line(message: &str) -> String {
+    let lines: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    match (lines.first(), lines.last()) {
+        (Some(first), Some(last)) if lines.len() > 1 => format!("{first}: {last}"),
+        (Some(first), _) => (*first).to_owned(),
+        _ => message.to_owned(),
+    }
+}
+
+fn outcome_text(outcome: &AttemptOutcome) -> String {
+    match outcome {
+        AttemptOutcome::Succeeded => "answered".into(),
+        AttemptOutcome::Failed { kind, message } => format!("failed: {kind}: {message}"),
+        AttemptOutcome::Skipped(SkipReason::Unavailable { retry_after }) => {
+            format!(
+                "skipped: unavailable for {:.1} s",
+                retry_after.as_secs_f64()
+            )
+        }
+        AttemptOutcome::Skipped(SkipReason::ContextWindowTooSmall { needed, window }) => {
+            format!("skipped: needs {needed} tokens, context window {window}")
+        }
+        AttemptOutcome::Skipped(other) => format!("skipped: {other:?}"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Whether the environment names AWS credentials (keys, a profile, a web
+/// identity or a container credentials endpoint).
+fn aws_credentials_present() -> bool {
+    [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+}
+
+fn plan(args: &ChatArgs) -> Result<Plan, String> {
+    let (config, mut note) = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let config = StackConfig::from_toml(&text)
+                .map_err(|e| format!("{}: {}", path.display(), one_line(&e.to_string())))?;
+            (config, None)
+        }
+        None if aws_credentials_present() && cfg!(feature = "bedrock") => {
+            let mut config = StackConfig::from_env().map_err(|e| e.to_string())?;
+            if config.candidates.is_empty() {
+                return Err(
+                    "AWS credentials are set but BEDROCK_MODEL_ID is not; set it, or pass --config"
+                        .into(),
+                );
+            }
+            config.name = "bedrock".into();
+            (config, None)
+        }
+        None => {
+            let why = if aws_credentials_present() {
+                "this binary was built without the `bedrock` feature"
+            } else {
+                "no --config and no AWS credentials"
+            };
+            let scenario = Scenario::builtin();
+            let config = scenario.palisade.stack_config(&scenario);
+            let note = format!(
+                "{why}: using a simulated stack ({}; see `palisade simulate --print-default`)",
+                scenario
+                    .models
+                    .iter()
+                    .map(|m| m.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let simulated = scenario
+                .models
+                .into_iter()
+                .map(|m| (m.id.clone(), m))
+                .collect();
+            return Ok(Plan {
+                config,
+                simulated,
+                bedrock: Vec::new(),
+                note: Some(note),
+            });
+        }
+    };
+    let mut simulated = Vec::new();
+    let mut bedrock = Vec::new();
+    for candidate in &config.candidates {
+        let model = candidate.model();
+        if model.starts_with(SIMULATED_PREFIX) {
+            simulated.push((candidate.id.clone(), SimulatedModelConfig::new(model)));
+        } else if cfg!(feature = "bedrock") {
+            bedrock.push((candidate.id.clone(), model.to_owned()));
+        } else {
+            return Err(format!(
+                "candidate {:?} is a Bedrock model, and this binary was built without the \
+                 `bedrock` feature (rebuild with `--features bedrock`, or name simulated \
+                 models `sim/…`)",
+                candidate.id
+            ));
+        }
+    }
+    if !bedrock.is_empty() && !aws_credentials_present() {
+        note = Some("no AWS credentials in the environment: Bedrock calls may be refused".into());
+    }
+    Ok(Plan {
+        config,
+        simulated,
+        bedrock,
+        note,
+    })
+}
+
+async fn build(plan: Plan) -> Result<SharedProvider, String> {
+    let mut builder = StackBuilder::new(plan.config);
+    for (id, model) in plan.simulated {
+        let provider = SimulatedProvider::new(model, SEED).map_err(|e| e.to_string())?;
+        builder = builder.provider(id, provider);
+    }
+    for (id, model) in plan.bedrock {
+        builder = builder.shared_provider(id, bedrock_provider(&model).await?);
+    }
+    let stack = builder.build().map_err(|e| e.to_string())?;
+    Ok(Arc::new(stack))
+}
+
+/// The seed of simulated models: the same prompt gets the same answer.
+const SEED: u64 = 42;
+
+#[cfg(feature = "bedrock")]
+async fn bedrock_provider(model: &str) -> Result<SharedProvider, String> {
+    palisade_bedrock::BedrockProvider::builder(model)
+        .build()
+        .await
+        .map(|p| Arc::new(p) as SharedProvider)
+        .map_err(|e| format!("Bedrock model {model}: {e}"))
+}
+
+#[cfg(not(feature = "bedrock"))]
+async fn bedrock_provider(model: &str) -> Result<SharedProvider, String> {
+    Err(format!(
+        "Bedrock model {model}: this binary was built without the `bedrock` feature"
+    ))
+}

@@ -1,0 +1,126 @@
+//! End-to-end tests of `palisade chat`, running the built binary with no AWS
+//! credentials: the simulated default stack, a simulated stack config, and
+//! exit codes.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const AWS_VARS: [&str; 5] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_PROFILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+];
+
+fn palisade(args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_palisade"));
+    cmd.args(args).env_remove("RUST_LOG");
+    for var in AWS_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.output().expect("run palisade")
+}
+
+/// A temporary file with `content`, removed on drop.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(content: &str) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "palisade-chat-cli-{}-{}.toml",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, content).expect("write temp file");
+        TempFile(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("utf-8 temp path")
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn without_config_or_credentials_it_uses_a_simulated_stack_and_says_so() {
+    let out = palisade(&["chat", "Hello"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("using a simulated stack"), "{err}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("served by sim/primary"), "{text}");
+    assert!(text.contains("attempts:"), "{text}");
+}
+
+#[test]
+fn json_names_the_model_and_the_attempts() {
+    let out = palisade(&["chat", "--json", "--max-tokens", "64", "Hello"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["simulated"], true);
+    assert_eq!(v["response"]["served_by"], "sim/primary");
+    assert!(v["response"]["usage"]["output_tokens"].as_u64().unwrap() <= 64);
+    assert_eq!(
+        v["response"]["attempts"][0]["outcome"]["outcome"],
+        "succeeded"
+    );
+    // Same prompt, same simulated answer.
+    let again = palisade(&["chat", "--json", "--max-tokens", "64", "Hello"]);
+    assert_eq!(out.stdout, again.stdout);
+}
+
+#[test]
+fn a_stack_config_with_simulated_candidates_is_used() {
+    let config = TempFile::new(
+        "name = \"mine\"\n\
+         [[candidates]]\nid = \"sim/first\"\n\
+         [[candidates]]\nid = \"sim/second\"\n",
+    );
+    let out = palisade(&["chat", "--config", config.path(), "--json", "Hi"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["response"]["served_by"], "sim/first");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn bad_configs_are_one_line_errors_with_exit_1() {
+    let bad = TempFile::new("[[candidates]]\nid = \"sim/a\"\nbogus = 1\n");
+    let out = palisade(&["chat", "--config", bad.path(), "Hi"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+
+    let out = palisade(&["chat", "--config", "/nonexistent/stack.toml", "Hi"]);
+    assert_eq!(out.status.code(), Some(1));
+
+    assert_eq!(
+        palisade(&["chat"]).status.code(),
+        Some(2),
+        "the prompt is required"
+    );
+}

@@ -1,0 +1,144 @@
+//! End-to-end tests of `palisade simulate`, running the built binary: the
+//! default scenario, determinism of `--json`, overrides, and exit codes.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn palisade(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run palisade")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("utf-8 stdout")
+}
+
+/// A temporary file with `content`, removed on drop.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(content: &str) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "palisade-simulate-cli-{}-{}.toml",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, content).expect("write temp file");
+        TempFile(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("utf-8 temp path")
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn no_arguments_runs_the_default_scenario_and_prints_the_table() {
+    let out = palisade(&["simulate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = stdout(&out);
+    assert!(table.starts_with("Scenario \"default\" (seed 42): 1h simulated, 200 clients"));
+    assert!(table.contains("throttles surfaced to callers"));
+    // Piped stderr: no progress bar, no noise.
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn json_is_identical_for_the_same_seed_and_has_the_documented_fields() {
+    let args = ["simulate", "--json", "--duration", "10m", "--clients", "50"];
+    let a = palisade(&args);
+    let b = palisade(&args);
+    assert!(a.status.success());
+    assert_eq!(
+        a.stdout, b.stdout,
+        "two runs, one seed: byte-identical JSON"
+    );
+
+    let report: serde_json::Value = serde_json::from_slice(&a.stdout).expect("JSON");
+    assert_eq!(report["scenario"]["clients"], 50);
+    assert_eq!(report["scenario"]["duration_s"], 600.0);
+    for side in ["naive", "palisade"] {
+        let s = &report[side];
+        let total = s["completed"].as_u64().unwrap() + s["failed"].as_u64().unwrap();
+        assert_eq!(total, s["requests"].as_u64().unwrap());
+        assert_eq!(s["lost"], 0);
+    }
+
+    let other = palisade(&[
+        "simulate",
+        "--json",
+        "--duration",
+        "10m",
+        "--clients",
+        "50",
+        "--seed",
+        "7",
+    ]);
+    assert_ne!(a.stdout, other.stdout, "another seed, another run");
+}
+
+#[test]
+fn a_scenario_file_is_read_and_a_bad_one_is_one_line_with_exit_1() {
+    let good = TempFile::new(
+        "name = \"tiny\"\nduration = \"2m\"\nclients = 5\n[[models]]\nid = \"sim/only\"\n",
+    );
+    let out = palisade(&["simulate", "--scenario", good.path(), "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["scenario"]["name"], "tiny");
+
+    let bad = TempFile::new("[[models]]\nid = \"a\"\n[models.quota]\noutput_burndown = 0.5\n");
+    let out = palisade(&["simulate", "--scenario", bad.path()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("models[0].quota.output_burndown"), "{err}");
+
+    let out = palisade(&["simulate", "--scenario", "/nonexistent/scenario.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(
+        palisade(&["simulate", "--clients", "0"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        palisade(&["simulate", "--duration", "soon"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(palisade(&["simulate", "--bogus"]).status.code(), Some(2));
+}
+
+#[test]
+fn print_default_prints_the_built_in_scenario() {
+    let out = palisade(&["simulate", "--print-default"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains("name = \"default\""));
+    assert!(text.contains("rpm = 50"));
+}
