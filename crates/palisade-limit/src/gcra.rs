@@ -92,15 +92,14 @@ impl Gcra {
     /// [`SlackHistory`]), never making the bucket fuller than full. Returns
     /// the units credited.
     pub(crate) fn refund(&mut self, now: Nanos, n: u64, stamp: u64) -> u64 {
-        let due = n
+        let want = n
             .saturating_mul(self.unit)
-            .min(self.tat.saturating_sub(now))
-            .min(self.history.min_since(stamp));
-        if due == 0 {
+            .min(self.tat.saturating_sub(now));
+        if want == 0 {
             return 0;
         }
+        let due = self.history.take(stamp, want);
         self.tat -= due;
-        self.history.refunded(stamp, due);
         due / self.unit
     }
 

@@ -73,9 +73,26 @@ impl SlackHistory {
         self.seq
     }
 
+    /// Index of the first entry recorded after `stamp`.
+    #[inline]
+    fn first_after(&self, stamp: u64) -> usize {
+        // Common case: nothing recorded since (a settle right after its
+        // admission), without a binary search.
+        match self.minima.back() {
+            None => 0,
+            Some(&(seq, _)) if seq <= stamp => self.minima.len(),
+            Some(_) => self.minima.partition_point(|&(seq, _)| seq <= stamp),
+        }
+    }
+
     /// The smallest slack recorded after `stamp` (`Nanos::MAX` if none).
-    pub(crate) fn min_since(&self, stamp: u64) -> Nanos {
-        let first = self.minima.partition_point(|&(seq, _)| seq <= stamp);
+    #[cfg(test)]
+    fn min_since(&self, stamp: u64) -> Nanos {
+        self.min_from(self.first_after(stamp), stamp)
+    }
+
+    #[inline]
+    fn min_from(&self, first: usize, stamp: u64) -> Nanos {
         let recent = self.minima.get(first).map_or(Nanos::MAX, |&(_, s)| s);
         if stamp < self.horizon {
             recent.min(self.floor)
@@ -84,28 +101,33 @@ impl SlackHistory {
         }
     }
 
-    /// A reservation stamped `stamp` gave `credited` back: every slack
-    /// recorded after it was that much smaller in truth.
-    pub(crate) fn refunded(&mut self, stamp: u64, credited: Nanos) {
-        if credited == 0 {
-            return;
+    /// A reservation stamped `stamp` wants up to `want` back: returns what is
+    /// due (no more than the smallest slack since it), and lowers every slack
+    /// recorded after it by that much, as it was in truth.
+    #[inline]
+    pub(crate) fn take(&mut self, stamp: u64, want: Nanos) -> Nanos {
+        let first = self.first_after(stamp);
+        let due = want.min(self.min_from(first, stamp));
+        if due == 0 {
+            return 0;
         }
-        let first = self.minima.partition_point(|&(seq, _)| seq <= stamp);
-        for entry in self.minima.range_mut(first..) {
-            entry.1 = entry.1.saturating_sub(credited);
-        }
-        if stamp < self.horizon {
-            self.floor = self.floor.saturating_sub(credited);
-        }
-        // Entries before the lowered ones that are no longer minima of
-        // their suffix go.
-        if let Some(&(_, lowered)) = self.minima.get(first) {
+        if first < self.minima.len() {
+            for entry in self.minima.range_mut(first..) {
+                entry.1 = entry.1.saturating_sub(due);
+            }
+            // Entries before the lowered ones that are no longer minima of
+            // their suffix go.
+            let lowered = self.minima[first].1;
             let mut i = first;
             while i > 0 && self.minima[i - 1].1 >= lowered {
                 self.minima.remove(i - 1);
                 i -= 1;
             }
         }
+        if stamp < self.horizon {
+            self.floor = self.floor.saturating_sub(due);
+        }
+        due
     }
 
     /// The bucket's refill rate changed: time slacks scale with it.
@@ -148,9 +170,11 @@ mod tests {
         let mut h = SlackHistory::new();
         let a = h.record(40);
         h.record(60);
-        h.refunded(a, 25);
+        assert_eq!(h.take(a, 25), 25);
         assert_eq!(h.min_since(a), 35);
         assert_eq!(h.min_since(0), 35);
+        assert_eq!(h.take(a, 100), 35);
+        assert_eq!(h.min_since(a), 0);
     }
 
     #[test]
