@@ -26,7 +26,11 @@
 //! - [`Permit::settle`](crate::Permit::settle) prices the reported usage with the
 //!   same burndown (`input + cache writes + output × burndown`; cache reads are
 //!   free) and **refunds** the unused part at once, so the budget is not held
-//!   hostage by a generous `max_tokens`;
+//!   hostage by a generous `max_tokens`. The bucket is left exactly as if the
+//!   request had reserved only what it used from the start: refill that the
+//!   bucket could not hold while the reservation was out (it was full, or
+//!   nearly) is not handed out a second time, which is what keeps real usage
+//!   within `amount + burst` in every window, refunds included;
 //! - when usage exceeds the reservation (an input estimate that was too low),
 //!   the overrun is charged as **debt**: the bucket goes below empty and no
 //!   request, however small, is admitted until refill has paid it off. Debt is

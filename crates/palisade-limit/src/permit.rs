@@ -15,7 +15,8 @@ use crate::store::{Lease, Settled};
 /// a concurrency slot.
 ///
 /// Finish it with [`settle`](Permit::settle) once the provider reported usage:
-/// unused tokens are refunded, an overrun is charged as debt that delays later
+/// unused tokens are refunded (the bucket is left as if only the actual cost
+/// had been reserved), an overrun is charged as debt that delays later
 /// admissions. Dropping it unsettled (the call failed, was cancelled, the
 /// caller panicked) releases the slot and gives back what the limiter's
 /// [`DropRule`] says (by default the whole token reservation). The request
