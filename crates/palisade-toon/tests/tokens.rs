@@ -65,3 +65,30 @@ fn encode_for_prompt_never_costs_more_than_compact_json() -> Result<(), palisade
     }
     Ok(())
 }
+
+/// The examples of docs/toon.md: deep or non-uniform data where TOON costs
+/// more than compact JSON, so `encode_for_prompt` keeps JSON.
+#[test]
+fn nested_and_non_uniform_examples_fall_back_to_json() -> Result<(), palisade_toon::Error> {
+    for name in ["nested-config.json", "events-mixed.json"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(name);
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let value: Value = serde_json::from_str(&text).map_err(|e| {
+            palisade_toon::Error::new(palisade_toon::ErrorKind::Message(e.to_string()))
+        })?;
+        let report = TokenReport::of_value(&value)?;
+        assert!(
+            report.toon_comma.tokens > report.json_compact.tokens,
+            "{name}: {report:?}"
+        );
+        let enc = encode_for_prompt(&value)?;
+        assert_eq!(enc.format, PromptFormat::JsonCompact, "{name}");
+        assert_eq!(enc.tokens, report.json_compact.tokens);
+        // And the TOON text still round-trips.
+        let toon = encode(&value, &EncodeOptions::default())?;
+        assert_eq!(palisade_toon::decode(&toon, &Default::default())?, value);
+    }
+    Ok(())
+}
