@@ -11,16 +11,17 @@
 //!
 //! * **RateLimit**, one limiter per model at that model's quota, with its
 //!   output burndown, so reservations match the model's own accounting. The
-//!   simulated quota is a sliding minute that credits a refund to the call's
-//!   start; the limiter is a token bucket (GCRA) that admits at most
-//!   `rate + burst` in any minute and credits a refund when it happens. So the
-//!   request limit is `rpm − 1` with a burst of 1, and the token limit is
-//!   `tpm − R` with a burst of `2R`, where `R` is the largest reservation of
-//!   the scenario's requests (`input + max_tokens × burndown`): room for two
-//!   reservations, or a refund would land on a full bucket and be lost. A
-//!   request queues at a model for [`PalisadeConfig::queue_wait`] before the
-//!   fallback tries the next model; at the last model it queues until its
-//!   deadline. Higher priorities are served first.
+//!   limiter is a token bucket (GCRA) that admits at most `rate + burst` in
+//!   any window, refunds included, so it is set to `rate + burst = quota`
+//!   and never takes a model over its quota: requests `rpm − 1` a minute with
+//!   a burst of 1; tokens `tpm − 2R` with a burst of `2R`, where `R` is the
+//!   largest reservation of the scenario's requests
+//!   (`input + max_tokens × burndown`). The token burst holds two
+//!   reservations because a bucket of one refills to the brim while a call
+//!   runs and has no room left for its refund. A request queues at a model
+//!   for [`PalisadeConfig::queue_wait`] before the fallback tries the next
+//!   model; at the last model it queues until its deadline. Higher
+//!   priorities are served first.
 //! * **CircuitBreaker** per model: opens after consecutive server errors or
 //!   outage refusals; throttles do not count (behind a limiter they are the
 //!   limiter's own queue timeouts, not a sign of ill health). No jitter on the
@@ -185,7 +186,7 @@ fn limiter_for(
     }
     if let Some(tpm) = quota.tpm {
         let burst = reservation.saturating_mul(2).clamp(1, tpm);
-        let rate = tpm.saturating_sub(reservation).max(1);
+        let rate = tpm.saturating_sub(burst).max(1);
         limiter = limiter.with_tokens(Quota::per(rate, quota.window).with_burst(burst));
     }
     limiter.burndown = BurndownConfig {
