@@ -15,3 +15,5 @@ pub use palisade_redis as redis;
 pub use palisade_stack as stack;
 #[cfg(feature = "sim")]
 pub use palisade_sim as sim;
+#[cfg(feature = "toon")]
+pub use palisade_toon as toon;
