@@ -124,3 +124,59 @@ fn bad_configs_are_one_line_errors_with_exit_1() {
         "the prompt is required"
     );
 }
+
+/// `palisade fake-bedrock` serves the simulated models over the Bedrock wire
+/// protocol: a Converse call to the default primary answers like Bedrock.
+#[cfg(feature = "fake-bedrock")]
+#[test]
+fn fake_bedrock_serves_the_simulated_models_over_the_wire() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpStream;
+    use std::process::Stdio;
+
+    let mut server = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["fake-bedrock", "--port", "0"])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn palisade fake-bedrock");
+    let stdout = server.stdout.take().expect("stdout");
+    let url = BufReader::new(stdout)
+        .lines()
+        .next()
+        .expect("a first line")
+        .expect("utf-8");
+    let addr = url.trim_start_matches("http://").to_owned();
+
+    let body = r#"{"messages":[{"role":"user","content":[{"text":"hi"}]}],"inferenceConfig":{"maxTokens":20}}"#;
+    let mut stream = TcpStream::connect(&addr).expect("connect");
+    write!(
+        stream,
+        "POST /model/sim%2Fprimary/converse HTTP/1.1\r\nHost: {addr}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut response = String::new();
+    let read = stream.read_to_string(&mut response);
+    let _ = server.kill();
+    let _ = server.wait();
+    read.expect("read the answer");
+
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"outputTokens\":20"), "{response}");
+    assert!(
+        response.contains("\"stopReason\":\"max_tokens\""),
+        "{response}"
+    );
+}
+
+#[cfg(not(feature = "fake-bedrock"))]
+#[test]
+fn fake_bedrock_without_its_feature_says_how_to_get_it() {
+    let out = palisade(&["fake-bedrock", "--port", "0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--features fake-bedrock"), "{err}");
+}
