@@ -56,6 +56,7 @@
 //! | [`cost`], [`budget`] | price table, cost per answer, budgets per window and tag |
 //! | [`batch`] | bounded-concurrency batches with priorities, progress and dead letters |
 //! | [`stats`] | one serde [`StackStats`] snapshot |
+//! | [`builder`] | [`StackBuilder`]: the whole canonical stack from one [`StackConfig`] (TOML, documented in `docs/config.md`) |
 //!
 //! Every decision is a `tracing` event inside a span per call and per attempt,
 //! named after the OpenTelemetry GenAI conventions (see the `telemetry` table

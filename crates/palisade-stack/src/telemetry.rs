@@ -41,8 +41,16 @@ pub(crate) fn call_span(fallback: &ProviderId, req: &ChatRequest, streaming: boo
 }
 
 /// The span around one candidate call (retries included).
-pub(crate) fn attempt_span(candidate: &ProviderId, number: usize, hedge: bool) -> Span {
+/// Its parent is the call's span, given explicitly so the fallback does not
+/// have to keep the call span entered (which would cost a move of its future).
+pub(crate) fn attempt_span(
+    parent: &Span,
+    candidate: &ProviderId,
+    number: usize,
+    hedge: bool,
+) -> Span {
     tracing::info_span!(
+        parent: parent,
         "attempt",
         gen_ai.request.model = %candidate,
         palisade.attempt = number,
@@ -122,9 +130,15 @@ pub(crate) fn retried(
 }
 
 /// A candidate was passed over without a call.
-pub(crate) fn skipped(candidate: &ProviderId, reason: &'static str, retry_after: Option<Duration>) {
+pub(crate) fn skipped(
+    parent: &Span,
+    candidate: &ProviderId,
+    reason: &'static str,
+    retry_after: Option<Duration>,
+) {
     tracing::debug!(
         target: "palisade_stack::fallback",
+        parent: parent,
         reason,
         gen_ai.request.model = %candidate,
         retry_after_ms = retry_after.map(|d| d.as_secs_f64() * 1000.0),
@@ -136,9 +150,10 @@ pub(crate) fn skipped(candidate: &ProviderId, reason: &'static str, retry_after:
 }
 
 /// The request moves on from a failed candidate.
-pub(crate) fn fell_back(candidate: &ProviderId, error: &ProviderError) {
+pub(crate) fn fell_back(parent: &Span, candidate: &ProviderId, error: &ProviderError) {
     tracing::info!(
         target: "palisade_stack::fallback",
+        parent: parent,
         from = %candidate,
         error.type = error.kind().as_str(),
         "falling back to the next candidate"

@@ -8,6 +8,7 @@
 //! router, and puts the budget in front.
 
 mod config;
+mod direct;
 mod probes;
 mod stack;
 
@@ -26,6 +27,7 @@ use crate::fallback::{Candidate, Fallback};
 use crate::retry::RetryLayer;
 use crate::routing::Router;
 use crate::timeout::{TimeoutConfig, TimeoutLayer};
+use direct::Direct;
 use probes::{BreakerProbe, LimiterProbe};
 
 /// A config that cannot be built into a stack.
@@ -234,7 +236,7 @@ impl StackBuilder {
             if let Some(estimator) = &self.estimator {
                 layer = layer.with_estimator(Arc::clone(estimator));
             }
-            layered = Arc::new(layer.layer(layered));
+            layered = Arc::new(layer.layer(Direct(layered)));
         }
         if self.config.breakers {
             let config = c
@@ -248,7 +250,7 @@ impl StackBuilder {
                 }
             })?;
             probes.push(Arc::new(BreakerProbe(breaker.clone())));
-            layered = Arc::new(CircuitBreakerLayer::new(breaker).layer(layered));
+            layered = Arc::new(CircuitBreakerLayer::new(breaker).layer(Direct(layered)));
         }
         let per_attempt = c.timeout.or(self.config.timeout.per_attempt);
         if per_attempt.is_some() {
@@ -256,10 +258,10 @@ impl StackBuilder {
                 per_attempt,
                 overall: None,
             });
-            layered = Arc::new(timeout.layer(layered));
+            layered = Arc::new(timeout.layer(Direct(layered)));
         }
         let retry = RetryLayer::new(c.retry.clone().unwrap_or_else(|| self.config.retry.clone()));
-        layered = Arc::new(retry.wrap(layered));
+        layered = Arc::new(retry.wrap(Direct(layered)));
         probes.push(Arc::new(retry));
 
         let mut candidate = Candidate::from_shared(layered).with_weight(c.weight);

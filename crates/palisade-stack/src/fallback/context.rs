@@ -8,12 +8,12 @@
 //! retry layer asks, i.e. after a failure, so a successful call pays nothing
 //! for it.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use super::Candidate;
 
 /// The candidates a request would move on to if the current call failed.
+#[derive(Clone)]
 pub(crate) struct Alternatives {
     pub(crate) candidates: Arc<[Candidate]>,
     /// Indices into `candidates` of the ones after the current call.
@@ -23,6 +23,7 @@ pub(crate) struct Alternatives {
 }
 
 /// A set of candidate indices: a bit mask for the usual small lists.
+#[derive(Clone)]
 pub(crate) enum Rest {
     Mask(u64),
     List(Vec<usize>),
@@ -55,7 +56,8 @@ pub(crate) fn alternative_ready() -> bool {
         .unwrap_or(false)
 }
 
-/// Runs `call` with [`alternative_ready`] answering from `alternatives`.
-pub(crate) async fn with_alternatives<F: Future>(alternatives: Alternatives, call: F) -> F::Output {
-    ALTERNATIVES.scope(alternatives, call).await
+/// Runs `f` (one poll of a candidate call) with [`alternative_ready`]
+/// answering from `alternatives`.
+pub(crate) fn scope_sync<R>(alternatives: Alternatives, f: impl FnOnce() -> R) -> R {
+    ALTERNATIVES.sync_scope(alternatives, f)
 }

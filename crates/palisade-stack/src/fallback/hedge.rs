@@ -10,8 +10,9 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use palisade_core::{Attempt, AttemptOutcome, ChatRequest, ProviderError, SkipReason};
 use tokio::time::Instant;
+use tracing::Span;
 
-use super::{Answer, Fallback, HedgeConfig, Pass, PassEnd};
+use super::{Answer, AttemptLabel, Fallback, HedgeConfig, Pass, PassEnd};
 use crate::stats::candidate::CandidateStats;
 
 impl Fallback {
@@ -54,8 +55,7 @@ impl Fallback {
                             req.clone(),
                             streaming,
                             alternatives,
-                            trail.len() + running.len() - 1,
-                            is_hedge,
+                            (trail.len() + running.len() - 1, pass.span.clone(), is_hedge),
                         ));
                         timer.as_mut().reset(Instant::now() + hedge.delay);
                     }
@@ -124,12 +124,21 @@ impl Fallback {
         req: ChatRequest,
         streaming: bool,
         alternatives: super::context::Alternatives,
-        number: usize,
-        hedge: bool,
+        (number, span, hedge): (usize, Span, bool),
     ) -> (usize, Result<Answer, ProviderError>) {
         let candidate = &self.candidates[index];
         let result = self
-            .call(candidate, req, streaming, alternatives, number, hedge)
+            .call(
+                candidate,
+                req,
+                streaming,
+                alternatives,
+                AttemptLabel {
+                    number,
+                    parent: &span,
+                    hedge,
+                },
+            )
             .await;
         (index, result)
     }

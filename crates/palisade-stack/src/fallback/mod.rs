@@ -15,12 +15,14 @@
 //!    `ContentFiltered` with `content_policy_fallback`), after `pause`;
 //!    otherwise it ends the request. A retryable failure with a `retry_after`
 //!    starts a cooldown of the candidate for every request.
-//! 4. When a pass ends with every candidate unavailable (skipped, or failed
-//!    with a known recovery time), the fallback waits for the earliest
-//!    recovery, up to the request's deadline (or `max_wait`) and `max_rounds`
-//!    passes, then tries again; past those limits it returns
-//!    [`FallbackError::AllCandidatesUnavailable`]. When some candidate failed
-//!    for good, it returns [`FallbackError::Failed`] with the last error.
+//! 4. When a pass ends without an answer and some candidate is expected to
+//!    recover (skipped as unavailable, or failed with a known recovery time),
+//!    the fallback waits for the earliest recovery, up to the request's
+//!    deadline (or `max_wait`) and `max_rounds` calling passes, then tries
+//!    again, leaving out the candidates that failed for good; past those
+//!    limits it returns [`FallbackError::AllCandidatesUnavailable`]. When no
+//!    candidate is expected to recover, it returns [`FallbackError::Failed`]
+//!    with the last error.
 //!
 //! The answer's [`attempts`](palisade_core::ChatResponse::attempts) say which
 //! candidates were tried or skipped and why; on failure the same trail is in
@@ -35,6 +37,11 @@ mod hedge;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::future::Future;
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use futures_util::StreamExt;
 use palisade_core::{
     Attempt, AttemptOutcome, ChatRequest, ChatResponse, ChatStream, ErrorKind, HeuristicEstimator,
@@ -42,7 +49,7 @@ use palisade_core::{
     async_trait,
 };
 use tokio::time::Instant;
-use tracing::Instrument;
+use tracing::Span;
 
 pub use candidate::{Candidate, CandidateProbe};
 pub use config::{CooldownConfig, FallbackConfig, HedgeConfig};
@@ -86,6 +93,63 @@ pub(crate) enum Answer {
     Stream(ChatStream),
 }
 
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send + 'a>>;
+
+/// How an attempt is named in its span.
+#[derive(Clone, Copy)]
+pub(crate) struct AttemptLabel<'s> {
+    /// Its position in the attempts trail (0-based).
+    pub(crate) number: usize,
+    /// The call's span.
+    pub(crate) parent: &'s Span,
+    /// Whether it is a hedged call.
+    pub(crate) hedge: bool,
+}
+
+/// A candidate call in progress: the provider's boxed future, whichever
+/// kind of call it is.
+enum CallFuture<'a> {
+    Complete(Boxed<'a, ChatResponse>),
+    Stream(Boxed<'a, ChatStream>),
+}
+
+impl Future for CallFuture<'_> {
+    type Output = Result<Answer, ProviderError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            CallFuture::Complete(f) => f.as_mut().poll(cx).map_ok(Answer::Response),
+            CallFuture::Stream(f) => f.as_mut().poll(cx).map_ok(Answer::Stream),
+        }
+    }
+}
+
+/// One candidate call with everything around it: the attempt span entered,
+/// the alternatives visible to the retry layer, the in-flight count held
+/// until it ends or is dropped. One future rather than a stack of adapters,
+/// because each adapter copies the answer on its way out.
+struct AttemptFuture<'a> {
+    call: CallFuture<'a>,
+    alternatives: context::Alternatives,
+    span: Span,
+    _in_flight: crate::stats::candidate::InFlightGuard<'a>,
+}
+
+impl Future for AttemptFuture<'_> {
+    type Output = Result<Answer, ProviderError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let _entered = this.span.enter();
+        let call = &mut this.call;
+        let poll = context::scope_sync(this.alternatives.clone(), || Pin::new(call).poll(cx));
+        if let Poll::Ready(Err(error)) = &poll {
+            telemetry::record_error(&this.span, error);
+        }
+        poll
+    }
+}
+
 /// How one pass over the candidates ended.
 pub(crate) enum PassEnd {
     Answered(Answer),
@@ -99,7 +163,6 @@ pub(crate) enum PassEnd {
 }
 
 /// What a pass has learned so far.
-#[derive(Default)]
 pub(crate) struct Pass {
     pub(crate) called: bool,
     /// Earliest expected recovery of an unavailable candidate.
@@ -108,6 +171,8 @@ pub(crate) struct Pass {
     /// this request: later passes leave them out.
     pub(crate) dead: Vec<usize>,
     pub(crate) last_error: Option<ProviderError>,
+    /// The call's span, parent of the attempts' spans and events.
+    pub(crate) span: Span,
 }
 
 impl Pass {
@@ -200,7 +265,15 @@ impl Fallback {
         }
     }
 
-    async fn run(&self, req: ChatRequest, streaming: bool) -> Result<Answer, ProviderError> {
+    /// One request, all passes. `span` is the call's span: entered around
+    /// each pass and wait rather than around this whole (large) future, which
+    /// would cost a move of it.
+    async fn run(
+        &self,
+        req: ChatRequest,
+        streaming: bool,
+        span: &Span,
+    ) -> Result<Answer, ProviderError> {
         let deadline = req.metadata.deadline;
         // Without a deadline, `max_wait` counts from the first wait.
         let mut wait_limit = deadline;
@@ -224,8 +297,11 @@ impl Fallback {
             self.router.route(&req, &self.candidates, &mut order);
             self.sanitize(&mut order);
             let mut pass = Pass {
+                called: false,
+                recovery: None,
                 dead: std::mem::take(&mut dead),
-                ..Pass::default()
+                last_error: None,
+                span: span.clone(),
             };
             let end = match &self.config.hedge {
                 None => {
@@ -279,11 +355,12 @@ impl Fallback {
             }
             tracing::info!(
                 target: "palisade_stack::fallback",
+                parent: span,
                 wait_ms = recovery.as_secs_f64() * 1000.0,
                 palisade.fallback = %self.id,
                 "every candidate is unavailable; waiting for the earliest to recover"
             );
-            tokio::time::sleep_until(resume).await;
+            Box::pin(tokio::time::sleep_until(resume)).await;
         }
     }
 
@@ -322,8 +399,11 @@ impl Fallback {
             }
             if pass.called && !self.config.pause.is_zero() {
                 let until = Instant::now() + self.config.pause;
-                tokio::time::sleep_until(req.metadata.deadline.map_or(until, |d| d.min(until)))
-                    .await;
+                // Boxed: only failed calls pause, so the common future stays small.
+                Box::pin(tokio::time::sleep_until(
+                    req.metadata.deadline.map_or(until, |d| d.min(until)),
+                ))
+                .await;
                 if let Some(stop) = self.deadline_passed(req, pass) {
                     return stop;
                 }
@@ -337,8 +417,11 @@ impl Fallback {
                     req.clone(),
                     streaming,
                     alternatives,
-                    trail.len(),
-                    false,
+                    AttemptLabel {
+                        number: trail.len(),
+                        parent: &pass.span,
+                        hedge: false,
+                    },
                 )
                 .await;
             match result {
@@ -372,7 +455,7 @@ impl Fallback {
             && needed > window
         {
             CandidateStats::bump(&candidate.stats.skipped_context_window);
-            telemetry::skipped(candidate.id(), "context_window", None);
+            telemetry::skipped(&pass.span, candidate.id(), "context_window", None);
             trail.push(skip(
                 candidate,
                 SkipReason::ContextWindowTooSmall { needed, window },
@@ -381,7 +464,7 @@ impl Fallback {
         }
         if let Readiness::Unavailable { retry_after } = candidate.readiness() {
             CandidateStats::bump(&candidate.stats.skipped_unavailable);
-            telemetry::skipped(candidate.id(), "unavailable", Some(retry_after));
+            telemetry::skipped(&pass.span, candidate.id(), "unavailable", Some(retry_after));
             trail.push(skip(candidate, SkipReason::Unavailable { retry_after }));
             pass.recovers_in(retry_after);
             return false;
@@ -424,31 +507,35 @@ impl Fallback {
     }
 
     /// Calls one candidate, counted and traced.
-    pub(crate) async fn call(
-        &self,
-        candidate: &Candidate,
+    ///
+    /// Built from the provider's own (already boxed) future without an async
+    /// block, so this future stays small: every layer above boxes and moves
+    /// the futures it holds, and their size is most of a call's overhead.
+    pub(crate) fn call<'a>(
+        &'a self,
+        candidate: &'a Candidate,
         req: ChatRequest,
         streaming: bool,
         alternatives: context::Alternatives,
-        number: usize,
-        hedge: bool,
-    ) -> Result<Answer, ProviderError> {
-        let _in_flight = candidate.stats.start_call();
-        let provider = candidate.provider();
-        let span = telemetry::attempt_span(candidate.id(), number + 1, hedge);
-        let call = async {
-            if streaming {
-                first_event(provider.stream(req).await)
-                    .await
-                    .map(Answer::Stream)
-            } else {
-                provider.complete(req).await.map(Answer::Response)
-            }
+        label: AttemptLabel<'_>,
+    ) -> impl Future<Output = Result<Answer, ProviderError>> + Send + 'a {
+        let in_flight = candidate.stats.start_call();
+        let provider: &'a dyn Provider = &**candidate.provider();
+        let span =
+            telemetry::attempt_span(label.parent, candidate.id(), label.number + 1, label.hedge);
+        let call = if streaming {
+            CallFuture::Stream(Box::pin(async move {
+                first_event(provider.stream(req).await).await
+            }))
+        } else {
+            CallFuture::Complete(provider.complete(req))
         };
-        context::with_alternatives(alternatives, call)
-            .instrument(span.clone())
-            .await
-            .inspect_err(|e| telemetry::record_error(&span, e))
+        AttemptFuture {
+            call,
+            alternatives,
+            span,
+            _in_flight: in_flight,
+        }
     }
 
     pub(crate) fn succeeded(
@@ -545,7 +632,7 @@ impl Fallback {
             return Some(error);
         }
         CandidateStats::bump(&stats.fallbacks_out);
-        telemetry::fell_back(candidate.id(), &error);
+        telemetry::fell_back(&pass.span, candidate.id(), &error);
         pass.last_error = Some(error);
         None
     }
@@ -589,7 +676,7 @@ impl Provider for Fallback {
 
     async fn complete(&self, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
         let span = telemetry::call_span(&self.id, &req, false);
-        let result = self.run(req, false).instrument(span.clone()).await;
+        let result = self.run(req, false, &span).await;
         match result {
             Ok(Answer::Response(response)) => {
                 let cost = self
@@ -615,7 +702,7 @@ impl Provider for Fallback {
 
     async fn stream(&self, req: ChatRequest) -> Result<ChatStream, ProviderError> {
         let span = telemetry::call_span(&self.id, &req, true);
-        match self.run(req, true).instrument(span.clone()).await {
+        match self.run(req, true, &span).await {
             Ok(Answer::Stream(stream)) => Ok(stream),
             Ok(Answer::Response(response)) => Ok(palisade_core::stream_from_response(response)),
             Err(error) => {

@@ -188,7 +188,8 @@ impl Shared {
                     self.counters.retries.fetch_add(1, Ordering::Relaxed);
                     crate::telemetry::retried(id, attempt, delay, &error);
                     if !delay.is_zero() {
-                        tokio::time::sleep(delay).await;
+                        // Boxed: only retries sleep, so the common future stays small.
+                        Box::pin(tokio::time::sleep(delay)).await;
                     }
                     attempt += 1;
                 }
