@@ -298,3 +298,59 @@ mod tests {
         assert_eq!(err.0, "output_burndown");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const RPM: u32 = 7;
+    const TPM: u64 = 12_000;
+
+    proptest! {
+        /// Whatever the admissions and settlements, the calls started in the
+        /// last minute are never more than the request quota, and their
+        /// charges (settled, or still reserved) never more than the token quota.
+        #[test]
+        fn never_more_than_the_quota_in_any_window(
+            calls in prop::collection::vec(
+                (0u64..5_000, 1u64..4_000, 0.0f64..=1.0, 0u64..30_000),
+                1..200,
+            )
+        ) {
+            let config = QuotaConfig { rpm: Some(RPM), tpm: Some(TPM), ..QuotaConfig::default() };
+            let mut ledger = QuotaLedger::new(config);
+            let mut now = Instant::now();
+            // Every admitted call: start and current charge.
+            let mut admitted: Vec<(Instant, u64)> = Vec::new();
+            // Calls in flight: reservation, index in `admitted`, end, final charge.
+            let mut open: Vec<(ReservationId, usize, Instant, u64)> = Vec::new();
+            for (gap_ms, reserve, used, duration_ms) in calls {
+                now += Duration::from_millis(gap_ms);
+                open.sort_by_key(|c| c.2);
+                open.retain(|&(id, index, end, charge)| {
+                    if end > now {
+                        return true;
+                    }
+                    ledger.settle(end, id, charge);
+                    admitted[index].1 = charge;
+                    false
+                });
+                if let Ok(id) = ledger.admit(now, reserve) {
+                    admitted.push((now, reserve));
+                    let charge = (reserve as f64 * used) as u64;
+                    let end = now + Duration::from_millis(duration_ms);
+                    open.push((id, admitted.len() - 1, end, charge));
+                }
+                let window: Vec<u64> = admitted
+                    .iter()
+                    .filter(|(at, _)| *at + Duration::from_secs(60) > now)
+                    .map(|&(_, charge)| charge)
+                    .collect();
+                prop_assert!(window.len() <= RPM as usize);
+                prop_assert!(window.iter().sum::<u64>() <= TPM);
+            }
+        }
+    }
+}

@@ -149,3 +149,43 @@ fn the_default_scenario_meets_the_acceptance_figures() {
     assert!(n.throttles_surfaced > 0, "{}", render_table(&report));
     assert!(n.throttles_seen_by_provider > p.throttles_seen_by_provider);
 }
+
+/// `[palisade.stack]` replaces the derived stack: here a stack with no
+/// limiter, whose calls the overloaded primary then throttles.
+#[test]
+fn a_whole_stack_config_in_the_scenario_is_the_stack_under_test() {
+    let mut text = String::from(
+        r#"
+        seed = 3
+        duration = "5m"
+        clients = 40
+        arrivals = { kind = "poisson", per_client_per_minute = 0.5 }
+        [[models]]
+        id = "sim/a"
+        quota = { rpm = 10, tpm = 100000 }
+        [[models]]
+        id = "sim/b"
+        quota = { rpm = 20, tpm = 100000 }
+        "#,
+    );
+    let derived = simulate(&Scenario::from_toml_str(&text, "t").unwrap(), &NoProgress).unwrap();
+    assert_eq!(derived.palisade.throttles_seen_by_provider, 0);
+
+    text.push_str(
+        r#"
+        [palisade.stack]
+        name = "no-limits"
+        timeout = {}
+        [[palisade.stack.candidates]]
+        id = "sim/a"
+        [[palisade.stack.candidates]]
+        id = "sim/b"
+        "#,
+    );
+    let given = simulate(&Scenario::from_toml_str(&text, "t").unwrap(), &NoProgress).unwrap();
+    assert!(
+        given.palisade.throttles_seen_by_provider > 0,
+        "no limiter: the models throttle"
+    );
+    assert_eq!(given.palisade.lost, 0);
+}
