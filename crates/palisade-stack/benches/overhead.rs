@@ -63,14 +63,32 @@ id = "b"
 id = "c"
 "#;
 
-fn run<P: Provider>(rt: &tokio::runtime::Runtime, provider: &P, iters: u64) -> Duration {
+/// Wall time, or the bench thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`),
+/// which leaves out the time slices other processes take on a shared
+/// machine. The current-thread runtime runs every call on the bench thread.
+#[derive(Clone, Copy)]
+enum Clock {
+    Wall,
+    ThreadCpu,
+}
+
+fn run<P: Provider>(
+    rt: &tokio::runtime::Runtime,
+    provider: &P,
+    iters: u64,
+    clock: Clock,
+) -> Duration {
     let req = ChatRequest::user("What is the capital of France?").with_max_tokens(64);
     rt.block_on(async {
-        let start = Instant::now();
+        let wall = Instant::now();
+        let cpu = cpu_time::ThreadTime::now();
         for _ in 0..iters {
             black_box(provider.complete(req.clone()).await.ok());
         }
-        start.elapsed()
+        match clock {
+            Clock::Wall => wall.elapsed(),
+            Clock::ThreadCpu => cpu.elapsed(),
+        }
     })
 }
 
@@ -117,21 +135,32 @@ fn overhead(c: &mut Criterion) {
         PriceTable::new().with("a", ModelPrice::new(3.0, 15.0)),
     ));
 
-    let mut group = c.benchmark_group("stack_overhead");
-    group.throughput(Throughput::Elements(1));
-    group.bench_function("bare_provider", |b| b.iter_custom(|n| run(&rt, &bare, n)));
-    group.bench_function("retry_timeout", |b| {
-        b.iter_custom(|n| run(&rt, &retry_timeout, n));
-    });
-    group.bench_function("fallback_3_candidates", |b| {
-        b.iter_custom(|n| run(&rt, &fallback, n));
-    });
-    group.bench_function("budget", |b| b.iter_custom(|n| run(&rt, &budget, n)));
-    group.bench_function("breaker_limiter", |b| {
-        b.iter_custom(|n| run(&rt, &breaker_limiter, n));
-    });
-    group.bench_function("full_stack", |b| b.iter_custom(|n| run(&rt, &*stack, n)));
-    group.finish();
+    for (name, clock) in [
+        ("stack_overhead", Clock::Wall),
+        ("stack_overhead_cpu", Clock::ThreadCpu),
+    ] {
+        let mut group = c.benchmark_group(name);
+        group.throughput(Throughput::Elements(1));
+        group.bench_function("bare_provider", |b| {
+            b.iter_custom(|n| run(&rt, &bare, n, clock));
+        });
+        group.bench_function("retry_timeout", |b| {
+            b.iter_custom(|n| run(&rt, &retry_timeout, n, clock));
+        });
+        group.bench_function("fallback_3_candidates", |b| {
+            b.iter_custom(|n| run(&rt, &fallback, n, clock));
+        });
+        group.bench_function("budget", |b| {
+            b.iter_custom(|n| run(&rt, &budget, n, clock));
+        });
+        group.bench_function("breaker_limiter", |b| {
+            b.iter_custom(|n| run(&rt, &breaker_limiter, n, clock));
+        });
+        group.bench_function("full_stack", |b| {
+            b.iter_custom(|n| run(&rt, &*stack, n, clock));
+        });
+        group.finish();
+    }
 
     // Anchor: one clock read (`tokio::time::Instant::now()`, which is the
     // std clock while time is not paused). The stack's own layers read the
