@@ -232,3 +232,64 @@ async fn streams_retry_only_before_the_first_event() {
     );
     assert_eq!(p.call_count(), 1);
 }
+
+mod properties {
+    use super::*;
+    use palisade_stack::Jitter;
+    use proptest::prelude::*;
+
+    fn any_jitter() -> impl Strategy<Value = Jitter> {
+        prop_oneof![
+            Just(Jitter::None),
+            Just(Jitter::Full),
+            Just(Jitter::Equal),
+            Just(Jitter::Decorrelated),
+            Just(Jitter::Additive),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Whatever the backoff, a retry never comes sooner than the
+        /// Retry-After of the error before it, and never later than the larger
+        /// of that and the policy's longest delay.
+        #[test]
+        fn a_retry_never_undercuts_retry_after(
+            retry_after_ms in proptest::collection::vec(proptest::option::of(0u64..5_000), 1..5),
+            base_ms in 1u64..2_000,
+            cap_ms in 1u64..10_000,
+            jitter in any_jitter(),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let mut p = ScriptedProvider::new("m");
+                for ra in &retry_after_ms {
+                    let error = ProviderError::new(ErrorKind::Overloaded, "busy")
+                        .with_retry_after(ra.map(Duration::from_millis));
+                    p = p.then_error(error);
+                }
+                let p = p.then_text("ok");
+                let backoff = Backoff::exponential(Duration::from_millis(base_ms), Duration::from_millis(cap_ms))
+                    .with_jitter(jitter);
+                let max_delay = backoff.max_delay();
+                let policy = exact(10, Duration::ZERO, Duration::ZERO).with_backoff(backoff);
+                let retry = p.clone().layer(RetryLayer::new(policy));
+                let start = Instant::now();
+                retry.complete(ChatRequest::user("hi")).await.unwrap();
+                let at = offsets(&p, start);
+                prop_assert_eq!(at.len(), retry_after_ms.len() + 1);
+                for (i, ra) in retry_after_ms.iter().enumerate() {
+                    let gap = at[i + 1] - at[i];
+                    let floor = Duration::from_millis(ra.unwrap_or(0));
+                    prop_assert!(gap >= floor, "retry {} after {:?}, Retry-After {:?}", i + 1, gap, floor);
+                    prop_assert!(gap <= floor.max(max_delay), "retry {} after {:?}", i + 1, gap);
+                }
+                Ok(())
+            })?;
+        }
+    }
+}
