@@ -98,3 +98,49 @@ async fn a_timed_out_call_releases_its_limiter_permit() {
     assert_eq!(limiter.in_flight(), 0);
     assert_eq!(p.cancelled(), 1);
 }
+
+/// Streams one text event, then nothing: a stalled stream.
+struct Stalls(palisade_core::ProviderId);
+
+#[palisade_core::async_trait]
+impl Provider for Stalls {
+    fn id(&self) -> &palisade_core::ProviderId {
+        &self.0
+    }
+    async fn complete(
+        &self,
+        _req: ChatRequest,
+    ) -> Result<palisade_core::ChatResponse, palisade_core::ProviderError> {
+        std::future::pending().await
+    }
+    async fn stream(
+        &self,
+        _req: ChatRequest,
+    ) -> Result<palisade_core::ChatStream, palisade_core::ProviderError> {
+        use futures_util::StreamExt;
+        let first = futures_util::stream::iter([Ok(palisade_core::StreamEvent::TextDelta {
+            text: "partial".into(),
+        })]);
+        Ok(Box::pin(first.chain(futures_util::stream::pending())))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_is_cut_at_the_deadline() {
+    use futures_util::StreamExt;
+
+    let t = Stalls("stalls".into()).layer(TimeoutLayer::default());
+    let start = Instant::now();
+    let mut stream = t
+        .stream(ChatRequest::user("hi").with_timeout(Duration::from_secs(2)))
+        .await
+        .unwrap();
+    assert!(stream.next().await.unwrap().is_ok());
+    let err = stream.next().await.unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert_eq!(start.elapsed(), Duration::from_secs(2));
+    assert!(
+        stream.next().await.is_none(),
+        "the stream ends after the timeout"
+    );
+}
