@@ -12,7 +12,9 @@ use palisade_core::{Attempt, AttemptOutcome, ChatRequest, ProviderError, SkipRea
 use tokio::time::Instant;
 use tracing::Span;
 
-use super::{Answer, AttemptLabel, Fallback, HedgeConfig, Pass, PassEnd};
+use super::attempt::AttemptLabel;
+use super::pass::{Pass, PassEnd};
+use super::{Answer, Fallback, HedgeConfig};
 use crate::stats::candidate::CandidateStats;
 
 impl Fallback {

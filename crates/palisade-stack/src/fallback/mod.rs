@@ -28,25 +28,20 @@
 //! candidates were tried or skipped and why; on failure the same trail is in
 //! the [`FallbackError`].
 
+mod attempt;
 mod candidate;
 mod config;
 pub(crate) mod context;
 mod error;
 mod hedge;
+mod pass;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::future::Future;
-
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use futures_util::StreamExt;
 use palisade_core::{
     Attempt, AttemptOutcome, ChatRequest, ChatResponse, ChatStream, ErrorKind, HeuristicEstimator,
-    Provider, ProviderError, ProviderId, Readiness, SkipReason, StreamEvent, TokenEstimator,
-    async_trait,
+    Provider, ProviderError, ProviderId, Readiness, SkipReason, TokenEstimator, async_trait,
 };
 use tokio::time::Instant;
 use tracing::Span;
@@ -55,12 +50,12 @@ pub use candidate::{Candidate, CandidateProbe};
 pub use config::{CooldownConfig, FallbackConfig, HedgeConfig};
 pub use error::FallbackError;
 
-use crate::first_event::first_event;
+use attempt::AttemptLabel;
+use pass::{Pass, PassEnd};
+
 use crate::routing::{PriorityOrder, Router};
 use crate::stats::CandidateSnapshot;
-use crate::stats::candidate::CandidateStats;
 use crate::telemetry;
-use crate::timeout::TimeoutError;
 
 /// The shortest wait for recovery, so a provider that reports "unavailable
 /// for 0 s" cannot make the fallback spin.
@@ -91,100 +86,6 @@ impl std::fmt::Debug for Fallback {
 pub(crate) enum Answer {
     Response(ChatResponse),
     Stream(ChatStream),
-}
-
-type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send + 'a>>;
-
-/// How an attempt is named in its span.
-#[derive(Clone, Copy)]
-pub(crate) struct AttemptLabel<'s> {
-    /// Its position in the attempts trail (0-based).
-    pub(crate) number: usize,
-    /// The call's span.
-    pub(crate) parent: &'s Span,
-    /// Whether it is a hedged call.
-    pub(crate) hedge: bool,
-}
-
-/// A candidate call in progress: the provider's boxed future, whichever
-/// kind of call it is.
-enum CallFuture<'a> {
-    Complete(Boxed<'a, ChatResponse>),
-    Stream(Boxed<'a, ChatStream>),
-}
-
-impl Future for CallFuture<'_> {
-    type Output = Result<Answer, ProviderError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.get_mut() {
-            CallFuture::Complete(f) => f.as_mut().poll(cx).map_ok(Answer::Response),
-            CallFuture::Stream(f) => f.as_mut().poll(cx).map_ok(Answer::Stream),
-        }
-    }
-}
-
-/// One candidate call with everything around it: the attempt span entered,
-/// the alternatives visible to the retry layer, the in-flight count held
-/// until it ends or is dropped. One future rather than a stack of adapters,
-/// because each adapter copies the answer on its way out.
-struct AttemptFuture<'a> {
-    call: CallFuture<'a>,
-    alternatives: context::Alternatives,
-    span: Span,
-    _in_flight: crate::stats::candidate::InFlightGuard<'a>,
-}
-
-impl Future for AttemptFuture<'_> {
-    type Output = Result<Answer, ProviderError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let _entered = this.span.enter();
-        let call = &mut this.call;
-        let poll = context::scope_sync(this.alternatives.clone(), || Pin::new(call).poll(cx));
-        if let Poll::Ready(Err(error)) = &poll {
-            telemetry::record_error(&this.span, error);
-        }
-        poll
-    }
-}
-
-/// How one pass over the candidates ended.
-pub(crate) enum PassEnd {
-    Answered(Answer),
-    /// An error that ends the request.
-    Stop(ProviderError),
-    /// Nobody answered; `recovery` is when the earliest unavailable candidate
-    /// is expected back, `None` when some candidate failed for good.
-    Exhausted {
-        recovery: Option<Duration>,
-    },
-}
-
-/// What a pass has learned so far.
-pub(crate) struct Pass {
-    pub(crate) called: bool,
-    /// Earliest expected recovery of an unavailable candidate.
-    pub(crate) recovery: Option<Duration>,
-    /// Candidates (indices) that failed with no recovery in sight during
-    /// this request: later passes leave them out.
-    pub(crate) dead: Vec<usize>,
-    pub(crate) last_error: Option<ProviderError>,
-    /// The call's span, parent of the attempts' spans and events.
-    pub(crate) span: Span,
-}
-
-impl Pass {
-    fn recovers_in(&mut self, d: Duration) {
-        self.recovery = Some(self.recovery.map_or(d, |r| r.min(d)));
-    }
-
-    pub(crate) fn end(&self) -> PassEnd {
-        PassEnd::Exhausted {
-            recovery: self.recovery,
-        }
-    }
 }
 
 impl Fallback {
@@ -379,282 +280,6 @@ impl Fallback {
             order.retain(|&i| i < n && !std::mem::replace(&mut seen[i], true));
         }
     }
-
-    async fn sequential_pass(
-        &self,
-        req: &ChatRequest,
-        streaming: bool,
-        needed: u32,
-        order: &[usize],
-        trail: &mut Vec<Attempt>,
-        pass: &mut Pass,
-    ) -> PassEnd {
-        for (pos, &index) in order.iter().enumerate() {
-            let candidate = &self.candidates[index];
-            if !self.admit(index, needed, trail, pass) {
-                continue;
-            }
-            if let Some(stop) = self.deadline_passed(req, pass) {
-                return stop;
-            }
-            if pass.called && !self.config.pause.is_zero() {
-                let until = Instant::now() + self.config.pause;
-                // Boxed: only failed calls pause, so the common future stays small.
-                Box::pin(tokio::time::sleep_until(
-                    req.metadata.deadline.map_or(until, |d| d.min(until)),
-                ))
-                .await;
-                if let Some(stop) = self.deadline_passed(req, pass) {
-                    return stop;
-                }
-            }
-            pass.called = true;
-            let alternatives = self.alternatives(order, pos, needed);
-            let started = Instant::now();
-            let result = self
-                .call(
-                    candidate,
-                    req.clone(),
-                    streaming,
-                    alternatives,
-                    AttemptLabel {
-                        number: trail.len(),
-                        parent: &pass.span,
-                        hedge: false,
-                    },
-                )
-                .await;
-            match result {
-                Ok(answer) => {
-                    return PassEnd::Answered(self.succeeded(candidate, answer, started, trail));
-                }
-                Err(error) => {
-                    if let Some(stop) = self.on_failure(index, error, started, trail, pass) {
-                        return PassEnd::Stop(stop);
-                    }
-                }
-            }
-        }
-        pass.end()
-    }
-
-    /// Whether `candidate` may be called; records the skip when not.
-    pub(crate) fn admit(
-        &self,
-        index: usize,
-        needed: u32,
-        trail: &mut Vec<Attempt>,
-        pass: &mut Pass,
-    ) -> bool {
-        if pass.dead.contains(&index) {
-            return false;
-        }
-        let candidate = &self.candidates[index];
-        if let Some(window) = candidate.context_window()
-            && self.config.context_window_fallback
-            && needed > window
-        {
-            CandidateStats::bump(&candidate.stats.skipped_context_window);
-            telemetry::skipped(&pass.span, candidate.id(), "context_window", None);
-            trail.push(skip(
-                candidate,
-                SkipReason::ContextWindowTooSmall { needed, window },
-            ));
-            return false;
-        }
-        if let Readiness::Unavailable { retry_after } = candidate.readiness() {
-            CandidateStats::bump(&candidate.stats.skipped_unavailable);
-            telemetry::skipped(&pass.span, candidate.id(), "unavailable", Some(retry_after));
-            trail.push(skip(candidate, SkipReason::Unavailable { retry_after }));
-            pass.recovers_in(retry_after);
-            return false;
-        }
-        true
-    }
-
-    /// The candidates after position `pos` of `order`, for the retry layer
-    /// to check if the call fails.
-    pub(crate) fn alternatives(
-        &self,
-        order: &[usize],
-        pos: usize,
-        needed: u32,
-    ) -> context::Alternatives {
-        let rest = &order[(pos + 1).min(order.len())..];
-        let rest = if self.candidates.len() <= 64 {
-            context::Rest::Mask(rest.iter().fold(0, |mask, &i| mask | (1 << i)))
-        } else {
-            context::Rest::List(rest.to_vec())
-        };
-        context::Alternatives {
-            candidates: Arc::clone(&self.candidates),
-            rest,
-            needed,
-        }
-    }
-
-    fn deadline_passed(&self, req: &ChatRequest, pass: &mut Pass) -> Option<PassEnd> {
-        let deadline = req.metadata.deadline?;
-        if Instant::now() < deadline {
-            return None;
-        }
-        Some(PassEnd::Stop(pass.last_error.take().unwrap_or_else(|| {
-            TimeoutError::DeadlineElapsed {
-                provider: self.id.clone(),
-            }
-            .into_provider_error()
-        })))
-    }
-
-    /// Calls one candidate, counted and traced.
-    ///
-    /// Built from the provider's own (already boxed) future without an async
-    /// block, so this future stays small: every layer above boxes and moves
-    /// the futures it holds, and their size is most of a call's overhead.
-    pub(crate) fn call<'a>(
-        &'a self,
-        candidate: &'a Candidate,
-        req: ChatRequest,
-        streaming: bool,
-        alternatives: context::Alternatives,
-        label: AttemptLabel<'_>,
-    ) -> impl Future<Output = Result<Answer, ProviderError>> + Send + 'a {
-        let in_flight = candidate.stats.start_call();
-        let provider: &'a dyn Provider = &**candidate.provider();
-        let span =
-            telemetry::attempt_span(label.parent, candidate.id(), label.number + 1, label.hedge);
-        let call = if streaming {
-            CallFuture::Stream(Box::pin(async move {
-                first_event(provider.stream(req).await).await
-            }))
-        } else {
-            CallFuture::Complete(provider.complete(req))
-        };
-        AttemptFuture {
-            call,
-            alternatives,
-            span,
-            _in_flight: in_flight,
-        }
-    }
-
-    pub(crate) fn succeeded(
-        &self,
-        candidate: &Candidate,
-        answer: Answer,
-        started: Instant,
-        trail: &mut Vec<Attempt>,
-    ) -> Answer {
-        let elapsed = started.elapsed();
-        candidate.stats.record_latency(elapsed);
-        if !trail.is_empty() {
-            CandidateStats::bump(&candidate.stats.fallbacks_in);
-        }
-        trail.push(Attempt {
-            provider: candidate.id().clone(),
-            outcome: AttemptOutcome::Succeeded,
-            elapsed,
-        });
-        match answer {
-            Answer::Response(mut response) => {
-                let cost = response
-                    .usage
-                    .as_ref()
-                    .and_then(|u| candidate.price().map(|p| p.cost(u)));
-                candidate
-                    .stats
-                    .record_success(response.usage.as_ref(), cost);
-                telemetry::attempt_finished(
-                    candidate.id(),
-                    Ok(response.usage.as_ref()),
-                    elapsed,
-                    cost,
-                );
-                if response.attempts.is_empty() {
-                    response.attempts = std::mem::take(trail);
-                } else {
-                    // A nested fallback's trail replaces our last entry.
-                    trail.pop();
-                    trail.append(&mut response.attempts);
-                    response.attempts = std::mem::take(trail);
-                }
-                Answer::Response(response)
-            }
-            Answer::Stream(stream) => {
-                candidate.stats.record_success(None, None);
-                telemetry::attempt_finished(candidate.id(), Ok(None), elapsed, None);
-                let stats = Arc::clone(&candidate.stats);
-                let price = candidate.price().copied();
-                Answer::Stream(Box::pin(stream.inspect(move |item| {
-                    if let Ok(StreamEvent::Usage(u)) = item {
-                        stats.record_usage(u, price.map(|p| p.cost(u)));
-                    }
-                })))
-            }
-        }
-    }
-
-    /// Records a failed call; returns the error when it ends the request.
-    pub(crate) fn on_failure(
-        &self,
-        index: usize,
-        error: ProviderError,
-        started: Instant,
-        trail: &mut Vec<Attempt>,
-        pass: &mut Pass,
-    ) -> Option<ProviderError> {
-        let candidate = &self.candidates[index];
-        let elapsed = started.elapsed();
-        let stats = &candidate.stats;
-        stats.record_latency(elapsed);
-        stats.record_failure(error.kind());
-        telemetry::attempt_finished(candidate.id(), Err(error.kind()), elapsed, None);
-        trail.push(Attempt {
-            provider: candidate.id().clone(),
-            outcome: AttemptOutcome::Failed {
-                kind: error.kind(),
-                message: error.message().to_owned(),
-            },
-            elapsed,
-        });
-        match self.recovery_of(&error) {
-            Some(recovery) => {
-                if self.config.cooldown.enabled {
-                    stats.cool_down(recovery.min(self.config.cooldown.max));
-                }
-                pass.recovers_in(recovery);
-            }
-            None => pass.dead.push(index),
-        }
-        let moves_on = error.is_fallback_eligible()
-            || (self.config.content_policy_fallback && error.kind() == ErrorKind::ContentFiltered);
-        if !moves_on {
-            return Some(error);
-        }
-        CandidateStats::bump(&stats.fallbacks_out);
-        telemetry::fell_back(&pass.span, candidate.id(), &error);
-        pass.last_error = Some(error);
-        None
-    }
-
-    /// When a failed candidate is expected to take calls again, if known.
-    fn recovery_of(&self, error: &ProviderError) -> Option<Duration> {
-        if !error.is_retryable() {
-            return None;
-        }
-        let pausing = matches!(
-            error.kind(),
-            ErrorKind::Throttled | ErrorKind::Overloaded | ErrorKind::Unavailable
-        );
-        match error.retry_after() {
-            Some(after) => Some(after),
-            None if pausing && !self.config.cooldown.default.is_zero() => {
-                Some(self.config.cooldown.default)
-            }
-            None => None,
-        }
-    }
-
     fn failed(&self, error: ProviderError, attempts: Vec<Attempt>) -> ProviderError {
         FallbackError::Failed { error, attempts }.into_provider_error()
     }

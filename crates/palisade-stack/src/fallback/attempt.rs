@@ -1,0 +1,230 @@
+//! One candidate call: the future that runs it, and what is recorded when it
+//! ends (stats, cooldown, the attempts trail).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use palisade_core::{
+    Attempt, AttemptOutcome, ChatRequest, ChatResponse, ChatStream, ErrorKind, Provider,
+    ProviderError, StreamEvent,
+};
+use tokio::time::Instant;
+use tracing::Span;
+
+use super::pass::Pass;
+use super::{Answer, Candidate, Fallback, context};
+use crate::first_event::first_event;
+use crate::stats::candidate::CandidateStats;
+use crate::telemetry;
+
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send + 'a>>;
+
+/// How an attempt is named in its span.
+#[derive(Clone, Copy)]
+pub(crate) struct AttemptLabel<'s> {
+    /// Its position in the attempts trail (0-based).
+    pub(crate) number: usize,
+    /// The call's span.
+    pub(crate) parent: &'s Span,
+    /// Whether it is a hedged call.
+    pub(crate) hedge: bool,
+}
+
+/// A candidate call in progress: the provider's boxed future, whichever
+/// kind of call it is.
+enum CallFuture<'a> {
+    Complete(Boxed<'a, ChatResponse>),
+    Stream(Boxed<'a, ChatStream>),
+}
+
+impl Future for CallFuture<'_> {
+    type Output = Result<Answer, ProviderError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            CallFuture::Complete(f) => f.as_mut().poll(cx).map_ok(Answer::Response),
+            CallFuture::Stream(f) => f.as_mut().poll(cx).map_ok(Answer::Stream),
+        }
+    }
+}
+
+/// One candidate call with everything around it: the attempt span entered,
+/// the alternatives visible to the retry layer, the in-flight count held
+/// until it ends or is dropped. One future rather than a stack of adapters,
+/// because each adapter copies the answer on its way out.
+struct AttemptFuture<'a> {
+    call: CallFuture<'a>,
+    alternatives: context::Alternatives,
+    span: Span,
+    _in_flight: crate::stats::candidate::InFlightGuard<'a>,
+}
+
+impl Future for AttemptFuture<'_> {
+    type Output = Result<Answer, ProviderError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let _entered = this.span.enter();
+        let call = &mut this.call;
+        let poll = context::scope_sync(this.alternatives.clone(), || Pin::new(call).poll(cx));
+        if let Poll::Ready(Err(error)) = &poll {
+            telemetry::record_error(&this.span, error);
+        }
+        poll
+    }
+}
+
+impl Fallback {
+    /// Calls one candidate, counted and traced.
+    ///
+    /// Built from the provider's own (already boxed) future without an async
+    /// block, so this future stays small: every layer above boxes and moves
+    /// the futures it holds, and their size is most of a call's overhead.
+    pub(crate) fn call<'a>(
+        &'a self,
+        candidate: &'a Candidate,
+        req: ChatRequest,
+        streaming: bool,
+        alternatives: context::Alternatives,
+        label: AttemptLabel<'_>,
+    ) -> impl Future<Output = Result<Answer, ProviderError>> + Send + 'a {
+        let in_flight = candidate.stats.start_call();
+        let provider: &'a dyn Provider = &**candidate.provider();
+        let span =
+            telemetry::attempt_span(label.parent, candidate.id(), label.number + 1, label.hedge);
+        let call = if streaming {
+            CallFuture::Stream(Box::pin(async move {
+                first_event(provider.stream(req).await).await
+            }))
+        } else {
+            CallFuture::Complete(provider.complete(req))
+        };
+        AttemptFuture {
+            call,
+            alternatives,
+            span,
+            _in_flight: in_flight,
+        }
+    }
+
+    pub(crate) fn succeeded(
+        &self,
+        candidate: &Candidate,
+        answer: Answer,
+        started: Instant,
+        trail: &mut Vec<Attempt>,
+    ) -> Answer {
+        let elapsed = started.elapsed();
+        candidate.stats.record_latency(elapsed);
+        if !trail.is_empty() {
+            CandidateStats::bump(&candidate.stats.fallbacks_in);
+        }
+        trail.push(Attempt {
+            provider: candidate.id().clone(),
+            outcome: AttemptOutcome::Succeeded,
+            elapsed,
+        });
+        match answer {
+            Answer::Response(mut response) => {
+                let cost = response
+                    .usage
+                    .as_ref()
+                    .and_then(|u| candidate.price().map(|p| p.cost(u)));
+                candidate
+                    .stats
+                    .record_success(response.usage.as_ref(), cost);
+                telemetry::attempt_finished(
+                    candidate.id(),
+                    Ok(response.usage.as_ref()),
+                    elapsed,
+                    cost,
+                );
+                if response.attempts.is_empty() {
+                    response.attempts = std::mem::take(trail);
+                } else {
+                    // A nested fallback's trail replaces our last entry.
+                    trail.pop();
+                    trail.append(&mut response.attempts);
+                    response.attempts = std::mem::take(trail);
+                }
+                Answer::Response(response)
+            }
+            Answer::Stream(stream) => {
+                candidate.stats.record_success(None, None);
+                telemetry::attempt_finished(candidate.id(), Ok(None), elapsed, None);
+                let stats = Arc::clone(&candidate.stats);
+                let price = candidate.price().copied();
+                Answer::Stream(Box::pin(stream.inspect(move |item| {
+                    if let Ok(StreamEvent::Usage(u)) = item {
+                        stats.record_usage(u, price.map(|p| p.cost(u)));
+                    }
+                })))
+            }
+        }
+    }
+
+    /// Records a failed call; returns the error when it ends the request.
+    pub(crate) fn on_failure(
+        &self,
+        index: usize,
+        error: ProviderError,
+        started: Instant,
+        trail: &mut Vec<Attempt>,
+        pass: &mut Pass,
+    ) -> Option<ProviderError> {
+        let candidate = &self.candidates[index];
+        let elapsed = started.elapsed();
+        let stats = &candidate.stats;
+        stats.record_latency(elapsed);
+        stats.record_failure(error.kind());
+        telemetry::attempt_finished(candidate.id(), Err(error.kind()), elapsed, None);
+        trail.push(Attempt {
+            provider: candidate.id().clone(),
+            outcome: AttemptOutcome::Failed {
+                kind: error.kind(),
+                message: error.message().to_owned(),
+            },
+            elapsed,
+        });
+        match self.recovery_of(&error) {
+            Some(recovery) => {
+                if self.config.cooldown.enabled {
+                    stats.cool_down(recovery.min(self.config.cooldown.max));
+                }
+                pass.recovers_in(recovery);
+            }
+            None => pass.dead.push(index),
+        }
+        let moves_on = error.is_fallback_eligible()
+            || (self.config.content_policy_fallback && error.kind() == ErrorKind::ContentFiltered);
+        if !moves_on {
+            return Some(error);
+        }
+        CandidateStats::bump(&stats.fallbacks_out);
+        telemetry::fell_back(&pass.span, candidate.id(), &error);
+        pass.last_error = Some(error);
+        None
+    }
+
+    /// When a failed candidate is expected to take calls again, if known.
+    fn recovery_of(&self, error: &ProviderError) -> Option<Duration> {
+        if !error.is_retryable() {
+            return None;
+        }
+        let pausing = matches!(
+            error.kind(),
+            ErrorKind::Throttled | ErrorKind::Overloaded | ErrorKind::Unavailable
+        );
+        match error.retry_after() {
+            Some(after) => Some(after),
+            None if pausing && !self.config.cooldown.default.is_zero() => {
+                Some(self.config.cooldown.default)
+            }
+            None => None,
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! One pass over the candidates in routing order: skip, call, record, move on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use palisade_core::{Attempt, ChatRequest, ProviderError, Readiness, SkipReason};
+use tokio::time::Instant;
+use tracing::Span;
+
+use super::{Answer, AttemptLabel, Fallback, context, skip};
+use crate::stats::candidate::CandidateStats;
+use crate::telemetry;
+use crate::timeout::TimeoutError;
+
+/// How one pass over the candidates ended.
+pub(crate) enum PassEnd {
+    Answered(Answer),
+    /// An error that ends the request.
+    Stop(ProviderError),
+    /// Nobody answered; `recovery` is when the earliest unavailable candidate
+    /// is expected back, `None` when some candidate failed for good.
+    Exhausted {
+        recovery: Option<Duration>,
+    },
+}
+
+/// What a pass has learned so far.
+pub(crate) struct Pass {
+    pub(crate) called: bool,
+    /// Earliest expected recovery of an unavailable candidate.
+    pub(crate) recovery: Option<Duration>,
+    /// Candidates (indices) that failed with no recovery in sight during
+    /// this request: later passes leave them out.
+    pub(crate) dead: Vec<usize>,
+    pub(crate) last_error: Option<ProviderError>,
+    /// The call's span, parent of the attempts' spans and events.
+    pub(crate) span: Span,
+}
+
+impl Pass {
+    pub(super) fn recovers_in(&mut self, d: Duration) {
+        self.recovery = Some(self.recovery.map_or(d, |r| r.min(d)));
+    }
+
+    pub(crate) fn end(&self) -> PassEnd {
+        PassEnd::Exhausted {
+            recovery: self.recovery,
+        }
+    }
+}
+
+impl Fallback {
+    pub(super) async fn sequential_pass(
+        &self,
+        req: &ChatRequest,
+        streaming: bool,
+        needed: u32,
+        order: &[usize],
+        trail: &mut Vec<Attempt>,
+        pass: &mut Pass,
+    ) -> PassEnd {
+        for (pos, &index) in order.iter().enumerate() {
+            let candidate = &self.candidates[index];
+            if !self.admit(index, needed, trail, pass) {
+                continue;
+            }
+            if let Some(stop) = self.deadline_passed(req, pass) {
+                return stop;
+            }
+            if pass.called && !self.config.pause.is_zero() {
+                let until = Instant::now() + self.config.pause;
+                // Boxed: only failed calls pause, so the common future stays small.
+                Box::pin(tokio::time::sleep_until(
+                    req.metadata.deadline.map_or(until, |d| d.min(until)),
+                ))
+                .await;
+                if let Some(stop) = self.deadline_passed(req, pass) {
+                    return stop;
+                }
+            }
+            pass.called = true;
+            let alternatives = self.alternatives(order, pos, needed);
+            let started = Instant::now();
+            let result = self
+                .call(
+                    candidate,
+                    req.clone(),
+                    streaming,
+                    alternatives,
+                    AttemptLabel {
+                        number: trail.len(),
+                        parent: &pass.span,
+                        hedge: false,
+                    },
+                )
+                .await;
+            match result {
+                Ok(answer) => {
+                    return PassEnd::Answered(self.succeeded(candidate, answer, started, trail));
+                }
+                Err(error) => {
+                    if let Some(stop) = self.on_failure(index, error, started, trail, pass) {
+                        return PassEnd::Stop(stop);
+                    }
+                }
+            }
+        }
+        pass.end()
+    }
+
+    /// Whether `candidate` may be called; records the skip when not.
+    pub(crate) fn admit(
+        &self,
+        index: usize,
+        needed: u32,
+        trail: &mut Vec<Attempt>,
+        pass: &mut Pass,
+    ) -> bool {
+        if pass.dead.contains(&index) {
+            return false;
+        }
+        let candidate = &self.candidates[index];
+        if let Some(window) = candidate.context_window()
+            && self.config.context_window_fallback
+            && needed > window
+        {
+            CandidateStats::bump(&candidate.stats.skipped_context_window);
+            telemetry::skipped(&pass.span, candidate.id(), "context_window", None);
+            trail.push(skip(
+                candidate,
+                SkipReason::ContextWindowTooSmall { needed, window },
+            ));
+            return false;
+        }
+        if let Readiness::Unavailable { retry_after } = candidate.readiness() {
+            CandidateStats::bump(&candidate.stats.skipped_unavailable);
+            telemetry::skipped(&pass.span, candidate.id(), "unavailable", Some(retry_after));
+            trail.push(skip(candidate, SkipReason::Unavailable { retry_after }));
+            pass.recovers_in(retry_after);
+            return false;
+        }
+        true
+    }
+
+    /// The candidates after position `pos` of `order`, for the retry layer
+    /// to check if the call fails.
+    pub(crate) fn alternatives(
+        &self,
+        order: &[usize],
+        pos: usize,
+        needed: u32,
+    ) -> context::Alternatives {
+        let rest = &order[(pos + 1).min(order.len())..];
+        let rest = if self.candidates.len() <= 64 {
+            context::Rest::Mask(rest.iter().fold(0, |mask, &i| mask | (1 << i)))
+        } else {
+            context::Rest::List(rest.to_vec())
+        };
+        context::Alternatives {
+            candidates: Arc::clone(&self.candidates),
+            rest,
+            needed,
+        }
+    }
+
+    pub(super) fn deadline_passed(&self, req: &ChatRequest, pass: &mut Pass) -> Option<PassEnd> {
+        let deadline = req.metadata.deadline?;
+        if Instant::now() < deadline {
+            return None;
+        }
+        Some(PassEnd::Stop(pass.last_error.take().unwrap_or_else(|| {
+            TimeoutError::DeadlineElapsed {
+                provider: self.id.clone(),
+            }
+            .into_provider_error()
+        })))
+    }
+}
