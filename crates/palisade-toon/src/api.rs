@@ -101,7 +101,8 @@ pub fn from_str_with<'de, T: Deserialize<'de>>(
         // `Value` first (strings are then owned, not borrowed).
         return T::deserialize(decode(input, options)?);
     }
-    T::deserialize(&mut TapeDeserializer::new(sink))
+    let mut de = TapeDeserializer::new(sink);
+    T::deserialize(&mut de).map_err(|e| e.or_at(de.position()))
 }
 
 /// Deserializes a `T` from UTF-8 TOON bytes.

@@ -167,6 +167,14 @@ impl Error {
         }
     }
 
+    /// Sets the position unless the error already has one.
+    pub(crate) fn or_at(mut self, position: Option<Position>) -> Self {
+        if self.position.is_none() {
+            self.position = position;
+        }
+        self
+    }
+
     /// What went wrong.
     #[must_use]
     pub fn kind(&self) -> &ErrorKind {

@@ -36,6 +36,9 @@ pub(crate) trait Sink<'a> {
     /// A key the caller knows is new in the current object.
     fn key_unique(&mut self, key: Cow<'a, str>);
     fn scalar(&mut self, value: Scalar<'a>);
+    /// The parser moved on to `line`; the events that follow come from it
+    /// (used to place errors found after parsing).
+    fn at_line(&mut self, _line: &Line<'a>) {}
     /// A hint that about `events` more events follow (a table's rows).
     fn reserve(&mut self, _events: usize) {}
     /// Registers the field names of a flat table (no nested groups, no
@@ -315,6 +318,9 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
     }
 
     fn advance(&mut self) {
+        if let Some(line) = self.lines.get(self.pos) {
+            self.sink.at_line(line);
+        }
         self.pos += 1;
     }
 

@@ -79,6 +79,9 @@ pub(crate) struct TapeSink<'a> {
     pub(crate) tape: Vec<Event<'a>>,
     /// Flat tables referenced by `Event::Row`.
     pub(crate) tables: Vec<FlatTable<'a>>,
+    /// Where each input line's events start: (event index, line number, line
+    /// text), for placing type errors found while deserializing.
+    pub(crate) lines: Vec<(u32, u32, &'a str)>,
     frames: Vec<Option<KeySet<'a>>>,
     /// Reused key sets, so objects do not allocate one each.
     pool: Vec<KeySet<'a>>,
@@ -127,6 +130,10 @@ impl<'a> Sink<'a> for TapeSink<'a> {
     fn reserve(&mut self, events: usize) {
         self.tape.reserve(events);
     }
+    fn at_line(&mut self, line: &crate::scan::Line<'a>) {
+        let index = u32::try_from(self.tape.len()).unwrap_or(u32::MAX);
+        self.lines.push((index, line.number, line.raw));
+    }
     fn flat_table(&mut self, fields: &[crate::header::FieldSpec<'a>], _delim: u8) -> Option<u32> {
         let id = u32::try_from(self.tables.len()).ok()?;
         self.tables.push(FlatTable {
@@ -165,6 +172,7 @@ fn key_event(key: Cow<'_, str>) -> Event<'_> {
 pub(crate) struct TapeDeserializer<'a> {
     tape: Vec<Event<'a>>,
     tables: Vec<FlatTable<'a>>,
+    lines: Vec<(u32, u32, &'a str)>,
     pos: usize,
 }
 
@@ -173,8 +181,31 @@ impl<'a> TapeDeserializer<'a> {
         TapeDeserializer {
             tape: sink.tape,
             tables: sink.tables,
+            lines: sink.lines,
             pos: 0,
         }
+    }
+
+    /// Where the last event read came from: its line, and the column of the
+    /// cell for table cells (else of the line's first character).
+    pub(crate) fn position(&self) -> Option<crate::error::Position> {
+        let index = self.pos.saturating_sub(1);
+        let at = self
+            .lines
+            .partition_point(|&(start, _, _)| start as usize <= index);
+        let &(_, number, raw) = self.lines.get(at.checked_sub(1)?)?;
+        let offset = match self.tape.get(index) {
+            Some(Event::Cell(token)) => (token.as_ptr() as usize)
+                .checked_sub(raw.as_ptr() as usize)
+                .filter(|&o| o <= raw.len()),
+            _ => None,
+        }
+        .unwrap_or(raw.len() - raw.trim_start_matches(' ').len());
+        let column = raw.get(..offset).map_or(offset, |s| s.chars().count()) + 1;
+        Some(crate::error::Position {
+            line: number as usize,
+            column,
+        })
     }
 
     fn next(&mut self) -> Event<'a> {
@@ -257,12 +288,19 @@ impl<'de> Deserializer<'de> for &mut TapeDeserializer<'de> {
                     .get(table as usize)
                     .map_or(&[][..], |t| &t.names[..]);
                 let cells = self.tape.get(start..start + names.len()).unwrap_or(&[]);
+                let cursor = std::cell::Cell::new(start);
                 let result = visitor.visit_map(RowAccess {
                     names,
                     cells,
                     index: 0,
+                    cursor: &cursor,
                 });
-                self.pos = start + names.len();
+                // On failure, point just past the cell that failed.
+                self.pos = if result.is_ok() {
+                    start + names.len()
+                } else {
+                    cursor.get() + 1
+                };
                 result
             }
             Event::Cell(token) => CellDeserializer(token).deserialize_any(visitor),
@@ -371,6 +409,8 @@ struct RowAccess<'r, 'de> {
     names: &'r [Cow<'de, str>],
     cells: &'r [Event<'de>],
     index: usize,
+    /// Tape index of the cell being read, for error positions.
+    cursor: &'r std::cell::Cell<usize>,
 }
 
 impl<'de> MapAccess<'de> for RowAccess<'_, 'de> {
@@ -386,6 +426,8 @@ impl<'de> MapAccess<'de> for RowAccess<'_, 'de> {
             Some(Event::Cell(t)) => t,
             _ => "",
         };
+        self.cursor
+            .set(self.cursor.get() + usize::from(self.index > 0));
         self.index += 1;
         seed.deserialize(CellDeserializer(token))
     }

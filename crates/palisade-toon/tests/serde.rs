@@ -153,6 +153,14 @@ fn type_mismatch_is_an_error_not_a_panic() {
         .map(|_| ())
         .map_err(|e| e.to_string());
     assert!(err.is_err_and(|e| e.contains("invalid type")));
+    // Type errors carry the line (and, for table cells, the column) too.
+    let err = from_str::<Vec<Want>>("[3]{id}:\n  1\n  x\n  3").err();
+    let pos = err.as_ref().and_then(palisade_toon::Error::position);
+    assert_eq!(pos.map(|p| (p.line, p.column)), Some((3, 3)), "{err:?}");
+    let err = from_str::<Vec<Want>>("[2]{id,more}:\n  1,a\n  2,\"b\"").map(|_| ());
+    assert!(err.is_ok());
+    let err = from_str::<Want>("a: 1\nid: -5").err();
+    assert_eq!(err.and_then(|e| e.line()), Some(2));
 }
 
 #[test]
