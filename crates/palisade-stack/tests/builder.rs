@@ -226,3 +226,32 @@ async fn the_budget_section_puts_a_budget_in_front() {
     assert!(budget.total.spent_usd >= 0.0001);
     assert_eq!(budget.rejected, 1);
 }
+
+#[test]
+fn values_that_cannot_work_are_named() {
+    let base = "[[candidates]]\nid = \"a\"\n";
+    for (extra, field) in [
+        ("[budget]\nlimit_usd = -5.0\n", "budget.limit_usd"),
+        ("[budget]\nwarn_at = 1.5\n", "budget.warn_at"),
+        (
+            "[retry]\nbackoff = { multiplier = 0.5 }\n",
+            "retry.backoff.multiplier",
+        ),
+        (
+            "[fallback]\nhedge = { delay = \"1s\", max_hedges = 0 }\n",
+            "fallback.hedge.max_hedges",
+        ),
+    ] {
+        let config = StackConfig::from_toml(&format!("{extra}{base}")).unwrap();
+        match config.validate() {
+            Err(StackConfigError::Invalid { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{extra}: expected an invalid {field}, got {other:?}"),
+        }
+    }
+    let config = StackConfig::from_toml("[[candidates]]\nid = \"a\"\nweight = -1.0\n").unwrap();
+    let err = config.validate().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "stack config: `candidates.a.weight` must not be negative"
+    );
+}

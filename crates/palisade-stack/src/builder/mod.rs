@@ -65,6 +65,14 @@ pub enum StackConfigError {
         /// What is wrong.
         reason: String,
     },
+    /// A value the stack cannot work with.
+    #[error("stack config: `{field}` {problem}")]
+    Invalid {
+        /// The key, as written in the config file.
+        field: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
     /// A candidate's breaker config is invalid.
     #[error("stack config: candidate `{id}` breaker: {reason}")]
     Breaker {
@@ -161,9 +169,7 @@ impl StackBuilder {
 
     /// Builds the stack.
     pub fn build(mut self) -> Result<FallbackStack, StackConfigError> {
-        if self.config.candidates.is_empty() {
-            return Err(StackConfigError::NoCandidates);
-        }
+        self.config.validate()?;
         let mut candidates = Vec::with_capacity(self.config.candidates.len());
         for (i, c) in self.config.candidates.iter().enumerate() {
             if self.config.candidates[..i].iter().any(|d| d.id == c.id) {
