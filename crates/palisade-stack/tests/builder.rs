@@ -255,3 +255,43 @@ fn values_that_cannot_work_are_named() {
         "stack config: `candidates.a.weight` must not be negative"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn streams_go_through_the_whole_stack() {
+    let config = r#"
+        [limit]
+        max_concurrent = 1
+        [budget]
+        limit_usd = 10.0
+        [prices]
+        "primary" = { input_per_mtok = 3.0, output_per_mtok = 15.0 }
+        [[candidates]]
+        id = "primary"
+        [[candidates]]
+        id = "secondary"
+    "#;
+    let primary = ScriptedProvider::new("primary")
+        .then_error(ProviderError::new(ErrorKind::Unavailable, "503"));
+    let secondary = ScriptedProvider::new("secondary").then_text("streamed");
+    let stack = StackBuilder::from_toml(config)
+        .unwrap()
+        .provider("primary", primary)
+        .provider("secondary", secondary)
+        .build()
+        .unwrap();
+    let stream = stack.stream(ChatRequest::user("hi")).await.unwrap();
+    let answer = palisade_core::collect_stream("stack".into(), stream)
+        .await
+        .unwrap();
+    assert_eq!(answer.text_content(), "streamed");
+    let stats = stack.stats();
+    assert_eq!(stats.candidate("secondary").unwrap().successes, 1);
+    assert_eq!(
+        stats.candidate("secondary").unwrap().limiter_queued,
+        Some(0)
+    );
+    assert!(
+        stats.budget.unwrap().total.spent_usd > 0.0,
+        "the stream's usage was charged"
+    );
+}
