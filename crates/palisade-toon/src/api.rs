@@ -8,7 +8,8 @@ use crate::encode::encode;
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::{DecodeOptions, EncodeOptions};
 use crate::ser::to_value;
-use crate::tape::{TapeDeserializer, TapeSink};
+use crate::tape::TapeSink;
+use crate::tape_de::TapeDeserializer;
 use crate::value::Value;
 
 /// Serializes `value` as TOON with default options.

@@ -110,11 +110,14 @@ mod header;
 mod number;
 mod options;
 mod parse;
+mod parse_array;
 mod quote;
 mod scan;
 mod ser;
 mod tabular;
 mod tape;
+mod tape_de;
+mod token;
 #[cfg(feature = "tokens")]
 mod tokens;
 mod value;

@@ -1,0 +1,438 @@
+//! The serde `Deserializer` over a recorded [`tape`](crate::tape): events are
+//! taken out as they are read, table rows become maps whose keys come from
+//! the header and whose cells are typed only when the target asks, and a
+//! type error is placed at the line (and cell) it came from.
+
+use std::borrow::Cow;
+
+use serde::de::{
+    self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
+};
+
+use crate::error::{Error, Result};
+use crate::parse::Scalar;
+use crate::tape::{Event, FlatTable, TapeSink};
+use crate::value::N;
+
+/// Deserializes from a recorded tape, taking events out as it goes.
+pub(crate) struct TapeDeserializer<'a> {
+    tape: Vec<Event<'a>>,
+    tables: Vec<FlatTable<'a>>,
+    lines: Vec<(u32, u32, &'a str)>,
+    pos: usize,
+}
+
+impl<'a> TapeDeserializer<'a> {
+    pub(crate) fn new(sink: TapeSink<'a>) -> Self {
+        TapeDeserializer {
+            tape: sink.tape,
+            tables: sink.tables,
+            lines: sink.lines,
+            pos: 0,
+        }
+    }
+
+    /// Where the last event read came from: its line, and the column of the
+    /// cell for table cells (else of the line's first character).
+    pub(crate) fn position(&self) -> Option<crate::error::Position> {
+        let index = self.pos.saturating_sub(1);
+        let at = self
+            .lines
+            .partition_point(|&(start, _, _)| start as usize <= index);
+        let &(_, number, raw) = self.lines.get(at.checked_sub(1)?)?;
+        let offset = match self.tape.get(index) {
+            Some(Event::Cell(token)) => (token.as_ptr() as usize)
+                .checked_sub(raw.as_ptr() as usize)
+                .filter(|&o| o <= raw.len()),
+            _ => None,
+        }
+        .unwrap_or(raw.len() - raw.trim_start_matches(' ').len());
+        let column = raw.get(..offset).map_or(offset, |s| s.chars().count()) + 1;
+        Some(crate::error::Position {
+            line: number as usize,
+            column,
+        })
+    }
+
+    fn next(&mut self) -> Event<'a> {
+        let e = self
+            .tape
+            .get_mut(self.pos)
+            .map(std::mem::take)
+            .unwrap_or_default();
+        self.pos += 1;
+        e
+    }
+
+    fn peek(&self) -> Option<&Event<'a>> {
+        self.tape.get(self.pos)
+    }
+
+    /// Skips one complete value.
+    fn skip(&mut self) {
+        let mut depth = 0usize;
+        loop {
+            match self.next() {
+                Event::Row(table) => {
+                    self.pos += self.tables.get(table as usize).map_or(0, |t| t.names.len());
+                }
+                Event::StartObject | Event::StartArray(_) => depth += 1,
+                Event::EndObject | Event::EndArray => depth = depth.saturating_sub(1),
+                Event::Key(_) | Event::OwnedKey(_) => continue,
+                _ => {}
+            }
+            if depth == 0 || self.pos >= self.tape.len() {
+                return;
+            }
+        }
+    }
+}
+
+fn visit_str<'de, V: Visitor<'de>>(s: Cow<'de, str>, visitor: V) -> Result<V::Value> {
+    match s {
+        Cow::Borrowed(b) => visitor.visit_borrowed_str(b),
+        Cow::Owned(o) => visitor.visit_string(o),
+    }
+}
+
+impl<'de> Deserializer<'de> for &mut TapeDeserializer<'de> {
+    type Error = Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.next() {
+            Event::Null => visitor.visit_unit(),
+            Event::Bool(b) => visitor.visit_bool(b),
+            Event::PosInt(u) => visitor.visit_u64(u),
+            Event::NegInt(i) => visitor.visit_i64(i),
+            Event::Float(f) => visitor.visit_f64(f),
+            Event::Str(s) | Event::Key(s) => visitor.visit_borrowed_str(s),
+            Event::OwnedStr(s) | Event::OwnedKey(s) => visitor.visit_string(s.into_string()),
+            Event::StartArray(len) => {
+                let value = visitor.visit_seq(Seq {
+                    de: &mut *self,
+                    len,
+                })?;
+                match self.next() {
+                    Event::EndArray => Ok(value),
+                    _ => Err(de::Error::invalid_length(
+                        len + 1,
+                        &"fewer elements in array",
+                    )),
+                }
+            }
+            Event::StartObject => {
+                let value = visitor.visit_map(Obj { de: &mut *self })?;
+                match self.next() {
+                    Event::EndObject => Ok(value),
+                    _ => Err(de::Error::custom("expected the end of the object")),
+                }
+            }
+            Event::Row(table) => {
+                let start = self.pos;
+                let names = self
+                    .tables
+                    .get(table as usize)
+                    .map_or(&[][..], |t| &t.names[..]);
+                let cells = self.tape.get(start..start + names.len()).unwrap_or(&[]);
+                let cursor = std::cell::Cell::new(start);
+                let result = visitor.visit_map(RowAccess {
+                    names,
+                    cells,
+                    index: 0,
+                    cursor: &cursor,
+                });
+                // On failure, point just past the cell that failed.
+                self.pos = if result.is_ok() {
+                    start + names.len()
+                } else {
+                    cursor.get() + 1
+                };
+                result
+            }
+            Event::Cell(token) => CellDeserializer(token).deserialize_any(visitor),
+            Event::EndObject | Event::EndArray => {
+                Err(de::Error::custom("unexpected end of container"))
+            }
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        if matches!(self.peek(), Some(Event::Null)) {
+            self.pos += 1;
+            visitor.visit_none()
+        } else {
+            visitor.visit_some(self)
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        match self.peek() {
+            Some(Event::Str(_) | Event::OwnedStr(_)) => visitor.visit_enum(Variant {
+                de: self,
+                tagged: false,
+            }),
+            Some(Event::StartObject) => {
+                self.pos += 1;
+                let value = visitor.visit_enum(Variant {
+                    de: &mut *self,
+                    tagged: true,
+                })?;
+                match self.next() {
+                    Event::EndObject => Ok(value),
+                    _ => Err(de::Error::custom(
+                        "expected an object with exactly one entry for an enum",
+                    )),
+                }
+            }
+            _ => Err(de::Error::custom(
+                "expected a string or an object with one entry for an enum",
+            )),
+        }
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.skip();
+        visitor.visit_unit()
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier
+    }
+}
+
+struct Seq<'d, 'de> {
+    de: &'d mut TapeDeserializer<'de>,
+    len: usize,
+}
+
+impl<'de> SeqAccess<'de> for Seq<'_, 'de> {
+    type Error = Error;
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
+        if matches!(self.de.peek(), Some(Event::EndArray) | None) {
+            return Ok(None);
+        }
+        seed.deserialize(&mut *self.de).map(Some)
+    }
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.len)
+    }
+}
+
+struct Obj<'d, 'de> {
+    de: &'d mut TapeDeserializer<'de>,
+}
+
+impl<'de> MapAccess<'de> for Obj<'_, 'de> {
+    type Error = Error;
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
+        match self.de.peek() {
+            Some(Event::Key(_) | Event::OwnedKey(_)) => seed.deserialize(&mut *self.de).map(Some),
+            _ => Ok(None),
+        }
+    }
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
+        seed.deserialize(&mut *self.de)
+    }
+}
+
+/// The fields of one flat-table row: keys from the table, values parsed from
+/// the row's cells as the target asks for them.
+struct RowAccess<'r, 'de> {
+    names: &'r [Cow<'de, str>],
+    cells: &'r [Event<'de>],
+    index: usize,
+    /// Tape index of the cell being read, for error positions.
+    cursor: &'r std::cell::Cell<usize>,
+}
+
+impl<'de> MapAccess<'de> for RowAccess<'_, 'de> {
+    type Error = Error;
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
+        let Some(name) = self.names.get(self.index) else {
+            return Ok(None);
+        };
+        seed.deserialize(KeyDeserializer(name.clone())).map(Some)
+    }
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
+        let token = match self.cells.get(self.index) {
+            Some(Event::Cell(t)) => t,
+            _ => "",
+        };
+        self.cursor
+            .set(self.cursor.get() + usize::from(self.index > 0));
+        self.index += 1;
+        seed.deserialize(CellDeserializer(token))
+    }
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.names.len().saturating_sub(self.index))
+    }
+}
+
+/// One cell of a flat-table row, parsed on demand (§4 typing).
+struct CellDeserializer<'de>(&'de str);
+
+impl<'de> Deserializer<'de> for CellDeserializer<'de> {
+    type Error = Error;
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match crate::token::parse_primitive(self.0).map_err(Error::new)? {
+            Scalar::Null => visitor.visit_unit(),
+            Scalar::Bool(b) => visitor.visit_bool(b),
+            Scalar::Number(n) => match n.0 {
+                N::PosInt(u) => visitor.visit_u64(u),
+                N::NegInt(i) => visitor.visit_i64(i),
+                N::Float(f) => visitor.visit_f64(f),
+            },
+            Scalar::Str(s) => visit_str(s, visitor),
+        }
+    }
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        if self.0 == "null" {
+            visitor.visit_none()
+        } else {
+            visitor.visit_some(self)
+        }
+    }
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        visitor.visit_newtype_struct(self)
+    }
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        match crate::token::parse_primitive(self.0).map_err(Error::new)? {
+            Scalar::Str(s) => visitor.visit_enum(CellVariant(s)),
+            _ => Err(de::Error::custom("expected a string naming a unit variant")),
+        }
+    }
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier ignored_any
+    }
+}
+
+/// A unit variant named by a cell.
+struct CellVariant<'de>(Cow<'de, str>);
+
+impl<'de> EnumAccess<'de> for CellVariant<'de> {
+    type Error = Error;
+    type Variant = UnitOnly;
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, UnitOnly)> {
+        Ok((seed.deserialize(KeyDeserializer(self.0))?, UnitOnly))
+    }
+}
+
+struct UnitOnly;
+
+impl<'de> VariantAccess<'de> for UnitOnly {
+    type Error = Error;
+    fn unit_variant(self) -> Result<()> {
+        Ok(())
+    }
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, _seed: T) -> Result<T::Value> {
+        Err(de::Error::custom(
+            "a table cell can only name a unit variant",
+        ))
+    }
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, _visitor: V) -> Result<V::Value> {
+        Err(de::Error::custom(
+            "a table cell can only name a unit variant",
+        ))
+    }
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value> {
+        Err(de::Error::custom(
+            "a table cell can only name a unit variant",
+        ))
+    }
+}
+
+/// A row key, borrowed from the header when it was written unquoted.
+struct KeyDeserializer<'de>(Cow<'de, str>);
+
+impl<'de> Deserializer<'de> for KeyDeserializer<'de> {
+    type Error = Error;
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        visit_str(self.0, visitor)
+    }
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+struct Variant<'d, 'de> {
+    de: &'d mut TapeDeserializer<'de>,
+    /// `{ Variant: value }` rather than a bare `Variant` string.
+    tagged: bool,
+}
+
+impl<'de> EnumAccess<'de> for Variant<'_, 'de> {
+    type Error = Error;
+    type Variant = Self;
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self)> {
+        let v = seed.deserialize(&mut *self.de)?;
+        Ok((v, self))
+    }
+}
+
+impl<'de> VariantAccess<'de> for Variant<'_, 'de> {
+    type Error = Error;
+    fn unit_variant(self) -> Result<()> {
+        if self.tagged {
+            match self.de.next() {
+                Event::Null => Ok(()),
+                _ => Err(de::Error::custom("expected null for a unit variant")),
+            }
+        } else {
+            Ok(())
+        }
+    }
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value> {
+        if !self.tagged {
+            return Err(de::Error::custom(
+                "expected an object for a newtype variant",
+            ));
+        }
+        seed.deserialize(&mut *self.de)
+    }
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value> {
+        if !self.tagged {
+            return Err(de::Error::custom("expected an object for a tuple variant"));
+        }
+        de::Deserializer::deserialize_seq(&mut *self.de, visitor)
+    }
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        if !self.tagged {
+            return Err(de::Error::custom("expected an object for a struct variant"));
+        }
+        de::Deserializer::deserialize_map(&mut *self.de, visitor)
+    }
+}
