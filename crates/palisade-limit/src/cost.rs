@@ -120,15 +120,16 @@ impl Default for BurndownConfig {
     }
 }
 
-/// Bedrock model-id fragments whose output tokens count 5× against TPM
-/// (Claude 3.7 Sonnet and the Claude 4 family onward, per the Bedrock quota
-/// documentation). Bedrock ids spell the vendor `anthropic.` with a dot, which
-/// the Anthropic API's own ids do not, so these never match that API.
+/// Bedrock model-id fragments whose output tokens count 5× against TPM:
+/// Claude 3.7 Sonnet and every later Sonnet and Opus. Every other model,
+/// Claude Haiku 4.5 included, burns down 1× (the table in
+/// `palisade-bedrock`'s catalog agrees). Bedrock ids spell the vendor
+/// `anthropic.` with a dot, which the Anthropic API's own ids do not, so these
+/// never match that API.
 pub const BEDROCK_BURNDOWN: &[(&str, u32)] = &[
     ("anthropic.claude-3-7", 5),
     ("anthropic.claude-sonnet-4", 5),
     ("anthropic.claude-opus-4", 5),
-    ("anthropic.claude-haiku-4", 5),
 ];
 
 impl BurndownConfig {
@@ -204,6 +205,25 @@ mod tests {
             ..Usage::new(1_000, 300)
         };
         assert_eq!(model.actual(&cost, &usage), 2_500);
+    }
+
+    #[test]
+    fn bedrock_haiku_burns_down_once_and_later_sonnet_opus_5x() {
+        let cfg = BurndownConfig::default();
+        for haiku in [
+            "bedrock/us.anthropic.claude-haiku-4-5-20251001-v1:0",
+            "bedrock/global.anthropic.claude-haiku-4-5-20251001-v1:0",
+            "bedrock/anthropic.claude-3-5-haiku-20241022-v1:0",
+        ] {
+            assert_eq!(cfg.for_model(haiku), 1, "{haiku}");
+        }
+        for five in [
+            "bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "bedrock/us.anthropic.claude-opus-4-1-20250805-v1:0",
+            "bedrock/anthropic.claude-3-7-sonnet-20250219-v1:0",
+        ] {
+            assert_eq!(cfg.for_model(five), 5, "{five}");
+        }
     }
 
     #[test]
