@@ -5,7 +5,11 @@
 //! one run so the ratios hold even when the machine is busy.
 //!
 //! Every limiter here has quotas too large to refuse, so each iteration is a
-//! full admission (and release) rather than a cheap rejection.
+//! full admission (and release) rather than a cheap rejection. Rows named
+//! `try_acquire_ref` take the borrowed permit (`Limiter::try_acquire_ref`),
+//! the others the owned one; rows named `tsc_clock` use `ClockSource::Tsc`,
+//! the others the default tokio clock; governor uses its default (quanta)
+//! clock.
 //!
 //! `cargo bench -p palisade-limit --bench limiter`
 
@@ -109,6 +113,14 @@ fn admissions<M: Measurement>(c: &mut Criterion<M>, group: &str) {
         });
     });
 
+    g.bench_function("palisade_rpm_tpm_conc_try_acquire_ref_settle", |b| {
+        b.iter(|| {
+            if let Ok(p) = all.try_acquire_ref(black_box(Cost::tokens(1_000))) {
+                black_box(p.settle_tokens(600));
+            }
+        });
+    });
+
     // The floor of any design with one lock per step and owned permits: a
     // TSC read, an Arc clone and drop, and two lock/unlock pairs, doing
     // nothing else.
@@ -126,6 +138,15 @@ fn admissions<M: Measurement>(c: &mut Criterion<M>, group: &str) {
         });
     });
 
+    // The same floor for borrowed permits: no `Arc` traffic.
+    g.bench_function("floor_tsc_read_two_locks", |b| {
+        b.iter(|| {
+            let t = floor.1.raw();
+            *floor.0.lock() += black_box(t) & 1;
+            *floor.0.lock() += 1;
+        });
+    });
+
     let rpm_tsc = rpm_only_tsc();
     g.bench_function("palisade_rpm_try_acquire_drop_tsc_clock", |b| {
         b.iter(|| drop(black_box(rpm_tsc.try_acquire(Cost::request()))));
@@ -138,6 +159,16 @@ fn admissions<M: Measurement>(c: &mut Criterion<M>, group: &str) {
             }
         });
     });
+    g.bench_function(
+        "palisade_rpm_tpm_conc_try_acquire_ref_settle_tsc_clock",
+        |b| {
+            b.iter(|| {
+                if let Ok(p) = all_tsc.try_acquire_ref(black_box(Cost::tokens(1_000))) {
+                    black_box(p.settle_tokens(600));
+                }
+            });
+        },
+    );
     g.finish();
 }
 
@@ -165,6 +196,15 @@ fn two_threads_group(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 two_threads(iters, &|| {
                     if let Ok(p) = all.try_acquire(black_box(Cost::tokens(1_000))) {
+                        black_box(p.settle_tokens(600));
+                    }
+                })
+            });
+        });
+        g.bench_function(name.replace("try_acquire", "try_acquire_ref"), |b| {
+            b.iter_custom(|iters| {
+                two_threads(iters, &|| {
+                    if let Ok(p) = all.try_acquire_ref(black_box(Cost::tokens(1_000))) {
                         black_box(p.settle_tokens(600));
                     }
                 })

@@ -91,16 +91,21 @@ impl Gcra {
     /// many as had it reserved `n` fewer from the start (see
     /// [`SlackHistory`]), never making the bucket fuller than full. Returns
     /// the units credited.
+    #[inline]
     pub(crate) fn refund(&mut self, now: Nanos, n: u64, stamp: u64) -> u64 {
-        let want = n
-            .saturating_mul(self.unit)
-            .min(self.tat.saturating_sub(now));
+        let full = n.saturating_mul(self.unit);
+        let want = full.min(self.tat.saturating_sub(now));
         if want == 0 {
             return 0;
         }
         let due = self.history.take(stamp, want);
         self.tat -= due;
-        due / self.unit
+        // All of it (the common refund) needs no division.
+        if due == full && full != u64::MAX {
+            n
+        } else {
+            due / self.unit
+        }
     }
 
     /// Charges `n` units without a check: an overrun becomes debt that later

@@ -76,7 +76,10 @@
 //! whose cost exceeds a limit's whole capacity fails at once with
 //! [`LimitError::CostExceedsCapacity`](crate::LimitError::CostExceedsCapacity).
 //! [`Limiter::try_acquire`](crate::Limiter::try_acquire) never waits and never
-//! jumps the queue.
+//! jumps the queue. [`Limiter::try_acquire_ref`](crate::Limiter::try_acquire_ref)
+//! admits the same way but returns a [`PermitRef`](crate::PermitRef) that
+//! borrows the limiter (no reference counting), for callers that settle in
+//! the scope that admitted; it settles and drops by the same rules.
 //!
 //! ## Adaptive mode
 //!

@@ -60,6 +60,7 @@
 //! |---|---|
 //! | [`Limiter`] | requests per interval (GCRA), a token budget with reserve-then-settle, a concurrency cap, all admitted together or not at all; a FIFO-per-priority waiting queue |
 //! | [`Permit`] | an admitted request; [`Permit::settle`] refunds or charges debt, dropping it follows the [`DropRule`] |
+//! | [`PermitRef`] | the same, borrowing the limiter ([`Limiter::try_acquire_ref`]) for callers that settle in scope |
 //! | [`LimiterSet`] | several limiters (model + account) acquired with rollback |
 //! | [`LimiterMap`] | one limiter per key (model, provider), made on first use from a template |
 //! | [`CostModel`], [`DefaultCostModel`] | input + `max_tokens` × output burndown (5 for Claude 3.7+ on Bedrock); cache reads free |
@@ -112,7 +113,7 @@ pub use error::{LimitError, LimitKind};
 pub use layer::{LimitedStream, RateLimit, RateLimitLayer};
 pub use limiter::Limiter;
 pub use map::LimiterMap;
-pub use permit::Permit;
+pub use permit::{Permit, PermitRef};
 pub use set::{LimiterSet, PermitSet};
 pub use stats::{LimiterStats, WAIT_BUCKETS};
 pub use store::{

@@ -12,8 +12,8 @@ use crate::clock::{Clock, Nanos, duration_to_nanos};
 use crate::config::{ConfigError, LimiterConfig};
 use crate::cost::{Cost, CostModel, DefaultCostModel};
 use crate::error::{LimitError, LimitKind};
-use crate::limits::{Blocked, Limits};
-use crate::permit::Permit;
+use crate::limits::{Blocked, Impossible, Limits, Stamps};
+use crate::permit::{Permit, PermitRef};
 use crate::queue::WaitQueue;
 use crate::stats::{Counters, LimiterStats};
 use crate::store::{LimitStore, StoreError, StoreLimits};
@@ -199,49 +199,36 @@ impl Limiter {
     /// [`StoreError::Unsupported`]: use
     /// [`acquire_until`](Limiter::acquire_until) with a short deadline there.
     pub fn try_acquire(&self, cost: Cost) -> Result<Permit, LimitError> {
-        let shared = &self.shared;
-        if shared.remote.is_some() {
-            return Err(LimitError::Store {
-                limiter: shared.name.to_string(),
-                source: StoreError::Unsupported(
-                    "try_acquire cannot wait for the store's answer; \
-                     use acquire_until with a short deadline",
-                ),
-            });
-        }
-        let now = shared.clock.now();
-        let mut core = shared.core.lock();
-        core.last_now = core.last_now.max(now);
-        shared.check_possible(&mut core, cost.tokens)?;
-        if core.queue.waiting() > 0 {
-            core.counters.rejected += 1;
-            let not_before = core.queue.head_blocked().map_or(0, |b| b.not_before);
-            drop(core);
-            return Err(shared.rate_limited(
-                Blocked {
-                    limit: LimitKind::Queue,
-                    not_before,
-                },
-                now,
-            ));
-        }
-        match core.limits.try_admit(now, cost.tokens) {
-            Ok(stamps) => {
-                core.counters.record_admit(cost.tokens, 0);
-                drop(core);
-                tracing::trace!(limiter = %shared.name, tokens = cost.tokens, "admitted");
-                Ok(Permit::local(Arc::clone(shared), cost, stamps))
-            }
-            Err(blocked) => {
-                core.counters.rejected += 1;
-                drop(core);
-                tracing::debug!(
-                    limiter = %shared.name, tokens = cost.tokens, limit = %blocked.limit,
-                    "rejected without waiting"
-                );
-                Err(shared.rate_limited(blocked, now))
-            }
-        }
+        let stamps = self.shared.try_admit_now(cost)?;
+        Ok(Permit::local(Arc::clone(&self.shared), cost, stamps))
+    }
+
+    /// [`try_acquire`](Limiter::try_acquire) with a permit that borrows the
+    /// limiter, for callers that settle in the scope that admitted (as
+    /// tokio's `Semaphore::try_acquire` is to `try_acquire_owned`): the same
+    /// admission and the same settle and drop rules, without touching the
+    /// limiter's reference count. Take a [`Permit`] where the reservation must
+    /// outlive the borrow.
+    ///
+    /// ```
+    /// use palisade_limit::{Cost, Limiter, LimiterConfig, Quota};
+    ///
+    /// let limiter = Limiter::new(
+    ///     LimiterConfig::default()
+    ///         .with_requests(Quota::per_minute(50))
+    ///         .with_tokens(Quota::per_minute(40_000))
+    ///         .with_max_concurrent(4),
+    /// )?;
+    /// let permit = limiter.try_acquire_ref(Cost::tokens(3_000))?;
+    /// // ... call the model ...
+    /// assert_eq!(permit.settle_tokens(1_200).refunded, 1_800);
+    /// assert_eq!(limiter.in_flight(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn try_acquire_ref(&self, cost: Cost) -> Result<PermitRef<'_>, LimitError> {
+        let stamps = self.shared.try_admit_now(cost)?;
+        Ok(PermitRef::new(&self.shared, cost, stamps))
     }
 
     /// Waits for admission, up to the limiter's `max_wait`.
@@ -432,21 +419,76 @@ impl Limiter {
 }
 
 impl Shared {
-    fn check_possible(&self, core: &mut Core, tokens: u64) -> Result<(), LimitError> {
-        core.limits.check_possible(tokens).map_err(|imp| {
+    /// The admission behind `try_acquire` and `try_acquire_ref`.
+    fn try_admit_now(&self, cost: Cost) -> Result<Stamps, LimitError> {
+        let shared = self;
+        if shared.remote.is_some() {
+            return Err(LimitError::Store {
+                limiter: shared.name.to_string(),
+                source: StoreError::Unsupported(
+                    "try_acquire cannot wait for the store's answer; \
+                     use acquire_until with a short deadline",
+                ),
+            });
+        }
+        let now = shared.clock.now();
+        let mut core = shared.core.lock();
+        core.last_now = core.last_now.max(now);
+        shared.check_possible(&mut core, cost.tokens)?;
+        if core.queue.waiting() > 0 {
             core.counters.rejected += 1;
-            core.counters.impossible += 1;
-            tracing::warn!(
-                limiter = %self.name, tokens, capacity = imp.capacity,
-                "cost exceeds the whole capacity"
-            );
-            LimitError::CostExceedsCapacity {
-                limiter: self.name.to_string(),
-                limit: imp.limit,
-                cost: tokens,
-                capacity: imp.capacity,
+            let not_before = core.queue.head_blocked().map_or(0, |b| b.not_before);
+            drop(core);
+            return Err(shared.rate_limited(
+                Blocked {
+                    limit: LimitKind::Queue,
+                    not_before,
+                },
+                now,
+            ));
+        }
+        match core.limits.try_admit(now, cost.tokens) {
+            Ok(stamps) => {
+                core.counters.record_admit(cost.tokens, 0);
+                drop(core);
+                tracing::trace!(limiter = %shared.name, tokens = cost.tokens, "admitted");
+                Ok(stamps)
             }
-        })
+            Err(blocked) => {
+                core.counters.rejected += 1;
+                drop(core);
+                tracing::debug!(
+                    limiter = %shared.name, tokens = cost.tokens, limit = %blocked.limit,
+                    "rejected without waiting"
+                );
+                Err(shared.rate_limited(blocked, now))
+            }
+        }
+    }
+
+    #[inline]
+    fn check_possible(&self, core: &mut Core, tokens: u64) -> Result<(), LimitError> {
+        match core.limits.check_possible(tokens) {
+            Ok(()) => Ok(()),
+            Err(imp) => Err(self.impossible(core, tokens, imp)),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn impossible(&self, core: &mut Core, tokens: u64, imp: Impossible) -> LimitError {
+        core.counters.rejected += 1;
+        core.counters.impossible += 1;
+        tracing::warn!(
+            limiter = %self.name, tokens, capacity = imp.capacity,
+            "cost exceeds the whole capacity"
+        );
+        LimitError::CostExceedsCapacity {
+            limiter: self.name.to_string(),
+            limit: imp.limit,
+            cost: tokens,
+            capacity: imp.capacity,
+        }
     }
 
     pub(crate) fn rate_limited(&self, blocked: Blocked, now: Nanos) -> LimitError {

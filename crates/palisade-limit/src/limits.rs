@@ -71,6 +71,7 @@ impl Limits {
     }
 
     /// Whether `tokens` can ever be admitted.
+    #[inline]
     pub(crate) fn check_possible(&self, tokens: u64) -> Result<(), Impossible> {
         match &self.tokens {
             Some(bucket) if tokens > bucket.capacity() => Err(Impossible {
@@ -95,13 +96,52 @@ impl Limits {
 
     /// Admits one request of `tokens` if every limit has room, consuming from
     /// all of them; otherwise consumes nothing. `tokens` must be possible.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn try_admit(&mut self, now: Nanos, tokens: u64) -> Result<Stamps, Blocked> {
         if let Some(adaptive) = &mut self.adaptive
             && let Some(fraction) = adaptive.tick(now)
         {
             self.set_rate_fraction(now, fraction);
         }
+        // Every check first, with no bookkeeping of which limit binds: the
+        // common answer is yes. A no asks `blocked` (the same pure checks
+        // again, out of line) which limit binds and until when.
+        let requests_tat = match &self.requests {
+            Some(g) => g.check(now, 1).ok(),
+            None => Some(0),
+        };
+        let tokens_tat = match &self.tokens {
+            Some(g) => g.check(now, tokens).ok(),
+            None => Some(0),
+        };
+        let room = self
+            .concurrency
+            .as_ref()
+            .is_none_or(ConcurrencyCap::has_room);
+        let (Some(requests_tat), Some(tokens_tat), true, true) =
+            (requests_tat, tokens_tat, room, now >= self.cooldown_until)
+        else {
+            return Err(self.blocked(now, tokens));
+        };
+        let mut stamps = Stamps::default();
+        if let Some(g) = &mut self.requests {
+            stamps.requests = g.commit(now, requests_tat);
+        }
+        if let Some(g) = &mut self.tokens {
+            stamps.tokens = g.commit(now, tokens_tat);
+        }
+        if let Some(cap) = &mut self.concurrency {
+            cap.take();
+        }
+        Ok(stamps)
+    }
+
+    /// Why `tokens` cannot be admitted at `now`: the binding limit, the one
+    /// that frees last. Called only when [`try_admit`](Limits::try_admit)
+    /// found one that does not admit.
+    #[cold]
+    #[inline(never)]
+    fn blocked(&self, now: Nanos, tokens: u64) -> Blocked {
         let mut blocked: Option<Blocked> = None;
         let mut block = |limit: LimitKind, not_before: Nanos| {
             if blocked.is_none_or(|b| not_before > b.not_before) {
@@ -111,26 +151,12 @@ impl Limits {
         if now < self.cooldown_until {
             block(LimitKind::Cooldown, self.cooldown_until);
         }
-        let requests_tat = match &self.requests {
-            Some(g) => match g.check(now, 1) {
-                Ok(tat) => Some(tat),
-                Err(at) => {
-                    block(LimitKind::Requests, at);
-                    None
-                }
-            },
-            None => None,
-        };
-        let tokens_tat = match &self.tokens {
-            Some(g) => match g.check(now, tokens) {
-                Ok(tat) => Some(tat),
-                Err(at) => {
-                    block(LimitKind::Tokens, at);
-                    None
-                }
-            },
-            None => None,
-        };
+        if let Some(Err(at)) = self.requests.as_ref().map(|g| g.check(now, 1)) {
+            block(LimitKind::Requests, at);
+        }
+        if let Some(Err(at)) = self.tokens.as_ref().map(|g| g.check(now, tokens)) {
+            block(LimitKind::Tokens, at);
+        }
         if let Some(cap) = &self.concurrency
             && !cap.has_room()
         {
@@ -141,25 +167,17 @@ impl Limits {
                 not_before,
             });
         }
-        if let Some(b) = blocked {
-            return Err(b);
-        }
-        let mut stamps = Stamps::default();
-        if let (Some(g), Some(tat)) = (&mut self.requests, requests_tat) {
-            stamps.requests = g.commit(now, tat);
-        }
-        if let (Some(g), Some(tat)) = (&mut self.tokens, tokens_tat) {
-            stamps.tokens = g.commit(now, tat);
-        }
-        if let Some(cap) = &mut self.concurrency {
-            cap.take();
-        }
-        Ok(stamps)
+        // `try_admit` saw a limit refuse; the same checks refuse again.
+        blocked.unwrap_or(Blocked {
+            limit: LimitKind::Queue,
+            not_before: 0,
+        })
     }
 
     /// Settles a reservation of `reserved` tokens that really cost `actual`:
     /// refunds the difference (as far as it is still due) or charges it as
     /// debt.
+    #[inline(always)]
     pub(crate) fn settle(
         &mut self,
         now: Nanos,

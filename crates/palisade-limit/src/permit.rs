@@ -119,70 +119,192 @@ impl Permit {
         let Some(shared) = self.shared.take() else {
             return Settled::default();
         };
-        let reserved = self.cost.tokens;
-        let charged = match actual {
-            Some(a) => a,
-            None => match shared.config.on_drop {
-                DropRule::RefundAll => 0,
-                DropRule::KeepInput => self.cost.input_part(),
-                DropRule::KeepAll => reserved,
-            },
-        };
-        let outcome = Settled {
-            refunded: reserved.saturating_sub(charged),
-            debt: charged.saturating_sub(reserved),
-        };
+        let charged = shared.charged(&self.cost, actual);
         if let Some(lease) = self.lease.take() {
+            let outcome = Settled::of(self.cost.tokens, charged);
             finish_remote(shared, lease, actual, outcome);
             return outcome;
         }
-        if !shared.permits_return {
+        shared.finish_local(self.cost.tokens, charged, actual.is_some(), self.stamps)
+    }
+}
+
+/// An admitted request's reservation that borrows its limiter: what
+/// [`Limiter::try_acquire_ref`](crate::Limiter::try_acquire_ref) returns.
+///
+/// The same claim as a [`Permit`], settled and dropped by the same rules
+/// (one shared implementation), for callers that settle within the scope
+/// that admitted: it holds a reference to the limiter instead of a clone of
+/// its `Arc`, so admitting and settling touch no reference count. Use a
+/// [`Permit`] where the reservation must outlive the borrow (a stream, a
+/// spawned task).
+#[must_use = "dropping a permit releases it at once"]
+pub struct PermitRef<'a> {
+    shared: &'a Shared,
+    cost: Cost,
+    stamps: Stamps,
+}
+
+impl std::fmt::Debug for PermitRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PermitRef")
+            .field("limiter", &&*self.shared.name)
+            .field("cost", &self.cost)
+            .finish()
+    }
+}
+
+impl<'a> PermitRef<'a> {
+    #[inline]
+    pub(crate) fn new(shared: &'a Shared, cost: Cost, stamps: Stamps) -> Self {
+        Self {
+            shared,
+            cost,
+            stamps,
+        }
+    }
+
+    /// What was reserved.
+    pub fn cost(&self) -> Cost {
+        self.cost
+    }
+
+    /// Tokens reserved.
+    pub fn reserved_tokens(&self) -> u64 {
+        self.cost.tokens
+    }
+
+    /// The name of the limiter that issued it.
+    pub fn limiter_name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// Settles with the usage the provider reported, as
+    /// [`Permit::settle`] does.
+    pub fn settle(self, usage: Usage) -> Settled {
+        let actual = self.shared.cost_model.actual(&self.cost, &usage);
+        self.finish(Some(actual))
+    }
+
+    /// Settles with an actual token cost computed by the caller, as
+    /// [`Permit::settle_tokens`] does.
+    #[inline]
+    pub fn settle_tokens(self, actual_tokens: u64) -> Settled {
+        self.finish(Some(actual_tokens))
+    }
+
+    #[inline]
+    fn finish(self, actual: Option<u64>) -> Settled {
+        // Settled here: the destructor must not release it again.
+        let this = std::mem::ManuallyDrop::new(self);
+        let charged = this.shared.charged(&this.cost, actual);
+        this.shared
+            .finish_local(this.cost.tokens, charged, actual.is_some(), this.stamps)
+    }
+}
+
+impl Drop for PermitRef<'_> {
+    fn drop(&mut self) {
+        let charged = self.shared.charged(&self.cost, None);
+        self.shared
+            .finish_local(self.cost.tokens, charged, false, self.stamps);
+    }
+}
+
+impl Settled {
+    /// The outcome of charging `charged` against a reservation of `reserved`.
+    #[inline]
+    fn of(reserved: u64, charged: u64) -> Self {
+        Self {
+            refunded: reserved.saturating_sub(charged),
+            debt: charged.saturating_sub(reserved),
+        }
+    }
+}
+
+impl Shared {
+    /// What a permit of `cost` is charged: the actual cost when settled,
+    /// else what the drop rule keeps.
+    #[inline]
+    fn charged(&self, cost: &Cost, actual: Option<u64>) -> u64 {
+        match actual {
+            Some(a) => a,
+            None => match self.config.on_drop {
+                DropRule::RefundAll => 0,
+                DropRule::KeepInput => cost.input_part(),
+                DropRule::KeepAll => cost.tokens,
+            },
+        }
+    }
+
+    /// Settles (`settled`) or releases a local permit of `reserved` tokens
+    /// charged `charged`: the one implementation behind [`Permit`] and
+    /// [`PermitRef`].
+    #[inline]
+    fn finish_local(&self, reserved: u64, charged: u64, settled: bool, stamps: Stamps) -> Settled {
+        let outcome = Settled::of(reserved, charged);
+        if !self.permits_return {
             // Nothing to give back (requests-only limiter): skip the lock.
             return outcome;
         }
-        let mut core = shared.core.lock();
+        let mut core = self.core.lock();
+        let waiting = core.queue.waiting() > 0;
         // Only debt and waiters need the exact time (see `Core::last_now`):
         // the common settle skips the clock read.
-        let now = if charged > reserved || core.queue.waiting() > 0 {
-            shared.clock.now()
+        let now = if charged > reserved || waiting {
+            self.clock.now()
         } else {
             core.last_now
         };
         // The bucket may take back less than `outcome.refunded` (never more
         // than had the request reserved only what it used); callers and stats
         // see the unused part of the reservation.
-        let s = core.limits.settle(now, reserved, charged, self.stamps);
+        let s = core.limits.settle(now, reserved, charged, stamps);
         core.limits.release_slot();
         let c = &mut core.counters;
         c.tokens_refunded = c.tokens_refunded.saturating_add(outcome.refunded);
-        c.tokens_debt = c.tokens_debt.saturating_add(s.debt);
-        if actual.is_some() {
+        if s.debt > 0 {
+            c.tokens_debt = c.tokens_debt.saturating_add(s.debt);
+        }
+        if settled {
             c.settled += 1;
             c.tokens_settled = c.tokens_settled.saturating_add(charged);
         } else {
             c.dropped_unsettled += 1;
         }
-        if core.queue.waiting() > 0 {
-            shared.dispatch(&mut core, now, None);
+        if waiting {
+            self.dispatch(&mut core, now, None);
         }
         drop(core);
+        self.trace_finish(reserved, charged, settled, outcome, s);
+        outcome
+    }
+
+    #[inline]
+    fn trace_finish(
+        &self,
+        reserved: u64,
+        charged: u64,
+        settled: bool,
+        outcome: Settled,
+        s: crate::limits::Settlement,
+    ) {
         if s.debt > 0 {
             tracing::debug!(
-                limiter = %shared.name, reserved, actual = charged, debt = s.debt,
+                limiter = %self.name, reserved, actual = charged, debt = s.debt,
                 "overrun charged as debt"
             );
-        } else if actual.is_none() {
+        } else if !settled {
             tracing::debug!(
-                limiter = %shared.name, reserved, refunded = outcome.refunded,
+                limiter = %self.name, reserved, refunded = outcome.refunded,
                 credited = s.refunded, "permit dropped unsettled"
             );
         } else {
             tracing::trace!(
-                limiter = %shared.name, reserved, refunded = outcome.refunded,
+                limiter = %self.name, reserved, refunded = outcome.refunded,
                 credited = s.refunded, "settled"
             );
         }
-        outcome
     }
 }
 

@@ -20,20 +20,27 @@
 //! than what it holds fall back to a floor that only errs towards refunding
 //! less.
 
-use std::collections::VecDeque;
-
 use crate::clock::Nanos;
 
-/// Entries kept; older history folds into `floor`.
+/// Entries kept (a power of two); older history folds into `floor`.
 const KEEP: usize = 64;
 
 /// The clamp points of one bucket since its oldest live reservation.
+///
+/// The entries live in a fixed ring inside the bucket (no allocation, no
+/// capacity checks, index arithmetic by mask): recording one is on every
+/// admission's path.
 #[derive(Debug, Clone)]
 pub(crate) struct SlackHistory {
     /// Stamp of the latest recorded point.
     seq: u64,
-    /// `(stamp, slack)`, stamps and slacks both increasing.
-    minima: VecDeque<(u64, Nanos)>,
+    /// Entries in use, oldest first from `head` (wrapping): `(stamp, slack)`,
+    /// stamps and slacks both increasing.
+    ring: [(u64, Nanos); KEEP],
+    /// Where the oldest entry is.
+    head: usize,
+    /// How many entries are in use.
+    len: usize,
     /// Every point at or before this stamp has been folded into `floor`.
     horizon: u64,
     /// A lower bound of every slack folded away.
@@ -44,7 +51,9 @@ impl SlackHistory {
     pub(crate) fn new() -> Self {
         Self {
             seq: 0,
-            minima: VecDeque::with_capacity(KEEP),
+            ring: [(0, 0); KEEP],
+            head: 0,
+            len: 0,
             horizon: 0,
             floor: Nanos::MAX,
         }
@@ -56,20 +65,40 @@ impl SlackHistory {
         self.seq
     }
 
+    /// The `i`-th entry, oldest first (`i < len`).
+    #[inline]
+    fn at(&self, i: usize) -> (u64, Nanos) {
+        self.ring[(self.head + i) & (KEEP - 1)]
+    }
+
+    #[inline]
+    fn at_mut(&mut self, i: usize) -> &mut (u64, Nanos) {
+        &mut self.ring[(self.head + i) & (KEEP - 1)]
+    }
+
     /// Records a clamp point with `slack`; returns its stamp.
     #[inline]
     pub(crate) fn record(&mut self, slack: Nanos) -> u64 {
         self.seq += 1;
-        while self.minima.back().is_some_and(|&(_, s)| s >= slack) {
-            self.minima.pop_back();
+        if slack == 0 {
+            // The bucket was full: nothing recorded before can be refunded
+            // past this point, and every entry is at least 0.
+            self.len = 0;
+        } else {
+            while self.len > 0 && self.at(self.len - 1).1 >= slack {
+                self.len -= 1;
+            }
+            if self.len == KEEP {
+                let (seq, s) = self.at(0);
+                self.horizon = seq;
+                self.floor = self.floor.min(s);
+                self.head = (self.head + 1) & (KEEP - 1);
+                self.len -= 1;
+            }
         }
-        if self.minima.len() == KEEP
-            && let Some((seq, s)) = self.minima.pop_front()
-        {
-            self.horizon = seq;
-            self.floor = self.floor.min(s);
-        }
-        self.minima.push_back((self.seq, slack));
+        let entry = (self.seq, slack);
+        *self.at_mut(self.len) = entry;
+        self.len += 1;
         self.seq
     }
 
@@ -78,11 +107,20 @@ impl SlackHistory {
     fn first_after(&self, stamp: u64) -> usize {
         // Common case: nothing recorded since (a settle right after its
         // admission), without a binary search.
-        match self.minima.back() {
-            None => 0,
-            Some(&(seq, _)) if seq <= stamp => self.minima.len(),
-            Some(_) => self.minima.partition_point(|&(seq, _)| seq <= stamp),
+        if self.len == 0 || self.at(self.len - 1).0 <= stamp {
+            return self.len;
         }
+        // Binary search: the entries' stamps increase.
+        let (mut lo, mut hi) = (0, self.len - 1);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.at(mid).0 <= stamp {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
 
     /// The smallest slack recorded after `stamp` (`Nanos::MAX` if none).
@@ -93,7 +131,11 @@ impl SlackHistory {
 
     #[inline]
     fn min_from(&self, first: usize, stamp: u64) -> Nanos {
-        let recent = self.minima.get(first).map_or(Nanos::MAX, |&(_, s)| s);
+        let recent = if first < self.len {
+            self.at(first).1
+        } else {
+            Nanos::MAX
+        };
         if stamp < self.horizon {
             recent.min(self.floor)
         } else {
@@ -106,28 +148,53 @@ impl SlackHistory {
     /// recorded after it by that much, as it was in truth.
     #[inline]
     pub(crate) fn take(&mut self, stamp: u64, want: Nanos) -> Nanos {
+        // Common case: nothing recorded since the reservation (a settle right
+        // after its admission), so nothing limits the refund or is lowered.
+        if stamp >= self.horizon && (self.len == 0 || self.at(self.len - 1).0 <= stamp) {
+            return want;
+        }
+        self.take_after(stamp, want)
+    }
+
+    /// [`take`](SlackHistory::take) when points were recorded since `stamp`.
+    #[inline(never)]
+    fn take_after(&mut self, stamp: u64, want: Nanos) -> Nanos {
         let first = self.first_after(stamp);
         let due = want.min(self.min_from(first, stamp));
         if due == 0 {
             return 0;
         }
-        if first < self.minima.len() {
-            for entry in self.minima.range_mut(first..) {
-                entry.1 = entry.1.saturating_sub(due);
-            }
-            // Entries before the lowered ones that are no longer minima of
-            // their suffix go.
-            let lowered = self.minima[first].1;
-            let mut i = first;
-            while i > 0 && self.minima[i - 1].1 >= lowered {
-                self.minima.remove(i - 1);
-                i -= 1;
-            }
+        if first < self.len {
+            self.lower_from(first, due);
         }
         if stamp < self.horizon {
             self.floor = self.floor.saturating_sub(due);
         }
         due
+    }
+
+    /// Lowers the slacks of entries `first..` by `due`, then drops the
+    /// entries before them that are no longer minima of their suffix.
+    fn lower_from(&mut self, first: usize, due: Nanos) {
+        for i in first..self.len {
+            let entry = self.at_mut(i);
+            entry.1 = entry.1.saturating_sub(due);
+        }
+        let lowered = self.at(first).1;
+        let mut keep = first;
+        while keep > 0 && self.at(keep - 1).1 >= lowered {
+            keep -= 1;
+        }
+        let gone = first - keep;
+        if gone > 0 {
+            // Shift the `keep` older entries up over the gone ones.
+            for i in (0..keep).rev() {
+                let entry = self.at(i);
+                *self.at_mut(i + gone) = entry;
+            }
+            self.head = (self.head + gone) & (KEEP - 1);
+            self.len -= gone;
+        }
     }
 
     /// The bucket's refill rate changed: time slacks scale with it.
@@ -139,7 +206,8 @@ impl SlackHistory {
                 (s as f64 * ratio).min(Nanos::MAX as f64 - 1.0) as Nanos
             }
         };
-        for entry in &mut self.minima {
+        for i in 0..self.len {
+            let entry = self.at_mut(i);
             entry.1 = scale(entry.1);
         }
         self.floor = scale(self.floor);
