@@ -1,6 +1,7 @@
-//! The structural decoder: scanned lines to a stream of [`Sink`] events
-//! (objects by indentation §8, arrays §9, list items §10, keyed tables, root
-//! form §5), with every strict-mode check of §14.
+//! The structural decoder, root and objects: scanned lines to a stream of
+//! [`Sink`] events — root form (§5), objects by indentation (§8), keys and
+//! array headers — with the strict-mode checks of §14. The array forms live
+//! in [`parse_array`](crate::parse_array).
 //!
 //! It is recursive descent over lines; recursion depth is bounded by
 //! `max_depth`, so hostile nesting ends in a typed error, not a stack overflow.
