@@ -216,13 +216,12 @@ fn aws_credentials_present() -> bool {
 }
 
 fn plan(args: &ChatArgs) -> Result<Plan, String> {
-    let (config, mut note) = match &args.config {
+    let config = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let config = StackConfig::from_toml(&text)
-                .map_err(|e| format!("{}: {}", path.display(), one_line(&e.to_string())))?;
-            (config, None)
+            StackConfig::from_toml(&text)
+                .map_err(|e| format!("{}: {}", path.display(), one_line(&e.to_string())))?
         }
         None if aws_credentials_present() && cfg!(feature = "bedrock") => {
             let mut config = StackConfig::from_env().map_err(|e| e.to_string())?;
@@ -233,7 +232,19 @@ fn plan(args: &ChatArgs) -> Result<Plan, String> {
                 );
             }
             config.name = "bedrock".into();
-            (config, None)
+            // Every model named in the environment is a Bedrock model, even
+            // one spelled `sim/…` (served by a fake Bedrock, say).
+            let bedrock = config
+                .candidates
+                .iter()
+                .map(|c| (c.id.clone(), c.model().to_owned()))
+                .collect();
+            return Ok(Plan {
+                config,
+                simulated: Vec::new(),
+                bedrock,
+                note: None,
+            });
         }
         None => {
             let why = if aws_credentials_present() {
@@ -282,9 +293,8 @@ fn plan(args: &ChatArgs) -> Result<Plan, String> {
             ));
         }
     }
-    if !bedrock.is_empty() && !aws_credentials_present() {
-        note = Some("no AWS credentials in the environment: Bedrock calls may be refused".into());
-    }
+    let note = (!bedrock.is_empty() && !aws_credentials_present())
+        .then(|| "no AWS credentials in the environment: Bedrock calls may be refused".to_owned());
     Ok(Plan {
         config,
         simulated,

@@ -180,3 +180,53 @@ fn fake_bedrock_without_its_feature_says_how_to_get_it() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--features fake-bedrock"), "{err}");
 }
+
+/// The whole way round: `palisade chat` with AWS credentials and
+/// `BEDROCK_MODEL_ID` builds Bedrock candidates (the real AWS SDK), pointed
+/// by `AWS_ENDPOINT_URL` at `palisade fake-bedrock`, which answers with a
+/// simulated model.
+#[cfg(all(feature = "bedrock", feature = "fake-bedrock"))]
+#[test]
+fn chat_through_the_bedrock_sdk_to_the_fake_bedrock() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let mut server = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["fake-bedrock", "--port", "0"])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn palisade fake-bedrock");
+    let stdout = server.stdout.take().expect("stdout");
+    let url = BufReader::new(stdout)
+        .lines()
+        .next()
+        .expect("a first line")
+        .expect("utf-8");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["chat", "--json", "--max-tokens", "30", "hello"])
+        .env_remove("RUST_LOG")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", &url)
+        .env("BEDROCK_MODEL_ID", "sim/primary")
+        .env_remove("BEDROCK_FALLBACK_MODELS")
+        .output()
+        .expect("run palisade chat");
+    let _ = server.kill();
+    let _ = server.wait();
+
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["simulated"], false);
+    assert_eq!(v["response"]["model"], "sim/primary");
+    assert_eq!(v["response"]["usage"]["output_tokens"], 30);
+}
