@@ -40,7 +40,7 @@
 //!   borrow from the input, so `&str` fields are zero-copy. No
 //!   `serde_json::Value` is involved.
 //! - **Values**: [`Value`] keeps object key order (TOON output depends on
-//!   it); [`encode`] / [`decode`] work on it, and it converts to and from
+//!   it); [`encode()`] / [`decode()`] work on it, and it converts to and from
 //!   `serde_json::Value` ([`encode_json`], [`decode_json`], `From`).
 //! - **Layout** (spec §5–§10): objects by indentation, inline primitive arrays
 //!   `key[N]: a,b`, tables `key[N]{f1,f2}:`, nested field groups

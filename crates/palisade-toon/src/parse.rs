@@ -38,11 +38,12 @@ pub(crate) trait Sink<'a> {
     fn flat_table(&mut self, _fields: &[FieldSpec<'a>], _delim: u8) -> Option<u32> {
         None
     }
-    /// A row of the flat table `table` with its raw cell tokens, already
-    /// checked (width, quoted cells). Returns `false` when the sink wants the
-    /// cells as scalar events instead.
-    fn flat_row(&mut self, _table: u32, _cells: &[&'a str]) -> bool {
-        false
+    /// A row of the flat table `table` with its raw cells (width already
+    /// checked). The sink resolves quoted cells and keeps unquoted ones for
+    /// later typing; a bad quoted cell is reported as `(index, error)`.
+    /// Returns `Ok(false)` when the sink wants the cells as scalar events.
+    fn flat_row(&mut self, _table: u32, _cells: &[&'a str]) -> Result<bool, (usize, ErrorKind)> {
+        Ok(false)
     }
 }
 

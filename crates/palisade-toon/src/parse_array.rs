@@ -108,14 +108,13 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
     /// A row of a flat table. Quoted cells are checked here, where the error
     /// can name its line and column; the sink reads the cells later.
     fn flat_row(&mut self, table: u32, line: &Line<'a>) -> Result<()> {
-        for &token in &self.cells {
-            if token.starts_with('"') {
-                crate::quote::parse_quoted(token)
-                    .map_err(|k| line.error_at(k, offset_in(line, token)))?;
+        match self.sink.flat_row(table, &self.cells) {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err((i, kind)) => {
+                let token = self.cells.get(i).copied().unwrap_or("");
+                return Err(line.error_at(kind, offset_in(line, token)));
             }
-        }
-        if self.sink.flat_row(table, &self.cells) {
-            return Ok(());
         }
         for i in 0..self.cells.len() {
             let token = self.cells[i];

@@ -7,7 +7,9 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
+use crate::error::ErrorKind;
 use crate::parse::{Scalar, Sink};
+use crate::quote::parse_quoted;
 use crate::value::N;
 
 /// One parser event. Kept to 24 bytes (numbers flattened, strings as a
@@ -136,10 +138,22 @@ impl<'a> Sink<'a> for TapeSink<'a> {
         });
         Some(id)
     }
-    fn flat_row(&mut self, table: u32, cells: &[&'a str]) -> bool {
+    fn flat_row(&mut self, table: u32, cells: &[&'a str]) -> Result<bool, (usize, ErrorKind)> {
         self.tape.push(Event::Row(table));
-        self.tape.extend(cells.iter().map(|&c| Event::Cell(c)));
-        true
+        for (i, &token) in cells.iter().enumerate() {
+            // Quoted cells are resolved now (their errors need the line);
+            // the rest are typed only if the target asks.
+            let event = if token.as_bytes().first() == Some(&b'"') {
+                match parse_quoted(token).map_err(|k| (i, k))? {
+                    Cow::Borrowed(s) => Event::Str(s),
+                    Cow::Owned(s) => Event::OwnedStr(s.into_boxed_str()),
+                }
+            } else {
+                Event::Cell(token)
+            };
+            self.tape.push(event);
+        }
+        Ok(true)
     }
     fn scalar(&mut self, value: Scalar<'a>) {
         self.tape.push(match value {

@@ -41,7 +41,7 @@ impl<'a> TapeDeserializer<'a> {
             .partition_point(|&(start, _, _)| start as usize <= index);
         let &(_, number, raw) = self.lines.get(at.checked_sub(1)?)?;
         let offset = match self.tape.get(index) {
-            Some(Event::Cell(token)) => (token.as_ptr() as usize)
+            Some(Event::Cell(token) | Event::Str(token)) => (token.as_ptr() as usize)
                 .checked_sub(raw.as_ptr() as usize)
                 .filter(|&o| o <= raw.len()),
             _ => None,
@@ -149,7 +149,7 @@ impl<'de> Deserializer<'de> for &mut TapeDeserializer<'de> {
                 };
                 result
             }
-            Event::Cell(token) => CellDeserializer(token).deserialize_any(visitor),
+            Event::Cell(token) => RawCell(token).deserialize_any(visitor),
             Event::EndObject | Event::EndArray => {
                 Err(de::Error::custom("unexpected end of container"))
             }
@@ -268,24 +268,26 @@ impl<'de> MapAccess<'de> for RowAccess<'_, 'de> {
         seed.deserialize(KeyDeserializer(name.clone())).map(Some)
     }
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
-        let token = match self.cells.get(self.index) {
-            Some(Event::Cell(t)) => t,
-            _ => "",
-        };
+        let cell = self.cells.get(self.index);
         self.cursor
             .set(self.cursor.get() + usize::from(self.index > 0));
         self.index += 1;
-        seed.deserialize(CellDeserializer(token))
+        match cell {
+            Some(Event::Str(s)) => seed.deserialize(TextCell(Cow::Borrowed(s))),
+            Some(Event::OwnedStr(s)) => seed.deserialize(TextCell(Cow::Owned(s.to_string()))),
+            Some(Event::Cell(t)) => seed.deserialize(RawCell(t)),
+            _ => seed.deserialize(RawCell("")),
+        }
     }
     fn size_hint(&self) -> Option<usize> {
         Some(self.names.len().saturating_sub(self.index))
     }
 }
 
-/// One cell of a flat-table row, parsed on demand (§4 typing).
-struct CellDeserializer<'de>(&'de str);
+/// An unquoted cell of a flat-table row, typed on demand (§4).
+struct RawCell<'de>(&'de str);
 
-impl<'de> Deserializer<'de> for CellDeserializer<'de> {
+impl<'de> Deserializer<'de> for RawCell<'de> {
     type Error = Error;
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         match crate::token::parse_primitive(self.0).map_err(Error::new)? {
@@ -323,6 +325,38 @@ impl<'de> Deserializer<'de> for CellDeserializer<'de> {
             Scalar::Str(s) => visitor.visit_enum(CellVariant(s)),
             _ => Err(de::Error::custom("expected a string naming a unit variant")),
         }
+    }
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier ignored_any
+    }
+}
+
+/// A quoted cell of a flat-table row: always a string (§4).
+struct TextCell<'de>(Cow<'de, str>);
+
+impl<'de> Deserializer<'de> for TextCell<'de> {
+    type Error = Error;
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        visit_str(self.0, visitor)
+    }
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        visitor.visit_some(self)
+    }
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        visitor.visit_newtype_struct(self)
+    }
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        visitor.visit_enum(CellVariant(self.0))
     }
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
