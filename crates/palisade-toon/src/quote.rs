@@ -166,10 +166,11 @@ pub(crate) fn find_unquoted(b: &[u8], target: u8, from: usize) -> Option<usize> 
 pub(crate) fn parse_quoted(token: &str) -> Result<Cow<'_, str>, ErrorKind> {
     let b = token.as_bytes();
     // Fast path, one search: the first quote or backslash is the final byte.
-    if let Some(off) = memchr::memchr2(b'"', b'\\', b.get(1..).unwrap_or(&[])) {
-        if off + 2 == b.len() && b[off + 1] == b'"' {
-            return Ok(Cow::Borrowed(&token[1..off + 1]));
-        }
+    if let Some(off) = memchr::memchr2(b'"', b'\\', b.get(1..).unwrap_or(&[]))
+        && off + 2 == b.len()
+        && b[off + 1] == b'"'
+    {
+        return Ok(Cow::Borrowed(&token[1..off + 1]));
     }
     let close = find_closing_quote(b, 0).ok_or(ErrorKind::UnterminatedString)?;
     if close != b.len() - 1 {
