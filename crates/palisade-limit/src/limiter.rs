@@ -198,6 +198,7 @@ impl Limiter {
     /// shared store cannot answer without awaiting the store and returns
     /// [`StoreError::Unsupported`]: use
     /// [`acquire_until`](Limiter::acquire_until) with a short deadline there.
+    #[inline]
     pub fn try_acquire(&self, cost: Cost) -> Result<Permit, LimitError> {
         let stamps = self.shared.try_admit_now(cost)?;
         Ok(Permit::local(Arc::clone(&self.shared), cost, stamps))

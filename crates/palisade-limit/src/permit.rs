@@ -86,6 +86,7 @@ impl Permit {
     }
 
     /// Settles with an actual token cost computed by the caller.
+    #[inline]
     pub fn settle_tokens(mut self, actual_tokens: u64) -> Settled {
         self.finish(Some(actual_tokens))
     }
@@ -115,6 +116,7 @@ impl Permit {
         }
     }
 
+    #[inline]
     fn finish(&mut self, actual: Option<u64>) -> Settled {
         let Some(shared) = self.shared.take() else {
             return Settled::default();
