@@ -42,7 +42,13 @@ pub(crate) trait Sink<'a> {
     /// checked). The sink resolves quoted cells and keeps unquoted ones for
     /// later typing; a bad quoted cell is reported as `(index, error)`.
     /// Returns `Ok(false)` when the sink wants the cells as scalar events.
-    fn flat_row(&mut self, _table: u32, _cells: &[&'a str]) -> Result<bool, (usize, ErrorKind)> {
+    /// Bit `i` of `clean` marks cell `i` as one quoted string without escapes.
+    fn flat_row(
+        &mut self,
+        _table: u32,
+        _cells: &[&'a str],
+        _clean: u128,
+    ) -> Result<bool, (usize, ErrorKind)> {
         Ok(false)
     }
 }

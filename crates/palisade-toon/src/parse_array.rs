@@ -107,8 +107,8 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
 
     /// A row of a flat table. Quoted cells are checked here, where the error
     /// can name its line and column; the sink reads the cells later.
-    fn flat_row(&mut self, table: u32, line: &Line<'a>) -> Result<()> {
-        match self.sink.flat_row(table, &self.cells) {
+    fn flat_row(&mut self, table: u32, line: &Line<'a>, clean: u128) -> Result<()> {
+        match self.sink.flat_row(table, &self.cells, clean) {
             Ok(true) => return Ok(()),
             Ok(false) => {}
             Err((i, kind)) => {
@@ -190,7 +190,8 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
                 return Err(Self::over_indented(&line, row_depth));
             }
             let mut cells = std::mem::take(&mut self.cells);
-            let is_row = split_row(line.content, delim, &mut cells);
+            let mut clean = 0u128;
+            let is_row = split_row(line.content, delim, &mut cells, &mut clean);
             self.cells = cells;
             if !is_row {
                 break;
@@ -201,7 +202,7 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
             self.advance();
             self.check_width(&line, width)?;
             match flat {
-                Some(table) => self.flat_row(table, &line)?,
+                Some(table) => self.flat_row(table, &line, clean)?,
                 None => {
                     let mut cell = 0;
                     self.row_object(fields, &line, &mut cell, checked)?;

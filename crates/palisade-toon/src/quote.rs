@@ -129,11 +129,20 @@ pub(crate) fn find_closing_quote(b: &[u8], open: usize) -> Option<usize> {
     None
 }
 
-/// Position just after the quoted run that opens at `open`, or the end of
-/// `b` when the quote is never closed (quote state then runs to the end).
+/// Position just after the quoted run that opens at `open` (or the end of
+/// `b` when the quote is never closed: quote state then runs to the end), and
+/// whether the run closed with no escape inside — its text is then exactly
+/// the bytes between the quotes.
 #[inline]
-pub(crate) fn skip_quoted(b: &[u8], open: usize) -> usize {
-    find_closing_quote(b, open).map_or(b.len(), |close| close + 1)
+pub(crate) fn skip_quoted(b: &[u8], open: usize) -> (usize, bool) {
+    match memchr::memchr2(b'"', b'\\', b.get(open + 1..).unwrap_or(&[])) {
+        Some(off) if b[open + 1 + off] == b'"' => (open + off + 2, true),
+        Some(_) => (
+            find_closing_quote(b, open).map_or(b.len(), |close| close + 1),
+            false,
+        ),
+        None => (b.len(), false),
+    }
 }
 
 /// Index of the first `target` at or after `from` that is outside quotes.

@@ -138,12 +138,19 @@ impl<'a> Sink<'a> for TapeSink<'a> {
         });
         Some(id)
     }
-    fn flat_row(&mut self, table: u32, cells: &[&'a str]) -> Result<bool, (usize, ErrorKind)> {
+    fn flat_row(
+        &mut self,
+        table: u32,
+        cells: &[&'a str],
+        clean: u128,
+    ) -> Result<bool, (usize, ErrorKind)> {
         self.tape.push(Event::Row(table));
         for (i, &token) in cells.iter().enumerate() {
             // Quoted cells are resolved now (their errors need the line);
             // the rest are typed only if the target asks.
-            let event = if token.as_bytes().first() == Some(&b'"') {
+            let event = if i < 128 && clean & (1u128 << i) != 0 {
+                Event::Str(&token[1..token.len() - 1])
+            } else if token.as_bytes().first() == Some(&b'"') {
                 match parse_quoted(token).map_err(|k| (i, k))? {
                     Cow::Borrowed(s) => Event::Str(s),
                     Cow::Owned(s) => Event::OwnedStr(s.into_boxed_str()),

@@ -66,12 +66,27 @@ pub(crate) fn split_cells<'a>(input: &'a str, delim: u8, out: &mut Vec<&'a str>)
 /// Splits a candidate table row into `out` and reports whether it is a data
 /// row rather than a `key: value` line (§9.3: no unquoted colon, or the first
 /// unquoted delimiter comes before it) — one pass instead of three.
-pub(crate) fn split_row<'a>(content: &'a str, delim: u8, out: &mut Vec<&'a str>) -> bool {
+///
+/// `clean` gets bit `i` (for the first 128 cells) when cell `i` is exactly
+/// one quoted string without escapes, so its text can be taken as is.
+pub(crate) fn split_row<'a>(
+    content: &'a str,
+    delim: u8,
+    out: &mut Vec<&'a str>,
+    clean: &mut u128,
+) -> bool {
     out.clear();
+    *clean = 0;
     let b = content.as_bytes();
-    let mut colon = None;
-    let mut first_delim = None;
-    let mut start = 0;
+    let mut row = RowSplit {
+        content,
+        out,
+        clean,
+        start: 0,
+        quoted_end: None,
+        colon: None,
+        first_delim: None,
+    };
     let mut i = 0;
     if b.len() < 128 {
         // Short rows: eight bytes at a time (SWAR), which beats the setup
@@ -96,52 +111,85 @@ pub(crate) fn split_row<'a>(content: &'a str, delim: u8, out: &mut Vec<&'a str>)
                     None => break,
                 },
             };
-            match b[j] {
-                b'"' => {
-                    i = crate::quote::skip_quoted(b, j);
-                    continue;
-                }
-                b':' => {
-                    colon.get_or_insert(j);
-                }
-                _ => {
-                    first_delim.get_or_insert(j);
-                    out.push(trim_spaces(&content[start..j]));
-                    start = j + 1;
-                }
-            }
-            i = j + 1;
+            i = row.special(j, delim);
         }
-        out.push(trim_spaces(&content[start..]));
-        return match colon {
-            None => true,
-            Some(c) => first_delim.is_some_and(|d| d < c),
-        };
+    } else {
+        // Long rows: jump between the only bytes that matter (SIMD search).
+        while let Some(off) = memchr::memchr3(delim, b'"', b':', &b[i..]) {
+            i = row.special(i + off, delim);
+            if i >= b.len() {
+                break;
+            }
+        }
     }
-    // Long rows: jump between the only bytes that matter (SIMD search).
-    while let Some(off) = memchr::memchr3(delim, b'"', b':', &b[i..]) {
-        let j = i + off;
+    row.push_cell(b.len());
+    match row.colon {
+        None => true,
+        Some(c) => row.first_delim.is_some_and(|d| d < c),
+    }
+}
+
+/// State of one [`split_row`] pass.
+struct RowSplit<'a, 'o> {
+    content: &'a str,
+    out: &'o mut Vec<&'a str>,
+    clean: &'o mut u128,
+    /// Start of the current cell.
+    start: usize,
+    /// End of a clean quoted run that opened the current cell.
+    quoted_end: Option<usize>,
+    colon: Option<usize>,
+    first_delim: Option<usize>,
+}
+
+impl RowSplit<'_, '_> {
+    /// Handles the delimiter, quote or colon at `j`; returns where to go on.
+    #[inline]
+    fn special(&mut self, j: usize, delim: u8) -> usize {
+        let b = self.content.as_bytes();
         match b[j] {
-            b'"' => i = crate::quote::skip_quoted(b, j),
+            b'"' => {
+                let (end, no_escape) = crate::quote::skip_quoted(b, j);
+                let opens_cell = b[self.start..j].iter().all(|&c| c == b' ');
+                if no_escape && opens_cell && self.out.len() < 128 {
+                    self.quoted_end = Some(end);
+                }
+                // A quoted cell usually ends right at the delimiter: take it
+                // without another search.
+                if b.get(end) == Some(&delim) {
+                    self.delimiter(end);
+                    return end + 1;
+                }
+                end
+            }
             b':' => {
-                colon.get_or_insert(j);
-                i = j + 1;
+                self.colon.get_or_insert(j);
+                j + 1
             }
             _ => {
-                first_delim.get_or_insert(j);
-                out.push(trim_spaces(&content[start..j]));
-                start = j + 1;
-                i = j + 1;
+                self.delimiter(j);
+                j + 1
             }
         }
-        if i >= b.len() {
-            break;
-        }
     }
-    out.push(trim_spaces(&content[start..]));
-    match colon {
-        None => true,
-        Some(c) => first_delim.is_some_and(|d| d < c),
+
+    #[inline]
+    fn delimiter(&mut self, at: usize) {
+        self.first_delim.get_or_insert(at);
+        self.push_cell(at);
+        self.start = at + 1;
+    }
+
+    #[inline]
+    fn push_cell(&mut self, end: usize) {
+        let cell = trim_spaces(&self.content[self.start..end]);
+        if let Some(q) = self.quoted_end.take() {
+            let cell_end = (cell.as_ptr() as usize - self.content.as_ptr() as usize) + cell.len();
+            if cell_end == q {
+                *self.clean |= 1u128 << self.out.len();
+            }
+        }
+        self.out.push(cell);
     }
 }
 
