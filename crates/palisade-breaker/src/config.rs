@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::duration_serde;
 use crate::policy::OutcomePolicy;
 
 /// A circuit breaker's configuration.
@@ -61,7 +60,7 @@ pub struct BreakerConfig {
     /// (`None`: off). Default off.
     pub slow_call_rate_threshold: Option<f64>,
     /// A call taking at least this long is slow. Default 60 s.
-    #[serde(with = "duration_serde")]
+    #[serde(with = "palisade_core::duration")]
     pub slow_call_duration: Duration,
     /// A call dropped before it reported an outcome, after running at least
     /// this long, counts as a [`Timeout`](palisade_core::ErrorKind::Timeout)
@@ -76,7 +75,7 @@ pub struct BreakerConfig {
     /// Streams are exempt once they have started: a consumer that stops
     /// reading says nothing about the provider.
     #[serde(
-        with = "duration_serde::option",
+        with = "palisade_core::duration::option",
         default,
         skip_serializing_if = "Option::is_none"
     )]
@@ -199,7 +198,7 @@ pub enum SlidingWindow {
     /// and `length`.
     Time {
         /// How far back the window reaches.
-        #[serde(with = "duration_serde")]
+        #[serde(with = "palisade_core::duration")]
         length: Duration,
         /// How many slices (1 to 3,600, each at least 1 ms).
         buckets: u32,
@@ -255,14 +254,14 @@ impl SlidingWindow {
 #[serde(default, deny_unknown_fields)]
 pub struct OpenDuration {
     /// The first open duration. Default 30 s.
-    #[serde(with = "duration_serde")]
+    #[serde(with = "palisade_core::duration")]
     pub base: Duration,
     /// How the duration grows. Default: doubling.
     pub growth: Growth,
     /// The longest open duration (`None`: uncapped, which in practice means a
     /// year). Default 10 min.
     #[serde(
-        with = "duration_serde::option",
+        with = "palisade_core::duration::option",
         default,
         skip_serializing_if = "Option::is_none"
     )]
@@ -345,13 +344,13 @@ pub struct HalfOpenConfig {
     pub successes_to_close: u32,
     /// The `retry_after` told to a caller refused because every probe slot is
     /// taken. Default 1 s.
-    #[serde(with = "duration_serde")]
+    #[serde(with = "palisade_core::duration")]
     pub busy_retry_after: Duration,
     /// With a shared [`BreakerStore`](crate::BreakerStore): a fleet-wide probe
     /// slot is released after this long even if its holder never reports
     /// back (it crashed), so the fleet cannot stay half-open forever.
     /// Set it above your longest call. Default 10 min.
-    #[serde(with = "duration_serde")]
+    #[serde(with = "palisade_core::duration")]
     pub probe_lease: Duration,
 }
 

@@ -121,7 +121,6 @@
 
 mod breaker;
 mod config;
-mod duration_serde;
 mod events;
 pub mod layer;
 mod open_duration;

@@ -93,6 +93,7 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod duration;
 mod error;
 mod estimate;
 mod layer;

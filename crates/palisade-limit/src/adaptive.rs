@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{Nanos, duration_to_nanos};
-use crate::config::{ConfigError, secs};
+use crate::config::ConfigError;
 
 /// Adaptive-rate settings. Off by default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,10 +37,10 @@ pub struct AdaptiveConfig {
     /// Throttles closer together than this count once: requests in flight
     /// when capacity ran out are all refused together, and that is one signal,
     /// not many. Default 1 s.
-    #[serde(with = "secs")]
+    #[serde(with = "palisade_core::duration")]
     pub decrease_interval: Duration,
     /// Longest pause a provider's `retry_after` can impose. Default 60 s.
-    #[serde(with = "secs")]
+    #[serde(with = "palisade_core::duration")]
     pub max_cooldown: Duration,
 }
 

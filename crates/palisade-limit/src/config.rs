@@ -1,7 +1,8 @@
 //! Serde configuration with documented defaults, and `from_env()`.
 //!
-//! Durations are written in seconds (a number, fractions allowed), so a TOML
-//! file reads `period = 60` and `max_wait = 2.5`.
+//! Durations are read by `palisade_core::duration`, as in every Palisade
+//! config: a number of seconds (`period = 60`, `max_wait = 2.5`) or a string
+//! with a unit (`max_wait = "2500ms"`).
 
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ pub struct Quota {
     /// Units (requests or tokens) per period. Must be at least 1.
     pub amount: u64,
     /// The period. Default 60 s. Must not be zero.
-    #[serde(default = "minute", with = "secs")]
+    #[serde(default = "minute", with = "palisade_core::duration")]
     pub period: Duration,
     /// Bucket size; default (`None`) = `amount`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -125,12 +126,12 @@ pub struct LimiterConfig {
     pub max_concurrent: Option<u32>,
     /// Longest a request waits in the queue before it fails with
     /// `RateLimited`; a request's own deadline shortens it. Default 30 s.
-    #[serde(with = "secs")]
+    #[serde(with = "palisade_core::duration")]
     pub max_wait: Duration,
     /// A waiting request is served as if one priority higher for every
     /// `priority_aging` it has waited, so low priorities cannot starve under
     /// sustained high-priority load. Zero = strict priority. Default 10 s.
-    #[serde(with = "secs")]
+    #[serde(with = "palisade_core::duration")]
     pub priority_aging: Duration,
     /// What a dropped, unsettled permit gives back. Default `refund_all`.
     pub on_drop: DropRule,
@@ -300,23 +301,6 @@ pub enum ConfigError {
 impl ConfigError {
     pub(crate) fn invalid(field: &'static str, reason: &'static str) -> Self {
         ConfigError::Invalid { field, reason }
-    }
-}
-
-/// `Duration` as seconds (`f64`).
-pub(crate) mod secs {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let secs = f64::deserialize(d)?;
-        Duration::try_from_secs_f64(secs)
-            .map_err(|e| D::Error::custom(format!("invalid duration {secs} s: {e}")))
     }
 }
 

@@ -63,7 +63,7 @@ pub struct StoreLimits {
     /// Fraction of the configured rates in force (adaptive mode), `(0, 1]`.
     pub rate_fraction: f64,
     /// How long a lease lives unless settled or released first.
-    #[serde(with = "crate::config::secs")]
+    #[serde(with = "palisade_core::duration")]
     pub lease_ttl: Duration,
 }
 

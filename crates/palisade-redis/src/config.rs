@@ -58,15 +58,15 @@ pub struct RedisConfig {
     /// How long one script call may take, connecting included, before Redis
     /// counts as unreachable. Default `250ms`: far above a healthy round trip
     /// (well under a millisecond in one region), far below an LLM call.
-    #[serde(with = "crate::duration_serde")]
+    #[serde(with = "palisade_core::duration")]
     pub command_timeout: Duration,
     /// How long one connection attempt may take. Default `1s`.
-    #[serde(with = "crate::duration_serde")]
+    #[serde(with = "palisade_core::duration")]
     pub connect_timeout: Duration,
     /// While Redis is unreachable, how often one call tries it again (the
     /// others go straight to the failure policy, so an outage costs one
     /// timeout per interval, not one per call). Default `1s`.
-    #[serde(with = "crate::duration_serde")]
+    #[serde(with = "palisade_core::duration")]
     pub retry_interval: Duration,
     /// Under `fail_open`, the share of each shared limit (rates, bursts and
     /// the concurrency cap, rounded up, at least 1) this instance allows
@@ -77,7 +77,7 @@ pub struct RedisConfig {
     /// When every concurrency slot is leased, how soon a waiting request asks
     /// Redis again. Slots are freed by other instances, which cannot wake
     /// this one, so the limiter polls. Default `50ms`.
-    #[serde(with = "crate::duration_serde")]
+    #[serde(with = "palisade_core::duration")]
     pub concurrency_retry: Duration,
 }
 

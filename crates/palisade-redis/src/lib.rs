@@ -87,7 +87,6 @@
 pub mod breaker;
 mod config;
 mod connection;
-mod duration_serde;
 mod error;
 pub mod keys;
 pub mod limit;

@@ -77,7 +77,6 @@ pub mod batch;
 pub mod budget;
 pub mod builder;
 pub mod cost;
-mod duration;
 pub mod fallback;
 mod first_event;
 pub mod retry;

@@ -36,7 +36,7 @@ use crate::cost::PriceTable;
 #[serde(default, deny_unknown_fields)]
 pub struct BudgetConfig {
     /// Length of a budget window; spending resets at its end. Default 1 d.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "palisade_core::duration")]
     pub window: Duration,
     /// USD allowed per window across all requests. Default: no limit.
     pub limit_usd: Option<f64>,

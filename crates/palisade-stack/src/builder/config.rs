@@ -103,7 +103,7 @@ pub struct CandidateConfig {
     #[serde(default)]
     pub retry: Option<RetryPolicy>,
     /// Per-attempt time limit, overriding `timeout.per_attempt`.
-    #[serde(default, with = "crate::duration::option")]
+    #[serde(default, with = "palisade_core::duration::option")]
     pub timeout: Option<Duration>,
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub struct FallbackConfig {
     /// Pause before calling the next candidate after one failed (the seed
     /// systems use 5 s). Not applied to hedged calls. Default 0.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "palisade_core::duration")]
     pub pause: Duration,
     /// Move on when a candidate's content policy refuses (`ContentFiltered`);
     /// otherwise that error is returned at once. Default `false`.
@@ -21,7 +21,7 @@ pub struct FallbackConfig {
     /// When every candidate is unavailable and the request has no deadline,
     /// how long (from the first wait) to wait for candidates to recover.
     /// Default 30 s.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "palisade_core::duration")]
     pub max_wait: Duration,
     /// Passes over the candidates that call at least one of them, per request.
     /// Default 3.
@@ -57,10 +57,10 @@ pub struct CooldownConfig {
     pub enabled: bool,
     /// Cooldown after a Throttled, Overloaded or Unavailable error that has no
     /// `retry_after`. Default 0 (none).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "palisade_core::duration")]
     pub default: Duration,
     /// The longest cooldown, whatever the provider asked. Default 5 min.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "palisade_core::duration")]
     pub max: Duration,
 }
 
@@ -81,7 +81,7 @@ impl Default for CooldownConfig {
 #[serde(deny_unknown_fields)]
 pub struct HedgeConfig {
     /// How long to wait for an answer before hedging.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "palisade_core::duration")]
     pub delay: Duration,
     /// Extra calls at most in flight beside the first. Default 1.
     #[serde(default = "one")]

@@ -37,12 +37,12 @@ pub enum Jitter {
 #[serde(default, deny_unknown_fields)]
 pub struct Backoff {
     /// Delay before the first retry. Default 500 ms.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "palisade_core::duration")]
     pub base: Duration,
     /// Growth per retry. Default 2.
     pub multiplier: f64,
     /// Upper bound of the un-jittered delay. Default 20 s.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "palisade_core::duration")]
     pub cap: Duration,
     /// Randomisation. Default [`Jitter::Full`].
     pub jitter: Jitter,

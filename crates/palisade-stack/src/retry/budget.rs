@@ -21,7 +21,7 @@ pub struct RetryBudgetConfig {
     /// quiet client can still retry. Default 10.
     pub min_retries: u32,
     /// How far back "recent" reaches. Default 10 s.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "palisade_core::duration")]
     pub window: Duration,
 }
 

@@ -21,7 +21,7 @@ pub struct RetryPolicy {
     /// Attempts in all, the first included (1 disables retries). Default 3.
     pub max_attempts: u32,
     /// Time from the first attempt after which no retry starts. Default 60 s.
-    #[serde(with = "crate::duration::option")]
+    #[serde(with = "palisade_core::duration::option")]
     pub max_total_time: Option<Duration>,
     /// Delays between attempts.
     pub backoff: Backoff,

@@ -31,12 +31,12 @@ use stream::DeadlineStream;
 #[serde(default, deny_unknown_fields)]
 pub struct TimeoutConfig {
     /// Longest one call may take (for a stream: until its first event).
-    #[serde(with = "crate::duration::option")]
+    #[serde(with = "palisade_core::duration::option")]
     pub per_attempt: Option<Duration>,
     /// A deadline set on requests that carry none, this long after they
     /// arrive. The deadline then bounds everything inside: retries, fallback,
     /// waiting for recovery, and a stream to its last event.
-    #[serde(with = "crate::duration::option")]
+    #[serde(with = "palisade_core::duration::option")]
     pub overall: Option<Duration>,
 }
 
