@@ -121,7 +121,7 @@ pub struct RequestMix {
     pub priorities: PriorityMix,
     /// How long a caller waits for an answer before giving up; also the
     /// request's deadline, which the palisade stack plans with. Default: 10 min.
-    #[serde(with = "crate::duration_serde")]
+    #[serde(with = "palisade_core::duration")]
     pub deadline: Duration,
 }
 

@@ -14,10 +14,10 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct Window {
     /// Start, inclusive.
-    #[serde(with = "crate::duration_serde")]
+    #[serde(with = "palisade_core::duration")]
     pub from: Duration,
     /// End, exclusive.
-    #[serde(with = "crate::duration_serde")]
+    #[serde(with = "palisade_core::duration")]
     pub to: Duration,
 }
 
@@ -38,10 +38,10 @@ impl Window {
 #[serde(deny_unknown_fields)]
 pub struct SlowWindow {
     /// Start, inclusive.
-    #[serde(with = "crate::duration_serde")]
+    #[serde(with = "palisade_core::duration")]
     pub from: Duration,
     /// End, exclusive.
-    #[serde(with = "crate::duration_serde")]
+    #[serde(with = "palisade_core::duration")]
     pub to: Duration,
     /// Latency multiplier (2.0 = twice as slow).
     pub factor: f64,

@@ -103,7 +103,6 @@ mod arrival;
 mod capacity;
 mod distribution;
 mod driver;
-mod duration_serde;
 mod failure;
 mod latency;
 mod model;
@@ -124,7 +123,7 @@ pub use arrival::{Arrival, ArrivalConfig, PriorityMix, RequestMix, offered_load}
 pub use capacity::{Capacity, capacity};
 pub use distribution::Distribution;
 pub use driver::{NoProgress, ProgressSink};
-pub use duration_serde::parse_duration;
+pub use palisade_core::duration::parse as parse_duration;
 pub use failure::{FailureConfig, InjectedError, SlowWindow, Window};
 pub use latency::{CallTiming, LatencyConfig};
 pub use model::{ModelConfigError, Price, SimulatedModelConfig};

@@ -35,10 +35,10 @@ pub struct NaiveConfig {
     /// Attempts per model, the first included. Default: 3.
     pub max_attempts: u32,
     /// Backoff base. Default: 1 s.
-    #[serde(with = "crate::duration_serde")]
+    #[serde(with = "palisade_core::duration")]
     pub initial_backoff: Duration,
     /// Backoff cap. Default: 20 s.
-    #[serde(with = "crate::duration_serde")]
+    #[serde(with = "palisade_core::duration")]
     pub max_backoff: Duration,
     /// Whether the client-wide retry quota applies. Default: true.
     pub retry_quota: bool,

@@ -57,18 +57,18 @@ use crate::scenario::Scenario;
 pub struct PalisadeConfig {
     /// Longest a request queues at a model's limiter before the fallback
     /// tries the next model (the last model: until the deadline). Default: 2 s.
-    #[serde(with = "crate::duration_serde")]
+    #[serde(with = "palisade_core::duration")]
     pub queue_wait: Duration,
     /// Attempts per model for server errors, the first included. Default: 3.
     pub retry_attempts: u32,
     /// First retry backoff, doubling per retry up to 16×. Default: 500 ms.
-    #[serde(with = "crate::duration_serde")]
+    #[serde(with = "palisade_core::duration")]
     pub retry_backoff: Duration,
     /// Consecutive failures that open a model's breaker. Default: 5.
     pub breaker_failures: u32,
     /// How long a breaker stays open the first time (doubling while the model
     /// keeps failing, up to 4×). Default: 20 s.
-    #[serde(with = "crate::duration_serde")]
+    #[serde(with = "palisade_core::duration")]
     pub breaker_open: Duration,
     /// A whole stack config to run instead of the derived one (the format of
     /// docs/config.md; each candidate's `id` must be a model id of the

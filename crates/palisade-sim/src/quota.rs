@@ -31,7 +31,7 @@ pub struct QuotaConfig {
     /// 3.7 and later on Bedrock, 1 for most other models. Default: 1.
     pub output_burndown: f64,
     /// The quota window. Default: one minute.
-    #[serde(with = "crate::duration_serde")]
+    #[serde(with = "palisade_core::duration")]
     pub window: Duration,
     /// Whether a throttled call carries a retry-after hint (when the quota
     /// will next admit it). Bedrock sends none; default: false.

@@ -32,7 +32,7 @@ pub struct Scenario {
     #[serde(default = "default_seed")]
     pub seed: u64,
     /// How long requests keep arriving (simulated time). Default: 1 h.
-    #[serde(default = "default_duration", with = "crate::duration_serde")]
+    #[serde(default = "default_duration", with = "palisade_core::duration")]
     pub duration: Duration,
     /// Number of clients. Default: 200.
     #[serde(default = "default_clients")]

@@ -15,7 +15,7 @@ pub fn render_table(report: &SimulationReport) -> String {
         "Scenario {:?} (seed {}): {} simulated, {} clients, {} requests ({}/min offered)",
         s.name,
         s.seed,
-        humantime::format_duration(std::time::Duration::from_secs_f64(s.duration_s)),
+        palisade_core::duration::format(std::time::Duration::from_secs_f64(s.duration_s)),
         s.clients,
         thousands(s.requests),
         s.offered_requests_per_min
