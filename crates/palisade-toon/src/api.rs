@@ -95,7 +95,7 @@ pub fn from_str_with<'de, T: Deserialize<'de>>(
     input: &'de str,
     options: &DecodeOptions,
 ) -> Result<T> {
-    let mut sink = TapeSink::default();
+    let mut sink = TapeSink::new(input);
     crate::parse::parse(input, options, &mut sink)?;
     if sink.saw_duplicate {
         // Non-strict input with a repeated key: resolve last-write-wins in a
@@ -103,7 +103,9 @@ pub fn from_str_with<'de, T: Deserialize<'de>>(
         return T::deserialize(decode(input, options)?);
     }
     let mut de = TapeDeserializer::new(sink);
-    T::deserialize(&mut de).map_err(|e| e.or_at(de.position()))
+    let result = T::deserialize(&mut de).map_err(|e| e.or_at(de.position()));
+    de.finish();
+    result
 }
 
 /// Deserializes a `T` from UTF-8 TOON bytes.

@@ -12,30 +12,38 @@ use crate::parse::{Scalar, Sink};
 use crate::quote::parse_quoted;
 use crate::value::N;
 
-/// One parser event. Kept to 24 bytes (numbers flattened, strings as a
-/// borrowed slice or a boxed owned copy): the tape is written and read once
-/// per value, so its width is most of the decoder's memory traffic.
-#[derive(Debug, Default)]
-pub(crate) enum Event<'a> {
+/// A slice of the input, as offsets: half the size of a `&str`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) start: u32,
+    pub(crate) len: u32,
+}
+
+/// One parser event, 16 bytes: numbers are flattened, borrowed strings are
+/// [`Span`]s of the input and owned ones an index into a side table. The tape
+/// is written and read once per value, so its width is most of the decoder's
+/// memory traffic.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) enum Event {
     #[default]
     Null,
     Bool(bool),
     PosInt(u64),
     NegInt(i64),
     Float(f64),
-    Str(&'a str),
-    OwnedStr(Box<str>),
-    Key(&'a str),
-    OwnedKey(Box<str>),
+    Str(Span),
+    OwnedStr(u32),
+    Key(Span),
+    OwnedKey(u32),
     StartObject,
     EndObject,
-    StartArray(usize),
+    StartArray(u32),
     EndArray,
     /// A row of flat table `table`: an object whose keys are that table's
     /// field names and whose values are the `Cell` events that follow.
     Row(u32),
     /// A raw table cell, typed (§4) only when the target asks for it.
-    Cell(&'a str),
+    Cell(Span),
 }
 
 /// A flat table's field names.
@@ -71,9 +79,12 @@ impl<'a> KeySet<'a> {
 }
 
 /// Records events; a frame per open object tracks its keys.
-#[derive(Default)]
 pub(crate) struct TapeSink<'a> {
-    pub(crate) tape: Vec<Event<'a>>,
+    /// The document; spans are offsets into it.
+    pub(crate) input: &'a str,
+    pub(crate) tape: Vec<Event>,
+    /// Strings that are not slices of the input (unescaped text).
+    pub(crate) owned: Vec<String>,
     /// Flat tables referenced by `Event::Row`.
     pub(crate) tables: Vec<FlatTable<'a>>,
     /// Where each input line's events start: (event index, line number, line
@@ -85,6 +96,91 @@ pub(crate) struct TapeSink<'a> {
     /// A duplicate key was seen (only possible in non-strict mode); the
     /// caller then decodes through `Value`, which resolves last-write-wins.
     pub(crate) saw_duplicate: bool,
+}
+
+/// Largest tape (in events) kept for reuse by the next decode on a thread.
+const CACHED_TAPE_LIMIT: usize = 1 << 20;
+
+thread_local! {
+    /// A tape's allocation, reused across decodes on this thread: building a
+    /// large tape in fresh memory costs page faults that can exceed the
+    /// decoding itself. Events hold no borrows, so the buffer outlives any
+    /// one input.
+    static TAPE_CACHE: std::cell::RefCell<Vec<Event>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An empty tape, reusing this thread's cached allocation when there is one.
+fn cached_tape() -> Vec<Event> {
+    TAPE_CACHE
+        .try_with(|c| {
+            c.try_borrow_mut()
+                .map(|mut v| std::mem::take(&mut *v))
+                .unwrap_or_default()
+        })
+        .unwrap_or_default()
+}
+
+/// Returns a tape's allocation to this thread's cache.
+pub(crate) fn recycle_tape(mut tape: Vec<Event>) {
+    if tape.capacity() > CACHED_TAPE_LIMIT {
+        return;
+    }
+    tape.clear();
+    let _ = TAPE_CACHE.try_with(|c| {
+        if let Ok(mut slot) = c.try_borrow_mut()
+            && slot.capacity() < tape.capacity()
+        {
+            *slot = tape;
+        }
+    });
+}
+
+impl<'a> TapeSink<'a> {
+    pub(crate) fn new(input: &'a str) -> Self {
+        TapeSink {
+            input,
+            tape: cached_tape(),
+            owned: Vec::new(),
+            tables: Vec::new(),
+            lines: Vec::new(),
+            frames: Vec::new(),
+            pool: Vec::new(),
+            saw_duplicate: false,
+        }
+    }
+
+    /// The span of `s` when it is a slice of the input (offsets fit `u32`).
+    #[inline]
+    fn span(&self, s: &str) -> Option<Span> {
+        let start = (s.as_ptr() as usize).checked_sub(self.input.as_ptr() as usize)?;
+        if start + s.len() > self.input.len() {
+            return None;
+        }
+        Some(Span {
+            start: u32::try_from(start).ok()?,
+            len: u32::try_from(s.len()).ok()?,
+        })
+    }
+
+    fn own(&mut self, s: String) -> u32 {
+        self.owned.push(s);
+        u32::try_from(self.owned.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    /// A string event: a span when borrowed from the input, else owned.
+    #[inline]
+    fn text(&mut self, s: Cow<'a, str>, key: bool) -> Event {
+        let span = match &s {
+            Cow::Borrowed(b) => self.span(b),
+            Cow::Owned(_) => None,
+        };
+        match (span, key) {
+            (Some(sp), false) => Event::Str(sp),
+            (Some(sp), true) => Event::Key(sp),
+            (None, false) => Event::OwnedStr(self.own(s.into_owned())),
+            (None, true) => Event::OwnedKey(self.own(s.into_owned())),
+        }
+    }
 }
 
 impl<'a> Sink<'a> for TapeSink<'a> {
@@ -101,7 +197,9 @@ impl<'a> Sink<'a> for TapeSink<'a> {
         }
     }
     fn start_array(&mut self, len_hint: usize) {
-        self.tape.push(Event::StartArray(len_hint));
+        self.tape.push(Event::StartArray(
+            u32::try_from(len_hint).unwrap_or(u32::MAX),
+        ));
     }
     fn end_array(&mut self) {
         self.tape.push(Event::EndArray);
@@ -118,11 +216,13 @@ impl<'a> Sink<'a> for TapeSink<'a> {
         if !fresh {
             self.saw_duplicate = true;
         }
-        self.tape.push(key_event(key));
+        let event = self.text(key, true);
+        self.tape.push(event);
         fresh
     }
     fn key_unique(&mut self, key: Cow<'a, str>) {
-        self.tape.push(key_event(key));
+        let event = self.text(key, true);
+        self.tape.push(event);
     }
     fn reserve(&mut self, events: usize) {
         self.tape.reserve(events);
@@ -132,6 +232,8 @@ impl<'a> Sink<'a> for TapeSink<'a> {
         self.lines.push((index, line.number, line.raw));
     }
     fn flat_table(&mut self, fields: &[crate::header::FieldSpec<'a>], _delim: u8) -> Option<u32> {
+        // Cells are spans of the input, so the input must fit `u32` offsets.
+        u32::try_from(self.input.len()).ok()?;
         let id = u32::try_from(self.tables.len()).ok()?;
         self.tables.push(FlatTable {
             names: fields.iter().map(|f| f.name.clone()).collect(),
@@ -145,25 +247,29 @@ impl<'a> Sink<'a> for TapeSink<'a> {
         clean: u128,
     ) -> Result<bool, (usize, ErrorKind)> {
         self.tape.push(Event::Row(table));
+        // `flat_table` refused inputs whose offsets do not fit `u32`, and
+        // every cell is a slice of the input, so these casts are exact.
+        let base = self.input.as_ptr() as usize;
+        let offset = |t: &str| (t.as_ptr() as usize).wrapping_sub(base) as u32;
         for (i, &token) in cells.iter().enumerate() {
-            // Quoted cells are resolved now (their errors need the line);
-            // the rest are typed only if the target asks.
-            let event = if i < 128 && clean & (1u128 << i) != 0 {
-                Event::Str(&token[1..token.len() - 1])
-            } else if token.as_bytes().first() == Some(&b'"') {
-                match parse_quoted(token).map_err(|k| (i, k))? {
-                    Cow::Borrowed(s) => Event::Str(s),
-                    Cow::Owned(s) => Event::OwnedStr(s.into_boxed_str()),
-                }
+            // Unquoted cells are typed only if the target asks; quoted ones
+            // are resolved now, while their errors can still name the line.
+            if token.as_bytes().first() != Some(&b'"') {
+                let (start, len) = (offset(token), token.len() as u32);
+                self.tape.push(Event::Cell(Span { start, len }));
+            } else if i < 128 && clean & (1u128 << i) != 0 {
+                let (start, len) = (offset(token) + 1, token.len() as u32 - 2);
+                self.tape.push(Event::Str(Span { start, len }));
             } else {
-                Event::Cell(token)
-            };
-            self.tape.push(event);
+                let text = parse_quoted(token).map_err(|k| (i, k))?;
+                let event = self.text(text, false);
+                self.tape.push(event);
+            }
         }
         Ok(true)
     }
     fn scalar(&mut self, value: Scalar<'a>) {
-        self.tape.push(match value {
+        let event = match value {
             Scalar::Null => Event::Null,
             Scalar::Bool(b) => Event::Bool(b),
             Scalar::Number(n) => match n.0 {
@@ -171,15 +277,8 @@ impl<'a> Sink<'a> for TapeSink<'a> {
                 N::NegInt(i) => Event::NegInt(i),
                 N::Float(f) => Event::Float(f),
             },
-            Scalar::Str(Cow::Borrowed(s)) => Event::Str(s),
-            Scalar::Str(Cow::Owned(s)) => Event::OwnedStr(s.into_boxed_str()),
-        });
-    }
-}
-
-fn key_event(key: Cow<'_, str>) -> Event<'_> {
-    match key {
-        Cow::Borrowed(k) => Event::Key(k),
-        Cow::Owned(k) => Event::OwnedKey(k.into_boxed_str()),
+            Scalar::Str(s) => self.text(s, false),
+        };
+        self.tape.push(event);
     }
 }

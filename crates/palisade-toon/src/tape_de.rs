@@ -11,25 +11,48 @@ use serde::de::{
 
 use crate::error::{Error, Result};
 use crate::parse::Scalar;
-use crate::tape::{Event, FlatTable, TapeSink};
+use crate::tape::{Event, FlatTable, Span, TapeSink};
 use crate::value::N;
 
 /// Deserializes from a recorded tape, taking events out as it goes.
 pub(crate) struct TapeDeserializer<'a> {
-    tape: Vec<Event<'a>>,
+    input: &'a str,
+    tape: Vec<Event>,
+    owned: Vec<String>,
     tables: Vec<FlatTable<'a>>,
     lines: Vec<(u32, u32, &'a str)>,
     pos: usize,
 }
 
+/// The input text a span stands for.
+#[inline]
+fn resolve(input: &str, span: Span) -> &str {
+    let start = span.start as usize;
+    input.get(start..start + span.len as usize).unwrap_or("")
+}
+
 impl<'a> TapeDeserializer<'a> {
     pub(crate) fn new(sink: TapeSink<'a>) -> Self {
         TapeDeserializer {
+            input: sink.input,
             tape: sink.tape,
+            owned: sink.owned,
             tables: sink.tables,
             lines: sink.lines,
             pos: 0,
         }
+    }
+
+    /// Hands the tape's allocation back for the next decode on this thread.
+    pub(crate) fn finish(self) {
+        crate::tape::recycle_tape(self.tape);
+    }
+
+    fn take_owned(&mut self, index: u32) -> String {
+        self.owned
+            .get_mut(index as usize)
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Where the last event read came from: its line, and the column of the
@@ -40,9 +63,10 @@ impl<'a> TapeDeserializer<'a> {
             .lines
             .partition_point(|&(start, _, _)| start as usize <= index);
         let &(_, number, raw) = self.lines.get(at.checked_sub(1)?)?;
+        let raw_start = (raw.as_ptr() as usize).checked_sub(self.input.as_ptr() as usize)?;
         let offset = match self.tape.get(index) {
-            Some(Event::Cell(token) | Event::Str(token)) => (token.as_ptr() as usize)
-                .checked_sub(raw.as_ptr() as usize)
+            Some(Event::Cell(span) | Event::Str(span)) => (span.start as usize)
+                .checked_sub(raw_start)
                 .filter(|&o| o <= raw.len()),
             _ => None,
         }
@@ -54,17 +78,13 @@ impl<'a> TapeDeserializer<'a> {
         })
     }
 
-    fn next(&mut self) -> Event<'a> {
-        let e = self
-            .tape
-            .get_mut(self.pos)
-            .map(std::mem::take)
-            .unwrap_or_default();
+    fn next(&mut self) -> Event {
+        let e = self.tape.get(self.pos).copied().unwrap_or_default();
         self.pos += 1;
         e
     }
 
-    fn peek(&self) -> Option<&Event<'a>> {
+    fn peek(&self) -> Option<&Event> {
         self.tape.get(self.pos)
     }
 
@@ -105,9 +125,10 @@ impl<'de> Deserializer<'de> for &mut TapeDeserializer<'de> {
             Event::PosInt(u) => visitor.visit_u64(u),
             Event::NegInt(i) => visitor.visit_i64(i),
             Event::Float(f) => visitor.visit_f64(f),
-            Event::Str(s) | Event::Key(s) => visitor.visit_borrowed_str(s),
-            Event::OwnedStr(s) | Event::OwnedKey(s) => visitor.visit_string(s.into_string()),
+            Event::Str(s) | Event::Key(s) => visitor.visit_borrowed_str(resolve(self.input, s)),
+            Event::OwnedStr(i) | Event::OwnedKey(i) => visitor.visit_string(self.take_owned(i)),
             Event::StartArray(len) => {
+                let len = len as usize;
                 let value = visitor.visit_seq(Seq {
                     de: &mut *self,
                     len,
@@ -136,6 +157,8 @@ impl<'de> Deserializer<'de> for &mut TapeDeserializer<'de> {
                 let cells = self.tape.get(start..start + names.len()).unwrap_or(&[]);
                 let cursor = std::cell::Cell::new(start);
                 let result = visitor.visit_map(RowAccess {
+                    input: self.input,
+                    owned: &self.owned,
                     names,
                     cells,
                     index: 0,
@@ -149,7 +172,7 @@ impl<'de> Deserializer<'de> for &mut TapeDeserializer<'de> {
                 };
                 result
             }
-            Event::Cell(token) => RawCell(token).deserialize_any(visitor),
+            Event::Cell(span) => RawCell(resolve(self.input, span)).deserialize_any(visitor),
             Event::EndObject | Event::EndArray => {
                 Err(de::Error::custom("unexpected end of container"))
             }
@@ -253,7 +276,9 @@ impl<'de> MapAccess<'de> for Obj<'_, 'de> {
 /// the row's cells as the target asks for them.
 struct RowAccess<'r, 'de> {
     names: &'r [Cow<'de, str>],
-    cells: &'r [Event<'de>],
+    input: &'de str,
+    owned: &'r [String],
+    cells: &'r [Event],
     index: usize,
     /// Tape index of the cell being read, for error positions.
     cursor: &'r std::cell::Cell<usize>,
@@ -273,9 +298,14 @@ impl<'de> MapAccess<'de> for RowAccess<'_, 'de> {
             .set(self.cursor.get() + usize::from(self.index > 0));
         self.index += 1;
         match cell {
-            Some(Event::Str(s)) => seed.deserialize(TextCell(Cow::Borrowed(s))),
-            Some(Event::OwnedStr(s)) => seed.deserialize(TextCell(Cow::Owned(s.to_string()))),
-            Some(Event::Cell(t)) => seed.deserialize(RawCell(t)),
+            Some(Event::Str(s)) => {
+                seed.deserialize(TextCell(Cow::Borrowed(resolve(self.input, *s))))
+            }
+            Some(Event::OwnedStr(i)) => {
+                let text = self.owned.get(*i as usize).cloned().unwrap_or_default();
+                seed.deserialize(TextCell(Cow::Owned(text)))
+            }
+            Some(Event::Cell(t)) => seed.deserialize(RawCell(resolve(self.input, *t))),
             _ => seed.deserialize(RawCell("")),
         }
     }
