@@ -38,7 +38,8 @@
 //!   records straight from serde calls and uses a [`Value`] tree only for
 //!   other shapes; decoding deserializes from a flat event tape whose strings
 //!   borrow from the input, so `&str` fields are zero-copy. No
-//!   `serde_json::Value` is involved.
+//!   `serde_json::Value` is involved. Each thread keeps its last tape
+//!   allocation (at most 16 MiB) for the next decode.
 //! - **Values**: [`Value`] keeps object key order (TOON output depends on
 //!   it); [`encode()`] / [`decode()`] work on it, and it converts to and from
 //!   `serde_json::Value` ([`encode_json`], [`decode_json`], `From`).
