@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use palisade_core::{ErrorKind, ProviderError};
+use palisade_core::{ErrorKind, ErrorOrigin, ProviderError};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// How one call ended, as the breaker counts it.
@@ -87,9 +87,12 @@ impl OutcomePolicy {
         }
     }
 
-    /// Classifies an error.
+    /// Classifies an error. Errors a local layer raised without calling the
+    /// provider ([`ErrorOrigin::Layer`]: a limiter's refusal, an inner
+    /// breaker's rejection) are always [`Outcome::Ignored`], whatever their kind:
+    /// they say nothing about the provider's health.
     pub fn classify_error(&self, error: &ProviderError) -> Outcome {
-        if self.counts(error.kind()) {
+        if error.origin() == ErrorOrigin::Provider && self.counts(error.kind()) {
             Outcome::Failure {
                 kind: error.kind(),
                 retry_after: error.retry_after(),

@@ -647,3 +647,27 @@ async fn racing_callers_get_at_most_k_probes() {
     drop((first, held));
     assert_eq!(b.snapshot().probes_in_flight, 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_local_layers_refusals_never_trip_it() {
+    // A limiter's own refusal is reported as Throttled (callers back off alike)
+    // but marked as raised by a layer: it says nothing about the provider.
+    let b = breaker(BreakerConfig {
+        consecutive_failures: Some(1),
+        failure_rate_threshold: Some(1.0),
+        window: SlidingWindow::Count { size: 10 },
+        minimum_calls: 1,
+        ..quiet()
+    });
+    let local = error(ErrorKind::Throttled).with_origin(palisade_core::ErrorOrigin::Layer);
+    for _ in 0..500 {
+        b.try_acquire().unwrap().record_error(&local);
+    }
+    assert_eq!(b.state(), BreakerState::Closed);
+    assert_eq!(b.snapshot().failures, 0);
+    // The same kind from the provider trips it at once.
+    b.try_acquire()
+        .unwrap()
+        .record_error(&error(ErrorKind::Throttled));
+    assert_eq!(b.state(), BreakerState::Open);
+}

@@ -142,6 +142,24 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// Where an error was raised: by the provider (or its client), or by a local
+/// layer that refused the call without the provider answering.
+///
+/// The distinction matters to health tracking: a limiter's own refusal is
+/// reported as [`ErrorKind::Throttled`] so callers back off the same way, but it
+/// says nothing about the provider's health, so circuit breakers ignore
+/// [`ErrorOrigin::Layer`] errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorOrigin {
+    /// The provider, its client or the network between them.
+    #[default]
+    Provider,
+    /// A local layer (a limiter's refusal, an open breaker, a budget) that
+    /// answered without calling the provider.
+    Layer,
+}
+
 /// A failed call to a [`Provider`](crate::Provider), classified.
 ///
 /// Cheap to clone (the source is shared), so layers can keep a copy in an
@@ -149,6 +167,7 @@ impl fmt::Display for ErrorKind {
 #[derive(Clone)]
 pub struct ProviderError {
     kind: ErrorKind,
+    origin: ErrorOrigin,
     message: String,
     retry_after: Option<Duration>,
     provider: Option<ProviderId>,
@@ -162,6 +181,7 @@ impl ProviderError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,
+            origin: ErrorOrigin::Provider,
             message: message.into(),
             retry_after: None,
             provider: None,
@@ -192,6 +212,13 @@ impl ProviderError {
         self
     }
 
+    /// Marks where the error was raised (default [`ErrorOrigin::Provider`]);
+    /// layers that refuse a call themselves set [`ErrorOrigin::Layer`].
+    pub fn with_origin(mut self, origin: ErrorOrigin) -> Self {
+        self.origin = origin;
+        self
+    }
+
     /// Sets the provider that produced the error (layers fill it in when absent).
     pub fn with_provider(mut self, provider: ProviderId) -> Self {
         self.provider = Some(provider);
@@ -219,6 +246,11 @@ impl ProviderError {
     /// The classification layers decide from.
     pub fn kind(&self) -> ErrorKind {
         self.kind
+    }
+
+    /// Where the error was raised.
+    pub fn origin(&self) -> ErrorOrigin {
+        self.origin
     }
 
     /// The human-readable message.
@@ -268,7 +300,9 @@ impl ProviderError {
 impl fmt::Debug for ProviderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("ProviderError");
-        d.field("kind", &self.kind).field("message", &self.message);
+        d.field("kind", &self.kind)
+            .field("origin", &self.origin)
+            .field("message", &self.message);
         if let Some(r) = &self.retry_after {
             d.field("retry_after", r);
         }

@@ -105,7 +105,7 @@ mod stream;
 pub mod testing;
 mod validate;
 
-pub use error::{ErrorKind, ProviderError};
+pub use error::{ErrorKind, ErrorOrigin, ProviderError};
 pub use estimate::{HeuristicEstimator, TokenEstimator};
 pub use layer::{Identity, Layer, LayerStack, ProviderExt, Stack};
 pub use provider::{Provider, ProviderId, Readiness, SharedProvider};

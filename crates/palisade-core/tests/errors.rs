@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use palisade_core::{ErrorKind, ProviderError, ProviderId};
+use palisade_core::{ErrorKind, ErrorOrigin, ProviderError, ProviderId};
 
 #[test]
 fn classification_table() {
@@ -86,4 +86,14 @@ fn kinds_serialize_as_snake_case() {
         let back: ErrorKind = serde_json::from_str(&json).unwrap();
         assert_eq!(back, kind);
     }
+}
+
+#[test]
+fn origin_defaults_to_the_provider_and_layers_can_mark_their_own() {
+    let err = ProviderError::throttled("quota", None);
+    assert_eq!(err.origin(), ErrorOrigin::Provider);
+    let local = err.with_origin(ErrorOrigin::Layer);
+    assert_eq!(local.origin(), ErrorOrigin::Layer);
+    let copy = local.clone();
+    assert_eq!(copy.origin(), local.origin(), "clones keep it");
 }

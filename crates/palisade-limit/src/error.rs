@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use palisade_core::{ErrorKind, ProviderError};
+use palisade_core::{ErrorKind, ErrorOrigin, ProviderError};
 
 /// Which limit refused or delayed a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -123,7 +123,11 @@ impl LimitError {
 
 impl From<LimitError> for ProviderError {
     fn from(err: LimitError) -> Self {
+        // The limiter refused the call itself: callers back off as from a
+        // provider's throttle, but breakers must not count it against the
+        // provider's health.
         ProviderError::new(err.kind(), err.to_string())
+            .with_origin(ErrorOrigin::Layer)
             .with_retry_after(err.retry_after())
             .with_source(err)
     }

@@ -81,10 +81,13 @@ async fn cost_beyond_capacity_fails_at_once() {
         err.to_string()
             .contains("exceeds the whole tokens capacity of 1000")
     );
+    let provider_error = palisade_core::ProviderError::from(err);
     assert_eq!(
-        palisade_core::ProviderError::from(err).kind(),
+        provider_error.kind(),
         palisade_core::ErrorKind::InvalidRequest
     );
+    // The limiter refused it itself: breakers must not hold it against the provider.
+    assert_eq!(provider_error.origin(), palisade_core::ErrorOrigin::Layer);
 }
 
 #[tokio::test(start_paused = true)]

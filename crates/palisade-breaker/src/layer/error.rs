@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use palisade_core::{ErrorKind, ProviderError, ProviderId};
+use palisade_core::{ErrorKind, ErrorOrigin, ProviderError, ProviderId};
 
 use crate::state::BreakerState;
 
@@ -41,6 +41,7 @@ impl BreakerOpen {
     /// The uniform error for retry and fallback layers (see the type docs).
     pub fn into_provider_error(self) -> ProviderError {
         ProviderError::new(ErrorKind::Unavailable, self.to_string())
+            .with_origin(ErrorOrigin::Layer)
             .with_retry_after(Some(self.retry_after))
             .with_provider(self.provider.clone())
             .with_source(self)

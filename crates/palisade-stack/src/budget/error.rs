@@ -29,6 +29,7 @@ impl BudgetExceeded {
 
     pub(crate) fn into_provider_error(self) -> ProviderError {
         ProviderError::new(ErrorKind::QuotaExhausted, self.to_string())
+            .with_origin(palisade_core::ErrorOrigin::Layer)
             .with_retry_after(Some(self.resets_in))
             .with_source(self)
     }

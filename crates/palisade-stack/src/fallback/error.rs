@@ -85,6 +85,7 @@ impl FallbackError {
                 retry_after,
                 ..
             } => ProviderError::new(ErrorKind::Unavailable, message)
+                .with_origin(palisade_core::ErrorOrigin::Layer)
                 .with_retry_after(Some(*retry_after))
                 .with_provider(fallback.clone()),
             FallbackError::NoCandidateFits { fallback, .. } => {
@@ -93,6 +94,7 @@ impl FallbackError {
             }
             FallbackError::Failed { error, .. } => {
                 let mut outer = ProviderError::new(error.kind(), error.message())
+                    .with_origin(error.origin())
                     .with_retry_after(error.retry_after());
                 if let Some(p) = error.provider() {
                     outer = outer.with_provider(p.clone());
