@@ -61,7 +61,13 @@ pub(crate) fn scan(input: &str, indent: usize, strict: bool) -> Result<Scanned<'
     let indent_size = indent.max(1);
     let mut lines = Vec::with_capacity(input.len() / 24 + 1);
     let mut blank_lines = Vec::new();
-    for (idx, raw_line) in input.split('\n').enumerate() {
+    // Line breaks found with a SIMD search; the last piece is the text after
+    // the final break (empty when the input ends with one).
+    let breaks = memchr::memchr_iter(b'\n', input.as_bytes()).chain(std::iter::once(input.len()));
+    let mut line_start = 0;
+    for (idx, end) in breaks.enumerate() {
+        let raw_line = input.get(line_start..end).unwrap_or("");
+        line_start = end + 1;
         let number = u32::try_from(idx + 1).unwrap_or(u32::MAX);
         let mut raw = raw_line;
         if idx == 0 {

@@ -144,7 +144,7 @@ struct RowSplit<'a, 'o> {
 
 impl RowSplit<'_, '_> {
     /// Handles the delimiter, quote or colon at `j`; returns where to go on.
-    #[inline]
+    #[inline(always)]
     fn special(&mut self, j: usize, delim: u8) -> usize {
         let b = self.content.as_bytes();
         match b[j] {
@@ -173,14 +173,14 @@ impl RowSplit<'_, '_> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn delimiter(&mut self, at: usize) {
         self.first_delim.get_or_insert(at);
         self.push_cell(at);
         self.start = at + 1;
     }
 
-    #[inline]
+    #[inline(always)]
     fn push_cell(&mut self, end: usize) {
         let cell = trim_spaces(&self.content[self.start..end]);
         if let Some(q) = self.quoted_end.take() {
