@@ -123,11 +123,11 @@ pub use arrival::{Arrival, ArrivalConfig, PriorityMix, RequestMix, offered_load}
 pub use capacity::{Capacity, capacity};
 pub use distribution::Distribution;
 pub use driver::{NoProgress, ProgressSink};
-pub use palisade_core::duration::parse as parse_duration;
 pub use failure::{FailureConfig, InjectedError, SlowWindow, Window};
 pub use latency::{CallTiming, LatencyConfig};
 pub use model::{ModelConfigError, Price, SimulatedModelConfig};
 pub use naive::{NaiveClient, NaiveConfig};
+pub use palisade_core::duration::parse as parse_duration;
 pub use palisade_stack::PalisadeConfig;
 pub use provider::{ProviderStats, SimulatedProvider};
 pub use quota::{QuotaConfig, QuotaExceeded, QuotaLedger, ReservationId};
