@@ -2,9 +2,10 @@
 //! credentials: the simulated default stack, a simulated stack config, and
 //! exit codes.
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+
+mod support;
+use support::TempFile;
 
 const AWS_VARS: [&str; 5] = [
     "AWS_ACCESS_KEY_ID",
@@ -21,32 +22,6 @@ fn palisade(args: &[&str]) -> Output {
         cmd.env_remove(var);
     }
     cmd.output().expect("run palisade")
-}
-
-/// A temporary file with `content`, removed on drop.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(content: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "palisade-chat-cli-{}-{}.toml",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::write(&path, content).expect("write temp file");
-        TempFile(path)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().expect("utf-8 temp path")
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 #[test]
@@ -88,6 +63,7 @@ fn json_names_the_model_and_the_attempts() {
 #[test]
 fn a_stack_config_with_simulated_candidates_is_used() {
     let config = TempFile::new(
+        "toml",
         "name = \"mine\"\n\
          [[candidates]]\nid = \"sim/first\"\n\
          [[candidates]]\nid = \"sim/second\"\n",
@@ -109,7 +85,7 @@ fn a_stack_config_with_simulated_candidates_is_used() {
 
 #[test]
 fn bad_configs_are_one_line_errors_with_exit_1() {
-    let bad = TempFile::new("[[candidates]]\nid = \"sim/a\"\nbogus = 1\n");
+    let bad = TempFile::new("toml", "[[candidates]]\nid = \"sim/a\"\nbogus = 1\n");
     let out = palisade(&["chat", "--config", bad.path(), "Hi"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);

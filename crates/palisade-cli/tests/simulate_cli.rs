@@ -1,9 +1,10 @@
 //! End-to-end tests of `palisade simulate`, running the built binary: the
 //! default scenario, determinism of `--json`, overrides, and exit codes.
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+
+mod support;
+use support::TempFile;
 
 fn palisade(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_palisade"))
@@ -15,32 +16,6 @@ fn palisade(args: &[&str]) -> Output {
 
 fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).expect("utf-8 stdout")
-}
-
-/// A temporary file with `content`, removed on drop.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(content: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "palisade-simulate-cli-{}-{}.toml",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::write(&path, content).expect("write temp file");
-        TempFile(path)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().expect("utf-8 temp path")
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 #[test]
@@ -99,6 +74,7 @@ fn json_is_identical_for_the_same_seed_and_has_the_documented_fields() {
 #[test]
 fn a_scenario_file_is_read_and_a_bad_one_is_one_line_with_exit_1() {
     let good = TempFile::new(
+        "toml",
         "name = \"tiny\"\nduration = \"2m\"\nclients = 5\n[[models]]\nid = \"sim/only\"\n",
     );
     let out = palisade(&["simulate", "--scenario", good.path(), "--json"]);
@@ -110,7 +86,10 @@ fn a_scenario_file_is_read_and_a_bad_one_is_one_line_with_exit_1() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["scenario"]["name"], "tiny");
 
-    let bad = TempFile::new("[[models]]\nid = \"a\"\n[models.quota]\noutput_burndown = 0.5\n");
+    let bad = TempFile::new(
+        "toml",
+        "[[models]]\nid = \"a\"\n[models.quota]\noutput_burndown = 0.5\n",
+    );
     let out = palisade(&["simulate", "--scenario", bad.path()]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);

@@ -2,9 +2,10 @@
 //! byte-exactness, exit codes 0 / 1 / 2, and one-line `line:column` errors.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+
+mod support;
+use support::TempFile;
 
 fn palisade(args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
@@ -20,32 +21,6 @@ fn palisade(args: &[&str], stdin: &str) -> Output {
         let _ = pipe.write_all(stdin.as_bytes());
     }
     child.wait_with_output().expect("wait")
-}
-
-/// A temporary file with `content`, removed on drop.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(ext: &str, content: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "palisade-toon-cli-{}-{}.{ext}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::write(&path, content).expect("write temp file");
-        TempFile(path)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().expect("utf-8 temp path")
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 fn stdout(o: &Output) -> String {
