@@ -3,6 +3,11 @@
 //! `main` only parses arguments and dispatches; each command family lives in
 //! its own module.
 
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
