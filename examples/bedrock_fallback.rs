@@ -26,7 +26,7 @@ use std::time::Duration;
 use palisade::bedrock::aws::Credentials;
 use palisade::bedrock::{BedrockEnv, BedrockProvider, catalog};
 use palisade::core::testing::{Outcome, ScriptedProvider};
-use palisade::core::{AttemptOutcome, ChatRequest, Provider, SharedProvider};
+use palisade::core::{ChatRequest, Provider, SharedProvider};
 use palisade::limit::{BurndownConfig, LimiterConfig};
 use palisade::sim::bedrock_server::{FakeBedrock, FakeBedrockServer, WireFault};
 use palisade::stack::{CandidateConfig, ModelPrice, StackBuilder, StackConfig};
@@ -117,14 +117,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let trail: Vec<String> = answer
                     .attempts
                     .iter()
-                    .map(|a| match &a.outcome {
-                        AttemptOutcome::Succeeded => format!("{}: ok", a.provider),
-                        AttemptOutcome::Failed { kind, .. } => format!("{}: {kind}", a.provider),
-                        AttemptOutcome::Skipped(_) => {
-                            format!("{}: skipped (cooling down)", a.provider)
-                        }
-                        other => format!("{}: {other:?}", a.provider),
-                    })
+                    .map(|a| format!("{}: {}", a.provider, a.outcome))
                     .collect();
                 println!(
                     "request {i}: {:?} from {}",

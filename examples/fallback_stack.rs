@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use palisade::core::testing::{Outcome, ScriptedProvider};
-use palisade::core::{AttemptOutcome, ChatRequest, ErrorKind, Provider, ProviderError};
+use palisade::core::{ChatRequest, ErrorKind, Provider, ProviderError};
 use palisade::stack::{FallbackError, StackBuilder};
 
 const CONFIG: &str = r#"
@@ -78,14 +78,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let trail: Vec<String> = answer
                     .attempts
                     .iter()
-                    .map(|a| match &a.outcome {
-                        AttemptOutcome::Succeeded => format!("{}: ok", a.provider),
-                        AttemptOutcome::Failed { kind, .. } => format!("{}: {kind}", a.provider),
-                        AttemptOutcome::Skipped(reason) => {
-                            format!("{}: skipped ({reason:?})", a.provider)
-                        }
-                        other => format!("{}: {other:?}", a.provider),
-                    })
+                    .map(|a| format!("{}: {}", a.provider, a.outcome))
                     .collect();
                 println!(
                     "request {i}: served by {} — {}",

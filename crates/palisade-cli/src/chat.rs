@@ -18,9 +18,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
-use palisade_core::{
-    AttemptOutcome, ChatRequest, ChatResponse, Provider, ProviderError, SharedProvider, SkipReason,
-};
+use palisade_core::{ChatRequest, ChatResponse, Provider, ProviderError, SharedProvider};
 use palisade_sim::{Scenario, SimulatedModelConfig, SimulatedProvider};
 use palisade_stack::{StackBuilder, StackConfig};
 use serde::Serialize;
@@ -151,7 +149,7 @@ pub(crate) fn run(args: ChatArgs) -> ExitCode {
                 "  {}. {} {} ({:.1} s)",
                 i + 1,
                 attempt.provider,
-                outcome_text(&attempt.outcome),
+                attempt.outcome,
                 attempt.elapsed.as_secs_f64()
             );
         }
@@ -180,24 +178,6 @@ fn one_line(message: &str) -> String {
         (Some(first), Some(last)) if lines.len() > 1 => format!("{first}: {last}"),
         (Some(first), _) => (*first).to_owned(),
         _ => message.to_owned(),
-    }
-}
-
-fn outcome_text(outcome: &AttemptOutcome) -> String {
-    match outcome {
-        AttemptOutcome::Succeeded => "answered".into(),
-        AttemptOutcome::Failed { kind, message } => format!("failed: {kind}: {message}"),
-        AttemptOutcome::Skipped(SkipReason::Unavailable { retry_after }) => {
-            format!(
-                "skipped: unavailable for {:.1} s",
-                retry_after.as_secs_f64()
-            )
-        }
-        AttemptOutcome::Skipped(SkipReason::ContextWindowTooSmall { needed, window }) => {
-            format!("skipped: needs {needed} tokens, context window {window}")
-        }
-        AttemptOutcome::Skipped(other) => format!("skipped: {other:?}"),
-        other => format!("{other:?}"),
     }
 }
 

@@ -1,6 +1,7 @@
 //! What comes back: content, reasoning, usage, stop reason, who served it, and
 //! the trail of attempts that led there.
 
+use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -121,6 +122,32 @@ pub enum AttemptOutcome {
     },
     /// It was not called.
     Skipped(SkipReason),
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::Unavailable { retry_after } => {
+                write!(f, "unavailable for {:.1} s", retry_after.as_secs_f64())
+            }
+            SkipReason::ContextWindowTooSmall { needed, window } => {
+                write!(f, "needs {needed} tokens, context window {window}")
+            }
+            SkipReason::HedgeLost => f.write_str("lost the hedge race"),
+        }
+    }
+}
+
+/// How an attempt ended, for people: `answered`, `failed: throttled: …`,
+/// `skipped: unavailable for 4.0 s`.
+impl fmt::Display for AttemptOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AttemptOutcome::Succeeded => f.write_str("answered"),
+            AttemptOutcome::Failed { kind, message } => write!(f, "failed: {kind}: {message}"),
+            AttemptOutcome::Skipped(reason) => write!(f, "skipped: {reason}"),
+        }
+    }
 }
 
 /// One entry of the attempts trail: a candidate tried (or passed over) and why

@@ -166,3 +166,26 @@ fn requests_round_trip_through_json() {
     let back: ChatRequest = serde_json::from_str(&json).unwrap();
     assert_eq!(back, req);
 }
+
+#[test]
+fn attempt_outcomes_read_as_sentences() {
+    use palisade_core::{AttemptOutcome, SkipReason};
+    assert_eq!(AttemptOutcome::Succeeded.to_string(), "answered");
+    let failed = AttemptOutcome::Failed {
+        kind: ErrorKind::Throttled,
+        message: "rate exceeded".into(),
+    };
+    assert_eq!(failed.to_string(), "failed: throttled: rate exceeded");
+    let skipped = AttemptOutcome::Skipped(SkipReason::Unavailable {
+        retry_after: Duration::from_millis(4000),
+    });
+    assert_eq!(skipped.to_string(), "skipped: unavailable for 4.0 s");
+    let too_small = AttemptOutcome::Skipped(SkipReason::ContextWindowTooSmall {
+        needed: 300_000,
+        window: 200_000,
+    });
+    assert_eq!(
+        too_small.to_string(),
+        "skipped: needs 300000 tokens, context window 200000"
+    );
+}
