@@ -295,3 +295,30 @@ async fn streams_go_through_the_whole_stack() {
         "the stream's usage was charged"
     );
 }
+
+/// The offsets from the first call at which `seed`'s stack calls a provider
+/// that fails three times with a retryable error.
+async fn retry_times_with_seed(seed: u64) -> Vec<Duration> {
+    let config =
+        format!("seed = {seed}\n[retry]\nmax_attempts = 4\n[[candidates]]\nid = \"only\"\n");
+    let p = ScriptedProvider::new("only")
+        .then_errors(3, &ProviderError::new(ErrorKind::Overloaded, "busy"))
+        .then_text("ok");
+    let stack = StackBuilder::from_toml(&config)
+        .unwrap()
+        .provider("only", p.clone())
+        .build()
+        .unwrap();
+    stack.complete(ChatRequest::user("hi")).await.unwrap();
+    let calls = p.calls();
+    calls.iter().map(|c| c.at - calls[0].at).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_seeded_stack_replays_the_same_jittered_delays() {
+    let first = retry_times_with_seed(7).await;
+    assert_eq!(first.len(), 4);
+    assert_eq!(first, retry_times_with_seed(7).await);
+    // Another seed draws other (full-jitter) delays.
+    assert_ne!(first, retry_times_with_seed(8).await);
+}

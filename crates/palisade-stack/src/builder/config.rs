@@ -46,6 +46,11 @@ pub struct StackConfig {
     pub budget: Option<BudgetConfig>,
     /// Prices by model id, USD per million tokens.
     pub prices: PriceTable,
+    /// Seed of the retry and breaker jitter, so a stack replays the same
+    /// delays for the same failures (simulations, reproducing an incident).
+    /// Each candidate draws from its own stream derived from this seed and
+    /// its position. Default: none, jitter seeded from the OS.
+    pub seed: Option<u64>,
 }
 
 impl Default for StackConfig {
@@ -62,6 +67,7 @@ impl Default for StackConfig {
             limit: None,
             budget: None,
             prices: PriceTable::default(),
+            seed: None,
         }
     }
 }

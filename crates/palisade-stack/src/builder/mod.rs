@@ -86,6 +86,11 @@ pub enum StackConfigError {
 type Factory =
     dyn Fn(&CandidateConfig) -> Result<SharedProvider, Box<dyn std::error::Error + Send + Sync>>;
 
+/// Jitter stream of a candidate's circuit breaker (see `candidate_seed`).
+const BREAKER_STREAM: u64 = 0;
+/// Jitter stream of a candidate's retry layer.
+const RETRY_STREAM: u64 = 1;
+
 /// Builds a [`FallbackStack`] from a [`StackConfig`] and the providers.
 pub struct StackBuilder {
     config: StackConfig,
@@ -185,7 +190,7 @@ impl StackBuilder {
                     None => return Err(StackConfigError::MissingProvider(c.id.clone())),
                 },
             };
-            candidates.push(self.candidate(c, provider)?);
+            candidates.push(self.candidate(i, c, provider)?);
         }
         let router = self
             .router
@@ -219,9 +224,23 @@ impl StackBuilder {
         table
     }
 
+    /// The jitter seed of candidate `index`'s `stream` (retry or breaker),
+    /// when the stack has a seed: distinct per candidate and per use, so two
+    /// candidates failing together don't back off in lockstep.
+    fn candidate_seed(&self, index: usize, stream: u64) -> Option<u64> {
+        // SplitMix64's odd constant spreads neighbouring indices apart.
+        self.config.seed.map(|seed| {
+            seed ^ (index as u64)
+                .wrapping_mul(2)
+                .wrapping_add(stream)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        })
+    }
+
     /// Wraps one provider: RateLimit, then Breaker, Timeout, Retry outside it.
     fn candidate(
         &self,
+        index: usize,
         c: &CandidateConfig,
         provider: SharedProvider,
     ) -> Result<Candidate, StackConfigError> {
@@ -249,11 +268,13 @@ impl StackBuilder {
                 .breaker
                 .clone()
                 .unwrap_or_else(|| self.config.breaker.clone());
-            let breaker = CircuitBreaker::new(ProviderId::new(&c.id), config).map_err(|e| {
-                StackConfigError::Breaker {
-                    id: c.id.clone(),
-                    reason: e.to_string(),
-                }
+            let mut builder = CircuitBreaker::builder(ProviderId::new(&c.id)).config(config);
+            if let Some(seed) = self.candidate_seed(index, BREAKER_STREAM) {
+                builder = builder.jitter_seed(seed);
+            }
+            let breaker = builder.build().map_err(|e| StackConfigError::Breaker {
+                id: c.id.clone(),
+                reason: e.to_string(),
             })?;
             probes.push(Arc::new(BreakerProbe(breaker.clone())));
             layered = Arc::new(CircuitBreakerLayer::new(breaker).layer(Direct(layered)));
@@ -266,7 +287,11 @@ impl StackBuilder {
             });
             layered = Arc::new(timeout.layer(Direct(layered)));
         }
-        let retry = RetryLayer::new(c.retry.clone().unwrap_or_else(|| self.config.retry.clone()));
+        let policy = c.retry.clone().unwrap_or_else(|| self.config.retry.clone());
+        let retry = match self.candidate_seed(index, RETRY_STREAM) {
+            Some(seed) => RetryLayer::seeded(policy, seed),
+            None => RetryLayer::new(policy),
+        };
         layered = Arc::new(retry.wrap(Direct(layered)));
         probes.push(Arc::new(retry));
 

@@ -16,7 +16,24 @@ impl RetryLayer {
     /// A layer with `policy` and a fresh retry budget.
     pub fn new(policy: RetryPolicy) -> Self {
         Self {
-            shared: Arc::new(Shared::new(policy)),
+            shared: Arc::new(Shared::new(policy, None)),
+        }
+    }
+
+    /// A layer whose jitter comes from a generator seeded with `seed`, so the
+    /// same sequence of failures gives the same delays: for simulations and
+    /// for reproducing a run. Without a seed, jitter is drawn from the
+    /// thread-local OS-seeded generator.
+    ///
+    /// ```
+    /// use palisade_stack::{RetryLayer, RetryPolicy};
+    ///
+    /// let layer = RetryLayer::seeded(RetryPolicy::default(), 42);
+    /// assert_eq!(layer.policy().max_attempts, RetryPolicy::default().max_attempts);
+    /// ```
+    pub fn seeded(policy: RetryPolicy, seed: u64) -> Self {
+        Self {
+            shared: Arc::new(Shared::new(policy, Some(seed))),
         }
     }
 

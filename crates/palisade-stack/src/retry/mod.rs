@@ -10,14 +10,16 @@ mod layer;
 mod policy;
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use palisade_core::{
     ChatRequest, ChatResponse, ChatStream, ErrorKind, Provider, ProviderError, ProviderId,
     Readiness, async_trait,
 };
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
@@ -40,6 +42,9 @@ pub(crate) struct Shared {
     pub(crate) policy: RetryPolicy,
     pub(crate) budget: RetryBudget,
     pub(crate) counters: Counters,
+    /// Seeded jitter source, when the layer was given a seed; otherwise the
+    /// thread-local OS-seeded generator is used.
+    pub(crate) jitter_rng: Option<Mutex<StdRng>>,
 }
 
 #[derive(Debug, Default)]
@@ -128,12 +133,28 @@ impl<P> Retry<P> {
 }
 
 impl Shared {
-    pub(crate) fn new(policy: RetryPolicy) -> Self {
+    pub(crate) fn new(policy: RetryPolicy, seed: Option<u64>) -> Self {
         let budget = RetryBudget::new(policy.budget.clone());
         Self {
             policy,
             budget,
             counters: Counters::default(),
+            jitter_rng: seed.map(|seed| Mutex::new(StdRng::seed_from_u64(seed))),
+        }
+    }
+
+    /// The backoff before retry `attempt`, drawn from the seeded generator
+    /// when there is one.
+    fn backoff(&self, attempt: u32, previous: Duration) -> Duration {
+        let backoff = &self.policy.backoff;
+        match &self.jitter_rng {
+            // A poisoned lock only means another caller panicked mid-draw;
+            // the generator state is still a valid generator state.
+            Some(rng) => {
+                let mut rng = rng.lock().unwrap_or_else(PoisonError::into_inner);
+                backoff.delay(attempt, previous, &mut *rng)
+            }
+            None => backoff.delay(attempt, previous, &mut rand::rng()),
         }
     }
 
@@ -222,10 +243,7 @@ impl Shared {
         {
             return Err(GiveUp::Deferred);
         }
-        let backoff = self
-            .policy
-            .backoff
-            .delay(attempt, *previous_delay, &mut rand::rng());
+        let backoff = self.backoff(attempt, *previous_delay);
         // Never sooner than the provider asked.
         let delay = backoff.max(error.retry_after().unwrap_or_default());
         let resume = Instant::now() + delay;
