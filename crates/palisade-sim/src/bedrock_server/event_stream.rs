@@ -18,6 +18,7 @@ use futures_util::StreamExt;
 use palisade_core::{ChatStream, StreamEvent, Usage};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use super::exception::AwsException;
 use super::wire_response as wire;
@@ -112,10 +113,12 @@ impl FrameWriter {
 ///
 /// Returns when the answer (or an exception) is written, or as soon as the
 /// client goes away; dropping `stream` then cancels the provider's call.
+/// `started` is when the model was called, for the `metadata` latency.
 pub(crate) async fn pump(
     mut stream: ChatStream,
     fault: Option<MidStreamFault>,
     tx: mpsc::Sender<Bytes>,
+    started: Instant,
 ) {
     let mut out = FrameWriter { tx, sent: 0, fault };
     if out
@@ -168,7 +171,12 @@ pub(crate) async fn pump(
     }
     // Bedrock sends usage in a `metadata` event after `messageStop`; a stream
     // cut short before its stop gets neither, like a dropped connection.
-    if stopped && out.event("metadata", &wire::metadata(usage)).await.is_err() {
+    if stopped
+        && out
+            .event("metadata", &wire::metadata(usage, started.elapsed()))
+            .await
+            .is_err()
+    {
         return;
     }
     out.finish().await;

@@ -15,6 +15,7 @@ use axum::routing::post;
 use palisade_core::{ChatRequest, ErrorKind, SharedProvider, StopReason, validate};
 use serde_json::json;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use super::event_stream::{self, MidStreamFault};
 use super::exception::{AwsException, WireFault};
@@ -199,14 +200,15 @@ async fn converse(
         Ok(admitted) => admitted,
         Err(response) => return *response,
     };
+    let started = Instant::now();
     match provider.complete(request).await {
-        Ok(response) => incoming.json(&wire_response::converse_body(&response)),
+        Ok(response) => incoming.json(&wire_response::converse_body(&response, started.elapsed())),
         Err(err) if err.kind() == ErrorKind::ContentFiltered => {
             // Bedrock reports a refusal as an answer with this stop reason.
             let mut refused = palisade_core::ChatResponse::text(provider.id().clone(), "", None);
             refused.content.clear();
             refused.stop_reason = StopReason::ContentFiltered;
-            incoming.json(&wire_response::converse_body(&refused))
+            incoming.json(&wire_response::converse_body(&refused, started.elapsed()))
         }
         Err(err) => incoming.error(&AwsException::from_provider_error(&err)),
     }
@@ -226,6 +228,7 @@ async fn converse_stream(
         Ok(admitted) => admitted,
         Err(response) => return *response,
     };
+    let started = Instant::now();
     let stream = match provider.stream(request).await {
         Ok(stream) => stream,
         Err(err) if err.kind() == ErrorKind::ContentFiltered => {
@@ -237,7 +240,7 @@ async fn converse_stream(
         Err(err) => return incoming.error(&AwsException::from_provider_error(&err)),
     };
     let (tx, rx) = mpsc::channel::<Bytes>(STREAM_BUFFER_FRAMES);
-    tokio::spawn(event_stream::pump(stream, fault, tx));
+    tokio::spawn(event_stream::pump(stream, fault, tx, started));
     let frames = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv()
             .await

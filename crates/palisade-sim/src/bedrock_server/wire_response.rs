@@ -1,6 +1,8 @@
 //! Bedrock Runtime response bodies: a [`ChatResponse`] as Converse JSON, and
 //! the JSON payloads of ConverseStream events.
 
+use std::time::Duration;
+
 use palisade_core::{ChatResponse, ContentBlock, StopReason, Usage};
 use serde_json::{Value, json};
 
@@ -9,7 +11,8 @@ use serde_json::{Value, json};
 /// Reasoning comes first as a `reasoningContent` block, as Claude answers it.
 /// A response without usage omits the `usage` member, which SDKs fill with
 /// zeros: exactly the case a client must treat as "usage unknown".
-pub(crate) fn converse_body(response: &ChatResponse) -> Value {
+/// `latency` is the time the model took, reported as `metrics.latencyMs`.
+pub(crate) fn converse_body(response: &ChatResponse, latency: Duration) -> Value {
     let mut content = Vec::with_capacity(response.content.len() + 1);
     if let Some(reasoning) = &response.reasoning {
         content.push(reasoning_block(
@@ -32,7 +35,7 @@ pub(crate) fn converse_body(response: &ChatResponse) -> Value {
     let mut body = json!({
         "output": { "message": { "role": "assistant", "content": content } },
         "stopReason": stop_reason(response.stop_reason),
-        "metrics": { "latencyMs": 0 },
+        "metrics": metrics(latency),
     });
     if let (Some(usage), Some(object)) = (response.usage, body.as_object_mut()) {
         object.insert("usage".to_owned(), usage_json(usage));
@@ -95,9 +98,15 @@ pub(crate) fn message_stop(reason: StopReason) -> Value {
     json!({ "stopReason": stop_reason(reason) })
 }
 
-/// `metadata` payload: usage (when known) and metrics.
-pub(crate) fn metadata(usage: Option<Usage>) -> Value {
-    let mut body = json!({ "metrics": { "latencyMs": 0 } });
+/// Bedrock's `metrics`: the model's latency in whole milliseconds.
+fn metrics(latency: Duration) -> Value {
+    let millis = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+    json!({ "latencyMs": millis })
+}
+
+/// `metadata` payload: usage (when known) and the stream's latency.
+pub(crate) fn metadata(usage: Option<Usage>, latency: Duration) -> Value {
+    let mut body = json!({ "metrics": metrics(latency) });
     if let (Some(usage), Some(object)) = (usage, body.as_object_mut()) {
         object.insert("usage".to_owned(), usage_json(usage));
     }
@@ -126,7 +135,8 @@ mod tests {
             signature: Some("sig".into()),
         });
         response.stop_reason = StopReason::MaxTokens;
-        let body = converse_body(&response);
+        let body = converse_body(&response, Duration::from_micros(1_250_900));
+        assert_eq!(body["metrics"]["latencyMs"], 1_250);
         let content = &body["output"]["message"]["content"];
         assert_eq!(
             content[0]["reasoningContent"]["reasoningText"]["signature"],
@@ -140,7 +150,10 @@ mod tests {
 
     #[test]
     fn unknown_usage_is_left_out() {
-        let body = converse_body(&ChatResponse::text(ProviderId::new("m"), "x", None));
+        let body = converse_body(
+            &ChatResponse::text(ProviderId::new("m"), "x", None),
+            Duration::ZERO,
+        );
         assert!(body.get("usage").is_none());
     }
 }
