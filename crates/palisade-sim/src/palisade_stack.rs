@@ -24,11 +24,13 @@
 //!   priorities are served first.
 //! * **CircuitBreaker** per model: opens after consecutive server errors or
 //!   outage refusals; throttles do not count (behind a limiter they are the
-//!   limiter's own queue timeouts, not a sign of ill health). No jitter on the
-//!   open time, so runs are reproducible.
+//!   limiter's own queue timeouts, not a sign of ill health). The open time
+//!   has the breaker's default jitter.
 //! * **Retry** per model: server errors are retried on the same model with
-//!   exponential backoff (no jitter, for reproducibility); throttles and
-//!   outages move on to the next model at once when one is ready.
+//!   exponential backoff and full jitter; throttles and outages move on to
+//!   the next model at once when one is ready.
+//! * Jitter (retry and breaker) is drawn from the scenario's seed through the
+//!   stack's `seed`, so the same scenario replays the same run.
 //! * **Fallback** over the models in order, waiting for the earliest to
 //!   recover (up to the deadline) when none is ready; no fallback-wide
 //!   cooldowns (the limiters pace each model) and no per-attempt timeout
@@ -43,7 +45,8 @@ use palisade_core::{ErrorKind, SharedProvider};
 use palisade_limit::{BurndownConfig, LimiterConfig, Quota};
 use palisade_stack::fallback::CooldownConfig;
 use palisade_stack::{
-    Backoff, CandidateConfig, FallbackConfig, RetryPolicy, StackBuilder, StackConfig, TimeoutConfig,
+    Backoff, CandidateConfig, FallbackConfig, Jitter, RetryPolicy, StackBuilder, StackConfig,
+    TimeoutConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -105,11 +108,20 @@ impl PalisadeConfig {
     }
 
     /// The stack config the simulation runs: `stack` when given, else the
-    /// one derived from the knobs and the scenario's models.
+    /// one derived from the knobs and the scenario's models. Either way its
+    /// jitter is seeded from the scenario's seed unless it names its own, so
+    /// a run replays exactly.
     pub fn stack_config(&self, scenario: &Scenario) -> StackConfig {
-        if let Some(stack) = &self.stack {
-            return stack.clone();
-        }
+        let mut config = match &self.stack {
+            Some(stack) => stack.clone(),
+            None => self.derived_stack_config(scenario),
+        };
+        config.seed.get_or_insert(scenario.seed);
+        config
+    }
+
+    /// The stack the module docs describe, for `scenario`'s models.
+    fn derived_stack_config(&self, scenario: &Scenario) -> StackConfig {
         let largest_input = scenario
             .offered_load()
             .iter()
@@ -142,17 +154,16 @@ impl PalisadeConfig {
         };
         breaker.open_duration.base = self.breaker_open;
         breaker.open_duration.max = Some(self.breaker_open * 4);
-        breaker.open_duration.jitter = 0.0;
         StackConfig {
             name: "palisade".into(),
             candidates,
             retry: RetryPolicy::default()
                 .with_max_attempts(self.retry_attempts)
                 .with_max_total_time(None)
-                .with_backoff(Backoff::exponential(
-                    self.retry_backoff,
-                    self.retry_backoff * 16,
-                )),
+                .with_backoff(
+                    Backoff::exponential(self.retry_backoff, self.retry_backoff * 16)
+                        .with_jitter(Jitter::Full),
+                ),
             timeout: TimeoutConfig {
                 per_attempt: None,
                 overall: None,

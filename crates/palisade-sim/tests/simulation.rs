@@ -189,3 +189,19 @@ fn a_whole_stack_config_in_the_scenario_is_the_stack_under_test() {
     );
     assert_eq!(given.palisade.lost, 0);
 }
+
+#[test]
+fn the_stack_under_test_draws_its_jitter_from_the_scenario_seed() {
+    let mut scenario = small();
+    scenario.seed = 11;
+    let derived = scenario.palisade.stack_config(&scenario);
+    assert_eq!(derived.seed, Some(11));
+    // A given stack without a seed gets the scenario's; one with a seed keeps it.
+    let mut given = derived.clone();
+    given.seed = None;
+    scenario.palisade.stack = Some(given.clone());
+    assert_eq!(scenario.palisade.stack_config(&scenario).seed, Some(11));
+    given.seed = Some(5);
+    scenario.palisade.stack = Some(given);
+    assert_eq!(scenario.palisade.stack_config(&scenario).seed, Some(5));
+}
