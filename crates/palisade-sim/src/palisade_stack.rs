@@ -34,8 +34,8 @@
 //! * **Fallback** over the models in order, waiting for the earliest to
 //!   recover (up to the deadline) when none is ready; no fallback-wide
 //!   cooldowns (the limiters pace each model) and no per-attempt timeout
-//!   (it would include the limiter's queueing; the caller's deadline bounds
-//!   every request).
+//!   (the simulated models answer or refuse, they never hang; the caller's
+//!   deadline bounds every request).
 
 use std::sync::Arc;
 use std::time::Duration;

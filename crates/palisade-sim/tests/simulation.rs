@@ -197,7 +197,7 @@ fn the_stack_under_test_draws_its_jitter_from_the_scenario_seed() {
     let derived = scenario.palisade.stack_config(&scenario);
     assert_eq!(derived.seed, Some(11));
     // A given stack without a seed gets the scenario's; one with a seed keeps it.
-    let mut given = derived.clone();
+    let mut given = derived;
     given.seed = None;
     scenario.palisade.stack = Some(given.clone());
     assert_eq!(scenario.palisade.stack_config(&scenario).seed, Some(11));

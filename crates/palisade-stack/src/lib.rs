@@ -3,8 +3,12 @@
 //! and hedging, cost and budgets, a batch executor, stats and telemetry.
 //!
 //! ```text
-//! app ─► Budget ─► Fallback/Router ─► per candidate: Retry ─► Timeout ─► Breaker ─► RateLimit ─► Provider
+//! app ─► Budget ─► Fallback/Router ─► per candidate: Retry ─► Breaker ─► RateLimit ─► Timeout ─► Provider
 //! ```
+//!
+//! That is the order [`StackBuilder`] builds: the per-attempt timeout is
+//! innermost, so it times the model and not the limiter's queue, and the
+//! breaker counts its timeouts as the model's failures.
 //!
 //! Every layer is usable alone around any [`Provider`](palisade_core::Provider);
 //! the fallback takes any `Arc<dyn Provider>` as a candidate.

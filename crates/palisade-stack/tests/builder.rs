@@ -322,3 +322,118 @@ async fn a_seeded_stack_replays_the_same_jittered_delays() {
     // Another seed draws other (full-jitter) delays.
     assert_ne!(first, retry_times_with_seed(8).await);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_model_that_hangs_opens_its_breaker_through_the_per_attempt_timeout() {
+    let config = r#"
+        [retry]
+        max_attempts = 1
+        [timeout]
+        per_attempt = "1s"
+        [breaker]
+        consecutive_failures = 3
+        [[candidates]]
+        id = "hung"
+        [[candidates]]
+        id = "steady"
+    "#;
+    let hung = ScriptedProvider::new("hung").otherwise(
+        Duration::from_secs(3_600),
+        palisade_core::testing::Outcome::Echo,
+    );
+    let steady = ScriptedProvider::new("steady");
+    let stack = StackBuilder::from_toml(config)
+        .unwrap()
+        .provider("hung", hung.clone())
+        .provider("steady", steady.clone())
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let answer = stack.complete(ChatRequest::user("hi")).await.unwrap();
+        assert_eq!(answer.served_by.as_str(), "steady");
+    }
+    assert_eq!(hung.cancelled(), 3, "each timed-out call was dropped");
+    assert_eq!(
+        stack
+            .stats()
+            .candidate("hung")
+            .unwrap()
+            .breaker_state
+            .as_deref(),
+        Some("open"),
+        "three timeouts are three failures"
+    );
+    // Open: the next request goes straight to the steady model.
+    stack.complete(ChatRequest::user("hi")).await.unwrap();
+    assert_eq!(hung.call_count(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_per_attempt_timeout_times_the_model_not_the_limiter_queue() {
+    // One call at a time, each taking 1.5 s, with a 2 s per-attempt limit: the
+    // second request queues 1.5 s at the limiter, then needs 1.5 s of the
+    // model, and still makes it.
+    let config = r#"
+        [retry]
+        max_attempts = 1
+        [timeout]
+        per_attempt = "2s"
+        [limit]
+        max_concurrent = 1
+        [[candidates]]
+        id = "only"
+    "#;
+    let only = ScriptedProvider::new("only").otherwise(
+        Duration::from_millis(1_500),
+        palisade_core::testing::Outcome::Echo,
+    );
+    let stack = StackBuilder::from_toml(config)
+        .unwrap()
+        .provider("only", only.clone())
+        .build()
+        .unwrap();
+    let (a, b) = tokio::join!(
+        stack.complete(ChatRequest::user("first")),
+        stack.complete(ChatRequest::user("second")),
+    );
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(only.max_in_flight(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_passed_deadline_does_not_count_against_the_model() {
+    let config = r#"
+        [retry]
+        max_attempts = 1
+        [timeout]
+        per_attempt = "10s"
+        [breaker]
+        consecutive_failures = 1
+        [[candidates]]
+        id = "slow"
+    "#;
+    let slow = ScriptedProvider::new("slow").otherwise(
+        Duration::from_secs(5),
+        palisade_core::testing::Outcome::Echo,
+    );
+    let stack = StackBuilder::from_toml(config)
+        .unwrap()
+        .provider("slow", slow.clone())
+        .build()
+        .unwrap();
+    let mut req = ChatRequest::user("hurry");
+    req.metadata.deadline = Some(tokio::time::Instant::now() + Duration::from_secs(1));
+    let err = stack.complete(req).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert_eq!(
+        stack
+            .stats()
+            .candidate("slow")
+            .unwrap()
+            .breaker_state
+            .as_deref(),
+        Some("closed"),
+        "the caller's deadline says nothing about the model"
+    );
+}

@@ -3,9 +3,15 @@
 //! The config describes the candidates; the application supplies a provider
 //! for each (by id, or through a factory that gets the candidate's config),
 //! because only it knows how to reach a model. The builder then wraps each
-//! provider, innermost first, in its rate limiter, circuit breaker, timeout
-//! and retry layers, routes over them with the configured fallback and
-//! router, and puts the budget in front.
+//! provider, innermost first, in its per-attempt timeout, rate limiter,
+//! circuit breaker and retry layers, routes over them with the configured
+//! fallback and router, and puts the budget in front.
+//!
+//! The per-attempt timeout is innermost (DESIGN.md's sketch puts it between
+//! retry and breaker) so that it measures the model's time and not the
+//! limiter's queueing, and so that a model that hangs opens its breaker: a
+//! timeout raised inside the breaker is a failure it counts, where one raised
+//! outside would only drop the breaker's call.
 
 mod config;
 mod direct;
@@ -237,7 +243,7 @@ impl StackBuilder {
         })
     }
 
-    /// Wraps one provider: RateLimit, then Breaker, Timeout, Retry outside it.
+    /// Wraps one provider: Timeout, then RateLimit, Breaker, Retry outside it.
     fn candidate(
         &self,
         index: usize,
@@ -246,6 +252,17 @@ impl StackBuilder {
     ) -> Result<Candidate, StackConfigError> {
         let mut probes: Vec<Arc<dyn crate::CandidateProbe>> = Vec::new();
         let mut layered = provider;
+        // The per-attempt limit sits innermost, so it times the model alone
+        // (not the limiter's queue) and the breaker sees its timeouts as the
+        // model's failures instead of as dropped calls.
+        let per_attempt = c.timeout.or(self.config.timeout.per_attempt);
+        if per_attempt.is_some() {
+            let timeout = TimeoutLayer::new(TimeoutConfig {
+                per_attempt,
+                overall: None,
+            });
+            layered = Arc::new(timeout.layer(Direct(layered)));
+        }
         if let Some(limit) = c.limit.clone().or_else(|| self.config.limit.clone()) {
             let mut limit = limit;
             if limit.name == palisade_limit::LimiterConfig::default().name {
@@ -278,14 +295,6 @@ impl StackBuilder {
             })?;
             probes.push(Arc::new(BreakerProbe(breaker.clone())));
             layered = Arc::new(CircuitBreakerLayer::new(breaker).layer(Direct(layered)));
-        }
-        let per_attempt = c.timeout.or(self.config.timeout.per_attempt);
-        if per_attempt.is_some() {
-            let timeout = TimeoutLayer::new(TimeoutConfig {
-                per_attempt,
-                overall: None,
-            });
-            layered = Arc::new(timeout.layer(Direct(layered)));
         }
         let policy = c.retry.clone().unwrap_or_else(|| self.config.retry.clone());
         let retry = match self.candidate_seed(index, RETRY_STREAM) {

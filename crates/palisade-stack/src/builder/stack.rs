@@ -16,7 +16,7 @@ use crate::fallback::Fallback;
 use crate::stats::StackStats;
 
 /// The canonical stack: `Budget ─► Fallback/Router ─► per candidate: Retry ─►
-/// Timeout ─► Breaker ─► RateLimit ─► Provider`. Built by
+/// Breaker ─► RateLimit ─► Timeout ─► Provider`. Built by
 /// [`StackBuilder`](super::StackBuilder); cheap to clone (clones share state).
 #[derive(Debug, Clone)]
 pub struct FallbackStack {

@@ -1,10 +1,15 @@
 use std::time::Duration;
 
-use palisade_core::{ErrorKind, ProviderError, ProviderId};
+use palisade_core::{ErrorKind, ErrorOrigin, ProviderError, ProviderId};
 
 /// Why a [`Timeout`](super::Timeout) gave up. Carried as the source of a
 /// [`ProviderError`] of kind [`ErrorKind::Timeout`]; find it with
 /// [`TimeoutError::find`].
+///
+/// The error's origin ([`ErrorOrigin`]) is `Provider` for
+/// [`AttemptTimedOut`](TimeoutError::AttemptTimedOut), so a circuit breaker
+/// outside the timeout counts it, and `Layer` for
+/// [`DeadlineElapsed`](TimeoutError::DeadlineElapsed), which it ignores.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TimeoutError {
@@ -35,7 +40,15 @@ impl TimeoutError {
             TimeoutError::AttemptTimedOut { provider, .. }
             | TimeoutError::DeadlineElapsed { provider } => provider.clone(),
         };
+        // A per-attempt timeout is the model's slowness, which a breaker
+        // should count; a passed deadline is the caller's budget running out
+        // (perhaps while queueing), which says nothing about the model.
+        let origin = match &self {
+            TimeoutError::AttemptTimedOut { .. } => ErrorOrigin::Provider,
+            TimeoutError::DeadlineElapsed { .. } => ErrorOrigin::Layer,
+        };
         ProviderError::new(ErrorKind::Timeout, self.to_string())
+            .with_origin(origin)
             .with_provider(provider)
             .with_source(self)
     }
