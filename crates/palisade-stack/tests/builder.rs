@@ -5,7 +5,19 @@ use std::time::Duration;
 
 use palisade_core::testing::ScriptedProvider;
 use palisade_core::{ChatRequest, ErrorKind, Provider, ProviderError, SharedProvider};
-use palisade_stack::{RoutingStrategy, StackBuilder, StackConfig, StackConfigError};
+use palisade_stack::{FallbackStack, RoutingStrategy, StackBuilder, StackConfig, StackConfigError};
+
+/// The stack `config` describes, each candidate bound to the scripted
+/// provider of the same id.
+fn build_stack(config: &str, providers: &[&ScriptedProvider]) -> FallbackStack {
+    providers
+        .iter()
+        .fold(StackBuilder::from_toml(config).unwrap(), |builder, p| {
+            builder.provider(p.id().as_str(), (*p).clone())
+        })
+        .build()
+        .unwrap()
+}
 
 #[test]
 fn the_documented_example_config_parses_and_round_trips() {
@@ -126,12 +138,7 @@ async fn the_breaker_opens_the_fallback_skips_and_reset_closes_it() {
     let flaky = ScriptedProvider::new("flaky")
         .then_errors(3, &ProviderError::new(ErrorKind::Internal, "500"));
     let steady = ScriptedProvider::new("steady");
-    let stack = StackBuilder::from_toml(config)
-        .unwrap()
-        .provider("flaky", flaky.clone())
-        .provider("steady", steady.clone())
-        .build()
-        .unwrap();
+    let stack = build_stack(config, &[&flaky, &steady]);
     for _ in 0..3 {
         stack.complete(ChatRequest::user("hi")).await.unwrap();
     }
@@ -182,11 +189,7 @@ async fn the_overall_timeout_bounds_the_whole_request() {
         Duration::from_secs(5),
         palisade_core::testing::Outcome::Echo,
     );
-    let stack = StackBuilder::from_toml(config)
-        .unwrap()
-        .provider("slow", slow.clone())
-        .build()
-        .unwrap();
+    let stack = build_stack(config, &[&slow]);
     let start = tokio::time::Instant::now();
     let err = stack.complete(ChatRequest::user("hi")).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
@@ -204,11 +207,7 @@ async fn the_budget_section_puts_a_budget_in_front() {
         [[candidates]]
         id = "m"
     "#;
-    let stack = StackBuilder::from_toml(config)
-        .unwrap()
-        .provider("m", ScriptedProvider::new("m"))
-        .build()
-        .unwrap();
+    let stack = build_stack(config, &[&ScriptedProvider::new("m")]);
     let mut refused = None;
     for i in 0..100 {
         if let Err(e) = stack
@@ -273,12 +272,7 @@ async fn streams_go_through_the_whole_stack() {
     let primary = ScriptedProvider::new("primary")
         .then_error(ProviderError::new(ErrorKind::Unavailable, "503"));
     let secondary = ScriptedProvider::new("secondary").then_text("streamed");
-    let stack = StackBuilder::from_toml(config)
-        .unwrap()
-        .provider("primary", primary)
-        .provider("secondary", secondary)
-        .build()
-        .unwrap();
+    let stack = build_stack(config, &[&primary, &secondary]);
     let stream = stack.stream(ChatRequest::user("hi")).await.unwrap();
     let answer = palisade_core::collect_stream("stack".into(), stream)
         .await
@@ -304,11 +298,7 @@ async fn retry_times_with_seed(seed: u64) -> Vec<Duration> {
     let p = ScriptedProvider::new("only")
         .then_errors(3, &ProviderError::new(ErrorKind::Overloaded, "busy"))
         .then_text("ok");
-    let stack = StackBuilder::from_toml(&config)
-        .unwrap()
-        .provider("only", p.clone())
-        .build()
-        .unwrap();
+    let stack = build_stack(&config, &[&p]);
     stack.complete(ChatRequest::user("hi")).await.unwrap();
     let calls = p.calls();
     calls.iter().map(|c| c.at - calls[0].at).collect()
@@ -342,12 +332,7 @@ async fn a_model_that_hangs_opens_its_breaker_through_the_per_attempt_timeout() 
         palisade_core::testing::Outcome::Echo,
     );
     let steady = ScriptedProvider::new("steady");
-    let stack = StackBuilder::from_toml(config)
-        .unwrap()
-        .provider("hung", hung.clone())
-        .provider("steady", steady.clone())
-        .build()
-        .unwrap();
+    let stack = build_stack(config, &[&hung, &steady]);
     for _ in 0..3 {
         let answer = stack.complete(ChatRequest::user("hi")).await.unwrap();
         assert_eq!(answer.served_by.as_str(), "steady");
@@ -387,11 +372,7 @@ async fn the_per_attempt_timeout_times_the_model_not_the_limiter_queue() {
         Duration::from_millis(1_500),
         palisade_core::testing::Outcome::Echo,
     );
-    let stack = StackBuilder::from_toml(config)
-        .unwrap()
-        .provider("only", only.clone())
-        .build()
-        .unwrap();
+    let stack = build_stack(config, &[&only]);
     let (a, b) = tokio::join!(
         stack.complete(ChatRequest::user("first")),
         stack.complete(ChatRequest::user("second")),
@@ -417,11 +398,7 @@ async fn a_passed_deadline_does_not_count_against_the_model() {
         Duration::from_secs(5),
         palisade_core::testing::Outcome::Echo,
     );
-    let stack = StackBuilder::from_toml(config)
-        .unwrap()
-        .provider("slow", slow.clone())
-        .build()
-        .unwrap();
+    let stack = build_stack(config, &[&slow]);
     let mut req = ChatRequest::user("hurry");
     req.metadata.deadline = Some(tokio::time::Instant::now() + Duration::from_secs(1));
     let err = stack.complete(req).await.unwrap_err();
