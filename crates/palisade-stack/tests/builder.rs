@@ -19,6 +19,16 @@ fn build_stack(config: &str, providers: &[&ScriptedProvider]) -> FallbackStack {
         .unwrap()
 }
 
+/// The state of candidate `id`'s breaker, from the stack's stats.
+fn breaker_state(stack: &FallbackStack, id: &str) -> Option<String> {
+    stack.stats().candidate(id).unwrap().breaker_state.clone()
+}
+
+/// A provider that answers every call after `latency`.
+fn answering_after(id: &str, latency: Duration) -> ScriptedProvider {
+    ScriptedProvider::new(id).otherwise(latency, palisade_core::testing::Outcome::Echo)
+}
+
 #[test]
 fn the_documented_example_config_parses_and_round_trips() {
     let doc = include_str!("../../../docs/config.md");
@@ -156,15 +166,7 @@ async fn the_breaker_opens_the_fallback_skips_and_reset_closes_it() {
     ));
     // reset() closes it by hand.
     stack.reset();
-    assert_eq!(
-        stack
-            .stats()
-            .candidate("flaky")
-            .unwrap()
-            .breaker_state
-            .as_deref(),
-        Some("closed")
-    );
+    assert_eq!(breaker_state(&stack, "flaky").as_deref(), Some("closed"));
     assert_eq!(
         stack
             .complete(ChatRequest::user("hi"))
@@ -185,10 +187,7 @@ async fn the_overall_timeout_bounds_the_whole_request() {
         [[candidates]]
         id = "slow"
     "#;
-    let slow = ScriptedProvider::new("slow").otherwise(
-        Duration::from_secs(5),
-        palisade_core::testing::Outcome::Echo,
-    );
+    let slow = answering_after("slow", Duration::from_secs(5));
     let stack = build_stack(config, &[&slow]);
     let start = tokio::time::Instant::now();
     let err = stack.complete(ChatRequest::user("hi")).await.unwrap_err();
@@ -327,10 +326,7 @@ async fn a_model_that_hangs_opens_its_breaker_through_the_per_attempt_timeout() 
         [[candidates]]
         id = "steady"
     "#;
-    let hung = ScriptedProvider::new("hung").otherwise(
-        Duration::from_secs(3_600),
-        palisade_core::testing::Outcome::Echo,
-    );
+    let hung = answering_after("hung", Duration::from_secs(3_600));
     let steady = ScriptedProvider::new("steady");
     let stack = build_stack(config, &[&hung, &steady]);
     for _ in 0..3 {
@@ -339,12 +335,7 @@ async fn a_model_that_hangs_opens_its_breaker_through_the_per_attempt_timeout() 
     }
     assert_eq!(hung.cancelled(), 3, "each timed-out call was dropped");
     assert_eq!(
-        stack
-            .stats()
-            .candidate("hung")
-            .unwrap()
-            .breaker_state
-            .as_deref(),
+        breaker_state(&stack, "hung").as_deref(),
         Some("open"),
         "three timeouts are three failures"
     );
@@ -368,10 +359,7 @@ async fn the_per_attempt_timeout_times_the_model_not_the_limiter_queue() {
         [[candidates]]
         id = "only"
     "#;
-    let only = ScriptedProvider::new("only").otherwise(
-        Duration::from_millis(1_500),
-        palisade_core::testing::Outcome::Echo,
-    );
+    let only = answering_after("only", Duration::from_millis(1_500));
     let stack = build_stack(config, &[&only]);
     let (a, b) = tokio::join!(
         stack.complete(ChatRequest::user("first")),
@@ -394,22 +382,14 @@ async fn a_passed_deadline_does_not_count_against_the_model() {
         [[candidates]]
         id = "slow"
     "#;
-    let slow = ScriptedProvider::new("slow").otherwise(
-        Duration::from_secs(5),
-        palisade_core::testing::Outcome::Echo,
-    );
+    let slow = answering_after("slow", Duration::from_secs(5));
     let stack = build_stack(config, &[&slow]);
     let mut req = ChatRequest::user("hurry");
     req.metadata.deadline = Some(tokio::time::Instant::now() + Duration::from_secs(1));
     let err = stack.complete(req).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
     assert_eq!(
-        stack
-            .stats()
-            .candidate("slow")
-            .unwrap()
-            .breaker_state
-            .as_deref(),
+        breaker_state(&stack, "slow").as_deref(),
         Some("closed"),
         "the caller's deadline says nothing about the model"
     );
