@@ -300,7 +300,7 @@ impl Provider for ScriptedProvider {
                     Ok(StreamEvent::TextDelta { text }),
                     Err(err.or_provider(&self.id)),
                 ];
-                Ok(Box::pin(futures_util::stream::iter(events)))
+                Ok(ChatStream::from_events(self.id.clone(), events))
             }
         }
     }
