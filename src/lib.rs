@@ -37,6 +37,8 @@ pub use palisade_redis as redis;
 pub use palisade_sim as sim;
 #[cfg(feature = "stack")]
 pub use palisade_stack as stack;
+#[cfg(feature = "testkit")]
+pub use palisade_testkit as testkit;
 #[cfg(feature = "toon")]
 pub use palisade_toon as toon;
 
