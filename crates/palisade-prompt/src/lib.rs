@@ -121,8 +121,8 @@ mod toon_context;
 
 pub use budget::{BudgetError, BudgetReport, TokenBudget, TruncatedContext};
 pub use confidence::{
-    Confidence, ConfidenceError, ConfidenceFilterOutcome, SEED_MIN_CONFIDENCE, retain_confident,
-    retain_confident_json,
+    Confidence, ConfidenceError, ConfidenceFilterOutcome, SEED_MIN_CONFIDENCE,
+    deserialize_confidence, retain_confident, retain_confident_json,
 };
 pub use context::ContextFormat;
 pub use error::PromptError;
