@@ -3,7 +3,7 @@
 //! dropped with a reason instead of failing the whole reply.
 
 use palisade_prompt::builtins::{
-    ChatAnswer, FindingCategory, FollowUpAnswer, SectionAnalysis, SectionLabels,
+    ChatAnswer, FindingCategory, FollowUpAnswer, RiskLevel, SectionAnalysis, SectionLabels,
 };
 use palisade_prompt::{
     Confidence, ExtractError, SEED_MIN_CONFIDENCE, parse_json, retain_confident,
@@ -60,6 +60,47 @@ fn one_bad_finding_is_dropped_not_fatal() {
         .collect();
     assert_eq!(kept, ["Due in 30 days.", "Fee of EUR 40."]);
     assert_eq!(analysis.findings[1].category, FindingCategory::Amount);
+
+    // The seed's fields are read; left out, they default.
+    let first = &analysis.findings[0];
+    assert_eq!(first.risk_level, Some(RiskLevel::Medium));
+    assert_eq!(first.suggestion.as_deref(), Some("Track the due date."));
+    assert_eq!(first.framework_references, ["PAY-1"]);
+    let last = &analysis.findings[1];
+    assert_eq!((last.risk_level, last.suggestion.as_deref()), (None, None));
+    assert!(last.framework_references.is_empty());
+
+    // Each dropped finding says which and why, and keeps what was written.
+    let dropped: Vec<(usize, &str)> = analysis
+        .dropped_findings
+        .iter()
+        .map(|d| (d.index, d.reason.as_str()))
+        .collect();
+    assert_eq!(dropped.len(), 4, "{dropped:?}");
+    let expect = [
+        (1, "missing field `confidence`"),
+        (2, "invalid type: string \"high\""),
+        (3, "unknown variant `Risk`"),
+        (4, "confidence 85 is outside 0..=1"),
+    ];
+    for ((index, reason), (want_index, want_reason)) in dropped.iter().zip(expect) {
+        assert_eq!(*index, want_index);
+        assert!(reason.contains(want_reason), "{index}: {reason}");
+    }
+    assert_eq!(analysis.dropped_findings[2].value["category"], "Risk");
+
+    // Dropped findings are not serialized: the analysis re-reads the same.
+    let again: SectionAnalysis = parse_json(&serde_json::to_string(&analysis).unwrap()).unwrap();
+    assert_eq!(again.findings, analysis.findings);
+    assert!(again.dropped_findings.is_empty());
+}
+
+#[test]
+fn risk_levels_order_by_severity() {
+    assert!(RiskLevel::Low < RiskLevel::Medium);
+    assert!(RiskLevel::High < RiskLevel::Critical);
+    assert!(Some(RiskLevel::Critical) >= Some(RiskLevel::High));
+    assert!(None < Some(RiskLevel::Low));
 }
 
 #[test]
@@ -68,6 +109,8 @@ fn a_bad_label_is_dropped_not_fatal() {
     let labels: SectionLabels = parse_json(reply).unwrap();
     let ids: Vec<&str> = labels.sections.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["s1", "s3"]);
+    assert_eq!(labels.dropped_sections.len(), 1);
+    assert_eq!(labels.dropped_sections[0].index, 1);
 }
 
 #[test]
@@ -75,6 +118,18 @@ fn a_bad_updated_finding_is_dropped_not_fatal() {
     let reply = r#"{"answer": "Yes.", "updated_findings": [{"category": "Deadline", "description": "x", "evidence": "y", "confidence": 0.9}], "confidence": 0.8}"#;
     let answer: FollowUpAnswer = parse_json(reply).unwrap();
     assert!(answer.updated_findings.is_empty());
+    assert!(
+        answer.dropped_findings[0]
+            .reason
+            .contains("unknown variant `Deadline`")
+    );
+    // The answer's own confidence is not a list item: out of range, the
+    // reply does not parse.
+    let reply = r#"{"answer": "Yes.", "updated_findings": [], "confidence": 1.7}"#;
+    assert!(matches!(
+        parse_json::<FollowUpAnswer>(reply),
+        Err(ExtractError::Shape { .. })
+    ));
 }
 
 #[test]
