@@ -159,6 +159,7 @@ fn an_unfittable_prompt_errors_with_the_numbers() {
         .unwrap_err();
     let PromptError::Budget(BudgetError::DoesNotFit {
         minimum_input_tokens,
+        text_tokens,
         system_tokens,
         user_turn_tokens,
         available_input_tokens,
@@ -176,6 +177,7 @@ fn an_unfittable_prompt_errors_with_the_numbers() {
     assert_eq!(truncated_contexts, 0);
     assert!(minimum_input_tokens > available_input_tokens);
     assert_eq!(minimum_input_tokens, 3 + system_tokens + user_turn_tokens);
+    assert!(text_tokens > available_input_tokens, "{text_tokens}");
     let message = err.to_string();
     for number in [minimum_input_tokens, available_input_tokens, 4_000, 1_000] {
         assert!(message.contains(&number.to_string()), "{message}");
