@@ -266,7 +266,7 @@ fn markup_heavy_history_is_fitted_by_its_text_and_no_more() {
     assert!(report.text_tokens > report.input_tokens, "{report:?}");
     // …and one exchange more would not have fitted as text.
     let dropped = report.dropped_history_messages;
-    let mut more = inputs.clone();
+    let mut more = inputs;
     more.history(history(&turn, 40)[dropped - 2..].to_vec());
     let unfitted = template.render(&more).unwrap();
     assert!(text_tokens(&unfitted) > budget.available_input_tokens());

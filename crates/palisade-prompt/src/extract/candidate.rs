@@ -208,7 +208,9 @@ fn scan_value(text: &str, open: usize) -> Scan {
             b'{' => stack.push(b'}'),
             b'[' => stack.push(b']'),
             b'}' | b']' => {
-                if stack.pop() != Some(byte) || stack.is_empty() {
+                // A wrong closer ends the value too: it is then invalid.
+                let matches_opener = stack.pop() == Some(byte);
+                if !matches_opener || stack.is_empty() {
                     return Scan::Closed(offset + 1);
                 }
             }
