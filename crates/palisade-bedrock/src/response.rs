@@ -50,6 +50,9 @@ pub(crate) fn chat_response(
         served_by: served_by.clone(),
         model: model_id.to_owned(),
         request_id: output.request_id().map(str::to_owned),
+        structured: None,
+        service_tier: None,
+        rate_limit: None,
         attempts: Vec::new(),
     }
 }
@@ -64,6 +67,7 @@ pub(crate) fn usage(usage: &TokenUsage) -> Option<Usage> {
         output_tokens: count(usage.output_tokens()),
         cache_read_tokens: usage.cache_read_input_tokens().map_or(0, count),
         cache_write_tokens: usage.cache_write_input_tokens().map_or(0, count),
+        cache_write_1h_tokens: 0,
     };
     (usage.total() > 0).then_some(usage)
 }

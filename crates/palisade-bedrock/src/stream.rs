@@ -53,10 +53,13 @@ pub(crate) async fn open(
         span,
     };
     state.fill().await?;
-    Ok(Box::pin(futures_util::stream::unfold(
-        state,
-        |mut state| async move { state.next().await.map(|item| (item, state)) },
-    )))
+    let served_by = state.provider.clone();
+    Ok(ChatStream::new(
+        served_by,
+        futures_util::stream::unfold(state, |mut state| async move {
+            state.next().await.map(|item| (item, state))
+        }),
+    ))
 }
 
 impl StreamState {

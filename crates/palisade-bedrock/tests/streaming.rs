@@ -29,6 +29,7 @@ fn three_chunks() -> EventsProvider {
             output_tokens: 3,
             cache_read_tokens: 7,
             cache_write_tokens: 0,
+            cache_write_1h_tokens: 0,
         })),
         Ok(StreamEvent::Stop {
             reason: StopReason::EndTurn,
@@ -62,6 +63,7 @@ async fn text_deltas_then_usage_then_stop() {
                 output_tokens: 3,
                 cache_read_tokens: 7,
                 cache_write_tokens: 0,
+                cache_write_1h_tokens: 0,
             }),
             StreamEvent::Stop {
                 reason: StopReason::EndTurn
@@ -93,7 +95,7 @@ async fn reasoning_and_signature_stream_before_the_text() {
         )
         .await
         .unwrap();
-    let collected = collect_stream(provider.id().clone(), stream).await.unwrap();
+    let collected = collect_stream(stream).await.unwrap();
     assert_eq!(collected.text_content(), "42");
     assert_eq!(
         collected.reasoning,
@@ -212,7 +214,7 @@ async fn a_stream_without_usage_reports_none_and_still_stops() {
     let server = serve(SONNET, model).await;
     let provider = client_for(&server, SONNET).await;
     let stream = provider.stream(ChatRequest::user("hi")).await.unwrap();
-    let collected = collect_stream(provider.id().clone(), stream).await.unwrap();
+    let collected = collect_stream(stream).await.unwrap();
     assert_eq!(collected.usage, None);
     assert_eq!(collected.stop_reason, StopReason::StopSequence);
 }

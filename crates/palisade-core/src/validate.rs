@@ -156,7 +156,8 @@ fn check_content(content: &[ContentBlock], i: usize) -> Result<(), ValidationErr
                 check_no_nul(text, &format!("messages[{i}].content[{j}].text"))?;
                 has_content |= !text.trim().is_empty();
             }
-            ContentBlock::Json { .. } => has_content = true,
+            ContentBlock::CachePoint { .. } => {}
+            _ => has_content = true,
         }
     }
     if has_content {

@@ -390,7 +390,11 @@ impl Provider for SimulatedProvider {
             call.fail();
             return Err(self.injected_error());
         }
-        Ok(crate::stream::answer_stream(call, plan.max_tokens))
+        Ok(crate::stream::answer_stream(
+            self.id().clone(),
+            call,
+            plan.max_tokens,
+        ))
     }
 
     fn context_window(&self) -> Option<u32> {

@@ -1,7 +1,7 @@
 //! The streamed form of a simulated answer: text in chunks at the model's
 //! per-token pace, then usage, then stop.
 
-use palisade_core::{ChatStream, ProviderError, StopReason, StreamEvent};
+use palisade_core::{ChatStream, ProviderError, ProviderId, StopReason, StreamEvent};
 
 use crate::provider::OpenCall;
 use crate::text::filler;
@@ -25,13 +25,16 @@ struct Progress {
 
 /// A stream over an admitted call whose first token has just arrived.
 /// Dropping it early settles the quota for the tokens generated so far.
-pub(crate) fn answer_stream(call: OpenCall, max_tokens: u32) -> ChatStream {
+pub(crate) fn answer_stream(served_by: ProviderId, call: OpenCall, max_tokens: u32) -> ChatStream {
     let progress = Progress {
         call,
         max_tokens,
         step: Step::Text { sent: 0 },
     };
-    Box::pin(futures_util::stream::unfold(progress, next_event))
+    ChatStream::new(
+        served_by,
+        futures_util::stream::unfold(progress, next_event),
+    )
 }
 
 async fn next_event(mut p: Progress) -> Option<(Result<StreamEvent, ProviderError>, Progress)> {

@@ -72,12 +72,15 @@ impl Provider for EventsProvider {
         req: palisade_core::ChatRequest,
     ) -> Result<palisade_core::ChatResponse, palisade_core::ProviderError> {
         let stream = self.stream(req).await?;
-        palisade_core::collect_stream(self.id.clone(), stream).await
+        palisade_core::collect_stream(stream).await
     }
     async fn stream(
         &self,
         _req: palisade_core::ChatRequest,
     ) -> Result<palisade_core::ChatStream, palisade_core::ProviderError> {
-        Ok(Box::pin(futures_util::stream::iter(self.events.clone())))
+        Ok(palisade_core::ChatStream::from_events(
+            self.id.clone(),
+            self.events.clone(),
+        ))
     }
 }

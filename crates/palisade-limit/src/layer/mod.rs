@@ -202,12 +202,11 @@ impl<P: Provider> Provider for RateLimit<P> {
     async fn stream(&self, req: ChatRequest) -> Result<ChatStream, ProviderError> {
         let permits = self.admit(&req).await?;
         match self.inner.stream(req).await {
-            Ok(stream) => Ok(Box::pin(LimitedStream::new(
-                stream,
-                permits,
-                self.limiters.clone(),
-                self.cost_model.clone(),
-            ))),
+            Ok(stream) => {
+                let (limiters, cost_model) = (self.limiters.clone(), self.cost_model.clone());
+                Ok(stream
+                    .map_events(|events| LimitedStream::new(events, permits, limiters, cost_model)))
+            }
             Err(err) => {
                 self.observe_error(&err);
                 drop(permits);

@@ -235,7 +235,7 @@ async fn converse_stream(
             let refused = palisade_core::StreamEvent::Stop {
                 reason: StopReason::ContentFiltered,
             };
-            Box::pin(futures_util::stream::iter([Ok(refused)])) as palisade_core::ChatStream
+            palisade_core::ChatStream::from_events(provider.id().clone(), [Ok(refused)])
         }
         Err(err) => return incoming.error(&AwsException::from_provider_error(&err)),
     };

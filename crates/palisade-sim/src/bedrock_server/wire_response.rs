@@ -128,6 +128,7 @@ mod tests {
                 output_tokens: 5,
                 cache_read_tokens: 3,
                 cache_write_tokens: 2,
+                cache_write_1h_tokens: 0,
             }),
         );
         response.reasoning = Some(Reasoning {

@@ -158,11 +158,13 @@ impl Fallback {
                 telemetry::attempt_finished(candidate.id(), Ok(None), elapsed, None);
                 let stats = Arc::clone(&candidate.stats);
                 let price = candidate.price().copied();
-                Answer::Stream(Box::pin(stream.inspect(move |item| {
-                    if let Ok(StreamEvent::Usage(u)) = item {
-                        stats.record_usage(u, price.map(|p| p.cost(u)));
-                    }
-                })))
+                Answer::Stream(stream.map_events(|events| {
+                    events.inspect(move |item| {
+                        if let Ok(StreamEvent::Usage(u)) = item {
+                            stats.record_usage(u, price.map(|p| p.cost(u)));
+                        }
+                    })
+                }))
             }
         }
     }
