@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use palisade_core::{ContentBlock, HeuristicEstimator, Message, TokenEstimator};
+use palisade_core::{HeuristicEstimator, Message, TokenEstimator, block_tokens};
 
 use crate::draft::Draft;
 use crate::rendered::{RenderedPrompt, render_text};
@@ -179,20 +179,14 @@ impl TokenBudget {
         self.context_window.saturating_sub(self.max_tokens)
     }
 
+    /// A history turn's tokens, block by block as the core estimator counts
+    /// a request (tool use, images and documents included), plus framing.
     fn message_tokens(&self, message: &Message) -> u32 {
         message
             .content
             .iter()
             .fold(PER_MESSAGE_OVERHEAD, |sum, block| {
-                let n = match block {
-                    ContentBlock::Json { value } => {
-                        self.estimator.estimate_text(&value.to_string())
-                    }
-                    other => self
-                        .estimator
-                        .estimate_text(other.as_text().unwrap_or_default()),
-                };
-                sum.saturating_add(n)
+                sum.saturating_add(block_tokens(&*self.estimator, block))
             })
     }
 

@@ -230,3 +230,37 @@ async fn the_budget_counts_with_the_estimator_given() {
             > heuristic.budget_report().unwrap().dropped_history_messages
     );
 }
+
+#[tokio::test]
+async fn history_with_tool_blocks_is_counted_as_the_core_counts_it() {
+    use palisade_core::ContentBlock;
+    let template = chat_template();
+    let mut tool_call = Message::assistant("Let me look that up.");
+    tool_call.content.push(ContentBlock::ToolUse {
+        id: "call_1".into(),
+        name: "lookup_clause".into(),
+        input: serde_json::json!({"section": "3.1", "query": "late fee ".repeat(40)}),
+    });
+    let mut tool_answer = Message::user("");
+    tool_answer.content = vec![ContentBlock::tool_result(
+        "call_1",
+        "A fee of EUR 40. ".repeat(40),
+    )];
+    let mut history = long_history();
+    history.extend([
+        Message::user("What is the late fee?"),
+        tool_call,
+        tool_answer,
+        Message::assistant("EUR 40."),
+    ]);
+    let inputs = inputs_with(history, None);
+    let budget = TokenBudget::new(3_000, 1_000);
+    let prompt = template.render_within(&inputs, &budget).unwrap();
+    let report = prompt.budget_report().unwrap();
+    assert!(report.dropped_history_messages > 0);
+    let request = prompt.to_chat_request();
+    assert_eq!(
+        HeuristicEstimator.estimate_request(&request).await,
+        report.input_tokens
+    );
+}
