@@ -93,7 +93,7 @@ fn bench(c: &mut Criterion, server: &RedisServer) {
                     let lease = admit(&store, &limits).await;
                     timed += start.elapsed();
                     store
-                        .release(KEY, &limits, lease, lease.tokens)
+                        .release(KEY, &limits, lease.clone(), lease.tokens)
                         .await
                         .unwrap();
                 }
@@ -121,7 +121,7 @@ fn bench(c: &mut Criterion, server: &RedisServer) {
                     join_all(
                         leases
                             .into_iter()
-                            .map(|lease| store.release(KEY, &limits, lease, lease.tokens)),
+                            .map(|lease| store.release(KEY, &limits, lease.clone(), lease.tokens)),
                     )
                     .await;
                 }
@@ -148,7 +148,7 @@ async fn paired(
         let lease = admit(&store, &limits).await;
         admits.push(start.elapsed());
         store
-            .release(KEY, &limits, lease, lease.tokens)
+            .release(KEY, &limits, lease.clone(), lease.tokens)
             .await
             .unwrap();
     }
@@ -257,7 +257,7 @@ fn paired_run(server: &RedisServer) {
             async move {
                 let lease = admit(&store, &limits).await;
                 store
-                    .release(KEY, &limits, lease, lease.tokens)
+                    .release(KEY, &limits, lease.clone(), lease.tokens)
                     .await
                     .unwrap();
             }
