@@ -1,6 +1,6 @@
 //! Admission latency and throughput over loopback, against the floor any
 //! Redis-backed limiter stands on: a raw `PING` round trip on the same
-//! connection type (`redis::aio::ConnectionManager`), measured in the same run.
+//! connection type (`redis::aio::RedisLink`), measured in the same run.
 //!
 //! - `single`: one task, one operation per iteration (the median is p50
 //!   latency);
@@ -33,9 +33,9 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use futures_util::future::join_all;
 use palisade_limit::{Lease, LimitStore, Quota, Reservation, StoreLimits};
+use palisade_redis::RedisLink;
 use palisade_redis::testing::{RedisServer, TestServerError};
 use palisade_redis::{RedisConfig, RedisConnection, RedisLimitStore};
-use redis::aio::ConnectionManager;
 
 const KEY: &str = "bench/model";
 
@@ -49,7 +49,7 @@ fn limits() -> StoreLimits {
     }
 }
 
-async fn ping(manager: &ConnectionManager) {
+async fn ping(manager: &RedisLink) {
     let mut manager = manager.clone();
     let pong: String = redis::cmd("PING").query_async(&mut manager).await.unwrap();
     assert_eq!(pong, "PONG");
@@ -74,7 +74,7 @@ fn bench(c: &mut Criterion, server: &RedisServer) {
             .unwrap();
         let store = RedisLimitStore::new(connection.clone());
         store.preload().await.unwrap();
-        (connection.manager(), Arc::new(store))
+        (connection.link(), Arc::new(store))
     });
     let limits = Arc::new(limits());
 
@@ -134,7 +134,7 @@ fn bench(c: &mut Criterion, server: &RedisServer) {
 
 /// Per-operation latencies of `PING` and admission, alternating.
 async fn paired(
-    manager: ConnectionManager,
+    manager: RedisLink,
     store: Arc<RedisLimitStore>,
     limits: Arc<StoreLimits>,
     rounds: usize,
@@ -215,7 +215,7 @@ fn paired_run(server: &RedisServer) {
             .unwrap();
         let store = Arc::new(RedisLimitStore::new(connection.clone()));
         let limits = Arc::new(limits());
-        let manager = connection.manager();
+        let manager = connection.link();
         // Warm-up, then single task.
         paired(
             manager.clone(),

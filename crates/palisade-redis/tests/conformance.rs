@@ -25,3 +25,4 @@ macro_rules! store {
 
 store!(memory, fixture::Memory);
 store!(redis_single, fixture::RedisSingle);
+store!(redis_cluster, fixture::RedisClusterFixture);

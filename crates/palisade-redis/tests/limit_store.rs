@@ -146,7 +146,7 @@ async fn fail_open_admits_at_the_local_limit_and_returns_to_redis() {
         store.stats()
     );
     assert_eq!(store.stats().recoveries, 1);
-    let mut manager = store.connection().manager();
+    let mut manager = store.connection().link();
     let exists: bool = manager.exists("palisade:{fo}:rpm").await.unwrap();
     assert!(exists, "admissions are counted in Redis again");
 }

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use palisade_breaker::BreakerStore;
 use palisade_breaker::InMemoryStore;
 use palisade_limit::{LimitStore, MemoryStore};
-use palisade_redis::testing::RedisServer;
+use palisade_redis::testing::{RedisCluster, RedisServer};
 use palisade_redis::{
     FailurePolicy, RedisBreakerStore, RedisConfig, RedisConnection, RedisLimitStore,
 };
@@ -141,5 +141,46 @@ pub(crate) async fn connect(config: RedisConfig) -> RedisConnection {
     match RedisConnection::connect(config).await {
         Ok(connection) => connection,
         Err(err) => panic!("connecting to the fixture's Redis: {err}"),
+    }
+}
+
+/// The same Redis stores on a local Redis Cluster (three masters, three
+/// replicas); every instance has its own cluster client. The node timeout is
+/// long, so the short freezes of the outage cases never start a failover.
+pub(crate) struct RedisClusterFixture {
+    cluster: RedisCluster,
+}
+
+impl RedisClusterFixture {
+    /// `None` (after a visible SKIPPED line) without `redis-server` and
+    /// `redis-cli`.
+    pub(crate) async fn start() -> Option<Self> {
+        RedisCluster::start_or_skip("conformance redis-cluster", Duration::from_secs(15))
+            .map(|cluster| Self { cluster })
+    }
+}
+
+#[async_trait]
+impl StoreFixture for RedisClusterFixture {
+    fn name(&self) -> &'static str {
+        "redis-cluster"
+    }
+    async fn limit_store(&self, policy: FailurePolicy) -> Arc<dyn LimitStore> {
+        let connection = connect(redis_config(self.cluster.url(), policy)).await;
+        assert!(connection.is_cluster());
+        Arc::new(RedisLimitStore::new(connection))
+    }
+    async fn breaker_store(&self) -> Arc<dyn BreakerStore> {
+        let config = redis_config(self.cluster.url(), FailurePolicy::FailOpen);
+        Arc::new(RedisBreakerStore::new(connect(config).await))
+    }
+    async fn pass(&self, d: Duration) {
+        tokio::time::sleep(d).await;
+    }
+    fn cut(&self) -> bool {
+        self.cluster.pause().is_ok()
+    }
+    fn heal(&self) {
+        let _ = self.cluster.resume();
     }
 }
