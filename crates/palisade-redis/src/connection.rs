@@ -274,6 +274,9 @@ impl RedisConnection {
 /// Whether `err` means Redis could not serve the call at all (as opposed to a
 /// reply we did not expect): transport failures, and the server states in
 /// which it answers but cannot run scripts (loading, failover, cluster down).
+/// A `MOVED` or `ASK` that reaches us means the cluster client ran out of
+/// redirections while the topology was changing (a replica being promoted):
+/// the cluster cannot serve the slot yet, so it counts the same.
 fn is_unreachable(err: &RedisError) -> bool {
     if err.is_io_error()
         || err.is_connection_dropped()
@@ -291,6 +294,8 @@ fn is_unreachable(err: &RedisError) -> bool {
             | redis::ErrorKind::AuthenticationFailed
             | redis::ErrorKind::Server(
                 ServerErrorKind::BusyLoading
+                    | ServerErrorKind::Moved
+                    | ServerErrorKind::Ask
                     | ServerErrorKind::TryAgain
                     | ServerErrorKind::ClusterDown
                     | ServerErrorKind::MasterDown

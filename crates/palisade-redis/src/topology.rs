@@ -136,7 +136,11 @@ fn url_error(problem: String) -> ConfigError {
 
 /// Checks one node URL with the client's own parser.
 fn check(url: &str) -> Result<(), ConfigError> {
-    if !cfg!(feature = "tls") && url.get(..9).is_some_and(|s| s.eq_ignore_ascii_case("rediss://")) {
+    if !cfg!(feature = "tls")
+        && url
+            .get(..9)
+            .is_some_and(|s| s.eq_ignore_ascii_case("rediss://"))
+    {
         return Err(url_error(format!(
             "`{}` asks for TLS, which needs palisade-redis's `tls` feature",
             redact(url)
