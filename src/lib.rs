@@ -17,3 +17,5 @@ pub use palisade_sim as sim;
 pub use palisade_stack as stack;
 #[cfg(feature = "toon")]
 pub use palisade_toon as toon;
+#[cfg(feature = "tower")]
+pub use palisade_tower as tower;
