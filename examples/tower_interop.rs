@@ -17,21 +17,21 @@
 //! tags the request with the layer's name, so the model that answers can say
 //! which layers the call went through.
 //!
-//! Run it with `cargo run --example tower_interop --features tower`. It uses
+//! Run it with `cargo run --example tower_interop --features tower,testing`. It uses
 //! scripted providers, so it needs no network and no credentials.
 
 use std::time::Duration;
 
 use palisade::breaker::{BreakerConfig, CircuitBreaker, CircuitBreakerLayer, OpenDuration};
-use palisade::core::testing::{Outcome, ScriptedProvider};
-use palisade::core::{ChatRequest, ChatResponse, LayerStack, Provider};
 use palisade::limit::{Limiter, LimiterConfig, Quota, RateLimitLayer};
 use palisade::stack::{Candidate, Fallback};
+use palisade::testing::{Outcome, ScriptedProvider};
 use palisade::tower::tower::limit::ConcurrencyLimitLayer;
 use palisade::tower::tower::timeout::TimeoutLayer;
 use palisade::tower::tower::util::MapRequestLayer;
 use palisade::tower::tower::{Service, ServiceBuilder, ServiceExt};
 use palisade::tower::{ProviderService, TowerLayer};
+use palisade::{ChatRequest, ChatResponse, LayerStack, Provider};
 
 /// A tower layer that tags the request with `name`: the trail the model sees.
 fn mark(name: &'static str) -> MapRequestLayer<impl Fn(ChatRequest) -> ChatRequest + Clone> {

@@ -52,6 +52,7 @@ pub(crate) fn chat_response(
         request_id: output.request_id().map(str::to_owned),
         structured: None,
         service_tier: None,
+        rate_limit: None,
         attempts: Vec::new(),
     }
 }

@@ -13,7 +13,7 @@ use palisade_core::{
     ChatRequest, ChatResponse, ErrorKind, Provider, ProviderError, ProviderId, Reasoning,
     StopReason, StreamEvent, Usage, collect_stream,
 };
-use palisade_sim::bedrock_server::WireFault;
+use palisade_testkit::bedrock::WireFault;
 
 fn text(t: &str) -> Result<StreamEvent, ProviderError> {
     Ok(StreamEvent::TextDelta { text: t.to_owned() })
@@ -72,7 +72,7 @@ async fn text_deltas_then_usage_then_stop() {
     );
     assert_eq!(
         server.last_request().unwrap().operation,
-        palisade_sim::bedrock_server::Operation::ConverseStream
+        palisade_testkit::bedrock::Operation::ConverseStream
     );
 }
 

@@ -98,6 +98,7 @@ mod content;
 pub mod duration;
 mod error;
 mod estimate;
+pub mod http;
 mod layer;
 mod price;
 mod provider;

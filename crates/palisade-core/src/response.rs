@@ -227,6 +227,10 @@ pub struct ChatResponse {
     /// The service tier that actually served, when the provider said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_tier: Option<crate::tier::ServiceTier>,
+    /// The provider's rate-limit headers on this answer, so a limiter can
+    /// correct its state (remaining capacity, reset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<Box<crate::http::RateLimitSnapshot>>,
     /// Every candidate tried or passed over before (and including) the one that
     /// served, in order. Empty when no routing layer was involved.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -247,6 +251,7 @@ impl ChatResponse {
             request_id: None,
             structured: None,
             service_tier: None,
+            rate_limit: None,
             attempts: Vec::new(),
         }
     }

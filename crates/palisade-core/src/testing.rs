@@ -35,6 +35,9 @@ use crate::response::{ChatResponse, Usage};
 use crate::stream::{ChatStream, StreamEvent, stream_from_response};
 
 /// What one scripted call does.
+// A test-only value, built once per scripted step: boxing the response would
+// only make scripts noisier to write.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Outcome {
     /// Answer with this response (its `served_by` is replaced by the provider id).

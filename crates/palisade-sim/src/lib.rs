@@ -1,6 +1,7 @@
-//! Simulated LLM providers with Bedrock's quota semantics, a fake AWS
-//! Bedrock server, and virtual-time load simulation — the evidence behind
-//! Palisade's claims, and a testkit for users' own tests.
+//! Simulated LLM providers with Bedrock's quota semantics and virtual-time
+//! load simulation — the evidence behind Palisade's claims, and realistic
+//! models for users' own tests. (The fake Bedrock wire server that can serve
+//! them is in `palisade-testkit`, feature `bedrock`.)
 //!
 //! # A simulated model in a test
 //!
@@ -84,20 +85,11 @@
 //! | [`PalisadeConfig`] | the stack under test: derived from a few knobs, or a whole `palisade-stack` config |
 //! | [`simulate`], [`SimulationReport`], [`render_table`] | run both systems and compare them |
 //! | [`capacity`] | the quota-bound goodput a perfect client would reach |
-//!
-//! # Feature flags
-//!
-//! | feature | default | what it adds |
-//! |---|---|---|
-//! | `bedrock-server` | no | `bedrock_server`: the fake AWS Bedrock Runtime server (Converse, ConverseStream, CountTokens) serving any provider |
 
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
-
-#[cfg(feature = "bedrock-server")]
-pub mod bedrock_server;
 
 mod arrival;
 mod capacity;

@@ -7,7 +7,7 @@
 use palisade_bedrock::BedrockProvider;
 use palisade_bedrock::aws::Credentials;
 use palisade_core::Provider;
-use palisade_sim::bedrock_server::{FakeBedrock, FakeBedrockServer};
+use palisade_testkit::bedrock::{FakeBedrock, FakeBedrockServer};
 
 pub const SONNET: &str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
 pub const HAIKU: &str = "global.anthropic.claude-haiku-4-5-20251001-v1:0";

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::exception::AwsException;
-use super::wire_response as wire;
+use super::response as wire;
 
 /// An exception to send after a number of event frames.
 #[derive(Debug, Clone)]

@@ -17,12 +17,13 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::event_stream::{self, MidStreamFault};
-use super::exception::{AwsException, WireFault};
+use super::fault::WireFault;
 use super::recording::{Operation, ReceivedRequest};
-use super::server::ServerState;
-use super::wire_request::{self, WireRequestError};
-use super::wire_response;
+use super::state::ServerState;
+use super::wire::event_stream::{self, MidStreamFault};
+use super::wire::exception::AwsException;
+use super::wire::request::{self as wire_request, WireRequestError};
+use super::wire::response as wire_response;
 
 /// Bedrock accepts request bodies well past axum's 2 MB default (long
 /// contexts, documents); the fake should not refuse what the service takes.
@@ -34,7 +35,7 @@ const ERROR_TYPE_NAMESPACE: &str = "http://internal.amazon.com/coral/com.amazon.
 /// Frames buffered between the provider's stream and the socket.
 const STREAM_BUFFER_FRAMES: usize = 16;
 
-pub(crate) fn router(state: Arc<ServerState>) -> Router {
+pub(super) fn router(state: Arc<ServerState>) -> Router {
     Router::new()
         .route("/model/{model_id}/converse", post(converse))
         .route("/model/{model_id}/converse-stream", post(converse_stream))
