@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use palisade_breaker::{BreakerConfig, BreakerState, CircuitBreaker, CircuitBreakerLayer};
+use palisade_breaker::{
+    BreakerConfig, BreakerState, CircuitBreaker, CircuitBreakerLayer, OpenDuration,
+};
 use palisade_core::testing::ScriptedProvider;
 use palisade_core::{ChatRequest, ErrorKind, ErrorOrigin, ProviderError, ProviderExt, Readiness};
 use palisade_tower::{NotReady, ProviderService, ServiceProvider, WhenUnavailable};
@@ -14,10 +16,15 @@ const OPEN_FOR: Duration = Duration::from_secs(30);
 
 /// A breaker that opens after two failures, for exactly [`OPEN_FOR`].
 fn breaker(name: &str) -> CircuitBreaker {
-    let mut config = BreakerConfig::default();
-    config.consecutive_failures = Some(2);
-    config.open_duration.base = OPEN_FOR;
-    config.open_duration.jitter = 0.0;
+    let config = BreakerConfig {
+        consecutive_failures: Some(2),
+        open_duration: OpenDuration {
+            base: OPEN_FOR,
+            jitter: 0.0,
+            ..OpenDuration::default()
+        },
+        ..BreakerConfig::default()
+    };
     CircuitBreaker::new(name, config).unwrap()
 }
 
