@@ -134,7 +134,7 @@ pub use stream::{
 pub use structured::{SchemaError, StructuredOutput};
 pub use tier::{ServiceTier, TierSet};
 pub use tools::{Tool, ToolChoice};
-pub use validate::{ValidationError, ValidationErrorKind, validate};
+pub use validate::{ValidationError, ValidationErrorKind, validate, validate_for};
 
 /// Re-exported so layer authors use the same `async_trait` as the trait.
 pub use async_trait::async_trait;
