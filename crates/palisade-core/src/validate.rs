@@ -160,7 +160,11 @@ pub fn validate(req: &ChatRequest) -> Result<(), ValidationError> {
             ));
         }
         output.check_schema().map_err(|e| {
-            ValidationError::new(K::InvalidStructuredOutputSchema, "structured_output.schema", e)
+            ValidationError::new(
+                K::InvalidStructuredOutputSchema,
+                "structured_output.schema",
+                e,
+            )
         })?;
     }
     if let Some(system) = &req.system {
@@ -329,9 +333,9 @@ fn check_tool_blocks(req: &ChatRequest, i: usize) -> Result<(), ValidationError>
                     .checked_sub(1)
                     .and_then(|p| req.messages.get(p))
                     .is_some_and(|prev| {
-                        prev.content.iter().any(|b| {
-                            matches!(b, ContentBlock::ToolUse { id, .. } if id == tool_use_id)
-                        })
+                        prev.content.iter().any(
+                            |b| matches!(b, ContentBlock::ToolUse { id, .. } if id == tool_use_id),
+                        )
                     });
                 if !answered {
                     return Err(ValidationError::new(
@@ -374,15 +378,14 @@ fn check_media(block: &ContentBlock, field: &str) -> Result<(), ValidationError>
 }
 
 fn check_base64(source: &MediaSource, field: &str) -> Result<(), ValidationError> {
-    match source {
-        MediaSource::Base64 { .. } => match source.bytes() {
-            Some(Err(e)) => Err(ValidationError::new(
-                ValidationErrorKind::InvalidBase64,
-                format!("{field}.source.data"),
-                format_args!("not valid base64: {e}"),
-            )),
-            _ => Ok(()),
-        },
+    // Only a base64 source can fail to decode (text is UTF-8 already, a URL
+    // is the provider's to fetch).
+    match source.bytes() {
+        Some(Err(e)) => Err(ValidationError::new(
+            ValidationErrorKind::InvalidBase64,
+            format!("{field}.source.data"),
+            format_args!("not valid base64: {e}"),
+        )),
         _ => Ok(()),
     }
 }

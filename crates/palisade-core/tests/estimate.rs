@@ -37,7 +37,11 @@ fn pdf(pages: usize) -> Vec<u8> {
         // Vary the spacing: `/Type/Page` and `/Type  /Page` are both pages.
         let spacing = ["", " ", "  \n"][i % 3];
         pdf.extend_from_slice(
-            format!("{} 0 obj << /Type{spacing}/Page /Parent 2 0 R >> endobj\n", i + 3).as_bytes(),
+            format!(
+                "{} 0 obj << /Type{spacing}/Page /Parent 2 0 R >> endobj\n",
+                i + 3
+            )
+            .as_bytes(),
         );
     }
     pdf.extend_from_slice(b"%%EOF\n");
@@ -59,7 +63,10 @@ fn gif_costs_width_times_height_over_750() {
 #[test]
 fn large_and_unreadable_images_cost_the_default() {
     let huge = ContentBlock::image(ImageFormat::Png, &png_header(4000, 3000));
-    assert_eq!(block_tokens(&HeuristicEstimator, &huge), DEFAULT_IMAGE_TOKENS);
+    assert_eq!(
+        block_tokens(&HeuristicEstimator, &huge),
+        DEFAULT_IMAGE_TOKENS
+    );
     let garbage = ContentBlock::image(ImageFormat::Png, b"not an image at all");
     assert_eq!(
         block_tokens(&HeuristicEstimator, &garbage),

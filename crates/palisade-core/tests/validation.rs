@@ -1,10 +1,9 @@
 //! One test per validation rule: the error kind, and a message that names the field.
 
 use palisade_core::{
-    Capabilities, DocumentFormat, Feature, ImageFormat, MediaSource, StructuredOutput, Tool,
-    ToolChoice, validate_for,
-    ChatRequest, ContentBlock, ErrorKind, Message, ProviderError, Role, ValidationErrorKind,
-    validate,
+    Capabilities, ChatRequest, ContentBlock, DocumentFormat, ErrorKind, Feature, ImageFormat,
+    MediaSource, Message, ProviderError, Role, StructuredOutput, Tool, ToolChoice,
+    ValidationErrorKind, validate, validate_for,
 };
 
 fn assert_invalid(req: &ChatRequest, kind: ValidationErrorKind, field: &str) {
@@ -189,8 +188,11 @@ fn a_well_formed_tool_conversation_passes() {
 
 #[test]
 fn tool_name_pattern() {
-    for bad in ["", "has space", "dot.ted", &"x".repeat(65)] {
-        let req = ChatRequest::user("hi").with_tool(tool("ok")).with_tool(tool(bad));
+    let too_long = "x".repeat(65);
+    for bad in ["", "has space", "dot.ted", too_long.as_str()] {
+        let req = ChatRequest::user("hi")
+            .with_tool(tool("ok"))
+            .with_tool(tool(bad));
         assert_invalid(&req, ValidationErrorKind::InvalidToolName, "tools[1].name");
     }
     let req = ChatRequest::user("hi").with_tool(tool(&"a-Z_9".repeat(12)));
@@ -203,16 +205,17 @@ fn tool_names_unique() {
         .with_tool(tool("a"))
         .with_tool(tool("b"))
         .with_tool(tool("a"));
-    assert_invalid(&req, ValidationErrorKind::DuplicateToolName, "tools[2].name");
+    assert_invalid(
+        &req,
+        ValidationErrorKind::DuplicateToolName,
+        "tools[2].name",
+    );
 }
 
 #[test]
 fn tool_input_schema_is_an_object() {
-    let req = ChatRequest::user("hi").with_tool(Tool::new(
-        "t",
-        "d",
-        serde_json::json!("not a schema"),
-    ));
+    let req =
+        ChatRequest::user("hi").with_tool(Tool::new("t", "d", serde_json::json!("not a schema")));
     assert_invalid(
         &req,
         ValidationErrorKind::ToolSchemaNotObject,
@@ -251,7 +254,10 @@ fn forcing_tool_choice_needs_tools() {
     }
     // auto and none without tools are harmless.
     for choice in [ToolChoice::Auto, ToolChoice::None] {
-        assert_eq!(validate(&ChatRequest::user("hi").with_tool_choice(choice)), Ok(()));
+        assert_eq!(
+            validate(&ChatRequest::user("hi").with_tool_choice(choice)),
+            Ok(())
+        );
     }
 }
 
@@ -313,8 +319,10 @@ fn tool_result_answers_a_tool_use_of_the_previous_turn() {
     // An id from two turns back does not count.
     let mut req = tool_conversation();
     req.messages.push(Message::assistant("it is 21 C"));
-    req.messages
-        .push(Message::new(Role::User, vec![ContentBlock::tool_result("t1", "again")]));
+    req.messages.push(Message::new(
+        Role::User,
+        vec![ContentBlock::tool_result("t1", "again")],
+    ));
     assert_invalid(
         &req,
         ValidationErrorKind::OrphanToolResult,
@@ -324,7 +332,9 @@ fn tool_result_answers_a_tool_use_of_the_previous_turn() {
 
 #[test]
 fn thinking_allows_only_auto_or_none_tool_choice() {
-    let base = tool_conversation().with_max_tokens(4096).with_thinking(2048);
+    let base = tool_conversation()
+        .with_max_tokens(4096)
+        .with_thinking(2048);
     for choice in [ToolChoice::Auto, ToolChoice::None] {
         assert_eq!(validate(&base.clone().with_tool_choice(choice)), Ok(()));
     }
