@@ -305,11 +305,14 @@ fn attempt() -> impl Strategy<Value = Attempt> {
             field,
         })),
     ];
-    (name(), outcome, duration()).prop_map(|(provider, outcome, elapsed)| Attempt {
-        provider: ProviderId::new(provider),
-        outcome,
-        elapsed,
-    })
+    (name(), proptest::option::of(name()), outcome, duration()).prop_map(
+        |(provider, model, outcome, elapsed)| Attempt {
+            provider: ProviderId::new(provider),
+            model,
+            outcome,
+            elapsed,
+        },
+    )
 }
 
 /// A response whose content is drawn from `content`.

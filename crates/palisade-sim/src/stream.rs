@@ -3,6 +3,7 @@
 
 use palisade_core::{ChatStream, ProviderError, ProviderId, StopReason, StreamEvent};
 
+use crate::limits::MAX_CALL_TIME;
 use crate::provider::OpenCall;
 use crate::text::filler;
 
@@ -41,11 +42,18 @@ async fn next_event(mut p: Progress) -> Option<(Result<StreamEvent, ProviderErro
     match p.step {
         Step::Text { sent } => {
             let total = p.call.output();
-            let chunk = CHUNK_TOKENS.min(total - sent);
+            let chunk = CHUNK_TOKENS.min(total.saturating_sub(sent)).max(1);
             // The first token came with the stream; each further token takes
             // one per-token interval.
+            // `chunk` is at least 1, so `chunk - 1` cannot wrap.
             let waits = if sent == 0 { chunk - 1 } else { chunk };
-            tokio::time::sleep(p.call.timing().per_token * waits).await;
+            let wait = p
+                .call
+                .timing()
+                .per_token
+                .checked_mul(waits)
+                .unwrap_or(MAX_CALL_TIME);
+            tokio::time::sleep(wait).await;
             let sent = sent + chunk;
             p.step = if sent < total {
                 Step::Text { sent }
