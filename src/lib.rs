@@ -15,6 +15,9 @@
 //! | `testing` | no | [`testing`]: the scripted provider for tests (and, with `redis`, a throwaway `redis-server`) |
 //! | `metrics` | no | counters and histograms of the stack through the `metrics` facade |
 //! | `tokens` | no | TOON token reports with a real tokenizer (`o200k_base`) |
+//! | `tower` | no | [`tower`]: a `Provider` as a `tower::Service` and back, layers both ways |
+//! | `testkit` | no | [`testkit`]: wire-level fake provider servers for tests |
+//! | `fake-bedrock` | no | the fake Bedrock Runtime server in [`testkit`] |
 //!
 //! The items of `palisade-core` — the [`Provider`] trait, the request,
 //! response and stream types, the error taxonomy, layers, [`http`] helpers —
@@ -41,5 +44,7 @@ pub use palisade_stack as stack;
 pub use palisade_testkit as testkit;
 #[cfg(feature = "toon")]
 pub use palisade_toon as toon;
+#[cfg(feature = "tower")]
+pub use palisade_tower as tower;
 
 pub mod prelude;

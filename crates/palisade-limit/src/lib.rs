@@ -117,5 +117,6 @@ pub use permit::{Permit, PermitRef};
 pub use set::{LimiterSet, PermitSet};
 pub use stats::{LimiterStats, WAIT_BUCKETS};
 pub use store::{
-    Lease, LeaseId, LimitStore, MemoryStore, Reservation, Settled, StoreError, StoreLimits,
+    Lease, LeaseToken, LimitStore, MemoryStore, Renewal, Reservation, Settled, StoreError,
+    StoreErrorSource, StoreLimits,
 };

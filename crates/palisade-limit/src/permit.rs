@@ -315,7 +315,7 @@ impl Shared {
 fn finish_remote(shared: Arc<Shared>, lease: Lease, actual: Option<u64>, outcome: Settled) {
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
         tracing::warn!(
-            limiter = %shared.name, lease = lease.id.0,
+            limiter = %shared.name, lease = %lease.token,
             "no tokio runtime to return a store lease; it expires with its TTL"
         );
         return;
@@ -325,6 +325,7 @@ fn finish_remote(shared: Arc<Shared>, lease: Lease, actual: Option<u64>, outcome
             return;
         };
         let limits = shared.store_limits(remote);
+        let token = lease.token.clone();
         let result = match actual {
             Some(a) => remote
                 .store
@@ -340,7 +341,7 @@ fn finish_remote(shared: Arc<Shared>, lease: Lease, actual: Option<u64>, outcome
         };
         if let Err(error) = result {
             tracing::warn!(
-                limiter = %shared.name, lease = lease.id.0, %error,
+                limiter = %shared.name, lease = %token, %error,
                 "could not return a store lease; it expires with its TTL"
             );
         }

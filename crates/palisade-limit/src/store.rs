@@ -12,19 +12,24 @@
 //! - [`settle`](LimitStore::settle): refund the unused reservation or charge
 //!   the overrun as debt, and end the lease,
 //! - [`release`](LimitStore::release): end the lease without usage (the drop
-//!   rule decides the refund).
+//!   rule decides the refund),
+//! - [`renew`](LimitStore::renew): push live leases' expiry out again, so a
+//!   lease outlives a slow (streaming) call but not its process.
 //!
 //! Leases carry a time to live so that a crashed process cannot hold
 //! concurrency forever (nor a waiter cancelled while its reservation was in
-//! flight, whose lease id never reached it). The limits travel with every call
-//! ([`StoreLimits`]), so a store needs no configuration of its own.
+//! flight, whose lease never reached it). A lease is named by an opaque
+//! [`LeaseToken`] that only the store that issued it interprets. The limits
+//! travel with every call ([`StoreLimits`]), so a store needs no configuration
+//! of its own.
 //!
 //! Local limiters do not go through this trait (its boxed futures would cost
 //! more than the whole admission); [`MemoryStore`] implements it over the same
 //! algorithms for tests and for sharing limits between limiters in a process.
 
 use std::collections::HashMap;
-use std::fmt::Debug;
+use std::error::Error as StdError;
+use std::fmt::{self, Debug};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,16 +42,44 @@ use crate::config::{LimiterConfig, Quota};
 use crate::error::LimitKind;
 use crate::limits::{Limits, Stamps};
 
-/// Identifies a lease (an admitted request) in a store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// Names a lease (an admitted request) in the store that issued it.
+///
+/// Opaque to everyone else: a store encodes in it whatever it needs to find
+/// the lease again (a counter, a random id, which of its back ends issued it),
+/// and callers only hand it back. Cheap to clone.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct LeaseId(pub u64);
+pub struct LeaseToken(Arc<str>);
+
+impl LeaseToken {
+    /// A token with the store's own encoding.
+    pub fn new(token: impl Into<Arc<str>>) -> Self {
+        Self(token.into())
+    }
+
+    /// The store's encoding.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for LeaseToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LeaseToken({})", self.0)
+    }
+}
+
+impl fmt::Display for LeaseToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// An admitted request as a store knows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
-    /// The lease's id.
-    pub id: LeaseId,
+    /// Names the lease in the store that issued it.
+    pub token: LeaseToken,
     /// Tokens reserved for it.
     pub tokens: u64,
 }
@@ -90,7 +123,7 @@ impl StoreLimits {
 }
 
 /// The answer to [`LimitStore::try_reserve`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Reservation {
     /// Every limit admitted the request; nothing else was consumed.
@@ -114,19 +147,81 @@ pub struct Settled {
     pub debt: u64,
 }
 
-/// A store failure.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// The answer to [`LimitStore::renew`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Renewal {
+    /// Leases whose expiry was pushed out.
+    pub renewed: usize,
+    /// Leases the store no longer had (they expired, or were settled): not
+    /// brought back, since their slot may have been handed out again.
+    pub lost: Vec<LeaseToken>,
+}
+
+/// What a store failure carries as its cause: shared, so that errors holding
+/// it stay `Clone`.
+pub type StoreErrorSource = Arc<dyn StdError + Send + Sync + 'static>;
+
+/// A store failure, with the error that caused it when there is one.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// The store could not be reached (connection, timeout).
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
-    /// The store answered something this crate does not understand.
-    #[error("unexpected store reply: {0}")]
-    Protocol(String),
+    #[error("store unavailable: {message}")]
+    Unavailable {
+        /// What failed, and where.
+        message: String,
+        /// The underlying error (the client's), if any.
+        #[source]
+        source: Option<StoreErrorSource>,
+    },
+    /// The store answered something this crate does not understand, or
+    /// refused the request as it stands (limits that can never admit it).
+    #[error("unexpected store reply: {message}")]
+    Protocol {
+        /// What was wrong, and where.
+        message: String,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<StoreErrorSource>,
+    },
     /// The operation cannot be done with a shared store.
     #[error("not supported with a shared store: {0}")]
     Unsupported(&'static str),
+}
+
+impl StoreError {
+    /// The store could not be reached; `message` says what failed and where.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        StoreError::Unavailable {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The store's answer made no sense, or the request cannot be served.
+    pub fn protocol(message: impl Into<String>) -> Self {
+        StoreError::Protocol {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Attaches the underlying error (no effect on `Unsupported`).
+    pub fn with_source(mut self, error: impl StdError + Send + Sync + 'static) -> Self {
+        match &mut self {
+            StoreError::Unavailable { source, .. } | StoreError::Protocol { source, .. } => {
+                *source = Some(Arc::new(error));
+            }
+            StoreError::Unsupported(_) => {}
+        }
+        self
+    }
+
+    /// Whether the store could not be reached (as opposed to answering
+    /// something wrong).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable { .. })
+    }
 }
 
 /// Shared limit state, one round trip per operation. See the module docs.
@@ -160,6 +255,16 @@ pub trait LimitStore: Send + Sync + Debug {
         lease: Lease,
         refund_tokens: u64,
     ) -> Result<(), StoreError>;
+
+    /// Pushes the expiry of `leases` (all of `key`) out to `limits.lease_ttl`
+    /// from now. A lease the store no longer has is not brought back: it is
+    /// reported in [`Renewal::lost`].
+    async fn renew(
+        &self,
+        key: &str,
+        limits: &StoreLimits,
+        leases: &[LeaseToken],
+    ) -> Result<Renewal, StoreError>;
 }
 
 #[async_trait]
@@ -190,6 +295,14 @@ impl<S: LimitStore + ?Sized> LimitStore for Arc<S> {
     ) -> Result<(), StoreError> {
         (**self).release(key, limits, lease, refund_tokens).await
     }
+    async fn renew(
+        &self,
+        key: &str,
+        limits: &StoreLimits,
+        leases: &[LeaseToken],
+    ) -> Result<Renewal, StoreError> {
+        (**self).renew(key, limits, leases).await
+    }
 }
 
 /// The in-process [`LimitStore`]: the same algorithms as a local limiter,
@@ -210,8 +323,8 @@ struct MemoryState {
 struct KeyState {
     limits: Limits,
     rate_fraction: f64,
-    /// Live leases: id → (expiry, where the reservation sits in the buckets).
-    leases: HashMap<LeaseId, (Nanos, Stamps)>,
+    /// Live leases: token → (expiry, where the reservation sits in the buckets).
+    leases: HashMap<LeaseToken, (Nanos, Stamps)>,
 }
 
 impl Default for MemoryStore {
@@ -281,7 +394,7 @@ impl LimitStore for MemoryStore {
         let now = self.clock.now();
         let mut state = self.inner.lock();
         state.next_lease += 1;
-        let lease_id = LeaseId(state.next_lease);
+        let token = LeaseToken::new(state.next_lease.to_string());
         let entry = state
             .keys
             .entry(key.to_owned())
@@ -292,7 +405,7 @@ impl LimitStore for MemoryStore {
         }
         entry.reap(now);
         if let Err(impossible) = entry.limits.check_possible(tokens) {
-            return Err(StoreError::Protocol(format!(
+            return Err(StoreError::protocol(format!(
                 "cost of {tokens} exceeds the whole {} capacity of {} for key `{key}`",
                 impossible.limit, impossible.capacity
             )));
@@ -302,11 +415,8 @@ impl LimitStore for MemoryStore {
                 let ttl = duration_to_nanos(limits.lease_ttl);
                 entry
                     .leases
-                    .insert(lease_id, (now.saturating_add(ttl), stamps));
-                Ok(Reservation::Admitted(Lease {
-                    id: lease_id,
-                    tokens,
-                }))
+                    .insert(token.clone(), (now.saturating_add(ttl), stamps));
+                Ok(Reservation::Admitted(Lease { token, tokens }))
             }
             Err(blocked) => {
                 let at = if blocked.not_before > now {
@@ -343,7 +453,7 @@ impl LimitStore for MemoryStore {
         };
         // An expired lease's reservation is still refunded, as far as due
         // (its stamp is gone: stamp 0 errs towards refunding less).
-        let stamps = match entry.leases.remove(&lease.id) {
+        let stamps = match entry.leases.remove(&lease.token) {
             Some((_, stamps)) => {
                 entry.limits.release_slot();
                 stamps
@@ -369,7 +479,7 @@ impl LimitStore for MemoryStore {
         let now = self.clock.now();
         let mut state = self.inner.lock();
         if let Some(entry) = state.keys.get_mut(key) {
-            let stamps = match entry.leases.remove(&lease.id) {
+            let stamps = match entry.leases.remove(&lease.token) {
                 Some((_, stamps)) => {
                     entry.limits.release_slot();
                     stamps
@@ -382,5 +492,36 @@ impl LimitStore for MemoryStore {
                 .settle(now, lease.tokens, lease.tokens - refund, stamps);
         }
         Ok(())
+    }
+
+    async fn renew(
+        &self,
+        key: &str,
+        limits: &StoreLimits,
+        leases: &[LeaseToken],
+    ) -> Result<Renewal, StoreError> {
+        let now = self.clock.now();
+        let expires = now.saturating_add(duration_to_nanos(limits.lease_ttl));
+        let mut state = self.inner.lock();
+        let Some(entry) = state.keys.get_mut(key) else {
+            return Ok(Renewal {
+                renewed: 0,
+                lost: leases.to_vec(),
+            });
+        };
+        // Expired leases go first, as on an admission: one that ran out
+        // before this renewal is lost, even if no admission has reaped it.
+        entry.reap(now);
+        let mut renewal = Renewal::default();
+        for token in leases {
+            match entry.leases.get_mut(token) {
+                Some((expiry, _)) => {
+                    *expiry = expires;
+                    renewal.renewed += 1;
+                }
+                None => renewal.lost.push(token.clone()),
+            }
+        }
+        Ok(renewal)
     }
 }

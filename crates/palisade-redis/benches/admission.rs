@@ -1,6 +1,6 @@
 //! Admission latency and throughput over loopback, against the floor any
 //! Redis-backed limiter stands on: a raw `PING` round trip on the same
-//! connection type (`redis::aio::ConnectionManager`), measured in the same run.
+//! connection type (`redis::aio::RedisLink`), measured in the same run.
 //!
 //! - `single`: one task, one operation per iteration (the median is p50
 //!   latency);
@@ -33,9 +33,9 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use futures_util::future::join_all;
 use palisade_limit::{Lease, LimitStore, Quota, Reservation, StoreLimits};
+use palisade_redis::RedisLink;
 use palisade_redis::testing::{RedisServer, TestServerError};
 use palisade_redis::{RedisConfig, RedisConnection, RedisLimitStore};
-use redis::aio::ConnectionManager;
 
 const KEY: &str = "bench/model";
 
@@ -49,7 +49,7 @@ fn limits() -> StoreLimits {
     }
 }
 
-async fn ping(manager: &ConnectionManager) {
+async fn ping(manager: &RedisLink) {
     let mut manager = manager.clone();
     let pong: String = redis::cmd("PING").query_async(&mut manager).await.unwrap();
     assert_eq!(pong, "PONG");
@@ -74,7 +74,7 @@ fn bench(c: &mut Criterion, server: &RedisServer) {
             .unwrap();
         let store = RedisLimitStore::new(connection.clone());
         store.preload().await.unwrap();
-        (connection.manager(), Arc::new(store))
+        (connection.link(), Arc::new(store))
     });
     let limits = Arc::new(limits());
 
@@ -93,7 +93,7 @@ fn bench(c: &mut Criterion, server: &RedisServer) {
                     let lease = admit(&store, &limits).await;
                     timed += start.elapsed();
                     store
-                        .release(KEY, &limits, lease, lease.tokens)
+                        .release(KEY, &limits, lease.clone(), lease.tokens)
                         .await
                         .unwrap();
                 }
@@ -121,7 +121,7 @@ fn bench(c: &mut Criterion, server: &RedisServer) {
                     join_all(
                         leases
                             .into_iter()
-                            .map(|lease| store.release(KEY, &limits, lease, lease.tokens)),
+                            .map(|lease| store.release(KEY, &limits, lease.clone(), lease.tokens)),
                     )
                     .await;
                 }
@@ -134,7 +134,7 @@ fn bench(c: &mut Criterion, server: &RedisServer) {
 
 /// Per-operation latencies of `PING` and admission, alternating.
 async fn paired(
-    manager: ConnectionManager,
+    manager: RedisLink,
     store: Arc<RedisLimitStore>,
     limits: Arc<StoreLimits>,
     rounds: usize,
@@ -148,7 +148,7 @@ async fn paired(
         let lease = admit(&store, &limits).await;
         admits.push(start.elapsed());
         store
-            .release(KEY, &limits, lease, lease.tokens)
+            .release(KEY, &limits, lease.clone(), lease.tokens)
             .await
             .unwrap();
     }
@@ -215,7 +215,7 @@ fn paired_run(server: &RedisServer) {
             .unwrap();
         let store = Arc::new(RedisLimitStore::new(connection.clone()));
         let limits = Arc::new(limits());
-        let manager = connection.manager();
+        let manager = connection.link();
         // Warm-up, then single task.
         paired(
             manager.clone(),
@@ -257,7 +257,7 @@ fn paired_run(server: &RedisServer) {
             async move {
                 let lease = admit(&store, &limits).await;
                 store
-                    .release(KEY, &limits, lease, lease.tokens)
+                    .release(KEY, &limits, lease.clone(), lease.tokens)
                     .await
                     .unwrap();
             }

@@ -1,11 +1,13 @@
 //! `RedisConfig`: where Redis is, how long to wait for it, and what to do
 //! when it does not answer.
 
+use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::ConfigError;
+use crate::topology::{Topology, redact};
 
 /// The environment variable [`RedisConfig::from_env`] reads the URL from.
 pub const REDIS_URL_ENV: &str = "REDIS_URL";
@@ -43,12 +45,22 @@ pub enum FailurePolicy {
 /// assert_eq!(config.on_unavailable, FailurePolicy::FailClosed);
 /// assert_eq!(config.key_prefix, "palisade");
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `Debug` shows the URL with its password replaced by `***`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisConfig {
-    /// `redis://[user:password@]host:port[/db]` (or `rediss://` where the
-    /// `redis` crate was built with TLS). Default `redis://127.0.0.1:6379`;
-    /// [`RedisConfig::from_env`] takes it from `REDIS_URL`.
+    /// Where Redis is, and whether it is one server or a cluster:
+    ///
+    /// - `redis://[user:password@]host:port[/db]`: one server (`rediss://`
+    ///   for TLS, with the `tls` feature);
+    /// - `redis+cluster://[user:password@]host:port,host:port` (or
+    ///   `rediss+cluster://`): a Redis Cluster, from these seed nodes;
+    /// - a list of node URLs separated by commas or spaces: a cluster, from
+    ///   these seeds.
+    ///
+    /// Default `redis://127.0.0.1:6379`; [`RedisConfig::from_env`] takes it
+    /// from `REDIS_URL`.
     pub url: String,
     /// The first part of every key (`<prefix>:{<name>}:rpm`), so several
     /// deployments can share one Redis. Default `palisade`.
@@ -96,6 +108,31 @@ impl Default for RedisConfig {
     }
 }
 
+impl fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            url,
+            key_prefix,
+            on_unavailable,
+            command_timeout,
+            connect_timeout,
+            retry_interval,
+            local_share,
+            concurrency_retry,
+        } = self;
+        f.debug_struct("RedisConfig")
+            .field("url", &redact(url))
+            .field("key_prefix", key_prefix)
+            .field("on_unavailable", on_unavailable)
+            .field("command_timeout", command_timeout)
+            .field("connect_timeout", connect_timeout)
+            .field("retry_interval", retry_interval)
+            .field("local_share", local_share)
+            .field("concurrency_retry", concurrency_retry)
+            .finish()
+    }
+}
+
 impl RedisConfig {
     /// The defaults with the URL taken from `REDIS_URL` when it is set and
     /// not empty.
@@ -129,15 +166,7 @@ impl RedisConfig {
     /// Checks the values a store cannot work with, naming the field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let field = |field: &'static str, problem: String| ConfigError { field, problem };
-        if self.url.trim().is_empty() {
-            return Err(field("url", "is empty".into()));
-        }
-        if let Err(err) = redis::Client::open(self.url.as_str()) {
-            return Err(field(
-                "url",
-                format!("`{}` is not a Redis URL: {err}", self.url),
-            ));
-        }
+        Topology::parse(&self.url)?;
         if self.key_prefix.is_empty() || self.key_prefix.contains(['{', '}']) {
             return Err(field(
                 "key_prefix",

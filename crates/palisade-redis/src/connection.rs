@@ -1,22 +1,25 @@
-//! `RedisConnection`: one reconnecting connection shared by the stores, the
-//! timeout on every call, and the health that decides when the failure policy
-//! applies and when Redis is tried again.
+//! `RedisConnection`: one reconnecting client (one server or a cluster)
+//! shared by the stores, the timeout on every call, and the health that
+//! decides when the failure policy applies and when Redis is tried again.
 
 use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, RedisResult, ServerErrorKind};
 use tokio::time::Instant;
 
 use crate::config::RedisConfig;
 use crate::error::RedisStoreError;
+use crate::link::RedisLink;
 use crate::stats::{RedisStats, StatsCounters};
+use crate::topology::Topology;
 
-/// A connection to Redis through [`redis::aio::ConnectionManager`] (one
-/// multiplexed connection that reconnects by itself), with the store's view of
-/// whether Redis is reachable.
+/// A connection to Redis — one server through [`redis::aio::ConnectionManager`]
+/// (one multiplexed connection that reconnects by itself), or a Redis Cluster
+/// through the `redis` crate's cluster client, as the URL says (see
+/// [`RedisConfig::url`]) — with the store's view of whether Redis is
+/// reachable.
 ///
 /// Cheap to clone; the limit and breaker stores of one process usually share
 /// one. Every call is bounded by `command_timeout`. After a call fails to reach
@@ -31,9 +34,10 @@ pub struct RedisConnection {
 }
 
 struct Inner {
-    manager: ConnectionManager,
+    link: RedisLink,
     config: RedisConfig,
-    /// `host:port` without credentials, for errors and events.
+    /// `host:port` (or `cluster host:port,…`) without credentials, for
+    /// errors and events.
     server: String,
     health: Mutex<Health>,
     stats: StatsCounters,
@@ -65,35 +69,20 @@ impl RedisConnection {
     /// runtime, which runs the reconnection.
     pub async fn connect(config: RedisConfig) -> Result<Self, RedisStoreError> {
         config.validate()?;
-        let client = redis::Client::open(config.url.as_str()).map_err(|err| {
+        let topology = Topology::parse(&config.url)?;
+        let server = topology.describe();
+        let link = RedisLink::open(&topology, &config).map_err(|err| {
             RedisStoreError::Config(crate::ConfigError {
                 field: "url",
-                problem: format!("is not a Redis URL: {err}"),
+                problem: format!(
+                    "cannot set up a client for {server}: {}",
+                    crate::topology::redact(&err.to_string())
+                ),
             })
         })?;
-        let server = client.get_connection_info().addr().to_string();
-        // Few, quick reconnection attempts: the store's own retry interval
-        // paces the retries during an outage, and a long backoff inside the
-        // manager would only make calls wait on a reconnection that the
-        // command timeout abandons anyway.
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.connect_timeout))
-            .set_response_timeout(Some(config.command_timeout))
-            .set_number_of_retries(1)
-            .set_min_delay(std::time::Duration::from_millis(10))
-            .set_max_delay(config.retry_interval);
-        let manager =
-            ConnectionManager::new_lazy_with_config(client, manager_config).map_err(|err| {
-                RedisStoreError::Unavailable {
-                    server: server.clone(),
-                    operation: "connect",
-                    reason: err.to_string(),
-                    retry_interval: config.retry_interval,
-                }
-            })?;
         Ok(Self {
             inner: Arc::new(Inner {
-                manager,
+                link,
                 config,
                 server,
                 health: Mutex::new(Health::Up),
@@ -107,7 +96,8 @@ impl RedisConnection {
         &self.inner.config
     }
 
-    /// `host:port` of the server (never the credentials).
+    /// `host:port` of the server, or `cluster host:port,…` of a cluster's
+    /// seed nodes (never the credentials).
     pub fn server(&self) -> &str {
         &self.inner.server
     }
@@ -124,18 +114,24 @@ impl RedisConnection {
         stats
     }
 
-    /// A handle on the underlying connection (cheap clone), for commands of
-    /// your own; they do not pass through the health tracking.
-    pub fn manager(&self) -> ConnectionManager {
-        self.inner.manager.clone()
+    /// A handle on the underlying client (cheap clone), for commands of your
+    /// own; they do not pass through the health tracking.
+    pub fn link(&self) -> RedisLink {
+        self.inner.link.clone()
+    }
+
+    /// Whether the URL named a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.inner.link.is_cluster()
     }
 
     /// Sends `PING` through the health tracking: a readiness check that also
     /// ends an outage early when it succeeds.
     pub async fn ping(&self) -> Result<(), RedisStoreError> {
-        let mut manager = self.manager();
+        let mut link = self.link();
+        // On a cluster PING goes to every node, and succeeds when all answer.
         self.call("ping", async move {
-            redis::cmd("PING").query_async::<String>(&mut manager).await
+            redis::cmd("PING").query_async::<String>(&mut link).await
         })
         .await
         .map(drop)
@@ -278,6 +274,9 @@ impl RedisConnection {
 /// Whether `err` means Redis could not serve the call at all (as opposed to a
 /// reply we did not expect): transport failures, and the server states in
 /// which it answers but cannot run scripts (loading, failover, cluster down).
+/// A `MOVED` or `ASK` that reaches us means the cluster client ran out of
+/// redirections while the topology was changing (a replica being promoted):
+/// the cluster cannot serve the slot yet, so it counts the same.
 fn is_unreachable(err: &RedisError) -> bool {
     if err.is_io_error()
         || err.is_connection_dropped()
@@ -295,6 +294,8 @@ fn is_unreachable(err: &RedisError) -> bool {
             | redis::ErrorKind::AuthenticationFailed
             | redis::ErrorKind::Server(
                 ServerErrorKind::BusyLoading
+                    | ServerErrorKind::Moved
+                    | ServerErrorKind::Ask
                     | ServerErrorKind::TryAgain
                     | ServerErrorKind::ClusterDown
                     | ServerErrorKind::MasterDown

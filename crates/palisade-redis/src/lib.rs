@@ -57,7 +57,7 @@
 //! | type | role |
 //! |---|---|
 //! | [`RedisConfig`] | URL (`REDIS_URL`), key prefix, timeouts, failure policy (serde) |
-//! | [`RedisConnection`] | one reconnecting [`redis::aio::ConnectionManager`], the timeout on every call, Redis's health, [`RedisStats`] |
+//! | [`RedisConnection`] | one reconnecting client ([`RedisLink`]: a single server or a Redis Cluster, from the URL), the timeout on every call, Redis's health, [`RedisStats`] |
 //! | [`RedisLimitStore`] | palisade-limit's `LimitStore`: `admit.lua`, `settle.lua`, lease renewal, the failure policy |
 //! | [`RedisBreakerStore`] | palisade-breaker's `BreakerStore`: `breaker.lua` |
 //! | [`keys`] | the key layout and its hash tags |
@@ -90,9 +90,12 @@ mod connection;
 mod error;
 pub mod keys;
 pub mod limit;
+mod link;
 mod stats;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tls;
+mod topology;
 
 /// The model in prose: key layout, the scripts' semantics, failure handling
 /// (the text of `docs/redis.md`).
@@ -104,4 +107,6 @@ pub use config::{DEFAULT_REDIS_URL, FailurePolicy, REDIS_URL_ENV, RedisConfig};
 pub use connection::RedisConnection;
 pub use error::{ConfigError, RedisStoreError};
 pub use limit::RedisLimitStore;
+pub use link::RedisLink;
 pub use stats::RedisStats;
+pub use topology::redact;

@@ -89,7 +89,7 @@ async fn refusal_by_one_limit_takes_nothing_from_the_others() {
             ..
         }
     ));
-    let mut manager = conn.manager();
+    let mut manager = conn.link();
     let leases: u64 = manager.zcard(&keys.leases).await.unwrap();
     assert_eq!(leases, 1, "the refused admission left no lease");
     // The request budget of 2 still has one left.
@@ -143,7 +143,7 @@ async fn keys_are_hash_tagged_and_stamped_with_the_server_clock() {
         tokens: slow(10_000),
         max_concurrent: Some(4),
     };
-    let mut manager = conn.manager();
+    let mut manager = conn.link();
     let before: (u64, u64) = redis::cmd("TIME").query_async(&mut manager).await.unwrap();
     assert_eq!(
         admit(&conn, &keys, &limits, 500, "lease-1").await,
@@ -170,7 +170,7 @@ async fn keys_are_hash_tagged_and_stamped_with_the_server_clock() {
     // The same slot, as the server computes it.
     let slot = |key: &str| {
         let key = key.to_owned();
-        let mut manager = conn.manager();
+        let mut manager = conn.link();
         async move {
             redis::cmd("CLUSTER")
                 .arg("KEYSLOT")
@@ -333,7 +333,7 @@ async fn scripts_are_loaded_again_after_a_flush() {
         admit(&conn, &keys, &limits, 0, "").await,
         AdmitReply::Admitted
     );
-    let mut manager = conn.manager();
+    let mut manager = conn.link();
     let _: () = redis::cmd("SCRIPT")
         .arg("FLUSH")
         .query_async(&mut manager)
@@ -353,7 +353,7 @@ async fn a_foreign_value_under_a_key_is_an_unexpected_reply() {
     };
     let conn = connect(&server).await;
     let keys = LimitKeys::new("palisade", "foreign");
-    let mut manager = conn.manager();
+    let mut manager = conn.link();
     let _: () = manager.set(&keys.requests, "not a bucket").await.unwrap();
     let limits = SharedLimits {
         requests: slow(5),
@@ -400,7 +400,7 @@ async fn concurrent_callers_never_overdraw_a_limit() {
         total += task.await.unwrap();
     }
     assert_eq!(total, 100);
-    let mut manager = conn.manager();
+    let mut manager = conn.link();
     let leases: u64 = manager.zcard(&keys.leases).await.unwrap();
     assert_eq!(leases, 100, "one lease per admission, none for refusals");
 }

@@ -146,7 +146,7 @@ async fn fail_open_admits_at_the_local_limit_and_returns_to_redis() {
         store.stats()
     );
     assert_eq!(store.stats().recoveries, 1);
-    let mut manager = store.connection().manager();
+    let mut manager = store.connection().link();
     let exists: bool = manager.exists("palisade:{fo}:rpm").await.unwrap();
     assert!(exists, "admissions are counted in Redis again");
 }
@@ -164,11 +164,15 @@ async fn fail_closed_refuses_with_a_typed_error_and_recovers() {
 
     for _ in 0..5 {
         match store.try_reserve("fc", &limits, 0).await {
-            Err(StoreError::Unavailable(message)) => {
+            Err(err @ StoreError::Unavailable { .. }) => {
+                let message = err.to_string();
                 assert!(
                     message.contains(&format!("127.0.0.1:{}", server.port())),
                     "{message}"
                 );
+                // The Redis error travels along as the source.
+                let source = std::error::Error::source(&err).map(ToString::to_string);
+                assert!(source.is_some_and(|s| s.contains("unavailable")), "{err:?}");
             }
             other => panic!("expected Unavailable, got {other:?}"),
         }
@@ -274,6 +278,6 @@ async fn tokens_are_refunded_across_instances() {
     // More than the burst can never fit: an error, not an endless wait.
     assert!(matches!(
         b.try_reserve("tpm", &limits, 1001).await,
-        Err(StoreError::Protocol(_))
+        Err(StoreError::Protocol { .. })
     ));
 }

@@ -121,6 +121,7 @@ mod tape_de;
 mod token;
 #[cfg(feature = "tokens")]
 mod tokens;
+mod unquoted;
 mod value;
 mod value_serde;
 

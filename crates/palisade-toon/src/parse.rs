@@ -11,9 +11,9 @@ use std::borrow::Cow;
 use crate::error::{Error, ErrorKind, Result};
 use crate::header::{FieldSpec, Header, HeaderParse, parse_header};
 use crate::options::DecodeOptions;
-use crate::quote::find_unquoted;
 use crate::scan::{Line, Scanned, scan};
 pub(crate) use crate::token::{Scalar, parse_primitive};
+use crate::unquoted::{find_closing_quote, find_unquoted};
 
 /// Receives the decoded structure as events.
 pub(crate) trait Sink<'a> {
@@ -250,7 +250,7 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
     ) -> Result<(Cow<'a, str>, &'a str)> {
         let b = content.as_bytes();
         if b.first() == Some(&b'"') {
-            let close = crate::quote::find_closing_quote(b, 0).ok_or_else(|| {
+            let close = find_closing_quote(b, 0).ok_or_else(|| {
                 line.error_at(ErrorKind::UnterminatedString, offset_in(line, content))
             })?;
             let key = crate::quote::unescape(&content[1..close])

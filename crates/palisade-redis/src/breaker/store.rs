@@ -67,7 +67,7 @@ impl RedisBreakerStore {
         for arg in args {
             invocation.arg(arg);
         }
-        let mut manager = self.connection.manager();
+        let mut manager = self.connection.link();
         self.connection
             .call(operation, async move {
                 invocation.invoke_async(&mut manager).await

@@ -29,7 +29,7 @@ pub(crate) fn shared_limits(key: &str, limits: &StoreLimits) -> Result<SharedLim
     let rate = |name: &str, quota: Option<&Quota>| match quota {
         None => Ok(None),
         Some(q) => bucket(q, limits.rate_fraction).map(Some).ok_or_else(|| {
-            StoreError::Protocol(format!(
+            StoreError::protocol(format!(
                 "the {name} quota of key `{key}` ({} per {:?}, burst {}) can never admit: \
                  amount, burst and period must be positive",
                 q.amount,
@@ -39,7 +39,7 @@ pub(crate) fn shared_limits(key: &str, limits: &StoreLimits) -> Result<SharedLim
         }),
     };
     if limits.max_concurrent == Some(0) {
-        return Err(StoreError::Protocol(format!(
+        return Err(StoreError::protocol(format!(
             "max_concurrent of key `{key}` is 0, which can never admit"
         )));
     }

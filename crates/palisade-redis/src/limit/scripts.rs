@@ -13,7 +13,6 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use redis::Script;
-use redis::aio::ConnectionManager;
 
 use crate::connection::RedisConnection;
 use crate::error::RedisStoreError;
@@ -129,7 +128,7 @@ pub struct SettleReply {
 /// Loads every limit script (SCRIPT LOAD), so the first admission is a plain
 /// EVALSHA. Optional: an unknown script is loaded on first use anyway.
 pub async fn preload(connection: &RedisConnection) -> Result<(), RedisStoreError> {
-    let mut manager = connection.manager();
+    let mut manager = connection.link();
     connection
         .call("script load", async move {
             ADMIT.load_async(&mut manager).await?;
@@ -165,7 +164,7 @@ pub async fn admit(
         .arg(limits.max_concurrent.unwrap_or(0))
         .arg(lease_id)
         .arg(ttl_ms(lease_ttl));
-    let mut manager: ConnectionManager = connection.manager();
+    let mut manager = connection.link();
     let reply: Vec<i64> = connection
         .call("limit admission", async move {
             invocation.invoke_async(&mut manager).await
@@ -194,7 +193,7 @@ pub async fn settle(
         .arg(refund)
         .arg(debt)
         .arg(lease_id);
-    let mut manager = connection.manager();
+    let mut manager = connection.link();
     let reply: Vec<i64> = connection
         .call("limit settlement", async move {
             invocation.invoke_async(&mut manager).await
@@ -224,7 +223,7 @@ pub async fn renew(
     for id in lease_ids {
         invocation.arg(id);
     }
-    let mut manager = connection.manager();
+    let mut manager = connection.link();
     connection
         .call("lease renewal", async move {
             invocation.invoke_async(&mut manager).await

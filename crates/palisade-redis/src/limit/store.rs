@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use palisade_limit::{
-    Lease, LeaseId, LimitKind, LimitStore, MemoryStore, Reservation, Settled, StoreError,
-    StoreLimits,
+    Lease, LeaseToken, LimitKind, LimitStore, MemoryStore, Renewal, Reservation, Settled,
+    StoreError, StoreLimits,
 };
 
 use crate::config::FailurePolicy;
@@ -19,10 +19,11 @@ use crate::limit::renewal::LeaseKeeper;
 use crate::limit::scripts::{self, AdmitReply, Refusal};
 use crate::stats::{RedisStats, StatsCounters};
 
-/// Lease ids issued by Redis have this bit set; ids issued by the local
-/// fallback store do not (it counts up from 1), so settling and releasing go
-/// to the store that issued the lease without any bookkeeping.
-const REDIS_LEASE_BIT: u64 = 1 << 63;
+/// Tokens of leases the local fallback store issued start with this; the
+/// rest are Redis lease members. Settling, releasing and renewing therefore
+/// go to the store that issued a lease without any bookkeeping, during an
+/// outage or after it.
+const LOCAL_LEASE_PREFIX: &str = "local:";
 
 /// A [`LimitStore`] that keeps every limit's counting in Redis, so that all
 /// instances using the same key share one quota.
@@ -73,8 +74,7 @@ impl RedisLimitStore {
     }
 
     /// Uses `store` for local decisions under `fail_open` (it receives the
-    /// limits scaled by `local_share`). Its lease ids must stay below 2⁶³, as
-    /// [`MemoryStore`]'s do. Ignored under `fail_closed`.
+    /// limits scaled by `local_share`). Ignored under `fail_closed`.
     pub fn with_fallback(mut self, store: Arc<dyn LimitStore>) -> Self {
         if self.connection.config().on_unavailable == FailurePolicy::FailOpen {
             self.fallback = Some(store);
@@ -123,12 +123,18 @@ impl RedisLimitStore {
                 StatsCounters::bump(&counters.served_locally);
                 tracing::debug!(limit = key, error = %err, "palisade-redis: admission decided locally (fail_open)");
                 let local = local_share(limits, self.connection.config().local_share);
-                let answer = fallback.try_reserve(key, &local, tokens).await?;
+                let answer = match fallback.try_reserve(key, &local, tokens).await? {
+                    Reservation::Admitted(lease) => Reservation::Admitted(Lease {
+                        token: LeaseToken::new(format!("{LOCAL_LEASE_PREFIX}{}", lease.token)),
+                        tokens: lease.tokens,
+                    }),
+                    refused => refused,
+                };
                 Ok(self.poll_concurrency(answer))
             }
             None => {
                 StatsCounters::bump(&counters.refused_unavailable);
-                Err(StoreError::Unavailable(err.to_string()))
+                Err(to_store_error(err))
             }
         }
     }
@@ -160,10 +166,10 @@ impl RedisLimitStore {
         refund: u64,
         debt: u64,
     ) -> Result<Settled, StoreError> {
-        let member = lease_member(lease.id);
+        let member = lease.token.as_str();
         // Whatever Redis says, this process stops renewing the lease: if the
         // call below fails, the lease expires with its TTL.
-        self.leases.forget(key, &member);
+        self.leases.forget(key, member);
         let tokens = token_rate(limits);
         if tokens.is_none() && limits.max_concurrent.is_none() {
             return Ok(Settled::default());
@@ -174,7 +180,7 @@ impl RedisLimitStore {
             tokens,
             refund,
             debt,
-            &member,
+            member,
         )
         .await
         .map_err(|err| to_store_error(&err))?;
@@ -200,8 +206,7 @@ impl LimitStore for RedisLimitStore {
             return Err(too_large(key, tokens, rate.burst()));
         }
         let keys = self.keys(key);
-        let id = LeaseId(rand::random::<u64>() | REDIS_LEASE_BIT);
-        let member = lease_member(id);
+        let member = format!("{:016x}", rand::random::<u64>());
         let reply = scripts::admit(
             &self.connection,
             &keys,
@@ -213,11 +218,12 @@ impl LimitStore for RedisLimitStore {
         .await;
         match reply {
             Ok(AdmitReply::Admitted) => {
+                let token = LeaseToken::new(member.as_str());
                 if shared.max_concurrent.is_some() {
                     self.leases
                         .hold(&self.connection, key, &keys, limits.lease_ttl, member);
                 }
-                Ok(Reservation::Admitted(Lease { id, tokens }))
+                Ok(Reservation::Admitted(Lease { token, tokens }))
             }
             Ok(AdmitReply::Refused { by, retry_after }) => {
                 Ok(self.poll_concurrency(Reservation::NotBefore {
@@ -240,7 +246,7 @@ impl LimitStore for RedisLimitStore {
         lease: Lease,
         actual_tokens: u64,
     ) -> Result<Settled, StoreError> {
-        if !is_redis_lease(lease.id) {
+        if let Some(lease) = local_lease(&lease) {
             return match &self.fallback {
                 Some(fallback) => {
                     let local = local_share(limits, self.connection.config().local_share);
@@ -261,7 +267,7 @@ impl LimitStore for RedisLimitStore {
         lease: Lease,
         refund_tokens: u64,
     ) -> Result<(), StoreError> {
-        if !is_redis_lease(lease.id) {
+        if let Some(lease) = local_lease(&lease) {
             return match &self.fallback {
                 Some(fallback) => {
                     let local = local_share(limits, self.connection.config().local_share);
@@ -273,15 +279,63 @@ impl LimitStore for RedisLimitStore {
         let refund = refund_tokens.min(lease.tokens);
         self.finish(key, limits, lease, refund, 0).await.map(drop)
     }
+
+    async fn renew(
+        &self,
+        key: &str,
+        limits: &StoreLimits,
+        leases: &[LeaseToken],
+    ) -> Result<Renewal, StoreError> {
+        let (local, remote): (Vec<&LeaseToken>, Vec<&LeaseToken>) = leases
+            .iter()
+            .partition(|t| t.as_str().starts_with(LOCAL_LEASE_PREFIX));
+        let mut renewal = Renewal::default();
+        if !local.is_empty() {
+            let inner: Vec<LeaseToken> = local
+                .iter()
+                .map(|t| LeaseToken::new(&t.as_str()[LOCAL_LEASE_PREFIX.len()..]))
+                .collect();
+            match &self.fallback {
+                Some(fallback) => {
+                    let share = local_share(limits, self.connection.config().local_share);
+                    let r = fallback.renew(key, &share, &inner).await?;
+                    renewal.renewed += r.renewed;
+                    renewal.lost.extend(
+                        r.lost
+                            .into_iter()
+                            .map(|t| LeaseToken::new(format!("{LOCAL_LEASE_PREFIX}{t}"))),
+                    );
+                }
+                None => renewal.lost.extend(local.into_iter().cloned()),
+            }
+        }
+        if !remote.is_empty() {
+            let members: Vec<String> = remote.iter().map(|t| t.as_str().to_owned()).collect();
+            let lost = scripts::renew(
+                &self.connection,
+                &self.keys(key),
+                &members,
+                limits.lease_ttl,
+            )
+            .await
+            .map_err(|err| to_store_error(&err))?;
+            renewal.renewed += members.len().saturating_sub(lost.len());
+            renewal.lost.extend(lost.into_iter().map(LeaseToken::new));
+        }
+        Ok(renewal)
+    }
 }
 
-fn is_redis_lease(id: LeaseId) -> bool {
-    id.0 & REDIS_LEASE_BIT != 0
-}
-
-/// The lease's member name in the leases set.
-fn lease_member(id: LeaseId) -> String {
-    format!("{:016x}", id.0)
+/// The fallback store's own lease, when `lease` was issued locally.
+fn local_lease(lease: &Lease) -> Option<Lease> {
+    lease
+        .token
+        .as_str()
+        .strip_prefix(LOCAL_LEASE_PREFIX)
+        .map(|inner| Lease {
+            token: LeaseToken::new(inner),
+            tokens: lease.tokens,
+        })
 }
 
 fn limit_kind(by: Refusal) -> LimitKind {
@@ -294,17 +348,19 @@ fn limit_kind(by: Refusal) -> LimitKind {
 
 /// The same refusal [`MemoryStore`] gives a cost no burst can hold.
 fn too_large(key: &str, tokens: u64, burst: u64) -> StoreError {
-    StoreError::Protocol(format!(
+    StoreError::protocol(format!(
         "cost of {tokens} exceeds the whole tokens capacity of {burst} for key `{key}`"
     ))
 }
 
+/// The limit store's error, keeping the Redis error as its source.
 fn to_store_error(err: &RedisStoreError) -> StoreError {
-    if err.is_unavailable() {
-        StoreError::Unavailable(err.to_string())
+    let error = if err.is_unavailable() {
+        StoreError::unavailable(err.to_string())
     } else {
-        StoreError::Protocol(err.to_string())
-    }
+        StoreError::protocol(err.to_string())
+    };
+    error.with_source(err.clone())
 }
 
 #[cfg(test)]
@@ -312,9 +368,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lease_ids_say_which_store_issued_them() {
-        assert!(is_redis_lease(LeaseId(5 | REDIS_LEASE_BIT)));
-        assert!(!is_redis_lease(LeaseId(5)));
-        assert_eq!(lease_member(LeaseId(255)), "00000000000000ff");
+    fn lease_tokens_say_which_store_issued_them() {
+        let local = Lease {
+            token: LeaseToken::new("local:17"),
+            tokens: 3,
+        };
+        assert_eq!(
+            local_lease(&local),
+            Some(Lease {
+                token: LeaseToken::new("17"),
+                tokens: 3
+            })
+        );
+        let remote = Lease {
+            token: LeaseToken::new("00000000000000ff"),
+            tokens: 3,
+        };
+        assert_eq!(local_lease(&remote), None);
+    }
+
+    #[test]
+    fn store_errors_keep_the_redis_error_as_source() {
+        let err = RedisStoreError::Unavailable {
+            server: "127.0.0.1:1".into(),
+            operation: "limit admission",
+            reason: "refused".into(),
+            retry_interval: std::time::Duration::from_secs(1),
+        };
+        let store = to_store_error(&err);
+        assert!(store.is_unavailable());
+        let source = std::error::Error::source(&store).map(ToString::to_string);
+        assert_eq!(source, Some(err.to_string()));
     }
 }

@@ -1,6 +1,9 @@
-//! A throwaway `redis-server` for tests, benches and examples (feature
-//! `testing`): started from `PATH` on a free loopback port with its working
-//! directory in a temporary folder, persistence off, stopped on drop.
+//! Throwaway Redis servers for tests, benches and examples (feature
+//! `testing`): [`RedisServer`], one `redis-server` from `PATH` on a free
+//! loopback port with its working directory in a temporary folder,
+//! persistence off, stopped on drop; and [`RedisCluster`], a local Redis
+//! Cluster of three masters and three replicas built from such servers with
+//! `redis-cli --cluster create`, torn down on drop.
 //!
 //! ```no_run
 //! # // no_run: needs redis-server on PATH.
@@ -17,12 +20,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod cluster;
+
+pub use cluster::RedisCluster;
+
 /// Why a test server could not be started.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TestServerError {
-    /// `redis-server` is not on `PATH`.
-    #[error("redis-server is not on PATH (install it, e.g. `apt-get install -y redis-server`)")]
+    /// `redis-server` (or, for a cluster, `redis-cli`) is not on `PATH`.
+    #[error(
+        "redis-server or redis-cli is not on PATH (install them, e.g. `apt-get install -y redis-server redis-tools`)"
+    )]
     NotInstalled,
     /// It is there but did not start or did not answer.
     #[error("redis-server at {path} on port {port} did not come up: {reason}")]
@@ -43,6 +52,8 @@ pub enum TestServerError {
 #[derive(Debug)]
 pub struct RedisServer {
     binary: PathBuf,
+    /// Arguments beyond the harness's own (kept for restarts).
+    extra: Vec<String>,
     port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
@@ -51,14 +62,19 @@ pub struct RedisServer {
 impl RedisServer {
     /// Finds `redis-server` on `PATH`.
     pub fn binary() -> Option<PathBuf> {
-        let path = std::env::var_os("PATH")?;
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("redis-server"))
-            .find(|candidate| candidate.is_file())
+        on_path("redis-server")
     }
 
     /// Starts a server on a free port and waits until it answers `PING`.
     pub fn start() -> Result<Self, TestServerError> {
+        Self::start_with(&[])
+    }
+
+    /// [`start`](Self::start) with more `redis-server` arguments, e.g.
+    /// `["--requirepass", "…"]`. The readiness check is a raw `PING`, so
+    /// arguments that make the server refuse it (TLS only) need their own.
+    pub fn start_with(extra: &[&str]) -> Result<Self, TestServerError> {
+        let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
         let binary = Self::binary().ok_or(TestServerError::NotInstalled)?;
         let dir = tempfile::Builder::new()
             .prefix("palisade-redis-")
@@ -73,10 +89,11 @@ impl RedisServer {
                 port: 0,
                 reason: format!("no free port: {err}"),
             })?;
-            match spawn(&binary, port, dir.path()) {
+            match spawn(&binary, port, dir.path(), &extra) {
                 Ok(child) => {
                     return Ok(Self {
                         binary,
+                        extra,
                         port,
                         dir,
                         child: Some(child),
@@ -92,23 +109,14 @@ impl RedisServer {
     /// skip is visible) when `redis-server` is not installed, unless the
     /// environment says `CI=true`, where a missing server fails the test.
     /// Also fails when the server is installed but does not start.
-    #[allow(clippy::panic)] // failing the calling test is this function's job
     pub fn start_or_skip(test: &str) -> Option<Self> {
-        match Self::start() {
-            Ok(server) => Some(server),
-            Err(TestServerError::NotInstalled) if !running_in_ci() => {
-                // Written to the stream itself, not through `eprintln!`, which
-                // the test harness captures and hides for a passing test.
-                use std::io::Write;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "SKIPPED {test}: redis-server is not on PATH (install it with \
-                     `apt-get install -y redis-server`; under CI=true this fails)"
-                );
-                None
-            }
-            Err(err) => panic!("{test}: {err}"),
-        }
+        skip_unless_installed(test, Self::start())
+    }
+
+    /// [`start_or_skip`](Self::start_or_skip) with more arguments (see
+    /// [`start_with`](Self::start_with)).
+    pub fn start_or_skip_with(test: &str, extra: &[&str]) -> Option<Self> {
+        skip_unless_installed(test, Self::start_with(extra))
     }
 
     /// `redis://127.0.0.1:<port>`.
@@ -153,20 +161,7 @@ impl RedisServer {
     }
 
     fn signal(&self, signal: &str) -> io::Result<()> {
-        let Some(child) = &self.child else {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                "redis-server is not running",
-            ));
-        };
-        let status = Command::new("kill")
-            .args([signal, &child.id().to_string()])
-            .status()?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(io::Error::other(format!("kill {signal} failed: {status}")))
-        }
+        send_signal(self.child.as_ref(), signal)
     }
 
     /// Starts it again on the same port (after [`stop`](Self::stop)), empty.
@@ -186,7 +181,12 @@ impl RedisServer {
     }
 
     fn spawn(&mut self) -> Result<(), TestServerError> {
-        self.child = Some(spawn(&self.binary, self.port, self.dir.path())?);
+        self.child = Some(spawn(
+            &self.binary,
+            self.port,
+            self.dir.path(),
+            &self.extra,
+        )?);
         Ok(())
     }
 }
@@ -199,15 +199,63 @@ impl Drop for RedisServer {
     }
 }
 
+/// `started`, or `None` after a visible SKIPPED line when a binary is
+/// missing, unless `CI=true`, where that fails the test; any other error
+/// fails it too.
+#[allow(clippy::panic)] // failing the calling test is this function's job
+fn skip_unless_installed<T>(test: &str, started: Result<T, TestServerError>) -> Option<T> {
+    match started {
+        Ok(server) => Some(server),
+        Err(TestServerError::NotInstalled) if !running_in_ci() => {
+            // Written to the stream itself, not through `eprintln!`, which
+            // the test harness captures and hides for a passing test.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: redis-server or redis-cli is not on PATH (install them \
+                 with `apt-get install -y redis-server redis-tools`; under CI=true this fails)"
+            );
+            None
+        }
+        Err(err) => panic!("{test}: {err}"),
+    }
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
 fn running_in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+/// Sends `signal` (`-STOP`, `-CONT`) to `child` with `kill(1)`.
+fn send_signal(child: Option<&Child>, signal: &str) -> io::Result<()> {
+    let Some(child) = child else {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "redis-server is not running",
+        ));
+    };
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!("kill {signal} failed: {status}")))
+    }
 }
 
 fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
 }
 
-/// A raw RESP `PING`, so the harness does not depend on the client under test.
+/// A raw RESP `PING`, so the harness does not depend on the client under
+/// test. A server that wants a password first (`-NOAUTH`) is up too.
 fn answers_ping(addr: SocketAddr) -> bool {
     use std::io::{Read, Write};
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
@@ -217,7 +265,7 @@ fn answers_ping(addr: SocketAddr) -> bool {
     let mut reply = [0u8; 7];
     stream.write_all(b"PING\r\n").is_ok()
         && stream.read_exact(&mut reply).is_ok()
-        && &reply == b"+PONG\r\n"
+        && (&reply == b"+PONG\r\n" || reply.starts_with(b"-NOAUTH"))
 }
 
 fn log_tail(log: &Path) -> String {
@@ -226,8 +274,9 @@ fn log_tail(log: &Path) -> String {
     lines.into_iter().rev().collect::<Vec<_>>().join(" | ")
 }
 
-/// Starts `redis-server` on `port` in `dir` and waits for its `PONG`.
-fn spawn(binary: &Path, port: u16, dir: &Path) -> Result<Child, TestServerError> {
+/// Starts `redis-server` on `port` in `dir` with `extra` arguments and waits
+/// for its `PONG`.
+fn spawn(binary: &Path, port: u16, dir: &Path, extra: &[String]) -> Result<Child, TestServerError> {
     let log = dir.join("redis.log");
     let did_not_start = |reason: String| TestServerError::DidNotStart {
         path: binary.to_owned(),
@@ -242,6 +291,7 @@ fn spawn(binary: &Path, port: u16, dir: &Path) -> Result<Child, TestServerError>
         .arg("--logfile")
         .arg(&log)
         .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
