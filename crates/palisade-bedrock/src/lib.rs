@@ -80,6 +80,7 @@ mod request;
 mod response;
 mod stream;
 mod telemetry;
+mod tools;
 
 pub use catalog::{ClaudeModel, Lifecycle, Prices};
 pub use config::{BedrockConfig, BedrockConfigError};

@@ -58,6 +58,8 @@ async fn text_deltas_then_usage_then_stop() {
             StreamEvent::TextDelta {
                 text: "world".into()
             },
+            // contentBlockStop closes the text block.
+            StreamEvent::BlockStop,
             StreamEvent::Usage(Usage {
                 input_tokens: 30,
                 output_tokens: 3,

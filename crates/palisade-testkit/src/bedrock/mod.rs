@@ -71,6 +71,7 @@
 //! The server runs on the tokio runtime that calls
 //! [`bind`](FakeBedrockBuilder::bind); the runtime must have IO enabled.
 
+mod cache;
 mod fault;
 mod recording;
 mod routes;

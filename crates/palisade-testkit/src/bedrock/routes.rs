@@ -202,8 +202,14 @@ async fn converse(
         Err(response) => return *response,
     };
     let started = Instant::now();
+    let prefix = super::cache::prefix(&state, &request);
     match provider.complete(request).await {
-        Ok(response) => incoming.json(&wire_response::converse_body(&response, started.elapsed())),
+        Ok(mut response) => {
+            if let Some(prefix) = &prefix {
+                response.usage = super::cache::settle(&state, prefix, response.usage);
+            }
+            incoming.json(&wire_response::converse_body(&response, started.elapsed()))
+        }
         Err(err) if err.kind() == ErrorKind::ContentFiltered => {
             // Bedrock reports a refusal as an answer with this stop reason.
             let mut refused = palisade_core::ChatResponse::text(provider.id().clone(), "", None);

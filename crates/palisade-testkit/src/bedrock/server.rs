@@ -87,6 +87,7 @@ impl FakeBedrockBuilder {
             faults: Mutex::new(HashMap::new()),
             received: Mutex::new(Vec::new()),
             next_request: AtomicU64::new(1),
+            prefix_cache: Mutex::new(std::collections::HashSet::new()),
         });
         let (shutdown, signal) = oneshot::channel::<()>();
         let app = routes::router(state.clone());

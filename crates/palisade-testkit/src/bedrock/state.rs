@@ -19,6 +19,8 @@ pub(super) struct ServerState {
     pub(super) faults: Mutex<HashMap<String, VecDeque<WireFault>>>,
     pub(super) received: Mutex<Vec<ReceivedRequest>>,
     pub(super) next_request: AtomicU64,
+    /// Prompt prefixes written to the fake prompt cache (see [`super::cache`]).
+    pub(super) prefix_cache: Mutex<std::collections::HashSet<String>>,
 }
 
 impl ServerState {

@@ -5,3 +5,4 @@ pub(crate) mod event_stream;
 pub(crate) mod exception;
 pub(crate) mod request;
 pub(crate) mod response;
+pub(crate) mod tools;
