@@ -319,8 +319,10 @@ struct RawCell<'de>(&'de str);
 
 impl<'de> Deserializer<'de> for RawCell<'de> {
     type Error = Error;
+    #[inline]
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        match crate::token::parse_primitive(self.0).map_err(Error::new)? {
+        // Cells were trimmed when the row was split.
+        match crate::token::parse_trimmed(self.0).map_err(Error::new)? {
             Scalar::Null => visitor.visit_unit(),
             Scalar::Bool(b) => visitor.visit_bool(b),
             Scalar::Number(n) => match n.0 {
@@ -330,6 +332,18 @@ impl<'de> Deserializer<'de> for RawCell<'de> {
             },
             Scalar::Str(s) => visit_str(s, visitor),
         }
+    }
+    // A string field skips typing when the cell can only be a string.
+    #[inline]
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        if crate::token::is_plain_string(self.0) {
+            return visitor.visit_borrowed_str(self.0);
+        }
+        self.deserialize_any(visitor)
+    }
+    #[inline]
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_str(visitor)
     }
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         if self.0 == "null" {
@@ -351,13 +365,13 @@ impl<'de> Deserializer<'de> for RawCell<'de> {
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value> {
-        match crate::token::parse_primitive(self.0).map_err(Error::new)? {
+        match crate::token::parse_trimmed(self.0).map_err(Error::new)? {
             Scalar::Str(s) => visitor.visit_enum(CellVariant(s)),
             _ => Err(de::Error::custom("expected a string naming a unit variant")),
         }
     }
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char
         bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier ignored_any
     }
 }

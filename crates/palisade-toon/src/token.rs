@@ -157,8 +157,14 @@ fn parse_number(t: &str) -> Result<Option<Number>, ErrorKind> {
 }
 
 /// Reads one primitive token (§4).
+#[inline]
 pub(crate) fn parse_primitive(token: &str) -> Result<Scalar<'_>, ErrorKind> {
-    let t = trim_spaces(token);
+    parse_trimmed(trim_spaces(token))
+}
+
+/// Reads one primitive token that has no spaces around it (a split cell).
+#[inline(always)]
+pub(crate) fn parse_trimmed(t: &str) -> Result<Scalar<'_>, ErrorKind> {
     let Some(&first) = t.as_bytes().first() else {
         // The empty slice of the input itself, not a `""` literal: a sink
         // that records spans of the input can then keep it as one.
@@ -177,4 +183,14 @@ pub(crate) fn parse_primitive(token: &str) -> Result<Scalar<'_>, ErrorKind> {
         _ => {}
     }
     Ok(Scalar::Str(Cow::Borrowed(t)))
+}
+
+/// Can an unquoted, trimmed token only be a string — it starts with none of
+/// the bytes a number, `true`, `false`, `null` or a quoted string start with?
+#[inline(always)]
+pub(crate) fn is_plain_string(t: &str) -> bool {
+    !matches!(
+        t.as_bytes().first(),
+        None | Some(b'"' | b't' | b'f' | b'n' | b'-' | b'0'..=b'9')
+    )
 }

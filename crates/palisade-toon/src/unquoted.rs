@@ -26,11 +26,22 @@ pub(crate) enum Stop {
 
 /// Walks `bytes` from a starting offset, stopping at the `N` stop bytes
 /// outside quotes and at each quoted run.
+///
+/// It reads eight bytes at a time and keeps the word's exact match mask, so
+/// a row of short cells costs one load per eight bytes, not one search per
+/// cell; long stretches without a match are crossed with `memchr` (SIMD)
+/// when it can take every needle.
 #[derive(Debug, Clone)]
 pub(crate) struct Unquoted<'a, const N: usize> {
     bytes: &'a [u8],
+    /// Where the scan goes on: bits of `mask` below it are stale.
     pos: usize,
     stops: [u8; N],
+    /// Offset of the word `mask` describes.
+    base: usize,
+    /// One high bit per byte of `bytes[base..base + 8]` that is a quote or a
+    /// stop byte, not yet reported.
+    mask: u64,
 }
 
 impl<'a, const N: usize> Unquoted<'a, N> {
@@ -41,11 +52,13 @@ impl<'a, const N: usize> Unquoted<'a, N> {
             bytes,
             pos: from,
             stops,
+            base: from,
+            mask: word_mask(bytes, from, stops),
         }
     }
 
     /// The next stop byte outside quotes, skipping quoted runs.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn next_byte(&mut self) -> Option<(usize, u8)> {
         loop {
             if let Stop::Byte(at, byte) = self.next()? {
@@ -53,14 +66,43 @@ impl<'a, const N: usize> Unquoted<'a, N> {
             }
         }
     }
+
+    /// The next quote or stop byte at or after `pos`.
+    #[inline(always)]
+    fn find(&mut self) -> Option<usize> {
+        loop {
+            while self.mask != 0 {
+                let at = self.base + (self.mask.trailing_zeros() / 8) as usize;
+                self.mask &= self.mask - 1;
+                if at >= self.pos {
+                    return Some(at);
+                }
+            }
+            let next = self.pos.max(self.base + 8);
+            let rest = self.bytes.get(next..).filter(|r| !r.is_empty())?;
+            self.base = next;
+            if rest.len() >= SIMD_FROM {
+                let found = match self.stops[..] {
+                    [] => memchr::memchr(b'"', rest),
+                    [a] => memchr::memchr2(b'"', a, rest),
+                    [a, b] => memchr::memchr3(b'"', a, b, rest),
+                    _ => Some(0),
+                };
+                self.base = next + found?;
+            }
+            self.mask = word_mask(self.bytes, self.base, self.stops);
+        }
+    }
 }
 
 impl<const N: usize> Iterator for Unquoted<'_, N> {
     type Item = Stop;
 
-    #[inline]
+    // Inlined into each caller's loop: a call per stop byte costs more than
+    // the work of finding it.
+    #[inline(always)]
     fn next(&mut self) -> Option<Stop> {
-        let at = find_any(self.bytes, self.pos, self.stops)?;
+        let at = self.find()?;
         let byte = self.bytes[at];
         if byte == b'"' {
             let (end, clean) = skip_quoted(self.bytes, at);
@@ -114,47 +156,37 @@ pub(crate) fn skip_quoted(bytes: &[u8], open: usize) -> (usize, bool) {
     }
 }
 
-/// Lines longer than this are searched with `memchr` (SIMD) when it can take
+/// Stretches at least this long are crossed with `memchr` when it can take
 /// every needle; shorter ones eight bytes at a time, which beats the setup
 /// cost of a SIMD search on a few dozen bytes.
 const SIMD_FROM: usize = 128;
 
-/// The first index at or after `from` that holds `"` or one of `stops`.
+/// The exact match mask of the (zero-padded) eight bytes at `at`: the high
+/// bit of each byte that is a quote or one of `stops`.
 #[inline(always)]
-fn find_any<const N: usize>(bytes: &[u8], from: usize, stops: [u8; N]) -> Option<usize> {
-    let rest = bytes.get(from..)?;
-    if rest.len() >= SIMD_FROM {
-        let found = match stops[..] {
-            [] => memchr::memchr(b'"', rest),
-            [a] => memchr::memchr2(b'"', a, rest),
-            [a, b] => memchr::memchr3(b'"', a, b, rest),
-            _ => return find_any_swar(bytes, from, stops),
-        };
-        return found.map(|off| from + off);
-    }
-    find_any_swar(bytes, from, stops)
-}
-
-/// [`find_any`] eight bytes at a time (SWAR).
-#[inline(always)]
-fn find_any_swar<const N: usize>(bytes: &[u8], from: usize, stops: [u8; N]) -> Option<usize> {
-    let mut i = from;
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        let mut m = zero_bytes(w ^ splat(b'"'));
-        for s in stops {
-            m |= zero_bytes(w ^ splat(s));
+fn word_mask<const N: usize>(bytes: &[u8], at: usize, stops: [u8; N]) -> u64 {
+    let w = match bytes.get(at..at + 8) {
+        Some(chunk) => u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])),
+        // The last word of the line: the final eight bytes shifted down (no
+        // copy), or byte by byte when the line is shorter than a word.
+        None if bytes.len() >= 8 && at < bytes.len() => {
+            let start = bytes.len() - 8;
+            let chunk = &bytes[start..];
+            u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])) >> (8 * (at - start))
         }
-        if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
+        None => bytes
+            .get(at..)
+            .unwrap_or(&[])
+            .iter()
+            .rev()
+            .fold(0u64, |w, &b| (w << 8) | u64::from(b)),
+    };
+    let mut m = zero_bytes(w ^ splat(b'"'));
+    for s in stops {
+        m |= zero_bytes(w ^ splat(s));
     }
-    bytes
-        .get(i..)?
-        .iter()
-        .position(|&c| c == b'"' || stops.contains(&c))
-        .map(|off| i + off)
+    // Padding bytes are zero, which no stop byte is.
+    m
 }
 
 /// `b` in every byte of a word.
@@ -163,12 +195,11 @@ const fn splat(b: u8) -> u64 {
     0x0101_0101_0101_0101 * b as u64
 }
 
-/// A word with the high bit set in (at least) the lowest byte of `w` that is
-/// zero. Bits above the first zero byte may be spurious, so only the lowest
-/// set bit is used (OR-ing several such words keeps the lowest one exact).
+/// The high bit of exactly each byte of `w` that is zero.
 #[inline]
 const fn zero_bytes(w: u64) -> u64 {
-    w.wrapping_sub(0x0101_0101_0101_0101) & !w & 0x8080_8080_8080_8080
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((w & LOW7).wrapping_add(LOW7)) | w | LOW7)
 }
 
 #[cfg(test)]
