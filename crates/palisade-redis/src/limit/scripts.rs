@@ -16,9 +16,9 @@ use std::time::Duration;
 use redis::Script;
 
 use crate::connection::RedisConnection;
-use crate::link::RedisLink;
 use crate::error::RedisStoreError;
 use crate::keys::LimitKeys;
+use crate::link::RedisLink;
 
 static ADMIT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("admit.lua")));
 static SETTLE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("settle.lua")));
@@ -237,7 +237,9 @@ pub async fn admit_prepared(
         .arg(ttl_ms(lease_ttl));
     let mut link = connection.link();
     let reply: Vec<i64> = connection
-        .call("limit admission", async move { eval(&mut link, &ADMIT, &cmd).await })
+        .call("limit admission", async move {
+            eval(&mut link, &ADMIT, &cmd).await
+        })
         .await?;
     decode_admit(&reply)
         .ok_or_else(|| connection.unexpected("limit admission", format!("{reply:?}")))
@@ -267,7 +269,9 @@ pub async fn settle(
         .arg(request_rate);
     let mut link = connection.link();
     let reply: Vec<i64> = connection
-        .call("limit settlement", async move { eval(&mut link, &SETTLE, &cmd).await })
+        .call("limit settlement", async move {
+            eval(&mut link, &SETTLE, &cmd).await
+        })
         .await?;
     match *reply.as_slice() {
         [refunded, charged, removed] if refunded >= 0 && charged >= 0 => Ok(SettleReply {
@@ -298,7 +302,9 @@ pub async fn renew(
     }
     let mut link = connection.link();
     connection
-        .call("lease renewal", async move { eval(&mut link, &RENEW, &cmd).await })
+        .call("lease renewal", async move {
+            eval(&mut link, &RENEW, &cmd).await
+        })
         .await
 }
 

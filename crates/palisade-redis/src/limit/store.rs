@@ -131,7 +131,10 @@ impl RedisLimitStore {
             return Arc::clone(prepared);
         }
         let prepared = Arc::new(PreparedLimit::new(self.keys(key), limits));
-        let mut cache = self.prepared.write().unwrap_or_else(PoisonError::into_inner);
+        let mut cache = self
+            .prepared
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         if cache.len() >= PREPARED_LIMITS && !cache.contains_key(key) {
             cache.clear();
         }
