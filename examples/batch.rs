@@ -3,13 +3,13 @@
 //! progress reports, results in section order, and the section that fits no
 //! model collected as a dead letter instead of failing the batch.
 //!
-//! Run it with `cargo run --example batch --features stack`.
+//! Run it with `cargo run --example batch --features stack,testing`.
 
 use std::time::Duration;
 
-use palisade::core::testing::{Outcome, ScriptedProvider};
-use palisade::core::{ChatRequest, Priority};
 use palisade::stack::{BatchExecutor, StackBuilder};
+use palisade::testing::{Outcome, ScriptedProvider};
+use palisade::{ChatRequest, Priority};
 
 const CONFIG: &str = r#"
 [limit]

@@ -5,14 +5,14 @@
 //!
 //! ```sh
 //! # Offline: the fake server plays a throttled primary.
-//! cargo run --example bedrock_fallback --features bedrock,sim,stack,limit
+//! cargo run --example bedrock_fallback --features bedrock,fake-bedrock,stack,limit
 //!
 //! # Real Bedrock (credentials from the default AWS chain):
 //! AWS_REGION=us-east-1 \
 //! BEDROCK_MODEL_ID=us.anthropic.claude-sonnet-4-6 \
 //! BEDROCK_FALLBACK_MODELS=us.anthropic.claude-sonnet-4-5-20250929-v1:0,us.anthropic.claude-haiku-4-5-20251001-v1:0 \
 //! MAX_REQUESTS_PER_MINUTE=50 MAX_TOKENS_PER_MINUTE=200000 MAX_TOKENS_PER_MINUTE_2=400000 \
-//!   cargo run --example bedrock_fallback --features bedrock,sim,stack,limit
+//!   cargo run --example bedrock_fallback --features bedrock,fake-bedrock,stack,limit
 //! ```
 //!
 //! Limits: `MAX_REQUESTS_PER_MINUTE`, `MAX_TOKENS_PER_MINUTE` and
@@ -25,11 +25,11 @@ use std::time::Duration;
 
 use palisade::bedrock::aws::Credentials;
 use palisade::bedrock::{BedrockEnv, BedrockProvider, catalog};
-use palisade::core::testing::{Outcome, ScriptedProvider};
-use palisade::core::{ChatRequest, Provider, SharedProvider};
+use palisade::{ChatRequest, Provider, SharedProvider};
 use palisade::limit::{BurndownConfig, LimiterConfig};
-use palisade::sim::bedrock_server::{FakeBedrock, FakeBedrockServer, WireFault};
 use palisade::stack::{CandidateConfig, ModelPrice, StackBuilder, StackConfig};
+use palisade::testkit::bedrock::{FakeBedrock, FakeBedrockServer, WireFault};
+use palisade::testkit::{Outcome, ScriptedProvider};
 
 /// The three models when the environment names none.
 const DEFAULT_MODELS: [&str; 3] = [

@@ -4,11 +4,11 @@
 //! and a tenant on a tight budget never reaches the most expensive one. The
 //! fallback still skips unavailable candidates and moves on after failures.
 //!
-//! Run it with `cargo run --example custom_router --features stack`.
+//! Run it with `cargo run --example custom_router --features stack,testing`.
 
-use palisade::core::testing::ScriptedProvider;
-use palisade::core::{ChatRequest, HeuristicEstimator, Provider, TokenEstimator};
 use palisade::stack::{Candidate, Fallback, ModelPrice, Router};
+use palisade::testing::ScriptedProvider;
+use palisade::{ChatRequest, HeuristicEstimator, Provider, TokenEstimator};
 
 /// Candidate indices, in configuration order.
 const OPUS: usize = 0;

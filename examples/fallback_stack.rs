@@ -3,14 +3,14 @@
 //! attempts trail says why each request ended where it did, and the stats
 //! snapshot shows the whole stack.
 //!
-//! Run it with `cargo run --example fallback_stack --features stack`. It uses
+//! Run it with `cargo run --example fallback_stack --features stack,testing`. It uses
 //! scripted providers, so it needs no network and no credentials.
 
 use std::time::Duration;
 
-use palisade::core::testing::{Outcome, ScriptedProvider};
-use palisade::core::{ChatRequest, ErrorKind, Provider, ProviderError};
 use palisade::stack::{FallbackError, StackBuilder};
+use palisade::testing::{Outcome, ScriptedProvider};
+use palisade::{ChatRequest, ErrorKind, Provider, ProviderError};
 
 const CONFIG: &str = r#"
 name = "claude"

@@ -1,12 +1,12 @@
 //! The smallest Palisade program: a provider, a layer around it, one call.
 //!
-//! Run it with `cargo run --example quickstart`. It uses the scripted test
+//! Run it with `cargo run --example quickstart --features testing`. It uses the scripted test
 //! provider so it needs no network and no credentials.
 
 use std::time::Duration;
 
-use palisade::core::testing::ScriptedProvider;
-use palisade::core::{ChatRequest, Identity, Provider, ProviderError, ProviderExt, validate};
+use palisade::testing::ScriptedProvider;
+use palisade::{ChatRequest, Identity, Provider, ProviderError, ProviderExt, validate};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), ProviderError> {

@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use palisade::core::Priority;
+use palisade::Priority;
 use palisade::limit::{Cost, LimitError, Limiter, LimiterConfig, Quota};
 use palisade::redis::{RedisConfig, RedisConnection, RedisLimitStore};
 

@@ -67,6 +67,8 @@ pub struct ClaudeModel {
     pub output_burndown: u32,
     /// Whether `thinking: {type: enabled, budget_tokens}` is accepted.
     pub extended_thinking: bool,
+    /// The service tiers Bedrock offers for it through Converse's `serviceTier`.
+    pub service_tiers: palisade_core::TierSet,
     /// Lifecycle state at the catalog's date.
     pub lifecycle: Lifecycle,
 }
@@ -91,6 +93,11 @@ const fn prices(input: f64, output: f64, cache_write: f64, cache_read: f64) -> P
     }
 }
 
+/// The tiers the catalog lists for Claude models: standard and priority
+/// (flex and reserved capacity are not offered for them).
+const CLAUDE_TIERS: palisade_core::TierSet =
+    palisade_core::TierSet::DEFAULT_ONLY.with(palisade_core::ServiceTier::Priority);
+
 /// Every model in the catalog, newest first within each family.
 pub const MODELS: &[ClaudeModel] = &[
     ClaudeModel {
@@ -101,6 +108,7 @@ pub const MODELS: &[ClaudeModel] = &[
         prices: prices(5.0, 25.0, 6.25, 0.50),
         output_burndown: 5,
         extended_thinking: true,
+        service_tiers: CLAUDE_TIERS,
         lifecycle: Lifecycle::Active,
     },
     ClaudeModel {
@@ -111,6 +119,7 @@ pub const MODELS: &[ClaudeModel] = &[
         prices: prices(5.0, 25.0, 6.25, 0.50),
         output_burndown: 5,
         extended_thinking: true,
+        service_tiers: CLAUDE_TIERS,
         lifecycle: Lifecycle::Active,
     },
     ClaudeModel {
@@ -121,6 +130,7 @@ pub const MODELS: &[ClaudeModel] = &[
         prices: prices(15.0, 75.0, 18.75, 1.50),
         output_burndown: 5,
         extended_thinking: true,
+        service_tiers: CLAUDE_TIERS,
         lifecycle: Lifecycle::Active,
     },
     ClaudeModel {
@@ -131,6 +141,7 @@ pub const MODELS: &[ClaudeModel] = &[
         prices: prices(3.0, 15.0, 3.75, 0.30),
         output_burndown: 5,
         extended_thinking: true,
+        service_tiers: CLAUDE_TIERS,
         lifecycle: Lifecycle::Active,
     },
     ClaudeModel {
@@ -141,6 +152,7 @@ pub const MODELS: &[ClaudeModel] = &[
         prices: prices(3.0, 15.0, 3.75, 0.30),
         output_burndown: 5,
         extended_thinking: true,
+        service_tiers: CLAUDE_TIERS,
         lifecycle: Lifecycle::Active,
     },
     ClaudeModel {
@@ -151,6 +163,7 @@ pub const MODELS: &[ClaudeModel] = &[
         prices: prices(3.0, 15.0, 3.75, 0.30),
         output_burndown: 5,
         extended_thinking: true,
+        service_tiers: CLAUDE_TIERS,
         lifecycle: Lifecycle::Legacy,
     },
     ClaudeModel {
@@ -161,6 +174,7 @@ pub const MODELS: &[ClaudeModel] = &[
         prices: prices(3.0, 15.0, 3.75, 0.30),
         output_burndown: 5,
         extended_thinking: true,
+        service_tiers: CLAUDE_TIERS,
         lifecycle: Lifecycle::Legacy,
     },
     ClaudeModel {
@@ -171,6 +185,7 @@ pub const MODELS: &[ClaudeModel] = &[
         prices: prices(1.0, 5.0, 1.25, 0.10),
         output_burndown: 1,
         extended_thinking: true,
+        service_tiers: CLAUDE_TIERS,
         lifecycle: Lifecycle::Active,
     },
 ];
@@ -220,6 +235,27 @@ pub fn lookup(id: &str) -> Option<&'static ClaudeModel> {
 /// Bedrock default for models without a published multiplier).
 pub fn output_burndown(id: &str) -> u32 {
     lookup(id).map_or(1, |m| m.output_burndown)
+}
+
+/// What Converse takes for `model` (a catalog entry, or `None` for a model
+/// outside the catalog, which is given the benefit of the doubt on thinking
+/// and tiers): tools, inline images and documents within Bedrock's limits,
+/// up to four cache points, structured output through a forced tool.
+pub fn capabilities(model: Option<&ClaudeModel>) -> palisade_core::Capabilities {
+    use crate::request::{
+        MAX_CACHE_POINTS, MAX_DOCUMENT_BYTES, MAX_DOCUMENTS, MAX_IMAGE_BYTES, MAX_IMAGES,
+    };
+    let mut caps = palisade_core::Capabilities::all();
+    caps.image_urls = false;
+    caps.structured_output = palisade_core::StructuredOutputSupport::ForcedTool;
+    caps.thinking = model.is_none_or(|m| m.extended_thinking);
+    caps.service_tiers = model.map_or(palisade_core::TierSet::ALL, |m| m.service_tiers);
+    caps.max_images = Some(MAX_IMAGES);
+    caps.max_image_bytes = Some(MAX_IMAGE_BYTES);
+    caps.max_documents = Some(MAX_DOCUMENTS);
+    caps.max_document_bytes = Some(MAX_DOCUMENT_BYTES);
+    caps.max_cache_points = Some(MAX_CACHE_POINTS);
+    caps
 }
 
 #[cfg(test)]

@@ -21,6 +21,26 @@ pub(crate) fn to_json(document: &Document) -> Value {
     }
 }
 
+/// Converts a JSON value into a document (integers stay integers).
+pub(crate) fn from_json(value: &Value) -> Document {
+    match value {
+        Value::Object(map) => {
+            Document::Object(map.iter().map(|(k, v)| (k.clone(), from_json(v))).collect())
+        }
+        Value::Array(items) => Document::Array(items.iter().map(from_json).collect()),
+        Value::Number(n) => Document::Number(if let Some(u) = n.as_u64() {
+            Number::PosInt(u)
+        } else if let Some(i) = n.as_i64() {
+            Number::NegInt(i)
+        } else {
+            Number::Float(n.as_f64().unwrap_or(0.0))
+        }),
+        Value::String(s) => Document::String(s.clone()),
+        Value::Bool(b) => Document::Bool(*b),
+        Value::Null => Document::Null,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

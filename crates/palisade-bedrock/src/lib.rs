@@ -6,15 +6,15 @@
 //!
 //! # Example
 //!
-//! A provider pointed at the fake Bedrock server of `palisade-sim` (the real
-//! SDK client, the real wire protocol, no AWS account):
+//! A provider pointed at the fake Bedrock server of `palisade-testkit` (the
+//! real SDK client, the real wire protocol, no AWS account):
 //!
 //! ```
 //! use palisade_bedrock::BedrockProvider;
 //! use palisade_bedrock::aws::Credentials;
-//! use palisade_core::testing::ScriptedProvider;
 //! use palisade_core::{ChatRequest, Provider};
-//! use palisade_sim::bedrock_server::FakeBedrock;
+//! use palisade_testkit::ScriptedProvider;
+//! use palisade_testkit::bedrock::FakeBedrock;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -80,6 +80,7 @@ mod request;
 mod response;
 mod stream;
 mod telemetry;
+mod tools;
 
 pub use catalog::{ClaudeModel, Lifecycle, Prices};
 pub use config::{BedrockConfig, BedrockConfigError};

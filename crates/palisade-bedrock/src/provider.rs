@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use aws_sdk_bedrockruntime::Client;
 use aws_sdk_bedrockruntime::config::Credentials;
 use aws_sdk_bedrockruntime::operation::RequestId;
-use palisade_core::{ChatRequest, ChatResponse, ChatStream, Provider, ProviderError, ProviderId};
+use palisade_core::{
+    Capabilities, ChatRequest, ChatResponse, ChatStream, Provider, ProviderError, ProviderId,
+};
 use tracing::Instrument;
 
 use crate::catalog::{self, ClaudeModel};
@@ -120,12 +122,19 @@ impl Provider for BedrockProvider {
             .set_system(parts.system)
             .inference_config(parts.inference)
             .set_additional_model_request_fields(parts.additional_fields)
+            .set_tool_config(parts.tool_config)
+            .set_service_tier(parts.service_tier)
             .send()
             .instrument(span.clone())
             .await;
         match call {
             Ok(output) => {
-                let response = chat_response(&output, &self.id, &self.model_id);
+                let response = chat_response(
+                    &output,
+                    &self.id,
+                    &self.model_id,
+                    req.structured_output.as_ref(),
+                )?;
                 telemetry::record_response(&span, &response);
                 Ok(response)
             }
@@ -148,6 +157,8 @@ impl Provider for BedrockProvider {
             .set_system(parts.system)
             .inference_config(parts.inference)
             .set_additional_model_request_fields(parts.additional_fields)
+            .set_tool_config(parts.tool_config)
+            .set_service_tier(parts.service_tier)
             .send()
             .instrument(span.clone())
             .await;
@@ -167,6 +178,10 @@ impl Provider for BedrockProvider {
 
     fn context_window(&self) -> Option<u32> {
         self.model.map(|m| m.context_window)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        crate::catalog::capabilities(self.model)
     }
 }
 

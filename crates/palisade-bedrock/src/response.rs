@@ -5,17 +5,27 @@ use aws_sdk_bedrockruntime::operation::RequestId;
 use aws_sdk_bedrockruntime::operation::converse::ConverseOutput;
 use aws_sdk_bedrockruntime::types::{
     ContentBlock as WireBlock, ConverseOutput as WireOutput, ReasoningContentBlock,
-    StopReason as WireStopReason, TokenUsage,
+    ServiceTier as WireServiceTier, StopReason as WireStopReason, TokenUsage,
 };
-use palisade_core::{ChatResponse, ContentBlock, ProviderId, Reasoning, StopReason, Usage};
+use palisade_core::{
+    ChatResponse, ContentBlock, ErrorKind, ProviderError, ProviderId, Reasoning, ServiceTier,
+    StopReason, StructuredOutput, Usage,
+};
 
-/// Converts a Converse output. Redacted reasoning (encrypted by the provider)
-/// has no core form and is dropped; tool-use blocks become JSON blocks.
+/// Converts a Converse output. With `structured` set (the request's
+/// structured output, emulated by a forced tool), that tool's input is
+/// checked against the schema and returned as [`ChatResponse::structured`];
+/// the tool use itself is left out of the content.
+///
+/// # Errors
+/// A forced-tool input that breaks the schema, or is missing.
 pub(crate) fn chat_response(
     output: &ConverseOutput,
     served_by: &ProviderId,
     model_id: &str,
-) -> ChatResponse {
+    structured: Option<&StructuredOutput>,
+) -> Result<ChatResponse, ProviderError> {
+    let mut value = None;
     let mut content = Vec::new();
     let mut reasoning: Option<Reasoning> = None;
     if let Some(WireOutput::Message(message)) = output.output() {
@@ -29,29 +39,78 @@ pub(crate) fn chat_response(
                         merged.signature = Some(signature.to_owned());
                     }
                 }
-                WireBlock::ToolUse(tool) => content.push(ContentBlock::Json {
-                    value: serde_json::json!({
-                        "toolUse": {
-                            "toolUseId": tool.tool_use_id(),
-                            "name": tool.name(),
-                            "input": crate::document::to_json(tool.input()),
-                        }
-                    }),
-                }),
+                WireBlock::ReasoningContent(ReasoningContentBlock::RedactedContent(data)) => {
+                    use base64::Engine as _;
+                    content.push(ContentBlock::RedactedReasoning {
+                        data: base64::engine::general_purpose::STANDARD.encode(data.as_ref()),
+                    });
+                }
+                WireBlock::ToolUse(tool) => {
+                    let input = crate::document::to_json(tool.input());
+                    if structured.is_some_and(|s| s.name == tool.name()) {
+                        value = Some(input);
+                    } else {
+                        content.push(ContentBlock::ToolUse {
+                            id: tool.tool_use_id().to_owned(),
+                            name: tool.name().to_owned(),
+                            input,
+                        });
+                    }
+                }
                 _ => {}
             }
         }
     }
-    ChatResponse {
+    let mut stop = stop_reason(output.stop_reason());
+    let structured_value = match structured {
+        None => None,
+        Some(schema) => {
+            let value = value.ok_or_else(|| {
+                ProviderError::new(
+                    ErrorKind::Internal,
+                    format!(
+                        "structured output: the model did not call the forced tool `{}`",
+                        schema.name
+                    ),
+                )
+                .with_provider(served_by.clone())
+            })?;
+            schema.check(&value).map_err(|e| {
+                ProviderError::new(
+                    ErrorKind::Internal,
+                    format!("structured output `{}`: {e}", schema.name),
+                )
+                .with_provider(served_by.clone())
+            })?;
+            // The forced tool is hidden: for the caller the turn simply ended.
+            if stop == StopReason::ToolUse
+                && !content
+                    .iter()
+                    .any(|b| matches!(b, ContentBlock::ToolUse { .. }))
+            {
+                stop = StopReason::EndTurn;
+            }
+            Some(value)
+        }
+    };
+    Ok(ChatResponse {
         content,
         reasoning,
         usage: output.usage().and_then(usage),
-        stop_reason: stop_reason(output.stop_reason()),
+        stop_reason: stop,
         served_by: served_by.clone(),
         model: model_id.to_owned(),
         request_id: output.request_id().map(str::to_owned),
+        structured: structured_value,
+        service_tier: output.service_tier().and_then(service_tier),
+        rate_limit: None,
         attempts: Vec::new(),
-    }
+    })
+}
+
+/// The tier Bedrock says served the call.
+pub(crate) fn service_tier(tier: &WireServiceTier) -> Option<ServiceTier> {
+    ServiceTier::from_name(tier.r#type().as_str())
 }
 
 /// Bedrock's token usage, or `None` when every count is zero: the SDK fills
@@ -64,6 +123,7 @@ pub(crate) fn usage(usage: &TokenUsage) -> Option<Usage> {
         output_tokens: count(usage.output_tokens()),
         cache_read_tokens: usage.cache_read_input_tokens().map_or(0, count),
         cache_write_tokens: usage.cache_write_input_tokens().map_or(0, count),
+        cache_write_1h_tokens: 0,
     };
     (usage.total() > 0).then_some(usage)
 }

@@ -15,13 +15,14 @@ use std::collections::VecDeque;
 use aws_sdk_bedrockruntime::primitives::event_stream::EventReceiver;
 use aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError;
 use aws_sdk_bedrockruntime::types::{
-    ContentBlockDelta, ConverseStreamOutput as WireEvent, ReasoningContentBlockDelta,
+    ContentBlockDelta, ContentBlockStart, ConverseStreamOutput as WireEvent,
+    ReasoningContentBlockDelta,
 };
 use palisade_core::{ChatStream, ProviderError, ProviderId, StopReason, StreamEvent};
 use tracing::Span;
 
 use crate::error::from_sdk_error;
-use crate::response::{stop_reason, usage};
+use crate::response::{service_tier, stop_reason, usage};
 use crate::telemetry;
 
 type Receiver = EventReceiver<WireEvent, ConverseStreamOutputError>;
@@ -53,10 +54,13 @@ pub(crate) async fn open(
         span,
     };
     state.fill().await?;
-    Ok(Box::pin(futures_util::stream::unfold(
-        state,
-        |mut state| async move { state.next().await.map(|item| (item, state)) },
-    )))
+    let served_by = state.provider.clone();
+    Ok(ChatStream::new(
+        served_by,
+        futures_util::stream::unfold(state, |mut state| async move {
+            state.next().await.map(|item| (item, state))
+        }),
+    ))
 }
 
 impl StreamState {
@@ -116,22 +120,47 @@ impl StreamState {
                         signature: Some(signature.clone()),
                     });
                 }
-                // Redacted reasoning, tool-use input, citations: no core form.
+                Some(ContentBlockDelta::ReasoningContent(
+                    ReasoningContentBlockDelta::RedactedContent(data),
+                )) => {
+                    use base64::Engine as _;
+                    self.ready.push_back(StreamEvent::RedactedReasoning {
+                        data: base64::engine::general_purpose::STANDARD.encode(data.as_ref()),
+                    });
+                }
+                Some(ContentBlockDelta::ToolUse(tool)) => {
+                    self.ready.push_back(StreamEvent::ToolInputDelta {
+                        json: tool.input().to_owned(),
+                    });
+                }
+                // Citations, images and tool-result deltas: no core form.
                 _ => {}
             },
+            WireEvent::ContentBlockStart(start) => {
+                if let Some(ContentBlockStart::ToolUse(tool)) = start.start() {
+                    self.ready.push_back(StreamEvent::ToolUseStart {
+                        id: tool.tool_use_id().to_owned(),
+                        name: tool.name().to_owned(),
+                    });
+                }
+            }
+            WireEvent::ContentBlockStop(_) => self.ready.push_back(StreamEvent::BlockStop),
             WireEvent::MessageStop(stop) => {
                 let reason = stop_reason(stop.stop_reason());
                 telemetry::record_stop(&self.span, reason);
                 self.held_stop = Some(reason);
             }
             WireEvent::Metadata(metadata) => {
+                if let Some(tier) = metadata.service_tier().and_then(service_tier) {
+                    self.ready.push_back(StreamEvent::ServiceTier { tier });
+                }
                 if let Some(usage) = metadata.usage().and_then(usage) {
                     telemetry::record_usage(&self.span, usage);
                     self.ready.push_back(StreamEvent::Usage(usage));
                 }
                 self.release_stop();
             }
-            // messageStart, contentBlockStart / Stop and newer events carry
+            // messageStart and newer events carry
             // nothing a core stream holds.
             _ => {}
         }

@@ -23,6 +23,7 @@ fn answer_with_reasoning() -> ChatResponse {
             output_tokens: 48,
             cache_read_tokens: 1000,
             cache_write_tokens: 200,
+            cache_write_1h_tokens: 0,
         }),
     );
     response.reasoning = Some(Reasoning {
@@ -56,6 +57,7 @@ async fn success_carries_text_reasoning_usage_and_request_id() {
             output_tokens: 48,
             cache_read_tokens: 1000,
             cache_write_tokens: 200,
+            cache_write_1h_tokens: 0,
         })
     );
     assert_eq!(answer.stop_reason, StopReason::MaxTokens);

@@ -5,7 +5,7 @@ mod common;
 use common::{SONNET, client_for};
 use palisade_core::testing::ScriptedProvider;
 use palisade_core::{ChatRequest, ErrorKind, HeuristicEstimator, TokenEstimator};
-use palisade_sim::bedrock_server::{FakeBedrock, Operation, WireFault};
+use palisade_testkit::bedrock::{FakeBedrock, Operation, WireFault};
 
 /// CountTokens is answered for the base model id, so the fake serves that one.
 const SONNET_BASE: &str = "anthropic.claude-sonnet-4-5-20250929-v1:0";

@@ -10,7 +10,7 @@ use common::{SONNET, client_at, client_for, serve};
 use palisade_bedrock::BedrockProvider;
 use palisade_core::testing::{Outcome, ScriptedProvider};
 use palisade_core::{ChatRequest, ErrorKind, Provider, ProviderError};
-use palisade_sim::bedrock_server::WireFault;
+use palisade_testkit::bedrock::WireFault;
 
 /// Calls Converse once with `fault` injected and returns the error.
 async fn converse_error(fault: WireFault) -> (ProviderError, String) {

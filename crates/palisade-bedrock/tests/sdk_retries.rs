@@ -10,7 +10,7 @@ use common::{SONNET, client_for, serve};
 use palisade_bedrock::BedrockProvider;
 use palisade_core::testing::ScriptedProvider;
 use palisade_core::{ChatRequest, ErrorKind, Provider};
-use palisade_sim::bedrock_server::WireFault;
+use palisade_testkit::bedrock::WireFault;
 
 #[tokio::test]
 async fn the_builder_turns_sdk_retries_off() {

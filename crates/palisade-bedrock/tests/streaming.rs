@@ -13,7 +13,7 @@ use palisade_core::{
     ChatRequest, ChatResponse, ErrorKind, Provider, ProviderError, ProviderId, Reasoning,
     StopReason, StreamEvent, Usage, collect_stream,
 };
-use palisade_sim::bedrock_server::WireFault;
+use palisade_testkit::bedrock::WireFault;
 
 fn text(t: &str) -> Result<StreamEvent, ProviderError> {
     Ok(StreamEvent::TextDelta { text: t.to_owned() })
@@ -29,6 +29,7 @@ fn three_chunks() -> EventsProvider {
             output_tokens: 3,
             cache_read_tokens: 7,
             cache_write_tokens: 0,
+            cache_write_1h_tokens: 0,
         })),
         Ok(StreamEvent::Stop {
             reason: StopReason::EndTurn,
@@ -57,11 +58,14 @@ async fn text_deltas_then_usage_then_stop() {
             StreamEvent::TextDelta {
                 text: "world".into()
             },
+            // contentBlockStop closes the text block.
+            StreamEvent::BlockStop,
             StreamEvent::Usage(Usage {
                 input_tokens: 30,
                 output_tokens: 3,
                 cache_read_tokens: 7,
                 cache_write_tokens: 0,
+                cache_write_1h_tokens: 0,
             }),
             StreamEvent::Stop {
                 reason: StopReason::EndTurn
@@ -70,7 +74,7 @@ async fn text_deltas_then_usage_then_stop() {
     );
     assert_eq!(
         server.last_request().unwrap().operation,
-        palisade_sim::bedrock_server::Operation::ConverseStream
+        palisade_testkit::bedrock::Operation::ConverseStream
     );
 }
 
@@ -93,7 +97,7 @@ async fn reasoning_and_signature_stream_before_the_text() {
         )
         .await
         .unwrap();
-    let collected = collect_stream(provider.id().clone(), stream).await.unwrap();
+    let collected = collect_stream(stream).await.unwrap();
     assert_eq!(collected.text_content(), "42");
     assert_eq!(
         collected.reasoning,
@@ -212,7 +216,7 @@ async fn a_stream_without_usage_reports_none_and_still_stops() {
     let server = serve(SONNET, model).await;
     let provider = client_for(&server, SONNET).await;
     let stream = provider.stream(ChatRequest::user("hi")).await.unwrap();
-    let collected = collect_stream(provider.id().clone(), stream).await.unwrap();
+    let collected = collect_stream(stream).await.unwrap();
     assert_eq!(collected.usage, None);
     assert_eq!(collected.stop_reason, StopReason::StopSequence);
 }

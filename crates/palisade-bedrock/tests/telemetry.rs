@@ -10,7 +10,7 @@ use common::{SONNET, client_for, serve};
 use futures_util::StreamExt;
 use palisade_core::testing::ScriptedProvider;
 use palisade_core::{ChatRequest, Provider};
-use palisade_sim::bedrock_server::WireFault;
+use palisade_testkit::bedrock::WireFault;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};

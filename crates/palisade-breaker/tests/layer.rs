@@ -134,7 +134,7 @@ async fn streams_record_at_their_end() {
 
     // A whole stream is a success (it breaks the run).
     let stream = guarded.stream(hi()).await.unwrap();
-    collect_stream("model-a".into(), stream).await.unwrap();
+    collect_stream(stream).await.unwrap();
     assert_eq!(b.snapshot().consecutive_failures, 0);
     assert_eq!(b.snapshot().calls, 2);
 

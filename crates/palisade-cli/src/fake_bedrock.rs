@@ -47,8 +47,8 @@ pub(crate) fn run(args: FakeBedrockArgs) -> ExitCode {
 fn serve(args: FakeBedrockArgs) -> Result<(), String> {
     use std::io::Write;
 
-    use palisade_sim::bedrock_server::FakeBedrock;
     use palisade_sim::{Scenario, SimulatedProvider};
+    use palisade_testkit::bedrock::FakeBedrock;
 
     let FakeBedrockArgs { port, config, host } = args;
     let scenario = match config {

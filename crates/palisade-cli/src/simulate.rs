@@ -2,8 +2,9 @@
 //! naive client and the palisade stack, and prints them side by side.
 //!
 //! With no arguments it runs the built-in default scenario
-//! (docs/simulation.md). Exit status: 0 on success, 1 on a bad scenario or a
-//! failed run (one line on stderr), 2 on usage errors (from clap).
+//! (docs/simulation.md). Exit status: 0 on success; 1 on a bad scenario, a
+//! failed run, or a run that lost requests (one line on stderr; the report
+//! is still printed and says so); 2 on usage errors (from clap).
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -12,9 +13,10 @@ use std::time::Duration;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use palisade_sim::limits::{MAX_CLIENTS, MAX_DURATION};
 use palisade_sim::{
-    DEFAULT_SCENARIO_TOML, NAIVE, NoProgress, ProgressSink, Scenario, parse_duration, render_table,
-    simulate,
+    DEFAULT_SCENARIO_TOML, NAIVE, NoProgress, PALISADE, ProgressSink, Scenario, SimulationReport,
+    parse_duration, render_table, simulate,
 };
 
 /// Arguments of `palisade simulate`.
@@ -26,8 +28,8 @@ pub(crate) struct SimulateArgs {
     /// Simulated time during which requests arrive (e.g. 1h, 20m, 90s).
     #[arg(long, value_parser = duration_arg)]
     duration: Option<Duration>,
-    /// Number of clients.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Number of clients (at most 100,000).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_CLIENTS)))]
     clients: Option<u32>,
     /// Seed of every random draw; the same seed gives the same report.
     #[arg(long)]
@@ -44,6 +46,12 @@ fn duration_arg(text: &str) -> Result<Duration, String> {
     let d = parse_duration(text).map_err(|e| format!("{e}; write e.g. 90s, 20m, 1h"))?;
     if d.is_zero() {
         return Err("must be longer than zero".into());
+    }
+    if d > MAX_DURATION {
+        return Err(format!(
+            "must be at most {} of simulated time",
+            palisade_core::duration::format(MAX_DURATION)
+        ));
     }
     Ok(d)
 }
@@ -71,6 +79,15 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
     if let Some(s) = args.seed {
         scenario.seed = s;
     }
+    let overridden = args.duration.is_some() || args.clients.is_some();
+    if let Err(e) = scenario.validate() {
+        let note = if overridden {
+            " (with --duration/--clients applied)"
+        } else {
+            ""
+        };
+        return fail(&format!("{e}{note}"));
+    }
 
     let bar = progress_bar(&scenario);
     let report = match &bar {
@@ -78,7 +95,7 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
         None => simulate(&scenario, &NoProgress),
     };
     if let Some(bar) = &bar {
-        bar.0.finish_and_clear();
+        bar.bar.finish_and_clear();
     }
     let report = match report {
         Ok(r) => r,
@@ -93,15 +110,38 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
         render_table(&report)
     };
     let mut stdout = std::io::stdout().lock();
-    match stdout
+    let written = match stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
     {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => Ok(()),
         // A closed pipe (`| head`) is not an error worth a message.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => fail(&e),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = written {
+        return fail(&e);
     }
+    match lost_requests(&report) {
+        Some(message) => fail(&message),
+        None => ExitCode::SUCCESS,
+    }
+}
+
+/// Why a finished report must not be trusted: the engine lost requests
+/// (they have no outcome). `None` when every request is accounted for.
+pub(crate) fn lost_requests(report: &SimulationReport) -> Option<String> {
+    let lost: Vec<String> = [(NAIVE, &report.naive), (PALISADE, &report.palisade)]
+        .into_iter()
+        .filter(|(_, r)| r.lost > 0)
+        .map(|(name, r)| format!("{name} {} of {}", r.lost, r.requests))
+        .collect();
+    (!lost.is_empty()).then(|| {
+        format!(
+            "the simulation lost requests ({}): the report is incomplete; this is a bug",
+            lost.join(", ")
+        )
+    })
 }
 
 fn fail(error: &dyn std::fmt::Display) -> ExitCode {
@@ -109,20 +149,27 @@ fn fail(error: &dyn std::fmt::Display) -> ExitCode {
     ExitCode::from(1)
 }
 
-/// The progress bar: on stderr, and only when stderr is a terminal.
-struct Bar(ProgressBar);
+/// The progress bar: on stderr, and only when stderr is a terminal. The two
+/// systems run side by side; the bar shows the simulated time both have
+/// covered together.
+struct Bar {
+    bar: ProgressBar,
+    /// Simulated seconds each system has covered (naive, palisade).
+    covered: std::sync::Mutex<(u64, u64)>,
+}
 
 impl ProgressSink for Bar {
     fn update(&self, system: &str, simulated: Duration, finished: u64, total: u64) {
-        // Two systems run one after the other over the same simulated span.
-        let offset = if system == NAIVE {
-            0
+        let half = self.bar.length().unwrap_or(0) / 2;
+        let mut covered = self.covered.lock().unwrap_or_else(|e| e.into_inner());
+        let secs = simulated.as_secs().min(half);
+        if system == NAIVE {
+            covered.0 = secs;
         } else {
-            self.0.length().unwrap_or(0) / 2
-        };
-        let half = self.0.length().unwrap_or(0) / 2;
-        self.0.set_position(offset + simulated.as_secs().min(half));
-        self.0
+            covered.1 = secs;
+        }
+        self.bar.set_position(covered.0 + covered.1);
+        self.bar
             .set_message(format!("{system}: {finished}/{total} requests done"));
     }
 }
@@ -138,5 +185,32 @@ fn progress_bar(scenario: &Scenario) -> Option<Bar> {
     if let Ok(style) = ProgressStyle::with_template("simulating {bar:30} {percent:>3}% {msg}") {
         bar.set_style(style);
     }
-    Some(Bar(bar))
+    Some(Bar {
+        bar,
+        covered: std::sync::Mutex::new((0, 0)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use palisade_sim::{NoProgress, Scenario, simulate};
+
+    use super::lost_requests;
+
+    /// Issue 21, item 1: a run that lost requests exited 0. A report with
+    /// lost requests now makes the exit status 1, with a line saying so.
+    #[test]
+    fn a_report_with_lost_requests_is_a_failure() {
+        let scenario = Scenario::from_toml_str(
+            "duration = \"1m\"\nclients = 20\n[[models]]\nid = \"sim/a\"\n",
+            "t",
+        )
+        .unwrap();
+        let mut report = simulate(&scenario, &NoProgress).unwrap();
+        assert_eq!(lost_requests(&report), None);
+        report.palisade.lost = 3;
+        let message = lost_requests(&report).unwrap();
+        assert!(message.contains("palisade 3 of"), "{message}");
+        assert!(palisade_sim::render_table(&report).contains("lost 3 of the palisade"));
+    }
 }

@@ -100,6 +100,47 @@ fn a_scenario_file_is_read_and_a_bad_one_is_one_line_with_exit_1() {
     assert_eq!(out.status.code(), Some(1));
 }
 
+/// Issue 21, items 1 and 2: values the engine cannot represent were
+/// accepted (then panicked 6,664 times and exited 0, or allocated gigabytes).
+/// Now they are one line on stderr naming the key and its line, exit 1.
+#[test]
+fn values_past_the_engine_limits_are_one_line_naming_key_and_line() {
+    let cases = [
+        (
+            "[[models]]\nid = \"a\"\n[models.latency]\ntime_to_first_token_ms = { kind = \"fixed\", value = 2e22 }\n",
+            "models[0].latency.time_to_first_token_ms.value",
+            "line 4",
+        ),
+        (
+            "duration = \"10000h\"\n[[models]]\nid = \"a\"\n",
+            "`duration`",
+            "line 1",
+        ),
+        (
+            "clients = 4294967295\n[[models]]\nid = \"a\"\n",
+            "`clients`",
+            "line 1",
+        ),
+    ];
+    for (text, field, line) in cases {
+        let file = TempFile::new("toml", text);
+        let out = palisade(&["simulate", "--scenario", file.path()]);
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(field) && err.contains(line), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+    // Overrides are held to the same limits: a combination too large to run.
+    let out = palisade(&["simulate", "--duration", "744h", "--clients", "100000"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`duration`") && err.contains("--duration"),
+        "{err}"
+    );
+}
+
 #[test]
 fn usage_errors_exit_2() {
     assert_eq!(
@@ -111,6 +152,16 @@ fn usage_errors_exit_2() {
         Some(2)
     );
     assert_eq!(palisade(&["simulate", "--bogus"]).status.code(), Some(2));
+    assert_eq!(
+        palisade(&["simulate", "--duration", "10000h"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        palisade(&["simulate", "--clients", "100001"]).status.code(),
+        Some(2)
+    );
 }
 
 #[test]

@@ -173,6 +173,7 @@ pub struct ProviderError {
     provider: Option<ProviderId>,
     request_id: Option<String>,
     status: Option<u16>,
+    rate_limit: Option<Box<crate::http::RateLimitSnapshot>>,
     source: Option<Arc<dyn StdError + Send + Sync + 'static>>,
 }
 
@@ -187,8 +188,21 @@ impl ProviderError {
             provider: None,
             request_id: None,
             status: None,
+            rate_limit: None,
             source: None,
         }
+    }
+
+    /// Attaches the provider's rate-limit headers, so a limiter can correct
+    /// its state from a refusal too.
+    pub fn with_rate_limit(mut self, snapshot: crate::http::RateLimitSnapshot) -> Self {
+        self.rate_limit = Some(Box::new(snapshot));
+        self
+    }
+
+    /// The provider's rate-limit headers on this answer, when it sent any.
+    pub fn rate_limit(&self) -> Option<&crate::http::RateLimitSnapshot> {
+        self.rate_limit.as_deref()
     }
 
     /// Shorthand for a [`ErrorKind::Throttled`] error with an optional Retry-After.

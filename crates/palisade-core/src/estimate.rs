@@ -6,7 +6,8 @@
 
 use async_trait::async_trait;
 
-use crate::request::{ChatRequest, ContentBlock};
+use crate::content::{ContentBlock, DocumentFormat, MediaSource};
+use crate::request::ChatRequest;
 
 /// Estimates token counts for requests and text.
 #[async_trait]
@@ -45,25 +46,157 @@ pub trait TokenEstimator: Send + Sync {
 const PER_MESSAGE_OVERHEAD: u32 = 4;
 const PER_REQUEST_OVERHEAD: u32 = 3;
 
-/// Sums an estimator's text estimates over a request's parts.
+/// Sums an estimator's text estimates over a request's parts: system, tool
+/// definitions, structured-output schema and every content block (see
+/// [`block_tokens`]).
 fn heuristic_request_tokens<E: TokenEstimator + ?Sized>(est: &E, req: &ChatRequest) -> u32 {
     let mut total = PER_REQUEST_OVERHEAD;
     if let Some(system) = &req.system {
         total = total.saturating_add(est.estimate_text(system) + PER_MESSAGE_OVERHEAD);
     }
+    if !req.tools.is_empty() {
+        total = total.saturating_add(TOOL_USE_SYSTEM_PROMPT_TOKENS);
+        for tool in &req.tools {
+            total = total
+                .saturating_add(PER_TOOL_OVERHEAD)
+                .saturating_add(est.estimate_text(&tool.name))
+                .saturating_add(
+                    tool.description
+                        .as_deref()
+                        .map_or(0, |d| est.estimate_text(d)),
+                )
+                .saturating_add(est.estimate_text(&tool.input_schema.to_string()));
+        }
+    }
+    if let Some(output) = &req.structured_output {
+        total = total
+            .saturating_add(PER_TOOL_OVERHEAD)
+            .saturating_add(est.estimate_text(&output.schema.to_string()));
+    }
     for message in &req.messages {
         total = total.saturating_add(PER_MESSAGE_OVERHEAD);
         for block in &message.content {
-            let n = match block {
-                ContentBlock::Text { text } | ContentBlock::Reasoning { text, .. } => {
-                    est.estimate_text(text)
-                }
-                ContentBlock::Json { value } => est.estimate_text(&value.to_string()),
-            };
-            total = total.saturating_add(n);
+            total = total.saturating_add(block_tokens(est, block));
         }
     }
     total
+}
+
+/// Tokens the Messages API adds for its tool-use system prompt when a
+/// request defines tools (Anthropic documents 346 for `auto`/`none`, a little
+/// less for `any`/`tool`; the larger figure is kept so the estimate errs high).
+pub const TOOL_USE_SYSTEM_PROMPT_TOKENS: u32 = 346;
+/// Framing tokens per tool definition, tool use and tool result.
+const PER_TOOL_OVERHEAD: u32 = 8;
+/// Tokens assumed for an image whose dimensions cannot be read (a URL, an
+/// unknown header): the most a Claude image costs after the API's own
+/// downscaling (about 1.15 megapixels / 750), so a reservation never falls
+/// short.
+pub const DEFAULT_IMAGE_TOKENS: u32 = 1_600;
+/// Tokens assumed per PDF page (Anthropic documents 1,500–3,000 text tokens
+/// per page plus the page image; the low end is kept, since the limiter
+/// settles with the real usage).
+pub const PDF_PAGE_TOKENS: u32 = 1_500;
+/// Bytes of an image read to find its dimensions (headers sit at the start;
+/// JPEG metadata can push the frame header a few kilobytes in).
+const IMAGE_HEADER_PREFIX: usize = 64 * 1024;
+
+/// Estimated tokens of one content block.
+///
+/// - text, reasoning, JSON: the estimator's text estimate;
+/// - tool use: name + input JSON; tool result: its blocks; both plus framing;
+/// - image: width × height / 750 (Anthropic's formula) when the dimensions
+///   can be read from the image header, capped at [`DEFAULT_IMAGE_TOKENS`];
+///   [`DEFAULT_IMAGE_TOKENS`] otherwise;
+/// - document: text formats by their text; PDF by [`PDF_PAGE_TOKENS`] per
+///   page (pages counted from the file's page objects); other binary formats
+///   one token per 4 bytes (an overestimate the limiter settles);
+/// - cache point: nothing.
+pub fn block_tokens<E: TokenEstimator + ?Sized>(est: &E, block: &ContentBlock) -> u32 {
+    match block {
+        ContentBlock::Text { text } | ContentBlock::Reasoning { text, .. } => {
+            est.estimate_text(text)
+        }
+        ContentBlock::RedactedReasoning { data } => est.estimate_text(data),
+        ContentBlock::Json { value } => est.estimate_text(&value.to_string()),
+        ContentBlock::ToolUse { name, input, .. } => PER_TOOL_OVERHEAD
+            .saturating_add(est.estimate_text(name))
+            .saturating_add(est.estimate_text(&input.to_string())),
+        ContentBlock::ToolResult { content, .. } => {
+            content.iter().fold(PER_TOOL_OVERHEAD, |n, b| {
+                n.saturating_add(block_tokens(est, b))
+            })
+        }
+        ContentBlock::Image { source, .. } => image_tokens(source),
+        ContentBlock::Document { format, source, .. } => document_tokens(est, *format, source),
+        ContentBlock::CachePoint { .. } => 0,
+        #[allow(unreachable_patterns)]
+        _ => 0,
+    }
+}
+
+fn image_tokens(source: &MediaSource) -> u32 {
+    let MediaSource::Base64 { data } = source else {
+        return DEFAULT_IMAGE_TOKENS;
+    };
+    use base64::Engine as _;
+    // Decode only a prefix: a whole multiple of 4 base64 characters.
+    let prefix_chars = (IMAGE_HEADER_PREFIX / 3 * 4).min(data.len() / 4 * 4);
+    let Ok(head) = base64::engine::general_purpose::STANDARD.decode(&data[..prefix_chars]) else {
+        return DEFAULT_IMAGE_TOKENS;
+    };
+    match imagesize::blob_size(&head) {
+        Ok(size) => {
+            let pixels = (size.width as u64).saturating_mul(size.height as u64);
+            let tokens = pixels.div_ceil(750).max(1);
+            u32::try_from(tokens).map_or(DEFAULT_IMAGE_TOKENS, |t| t.min(DEFAULT_IMAGE_TOKENS))
+        }
+        Err(_) => DEFAULT_IMAGE_TOKENS,
+    }
+}
+
+fn document_tokens<E: TokenEstimator + ?Sized>(
+    est: &E,
+    format: DocumentFormat,
+    source: &MediaSource,
+) -> u32 {
+    match source {
+        MediaSource::Text { text } => est.estimate_text(text),
+        MediaSource::Url { .. } => PDF_PAGE_TOKENS,
+        MediaSource::Base64 { .. } => {
+            let Some(Ok(bytes)) = source.bytes() else {
+                return PDF_PAGE_TOKENS;
+            };
+            if format.is_text() {
+                est.estimate_text(&String::from_utf8_lossy(&bytes))
+            } else if format == DocumentFormat::Pdf {
+                pdf_pages(&bytes).max(1).saturating_mul(PDF_PAGE_TOKENS)
+            } else {
+                u32::try_from(bytes.len() / 4).unwrap_or(u32::MAX)
+            }
+        }
+    }
+}
+
+/// Counts `/Type /Page` objects (not `/Pages`) in a PDF's bytes.
+fn pdf_pages(bytes: &[u8]) -> u32 {
+    let mut pages = 0u32;
+    let mut rest = bytes;
+    while let Some(at) = find(rest, b"/Type") {
+        rest = &rest[at + 5..];
+        let after = rest
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .map_or(rest, |skip| &rest[skip..]);
+        if after.starts_with(b"/Page") && !after.starts_with(b"/Pages") {
+            pages = pages.saturating_add(1);
+        }
+    }
+    pages
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// The default estimator: a character heuristic, no tokenizer.

@@ -93,31 +93,53 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod capabilities;
+mod content;
 pub mod duration;
 mod error;
 mod estimate;
+pub mod http;
 mod layer;
+mod price;
 mod provider;
 mod request;
 mod response;
 mod stream;
+mod structured;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tier;
+mod tools;
 mod validate;
 
+pub use capabilities::{Capabilities, Feature, StructuredOutputSupport, Unsupported};
+pub use content::{CachePoint, CacheTtl, ContentBlock, DocumentFormat, ImageFormat, MediaSource};
 pub use error::{ErrorKind, ErrorOrigin, ProviderError};
-pub use estimate::{HeuristicEstimator, TokenEstimator};
+pub use estimate::{
+    DEFAULT_IMAGE_TOKENS, HeuristicEstimator, PDF_PAGE_TOKENS, TOOL_USE_SYSTEM_PROMPT_TOKENS,
+    TokenEstimator, block_tokens,
+};
 pub use layer::{Identity, Layer, LayerStack, ProviderExt, Stack};
+pub use price::Price;
 pub use provider::{Provider, ProviderId, Readiness, SharedProvider};
 pub use request::{
-    ChatRequest, ContentBlock, DEFAULT_MAX_TOKENS, Message, Priority, RequestMetadata, Role,
-    ThinkingConfig,
+    ChatRequest, DEFAULT_MAX_TOKENS, Message, Priority, RequestMetadata, Role, ThinkingConfig,
 };
 pub use response::{
     Attempt, AttemptOutcome, ChatResponse, Reasoning, SkipReason, StopReason, Usage,
 };
-pub use stream::{ChatStream, StreamEvent, collect_stream, stream_from_response};
-pub use validate::{ValidationError, ValidationErrorKind, validate};
+pub use stream::{
+    ChatStream, EventStream, StreamAssemblyError, StreamEvent, collect_stream, stream_from_response,
+};
+pub use structured::{SchemaError, StructuredOutput};
+pub use tier::{ServiceTier, TierSet};
+pub use tools::{Tool, ToolChoice};
+pub use validate::{ValidationError, ValidationErrorKind, validate, validate_for};
+
+/// The request guide's Rust snippets, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/requests.md")]
+mod requests_guide {}
 
 /// Re-exported so layer authors use the same `async_trait` as the trait.
 pub use async_trait::async_trait;

@@ -8,10 +8,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::capabilities::Capabilities;
 use crate::error::ProviderError;
 use crate::request::ChatRequest;
 use crate::response::ChatResponse;
-use crate::stream::ChatStream;
+use crate::stream::{ChatStream, stream_from_response};
 
 /// Stable identity of a provider, used in stats, logs, limiter and breaker keys,
 /// e.g. `bedrock/us.anthropic.claude-sonnet-4-20250514-v1:0`.
@@ -112,8 +113,9 @@ impl Readiness {
 /// `Arc<dyn Provider>` (in a fallback list, say). `Arc<P>`, `Box<P>` and `&P`
 /// are providers whenever `P` is, including `P = dyn Provider`.
 ///
-/// Layers must forward [`readiness`](Provider::readiness) and
-/// [`context_window`](Provider::context_window) to the provider they wrap,
+/// Layers must forward [`readiness`](Provider::readiness),
+/// [`context_window`](Provider::context_window) and
+/// [`capabilities`](Provider::capabilities) to the provider they wrap,
 /// combining it with their own state where they have any.
 #[async_trait]
 pub trait Provider: Send + Sync {
@@ -128,7 +130,13 @@ pub trait Provider: Send + Sync {
     /// An `Err` here means the call failed before any event was produced (which
     /// is when retry and fallback may still act); errors after that arrive as
     /// stream items.
-    async fn stream(&self, req: ChatRequest) -> Result<ChatStream, ProviderError>;
+    ///
+    /// The default calls [`complete`](Provider::complete) and streams the
+    /// whole answer ([`stream_from_response`]), for clients that cannot
+    /// stream; layers override it to wrap their inner provider's stream.
+    async fn stream(&self, req: ChatRequest) -> Result<ChatStream, ProviderError> {
+        self.complete(req).await.map(stream_from_response)
+    }
 
     /// Whether the provider can take a call now. Defaults to
     /// [`Readiness::Ready`]; breakers and cooldowns override it.
@@ -140,6 +148,14 @@ pub trait Provider: Send + Sync {
     /// a candidate the request cannot fit.
     fn context_window(&self) -> Option<u32> {
         None
+    }
+
+    /// What the provider accepts (tools, images, tiers, …), so routing can
+    /// skip it for a request it cannot serve. Defaults to
+    /// [`Capabilities::all`]: a provider that states nothing refuses itself
+    /// what it cannot serve.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::all()
     }
 }
 
@@ -161,6 +177,9 @@ macro_rules! forward_provider {
             }
             fn context_window(&self) -> Option<u32> {
                 (**self).context_window()
+            }
+            fn capabilities(&self) -> Capabilities {
+                (**self).capabilities()
             }
         }
     )*};

@@ -4,6 +4,12 @@
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use crate::content::CachePoint;
+pub(crate) use crate::content::ContentBlock;
+use crate::structured::StructuredOutput;
+use crate::tier::ServiceTier;
+use crate::tools::{Tool, ToolChoice};
+
 /// Who said a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -12,47 +18,6 @@ pub enum Role {
     User,
     /// The model's side of the conversation.
     Assistant,
-}
-
-/// One piece of a message's content.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum ContentBlock {
-    /// Plain text.
-    Text {
-        /// The text.
-        text: String,
-    },
-    /// Structured data (a JSON value) placed in the conversation, e.g. a tool
-    /// result or a document's fields; adapters render it as the API expects.
-    Json {
-        /// The value.
-        value: serde_json::Value,
-    },
-    /// A model's earlier reasoning, echoed back in multi-turn extended thinking.
-    Reasoning {
-        /// The reasoning text.
-        text: String,
-        /// The provider's signature over it, required when echoing it back.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        signature: Option<String>,
-    },
-}
-
-impl ContentBlock {
-    /// A text block.
-    pub fn text(text: impl Into<String>) -> Self {
-        ContentBlock::Text { text: text.into() }
-    }
-
-    /// The block's text, if it is a text or reasoning block.
-    pub fn as_text(&self) -> Option<&str> {
-        match self {
-            ContentBlock::Text { text } | ContentBlock::Reasoning { text, .. } => Some(text),
-            ContentBlock::Json { .. } => None,
-        }
-    }
 }
 
 /// One turn of the conversation.
@@ -79,6 +44,11 @@ impl Message {
             role: Role::Assistant,
             content: vec![ContentBlock::text(text)],
         }
+    }
+
+    /// A turn with these blocks.
+    pub fn new(role: Role, content: Vec<ContentBlock>) -> Self {
+        Self { role, content }
     }
 
     /// All text of the message, blocks joined without separator.
@@ -159,8 +129,25 @@ pub struct ChatRequest {
     /// The system prompt, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<String>,
+    /// A prompt-cache point after the system prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_cache_point: Option<CachePoint>,
     /// The conversation, oldest first; must start with a user turn and alternate.
     pub messages: Vec<Message>,
+    /// Tools the model may call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Tool>,
+    /// A prompt-cache point after the tool definitions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools_cache_point: Option<CachePoint>,
+    /// How the model must choose among the tools; `None` is the provider's
+    /// default (auto).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoice>,
+    /// Whether the model may call several tools in one turn; `None` is the
+    /// provider's default (yes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel_tool_calls: Option<bool>,
     /// The most tokens the model may produce (thinking included).
     pub max_tokens: u32,
     /// Sampling temperature, 0.0 ..= 1.0.
@@ -175,6 +162,18 @@ pub struct ChatRequest {
     /// Extended thinking, when enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking: Option<ThinkingConfig>,
+    /// A JSON schema the reply must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structured_output: Option<StructuredOutput>,
+    /// The service tier to be served at; `None` is the provider's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<ServiceTier>,
+    /// Provider-specific fields sent as they are (Bedrock's
+    /// `additionalModelRequestFields`, extra body fields of an HTTP API).
+    /// Each provider documents where they go; one that takes none refuses
+    /// a request that has them.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub passthrough: serde_json::Map<String, serde_json::Value>,
     /// Metadata for the stack (not sent to the provider).
     #[serde(default)]
     pub metadata: RequestMetadata,
@@ -189,12 +188,20 @@ impl ChatRequest {
     pub fn new(messages: Vec<Message>) -> Self {
         Self {
             system: None,
+            system_cache_point: None,
             messages,
+            tools: Vec::new(),
+            tools_cache_point: None,
+            tool_choice: None,
+            parallel_tool_calls: None,
             max_tokens: DEFAULT_MAX_TOKENS,
             temperature: None,
             top_p: None,
             stop_sequences: Vec::new(),
             thinking: None,
+            structured_output: None,
+            service_tier: None,
+            passthrough: serde_json::Map::new(),
             metadata: RequestMetadata::default(),
         }
     }
@@ -207,6 +214,54 @@ impl ChatRequest {
     /// Sets the system prompt.
     pub fn with_system(mut self, system: impl Into<String>) -> Self {
         self.system = Some(system.into());
+        self
+    }
+
+    /// Adds a tool definition.
+    pub fn with_tool(mut self, tool: Tool) -> Self {
+        self.tools.push(tool);
+        self
+    }
+
+    /// Sets the tool choice.
+    pub fn with_tool_choice(mut self, choice: ToolChoice) -> Self {
+        self.tool_choice = Some(choice);
+        self
+    }
+
+    /// Puts a cache point after the system prompt.
+    pub fn with_system_cache_point(mut self, point: CachePoint) -> Self {
+        self.system_cache_point = Some(point);
+        self
+    }
+
+    /// Puts a cache point after the tool definitions.
+    pub fn with_tools_cache_point(mut self, point: CachePoint) -> Self {
+        self.tools_cache_point = Some(point);
+        self
+    }
+
+    /// Asks for a reply matching this schema.
+    pub fn with_structured_output(mut self, output: StructuredOutput) -> Self {
+        self.structured_output = Some(output);
+        self
+    }
+
+    /// Asks for a service tier.
+    pub fn with_service_tier(mut self, tier: ServiceTier) -> Self {
+        self.service_tier = Some(tier);
+        self
+    }
+
+    /// Adds a provider passthrough field.
+    pub fn with_passthrough(mut self, key: impl Into<String>, value: serde_json::Value) -> Self {
+        self.passthrough.insert(key.into(), value);
+        self
+    }
+
+    /// Appends a message.
+    pub fn with_message(mut self, message: Message) -> Self {
+        self.messages.push(message);
         self
     }
 

@@ -19,9 +19,17 @@ pub struct Usage {
     /// Input tokens read from the prompt cache.
     #[serde(default)]
     pub cache_read_tokens: u32,
-    /// Input tokens written to the prompt cache.
+    /// Input tokens written to the prompt cache (every lifetime).
     #[serde(default)]
     pub cache_write_tokens: u32,
+    /// Of [`cache_write_tokens`](Usage::cache_write_tokens), those written
+    /// with the 1-hour lifetime (priced higher than 5-minute writes).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_write_1h_tokens: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Usage {
@@ -32,7 +40,22 @@ impl Usage {
             output_tokens,
             cache_read_tokens: 0,
             cache_write_tokens: 0,
+            cache_write_1h_tokens: 0,
         }
+    }
+
+    /// Sets the cache read and write tokens (all writes with the 5-minute
+    /// lifetime).
+    #[must_use]
+    pub const fn with_cache(mut self, read: u32, write: u32) -> Self {
+        self.cache_read_tokens = read;
+        self.cache_write_tokens = write;
+        self
+    }
+
+    /// Every input-side token: input, cache reads and cache writes.
+    pub const fn total_input(&self) -> u64 {
+        self.input_tokens as u64 + self.cache_read_tokens as u64 + self.cache_write_tokens as u64
     }
 
     /// Every token the call touched (input, output, cache read and write).
@@ -54,6 +77,9 @@ impl Usage {
             cache_write_tokens: self
                 .cache_write_tokens
                 .saturating_add(other.cache_write_tokens),
+            cache_write_1h_tokens: self
+                .cache_write_1h_tokens
+                .saturating_add(other.cache_write_1h_tokens),
         }
     }
 }
@@ -104,6 +130,14 @@ pub enum SkipReason {
     },
     /// A hedged call that lost the race and was cancelled.
     HedgeLost,
+    /// The candidate cannot serve something the request needs (tools,
+    /// images, a tier, …).
+    Unsupported {
+        /// The missing feature.
+        feature: crate::capabilities::Feature,
+        /// The request field that needs it.
+        field: String,
+    },
 }
 
 /// How one attempt ended.
@@ -134,6 +168,9 @@ impl fmt::Display for SkipReason {
                 write!(f, "needs {needed} tokens, context window {window}")
             }
             SkipReason::HedgeLost => f.write_str("lost the hedge race"),
+            SkipReason::Unsupported { feature, field } => {
+                write!(f, "does not support {feature} (needed by `{field}`)")
+            }
         }
     }
 }
@@ -154,12 +191,35 @@ impl fmt::Display for AttemptOutcome {
 /// it was left.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
-    /// The candidate.
+    /// The candidate, by the id routing knows it by (a stack's config id).
     pub provider: ProviderId,
+    /// The model id behind the candidate, as its provider names it (the
+    /// answer's [`ChatResponse::model`] when it answered), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     /// How it ended.
     pub outcome: AttemptOutcome,
     /// How long the attempt took (zero for a skip).
     pub elapsed: Duration,
+}
+
+impl Attempt {
+    /// An attempt of `provider` that ended with `outcome` after `elapsed`.
+    pub fn new(provider: ProviderId, outcome: AttemptOutcome, elapsed: Duration) -> Self {
+        Self {
+            provider,
+            model: None,
+            outcome,
+            elapsed,
+        }
+    }
+
+    /// Sets the model id behind the candidate.
+    #[must_use]
+    pub fn with_model(mut self, model: impl Into<String>) -> Self {
+        self.model = Some(model.into());
+        self
+    }
 }
 
 /// A complete answer.
@@ -182,6 +242,18 @@ pub struct ChatResponse {
     /// The provider's request id, when it sent one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The reply parsed as the request's
+    /// [`structured_output`](crate::ChatRequest::structured_output) asked,
+    /// checked against its schema; `None` when none was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structured: Option<serde_json::Value>,
+    /// The service tier that actually served, when the provider said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<crate::tier::ServiceTier>,
+    /// The provider's rate-limit headers on this answer, so a limiter can
+    /// correct its state (remaining capacity, reset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<Box<crate::http::RateLimitSnapshot>>,
     /// Every candidate tried or passed over before (and including) the one that
     /// served, in order. Empty when no routing layer was involved.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -200,15 +272,43 @@ impl ChatResponse {
             served_by,
             model,
             request_id: None,
+            structured: None,
+            service_tier: None,
+            rate_limit: None,
             attempts: Vec::new(),
         }
+    }
+
+    /// The tool-use blocks of the answer, in order: `(id, name, input)`.
+    pub fn tool_uses(&self) -> impl Iterator<Item = (&str, &str, &serde_json::Value)> {
+        self.content.iter().filter_map(|b| match b {
+            crate::request::ContentBlock::ToolUse { id, name, input } => {
+                Some((id.as_str(), name.as_str(), input))
+            }
+            _ => None,
+        })
+    }
+
+    /// The answer as the assistant turn to send back in the next request
+    /// (reasoning first, unchanged, then the content), so multi-turn tool use
+    /// with extended thinking echoes the signed reasoning as the APIs require.
+    pub fn to_message(&self) -> crate::request::Message {
+        let mut content = Vec::with_capacity(self.content.len() + 1);
+        if let Some(r) = &self.reasoning {
+            content.push(crate::request::ContentBlock::Reasoning {
+                text: r.text.clone(),
+                signature: r.signature.clone(),
+            });
+        }
+        content.extend(self.content.iter().cloned());
+        crate::request::Message::new(crate::request::Role::Assistant, content)
     }
 
     /// All text content, blocks joined without separator.
     pub fn text_content(&self) -> String {
         self.content
             .iter()
-            .filter_map(crate::request::ContentBlock::as_text)
+            .filter_map(crate::request::ContentBlock::as_answer_text)
             .collect()
     }
 }

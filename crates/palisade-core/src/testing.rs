@@ -35,6 +35,9 @@ use crate::response::{ChatResponse, Usage};
 use crate::stream::{ChatStream, StreamEvent, stream_from_response};
 
 /// What one scripted call does.
+// A test-only value, built once per scripted step: boxing the response would
+// only make scripts noisier to write.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Outcome {
     /// Answer with this response (its `served_by` is replaced by the provider id).
@@ -300,7 +303,7 @@ impl Provider for ScriptedProvider {
                     Ok(StreamEvent::TextDelta { text }),
                     Err(err.or_provider(&self.id)),
                 ];
-                Ok(Box::pin(futures_util::stream::iter(events)))
+                Ok(ChatStream::from_events(self.id.clone(), events))
             }
         }
     }

@@ -53,6 +53,7 @@ async fn a_stream_consumed_to_the_end_yields_its_final_usage() {
             StreamEvent::TextDelta { text: t } => text.push_str(&t),
             StreamEvent::Usage(u) => last_usage = Some(u),
             StreamEvent::Stop { reason } => stopped = Some(reason),
+            StreamEvent::BlockStop => {}
             other => panic!("unexpected event {other:?}"),
         }
     }
@@ -68,15 +69,16 @@ async fn collect_stream_round_trips_a_response_and_rejects_a_truncated_one() {
         text: "thinking".into(),
         signature: Some("sig".into()),
     });
-    let collected = collect_stream("m".into(), stream_from_response(response.clone()))
+    let collected = collect_stream(stream_from_response(response.clone()))
         .await
         .unwrap();
     assert_eq!(collected, response);
 
-    let truncated: palisade_core::ChatStream = Box::pin(futures_util::stream::iter(vec![Ok(
-        StreamEvent::TextDelta { text: "par".into() },
-    )]));
-    let err = collect_stream("m".into(), truncated).await.unwrap_err();
+    let truncated = palisade_core::ChatStream::from_events(
+        "m".into(),
+        vec![Ok(StreamEvent::TextDelta { text: "par".into() })],
+    );
+    let err = collect_stream(truncated).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Network);
 }
 
@@ -90,7 +92,7 @@ async fn mid_stream_failure_arrives_as_an_item() {
         ),
     );
     let stream = p.stream(ChatRequest::user("hi")).await.unwrap();
-    let err = collect_stream("m".into(), stream).await.unwrap_err();
+    let err = collect_stream(stream).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Throttled);
     assert_eq!(err.provider().map(|p| p.as_str()), Some("m"));
 }

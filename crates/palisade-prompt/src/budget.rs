@@ -3,10 +3,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use palisade_core::{ContentBlock, HeuristicEstimator, Message, TokenEstimator};
+use palisade_core::{HeuristicEstimator, Message, TokenEstimator, block_tokens};
 
 use crate::draft::Draft;
-use crate::rendered::RenderedPrompt;
+use crate::rendered::{RenderedPrompt, render_text};
 
 /// Framing tokens per message and per request, as
 /// [`TokenEstimator::estimate_request`] adds them by default.
@@ -36,6 +36,12 @@ const PER_REQUEST_OVERHEAD: u32 = 3;
 /// message (the system prompt included) and 3 per request. A fitted prompt's
 /// [`ChatRequest`](palisade_core::ChatRequest) therefore estimates to the
 /// reported count under that estimator.
+///
+/// The budget holds for **every rendering**: a prompt fits only when its
+/// chat request and its [`to_text`](RenderedPrompt::to_text) rendering
+/// (counted as the one message of a request) both fit. The text can be the
+/// dearer one, because it wraps history turns in tags and escapes them
+/// (markup-heavy turns grow with every `&lt;`).
 ///
 /// ```
 /// use palisade_core::Message;
@@ -73,8 +79,12 @@ impl fmt::Debug for TokenBudget {
 /// What fitting did to a prompt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BudgetReport {
-    /// Estimated input tokens of the fitted prompt.
+    /// Estimated input tokens of the fitted prompt's chat request.
     pub input_tokens: u32,
+    /// Estimated input tokens of its [`to_text`](RenderedPrompt::to_text)
+    /// rendering sent as the one message of a request; also within
+    /// [`available_input_tokens`](Self::available_input_tokens).
+    pub text_tokens: u32,
     /// The most input tokens that fit: context window − max_tokens.
     pub available_input_tokens: u32,
     /// History messages dropped, oldest first (always an even number).
@@ -102,14 +112,16 @@ pub enum BudgetError {
     /// marker, the prompt needs more input tokens than the window leaves.
     #[error(
         "prompt does not fit: it needs at least {minimum_input_tokens} input tokens \
-         (system {system_tokens}, user turn {user_turn_tokens}) after dropping \
-         {dropped_history_messages} history messages and cutting {truncated_contexts} \
-         context blocks, but only {available_input_tokens} are available \
+         (system {system_tokens}, user turn {user_turn_tokens}; {text_tokens} as one text) \
+         after dropping {dropped_history_messages} history messages and cutting \
+         {truncated_contexts} context blocks, but only {available_input_tokens} are available \
          (context window {context_window} − max_tokens {max_tokens})"
     )]
     DoesNotFit {
-        /// The smallest input the prompt can be shrunk to.
+        /// The smallest chat request the prompt can be shrunk to.
         minimum_input_tokens: u32,
+        /// The smallest its one-text rendering can be shrunk to.
+        text_tokens: u32,
         /// Tokens of the system prompt, framing included.
         system_tokens: u32,
         /// Tokens of the user turn at its smallest, framing included.
@@ -167,25 +179,42 @@ impl TokenBudget {
         self.context_window.saturating_sub(self.max_tokens)
     }
 
+    /// A history turn's tokens, block by block as the core estimator counts
+    /// a request (tool use, images and documents included), plus framing.
     fn message_tokens(&self, message: &Message) -> u32 {
         message
             .content
             .iter()
             .fold(PER_MESSAGE_OVERHEAD, |sum, block| {
-                let n = match block {
-                    ContentBlock::Json { value } => {
-                        self.estimator.estimate_text(&value.to_string())
-                    }
-                    other => self
-                        .estimator
-                        .estimate_text(other.as_text().unwrap_or_default()),
-                };
-                sum.saturating_add(n)
+                sum.saturating_add(block_tokens(&*self.estimator, block))
             })
     }
 
-    fn user_turn_tokens(&self, draft: &Draft, kept: &[usize]) -> u32 {
-        PER_MESSAGE_OVERHEAD.saturating_add(self.estimator.estimate_text(&draft.user_turn(kept)))
+    /// What the prompt costs with history from `start` and context blocks
+    /// cut to `kept`: its chat request, and its one-text rendering.
+    fn measure(
+        &self,
+        draft: &Draft,
+        fixed: u32,
+        suffix: &[u32],
+        start: usize,
+        kept: &[usize],
+    ) -> Cost {
+        let user_turn = draft.user_turn(kept);
+        let user_turn_tokens =
+            PER_MESSAGE_OVERHEAD.saturating_add(self.estimator.estimate_text(&user_turn));
+        let chat = fixed
+            .saturating_add(user_turn_tokens)
+            .saturating_add(suffix[start]);
+        let text = render_text(draft.system.as_deref(), &draft.history[start..], &user_turn);
+        let text = PER_REQUEST_OVERHEAD
+            .saturating_add(PER_MESSAGE_OVERHEAD)
+            .saturating_add(self.estimator.estimate_text(&text));
+        Cost {
+            chat,
+            text,
+            user_turn: user_turn_tokens,
+        }
     }
 
     pub(crate) fn fit(&self, draft: Draft) -> Result<RenderedPrompt, BudgetError> {
@@ -195,7 +224,6 @@ impl TokenBudget {
         });
         let fixed = PER_REQUEST_OVERHEAD.saturating_add(system_tokens);
         let mut kept = draft.full_lengths();
-        let user_tokens = self.user_turn_tokens(&draft, &kept);
 
         // History costs from the newest back, so dropping the oldest k
         // exchanges leaves a suffix whose cost is one lookup.
@@ -208,15 +236,34 @@ impl TokenBudget {
         for i in (0..costs.len()).rev() {
             suffix[i] = suffix[i + 1].saturating_add(costs[i]);
         }
+        let fits = |cost: &Cost| cost.chat <= available && cost.text <= available;
+
         // History alternates and has even length (checked at draft), so
-        // even starts are exchange boundaries.
-        let base = fixed.saturating_add(user_tokens);
-        for start in (0..=costs.len()).step_by(2) {
-            let total = base.saturating_add(suffix[start]);
-            if total <= available {
-                let report = self.report(total, start, Vec::new());
-                return Ok(draft.finish(start, &kept, Some(self.max_tokens), Some(report)));
+        // even starts are exchange boundaries. Both costs shrink as
+        // exchanges go, so the fewest to drop is found by bisection: a few
+        // renderings of the text, not one per exchange.
+        let exchanges = costs.len() / 2;
+        let at = |k: usize| self.measure(&draft, fixed, &suffix, 2 * k, &kept);
+        let whole = at(0);
+        if fits(&whole) {
+            let report = self.report(&whole, 0, Vec::new());
+            return Ok(draft.finish(0, &kept, Some(self.max_tokens), Some(report)));
+        }
+        let none_left = at(exchanges);
+        if fits(&none_left) {
+            // Invariant: `lo` exchanges dropped does not fit, `hi` does.
+            let (mut lo, mut hi, mut cost) = (0, exchanges, none_left);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                let probe = at(mid);
+                if fits(&probe) {
+                    (hi, cost) = (mid, probe);
+                } else {
+                    lo = mid;
+                }
             }
+            let report = self.report(&cost, 2 * hi, Vec::new());
+            return Ok(draft.finish(2 * hi, &kept, Some(self.max_tokens), Some(report)));
         }
 
         let dropped = costs.len();
@@ -227,16 +274,16 @@ impl TokenBudget {
         // leaves the smaller blocks whole.
         order.sort_by_key(|&i| std::cmp::Reverse(draft.contexts[i].raw.len()));
         let mut truncated = Vec::new();
-        let total_with = |kept: &[usize]| fixed.saturating_add(self.user_turn_tokens(&draft, kept));
+        let cost_with = |kept: &[usize]| self.measure(&draft, fixed, &suffix, dropped, kept);
         for &i in &order {
             let raw = &draft.contexts[i].raw;
             kept[i] = 0;
-            let fits_empty = total_with(&kept) <= available;
+            let fits_empty = fits(&cost_with(&kept));
             if fits_empty {
                 kept[i] = longest_fitting_prefix(raw, |keep| {
                     let mut probe = kept.clone();
                     probe[i] = keep;
-                    total_with(&probe) <= available
+                    fits(&cost_with(&probe))
                 });
             }
             truncated.push(TruncatedContext {
@@ -245,17 +292,18 @@ impl TokenBudget {
                 total_chars: raw.chars().count(),
             });
             if fits_empty {
-                let total = total_with(&kept);
-                let report = self.report(total, dropped, truncated);
+                let cost = cost_with(&kept);
+                let report = self.report(&cost, dropped, truncated);
                 return Ok(draft.finish(dropped, &kept, Some(self.max_tokens), Some(report)));
             }
         }
 
-        let user_turn_tokens = self.user_turn_tokens(&draft, &kept);
+        let smallest = cost_with(&kept);
         Err(BudgetError::DoesNotFit {
-            minimum_input_tokens: fixed.saturating_add(user_turn_tokens),
+            minimum_input_tokens: smallest.chat,
+            text_tokens: smallest.text,
             system_tokens,
-            user_turn_tokens,
+            user_turn_tokens: smallest.user_turn,
             available_input_tokens: available,
             context_window: self.context_window,
             max_tokens: self.max_tokens,
@@ -264,14 +312,28 @@ impl TokenBudget {
         })
     }
 
-    fn report(&self, total: u32, dropped: usize, truncated: Vec<TruncatedContext>) -> BudgetReport {
+    fn report(
+        &self,
+        cost: &Cost,
+        dropped: usize,
+        truncated: Vec<TruncatedContext>,
+    ) -> BudgetReport {
         BudgetReport {
-            input_tokens: total,
+            input_tokens: cost.chat,
+            text_tokens: cost.text,
             available_input_tokens: self.available_input_tokens(),
             dropped_history_messages: dropped,
             truncated,
         }
     }
+}
+
+/// What a prompt costs, as a chat request and as one text.
+struct Cost {
+    chat: u32,
+    text: u32,
+    /// The user turn's share of `chat`, framing included.
+    user_turn: u32,
 }
 
 /// The longest prefix of `raw` (in bytes, on a char boundary) for which

@@ -12,6 +12,13 @@
 //!
 //! A finding without a confidence (or with NaN) is dropped: an unstated
 //! confidence is not a high one.
+//!
+//! A confidence outside 0 ..= 1 (`85`, `1.7`, `-0.2`) is an error, never
+//! clamped: `85` may mean 85 % or nothing at all, and clamping it to 1.0
+//! would rank it above every honest answer. The filters drop such items
+//! (counted apart in [`ConfidenceFilterOutcome::out_of_range`]); typed
+//! outputs refuse the value when they are parsed, through
+//! [`deserialize_confidence`].
 
 /// The threshold the seed system filters findings at.
 pub const SEED_MIN_CONFIDENCE: f64 = 0.80;
@@ -21,14 +28,15 @@ pub trait Confidence {
     /// The stated confidence, 0.0 ..= 1.0, or `None` if it was not given.
     fn confidence(&self) -> Option<f64>;
 
-    /// Whether the confidence is stated and at least `min`.
+    /// Whether the confidence is stated, within 0 ..= 1, and at least `min`.
     fn is_confident(&self, min: f64) -> bool {
-        self.confidence().is_some_and(|c| c >= min)
+        self.confidence()
+            .is_some_and(|c| is_in_range(c) && c >= min)
     }
 }
 
-/// Keeps the items whose confidence is at least `min`, in order; returns how
-/// many were dropped.
+/// Keeps the items whose confidence is within 0 ..= 1 and at least `min`,
+/// in order; returns how many were dropped.
 ///
 /// ```
 /// use palisade_prompt::{retain_confident, Confidence, SEED_MIN_CONFIDENCE};
@@ -38,8 +46,13 @@ pub trait Confidence {
 ///     fn confidence(&self) -> Option<f64> { Some(self.confidence) }
 /// }
 ///
-/// let mut findings = vec![Finding { confidence: 0.95 }, Finding { confidence: 0.5 }, Finding { confidence: 0.8 }];
-/// assert_eq!(retain_confident(&mut findings, SEED_MIN_CONFIDENCE), 1);
+/// let mut findings = vec![
+///     Finding { confidence: 0.95 },
+///     Finding { confidence: 0.5 },
+///     Finding { confidence: 0.8 },
+///     Finding { confidence: 85.0 }, // out of range: dropped, not clamped
+/// ];
+/// assert_eq!(retain_confident(&mut findings, SEED_MIN_CONFIDENCE), 2);
 /// assert_eq!(findings.len(), 2);
 /// ```
 pub fn retain_confident<T: Confidence>(items: &mut Vec<T>, min: f64) -> usize {
@@ -77,12 +90,15 @@ pub struct ConfidenceFilterOutcome {
     pub below_threshold: usize,
     /// Items without a numeric confidence at the field pointer, dropped.
     pub missing_confidence: usize,
+    /// Items whose confidence is outside 0 ..= 1, dropped.
+    pub out_of_range: usize,
 }
 
 /// Filters the array at `array_pointer` (`""` for the root, `/findings`,
 /// `/result/items`…) in place, keeping elements whose number at
 /// `field_pointer` (relative to the element, e.g. `/confidence`) is at least
-/// `min`.
+/// `min`. A number outside 0 ..= 1 is dropped and counted in
+/// [`out_of_range`](ConfidenceFilterOutcome::out_of_range).
 ///
 /// ```
 /// use palisade_prompt::{retain_confident_json, SEED_MIN_CONFIDENCE};
@@ -91,10 +107,12 @@ pub struct ConfidenceFilterOutcome {
 /// let mut reply = json!({"findings": [
 ///     {"text": "a", "confidence": 0.92},
 ///     {"text": "b", "confidence": 0.41},
-///     {"text": "c"}
+///     {"text": "c"},
+///     {"text": "d", "confidence": 85}
 /// ]});
 /// let outcome = retain_confident_json(&mut reply, "/findings", "/confidence", SEED_MIN_CONFIDENCE)?;
 /// assert_eq!((outcome.kept, outcome.below_threshold, outcome.missing_confidence), (1, 1, 1));
+/// assert_eq!(outcome.out_of_range, 1);
 /// assert_eq!(reply["findings"][0]["text"], "a");
 /// # Ok::<(), palisade_prompt::ConfidenceError>(())
 /// ```
@@ -122,6 +140,10 @@ pub fn retain_confident_json(
             .pointer(field_pointer)
             .and_then(serde_json::Value::as_f64)
         {
+            Some(c) if !is_in_range(c) => {
+                outcome.out_of_range += 1;
+                false
+            }
             Some(c) if c >= min => {
                 outcome.kept += 1;
                 true
@@ -137,6 +159,44 @@ pub fn retain_confident_json(
         }
     });
     Ok(outcome)
+}
+
+/// Whether `confidence` is a real confidence: 0 ..= 1 (NaN is not).
+fn is_in_range(confidence: f64) -> bool {
+    (0.0..=1.0).contains(&confidence)
+}
+
+/// Deserializes a confidence, refusing a number outside 0 ..= 1 with a
+/// message naming it ("confidence 85 is outside 0..=1"), for
+/// `#[serde(deserialize_with = "palisade_prompt::deserialize_confidence")]`
+/// on your own output types. The built-in outputs use it on every
+/// confidence.
+///
+/// ```
+/// #[derive(Debug, serde::Deserialize)]
+/// struct Verdict {
+///     #[serde(deserialize_with = "palisade_prompt::deserialize_confidence")]
+///     confidence: f64,
+/// }
+///
+/// let ok: Verdict = serde_json::from_str(r#"{"confidence": 0.9}"#)?;
+/// assert_eq!(ok.confidence, 0.9);
+/// let err = serde_json::from_str::<Verdict>(r#"{"confidence": 85}"#).unwrap_err();
+/// assert!(err.to_string().contains("confidence 85 is outside 0..=1"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+pub fn deserialize_confidence<'de, D>(deserializer: D) -> Result<f64, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let confidence = <f64 as serde::Deserialize>::deserialize(deserializer)?;
+    if is_in_range(confidence) {
+        Ok(confidence)
+    } else {
+        Err(serde::de::Error::custom(format_args!(
+            "confidence {confidence} is outside 0..=1"
+        )))
+    }
 }
 
 fn kind_name(value: &serde_json::Value) -> &'static str {
@@ -170,8 +230,10 @@ mod tests {
             F(None),
             F(Some(f64::NAN)),
             F(Some(1.0)),
+            F(Some(1.000_001)),
+            F(Some(-0.0)),
         ];
-        assert_eq!(retain_confident(&mut items, SEED_MIN_CONFIDENCE), 3);
+        assert_eq!(retain_confident(&mut items, SEED_MIN_CONFIDENCE), 5);
         assert_eq!(items.len(), 2);
     }
 

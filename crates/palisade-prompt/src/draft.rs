@@ -6,12 +6,14 @@
 //! bodies raw; a [`Draft`] then assembles the user turn, with any context
 //! blocks cut short, as many times as fitting needs.
 
-use palisade_core::{Message, Role};
+use std::borrow::Cow;
+
+use palisade_core::{ContentBlock, Message, Role};
 
 use crate::budget::BudgetReport;
 use crate::context::ContextFormat;
 use crate::error::PromptError;
-use crate::escape::escape_text;
+use crate::escape::{escape_text, strip_control_characters};
 use crate::inputs::PromptInputs;
 use crate::rendered::RenderedPrompt;
 use crate::section::{push_section, separate_sections};
@@ -227,9 +229,25 @@ pub(crate) fn draft(
         before_context,
         contexts,
         after_context,
-        history: inputs.history.clone(),
+        history: inputs.history.iter().map(clean_message).collect(),
         encodings,
     })
+}
+
+/// A history turn with the control characters removed from its text
+/// blocks. A turn is its own message, so nothing in it needs escaping to
+/// keep the prompt's structure; only what no prompt should carry goes.
+/// Other blocks (reasoning with its signature, data) are left as given.
+fn clean_message(message: &Message) -> Message {
+    let mut message = message.clone();
+    for block in &mut message.content {
+        if let ContentBlock::Text { text } = block
+            && let Cow::Owned(cleaned) = strip_control_characters(text)
+        {
+            *text = cleaned;
+        }
+    }
+    message
 }
 
 /// Matches filled blocks to the template's slots, in slot order.

@@ -74,22 +74,32 @@
 //! Everything from [`PromptInputs`] — variable values, context, history,
 //! the user's message — and the examples and output schema is escaped
 //! (`&`, `<`, `>` as entities, see [`escape_text`]) where it lands in the
-//! prompt, so untrusted text can never open or close a section. Only the
-//! template's own text is emitted as written; `|safe` opts a trusted value
-//! out. Rendering is otherwise byte-stable, pinned by golden files.
+//! prompt, so untrusted text can never open or close a section. Control
+//! characters are removed first, and compatibility look-alikes of the
+//! three (full-width `＜`, small `﹤`) normalised so they are escaped too.
+//! An interpolated value stays on its line (its line breaks become spaces),
+//! and the built-ins fence system-prompt variables in tags of their own
+//! name. Only the template's own text is emitted as written; `|safe` opts a
+//! trusted value out. Rendering is otherwise byte-stable, pinned by golden
+//! files.
 //!
 //! # Budgets
 //!
 //! [`PromptTemplate::render_within`] fits a prompt into a [`TokenBudget`]:
 //! oldest history first, then truncatable context, else
-//! [`BudgetError::DoesNotFit`] with the numbers.
+//! [`BudgetError::DoesNotFit`] with the numbers. The budget holds for the
+//! chat request and for [`RenderedPrompt::to_text`] alike.
 //!
 //! # Replies
 //!
 //! [`extract_json`] and [`parse_json`] find the JSON in a reply (fences,
-//! prose, braces inside strings) and fail with an excerpt;
-//! [`retain_confident`] and [`retain_confident_json`] keep confident
-//! findings.
+//! prose, braces inside strings): only top-level values count, objects
+//! before arrays, the largest that parses, so a bracketed aside never wins
+//! and a broken object is [`ExtractError::Invalid`] with an excerpt, never
+//! an inner fragment. The built-in outputs drop one bad finding with its
+//! reason instead of failing the reply. [`retain_confident`] and
+//! [`retain_confident_json`] keep confident findings; a confidence outside
+//! 0 ..= 1 is never kept.
 //!
 //! The guide `docs/prompts.md` covers all of this in prose.
 //!
@@ -105,6 +115,12 @@
 
 mod budget;
 pub mod builtins;
+/// The guide, `docs/prompts.md`, compiled with the doc tests so that every
+/// Rust snippet in it builds and runs. Only under `cfg(doctest)`: the file
+/// lives outside the crate, and the crate docs link to it instead.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/prompts.md")]
+mod guide {}
 mod confidence;
 mod context;
 mod draft;
@@ -121,8 +137,8 @@ mod toon_context;
 
 pub use budget::{BudgetError, BudgetReport, TokenBudget, TruncatedContext};
 pub use confidence::{
-    Confidence, ConfidenceError, ConfidenceFilterOutcome, SEED_MIN_CONFIDENCE, retain_confident,
-    retain_confident_json,
+    Confidence, ConfidenceError, ConfidenceFilterOutcome, SEED_MIN_CONFIDENCE,
+    deserialize_confidence, retain_confident, retain_confident_json,
 };
 pub use context::ContextFormat;
 pub use error::PromptError;

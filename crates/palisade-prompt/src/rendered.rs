@@ -71,30 +71,43 @@ impl RenderedPrompt {
     /// prompt, the history in a `<conversation_history>` section (each turn
     /// escaped in `<user>` or `<assistant>`), then the user turn, separated
     /// by blank lines.
+    ///
+    /// A prompt fitted with
+    /// [`render_within`](crate::PromptTemplate::render_within) fits its
+    /// budget in this rendering too: sent as the one message of a request,
+    /// it costs [`BudgetReport::text_tokens`], at most the available input
+    /// tokens (the markup and escaping of history can make it dearer than
+    /// the chat request).
     pub fn to_text(&self) -> String {
-        let mut out = String::new();
-        if let Some(system) = &self.system {
-            out.push_str(system);
-        }
-        if !self.history.is_empty() {
-            let mut turns = String::new();
-            for (i, message) in self.history.iter().enumerate() {
-                if i > 0 {
-                    turns.push('\n');
-                }
-                let tag = match message.role {
-                    Role::User => "user",
-                    Role::Assistant => "assistant",
-                };
-                push_section(&mut turns, tag, None, &escape_text(&message_text(message)));
+        render_text(self.system.as_deref(), &self.history, &self.user_turn)
+    }
+}
+
+/// The one-text rendering of a prompt's parts; see
+/// [`RenderedPrompt::to_text`]. Budget fitting measures it too.
+pub(crate) fn render_text(system: Option<&str>, history: &[Message], user_turn: &str) -> String {
+    let mut out = String::new();
+    if let Some(system) = system {
+        out.push_str(system);
+    }
+    if !history.is_empty() {
+        let mut turns = String::new();
+        for (i, message) in history.iter().enumerate() {
+            if i > 0 {
+                turns.push('\n');
             }
-            separate_sections(&mut out);
-            push_section(&mut out, "conversation_history", None, &turns);
+            let tag = match message.role {
+                Role::User => "user",
+                Role::Assistant => "assistant",
+            };
+            push_section(&mut turns, tag, None, &escape_text(&message_text(message)));
         }
         separate_sections(&mut out);
-        out.push_str(&self.user_turn);
-        out
+        push_section(&mut out, "conversation_history", None, &turns);
     }
+    separate_sections(&mut out);
+    out.push_str(user_turn);
+    out
 }
 
 /// All of a message's content as text: text blocks as written, JSON blocks

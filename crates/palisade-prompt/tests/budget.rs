@@ -159,6 +159,7 @@ fn an_unfittable_prompt_errors_with_the_numbers() {
         .unwrap_err();
     let PromptError::Budget(BudgetError::DoesNotFit {
         minimum_input_tokens,
+        text_tokens,
         system_tokens,
         user_turn_tokens,
         available_input_tokens,
@@ -176,6 +177,7 @@ fn an_unfittable_prompt_errors_with_the_numbers() {
     assert_eq!(truncated_contexts, 0);
     assert!(minimum_input_tokens > available_input_tokens);
     assert_eq!(minimum_input_tokens, 3 + system_tokens + user_turn_tokens);
+    assert!(text_tokens > available_input_tokens, "{text_tokens}");
     let message = err.to_string();
     for number in [minimum_input_tokens, available_input_tokens, 4_000, 1_000] {
         assert!(message.contains(&number.to_string()), "{message}");
@@ -226,5 +228,39 @@ async fn the_budget_counts_with_the_estimator_given() {
     assert!(
         report.dropped_history_messages
             > heuristic.budget_report().unwrap().dropped_history_messages
+    );
+}
+
+#[tokio::test]
+async fn history_with_tool_blocks_is_counted_as_the_core_counts_it() {
+    use palisade_core::ContentBlock;
+    let template = chat_template();
+    let mut tool_call = Message::assistant("Let me look that up.");
+    tool_call.content.push(ContentBlock::ToolUse {
+        id: "call_1".into(),
+        name: "lookup_clause".into(),
+        input: serde_json::json!({"section": "3.1", "query": "late fee ".repeat(40)}),
+    });
+    let mut tool_answer = Message::user("");
+    tool_answer.content = vec![ContentBlock::tool_result(
+        "call_1",
+        "A fee of EUR 40. ".repeat(40),
+    )];
+    let mut history = long_history();
+    history.extend([
+        Message::user("What is the late fee?"),
+        tool_call,
+        tool_answer,
+        Message::assistant("EUR 40."),
+    ]);
+    let inputs = inputs_with(history, None);
+    let budget = TokenBudget::new(3_000, 1_000);
+    let prompt = template.render_within(&inputs, &budget).unwrap();
+    let report = prompt.budget_report().unwrap();
+    assert!(report.dropped_history_messages > 0);
+    let request = prompt.to_chat_request();
+    assert_eq!(
+        HeuristicEstimator.estimate_request(&request).await,
+        report.input_tokens
     );
 }

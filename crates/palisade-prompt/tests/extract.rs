@@ -74,8 +74,10 @@ fn truncated_json_is_an_error_with_the_tail() {
 
 #[test]
 fn wrong_shape_shows_the_offending_excerpt() {
-    let reply = r#"{"sections": [{"id": "s1", "label": "payment", "confidence": "high"}]}"#;
-    let err = parse_json::<SectionLabels>(reply).unwrap_err();
+    // The reply's own field is wrong (one bad label inside the list would
+    // only be dropped, see tests/findings.rs).
+    let reply = r#"{"answer": "Yes.", "citations": [], "confidence": "high"}"#;
+    let err = parse_json::<ChatAnswer>(reply).unwrap_err();
     let ExtractError::Shape {
         excerpt,
         message,
@@ -88,6 +90,10 @@ fn wrong_shape_shows_the_offending_excerpt() {
     assert_eq!(*line, 1);
     assert!(message.contains("invalid type"), "{message}");
     assert!(excerpt.contains("\"high\""), "{excerpt}");
+
+    let reply = r#"{"sections": {"id": "s1"}}"#;
+    let err = parse_json::<SectionLabels>(reply).unwrap_err();
+    assert!(matches!(err, ExtractError::Shape { .. }), "{err:?}");
 }
 
 #[test]
@@ -163,6 +169,17 @@ proptest! {
     #[test]
     fn arbitrary_replies_never_panic(reply in "\\PC{0,200}") {
         let _ = parse_json::<Value>(&reply);
+    }
+
+    /// Replies dense with brackets, quotes and fences never panic, and what
+    /// comes out is always valid JSON, a slice of the reply.
+    #[test]
+    fn bracket_heavy_replies_never_panic(reply in "([\\[\\]{}\"'`:,\\\\ a-zA-Z0-9\n]|```|True|None){0,120}") {
+        if let Ok(json) = extract_json(&reply) {
+            prop_assert!(serde_json::from_str::<Value>(json).is_ok(), "{json}");
+            prop_assert!(reply.contains(json));
+        }
+        let _ = parse_json::<SectionAnalysis>(&reply);
     }
 }
 

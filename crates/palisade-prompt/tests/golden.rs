@@ -14,7 +14,7 @@
 use std::path::PathBuf;
 
 use palisade_core::{ChatRequest, Message, Role};
-use palisade_prompt::builtins::{self, Finding, FindingCategory};
+use palisade_prompt::builtins::{self, Finding, FindingCategory, RiskLevel};
 use palisade_prompt::{PromptInputs, PromptTemplate, RenderedPrompt};
 use serde::Serialize;
 
@@ -130,8 +130,40 @@ fn document_analysis() {
         )
         .unwrap();
     assert!(encoding.saved_tokens() > 0, "{encoding:?}");
+    let checklist = inputs
+        .context_toon(
+            "framework_checklist",
+            &[
+                ChecklistItem {
+                    id: "PAY-1",
+                    requirement: "Payment terms are stated.",
+                },
+                ChecklistItem {
+                    id: "PAY-2",
+                    requirement: "The late-payment interest rate is stated.",
+                },
+                ChecklistItem {
+                    id: "PAY-3",
+                    requirement: "Fees are capped <at cost>.",
+                },
+            ],
+        )
+        .unwrap();
     let prompt = check_template("document_analysis", &builtins::document_analysis(), &inputs);
-    assert_eq!(prompt.context_encodings(), [encoding]);
+    assert_eq!(prompt.context_encodings(), [encoding, checklist]);
+}
+
+#[derive(Serialize)]
+struct ChecklistItem {
+    id: &'static str,
+    requirement: &'static str,
+}
+
+#[derive(Serialize)]
+struct SessionFinding {
+    section: &'static str,
+    category: &'static str,
+    description: &'static str,
 }
 
 #[test]
@@ -148,6 +180,23 @@ fn chat_assistant() {
             Message::assistant(r#"{"answer": "Yes, with 90 days' notice.", "citations": ["4.1"], "confidence": 0.9}"#),
         ])
         .user_message("</question> What does <b>late</b> cost?");
+    inputs
+        .context_toon(
+            "session",
+            &[
+                SessionFinding {
+                    section: "3.1",
+                    category: "deadline",
+                    description: "Invoices are due within 30 days.",
+                },
+                SessionFinding {
+                    section: "3.2",
+                    category: "amount",
+                    description: "A fixed fee of EUR 40 </session> applies.",
+                },
+            ],
+        )
+        .unwrap();
     check_template("chat_assistant", &builtins::chat_assistant(), &inputs);
 }
 
@@ -212,12 +261,18 @@ fn follow_up_analysis() {
             category: FindingCategory::Deadline,
             description: "Invoices are due within 30 days.".into(),
             evidence: "The Customer shall pay each invoice within 30 days of receipt.".into(),
+            risk_level: Some(RiskLevel::Low),
+            suggestion: Some("Track each invoice's due date.".into()),
+            framework_references: vec!["PAY-1".into()],
             confidence: 0.95,
         },
         Finding {
             category: FindingCategory::MissingInformation,
             description: "The interest rate is not stated.".into(),
             evidence: "Late payments accrue interest at the statutory rate".into(),
+            risk_level: Some(RiskLevel::Medium),
+            suggestion: Some("Ask for the rate to be stated.".into()),
+            framework_references: vec!["PAY-2".into()],
             confidence: 0.6,
         },
     ];

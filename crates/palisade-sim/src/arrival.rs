@@ -1,6 +1,8 @@
 //! When requests arrive and what they ask for: the offered load, drawn once
 //! from the scenario's seed so every system under test sees the same requests.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::time::Duration;
 
 use palisade_core::Priority;
@@ -8,6 +10,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::distribution::Distribution;
+use crate::limits::{MAX_TOKENS, MAX_WEIGHT, duration_from_secs, number_within};
 use crate::rng::{SimRng, rng_for};
 
 /// How each client spaces its requests.
@@ -96,14 +99,19 @@ impl PriorityMix {
         Priority::Normal
     }
 
-    /// Checks the weights; the error says what is wrong.
-    pub fn validate(&self) -> Result<(), String> {
-        let weights = self.weights();
-        if weights.iter().any(|(_, w)| !(w.is_finite() && *w >= 0.0)) {
-            return Err("weights must be finite numbers >= 0".into());
+    /// Checks the weights; the error is the key and what is wrong.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let named = [
+            ("critical", self.critical),
+            ("high", self.high),
+            ("normal", self.normal),
+            ("low", self.low),
+        ];
+        for (key, weight) in named {
+            number_within(weight, 0.0, MAX_WEIGHT).map_err(|e| (key, e))?;
         }
-        if weights.iter().map(|(_, w)| w).sum::<f64>() <= 0.0 {
-            return Err("at least one weight must be positive".into());
+        if self.weights().iter().map(|(_, w)| w).sum::<f64>() <= 0.0 {
+            return Err(("normal", "at least one weight must be positive".into()));
         }
         Ok(())
     }
@@ -146,56 +154,184 @@ pub struct Arrival {
     pub at: Duration,
     /// The client that sends it.
     pub client: u32,
-    /// Its input size in tokens.
+    /// Its input size in tokens (prompt tokens billed at the normal rate).
     pub input_tokens: u32,
     /// Its `max_tokens`.
     pub max_tokens: u32,
     /// Its priority.
     pub priority: Priority,
+    /// The model (index in the scenario) it must go to, for a recorded trace;
+    /// `None` for a scenario's load, which the system under test routes.
+    pub model: Option<usize>,
+    /// Its output length when it is known (a recorded trace); `None` lets the
+    /// model draw it.
+    pub output_tokens: Option<u32>,
+    /// Prompt tokens read from the cache.
+    pub cache_read_tokens: u32,
+    /// Prompt tokens written to the cache.
+    pub cache_write_tokens: u32,
 }
 
-/// The whole offered load of `clients` clients over `duration`, sorted by
-/// time (ties by client). Each client draws from its own stream, so adding
-/// clients leaves the existing clients' requests unchanged.
+impl Arrival {
+    /// Every prompt token: what the model's quota counts as input.
+    pub fn prompt_tokens(&self) -> u32 {
+        self.input_tokens
+            .saturating_add(self.cache_read_tokens)
+            .saturating_add(self.cache_write_tokens)
+    }
+}
+
+/// The offered load of a scenario, drawn lazily in time order (ties by
+/// client): memory is one random stream per client, whatever the duration.
+///
+/// Each client draws from its own stream, so adding clients leaves the
+/// existing clients' requests unchanged, and the same seed gives the same
+/// requests.
+pub struct Arrivals {
+    /// Each client's random stream.
+    clients: Vec<SimRng>,
+    /// `(next time, the same as a Duration, client)`, earliest first; ties
+    /// are broken by the Duration (the order the report sees) then client.
+    heap: BinaryHeap<Reverse<(Duration, OrderedTime, u32)>>,
+    horizon: f64,
+    mean_gap: f64,
+    poisson: bool,
+    requests: RequestMix,
+}
+
+impl std::fmt::Debug for Arrivals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Arrivals")
+            .field("clients", &self.clients.len())
+            .field("pending", &self.heap.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A finite, non-negative time in seconds, ordered (the heap's key).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct OrderedTime(f64);
+
+impl Eq for OrderedTime {}
+impl PartialOrd for OrderedTime {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for OrderedTime {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// The time to a client's next request.
+fn gap(poisson: bool, mean_gap: f64, rng: &mut SimRng) -> f64 {
+    if poisson {
+        Distribution::Exponential { mean: mean_gap }.sample(rng)
+    } else {
+        mean_gap
+    }
+}
+
+impl Arrivals {
+    fn schedule(&mut self, t: f64, client: u32) {
+        if t < self.horizon {
+            self.heap
+                .push(Reverse((duration_from_secs(t), OrderedTime(t), client)));
+        }
+    }
+}
+
+impl Iterator for Arrivals {
+    type Item = Arrival;
+
+    fn next(&mut self) -> Option<Arrival> {
+        let Reverse((at, OrderedTime(t), client)) = self.heap.pop()?;
+        let (poisson, mean_gap) = (self.poisson, self.mean_gap);
+        let rng = self.clients.get_mut(client as usize)?;
+        let arrival = Arrival {
+            at,
+            client,
+            input_tokens: self
+                .requests
+                .input_tokens
+                .sample_clamped(rng, 1, MAX_TOKENS),
+            max_tokens: self.requests.max_tokens,
+            priority: self.requests.priorities.draw(rng),
+            model: None,
+            output_tokens: None,
+            cache_read_tokens: 0,
+            cache_write_tokens: 0,
+        };
+        let next = t + gap(poisson, mean_gap, rng);
+        self.schedule(next, client);
+        Some(arrival)
+    }
+}
+
+/// What one pass over a load finds: its size and largest request, without
+/// keeping the load.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct LoadSummary {
+    pub(crate) requests: u64,
+    /// Prompt tokens of every request.
+    pub(crate) prompt_tokens: u64,
+    /// Output tokens of the requests that fix theirs (a trace).
+    pub(crate) known_output_tokens: u64,
+    /// Requests that fix their output.
+    pub(crate) known_outputs: u64,
+    pub(crate) largest_prompt: u32,
+}
+
+impl LoadSummary {
+    pub(crate) fn of(load: impl Iterator<Item = Arrival>) -> Self {
+        load.fold(Self::default(), |mut s, a| {
+            s.requests += 1;
+            s.prompt_tokens += u64::from(a.prompt_tokens());
+            if let Some(out) = a.output_tokens {
+                s.known_output_tokens += u64::from(out);
+                s.known_outputs += 1;
+            }
+            s.largest_prompt = s.largest_prompt.max(a.prompt_tokens());
+            s
+        })
+    }
+}
+
+/// The whole offered load of `clients` clients over `duration`, lazily, in
+/// time order (ties by client).
 pub fn offered_load(
     seed: u64,
     clients: u32,
     duration: Duration,
     arrivals: &ArrivalConfig,
     requests: &RequestMix,
-) -> Vec<Arrival> {
+) -> Arrivals {
     let rate_per_sec = arrivals.per_client_per_minute() / 60.0;
-    let mut load = Vec::new();
-    if rate_per_sec <= 0.0 || !rate_per_sec.is_finite() {
+    let horizon = duration.as_secs_f64();
+    let mut load = Arrivals {
+        clients: Vec::new(),
+        heap: BinaryHeap::new(),
+        horizon,
+        mean_gap: 1.0 / rate_per_sec,
+        poisson: matches!(arrivals, ArrivalConfig::Poisson { .. }),
+        requests: requests.clone(),
+    };
+    if !(rate_per_sec.is_finite() && rate_per_sec > 0.0 && load.mean_gap.is_finite()) {
         return load;
     }
-    let horizon = duration.as_secs_f64();
+    load.clients.reserve(clients as usize);
+    load.heap.reserve(clients as usize);
     for client in 0..clients {
         let mut rng = rng_for(seed, &format!("arrivals:client:{client}"));
-        let mean_gap = 1.0 / rate_per_sec;
-        let mut t = match arrivals {
-            ArrivalConfig::Poisson { .. } => {
-                Distribution::Exponential { mean: mean_gap }.sample(&mut rng)
-            }
-            ArrivalConfig::Uniform { .. } => rng.random::<f64>() * mean_gap,
+        let first = if load.poisson {
+            gap(true, load.mean_gap, &mut rng)
+        } else {
+            rng.random::<f64>() * load.mean_gap
         };
-        while t < horizon {
-            load.push(Arrival {
-                at: Duration::from_secs_f64(t),
-                client,
-                input_tokens: requests.input_tokens.sample_clamped(&mut rng, 1, u32::MAX),
-                max_tokens: requests.max_tokens,
-                priority: requests.priorities.draw(&mut rng),
-            });
-            t += match arrivals {
-                ArrivalConfig::Poisson { .. } => {
-                    Distribution::Exponential { mean: mean_gap }.sample(&mut rng)
-                }
-                ArrivalConfig::Uniform { .. } => mean_gap,
-            };
-        }
+        load.schedule(first, client);
+        load.clients.push(rng);
     }
-    load.sort_by_key(|a| (a.at, a.client));
     load
 }
 
@@ -209,18 +345,16 @@ mod tests {
             per_client_per_minute: 0.5,
         };
         let hour = Duration::from_secs(3_600);
-        let load = offered_load(3, 100, hour, &arrivals, &RequestMix::default());
+        let load: Vec<_> = offered_load(3, 100, hour, &arrivals, &RequestMix::default()).collect();
         // 100 clients × 0.5/min × 60 min = 3,000 expected.
         assert!((2_850..3_150).contains(&load.len()), "{}", load.len());
         assert!(load.windows(2).all(|w| w[0].at <= w[1].at));
         assert!(load.iter().all(|a| (500..=4_000).contains(&a.input_tokens)));
-        assert_eq!(
-            load,
-            offered_load(3, 100, hour, &arrivals, &RequestMix::default())
-        );
+        let again: Vec<_> = offered_load(3, 100, hour, &arrivals, &RequestMix::default()).collect();
+        assert_eq!(load, again);
 
         // More clients keep the first clients' requests.
-        let more = offered_load(3, 101, hour, &arrivals, &RequestMix::default());
+        let more: Vec<_> = offered_load(3, 101, hour, &arrivals, &RequestMix::default()).collect();
         let first: Vec<_> = more.iter().filter(|a| a.client < 100).copied().collect();
         assert_eq!(first, load);
     }

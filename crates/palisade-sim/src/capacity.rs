@@ -12,51 +12,51 @@
 //! distributions (output clamped to `max_tokens`), not over the draws of one
 //! run, so one run's goodput may land a little above or below them.
 //!
+//! A model with no quota at all has no bound: then neither has the capacity,
+//! and the report says so instead of quoting a figure.
+//!
 //! The bound ignores the transient cost of reservations (a call holds
 //! `max_tokens × burndown` until it ends) and any time a model is throttled
 //! for, so it is an upper bound no client reaches exactly.
 
 use serde::Serialize;
 
-use crate::arrival::Arrival;
+use crate::arrival::LoadSummary;
 use crate::scenario::Scenario;
 
 /// The capacity figures of a scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Capacity {
     /// Tokens per minute the offered load asks for (input plus the primary's
-    /// mean output, per request).
+    /// mean output, per request; a trace's own output where it gives one).
     pub offered_tokens_per_min: f64,
-    /// Tokens per minute the models could serve together at most.
-    pub capacity_tokens_per_min: f64,
-    /// `min(offered, capacity)`: the goodput a perfect client would reach.
-    pub quota_bound_tokens_per_min: f64,
+    /// Tokens per minute the models could serve together at most; `None`
+    /// when a model has no quota (no bound).
+    pub capacity_tokens_per_min: Option<f64>,
+    /// `min(offered, capacity)`: the goodput a perfect client would reach;
+    /// `None` when the capacity has no bound.
+    pub quota_bound_tokens_per_min: Option<f64>,
 }
 
 /// Requests per minute one model can serve at the scenario's mean sizes,
-/// ignoring outages.
-pub(crate) fn model_requests_per_min(scenario: &Scenario, model: usize) -> f64 {
-    let Some(config) = scenario.models.get(model) else {
-        return 0.0;
-    };
+/// ignoring outages; `None` when it has no quota (no bound).
+pub(crate) fn model_requests_per_min(scenario: &Scenario, model: usize) -> Option<f64> {
+    let config = scenario.models.get(model)?;
     let max_tokens = scenario.requests.max_tokens;
     let mean_in = scenario.requests.input_tokens.mean_clamped(1, u32::MAX);
     let mean_out = config.output_tokens.mean_clamped(1, max_tokens);
     let per_window = config.quota.window.as_secs_f64() / 60.0;
-    let by_requests = config
-        .quota
-        .rpm
-        .map_or(f64::INFINITY, |rpm| f64::from(rpm) / per_window);
+    let by_requests = config.quota.rpm.map(|rpm| f64::from(rpm) / per_window);
     let cost = mean_in + mean_out * config.quota.output_burndown;
-    let by_tokens = config
-        .quota
-        .tpm
-        .map_or(f64::INFINITY, |tpm| tpm as f64 / cost / per_window);
-    by_requests.min(by_tokens)
+    let by_tokens = config.quota.tpm.map(|tpm| tpm as f64 / cost / per_window);
+    match (by_requests, by_tokens) {
+        (Some(r), Some(t)) => Some(r.min(t)),
+        (r, t) => r.or(t),
+    }
 }
 
-/// The capacity figures of `scenario` for the offered `load`.
-pub fn capacity(scenario: &Scenario, load: &[Arrival]) -> Capacity {
+/// The capacity figures of `scenario` for an offered load summarized by `load`.
+pub(crate) fn capacity(scenario: &Scenario, load: &LoadSummary) -> Capacity {
     let minutes = scenario.duration.as_secs_f64() / 60.0;
     let max_tokens = scenario.requests.max_tokens;
     let mean_in = scenario.requests.input_tokens.mean_clamped(1, u32::MAX);
@@ -65,13 +65,13 @@ pub fn capacity(scenario: &Scenario, load: &[Arrival]) -> Capacity {
         .models
         .first()
         .map_or(0.0, |m| m.output_tokens.mean_clamped(1, max_tokens));
-    let offered: f64 = load
-        .iter()
-        .map(|a| f64::from(a.input_tokens) + primary_mean_out)
-        .sum::<f64>()
+    let drawn_outputs = load.requests.saturating_sub(load.known_outputs) as f64;
+    let offered = (load.prompt_tokens as f64
+        + load.known_output_tokens as f64
+        + drawn_outputs * primary_mean_out)
         / minutes;
 
-    let capacity: f64 = scenario
+    let per_model: Option<Vec<f64>> = scenario
         .models
         .iter()
         .enumerate()
@@ -84,13 +84,16 @@ pub fn capacity(scenario: &Scenario, load: &[Arrival]) -> Capacity {
                 .map(|w| w.overlap(scenario.duration).as_secs_f64())
                 .sum();
             let up_share = (1.0 - down / scenario.duration.as_secs_f64()).max(0.0);
-            model_requests_per_min(scenario, i) * (mean_in + mean_out) * up_share
+            if up_share == 0.0 {
+                return Some(0.0);
+            }
+            model_requests_per_min(scenario, i).map(|r| r * (mean_in + mean_out) * up_share)
         })
-        .sum();
-
+        .collect();
+    let capacity = per_model.map(|c| c.iter().sum::<f64>());
     Capacity {
         offered_tokens_per_min: offered,
         capacity_tokens_per_min: capacity,
-        quota_bound_tokens_per_min: offered.min(capacity),
+        quota_bound_tokens_per_min: capacity.map(|c| offered.min(c)),
     }
 }

@@ -8,6 +8,7 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::limits::{MAX_SIGMA, number_within};
 use crate::rng::{SimRng, rng_for};
 
 /// A distribution of non-negative numbers.
@@ -86,30 +87,26 @@ impl Distribution {
         total as f64 / f64::from(SAMPLES)
     }
 
-    /// Checks the parameters; the error says which one is wrong.
-    pub fn validate(&self) -> Result<(), String> {
-        let finite_non_negative = |name: &str, v: f64| {
-            if v.is_finite() && v >= 0.0 {
-                Ok(())
-            } else {
-                Err(format!("`{name}` must be a finite number >= 0, got {v}"))
-            }
-        };
+    /// Checks the parameters against `max`, the largest value the quantity
+    /// may take (token counts, milliseconds); the error is the parameter's
+    /// key and what is wrong with it.
+    pub fn validate(&self, max: f64) -> Result<(), (&'static str, String)> {
+        let within = |key: &'static str, v: f64| number_within(v, 0.0, max).map_err(|e| (key, e));
         match *self {
-            Distribution::Fixed { value } => finite_non_negative("value", value),
-            Distribution::Uniform { min, max } => {
-                finite_non_negative("min", min)?;
-                finite_non_negative("max", max)?;
-                if min > max {
-                    return Err(format!("`min` ({min}) must not exceed `max` ({max})"));
+            Distribution::Fixed { value } => within("value", value),
+            Distribution::Uniform { min, max: top } => {
+                within("min", min)?;
+                within("max", top)?;
+                if min > top {
+                    return Err(("min", format!("({min}) must not exceed `max` ({top})")));
                 }
                 Ok(())
             }
             Distribution::LogNormal { median, sigma } => {
-                finite_non_negative("median", median)?;
-                finite_non_negative("sigma", sigma)
+                within("median", median)?;
+                number_within(sigma, 0.0, MAX_SIGMA).map_err(|e| ("sigma", e))
             }
-            Distribution::Exponential { mean } => finite_non_negative("mean", mean),
+            Distribution::Exponential { mean } => within("mean", mean),
         }
     }
 }
@@ -160,17 +157,23 @@ mod tests {
         let mut rng = rng_for(1, "t");
         let d = Distribution::fixed(5000.0);
         assert_eq!(d.sample_clamped(&mut rng, 1, 1024), 1024);
-        assert!(
+        assert_eq!(
             Distribution::Uniform { min: 5.0, max: 1.0 }
-                .validate()
-                .is_err()
+                .validate(10.0)
+                .unwrap_err()
+                .0,
+            "min"
         );
         assert!(
             Distribution::Exponential { mean: f64::NAN }
-                .validate()
+                .validate(10.0)
                 .is_err()
         );
-        assert!(Distribution::fixed(0.0).validate().is_ok());
+        assert_eq!(
+            Distribution::fixed(11.0).validate(10.0).unwrap_err().0,
+            "value"
+        );
+        assert!(Distribution::fixed(0.0).validate(10.0).is_ok());
     }
 
     #[test]

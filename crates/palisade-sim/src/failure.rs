@@ -9,6 +9,8 @@ use std::time::Duration;
 use palisade_core::ErrorKind;
 use serde::{Deserialize, Serialize};
 
+use crate::limits::{MAX_HORIZON, MAX_SLOWDOWN, duration_within, positive_at_most};
+
 /// A span of simulated time, `[from, to)` after the epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -103,26 +105,36 @@ impl FailureConfig {
             .product()
     }
 
-    /// Checks the parameters; the error names the field.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    /// Checks the parameters; the error is the field's path inside the
+    /// table (`outages[1].to`) and what is wrong.
+    pub fn validate(&self) -> Result<(), (String, String)> {
         if !(0.0..=1.0).contains(&self.error_rate) {
             return Err((
-                "error_rate",
+                "error_rate".into(),
                 format!("must be within 0..=1, got {}", self.error_rate),
             ));
         }
-        if let Some(w) = self.outages.iter().find(|w| w.from >= w.to) {
-            return Err(("outages", format!("window {w:?} ends before it starts")));
+        let window = |list: &str, i: usize, from: Duration, to: Duration| {
+            duration_within(to, MAX_HORIZON, false).map_err(|e| (format!("{list}[{i}].to"), e))?;
+            if from >= to {
+                return Err((
+                    format!("{list}[{i}].from"),
+                    format!(
+                        "must be before `to`: the window {}..{} is empty",
+                        palisade_core::duration::format(from),
+                        palisade_core::duration::format(to)
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        for (i, w) in self.outages.iter().enumerate() {
+            window("outages", i, w.from, w.to)?;
         }
-        if let Some(w) = self
-            .slow
-            .iter()
-            .find(|w| w.from >= w.to || !(w.factor.is_finite() && w.factor > 0.0))
-        {
-            return Err((
-                "slow",
-                format!("window {w:?} must end after it starts and have factor > 0"),
-            ));
+        for (i, w) in self.slow.iter().enumerate() {
+            window("slow", i, w.from, w.to)?;
+            positive_at_most(w.factor, MAX_SLOWDOWN)
+                .map_err(|e| (format!("slow[{i}].factor"), e))?;
         }
         Ok(())
     }
@@ -148,5 +160,16 @@ mod tests {
         assert_eq!(f.slowdown_at(min(10)), 6.0);
         assert_eq!(f.slowdown_at(min(12)), 2.0);
         assert_eq!(f.outages[0].overlap(min(25)), min(5));
+    }
+
+    #[test]
+    fn validation_names_the_window_and_its_key() {
+        let f: FailureConfig =
+            toml::from_str(r#"slow = [{ from = "0s", to = "1h", factor = 1e300 }]"#).unwrap();
+        assert_eq!(f.validate().unwrap_err().0, "slow[0].factor");
+        let f: FailureConfig =
+            toml::from_str(r#"outages = [{ from = "0s", to = "1m" }, { from = "2m", to = "1m" }]"#)
+                .unwrap();
+        assert_eq!(f.validate().unwrap_err().0, "outages[1].from");
     }
 }

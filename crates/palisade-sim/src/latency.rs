@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::distribution::Distribution;
+use crate::limits::{MAX_CALL_TIME, MAX_LATENCY_MS, duration_from_ms, number_within};
 use crate::rng::SimRng;
 
 /// A model's latency profile. Times are in milliseconds.
@@ -49,9 +50,15 @@ pub struct CallTiming {
 }
 
 impl CallTiming {
-    /// Total time for `output_tokens` tokens.
+    /// Total time for `output_tokens` tokens (saturating: at most
+    /// [`MAX_CALL_TIME`](crate::limits::MAX_CALL_TIME) past the first token).
     pub fn total(&self, output_tokens: u32) -> Duration {
-        self.first_token + self.per_token * output_tokens.saturating_sub(1)
+        let rest = self
+            .per_token
+            .checked_mul(output_tokens.saturating_sub(1))
+            .unwrap_or(MAX_CALL_TIME)
+            .min(MAX_CALL_TIME);
+        self.first_token.saturating_add(rest)
     }
 
     /// Output tokens produced `elapsed` after the call started (for calls
@@ -72,36 +79,34 @@ impl CallTiming {
 
 impl LatencyConfig {
     /// Draws one call's timing, stretched by `slowdown` (1.0 = normal).
+    /// Whatever the parameters, each time is clamped to
+    /// `[0, MAX_CALL_TIME]`: a draw never panics.
     pub fn draw(&self, rng: &mut SimRng, slowdown: f64) -> CallTiming {
-        let ms = |d: &Distribution, rng: &mut SimRng| {
-            Duration::from_secs_f64(d.sample(rng) * slowdown / 1000.0)
-        };
+        let ms = |d: &Distribution, rng: &mut SimRng| duration_from_ms(d.sample(rng) * slowdown);
         CallTiming {
             first_token: ms(&self.time_to_first_token_ms, rng),
             per_token: ms(&self.per_output_token_ms, rng),
         }
     }
 
-    /// How long a refusal takes.
+    /// How long a refusal takes (clamped like [`draw`](Self::draw)).
     pub fn rejection(&self) -> Duration {
-        Duration::from_secs_f64(self.rejection_ms.max(0.0) / 1000.0)
+        duration_from_ms(self.rejection_ms)
     }
 
-    /// Checks the parameters; the error names the field.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    /// Checks the parameters (each at most
+    /// [`MAX_LATENCY_MS`](crate::limits::MAX_LATENCY_MS)); the error is the
+    /// field's path inside the table and what is wrong.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let field = |name: &str, key: &str| format!("{name}.{key}");
         self.time_to_first_token_ms
-            .validate()
-            .map_err(|e| ("time_to_first_token_ms", e))?;
+            .validate(MAX_LATENCY_MS)
+            .map_err(|(k, e)| (field("time_to_first_token_ms", k), e))?;
         self.per_output_token_ms
-            .validate()
-            .map_err(|e| ("per_output_token_ms", e))?;
-        if !(self.rejection_ms.is_finite() && self.rejection_ms >= 0.0) {
-            return Err((
-                "rejection_ms",
-                format!("must be >= 0, got {}", self.rejection_ms),
-            ));
-        }
-        Ok(())
+            .validate(MAX_LATENCY_MS)
+            .map_err(|(k, e)| (field("per_output_token_ms", k), e))?;
+        number_within(self.rejection_ms, 0.0, MAX_LATENCY_MS)
+            .map_err(|e| ("rejection_ms".to_owned(), e))
     }
 }
 
@@ -120,5 +125,25 @@ mod tests {
         assert_eq!(t.tokens_by(Duration::from_millis(500), 101), 1);
         assert_eq!(t.tokens_by(Duration::from_millis(600), 101), 11);
         assert_eq!(t.tokens_by(Duration::from_secs(60), 101), 101);
+    }
+
+    /// Issue 21, item 1: a latency of 2e22 ms (or a slow factor of 1e300)
+    /// panicked converting float seconds to a `Duration`.
+    #[test]
+    fn huge_latencies_clamp_instead_of_panicking() {
+        let config = LatencyConfig {
+            time_to_first_token_ms: Distribution::fixed(2e22),
+            per_output_token_ms: Distribution::fixed(2e22),
+            rejection_ms: 2e22,
+        };
+        let mut rng = crate::rng::rng_for(1, "t");
+        let t = config.draw(&mut rng, 1e300);
+        assert_eq!(t.first_token, MAX_CALL_TIME);
+        assert_eq!(t.total(u32::MAX), MAX_CALL_TIME * 2);
+        assert_eq!(config.rejection(), MAX_CALL_TIME);
+        assert_eq!(
+            config.validate().unwrap_err().0,
+            "time_to_first_token_ms.value"
+        );
     }
 }

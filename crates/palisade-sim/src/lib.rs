@@ -1,6 +1,7 @@
-//! Simulated LLM providers with Bedrock's quota semantics, a fake AWS
-//! Bedrock server, and virtual-time load simulation — the evidence behind
-//! Palisade's claims, and a testkit for users' own tests.
+//! Simulated LLM providers with Bedrock's quota semantics and virtual-time
+//! load simulation — the evidence behind Palisade's claims, and realistic
+//! models for users' own tests. (The fake Bedrock wire server that can serve
+//! them is in `palisade-testkit`, feature `bedrock`.)
 //!
 //! # A simulated model in a test
 //!
@@ -83,53 +84,55 @@
 //! | [`NaiveClient`] | the baseline: AWS SDK standard retry mode, then the next model |
 //! | [`PalisadeConfig`] | the stack under test: derived from a few knobs, or a whole `palisade-stack` config |
 //! | [`simulate`], [`SimulationReport`], [`render_table`] | run both systems and compare them |
-//! | [`capacity`] | the quota-bound goodput a perfect client would reach |
-//!
-//! # Feature flags
-//!
-//! | feature | default | what it adds |
-//! |---|---|---|
-//! | `bedrock-server` | no | `bedrock_server`: the fake AWS Bedrock Runtime server (Converse, ConverseStream, CountTokens) serving any provider |
+//! | [`Capacity`] | the quota-bound goodput a perfect client would reach |
+//! | [`limits`] | the range of every number a scenario may hold |
 
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-#[cfg(feature = "bedrock-server")]
-pub mod bedrock_server;
-
 mod arrival;
+mod by_model;
 mod capacity;
 mod distribution;
 mod driver;
 mod failure;
 mod latency;
+pub mod limits;
+mod locate;
 mod model;
 mod naive;
 mod palisade_stack;
+mod percentiles;
 mod probe;
 mod provider;
 mod quota;
+mod quota_log;
 mod report;
 mod rng;
 mod scenario;
 mod simulation;
 mod stream;
 mod table;
+mod tally;
 mod text;
+mod timeline;
 
-pub use arrival::{Arrival, ArrivalConfig, PriorityMix, RequestMix, offered_load};
-pub use capacity::{Capacity, capacity};
+pub use arrival::{Arrival, ArrivalConfig, Arrivals, PriorityMix, RequestMix, offered_load};
+pub use capacity::Capacity;
 pub use distribution::Distribution;
 pub use driver::{NoProgress, ProgressSink};
 pub use failure::{FailureConfig, InjectedError, SlowWindow, Window};
 pub use latency::{CallTiming, LatencyConfig};
+pub use locate::Location;
 pub use model::{ModelConfigError, Price, SimulatedModelConfig};
 pub use naive::{NaiveClient, NaiveConfig};
 pub use palisade_core::duration::parse as parse_duration;
 pub use palisade_stack::PalisadeConfig;
-pub use provider::{ProviderStats, SimulatedProvider};
+pub use provider::{
+    CACHE_READ_TAG, CACHE_WRITE_TAG, OUTPUT_TOKENS_TAG, ProviderStats, SimulatedProvider,
+};
 pub use quota::{QuotaConfig, QuotaExceeded, QuotaLedger, ReservationId};
 pub use report::{
     LatencySummary, ModelReport, ModelSummary, ScenarioSummary, SimulationReport, SystemReport,
@@ -138,3 +141,4 @@ pub use rng::{SimRng, rng_for};
 pub use scenario::{DEFAULT_SCENARIO_TOML, Scenario, ScenarioError};
 pub use simulation::{NAIVE, PALISADE, SimulationError, simulate};
 pub use table::render_table;
+pub use timeline::{Interval, MAX_INTERVALS, Timeline};

@@ -8,6 +8,7 @@ use thiserror::Error;
 use crate::distribution::Distribution;
 use crate::failure::FailureConfig;
 use crate::latency::LatencyConfig;
+use crate::limits::{MAX_PRICE_USD, MAX_TOKENS, count_within, number_within};
 use crate::quota::QuotaConfig;
 
 /// Price per million tokens, in US dollars.
@@ -18,6 +19,14 @@ pub struct Price {
     pub input_per_million_usd: f64,
     /// Per million output tokens. Default: 15.00.
     pub output_per_million_usd: f64,
+    /// Per million prompt tokens read from the cache. Default: a tenth of
+    /// the input price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_read_per_million_usd: Option<f64>,
+    /// Per million prompt tokens written to the cache. Default: 1.25 times
+    /// the input price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_write_per_million_usd: Option<f64>,
 }
 
 impl Default for Price {
@@ -25,6 +34,8 @@ impl Default for Price {
         Self {
             input_per_million_usd: 3.0,
             output_per_million_usd: 15.0,
+            cache_read_per_million_usd: None,
+            cache_write_per_million_usd: None,
         }
     }
 }
@@ -32,8 +43,41 @@ impl Default for Price {
 impl Price {
     /// Cost in dollars of `input` and `output` tokens.
     pub fn cost(&self, input: u64, output: u64) -> f64 {
-        (input as f64 * self.input_per_million_usd + output as f64 * self.output_per_million_usd)
+        self.cost_with_cache(input, output, 0, 0)
+    }
+
+    /// Cost in dollars, prompt-cache reads and writes included.
+    pub fn cost_with_cache(
+        &self,
+        input: u64,
+        output: u64,
+        cache_read: u64,
+        cache_write: u64,
+    ) -> f64 {
+        let read = self
+            .cache_read_per_million_usd
+            .unwrap_or(self.input_per_million_usd * 0.1);
+        let write = self
+            .cache_write_per_million_usd
+            .unwrap_or(self.input_per_million_usd * 1.25);
+        (input as f64 * self.input_per_million_usd
+            + output as f64 * self.output_per_million_usd
+            + cache_read as f64 * read
+            + cache_write as f64 * write)
             / 1_000_000.0
+    }
+
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        let check = |key, v: f64| number_within(v, 0.0, MAX_PRICE_USD).map_err(|e| (key, e));
+        check("input_per_million_usd", self.input_per_million_usd)?;
+        check("output_per_million_usd", self.output_per_million_usd)?;
+        if let Some(v) = self.cache_read_per_million_usd {
+            check("cache_read_per_million_usd", v)?;
+        }
+        if let Some(v) = self.cache_write_per_million_usd {
+            check("cache_write_per_million_usd", v)?;
+        }
+        Ok(())
     }
 }
 
@@ -127,6 +171,8 @@ impl SimulatedModelConfig {
         if self.id.trim().is_empty() {
             return Err(err("id".into(), "must not be empty".into()));
         }
+        count_within(self.context_window, 1, MAX_TOKENS)
+            .map_err(|e| err("context_window".into(), e))?;
         self.quota
             .validate()
             .map_err(|(f, e)| err(format!("quota.{f}"), e))?;
@@ -134,11 +180,14 @@ impl SimulatedModelConfig {
             .validate()
             .map_err(|(f, e)| err(format!("latency.{f}"), e))?;
         self.output_tokens
-            .validate()
-            .map_err(|e| err("output_tokens".into(), e))?;
+            .validate(f64::from(MAX_TOKENS))
+            .map_err(|(k, e)| err(format!("output_tokens.{k}"), e))?;
         self.failures
             .validate()
             .map_err(|(f, e)| err(format!("failures.{f}"), e))?;
+        self.price
+            .validate()
+            .map_err(|(f, e)| err(format!("price.{f}"), e))?;
         Ok(())
     }
 }

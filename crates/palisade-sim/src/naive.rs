@@ -26,6 +26,7 @@ use palisade_core::{
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::limits::{MAX_ATTEMPTS, MAX_BACKOFF, count_within, duration_from_secs, duration_within};
 use crate::rng::{SimRng, rng_for};
 
 /// The naive client's settings (the AWS SDK's standard-mode defaults).
@@ -55,6 +56,16 @@ impl Default for NaiveConfig {
             retry_quota: true,
             fallback: true,
         }
+    }
+}
+
+impl NaiveConfig {
+    /// Checks the settings; the error is `(field, what is wrong)`.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        count_within(self.max_attempts, 1, MAX_ATTEMPTS).map_err(|e| ("max_attempts", e))?;
+        duration_within(self.initial_backoff, MAX_BACKOFF, true)
+            .map_err(|e| ("initial_backoff", e))?;
+        duration_within(self.max_backoff, MAX_BACKOFF, true).map_err(|e| ("max_backoff", e))
     }
 }
 
@@ -134,7 +145,7 @@ impl NaiveClient {
             .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
             .min(self.config.max_backoff);
         let jitter: f64 = state.rng.random();
-        Some((cost, exp.mul_f64(jitter)))
+        Some((cost, duration_from_secs(exp.as_secs_f64() * jitter)))
     }
 
     fn on_success(&self, spent: u32) {

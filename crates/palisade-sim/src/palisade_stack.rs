@@ -50,6 +50,8 @@ use palisade_stack::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::arrival::LoadSummary;
+use crate::limits::{MAX_ATTEMPTS, MAX_BACKOFF, MAX_WAIT, count_within, duration_within};
 use crate::model::SimulatedModelConfig;
 use crate::scenario::Scenario;
 
@@ -95,14 +97,19 @@ impl Default for PalisadeConfig {
 impl PalisadeConfig {
     /// Checks the knobs; the error is `(field, what is wrong)`.
     pub fn validate(&self) -> Result<(), (String, String)> {
-        if self.retry_attempts == 0 {
-            return Err(("retry_attempts".into(), "must be at least 1".into()));
-        }
-        if self.breaker_failures == 0 {
-            return Err(("breaker_failures".into(), "must be at least 1".into()));
-        }
-        if self.breaker_open.is_zero() {
-            return Err(("breaker_open".into(), "must be longer than zero".into()));
+        let field = |f: &'static str| move |e: String| (f.to_owned(), e);
+        duration_within(self.queue_wait, MAX_WAIT, true).map_err(field("queue_wait"))?;
+        count_within(self.retry_attempts, 1, MAX_ATTEMPTS).map_err(field("retry_attempts"))?;
+        duration_within(self.retry_backoff, MAX_BACKOFF, true).map_err(field("retry_backoff"))?;
+        count_within(self.breaker_failures, 1, u32::MAX).map_err(field("breaker_failures"))?;
+        duration_within(self.breaker_open, MAX_WAIT, false).map_err(field("breaker_open"))?;
+        if let Some(stack) = &self.stack {
+            stack.validate().map_err(|e| {
+                (
+                    "stack".to_owned(),
+                    format!("is not a stack that can run: {e}"),
+                )
+            })?;
         }
         Ok(())
     }
@@ -112,31 +119,43 @@ impl PalisadeConfig {
     /// jitter is seeded from the scenario's seed unless it names its own, so
     /// a run replays exactly.
     pub fn stack_config(&self, scenario: &Scenario) -> StackConfig {
+        let largest = LoadSummary::of(scenario.offered_load()).largest_prompt;
+        let all: Vec<usize> = (0..scenario.models.len()).collect();
+        self.stack_config_over(scenario, &all, largest)
+    }
+
+    /// The stack config over the models `over` (indices, fallback order),
+    /// for a load whose largest prompt is `largest_prompt` tokens.
+    pub(crate) fn stack_config_over(
+        &self,
+        scenario: &Scenario,
+        over: &[usize],
+        largest_prompt: u32,
+    ) -> StackConfig {
         let mut config = match &self.stack {
             Some(stack) => stack.clone(),
-            None => self.derived_stack_config(scenario),
+            None => self.derived_stack_config(scenario, over, largest_prompt),
         };
         config.seed.get_or_insert(scenario.seed);
         config
     }
 
-    /// The stack the module docs describe, for `scenario`'s models.
-    fn derived_stack_config(&self, scenario: &Scenario) -> StackConfig {
-        let largest_input = scenario
-            .offered_load()
+    /// The stack the module docs describe, for `scenario`'s models `over`.
+    fn derived_stack_config(
+        &self,
+        scenario: &Scenario,
+        over: &[usize],
+        largest_prompt: u32,
+    ) -> StackConfig {
+        let last = over.len().saturating_sub(1);
+        let candidates = over
             .iter()
-            .map(|a| a.input_tokens)
-            .max()
-            .unwrap_or(0);
-        let last = scenario.models.len().saturating_sub(1);
-        let candidates = scenario
-            .models
-            .iter()
+            .filter_map(|&m| scenario.models.get(m))
             .enumerate()
             .map(|(i, model)| {
                 let reservation = model
                     .quota
-                    .charge(largest_input, scenario.requests.max_tokens);
+                    .charge(largest_prompt, scenario.requests.max_tokens);
                 let queue_wait = if i == last {
                     scenario.requests.deadline
                 } else {
@@ -153,7 +172,7 @@ impl PalisadeConfig {
             ..BreakerConfig::default()
         };
         breaker.open_duration.base = self.breaker_open;
-        breaker.open_duration.max = Some(self.breaker_open * 4);
+        breaker.open_duration.max = Some(self.breaker_open.saturating_mul(4));
         StackConfig {
             name: "palisade".into(),
             candidates,
@@ -161,7 +180,7 @@ impl PalisadeConfig {
                 .with_max_attempts(self.retry_attempts)
                 .with_max_total_time(None)
                 .with_backoff(
-                    Backoff::exponential(self.retry_backoff, self.retry_backoff * 16)
+                    Backoff::exponential(self.retry_backoff, self.retry_backoff.saturating_mul(16))
                         .with_jitter(Jitter::Full),
                 ),
             timeout: TimeoutConfig {
@@ -208,14 +227,19 @@ fn limiter_for(
     limiter
 }
 
-/// Builds the palisade stack over the scenario's (probed) models.
+/// Builds the palisade stack over the scenario's (probed) models `over`.
 pub(crate) fn build(
     scenario: &Scenario,
-    models: Vec<SharedProvider>,
+    models: &[SharedProvider],
+    over: &[usize],
+    largest_prompt: u32,
 ) -> Result<SharedProvider, String> {
-    let mut builder = StackBuilder::new(scenario.palisade.stack_config(scenario));
-    for (model, config) in models.into_iter().zip(&scenario.models) {
-        builder = builder.shared_provider(config.id.clone(), model);
+    let config = scenario
+        .palisade
+        .stack_config_over(scenario, over, largest_prompt);
+    let mut builder = StackBuilder::new(config);
+    for (model, config) in models.iter().zip(&scenario.models) {
+        builder = builder.shared_provider(config.id.clone(), model.clone());
     }
     let stack = builder.build().map_err(|e| e.to_string())?;
     Ok(Arc::new(stack))

@@ -1,89 +1,100 @@
-//! A transparent wrapper around each simulated model that records, per
-//! simulated request, which models were called in what order — so retries
-//! and fallbacks are counted the same way for every system under test,
-//! whatever that system reports about itself.
+//! A transparent wrapper around each simulated model that records every
+//! call it receives into the run's tally — for which request, when it
+//! started and ended, whether the model refused it for quota — so retries,
+//! fallbacks, waiting time and queue depth are measured the same way for
+//! every system under test, whatever that system reports about itself.
 //!
 //! The driver tags each request `sim:req=<index>`; tags travel through every
 //! layer unchanged, so the probe finds the request wherever it is called from.
 
-use std::sync::{Arc, Mutex};
-
 use async_trait::async_trait;
 use palisade_core::{
-    ChatRequest, ChatResponse, ChatStream, Provider, ProviderError, ProviderId, Readiness,
+    ChatRequest, ChatResponse, ChatStream, ErrorKind, Provider, ProviderError, ProviderId,
+    Readiness,
 };
+use tokio::time::Instant;
+
+use crate::tally::SharedTally;
 
 /// The tag prefix that carries a simulated request's index.
 pub(crate) const REQUEST_TAG: &str = "sim:req=";
 
-/// Calls made on behalf of one request.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct CallTrace {
-    /// Model index of the latest call.
-    last_model: Option<usize>,
-    /// Calls to the same model as the call before.
-    pub(crate) retries: u32,
-    /// Calls to a different model than the call before.
-    pub(crate) fallbacks: u32,
-    /// All calls.
-    pub(crate) calls: u32,
+fn request_index(req: &ChatRequest) -> Option<u64> {
+    req.metadata
+        .tags
+        .iter()
+        .find_map(|t| t.strip_prefix(REQUEST_TAG)?.parse().ok())
 }
 
-/// Traces of every request of one run, indexed by request.
-#[derive(Debug, Clone)]
-pub(crate) struct CallLog {
-    traces: Arc<Mutex<Vec<CallTrace>>>,
-}
-
-impl CallLog {
-    pub(crate) fn new(requests: usize) -> Self {
-        Self {
-            traces: Arc::new(Mutex::new(vec![CallTrace::default(); requests])),
-        }
-    }
-
-    fn record(&self, request: usize, model: usize) {
-        let mut traces = self.traces.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(trace) = traces.get_mut(request) {
-            match trace.last_model {
-                Some(m) if m == model => trace.retries += 1,
-                Some(_) => trace.fallbacks += 1,
-                None => {}
-            }
-            trace.calls += 1;
-            trace.last_model = Some(model);
-        }
-    }
-
-    pub(crate) fn traces(&self) -> Vec<CallTrace> {
-        self.traces
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-}
-
-/// A model wrapped to record calls into a [`CallLog`].
+/// A model wrapped to record its calls.
 pub(crate) struct Probed<P> {
     inner: P,
     model: usize,
-    log: CallLog,
+    tally: SharedTally,
+    epoch: Instant,
 }
 
 impl<P> Probed<P> {
-    pub(crate) fn new(inner: P, model: usize, log: CallLog) -> Self {
-        Self { inner, model, log }
+    pub(crate) fn new(inner: P, model: usize, tally: SharedTally, epoch: Instant) -> Self {
+        Self {
+            inner,
+            model,
+            tally,
+            epoch,
+        }
     }
 
-    fn record(&self, req: &ChatRequest) {
-        let index = req
-            .metadata
-            .tags
-            .iter()
-            .find_map(|t| t.strip_prefix(REQUEST_TAG)?.parse::<usize>().ok());
-        if let Some(index) = index {
-            self.log.record(index, self.model);
+    fn start(&self, req: &ChatRequest) -> OpenCall<'_> {
+        let index = request_index(req);
+        let started = Instant::now();
+        self.tally.call_started(
+            index,
+            self.model,
+            started.saturating_duration_since(self.epoch),
+        );
+        OpenCall {
+            tally: &self.tally,
+            epoch: self.epoch,
+            index,
+            started,
+            ended: false,
         }
+    }
+}
+
+/// A call in progress; ending it (or dropping it, when the caller gave up)
+/// records its end.
+struct OpenCall<'a> {
+    tally: &'a SharedTally,
+    epoch: Instant,
+    index: Option<u64>,
+    started: Instant,
+    ended: bool,
+}
+
+impl OpenCall<'_> {
+    fn end<T>(mut self, result: &Result<T, ProviderError>) {
+        let throttled = matches!(result, Err(e) if e.kind() == ErrorKind::Throttled);
+        self.record(throttled);
+    }
+
+    fn record(&mut self, throttled: bool) {
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
+        let now = Instant::now();
+        self.tally.call_ended(
+            self.index,
+            now.saturating_duration_since(self.started),
+            throttled,
+            now.saturating_duration_since(self.epoch),
+        );
+    }
+}
+
+impl Drop for OpenCall<'_> {
+    fn drop(&mut self) {
+        self.record(false);
     }
 }
 
@@ -102,13 +113,18 @@ impl<P: Provider> Provider for Probed<P> {
     }
 
     async fn complete(&self, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
-        self.record(&req);
-        self.inner.complete(req).await
+        let call = self.start(&req);
+        let result = self.inner.complete(req).await;
+        call.end(&result);
+        result
     }
 
+    /// The call is counted until the stream is returned (the first token).
     async fn stream(&self, req: ChatRequest) -> Result<ChatStream, ProviderError> {
-        self.record(&req);
-        self.inner.stream(req).await
+        let call = self.start(&req);
+        let result = self.inner.stream(req).await;
+        call.end(&result);
+        result
     }
 
     fn readiness(&self) -> Readiness {

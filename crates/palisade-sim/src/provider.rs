@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use crate::latency::CallTiming;
 use crate::model::{ModelConfigError, SimulatedModelConfig};
 use crate::quota::{QuotaExceeded, QuotaLedger, ReservationId};
+use crate::quota_log::QuotaLog;
 use crate::rng::{SimRng, rng_for};
 use crate::text::filler;
 
@@ -60,6 +61,8 @@ pub(crate) struct Shared {
     config: SimulatedModelConfig,
     epoch: Instant,
     state: Mutex<State>,
+    /// Every admission and settlement, in order, when a planner asked.
+    quota_log: Option<QuotaLog>,
 }
 
 struct State {
@@ -107,11 +110,31 @@ impl fmt::Debug for SimulatedProvider {
 /// Everything decided when a call is admitted.
 struct Plan {
     reservation: ReservationId,
-    input: u32,
+    usage: Usage,
+    /// Every prompt token (what the quota counts as input).
+    prompt: u32,
     output: u32,
     max_tokens: u32,
     timing: CallTiming,
     fails: bool,
+}
+
+/// A request tag that fixes the call's output length (a recorded trace's
+/// `output_tokens`) instead of drawing it: `sim:output_tokens=300`.
+pub const OUTPUT_TOKENS_TAG: &str = "sim:output_tokens=";
+/// A request tag saying how many of its prompt tokens are read from the
+/// prompt cache: `sim:cache_read=1200`.
+pub const CACHE_READ_TAG: &str = "sim:cache_read=";
+/// A request tag saying how many of its prompt tokens are written to the
+/// prompt cache: `sim:cache_write=800`.
+pub const CACHE_WRITE_TAG: &str = "sim:cache_write=";
+
+/// The number a `sim:` tag carries, if the request has that tag.
+pub(crate) fn tag_number(req: &ChatRequest, prefix: &str) -> Option<u32> {
+    req.metadata
+        .tags
+        .iter()
+        .find_map(|t| t.strip_prefix(prefix)?.parse().ok())
 }
 
 impl SimulatedProvider {
@@ -126,6 +149,17 @@ impl SimulatedProvider {
         seed: u64,
         epoch: Instant,
     ) -> Result<Self, ModelConfigError> {
+        Self::logged(config, seed, epoch, None)
+    }
+
+    /// A model that also writes every quota admission and settlement to
+    /// `quota_log` (the planner replays them against candidate quotas).
+    pub(crate) fn logged(
+        config: SimulatedModelConfig,
+        seed: u64,
+        epoch: Instant,
+        quota_log: Option<QuotaLog>,
+    ) -> Result<Self, ModelConfigError> {
         config.validate()?;
         let state = State {
             ledger: QuotaLedger::new(config.quota.clone()),
@@ -138,6 +172,7 @@ impl SimulatedProvider {
                 config,
                 epoch,
                 state: Mutex::new(state),
+                quota_log,
             }),
         })
     }
@@ -156,7 +191,14 @@ impl SimulatedProvider {
     async fn admit(&self, req: &ChatRequest) -> Result<Plan, (Duration, ProviderError)> {
         let shared = &self.shared;
         let config = &shared.config;
-        let input = HeuristicEstimator.input_tokens(req).await;
+        // The explicit estimate is every prompt token; tags say how many of
+        // them the cache served or stored.
+        let prompt = HeuristicEstimator.input_tokens(req).await;
+        let cache_read = tag_number(req, CACHE_READ_TAG).unwrap_or(0).min(prompt);
+        let cache_write = tag_number(req, CACHE_WRITE_TAG)
+            .unwrap_or(0)
+            .min(prompt - cache_read);
+        let input = prompt;
         let now = Instant::now();
         let since_epoch = now.saturating_duration_since(shared.epoch);
         let rejection = config.latency.rejection();
@@ -172,7 +214,7 @@ impl SimulatedProvider {
                     503,
                     "ServiceUnavailableException: service unavailable",
                 )
-                .with_retry_after(hint(until - since_epoch));
+                .with_retry_after(hint(until.saturating_sub(since_epoch)));
             return Err((rejection, err));
         }
         if input > config.context_window {
@@ -196,7 +238,12 @@ impl SimulatedProvider {
             return Err((rejection, shared.error(ErrorKind::QuotaExhausted, 429, msg)));
         }
         let reservation = match state.ledger.admit(now, reserve) {
-            Ok(r) => r,
+            Ok(r) => {
+                if let Some(log) = &shared.quota_log {
+                    log.admit(since_epoch, reserve);
+                }
+                r
+            }
             Err(exceeded) => {
                 let what = match exceeded {
                     QuotaExceeded::Requests { .. } => {
@@ -223,11 +270,20 @@ impl SimulatedProvider {
         let max_tokens = req.max_tokens.max(1);
         let fails =
             config.failures.error_rate > 0.0 && rng.random::<f64>() < config.failures.error_rate;
-        let output = config.output_tokens.sample_clamped(rng, 1, max_tokens);
+        let drawn = config.output_tokens.sample_clamped(rng, 1, max_tokens);
+        let output = tag_number(req, OUTPUT_TOKENS_TAG).map_or(drawn, |n| n.clamp(1, max_tokens));
         let timing = config.latency.draw(rng, slowdown);
+        let usage = Usage {
+            input_tokens: prompt - cache_read - cache_write,
+            output_tokens: output,
+            cache_read_tokens: cache_read,
+            cache_write_tokens: cache_write,
+            cache_write_1h_tokens: 0,
+        };
         Ok(Plan {
             reservation,
-            input,
+            usage,
+            prompt,
             output,
             max_tokens,
             timing,
@@ -241,7 +297,8 @@ impl SimulatedProvider {
         OpenCall {
             shared: self.shared.clone(),
             reservation: plan.reservation,
-            input: plan.input,
+            usage: plan.usage,
+            prompt: plan.prompt,
             output: plan.output,
             timing: plan.timing,
             started: Instant::now(),
@@ -253,7 +310,7 @@ impl SimulatedProvider {
         let mut response = ChatResponse::text(
             self.shared.id.clone(),
             filler(plan.output),
-            Some(Usage::new(plan.input, plan.output)),
+            Some(plan.usage),
         );
         if plan.output >= plan.max_tokens {
             response.stop_reason = StopReason::MaxTokens;
@@ -286,7 +343,8 @@ impl Shared {
 pub(crate) struct OpenCall {
     shared: Arc<Shared>,
     reservation: ReservationId,
-    input: u32,
+    usage: Usage,
+    prompt: u32,
     output: u32,
     timing: CallTiming,
     started: Instant,
@@ -310,7 +368,7 @@ impl OpenCall {
     }
 
     pub(crate) fn usage(&self) -> Usage {
-        Usage::new(self.input, self.output)
+        self.usage
     }
 
     /// Marks the call as answered in full.
@@ -334,14 +392,24 @@ impl Drop for OpenCall {
                 .timing
                 .tokens_by(now.saturating_duration_since(self.started), self.output),
         };
-        let charge = self.shared.config.quota.charge(self.input, output);
+        let charge = self.shared.config.quota.charge(self.prompt, output);
         let mut state = self.shared.lock();
         state.ledger.settle(now, self.reservation, charge);
+        if let Some(log) = &self.shared.quota_log {
+            let since_epoch = now.saturating_duration_since(self.shared.epoch);
+            log.settle(
+                since_epoch,
+                self.reservation.index(),
+                charge,
+                self.prompt,
+                output,
+            );
+        }
         match self.ended {
             Some(Ending::Failed) => state.stats.injected_errors += 1,
             Some(Ending::Answered) => {
                 state.stats.completed += 1;
-                state.stats.input_tokens += u64::from(self.input);
+                state.stats.input_tokens += u64::from(self.prompt);
                 state.stats.output_tokens += u64::from(self.output);
             }
             None => state.stats.cancelled += 1,
@@ -390,7 +458,11 @@ impl Provider for SimulatedProvider {
             call.fail();
             return Err(self.injected_error());
         }
-        Ok(crate::stream::answer_stream(call, plan.max_tokens))
+        Ok(crate::stream::answer_stream(
+            self.id().clone(),
+            call,
+            plan.max_tokens,
+        ))
     }
 
     fn context_window(&self) -> Option<u32> {

@@ -18,6 +18,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use crate::limits::{MAX_BURNDOWN, MAX_RPM, MAX_TPM, QUOTA_WINDOW, count_within};
+
 /// A model's quotas, as a Service Quotas page lists them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -53,25 +55,48 @@ impl Default for QuotaConfig {
 impl QuotaConfig {
     /// Quota tokens charged for `input` tokens in and `output` tokens out.
     pub fn charge(&self, input: u32, output: u32) -> u64 {
-        u64::from(input) + (f64::from(output) * self.output_burndown).ceil() as u64
+        // `as` saturates a float too large for u64 (and maps NaN to 0).
+        let burned = (f64::from(output) * self.output_burndown).ceil() as u64;
+        u64::from(input).saturating_add(burned)
     }
 
     /// Checks the parameters; the error names the field.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
-        if !(self.output_burndown.is_finite() && self.output_burndown >= 1.0) {
+        if !(self.output_burndown.is_finite()
+            && (1.0..=MAX_BURNDOWN).contains(&self.output_burndown))
+        {
             return Err((
                 "output_burndown",
-                format!("must be a number >= 1, got {}", self.output_burndown),
+                format!(
+                    "must be a number within 1..={MAX_BURNDOWN}, got {}",
+                    self.output_burndown
+                ),
             ));
         }
-        if self.window.is_zero() {
-            return Err(("window", "must be longer than zero".into()));
-        }
-        if self.rpm == Some(0) || self.tpm == Some(0) {
+        let (shortest, longest) = QUOTA_WINDOW;
+        if self.window < shortest || self.window > longest {
             return Err((
-                "rpm/tpm",
-                "a quota of 0 admits nothing; omit it for no quota".into(),
+                "window",
+                format!(
+                    "must be within {}..={}, got {}",
+                    palisade_core::duration::format(shortest),
+                    palisade_core::duration::format(longest),
+                    palisade_core::duration::format(self.window)
+                ),
             ));
+        }
+        let zero = "a quota of 0 admits nothing; omit it for no quota";
+        if let Some(rpm) = self.rpm {
+            if rpm == 0 {
+                return Err(("rpm", zero.into()));
+            }
+            count_within(rpm, 1, MAX_RPM).map_err(|e| ("rpm", e))?;
+        }
+        if let Some(tpm) = self.tpm {
+            if tpm == 0 {
+                return Err(("tpm", zero.into()));
+            }
+            count_within(tpm, 1, MAX_TPM).map_err(|e| ("tpm", e))?;
         }
         Ok(())
     }
@@ -106,6 +131,13 @@ impl QuotaExceeded {
 /// A reservation handle returned by [`QuotaLedger::admit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReservationId(u64);
+
+impl ReservationId {
+    /// The admission's number in its ledger: 0 for the first, then 1, 2, …
+    pub(crate) fn index(self) -> u64 {
+        self.0
+    }
+}
 
 #[derive(Debug)]
 struct Charge {
@@ -150,7 +182,7 @@ impl QuotaLedger {
             if front.at + window > now {
                 break;
             }
-            self.tokens_in_window -= front.tokens;
+            self.tokens_in_window = self.tokens_in_window.saturating_sub(front.tokens);
             self.charges.pop_front();
             self.first_id += 1;
         }
@@ -176,7 +208,7 @@ impl QuotaLedger {
             return Err(QuotaExceeded::Requests { retry_after });
         }
         if let Some(tpm) = self.config.tpm
-            && self.tokens_in_window + tokens > tpm
+            && self.tokens_in_window.saturating_add(tokens) > tpm
         {
             return Err(QuotaExceeded::Tokens {
                 retry_after: self.wait_for_tokens(now, tokens, tpm),
@@ -187,7 +219,7 @@ impl QuotaLedger {
         }
         let id = self.first_id + self.charges.len() as u64;
         self.charges.push_back(Charge { at: now, tokens });
-        self.tokens_in_window += tokens;
+        self.tokens_in_window = self.tokens_in_window.saturating_add(tokens);
         Ok(ReservationId(id))
     }
 
@@ -195,11 +227,11 @@ impl QuotaLedger {
     fn wait_for_tokens(&self, now: Instant, tokens: u64, tpm: u64) -> Duration {
         let mut in_window = self.tokens_in_window;
         for charge in &self.charges {
-            if in_window + tokens <= tpm {
+            if in_window.saturating_add(tokens) <= tpm {
                 break;
             }
-            in_window -= charge.tokens;
-            if in_window + tokens <= tpm {
+            in_window = in_window.saturating_sub(charge.tokens);
+            if in_window.saturating_add(tokens) <= tpm {
                 return (charge.at + self.config.window).saturating_duration_since(now);
             }
         }
@@ -214,7 +246,10 @@ impl QuotaLedger {
             return;
         };
         if let Some(charge) = self.charges.get_mut(index as usize) {
-            self.tokens_in_window = self.tokens_in_window - charge.tokens + actual_tokens;
+            self.tokens_in_window = self
+                .tokens_in_window
+                .saturating_sub(charge.tokens)
+                .saturating_add(actual_tokens);
             charge.tokens = actual_tokens;
         }
     }

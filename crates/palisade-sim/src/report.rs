@@ -9,10 +9,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::arrival::Arrival;
+use crate::arrival::LoadSummary;
 use crate::capacity::{Capacity, model_requests_per_min};
 use crate::driver::RunOutcome;
+pub use crate::percentiles::LatencySummary;
 use crate::scenario::Scenario;
+use crate::timeline::Timeline;
 
 /// The whole report: the scenario, then each system side by side.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -34,7 +36,7 @@ pub struct ScenarioSummary {
     pub seed: u64,
     /// Simulated seconds during which requests arrive.
     pub duration_s: f64,
-    /// Clients.
+    /// Clients (0 for a recorded trace).
     pub clients: u32,
     /// Requests offered (the same for both systems).
     pub requests: u64,
@@ -42,10 +44,12 @@ pub struct ScenarioSummary {
     pub offered_requests_per_min: f64,
     /// Tokens per minute offered (input + the primary's mean output).
     pub offered_tokens_per_min: f64,
-    /// Tokens per minute the models could serve at most (quotas, outages).
-    pub capacity_tokens_per_min: f64,
-    /// `min(offered, capacity)`: the goodput a perfect client would reach.
-    pub quota_bound_tokens_per_min: f64,
+    /// Tokens per minute the models could serve at most (quotas, outages);
+    /// `null` when a model has no quota, so there is no bound.
+    pub capacity_tokens_per_min: Option<f64>,
+    /// `min(offered, capacity)`: the goodput a perfect client would reach;
+    /// `null` when there is no bound.
+    pub quota_bound_tokens_per_min: Option<f64>,
     /// The models, primary first.
     pub models: Vec<ModelSummary>,
 }
@@ -61,8 +65,9 @@ pub struct ModelSummary {
     pub tpm: Option<u64>,
     /// Output burndown.
     pub output_burndown: f64,
-    /// Requests per minute it can serve at the scenario's mean sizes.
-    pub max_requests_per_min: f64,
+    /// Requests per minute it can serve at the scenario's mean sizes;
+    /// `null` when it has no quota (no bound).
+    pub max_requests_per_min: Option<f64>,
 }
 
 /// What one system achieved.
@@ -74,8 +79,9 @@ pub struct SystemReport {
     pub completed: u64,
     /// Requests that ended in an error (the caller's deadline included).
     pub failed: u64,
-    /// Requests with no outcome at all (`requests − completed − failed`);
-    /// anything but 0 is a bug.
+    /// Requests with no outcome at all (`requests − completed − failed`):
+    /// the simulation lost them, a bug. A report with any is not to be
+    /// trusted, and `palisade simulate` exits with status 1.
     pub lost: u64,
     /// `completed / requests`, in percent.
     pub completed_pct: f64,
@@ -96,10 +102,13 @@ pub struct SystemReport {
     pub served_by_fallback: u64,
     /// End-to-end latency of completed requests (arrival to answer).
     pub latency_ms: LatencySummary,
+    /// Time every request (answered or not) spent waiting outside the
+    /// models: limiter queues, retry backoff, breaker and fallback waits.
+    pub queue_ms: LatencySummary,
     /// Input + output tokens of completed requests per minute of `duration`.
     pub goodput_tokens_per_min: f64,
-    /// `goodput / quota_bound`, in percent.
-    pub goodput_pct_of_quota_bound: f64,
+    /// `goodput / quota_bound`, in percent; `null` when there is no bound.
+    pub goodput_pct_of_quota_bound: Option<f64>,
     /// What the completed requests cost, in US dollars.
     pub cost_usd: f64,
     /// Simulated seconds after the end of `duration` until the last request
@@ -107,21 +116,10 @@ pub struct SystemReport {
     pub drain_s: f64,
     /// Per model, by id.
     pub models: BTreeMap<String, ModelReport>,
-}
-
-/// Latency percentiles (nearest rank), in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
-pub struct LatencySummary {
-    /// Median.
-    pub p50: f64,
-    /// 95th percentile.
-    pub p95: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// Slowest.
-    pub max: f64,
-    /// Mean.
-    pub mean: f64,
+    /// The run over time (for the HTML report's charts; not part of
+    /// `--json`).
+    #[serde(skip)]
+    pub timeline: Timeline,
 }
 
 /// One model's share of a system's work.
@@ -141,15 +139,24 @@ pub struct ModelReport {
     pub injected_errors: u64,
     /// Admitted calls dropped by the caller before the answer.
     pub cancelled: u64,
-    /// Input tokens it served.
+    /// Input tokens it served (billed at the input price).
     pub input_tokens: u64,
     /// Output tokens it served.
     pub output_tokens: u64,
+    /// Prompt tokens it read from the cache.
+    pub cache_read_tokens: u64,
+    /// Prompt tokens it wrote to the cache.
+    pub cache_write_tokens: u64,
+    /// Latency of the requests it answered.
+    pub latency_ms: LatencySummary,
+    /// Waiting time of the requests that ended with it (answered by it, or
+    /// failed after calling it last).
+    pub queue_ms: LatencySummary,
     /// What its answers cost, in US dollars.
     pub cost_usd: f64,
 }
 
-fn round(x: f64, digits: i32) -> f64 {
+pub(crate) fn round(x: f64, digits: i32) -> f64 {
     let scale = 10f64.powi(digits);
     let r = (x * scale).round() / scale;
     if r.is_finite() { r } else { 0.0 }
@@ -164,18 +171,18 @@ fn pct(part: u64, whole: u64) -> f64 {
 }
 
 impl ScenarioSummary {
-    pub(crate) fn new(scenario: &Scenario, load: &[Arrival], capacity: &Capacity) -> Self {
+    pub(crate) fn new(scenario: &Scenario, load: &LoadSummary, capacity: &Capacity) -> Self {
         let minutes = scenario.duration.as_secs_f64() / 60.0;
         Self {
             name: scenario.name.clone(),
             seed: scenario.seed,
             duration_s: round(scenario.duration.as_secs_f64(), 3),
             clients: scenario.clients,
-            requests: load.len() as u64,
-            offered_requests_per_min: round(load.len() as f64 / minutes, 2),
+            requests: load.requests,
+            offered_requests_per_min: round(load.requests as f64 / minutes, 2),
             offered_tokens_per_min: round(capacity.offered_tokens_per_min, 0),
-            capacity_tokens_per_min: round(capacity.capacity_tokens_per_min, 0),
-            quota_bound_tokens_per_min: round(capacity.quota_bound_tokens_per_min, 0),
+            capacity_tokens_per_min: capacity.capacity_tokens_per_min.map(|c| round(c, 0)),
+            quota_bound_tokens_per_min: capacity.quota_bound_tokens_per_min.map(|c| round(c, 0)),
             models: scenario
                 .models
                 .iter()
@@ -185,7 +192,7 @@ impl ScenarioSummary {
                     rpm: m.quota.rpm,
                     tpm: m.quota.tpm,
                     output_burndown: m.quota.output_burndown,
-                    max_requests_per_min: round(model_requests_per_min(scenario, i), 2),
+                    max_requests_per_min: model_requests_per_min(scenario, i).map(|r| round(r, 2)),
                 })
                 .collect(),
         }
@@ -193,54 +200,53 @@ impl ScenarioSummary {
 }
 
 impl SystemReport {
-    pub(crate) fn new(scenario: &Scenario, capacity: &Capacity, run: &RunOutcome) -> Self {
-        let requests = run.outcomes.len() as u64;
-        let mut completed = 0u64;
-        let mut failed_by_kind: BTreeMap<String, u64> = BTreeMap::new();
-        let mut latencies: Vec<f64> = Vec::with_capacity(run.outcomes.len());
-        let mut served_tokens = 0u64;
-        let mut per_model = vec![(0u64, 0u64, 0u64); scenario.models.len()];
-        let mut last_finish = scenario.duration;
-        for outcome in run.outcomes.iter().flatten() {
-            last_finish = last_finish.max(outcome.finished);
-            match outcome.result {
-                Ok(served) => {
-                    completed += 1;
-                    latencies.push(outcome.finished.saturating_sub(outcome.at).as_secs_f64() * 1e3);
-                    served_tokens +=
-                        u64::from(served.input_tokens) + u64::from(served.output_tokens);
-                    if let Some(m) = per_model.get_mut(served.model) {
-                        m.0 += 1;
-                        m.1 += u64::from(served.input_tokens);
-                        m.2 += u64::from(served.output_tokens);
-                    }
-                }
-                Err(kind) => *failed_by_kind.entry(kind.as_str().to_owned()).or_default() += 1,
-            }
-        }
-        let failed: u64 = failed_by_kind.values().sum();
+    pub(crate) fn new(scenario: &Scenario, capacity: &Capacity, run: RunOutcome) -> Self {
+        let RunOutcome {
+            requests,
+            tally,
+            timeline,
+            model_stats,
+        } = run;
+        let completed = tally.completed;
+        let failed: u64 = tally.failed_by_kind.values().sum();
         let minutes = scenario.duration.as_secs_f64() / 60.0;
+        let served_tokens: u64 = tally
+            .models
+            .iter()
+            .map(|m| m.input_tokens + m.output_tokens + m.cache_read_tokens + m.cache_write_tokens)
+            .sum();
         let goodput = served_tokens as f64 / minutes;
 
         let mut models = BTreeMap::new();
         let mut cost = 0.0;
         for (i, config) in scenario.models.iter().enumerate() {
-            let (done, input, output) = per_model[i];
-            let stats = run.model_stats.get(i).copied().unwrap_or_default();
-            let model_cost = config.price.cost(input, output);
+            let Some(m) = tally.models.get(i) else {
+                continue;
+            };
+            let stats = model_stats.get(i).copied().unwrap_or_default();
+            let model_cost = config.price.cost_with_cache(
+                m.input_tokens,
+                m.output_tokens,
+                m.cache_read_tokens,
+                m.cache_write_tokens,
+            );
             cost += model_cost;
             models.insert(
                 config.id.clone(),
                 ModelReport {
-                    completed: done,
-                    share_pct: pct(done, completed),
+                    completed: m.completed,
+                    share_pct: pct(m.completed, completed),
                     calls: stats.calls,
                     throttled: stats.throttled(),
                     outage_refusals: stats.outage_refusals,
                     injected_errors: stats.injected_errors,
                     cancelled: stats.cancelled,
-                    input_tokens: input,
-                    output_tokens: output,
+                    input_tokens: m.input_tokens,
+                    output_tokens: m.output_tokens,
+                    cache_read_tokens: m.cache_read_tokens,
+                    cache_write_tokens: m.cache_write_tokens,
+                    latency_ms: m.latency.summary(),
+                    queue_ms: m.queue.summary(),
                     cost_usd: round(model_cost, 4),
                 },
             );
@@ -250,59 +256,33 @@ impl SystemReport {
             requests,
             completed,
             failed,
-            lost: requests - completed - failed,
+            lost: requests.saturating_sub(completed + failed),
             completed_pct: pct(completed, requests),
-            throttles_surfaced: failed_by_kind.get("throttled").copied().unwrap_or(0),
-            failed_by_kind,
-            throttles_seen_by_provider: run.model_stats.iter().map(|s| s.throttled()).sum(),
-            provider_calls: run.model_stats.iter().map(|s| s.calls).sum(),
-            retries: run.traces.iter().map(|t| u64::from(t.retries)).sum(),
-            fallbacks: run.traces.iter().map(|t| u64::from(t.fallbacks)).sum(),
-            served_by_fallback: completed - per_model.first().map_or(0, |m| m.0),
-            latency_ms: latency_summary(&mut latencies),
+            throttles_surfaced: tally.failed_by_kind.get("throttled").copied().unwrap_or(0),
+            throttles_seen_by_provider: model_stats.iter().map(|s| s.throttled()).sum(),
+            provider_calls: model_stats.iter().map(|s| s.calls).sum(),
+            retries: tally.retries,
+            fallbacks: tally.fallbacks,
+            served_by_fallback: completed - tally.models.first().map_or(0, |m| m.completed),
+            latency_ms: tally.latency.summary(),
+            queue_ms: tally.queue.summary(),
             goodput_tokens_per_min: round(goodput, 0),
-            goodput_pct_of_quota_bound: if capacity.quota_bound_tokens_per_min > 0.0 {
-                round(goodput * 100.0 / capacity.quota_bound_tokens_per_min, 2)
-            } else {
-                0.0
-            },
+            goodput_pct_of_quota_bound: capacity
+                .quota_bound_tokens_per_min
+                .filter(|bound| *bound > 0.0)
+                .map(|bound| round(goodput * 100.0 / bound, 2)),
             cost_usd: round(cost, 4),
             drain_s: round(
-                last_finish.saturating_sub(scenario.duration).as_secs_f64(),
+                tally
+                    .last_finish
+                    .max(scenario.duration)
+                    .saturating_sub(scenario.duration)
+                    .as_secs_f64(),
                 3,
             ),
+            failed_by_kind: tally.failed_by_kind,
             models,
+            timeline,
         }
-    }
-}
-
-fn latency_summary(ms: &mut [f64]) -> LatencySummary {
-    if ms.is_empty() {
-        return LatencySummary::default();
-    }
-    ms.sort_by(f64::total_cmp);
-    let rank = |p: f64| {
-        let i = ((p * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1;
-        round(ms[i], 1)
-    };
-    LatencySummary {
-        p50: rank(0.50),
-        p95: rank(0.95),
-        p99: rank(0.99),
-        max: round(ms[ms.len() - 1], 1),
-        mean: round(ms.iter().sum::<f64>() / ms.len() as f64, 1),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        let mut ms: Vec<f64> = (1..=100).map(f64::from).collect();
-        let s = latency_summary(&mut ms);
-        assert_eq!((s.p50, s.p95, s.p99, s.max), (50.0, 95.0, 99.0, 100.0));
-        assert_eq!(latency_summary(&mut []), LatencySummary::default());
     }
 }

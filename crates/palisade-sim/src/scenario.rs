@@ -13,7 +13,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::arrival::{Arrival, ArrivalConfig, RequestMix, offered_load};
+use crate::arrival::{ArrivalConfig, Arrivals, RequestMix, offered_load};
+use crate::limits::{
+    MAX_CLIENTS, MAX_DURATION, MAX_EXPECTED_REQUESTS, MAX_RATE_PER_CLIENT_PER_MIN, MAX_TOKENS,
+    MAX_WAIT, count_within, duration_within, positive_at_most,
+};
+use crate::locate::{Location, locate};
 use crate::model::SimulatedModelConfig;
 use crate::naive::NaiveConfig;
 use crate::palisade_stack::PalisadeConfig;
@@ -87,12 +92,15 @@ pub enum ScenarioError {
         message: String,
     },
     /// A field has a value that cannot be simulated.
-    #[error("scenario field `{field}` {message}")]
+    #[error("scenario {}field `{field}` {message}", location.as_ref().map(|l| format!("{l}: ")).unwrap_or_default())]
     Invalid {
         /// The field, as a path (`models[1].quota.tpm`).
         field: String,
         /// What is wrong with it.
         message: String,
+        /// Where the field is written, when the scenario came from text and
+        /// the field is written there (else the table that would hold it).
+        location: Option<Location>,
     },
 }
 
@@ -101,6 +109,15 @@ impl ScenarioError {
         ScenarioError::Invalid {
             field: field.into(),
             message: message.into(),
+            location: None,
+        }
+    }
+
+    /// The field at fault, for an invalid value.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ScenarioError::Invalid { field, .. } => Some(field),
+            _ => None,
         }
     }
 }
@@ -115,13 +132,24 @@ impl Scenario {
         }
     }
 
-    /// Parses and validates a scenario; `origin` names the text in errors.
+    /// Parses and validates a scenario; `origin` names the text in errors,
+    /// which give the line and column of the field at fault.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, ScenarioError> {
         let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
             origin: origin.to_owned(),
             message: one_line(&e.to_string()),
         })?;
-        scenario.validate()?;
+        scenario.validate().map_err(|e| match e {
+            ScenarioError::Invalid { field, message, .. } => {
+                let location = locate(text, origin, &field);
+                ScenarioError::Invalid {
+                    field,
+                    message,
+                    location,
+                }
+            }
+            other => other,
+        })?;
         Ok(scenario)
     }
 
@@ -134,75 +162,95 @@ impl Scenario {
         Self::from_toml_str(&text, &path.display().to_string())
     }
 
-    /// Checks every field; the error names the first bad one.
+    /// Checks every number against the range the engine can represent
+    /// (the [`limits`](crate::limits)); the error names the first bad field.
     pub fn validate(&self) -> Result<(), ScenarioError> {
-        if self.duration.is_zero() {
-            return Err(ScenarioError::invalid(
-                "duration",
-                "must be longer than zero",
-            ));
-        }
-        if self.clients == 0 {
-            return Err(ScenarioError::invalid("clients", "must be at least 1"));
-        }
+        self.check()
+            .map_err(|(field, message)| ScenarioError::invalid(field, message))
+    }
+
+    fn check(&self) -> Result<(), (String, String)> {
+        let at = |field: &str| {
+            let field = field.to_owned();
+            move |message: String| (field, message)
+        };
+        duration_within(self.duration, MAX_DURATION, false).map_err(at("duration"))?;
+        count_within(self.clients, 1, MAX_CLIENTS).map_err(at("clients"))?;
         let rate = self.arrivals.per_client_per_minute();
-        if !(rate.is_finite() && rate > 0.0) {
-            return Err(ScenarioError::invalid(
-                "arrivals.per_client_per_minute",
-                format!("must be a number > 0, got {rate}"),
+        positive_at_most(rate, MAX_RATE_PER_CLIENT_PER_MIN)
+            .map_err(at("arrivals.per_client_per_minute"))?;
+        let expected = self.expected_requests();
+        if expected > MAX_EXPECTED_REQUESTS {
+            return Err((
+                "duration".into(),
+                format!(
+                    "is too long for this load: {} clients × {rate}/min × {} minutes offer about \
+                     {expected:.0} requests, more than the {MAX_EXPECTED_REQUESTS:.0} one run may \
+                     simulate; shorten `duration` or lower `clients`",
+                    self.clients,
+                    self.duration.as_secs_f64() / 60.0
+                ),
             ));
         }
         self.requests
             .input_tokens
-            .validate()
-            .map_err(|e| ScenarioError::invalid("requests.input_tokens", e))?;
-        if self.requests.max_tokens == 0 {
-            return Err(ScenarioError::invalid(
-                "requests.max_tokens",
-                "must be at least 1",
-            ));
-        }
-        if self.requests.deadline.is_zero() {
-            return Err(ScenarioError::invalid(
-                "requests.deadline",
-                "must be longer than zero",
-            ));
-        }
+            .validate(f64::from(MAX_TOKENS))
+            .map_err(|(k, e)| (format!("requests.input_tokens.{k}"), e))?;
+        count_within(self.requests.max_tokens, 1, MAX_TOKENS).map_err(at("requests.max_tokens"))?;
+        duration_within(self.requests.deadline, MAX_WAIT, false)
+            .map_err(at("requests.deadline"))?;
         self.requests
             .priorities
             .validate()
-            .map_err(|e| ScenarioError::invalid("requests.priorities", e))?;
+            .map_err(|(k, e)| (format!("requests.priorities.{k}"), e))?;
         if self.models.is_empty() {
-            return Err(ScenarioError::invalid(
-                "models",
-                "needs at least one [[models]] entry",
+            return Err((
+                "models".into(),
+                "needs at least one [[models]] entry".into(),
             ));
         }
         let mut ids = BTreeSet::new();
         for (i, model) in self.models.iter().enumerate() {
-            model.validate().map_err(|e| {
-                ScenarioError::invalid(format!("models[{i}].{}", e.field), e.message)
-            })?;
+            model
+                .validate()
+                .map_err(|e| (format!("models[{i}].{}", e.field), e.message))?;
             if !ids.insert(model.id.as_str()) {
-                return Err(ScenarioError::invalid(
+                return Err((
                     format!("models[{i}].id"),
                     format!("{:?} appears twice", model.id),
                 ));
             }
         }
-        if self.naive.max_attempts == 0 {
-            return Err(ScenarioError::invalid(
-                "naive.max_attempts",
-                "must be at least 1",
-            ));
+        self.naive
+            .validate()
+            .map_err(|(f, e)| (format!("naive.{f}"), e))?;
+        self.palisade
+            .validate()
+            .map_err(|(f, e)| (format!("palisade.{f}"), e))?;
+        if let Some(stack) = &self.palisade.stack {
+            for (i, candidate) in stack.candidates.iter().enumerate() {
+                if !ids.contains(candidate.id.as_str()) {
+                    return Err((
+                        format!("palisade.stack.candidates[{i}].id"),
+                        format!("{:?} is not the id of a [[models]] entry", candidate.id),
+                    ));
+                }
+            }
         }
-        self.palisade.validate().map_err(|(field, message)| {
-            ScenarioError::invalid(format!("palisade.{field}"), message)
-        })
+        Ok(())
     }
 
-    /// The offered load: every request of the run, in time order.
-    pub fn offered_load(&self) -> Vec<Arrival> {
+    /// About how many requests the scenario offers:
+    /// `clients × per_client_per_minute × duration`.
+    pub fn expected_requests(&self) -> f64 {
+        f64::from(self.clients)
+            * self.arrivals.per_client_per_minute()
+            * (self.duration.as_secs_f64() / 60.0)
+    }
+
+    /// The offered load: every request of the run, in time order, drawn
+    /// lazily (memory does not grow with the duration).
+    pub fn offered_load(&self) -> Arrivals {
         offered_load(
             self.seed,
             self.clients,

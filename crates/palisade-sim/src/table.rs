@@ -22,23 +22,38 @@ pub fn render_table(report: &SimulationReport) -> String {
     );
     for (i, m) in s.models.iter().enumerate() {
         let role = if i == 0 { "primary " } else { "fallback" };
+        let bound = m
+            .max_requests_per_min
+            .map_or("no quota: unbounded".into(), |r| {
+                format!("≤ {r:.1} req/min")
+            });
         let _ = writeln!(
             out,
-            "  {role} {:<24} {:>6} RPM {:>10} TPM  burndown {:<3} ≤ {:.1} req/min",
+            "  {role} {:<24} {:>6} RPM {:>10} TPM  burndown {:<3} {bound}",
             m.id,
             m.rpm.map_or("-".into(), |r| thousands(u64::from(r))),
             m.tpm.map_or("-".into(), thousands),
             m.output_burndown,
-            m.max_requests_per_min
         );
     }
-    let _ = writeln!(
-        out,
-        "  quota-bound goodput {} tokens/min = min(offered {}, capacity {})",
-        thousands(s.quota_bound_tokens_per_min as u64),
-        thousands(s.offered_tokens_per_min as u64),
-        thousands(s.capacity_tokens_per_min as u64)
-    );
+    match (s.quota_bound_tokens_per_min, s.capacity_tokens_per_min) {
+        (Some(bound), Some(capacity)) => {
+            let _ = writeln!(
+                out,
+                "  quota-bound goodput {} tokens/min = min(offered {}, capacity {})",
+                thousands(bound as u64),
+                thousands(s.offered_tokens_per_min as u64),
+                thousands(capacity as u64)
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "  offered {} tokens/min; no quota-bound maximum (a model has no quota)",
+                thousands(s.offered_tokens_per_min as u64)
+            );
+        }
+    }
     let _ = writeln!(out);
 
     let mut rows: Vec<(String, String, String)> = Vec::new();
@@ -80,9 +95,14 @@ pub fn render_table(report: &SimulationReport) -> String {
     row("latency p95", a, b);
     let (a, b) = both(&|r| seconds(r.latency_ms.p99));
     row("latency p99", a, b);
+    let (a, b) = both(&|r| seconds(r.queue_ms.p99));
+    row("waiting p99 (queues, backoff)", a, b);
     let (a, b) = both(&|r| thousands(r.goodput_tokens_per_min as u64));
     row("goodput (tokens/min)", a, b);
-    let (a, b) = both(&|r| format!("{:.1}%", r.goodput_pct_of_quota_bound));
+    let (a, b) = both(&|r| {
+        r.goodput_pct_of_quota_bound
+            .map_or("-".into(), |p| format!("{p:.1}%"))
+    });
     row("  of the quota-bound maximum", a, b);
     let (a, b) = both(&|r| format!("${:.2}", r.cost_usd));
     row("cost", a, b);
@@ -112,11 +132,21 @@ pub fn render_table(report: &SimulationReport) -> String {
     for (label, a, b) in rows {
         let _ = writeln!(out, "{label:width$}  {a:>col$}  {b:>col$}");
     }
+    for (name, r) in [("naive", n), ("palisade", p)] {
+        if r.lost > 0 {
+            let _ = writeln!(
+                out,
+                "\nERROR: the simulation lost {} of the {name} system's requests (no outcome \
+                 recorded); this report is incomplete — please report it as a bug",
+                thousands(r.lost)
+            );
+        }
+    }
     out
 }
 
 /// `1234567` → `1,234,567`.
-fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
@@ -129,7 +159,7 @@ fn thousands(n: u64) -> String {
 }
 
 /// Milliseconds as a short human duration.
-fn seconds(ms: f64) -> String {
+pub(crate) fn seconds(ms: f64) -> String {
     if ms < 1_000.0 {
         format!("{ms:.0} ms")
     } else if ms < 120_000.0 {

@@ -187,7 +187,7 @@ async fn stream_delivers_the_answer_in_chunks_with_usage_and_stop() {
         Duration::from_millis(100),
         "returned at the first token"
     );
-    let answer = collect_stream(p.id().clone(), stream).await.unwrap();
+    let answer = collect_stream(stream).await.unwrap();
     assert_eq!(start.elapsed(), Duration::from_millis(100 + 39 * 10));
     assert_eq!(answer.usage.unwrap().output_tokens, 40);
     assert_eq!(answer.text_content().len(), 160);

@@ -105,6 +105,7 @@ fn the_report_has_the_documented_field_names() {
             "fallbacks",
             "served_by_fallback",
             "latency_ms",
+            "queue_ms",
             "goodput_tokens_per_min",
             "goodput_pct_of_quota_bound",
             "cost_usd",
@@ -126,7 +127,7 @@ fn the_report_has_the_documented_field_names() {
 
 /// The headline claims, checked on every test run: in the default scenario
 /// the palisade stack surfaces no throttling error, completes at least 99.9%
-/// of requests, loses none and reaches at least 95% of the quota-bound
+/// of requests, loses none and reaches at least 99% of the quota-bound
 /// goodput, while the naive client is throttled.
 #[test]
 fn the_default_scenario_meets_the_acceptance_figures() {
@@ -139,7 +140,7 @@ fn the_default_scenario_meets_the_acceptance_figures() {
     assert_eq!(p.lost, 0);
     assert_eq!(p.completed + p.failed, p.requests);
     assert!(
-        p.goodput_pct_of_quota_bound >= 95.0,
+        p.goodput_pct_of_quota_bound.is_some_and(|pct| pct >= 99.0),
         "{}",
         render_table(&report)
     );

@@ -138,6 +138,7 @@ mod tests {
             output_tokens: 100_000,
             cache_read_tokens: 1_000_000,
             cache_write_tokens: 0,
+            cache_write_1h_tokens: 0,
         };
         let mut response = ChatResponse::text(ProviderId::new("x"), "hi", Some(usage));
         response.model = "us.anthropic.claude-sonnet-4".into();

@@ -15,9 +15,9 @@ pub(crate) async fn first_event(
     let mut stream = opened?;
     match stream.next().await {
         Some(Err(error)) => Err(error),
-        Some(Ok(event)) => Ok(Box::pin(
-            futures_util::stream::once(async move { Ok(event) }).chain(stream),
-        )),
+        Some(Ok(event)) => Ok(stream.map_events(|events| {
+            futures_util::stream::once(async move { Ok(event) }).chain(events)
+        })),
         // An empty stream stays empty; collecting it reports the missing stop.
         None => Ok(stream),
     }

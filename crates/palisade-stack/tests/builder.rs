@@ -273,9 +273,7 @@ async fn streams_go_through_the_whole_stack() {
     let secondary = ScriptedProvider::new("secondary").then_text("streamed");
     let stack = build_stack(config, &[&primary, &secondary]);
     let stream = stack.stream(ChatRequest::user("hi")).await.unwrap();
-    let answer = palisade_core::collect_stream("stack".into(), stream)
-        .await
-        .unwrap();
+    let answer = palisade_core::collect_stream(stream).await.unwrap();
     assert_eq!(answer.text_content(), "streamed");
     let stats = stack.stats();
     assert_eq!(stats.candidate("secondary").unwrap().successes, 1);

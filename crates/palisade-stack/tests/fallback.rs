@@ -439,9 +439,7 @@ async fn streams_fall_back_before_the_first_event() {
     let secondary = ScriptedProvider::new("secondary").then_text("streamed");
     let fallback = Fallback::new([Candidate::new(primary), Candidate::new(secondary.clone())]);
     let stream = fallback.stream(ChatRequest::user("hi")).await.unwrap();
-    let answer = palisade_core::collect_stream(ProviderId::new("x"), stream)
-        .await
-        .unwrap();
+    let answer = palisade_core::collect_stream(stream).await.unwrap();
     assert_eq!(answer.text_content(), "streamed");
     let stats = fallback.stats();
     assert_eq!(stats[1].input_tokens, 10, "usage recorded from the stream");

@@ -208,9 +208,7 @@ async fn streams_retry_only_before_the_first_event() {
         Duration::from_secs(1),
     )));
     let stream = retry.stream(ChatRequest::user("hi")).await.unwrap();
-    let answer = palisade_core::collect_stream(p.id().clone(), stream)
-        .await
-        .unwrap();
+    let answer = palisade_core::collect_stream(stream).await.unwrap();
     assert_eq!(answer.text_content(), "hello");
     assert_eq!(p.call_count(), 2);
 

@@ -121,7 +121,10 @@ impl Provider for Stalls {
         let first = futures_util::stream::iter([Ok(palisade_core::StreamEvent::TextDelta {
             text: "partial".into(),
         })]);
-        Ok(Box::pin(first.chain(futures_util::stream::pending())))
+        Ok(palisade_core::ChatStream::new(
+            self.0.clone(),
+            first.chain(futures_util::stream::pending()),
+        ))
     }
 }
 

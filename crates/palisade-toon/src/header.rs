@@ -8,7 +8,8 @@ use std::borrow::Cow;
 
 use crate::error::ErrorKind;
 use crate::options::Delimiter;
-use crate::quote::{find_closing_quote, find_unquoted, parse_quoted};
+use crate::quote::parse_quoted;
+use crate::unquoted::{Unquoted, find_closing_quote, find_unquoted};
 
 /// A parsed header.
 #[derive(Debug)]
@@ -228,29 +229,16 @@ fn parse_bracket(seg: &str) -> Option<(usize, Delimiter, bool)> {
 /// Index of the `}` matching the `{` at `open`, skipping quoted text.
 fn find_matching_brace(b: &[u8], open: usize) -> Option<usize> {
     let mut depth = 0usize;
-    let mut in_quotes = false;
-    let mut i = open;
-    while i < b.len() {
-        let c = b[i];
-        if in_quotes {
-            if c == b'\\' && i + 1 < b.len() {
-                i += 2;
-                continue;
-            }
-            if c == b'"' {
-                in_quotes = false;
-            }
-        } else if c == b'"' {
-            in_quotes = true;
-        } else if c == b'{' {
+    let mut scan = Unquoted::new(b, open, [b'{', b'}']);
+    while let Some((at, byte)) = scan.next_byte() {
+        if byte == b'{' {
             depth += 1;
-        } else if c == b'}' {
+        } else {
             depth = depth.saturating_sub(1);
             if depth == 0 {
-                return Some(i);
+                return Some(at);
             }
         }
-        i += 1;
     }
     None
 }
@@ -316,33 +304,20 @@ fn field_name(token: &str) -> Result<Cow<'_, str>, String> {
 
 /// Splits a field list on `delim` at brace depth 0, outside quotes.
 fn split_entries(s: &str, delim: u8) -> Vec<&str> {
-    let b = s.as_bytes();
     let mut parts = Vec::new();
     let mut start = 0;
     let mut depth = 0i64;
-    let mut in_quotes = false;
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if in_quotes {
-            if c == b'\\' && i + 1 < b.len() {
-                i += 2;
-                continue;
+    let mut scan = Unquoted::new(s.as_bytes(), 0, [b'{', b'}', delim]);
+    while let Some((at, byte)) = scan.next_byte() {
+        match byte {
+            b'{' => depth += 1,
+            b'}' => depth -= 1,
+            _ if depth == 0 => {
+                parts.push(&s[start..at]);
+                start = at + 1;
             }
-            if c == b'"' {
-                in_quotes = false;
-            }
-        } else if c == b'"' {
-            in_quotes = true;
-        } else if c == b'{' {
-            depth += 1;
-        } else if c == b'}' {
-            depth -= 1;
-        } else if c == delim && depth == 0 {
-            parts.push(&s[start..i]);
-            start = i + 1;
+            _ => {}
         }
-        i += 1;
     }
     parts.push(&s[start..]);
     parts

@@ -1,13 +1,12 @@
 //! Quoting and escaping: when a string or key must be quoted (§7.2, §7.3), how
-//! it is escaped (§7.1), and how a quoted token is read back.
-//!
-//! All structural characters are ASCII, so every scan here works on bytes and
-//! never splits a UTF-8 sequence.
+//! it is escaped (§7.1), and how a quoted token is read back (finding its end
+//! is the [scanner's](crate::unquoted) job).
 
 use std::borrow::Cow;
 
 use crate::error::ErrorKind;
 use crate::options::Delimiter;
+use crate::unquoted::find_closing_quote;
 
 /// Bytes that force quoting anywhere in a value: `:` `"` `\` brackets, braces,
 /// and the C0 controls. The delimiter is checked separately because it depends
@@ -111,64 +110,6 @@ pub(crate) fn write_key(out: &mut String, key: &str) {
     } else {
         write_quoted(out, key);
     }
-}
-
-/// Index of the closing quote of the quoted token that starts at `open`
-/// (which holds `"`), skipping backslash pairs.
-#[inline]
-pub(crate) fn find_closing_quote(b: &[u8], open: usize) -> Option<usize> {
-    let mut i = open + 1;
-    while let Some(off) = memchr::memchr2(b'"', b'\\', b.get(i..)?) {
-        let j = i + off;
-        if b[j] == b'"' {
-            return Some(j);
-        }
-        // A backslash escapes the next byte; a final one escapes nothing.
-        i = j + 2;
-    }
-    None
-}
-
-/// Position just after the quoted run that opens at `open` (or the end of
-/// `b` when the quote is never closed: quote state then runs to the end), and
-/// whether the run closed with no escape inside — its text is then exactly
-/// the bytes between the quotes.
-#[inline]
-pub(crate) fn skip_quoted(b: &[u8], open: usize) -> (usize, bool) {
-    match memchr::memchr2(b'"', b'\\', b.get(open + 1..).unwrap_or(&[])) {
-        Some(off) if b[open + 1 + off] == b'"' => (open + off + 2, true),
-        Some(_) => (
-            find_closing_quote(b, open).map_or(b.len(), |close| close + 1),
-            false,
-        ),
-        None => (b.len(), false),
-    }
-}
-
-/// Index of the first `target` at or after `from` that is outside quotes.
-/// Quote state starts closed at `from`.
-#[inline]
-pub(crate) fn find_unquoted(b: &[u8], target: u8, from: usize) -> Option<usize> {
-    let mut in_quotes = false;
-    let mut i = from;
-    while i < b.len() {
-        let c = b[i];
-        if in_quotes {
-            if c == b'\\' && i + 1 < b.len() {
-                i += 2;
-                continue;
-            }
-            if c == b'"' {
-                in_quotes = false;
-            }
-        } else if c == target {
-            return Some(i);
-        } else if c == b'"' {
-            in_quotes = true;
-        }
-        i += 1;
-    }
-    None
 }
 
 /// Reads a complete quoted token (`"..."` and nothing after it) into its text.

@@ -2,15 +2,16 @@
 //! cells on the active delimiter (outside quotes), telling table rows from
 //! `key: value` lines (§9.3), and typing primitive tokens (§4).
 //!
-//! These run once per cell of every table, so they work on bytes, eight at a
-//! time for short rows and with SIMD searches for long ones.
+//! These run once per cell of every table; the scanning itself is the
+//! [quote-aware scanner's](crate::unquoted).
 
 use std::borrow::Cow;
 
 use crate::error::ErrorKind;
 use crate::number::classify_numeric;
 use crate::options::Delimiter;
-use crate::quote::{find_unquoted, parse_quoted};
+use crate::quote::parse_quoted;
+use crate::unquoted::{Stop, Unquoted};
 use crate::value::Number;
 
 /// A primitive read from the input.
@@ -22,13 +23,12 @@ pub(crate) enum Scalar<'a> {
     Str(Cow<'a, str>),
 }
 
-/// Is a line at row depth a data row rather than a `key: value` line (§9.3)?
+/// Is a line at row depth a data row rather than a `key: value` line (§9.3):
+/// no unquoted colon, or an unquoted delimiter before the first one?
 pub(crate) fn is_data_row(content: &str, delimiter: Delimiter) -> bool {
-    let b = content.as_bytes();
-    let Some(colon) = find_unquoted(b, b':', 0) else {
-        return true;
-    };
-    find_unquoted(b, delimiter.as_byte(), 0).is_some_and(|d| d < colon)
+    Unquoted::new(content.as_bytes(), 0, [b':', delimiter.as_byte()])
+        .next_byte()
+        .is_none_or(|(_, byte)| byte != b':')
 }
 
 /// Splits a row or inline value list on `delim` outside quotes, trimming
@@ -38,27 +38,11 @@ pub(crate) fn split_cells<'a>(input: &'a str, delim: u8, out: &mut Vec<&'a str>)
     if input.is_empty() {
         return;
     }
-    let b = input.as_bytes();
     let mut start = 0;
-    let mut in_quotes = false;
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if in_quotes {
-            if c == b'\\' && i + 1 < b.len() {
-                i += 2;
-                continue;
-            }
-            if c == b'"' {
-                in_quotes = false;
-            }
-        } else if c == delim {
-            out.push(trim_spaces(&input[start..i]));
-            start = i + 1;
-        } else if c == b'"' {
-            in_quotes = true;
-        }
-        i += 1;
+    let mut scan = Unquoted::new(input.as_bytes(), 0, [delim]);
+    while let Some((at, _)) = scan.next_byte() {
+        out.push(trim_spaces(&input[start..at]));
+        start = at + 1;
     }
     out.push(trim_spaces(&input[start..]));
 }
@@ -78,133 +62,53 @@ pub(crate) fn split_row<'a>(
     out.clear();
     *clean = 0;
     let b = content.as_bytes();
-    let mut row = RowSplit {
-        content,
-        out,
-        clean,
-        start: 0,
-        quoted_end: None,
-        colon: None,
-        first_delim: None,
-    };
-    let mut i = 0;
-    if b.len() < 128 {
-        // Short rows: eight bytes at a time (SWAR), which beats the setup
-        // cost of a SIMD search on a few dozen bytes.
-        let (pd, pq, pc) = (splat(delim), splat(b'"'), splat(b':'));
-        while i < b.len() {
-            let j = match b.get(i..i + 8) {
-                Some(chunk) => {
-                    let w = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-                    let m = zero_bytes(w ^ pd) | zero_bytes(w ^ pq) | zero_bytes(w ^ pc);
-                    if m == 0 {
-                        i += 8;
-                        continue;
-                    }
-                    i + (m.trailing_zeros() / 8) as usize
+    let (mut start, mut quoted_end) = (0, None);
+    let (mut colon, mut first_delim) = (None, None);
+    for stop in Unquoted::new(b, 0, [delim, b':']) {
+        match stop {
+            Stop::Quoted { open, end, clean } => {
+                // A clean run that opens the cell may be the whole cell;
+                // `push_cell` checks that nothing but spaces follows it.
+                if clean && out.len() < 128 && b[start..open].iter().all(|&c| c == b' ') {
+                    quoted_end = Some(end);
                 }
-                None => match b[i..]
-                    .iter()
-                    .position(|&c| c == delim || c == b'"' || c == b':')
-                {
-                    Some(off) => i + off,
-                    None => break,
-                },
-            };
-            i = row.special(j, delim);
-        }
-    } else {
-        // Long rows: jump between the only bytes that matter (SIMD search).
-        while let Some(off) = memchr::memchr3(delim, b'"', b':', &b[i..]) {
-            i = row.special(i + off, delim);
-            if i >= b.len() {
-                break;
+            }
+            Stop::Byte(at, b':') => {
+                colon.get_or_insert(at);
+            }
+            Stop::Byte(at, _) => {
+                first_delim.get_or_insert(at);
+                push_cell(content, start, at, quoted_end.take(), out, clean);
+                start = at + 1;
             }
         }
     }
-    row.push_cell(b.len());
-    match row.colon {
+    push_cell(content, start, b.len(), quoted_end, out, clean);
+    match colon {
         None => true,
-        Some(c) => row.first_delim.is_some_and(|d| d < c),
+        Some(c) => first_delim.is_some_and(|d| d < c),
     }
 }
 
-/// State of one [`split_row`] pass.
-struct RowSplit<'a, 'o> {
+/// Pushes the cell `content[start..end]`, trimmed, marking it clean when it
+/// ends exactly where a clean quoted run that opened it ended.
+#[inline(always)]
+fn push_cell<'a>(
     content: &'a str,
-    out: &'o mut Vec<&'a str>,
-    clean: &'o mut u128,
-    /// Start of the current cell.
     start: usize,
-    /// End of a clean quoted run that opened the current cell.
+    end: usize,
     quoted_end: Option<usize>,
-    colon: Option<usize>,
-    first_delim: Option<usize>,
-}
-
-impl RowSplit<'_, '_> {
-    /// Handles the delimiter, quote or colon at `j`; returns where to go on.
-    #[inline(always)]
-    fn special(&mut self, j: usize, delim: u8) -> usize {
-        let b = self.content.as_bytes();
-        match b[j] {
-            b'"' => {
-                let (end, no_escape) = crate::quote::skip_quoted(b, j);
-                let opens_cell = b[self.start..j].iter().all(|&c| c == b' ');
-                if no_escape && opens_cell && self.out.len() < 128 {
-                    self.quoted_end = Some(end);
-                }
-                // A quoted cell usually ends right at the delimiter: take it
-                // without another search.
-                if b.get(end) == Some(&delim) {
-                    self.delimiter(end);
-                    return end + 1;
-                }
-                end
-            }
-            b':' => {
-                self.colon.get_or_insert(j);
-                j + 1
-            }
-            _ => {
-                self.delimiter(j);
-                j + 1
-            }
+    out: &mut Vec<&'a str>,
+    clean: &mut u128,
+) {
+    let cell = trim_spaces(&content[start..end]);
+    if let Some(q) = quoted_end {
+        let cell_end = (cell.as_ptr() as usize - content.as_ptr() as usize) + cell.len();
+        if cell_end == q {
+            *clean |= 1u128 << out.len();
         }
     }
-
-    #[inline(always)]
-    fn delimiter(&mut self, at: usize) {
-        self.first_delim.get_or_insert(at);
-        self.push_cell(at);
-        self.start = at + 1;
-    }
-
-    #[inline(always)]
-    fn push_cell(&mut self, end: usize) {
-        let cell = trim_spaces(&self.content[self.start..end]);
-        if let Some(q) = self.quoted_end.take() {
-            let cell_end = (cell.as_ptr() as usize - self.content.as_ptr() as usize) + cell.len();
-            if cell_end == q {
-                *self.clean |= 1u128 << self.out.len();
-            }
-        }
-        self.out.push(cell);
-    }
-}
-
-/// `b` in every byte of a word.
-#[inline]
-const fn splat(b: u8) -> u64 {
-    0x0101_0101_0101_0101 * b as u64
-}
-
-/// A word with the high bit set in (at least) the lowest byte of `w` that is
-/// zero; bits above the first zero byte may be spurious, so callers only use
-/// the lowest set bit.
-#[inline]
-const fn zero_bytes(w: u64) -> u64 {
-    w.wrapping_sub(0x0101_0101_0101_0101) & !w & 0x8080_8080_8080_8080
+    out.push(cell);
 }
 
 /// Trims ASCII spaces (only spaces: §11.2) from both ends.
@@ -218,10 +122,11 @@ pub(crate) fn trim_spaces(s: &str) -> &str {
 }
 
 /// A numeric token (§4 grammar) as a number, or `None` when it is not one
-/// (or overflows to infinity) and stays a string. Short integers — most
-/// numbers in real data — are validated and read in one pass.
+/// (or a fraction overflows to infinity) and stays a string; an integer no
+/// number holds exactly is an error. Short integers — most numbers in real
+/// data — are validated and read in one pass.
 #[inline]
-fn parse_number(t: &str) -> Option<Number> {
+fn parse_number(t: &str) -> Result<Option<Number>, ErrorKind> {
     let b = t.as_bytes();
     let negative = b.first() == Some(&b'-');
     let start = usize::from(negative);
@@ -240,20 +145,24 @@ fn parse_number(t: &str) -> Option<Number> {
                 i += 1;
             }
         }
-        _ => return None,
+        _ => return Ok(None),
     }
     if i == b.len() && i - start <= 18 {
-        return Some(Number::from(if negative { -v } else { v }));
+        return Ok(Some(Number::from(if negative { -v } else { v })));
     }
-    let integer = classify_numeric(b)?;
-    Number::parse_token(t, integer)
+    match classify_numeric(b) {
+        Some(integer) => Number::parse_token(t, integer),
+        None => Ok(None),
+    }
 }
 
 /// Reads one primitive token (§4).
 pub(crate) fn parse_primitive(token: &str) -> Result<Scalar<'_>, ErrorKind> {
     let t = trim_spaces(token);
     let Some(&first) = t.as_bytes().first() else {
-        return Ok(Scalar::Str(Cow::Borrowed("")));
+        // The empty slice of the input itself, not a `""` literal: a sink
+        // that records spans of the input can then keep it as one.
+        return Ok(Scalar::Str(Cow::Borrowed(t)));
     };
     match first {
         b'"' => return parse_quoted(t).map(Scalar::Str),
@@ -261,7 +170,7 @@ pub(crate) fn parse_primitive(token: &str) -> Result<Scalar<'_>, ErrorKind> {
         b'f' if t == "false" => return Ok(Scalar::Bool(false)),
         b'n' if t == "null" => return Ok(Scalar::Null),
         b'-' | b'0'..=b'9' => {
-            if let Some(n) = parse_number(t) {
+            if let Some(n) = parse_number(t)? {
                 return Ok(Scalar::Number(n));
             }
         }

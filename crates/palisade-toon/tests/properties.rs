@@ -6,17 +6,30 @@ use palisade_toon::{DecodeOptions, Delimiter, EncodeOptions, Map, Value, decode,
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
-/// Integration tests have no `lib.rs` beside them, so proptest's default
-/// persistence cannot place its file; name it explicitly (relative to the
-/// crate root, where `cargo test` runs).
+/// Seeds live beside this file, in `tests/properties.proptest-regressions`
+/// (proptest resolves `file!()` against the working directory's ancestors),
+/// and replay before any new case; `committed_seeds_are_read` checks that the
+/// file this config names is the one in the repository.
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
         cases,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/properties.txt",
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
         ))),
         ..ProptestConfig::default()
     }
+}
+
+#[test]
+fn committed_seeds_are_read() {
+    let persistence = config(1).failure_persistence;
+    let seeds = persistence
+        .map(|p| p.load_persisted_failures2(Some(file!())))
+        .unwrap_or_default();
+    assert!(
+        !seeds.is_empty(),
+        "the config reads no seed from tests/properties.proptest-regressions"
+    );
 }
 
 /// Characters that exercise quoting and structure far more often than

@@ -7,7 +7,7 @@
 use palisade_bedrock::BedrockProvider;
 use palisade_bedrock::aws::Credentials;
 use palisade_core::Provider;
-use palisade_sim::bedrock_server::{FakeBedrock, FakeBedrockServer};
+use palisade_testkit::bedrock::{FakeBedrock, FakeBedrockServer};
 
 pub const SONNET: &str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
 pub const HAIKU: &str = "global.anthropic.claude-haiku-4-5-20251001-v1:0";
@@ -72,12 +72,15 @@ impl Provider for EventsProvider {
         req: palisade_core::ChatRequest,
     ) -> Result<palisade_core::ChatResponse, palisade_core::ProviderError> {
         let stream = self.stream(req).await?;
-        palisade_core::collect_stream(self.id.clone(), stream).await
+        palisade_core::collect_stream(stream).await
     }
     async fn stream(
         &self,
         _req: palisade_core::ChatRequest,
     ) -> Result<palisade_core::ChatStream, palisade_core::ProviderError> {
-        Ok(Box::pin(futures_util::stream::iter(self.events.clone())))
+        Ok(palisade_core::ChatStream::from_events(
+            self.id.clone(),
+            self.events.clone(),
+        ))
     }
 }

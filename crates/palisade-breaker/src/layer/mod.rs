@@ -92,7 +92,7 @@ impl<P: Provider> Provider for BreakerProvider<P> {
     async fn stream(&self, req: ChatRequest) -> Result<ChatStream, ProviderError> {
         let permit = self.breaker.acquire().await.map_err(|o| self.refuse(o))?;
         match self.inner.stream(req).await {
-            Ok(stream) => Ok(Box::pin(BreakerStream::new(stream, permit))),
+            Ok(stream) => Ok(stream.map_events(|events| BreakerStream::new(events, permit))),
             Err(error) => {
                 permit.record_error(&error);
                 Err(error)

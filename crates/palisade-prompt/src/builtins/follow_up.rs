@@ -3,11 +3,14 @@
 use serde::{Deserialize, Serialize};
 
 use super::document_analysis::Finding;
+use super::dropped::{DroppedItem, read_items};
 use super::{ANALYST_BEHAVIOUR, JSON_ONLY, built_in};
-use crate::confidence::{Confidence, retain_confident};
+use crate::confidence::{Confidence, deserialize_confidence, retain_confident};
 use crate::parts::{ContextSlot, OutputSpec};
 use crate::template::PromptTemplate;
 
+/// The JSON shape the model is asked for; its findings are
+/// [`FINDING_SCHEMA`] word for word (a test keeps them in step).
 const SCHEMA: &str = r#"{
   "answer": "string",
   "updated_findings": [
@@ -15,6 +18,9 @@ const SCHEMA: &str = r#"{
       "category": "obligation | risk | deadline | amount | inconsistency | missing_information",
       "description": "string, one sentence",
       "evidence": "string, exact quote from the section",
+      "risk_level": "low | medium | high | critical",
+      "suggestion": "string, one sentence: what the reader should do about it",
+      "framework_references": ["string, the id of a framework checklist item the finding bears on"],
       "confidence": 0.0
     }
   ],
@@ -39,6 +45,9 @@ const SCHEMA: &str = r#"{
 ///       "category": "obligation | risk | deadline | amount | inconsistency | missing_information",
 ///       "description": "string, one sentence",
 ///       "evidence": "string, exact quote from the section",
+///       "risk_level": "low | medium | high | critical",
+///       "suggestion": "string, one sentence: what the reader should do about it",
+///       "framework_references": ["string, the id of a framework checklist item the finding bears on"],
 ///       "confidence": 0.0
 ///     }
 ///   ],
@@ -66,7 +75,14 @@ pub fn follow_up_analysis() -> PromptTemplate {
 }
 
 /// The reply of [`follow_up_analysis`].
+///
+/// Updated findings are read one by one, as in
+/// [`SectionAnalysis`](super::SectionAnalysis): one that does not have the
+/// [`Finding`] shape is moved to [`dropped_findings`](Self::dropped_findings)
+/// with the reason. The answer's own confidence must be within 0 ..= 1, or
+/// the reply does not parse.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "FollowUpReply")]
 pub struct FollowUpAnswer {
     /// The answer text.
     pub answer: String,
@@ -74,6 +90,31 @@ pub struct FollowUpAnswer {
     pub updated_findings: Vec<Finding>,
     /// The model's confidence in the answer, 0 ..= 1.
     pub confidence: f64,
+    /// Updated findings left out because they did not have the [`Finding`]
+    /// shape; not serialized.
+    #[serde(skip)]
+    pub dropped_findings: Vec<DroppedItem>,
+}
+
+/// The reply as the model writes it, before its findings are read.
+#[derive(Deserialize)]
+struct FollowUpReply {
+    answer: String,
+    updated_findings: Vec<serde_json::Value>,
+    #[serde(deserialize_with = "deserialize_confidence")]
+    confidence: f64,
+}
+
+impl From<FollowUpReply> for FollowUpAnswer {
+    fn from(reply: FollowUpReply) -> Self {
+        let (updated_findings, dropped_findings) = read_items(reply.updated_findings);
+        Self {
+            answer: reply.answer,
+            updated_findings,
+            confidence: reply.confidence,
+            dropped_findings,
+        }
+    }
 }
 
 impl FollowUpAnswer {
@@ -87,5 +128,16 @@ impl FollowUpAnswer {
 impl Confidence for FollowUpAnswer {
     fn confidence(&self) -> Option<f64> {
         Some(self.confidence)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::document_analysis::FINDING_SCHEMA;
+    use super::*;
+
+    #[test]
+    fn the_schema_shows_the_finding_shape() {
+        assert!(SCHEMA.contains(FINDING_SCHEMA), "{SCHEMA}");
     }
 }

@@ -3,24 +3,31 @@
 //!
 //! | template | function | variables | context | user message | output |
 //! |---|---|---|---|---|---|
-//! | document-section analysis | [`document_analysis`] | `document_title`, `document_type`, `section_title` | `section` (text, truncatable), `outline` (data, optional) | — | [`SectionAnalysis`] |
-//! | chat assistant | [`chat_assistant`] | `assistant_name`, `document_title` | `document` (text, truncatable) | `question` | [`ChatAnswer`] |
+//! | document-section analysis | [`document_analysis`] | `document_title`, `document_type`, `section_title` | `section` (text, truncatable), `outline` (data, optional), `framework_checklist` (data, optional) | — | [`SectionAnalysis`] |
+//! | chat assistant | [`chat_assistant`] | `assistant_name`, `document_title` | `session` (data, optional), `document` (text, optional, truncatable) | `question` | [`ChatAnswer`] |
 //! | section identification | [`section_identification`] | `document_type`, `labels` (list) | `candidates` (data) | — | [`SectionLabels`] |
 //! | follow-up analysis | [`follow_up_analysis`] | `document_title`, `section_title` | `previous_findings` (data), `section` (text, truncatable) | `follow_up_question` | [`FollowUpAnswer`] |
 //!
 //! Every template asks for strict JSON; read replies with
 //! [`parse_json`](crate::parse_json) into the output type, and keep the
 //! findings the seed keeps with [`retain_confident`](crate::retain_confident)
-//! at [`SEED_MIN_CONFIDENCE`](crate::SEED_MIN_CONFIDENCE). The rendered text
-//! of each is pinned by a golden file in `tests/golden/`.
+//! at [`SEED_MIN_CONFIDENCE`](crate::SEED_MIN_CONFIDENCE). The output types
+//! read their lists item by item: one bad finding or label is set aside as a
+//! [`DroppedItem`] with the reason, not fatal to the reply. Variables that
+//! land in a system prompt are fenced in tags of their own name. The
+//! rendered text of each is pinned by a golden file in `tests/golden/`.
 
 mod chat_assistant;
 mod document_analysis;
+mod dropped;
 mod follow_up;
 mod section_identification;
 
 pub use chat_assistant::{ChatAnswer, chat_assistant};
-pub use document_analysis::{Finding, FindingCategory, SectionAnalysis, document_analysis};
+pub use document_analysis::{
+    Finding, FindingCategory, RiskLevel, SectionAnalysis, document_analysis,
+};
+pub use dropped::DroppedItem;
 pub use follow_up::{FollowUpAnswer, follow_up_analysis};
 pub use section_identification::{SectionLabel, SectionLabels, section_identification};
 

@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::dropped::{DroppedItem, read_items};
 use super::{JSON_ONLY, built_in};
-use crate::confidence::{Confidence, retain_confident};
+use crate::confidence::{Confidence, deserialize_confidence, retain_confident};
 use crate::parts::{ContextSlot, Example, OutputSpec};
 use crate::template::PromptTemplate;
 
@@ -60,10 +61,35 @@ pub fn section_identification() -> PromptTemplate {
 }
 
 /// The reply of [`section_identification`].
+///
+/// Labels are read one by one: one that does not have the [`SectionLabel`]
+/// shape (a confidence missing, written as a word or outside 0 ..= 1) is
+/// moved to [`dropped_sections`](Self::dropped_sections) with the reason.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "SectionLabelsReply")]
 pub struct SectionLabels {
     /// One entry per candidate.
     pub sections: Vec<SectionLabel>,
+    /// Entries left out because they did not have the [`SectionLabel`]
+    /// shape; not serialized.
+    #[serde(skip)]
+    pub dropped_sections: Vec<DroppedItem>,
+}
+
+/// The reply as the model writes it, before its entries are read.
+#[derive(Deserialize)]
+struct SectionLabelsReply {
+    sections: Vec<serde_json::Value>,
+}
+
+impl From<SectionLabelsReply> for SectionLabels {
+    fn from(reply: SectionLabelsReply) -> Self {
+        let (sections, dropped_sections) = read_items(reply.sections);
+        Self {
+            sections,
+            dropped_sections,
+        }
+    }
 }
 
 impl SectionLabels {
@@ -81,7 +107,8 @@ pub struct SectionLabel {
     /// One of the allowed labels (check it against your list: a model can
     /// still invent one).
     pub label: String,
-    /// The model's confidence, 0 ..= 1.
+    /// The model's confidence, 0 ..= 1 (anything else does not read).
+    #[serde(deserialize_with = "deserialize_confidence")]
     pub confidence: f64,
 }
 

@@ -329,11 +329,13 @@ impl<P: Provider> Provider for Budget<P> {
             .or_else(|| self.ledger.prices.most_expensive())
             .copied();
         let ledger = Arc::clone(&self.ledger);
-        Ok(Box::pin(stream.inspect(move |item| {
-            if let (Ok(StreamEvent::Usage(usage)), Some(price)) = (item, price) {
-                ledger.charge(&tags, price.cost(usage));
-            }
-        })))
+        Ok(stream.map_events(|events| {
+            events.inspect(move |item| {
+                if let (Ok(StreamEvent::Usage(usage)), Some(price)) = (item, price) {
+                    ledger.charge(&tags, price.cost(usage));
+                }
+            })
+        }))
     }
 
     fn readiness(&self) -> Readiness {

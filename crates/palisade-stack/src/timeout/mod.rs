@@ -150,11 +150,10 @@ impl<P: Provider> Provider for Timeout<P> {
             }
         };
         Ok(match deadline {
-            Some(deadline) => Box::pin(DeadlineStream::new(
-                opened,
-                self.inner.id().clone(),
-                deadline,
-            )),
+            Some(deadline) => {
+                let id = self.inner.id().clone();
+                opened.map_events(|events| DeadlineStream::new(events, id, deadline))
+            }
             None => opened,
         })
     }

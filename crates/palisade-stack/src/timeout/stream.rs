@@ -2,7 +2,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use palisade_core::{ChatStream, ProviderError, ProviderId, StreamEvent};
+use palisade_core::{EventStream, ProviderError, ProviderId, StreamEvent};
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
@@ -12,7 +12,7 @@ pin_project! {
     /// A stream cut off at the request's deadline: past it, the stream yields
     /// one Timeout error and ends, dropping (and so releasing) the inner stream.
     pub(crate) struct DeadlineStream {
-        inner: Option<ChatStream>,
+        inner: Option<EventStream>,
         provider: ProviderId,
         #[pin]
         sleep: Sleep,
@@ -20,7 +20,7 @@ pin_project! {
 }
 
 impl DeadlineStream {
-    pub(crate) fn new(inner: ChatStream, provider: ProviderId, deadline: Instant) -> Self {
+    pub(crate) fn new(inner: EventStream, provider: ProviderId, deadline: Instant) -> Self {
         Self {
             inner: Some(inner),
             provider,

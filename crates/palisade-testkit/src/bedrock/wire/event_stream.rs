@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::exception::AwsException;
-use super::wire_response as wire;
+use super::response as wire;
 
 /// An exception to send after a number of event frames.
 #[derive(Debug, Clone)]
@@ -37,6 +37,7 @@ pub(crate) struct MidStreamFault {
 enum OpenBlock {
     Reasoning,
     Text,
+    ToolUse,
 }
 
 /// The client went away (or a frame could not be written): stop streaming.
@@ -142,6 +143,42 @@ pub(crate) async fn pump(
                     Ok(()) => {
                         out.event("contentBlockDelta", &wire::text_delta(index, &text))
                             .await
+                    }
+                    Err(stop) => Err(stop),
+                }
+            }
+            Ok(StreamEvent::ToolUseStart { id, name }) => {
+                // Every tool use is a block of its own, even right after another.
+                if open.is_some() {
+                    if close_block(&mut out, index, &mut open).await.is_err() {
+                        return;
+                    }
+                    index += 1;
+                }
+                match switch_block(&mut out, &mut index, &mut open, OpenBlock::ToolUse).await {
+                    Ok(()) => {
+                        out.event(
+                            "contentBlockStart",
+                            &wire::tool_use_start(index, &id, &name),
+                        )
+                        .await
+                    }
+                    Err(stop) => Err(stop),
+                }
+            }
+            Ok(StreamEvent::ToolInputDelta { json }) => {
+                out.event("contentBlockDelta", &wire::tool_input_delta(index, &json))
+                    .await
+            }
+            Ok(StreamEvent::BlockStop) => {
+                // The next block gets the next index.
+                let closed = open.is_some();
+                match close_block(&mut out, index, &mut open).await {
+                    Ok(()) => {
+                        if closed {
+                            index += 1;
+                        }
+                        Ok(())
                     }
                     Err(stop) => Err(stop),
                 }

@@ -5,7 +5,10 @@
 //! and precise where it matters: every rejection names the JSON path of the
 //! offending field, so a test failure says what the SDK actually sent.
 
-use palisade_core::{ChatRequest, ContentBlock, DEFAULT_MAX_TOKENS, Message, Role, ThinkingConfig};
+use palisade_core::{
+    CachePoint, CacheTtl, ChatRequest, ContentBlock, DEFAULT_MAX_TOKENS, Message, Role,
+    ServiceTier, ThinkingConfig,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -18,7 +21,7 @@ pub(crate) struct WireRequestError {
 }
 
 impl WireRequestError {
-    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             message: message.into(),
@@ -38,6 +41,10 @@ struct ConverseBody {
     inference_config: Option<InferenceConfig>,
     #[serde(default)]
     additional_model_request_fields: Option<Value>,
+    #[serde(default)]
+    tool_config: Option<Value>,
+    #[serde(default)]
+    service_tier: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,8 +125,40 @@ fn chat_request(body: ConverseBody) -> Result<ChatRequest, WireRequestError> {
     req.stop_sequences = config.stop_sequences;
     if let Some(fields) = &body.additional_model_request_fields {
         req.thinking = thinking(fields)?;
+        if let Some(object) = fields.as_object() {
+            for (key, value) in object.iter().filter(|(k, _)| *k != "thinking") {
+                req.passthrough.insert(key.clone(), value.clone());
+            }
+        }
     }
+    req.system_cache_point = body
+        .system
+        .iter()
+        .find_map(|b| b.get("cachePoint"))
+        .map(cache_point);
+    if let Some(config) = &body.tool_config {
+        super::tools::apply_tool_config(&mut req, config)?;
+    }
+    if let Some(tier) = &body.service_tier {
+        let name = tier.get("type").and_then(Value::as_str).unwrap_or("");
+        req.service_tier = Some(ServiceTier::from_name(name).ok_or_else(|| {
+            WireRequestError::new(
+                "serviceTier.type",
+                format!("`{name}` is not a service tier (default, flex, priority, reserved)"),
+            )
+        })?);
+    }
+    super::tools::check_tool_results(&req)?;
     Ok(req)
+}
+
+/// A wire `cachePoint` object's lifetime (`ttl`, default five minutes).
+pub(crate) fn cache_point(point: &Value) -> CachePoint {
+    let ttl = match point.get("ttl").and_then(Value::as_str) {
+        Some("1h") => CacheTtl::OneHour,
+        _ => CacheTtl::FiveMinutes,
+    };
+    CachePoint { ttl }
 }
 
 fn message_from_wire(message: &WireMessage, i: usize) -> Result<Message, WireRequestError> {
@@ -142,11 +181,14 @@ fn message_from_wire(message: &WireMessage, i: usize) -> Result<Message, WireReq
     Ok(Message { role, content })
 }
 
-/// One wire content block. Text and reasoning become their core blocks; a
-/// `cachePoint` carries no content and is dropped; anything else (tool use,
-/// images, documents) is kept whole as a [`ContentBlock::Json`] so a provider
-/// behind the fake still sees it.
-fn content_block(block: &Value, path: &str) -> Result<Option<ContentBlock>, WireRequestError> {
+/// One wire content block as its core block (text, reasoning, cache point,
+/// tool use and result, image, document); anything else (guard content,
+/// citations) is kept whole as a [`ContentBlock::Json`] so a provider behind
+/// the fake still sees it.
+pub(crate) fn content_block(
+    block: &Value,
+    path: &str,
+) -> Result<Option<ContentBlock>, WireRequestError> {
     let Some(object) = block.as_object() else {
         return Err(WireRequestError::new(
             path,
@@ -159,8 +201,13 @@ fn content_block(block: &Value, path: &str) -> Result<Option<ContentBlock>, Wire
             .ok_or_else(|| WireRequestError::new(format!("{path}.text"), "must be a string"))?;
         return Ok(Some(ContentBlock::text(text)));
     }
-    if object.contains_key("cachePoint") {
-        return Ok(None);
+    if let Some(point) = object.get("cachePoint") {
+        return Ok(Some(ContentBlock::CachePoint {
+            ttl: cache_point(point).ttl,
+        }));
+    }
+    if let Some(block) = super::tools::media_or_tool_block(object, path)? {
+        return Ok(Some(block));
     }
     if let Some(reasoning) = object.get("reasoningContent") {
         let text_block = reasoning.get("reasoningText").ok_or_else(|| {
@@ -256,7 +303,7 @@ mod tests {
                     {"reasoningContent": {"reasoningText": {"text": "hmm", "signature": "sig"}}},
                     {"text": "hello"}
                 ]},
-                {"role": "user", "content": [{"toolResult": {"toolUseId": "t1", "content": []}}]}
+                {"role": "user", "content": [{"guardContent": {"text": {"text": "x"}}}]}
             ],
             "inferenceConfig": {"maxTokens": 2000, "temperature": 1.0, "topP": 0.95, "stopSequences": ["END"]},
             "additionalModelRequestFields": {"thinking": {"type": "enabled", "budget_tokens": 1024}}

@@ -27,6 +27,12 @@ pub(crate) fn converse_body(response: &ChatResponse, latency: Duration) -> Value
                 reasoning_block(text, signature.as_deref())
             }
             ContentBlock::Json { value } => json!({ "text": value.to_string() }),
+            ContentBlock::ToolUse { id, name, input } => {
+                json!({ "toolUse": { "toolUseId": id, "name": name, "input": input } })
+            }
+            ContentBlock::RedactedReasoning { data } => {
+                json!({ "reasoningContent": { "redactedContent": data } })
+            }
             // `ContentBlock` is non-exhaustive; a future block kind the fake
             // does not know is sent as its JSON form in a text block.
             other => json!({ "text": serde_json::to_string(other).unwrap_or_default() }),
@@ -76,6 +82,16 @@ pub(crate) fn stop_reason(reason: StopReason) -> &'static str {
 /// `contentBlockDelta` payload carrying answer text.
 pub(crate) fn text_delta(index: u32, text: &str) -> Value {
     json!({ "contentBlockIndex": index, "delta": { "text": text } })
+}
+
+/// `contentBlockStart` payload opening a tool use.
+pub(crate) fn tool_use_start(index: u32, id: &str, name: &str) -> Value {
+    json!({ "contentBlockIndex": index, "start": { "toolUse": { "toolUseId": id, "name": name } } })
+}
+
+/// `contentBlockDelta` payload carrying a piece of a tool use's input JSON.
+pub(crate) fn tool_input_delta(index: u32, json_text: &str) -> Value {
+    json!({ "contentBlockIndex": index, "delta": { "toolUse": { "input": json_text } } })
 }
 
 /// `contentBlockDelta` payload carrying reasoning text.
@@ -128,6 +144,7 @@ mod tests {
                 output_tokens: 5,
                 cache_read_tokens: 3,
                 cache_write_tokens: 2,
+                cache_write_1h_tokens: 0,
             }),
         );
         response.reasoning = Some(Reasoning {

@@ -1,11 +1,11 @@
-//! The fake server's builder and its running handle: which provider serves
-//! which model id, the injected faults waiting to fire, and what was received.
+//! The fake server's builder and its running handle (its shared state is
+//! in `state`).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use palisade_core::{HeuristicEstimator, Provider, SharedProvider, TokenEstimator};
@@ -13,9 +13,10 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::exception::WireFault;
-use super::recording::{Operation, ReceivedRequest};
+use super::fault::WireFault;
+use super::recording::ReceivedRequest;
 use super::routes;
+use super::state::ServerState;
 
 /// Entry point: `FakeBedrock::builder()`.
 #[derive(Debug, Clone, Copy)]
@@ -86,6 +87,7 @@ impl FakeBedrockBuilder {
             faults: Mutex::new(HashMap::new()),
             received: Mutex::new(Vec::new()),
             next_request: AtomicU64::new(1),
+            prefix_cache: Mutex::new(std::collections::HashSet::new()),
         });
         let (shutdown, signal) = oneshot::channel::<()>();
         let app = routes::router(state.clone());
@@ -108,46 +110,6 @@ impl FakeBedrockBuilder {
             shutdown: Some(shutdown),
             task: Some(task),
         })
-    }
-}
-
-/// Shared between the handle and the request handlers.
-pub(crate) struct ServerState {
-    models: BTreeMap<String, SharedProvider>,
-    any_model: Option<SharedProvider>,
-    pub(crate) estimator: Arc<dyn TokenEstimator>,
-    faults: Mutex<HashMap<String, VecDeque<WireFault>>>,
-    received: Mutex<Vec<ReceivedRequest>>,
-    next_request: AtomicU64,
-}
-
-impl ServerState {
-    pub(crate) fn provider(&self, model_id: &str) -> Option<SharedProvider> {
-        self.models
-            .get(model_id)
-            .or(self.any_model.as_ref())
-            .cloned()
-    }
-
-    /// Takes the first queued fault for `model_id` that applies to `operation`.
-    pub(crate) fn take_fault(&self, model_id: &str, operation: Operation) -> Option<WireFault> {
-        let mut faults = self.faults.lock().unwrap_or_else(PoisonError::into_inner);
-        let queue = faults.get_mut(model_id)?;
-        let at = queue.iter().position(|f| f.applies_to(operation))?;
-        queue.remove(at)
-    }
-
-    pub(crate) fn record(&self, request: ReceivedRequest) {
-        self.received
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(request);
-    }
-
-    /// A fresh request id in the UUID shape Bedrock uses.
-    pub(crate) fn next_request_id(&self) -> String {
-        let n = self.next_request.fetch_add(1, Ordering::Relaxed);
-        format!("fa4eb0c2-0000-4000-8000-{n:012x}")
     }
 }
 

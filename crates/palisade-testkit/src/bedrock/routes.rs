@@ -17,12 +17,13 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::event_stream::{self, MidStreamFault};
-use super::exception::{AwsException, WireFault};
+use super::fault::WireFault;
 use super::recording::{Operation, ReceivedRequest};
-use super::server::ServerState;
-use super::wire_request::{self, WireRequestError};
-use super::wire_response;
+use super::state::ServerState;
+use super::wire::event_stream::{self, MidStreamFault};
+use super::wire::exception::AwsException;
+use super::wire::request::{self as wire_request, WireRequestError};
+use super::wire::response as wire_response;
 
 /// Bedrock accepts request bodies well past axum's 2 MB default (long
 /// contexts, documents); the fake should not refuse what the service takes.
@@ -34,7 +35,7 @@ const ERROR_TYPE_NAMESPACE: &str = "http://internal.amazon.com/coral/com.amazon.
 /// Frames buffered between the provider's stream and the socket.
 const STREAM_BUFFER_FRAMES: usize = 16;
 
-pub(crate) fn router(state: Arc<ServerState>) -> Router {
+pub(super) fn router(state: Arc<ServerState>) -> Router {
     Router::new()
         .route("/model/{model_id}/converse", post(converse))
         .route("/model/{model_id}/converse-stream", post(converse_stream))
@@ -201,8 +202,14 @@ async fn converse(
         Err(response) => return *response,
     };
     let started = Instant::now();
+    let prefix = super::cache::prefix(&state, &request);
     match provider.complete(request).await {
-        Ok(response) => incoming.json(&wire_response::converse_body(&response, started.elapsed())),
+        Ok(mut response) => {
+            if let Some(prefix) = &prefix {
+                response.usage = super::cache::settle(&state, prefix, response.usage);
+            }
+            incoming.json(&wire_response::converse_body(&response, started.elapsed()))
+        }
         Err(err) if err.kind() == ErrorKind::ContentFiltered => {
             // Bedrock reports a refusal as an answer with this stop reason.
             let mut refused = palisade_core::ChatResponse::text(provider.id().clone(), "", None);
@@ -235,7 +242,7 @@ async fn converse_stream(
             let refused = palisade_core::StreamEvent::Stop {
                 reason: StopReason::ContentFiltered,
             };
-            Box::pin(futures_util::stream::iter([Ok(refused)])) as palisade_core::ChatStream
+            palisade_core::ChatStream::from_events(provider.id().clone(), [Ok(refused)])
         }
         Err(err) => return incoming.error(&AwsException::from_provider_error(&err)),
     };

@@ -48,8 +48,8 @@
 //! # Example
 //!
 //! ```
-//! use palisade_core::testing::ScriptedProvider;
-//! use palisade_sim::bedrock_server::{FakeBedrock, WireFault};
+//! use palisade_testkit::ScriptedProvider;
+//! use palisade_testkit::bedrock::{FakeBedrock, WireFault};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
 //! let model = ScriptedProvider::new("sonnet").then_text("hello from the fake");
@@ -71,14 +71,14 @@
 //! The server runs on the tokio runtime that calls
 //! [`bind`](FakeBedrockBuilder::bind); the runtime must have IO enabled.
 
-mod event_stream;
-mod exception;
+mod cache;
+mod fault;
 mod recording;
 mod routes;
 mod server;
-mod wire_request;
-mod wire_response;
+mod state;
+mod wire;
 
-pub use exception::WireFault;
+pub use fault::WireFault;
 pub use recording::{Operation, ReceivedRequest};
 pub use server::{FakeBedrock, FakeBedrockBuilder, FakeBedrockServer};

@@ -1,93 +1,10 @@
-//! Bedrock's error answers: the exception a [`ProviderError`] becomes on the
-//! wire, and the raw [`WireFault`]s a test injects to exercise a client's
-//! error mapping (codes and messages a provider cannot express).
+//! Faults a test injects to exercise a client's error mapping: raw error
+//! answers (codes and messages a provider cannot express) and exception
+//! frames in the middle of a stream.
 
 use std::time::Duration;
 
-use palisade_core::{ErrorKind, ProviderError};
-
-/// An error answer in Bedrock's wire form: HTTP status, `x-amzn-ErrorType`
-/// code and message, or the same as an exception event inside a stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct AwsException {
-    pub(crate) status: u16,
-    /// The `x-amzn-ErrorType` header; `None` sends no header (an unmodelled error).
-    pub(crate) code: Option<String>,
-    pub(crate) message: String,
-    pub(crate) retry_after: Option<Duration>,
-}
-
-impl AwsException {
-    pub(crate) fn new(status: u16, code: &str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code: Some(code.to_owned()),
-            message: message.into(),
-            retry_after: None,
-        }
-    }
-
-    /// 400 ValidationException: what Bedrock answers to a malformed request.
-    pub(crate) fn validation(message: impl Into<String>) -> Self {
-        Self::new(400, "ValidationException", message)
-    }
-
-    /// The exception Bedrock would answer with for an error of this kind.
-    ///
-    /// | kind | status | `x-amzn-ErrorType` |
-    /// |---|---|---|
-    /// | Throttled | 429 | ThrottlingException |
-    /// | Overloaded | 429 | ModelNotReadyException |
-    /// | Unavailable | 503 | ServiceUnavailableException |
-    /// | Timeout | 408 | ModelTimeoutException |
-    /// | ContextWindowExceeded | 400 | ValidationException ("Input is too long for requested model.") |
-    /// | QuotaExhausted | 400 | ServiceQuotaExceededException |
-    /// | InvalidRequest | 400 | ValidationException |
-    /// | Auth | 403 | AccessDeniedException |
-    /// | NotFound | 404 | ResourceNotFoundException |
-    /// | Internal, Network, Cancelled, other | 500 | InternalServerException |
-    ///
-    /// `ContentFiltered` never gets here: Bedrock reports it as a successful
-    /// answer with stop reason `content_filtered` (see the routes).
-    pub(crate) fn from_provider_error(err: &ProviderError) -> Self {
-        let message = err.message().to_owned();
-        let mut exception = match err.kind() {
-            ErrorKind::Throttled => Self::new(429, "ThrottlingException", message),
-            ErrorKind::Overloaded => Self::new(429, "ModelNotReadyException", message),
-            ErrorKind::Unavailable => Self::new(503, "ServiceUnavailableException", message),
-            ErrorKind::Timeout => Self::new(408, "ModelTimeoutException", message),
-            ErrorKind::ContextWindowExceeded => Self::validation(format!(
-                "Input is too long for requested model. ({message})"
-            )),
-            ErrorKind::QuotaExhausted => Self::new(400, "ServiceQuotaExceededException", message),
-            ErrorKind::InvalidRequest => Self::validation(message),
-            ErrorKind::Auth => Self::new(403, "AccessDeniedException", message),
-            ErrorKind::NotFound => Self::new(404, "ResourceNotFoundException", message),
-            // A dropped connection has no wire form a server can send on
-            // purpose; the nearest answer is a server-side failure.
-            _ => Self::new(500, "InternalServerException", message),
-        };
-        exception.retry_after = err.retry_after();
-        exception
-    }
-
-    /// The `:exception-type` of this error inside a ConverseStream body.
-    ///
-    /// Only five exceptions are modelled in the stream; the others travel as
-    /// `modelStreamErrorException` (or, for a non-standard code, as itself
-    /// in lowerCamelCase, which SDKs surface as an unhandled error).
-    pub(crate) fn stream_exception_type(&self) -> String {
-        match self.code.as_deref() {
-            Some("ThrottlingException") => "throttlingException".to_owned(),
-            Some("ServiceUnavailableException" | "ModelNotReadyException") => {
-                "serviceUnavailableException".to_owned()
-            }
-            Some("ValidationException") => "validationException".to_owned(),
-            Some("InternalServerException") => "internalServerException".to_owned(),
-            _ => "modelStreamErrorException".to_owned(),
-        }
-    }
-}
+use super::recording::Operation;
 
 /// A raw error answer to inject for the next matching request, for testing a
 /// client's error mapping against exactly what Bedrock sends.
@@ -96,7 +13,7 @@ impl AwsException {
 /// request and is then gone.
 ///
 /// ```
-/// use palisade_sim::bedrock_server::WireFault;
+/// use palisade_testkit::bedrock::WireFault;
 ///
 /// // Bedrock's answer to an on-demand call of a model that needs a profile:
 /// let fault = WireFault::on_demand_not_supported();
@@ -215,10 +132,10 @@ impl WireFault {
     }
 
     /// Whether this fault answers a request of `operation`.
-    pub(crate) fn applies_to(&self, operation: super::Operation) -> bool {
+    pub(crate) fn applies_to(&self, operation: Operation) -> bool {
         match self {
             WireFault::Http { .. } => true,
-            WireFault::MidStream { .. } => operation == super::Operation::ConverseStream,
+            WireFault::MidStream { .. } => operation == Operation::ConverseStream,
         }
     }
 }

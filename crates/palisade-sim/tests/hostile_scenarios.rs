@@ -1,0 +1,119 @@
+//! Scenario files at and past the edges (issue 21): numbers the engine
+//! cannot represent are refused with the key and the line where they are
+//! written, runs too large for one process are refused before they start,
+//! and a model with no quota gets figures that mean something.
+
+use palisade_sim::{NoProgress, Scenario, render_table, simulate};
+
+/// A small valid scenario with `line` added to the primary's `section`.
+fn with_model_line(section: &str, line: &str) -> String {
+    format!(
+        "duration = \"2m\"\nclients = 5\n[[models]]\nid = \"sim/a\"\n[models.{section}]\n{line}\n"
+    )
+}
+
+fn refusal(text: &str) -> String {
+    match Scenario::from_toml_str(text, "hostile.toml") {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Item 1: latencies and slow factors too large for a `Duration` were
+/// accepted, then panicked in every simulated call (6,664 panics, exit 0).
+#[test]
+fn latencies_beyond_what_a_duration_holds_are_refused_at_their_line() {
+    let cases = [
+        (
+            "latency",
+            "time_to_first_token_ms = { kind = \"fixed\", value = 2e22 }",
+            "models[0].latency.time_to_first_token_ms.value",
+        ),
+        (
+            "latency",
+            "per_output_token_ms = { kind = \"fixed\", value = 2e22 }",
+            "models[0].latency.per_output_token_ms.value",
+        ),
+        (
+            "latency",
+            "rejection_ms = 2e22",
+            "models[0].latency.rejection_ms",
+        ),
+        (
+            "failures",
+            "slow = [{ from = \"0s\", to = \"1m\", factor = 1e300 }]",
+            "models[0].failures.slow[0].factor",
+        ),
+    ];
+    for (section, line, field) in cases {
+        let err = refusal(&with_model_line(section, line));
+        assert!(err.contains(field), "{err}");
+        assert!(err.contains("hostile.toml, line 6"), "{err}");
+    }
+}
+
+/// Item 2: nothing bounded a run's size; these allocated gigabytes or
+/// aborted (`memory allocation of 8589934592 bytes failed`).
+#[test]
+fn runs_too_large_to_simulate_are_refused_at_their_line() {
+    let model = "[[models]]\nid = \"sim/a\"\n";
+    let cases = [
+        ("duration = \"10000h\"\n", "`duration`", "line 1"),
+        ("duration = 1e12\n", "`duration`", "line 1"),
+        (
+            "arrivals = { kind = \"poisson\", per_client_per_minute = 1e9 }\n",
+            "`arrivals.per_client_per_minute`",
+            "line 1",
+        ),
+        ("clients = 4294967295\n", "`clients`", "line 1"),
+        // Each within its own range, together ~3.3 billion requests.
+        (
+            "duration = \"744h\"\nclients = 100000\narrivals = { kind = \"poisson\", per_client_per_minute = 1.0 }\n",
+            "`duration`",
+            "line 1",
+        ),
+    ];
+    for (head, field, line) in cases {
+        let err = refusal(&format!("{head}{model}"));
+        assert!(err.contains(field), "{err}");
+        assert!(err.contains(line), "{err}");
+    }
+}
+
+/// Item 8: a model with no quota was reported as `≤ 0.0 req/min`,
+/// `capacity 0` and "100.1% of the quota-bound maximum".
+#[test]
+fn a_model_with_no_quota_has_no_bound_rather_than_a_zero_one() {
+    let scenario = Scenario::from_toml_str(
+        "duration = \"10m\"\nclients = 20\n[[models]]\nid = \"sim/unlimited\"\n",
+        "t",
+    )
+    .unwrap();
+    let report = simulate(&scenario, &NoProgress).unwrap();
+    let table = render_table(&report);
+    assert!(!table.contains("≤ 0.0 req/min"), "{table}");
+    assert!(!table.contains("capacity 0"), "{table}");
+    assert!(table.contains("no quota"), "{table}");
+    let json = serde_json::to_value(&report).unwrap();
+    assert!(
+        json["scenario"]["capacity_tokens_per_min"].is_null(),
+        "{json}"
+    );
+    assert!(json["scenario"]["quota_bound_tokens_per_min"].is_null());
+    assert!(json["scenario"]["models"][0]["max_requests_per_min"].is_null());
+    for side in ["naive", "palisade"] {
+        assert!(json[side]["goodput_pct_of_quota_bound"].is_null(), "{side}");
+        assert_eq!(json[side]["completed_pct"], 100.0, "{side}");
+    }
+}
+
+/// The figures a command line override produces are held to the same limits.
+#[test]
+fn validate_checks_a_scenario_changed_in_code() {
+    let mut scenario = Scenario::builtin();
+    scenario.clients = 5_000;
+    assert!(scenario.validate().is_ok());
+    scenario.duration = std::time::Duration::from_secs(1_000 * 3_600);
+    let err = scenario.validate().unwrap_err().to_string();
+    assert!(err.contains("`duration`"), "{err}");
+}
