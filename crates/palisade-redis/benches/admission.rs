@@ -1,6 +1,7 @@
 //! Admission latency and throughput over loopback, against the floor any
 //! Redis-backed limiter stands on: a raw `PING` round trip on the same
-//! connection type (`redis::aio::RedisLink`), measured in the same run.
+//! connection (`RedisLink`: a `ConnectionManager` for one server), measured in
+//! the same run.
 //!
 //! - `single`: one task, one operation per iteration (the median is p50
 //!   latency);

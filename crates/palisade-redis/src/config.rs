@@ -63,7 +63,7 @@ pub struct RedisConfig {
     /// Default `redis://127.0.0.1:6379`; [`RedisConfig::from_env`] takes it
     /// from `REDIS_URL`.
     pub url: String,
-    /// The first part of every key (`<prefix>:{<name>}:rpm`), so several
+    /// The first part of every key (`<prefix>:{<name>}:rate`), so several
     /// deployments can share one Redis. Default `palisade`.
     pub key_prefix: String,
     /// What to do while Redis cannot be reached. Default `fail_open`.

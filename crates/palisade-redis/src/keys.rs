@@ -2,8 +2,7 @@
 //! Cluster hash tag, so a script that touches them all runs on one node.
 //!
 //! ```text
-//! <prefix>:{<limit>}:rpm       string  GCRA arrival time of requests, µs
-//! <prefix>:{<limit>}:tpm       string  GCRA arrival time of tokens, µs
+//! <prefix>:{<limit>}:rate      string  both buckets: "<request level> <token level> <updated µs>"
 //! <prefix>:{<limit>}:leases    zset    concurrency lease id -> expiry, µs
 //! <prefix>:{<breaker>}:breaker hash    shared breaker state
 //! <prefix>:{<breaker>}:probes  zset    half-open probe id -> expiry, µs
@@ -20,10 +19,9 @@ use std::fmt;
 /// The keys of one shared limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitKeys {
-    /// GCRA state of the request rate.
-    pub requests: String,
-    /// GCRA state of the token rate.
-    pub tokens: String,
+    /// The request and token buckets (one key: one read and one write per
+    /// admission).
+    pub rate: String,
     /// Live concurrency leases.
     pub leases: String,
 }
@@ -33,8 +31,7 @@ impl LimitKeys {
     pub fn new(prefix: &str, name: &str) -> Self {
         let tag = HashTag::new(prefix, name);
         Self {
-            requests: format!("{tag}:rpm"),
-            tokens: format!("{tag}:tpm"),
+            rate: format!("{tag}:rate"),
             leases: format!("{tag}:leases"),
         }
     }
@@ -112,36 +109,31 @@ mod tests {
     fn all_keys_of_a_limit_share_one_hash_tag() {
         let keys = LimitKeys::new("palisade", "bedrock/us.anthropic.claude-sonnet-4:0");
         assert_eq!(
-            keys.requests,
-            "palisade:{bedrock/us.anthropic.claude-sonnet-4:0}:rpm"
-        );
-        assert_eq!(
-            keys.tokens,
-            "palisade:{bedrock/us.anthropic.claude-sonnet-4:0}:tpm"
+            keys.rate,
+            "palisade:{bedrock/us.anthropic.claude-sonnet-4:0}:rate"
         );
         assert_eq!(
             keys.leases,
             "palisade:{bedrock/us.anthropic.claude-sonnet-4:0}:leases"
         );
-        let tag = cluster_hash_tag(&keys.requests);
-        assert_eq!(cluster_hash_tag(&keys.tokens), tag);
+        let tag = cluster_hash_tag(&keys.rate);
         assert_eq!(cluster_hash_tag(&keys.leases), tag);
     }
 
     #[test]
     fn braces_in_names_cannot_escape_the_tag() {
         let a = LimitKeys::new("p", "model}x{y");
-        assert_eq!(a.requests, "p:{model%7Dx%7By}:rpm");
-        assert_eq!(cluster_hash_tag(&a.requests), "model%7Dx%7By");
+        assert_eq!(a.rate, "p:{model%7Dx%7By}:rate");
+        assert_eq!(cluster_hash_tag(&a.rate), "model%7Dx%7By");
         // Escaping is injective: `%7D` typed by a user is not a brace.
         assert_ne!(LimitKeys::new("p", "a%7D"), LimitKeys::new("p", "a}"));
         let b = BreakerKeys::new("p", "{}");
         assert_eq!(cluster_hash_tag(&b.state), cluster_hash_tag(&b.probes));
         assert_eq!(b.state, "p:{%7B%7D}:breaker");
         let empty = LimitKeys::new("p", "");
-        assert_eq!(empty.requests, "p:{%}:rpm");
+        assert_eq!(empty.rate, "p:{%}:rate");
         assert_eq!(
-            cluster_hash_tag(&empty.requests),
+            cluster_hash_tag(&empty.rate),
             cluster_hash_tag(&empty.leases)
         );
     }

@@ -68,9 +68,9 @@ async fn keys_of_one_model_share_a_slot_and_models_spread_over_masters() {
         let keys = LimitKeys::new("palisade", &model);
         let breaker = BreakerKeys::new("palisade", &model);
         let master = cluster
-            .master_of(&keys.requests)
+            .master_of(&keys.rate)
             .expect("a master serves the slot");
-        for key in [&keys.tokens, &keys.leases, &breaker.state, &breaker.probes] {
+        for key in [&keys.leases, &breaker.state, &breaker.probes] {
             assert_eq!(cluster.master_of(key), Some(master), "{key}");
         }
         // The state is on that master: asked directly, it has the keys.
@@ -80,10 +80,10 @@ async fn keys_of_one_model_share_a_slot_and_models_spread_over_masters() {
             .await
             .unwrap();
         let found: u32 = node
-            .exists(&[&keys.requests, &keys.tokens, &keys.leases, &breaker.state])
+            .exists(&[&keys.rate, &keys.leases, &breaker.state])
             .await
             .unwrap();
-        assert_eq!(found, 4, "{model} on master {master}");
+        assert_eq!(found, 3, "{model} on master {master}");
         masters.insert(master);
     }
     assert_eq!(

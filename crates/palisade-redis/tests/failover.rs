@@ -128,11 +128,11 @@ async fn a_master_killed_mid_run_loses_at_most_the_documented_bound() {
     // instances, one by two fail_open instances.
     let closed_key = "failover/closed".to_owned();
     let victim = cluster
-        .master_of(&LimitKeys::new("palisade", &closed_key).requests)
+        .master_of(&LimitKeys::new("palisade", &closed_key).rate)
         .expect("a master serves the slot");
     let open_key = (0..200)
         .map(|i| format!("failover/open-{i}"))
-        .find(|k| cluster.master_of(&LimitKeys::new("palisade", k).requests) == Some(victim))
+        .find(|k| cluster.master_of(&LimitKeys::new("palisade", k).rate) == Some(victim))
         .expect("a second name on the same master");
 
     let start = Instant::now();
@@ -166,7 +166,7 @@ async fn a_master_killed_mid_run_loses_at_most_the_documented_bound() {
     for task in tasks {
         task.await.unwrap();
     }
-    let new_master = cluster.master_of(&LimitKeys::new("palisade", &closed_key).requests);
+    let new_master = cluster.master_of(&LimitKeys::new("palisade", &closed_key).rate);
     say(&format!(
         "failover: killed master 127.0.0.1:{victim} at {:.2}s; the slot is now on {new_master:?}",
         killed_at.as_secs_f64()

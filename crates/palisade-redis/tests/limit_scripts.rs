@@ -157,8 +157,7 @@ async fn keys_are_hash_tagged_and_stamped_with_the_server_clock() {
         found,
         [
             "palisade:{bedrock/us.anthropic.claude-sonnet-4:0}:leases",
-            "palisade:{bedrock/us.anthropic.claude-sonnet-4:0}:rpm",
-            "palisade:{bedrock/us.anthropic.claude-sonnet-4:0}:tpm",
+            "palisade:{bedrock/us.anthropic.claude-sonnet-4:0}:rate",
         ]
     );
     for key in &found {
@@ -187,8 +186,12 @@ async fn keys_are_hash_tagged_and_stamped_with_the_server_clock() {
 
     // The bucket's timestamp is the server's TIME, between the two reads.
     let micros = |(s, us): (u64, u64)| s * 1_000_000 + us;
-    let state: String = manager.get(&keys.tokens).await.unwrap();
-    let (level, stamp) = state.split_once(' ').unwrap();
+    let state: String = manager.get(&keys.rate).await.unwrap();
+    let fields: Vec<&str> = state.split(' ').collect();
+    let [requests, level, stamp] = fields.as_slice() else {
+        panic!("not a bucket: {state}");
+    };
+    assert_eq!(requests.parse::<f64>().unwrap().round(), 1.0);
     assert_eq!(level.parse::<f64>().unwrap().round(), 500.0);
     let stamp: u64 = stamp.parse().unwrap();
     assert!(
@@ -220,7 +223,7 @@ async fn settle_refunds_the_unused_part_and_charges_overruns_as_debt() {
         AdmitReply::Admitted
     );
     // Used 400 of 1000: 600 come back, and the lease ends.
-    let settled = scripts::settle(&conn, &keys, limits.tokens, 600, 0, "l1")
+    let settled = scripts::settle(&conn, &keys, &limits, 600, 0, "l1")
         .await
         .unwrap();
     assert_eq!(
@@ -232,7 +235,7 @@ async fn settle_refunds_the_unused_part_and_charges_overruns_as_debt() {
         AdmitReply::Admitted
     );
     // Used 900 of 600: 300 of debt, so even 1 token no longer fits.
-    let settled = scripts::settle(&conn, &keys, limits.tokens, 0, 300, "l2")
+    let settled = scripts::settle(&conn, &keys, &limits, 0, 300, "l2")
         .await
         .unwrap();
     assert_eq!((settled.refunded, settled.charged), (0, 300));
@@ -244,7 +247,7 @@ async fn settle_refunds_the_unused_part_and_charges_overruns_as_debt() {
         }
     ));
     // A refund larger than what the bucket holds cannot make it fuller than full.
-    let settled = scripts::settle(&conn, &keys, limits.tokens, 5000, 0, "")
+    let settled = scripts::settle(&conn, &keys, &limits, 5000, 0, "")
         .await
         .unwrap();
     assert_eq!(settled.refunded, 1300);
@@ -308,10 +311,10 @@ async fn an_unrenewed_lease_expires_and_its_slot_comes_back() {
         .unwrap();
     assert_eq!(lost, ["dies"]);
     // Settling a lease removes it; settling it again finds nothing.
-    let first = scripts::settle(&conn, &keys, None, 0, 0, "third")
+    let first = scripts::settle(&conn, &keys, &SharedLimits::default(), 0, 0, "third")
         .await
         .unwrap();
-    let again = scripts::settle(&conn, &keys, None, 0, 0, "third")
+    let again = scripts::settle(&conn, &keys, &SharedLimits::default(), 0, 0, "third")
         .await
         .unwrap();
     assert!(first.lease_removed && !again.lease_removed);
@@ -354,7 +357,7 @@ async fn a_foreign_value_under_a_key_is_an_unexpected_reply() {
     let conn = connect(&server).await;
     let keys = LimitKeys::new("palisade", "foreign");
     let mut manager = conn.link();
-    let _: () = manager.set(&keys.requests, "not a bucket").await.unwrap();
+    let _: () = manager.set(&keys.rate, "not a bucket").await.unwrap();
     let limits = SharedLimits {
         requests: slow(5),
         ..SharedLimits::default()

@@ -147,7 +147,7 @@ async fn fail_open_admits_at_the_local_limit_and_returns_to_redis() {
     );
     assert_eq!(store.stats().recoveries, 1);
     let mut manager = store.connection().link();
-    let exists: bool = manager.exists("palisade:{fo}:rpm").await.unwrap();
+    let exists: bool = manager.exists("palisade:{fo}:rate").await.unwrap();
     assert!(exists, "admissions are counted in Redis again");
 }
 

@@ -12,14 +12,6 @@ pub(crate) fn bucket(quota: &Quota, fraction: f64) -> Option<BucketRate> {
     BucketRate::new(quota.amount, quota.period, quota.burst()).map(|r| r.scaled(fraction))
 }
 
-/// The token bucket of `limits`, if tokens are limited.
-pub(crate) fn token_rate(limits: &StoreLimits) -> Option<BucketRate> {
-    limits
-        .tokens
-        .as_ref()
-        .and_then(|q| bucket(q, limits.rate_fraction))
-}
-
 /// The limits in the scripts' terms. The adaptive fraction slows the drain;
 /// the burst stays, as in palisade-limit's own GCRA. A limit that could never
 /// admit anything (a zero amount, burst, period or cap; `LimiterConfig`

@@ -6,5 +6,5 @@ mod renewal;
 pub mod scripts;
 mod store;
 
-pub use scripts::{AdmitReply, BucketRate, Refusal, SettleReply, SharedLimits};
+pub use scripts::{AdmitReply, BucketRate, PreparedLimit, Refusal, SettleReply, SharedLimits};
 pub use store::RedisLimitStore;

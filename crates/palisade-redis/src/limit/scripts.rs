@@ -1,7 +1,8 @@
 //! The limit scripts (`admit.lua`, `settle.lua`, `renew.lua`) and their
-//! arguments and replies in Rust terms. Each is sent by EVALSHA through
-//! [`redis::Script`], which loads it again when the server answers NOSCRIPT
-//! (after a restart or `SCRIPT FLUSH`).
+//! arguments and replies in Rust terms. Each is sent as one `EVALSHA` built
+//! straight from its arguments (for admissions, from a [`PreparedLimit`]
+//! made once per limit), and loaded again when the server answers NOSCRIPT
+//! (after a restart, a failover or `SCRIPT FLUSH`).
 //!
 //! [`RedisLimitStore`](crate::RedisLimitStore) is built on these functions;
 //! they are public for callers who want the admission without a
@@ -17,6 +18,7 @@ use redis::Script;
 use crate::connection::RedisConnection;
 use crate::error::RedisStoreError;
 use crate::keys::LimitKeys;
+use crate::link::RedisLink;
 
 static ADMIT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("admit.lua")));
 static SETTLE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("settle.lua")));
@@ -128,15 +130,74 @@ pub struct SettleReply {
 /// Loads every limit script (SCRIPT LOAD), so the first admission is a plain
 /// EVALSHA. Optional: an unknown script is loaded on first use anyway.
 pub async fn preload(connection: &RedisConnection) -> Result<(), RedisStoreError> {
-    let mut manager = connection.link();
+    let mut link = connection.link();
     connection
         .call("script load", async move {
-            ADMIT.load_async(&mut manager).await?;
-            SETTLE.load_async(&mut manager).await?;
-            RENEW.load_async(&mut manager).await
+            ADMIT.load_async(&mut link).await?;
+            SETTLE.load_async(&mut link).await?;
+            RENEW.load_async(&mut link).await
         })
         .await
         .map(drop)
+}
+
+/// What stays the same from one admission of a limit to the next: its keys
+/// and its limits already written as script arguments. Built once per limit
+/// (and again only when the limits change), so an admission formats nothing
+/// but the lease id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedLimit {
+    keys: LimitKeys,
+    limits: SharedLimits,
+    request_rate: String,
+    request_burst: u64,
+    token_rate: String,
+    token_burst: u64,
+    max_concurrent: u32,
+}
+
+impl PreparedLimit {
+    /// The arguments for `limits` under `keys`.
+    pub fn new(keys: LimitKeys, limits: SharedLimits) -> Self {
+        let (request_rate, request_burst) = rate_args(limits.requests);
+        let (token_rate, token_burst) = rate_args(limits.tokens);
+        Self {
+            keys,
+            limits,
+            request_rate,
+            request_burst,
+            token_rate,
+            token_burst,
+            max_concurrent: limits.max_concurrent.unwrap_or(0),
+        }
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> &LimitKeys {
+        &self.keys
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &SharedLimits {
+        &self.limits
+    }
+}
+
+/// Sends `cmd` (an `EVALSHA` of `script`); when the server does not know the
+/// script (NOSCRIPT: after a restart, a failover to a node that never saw
+/// it, `SCRIPT FLUSH`) loads it and sends `cmd` again.
+async fn eval<T: redis::FromRedisValue>(
+    link: &mut RedisLink,
+    script: &Script,
+    cmd: &redis::Cmd,
+) -> redis::RedisResult<T> {
+    match cmd.query_async(link).await {
+        Err(err) if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+            script.load_async(link).await?;
+            cmd.query_async(link).await
+        }
+        other => other,
+    }
 }
 
 /// Runs `admit.lua`: check and take one request, `tokens` tokens and a lease
@@ -149,25 +210,35 @@ pub async fn admit(
     lease_id: &str,
     lease_ttl: Duration,
 ) -> Result<AdmitReply, RedisStoreError> {
-    let (rpm_rate, rpm_burst) = rate_args(limits.requests);
-    let (tpm_rate, tpm_burst) = rate_args(limits.tokens);
-    let mut invocation = ADMIT.prepare_invoke();
-    invocation
-        .key(&keys.requests)
-        .key(&keys.tokens)
-        .key(&keys.leases)
-        .arg(rpm_rate)
-        .arg(rpm_burst)
-        .arg(tpm_rate)
-        .arg(tpm_burst)
+    let prepared = PreparedLimit::new(keys.clone(), *limits);
+    admit_prepared(connection, &prepared, tokens, lease_id, lease_ttl).await
+}
+
+/// [`admit`] with the keys and limits prepared beforehand.
+pub async fn admit_prepared(
+    connection: &RedisConnection,
+    prepared: &PreparedLimit,
+    tokens: u64,
+    lease_id: &str,
+    lease_ttl: Duration,
+) -> Result<AdmitReply, RedisStoreError> {
+    let mut cmd = redis::cmd("EVALSHA");
+    cmd.arg(ADMIT.get_hash())
+        .arg(2)
+        .arg(&prepared.keys.rate)
+        .arg(&prepared.keys.leases)
+        .arg(&prepared.request_rate)
+        .arg(prepared.request_burst)
+        .arg(&prepared.token_rate)
+        .arg(prepared.token_burst)
         .arg(tokens)
-        .arg(limits.max_concurrent.unwrap_or(0))
+        .arg(prepared.max_concurrent)
         .arg(lease_id)
         .arg(ttl_ms(lease_ttl));
-    let mut manager = connection.link();
+    let mut link = connection.link();
     let reply: Vec<i64> = connection
         .call("limit admission", async move {
-            invocation.invoke_async(&mut manager).await
+            eval(&mut link, &ADMIT, &cmd).await
         })
         .await?;
     decode_admit(&reply)
@@ -179,24 +250,27 @@ pub async fn admit(
 pub async fn settle(
     connection: &RedisConnection,
     keys: &LimitKeys,
-    tokens: Option<BucketRate>,
+    limits: &SharedLimits,
     refund: u64,
     debt: u64,
     lease_id: &str,
 ) -> Result<SettleReply, RedisStoreError> {
-    let (per_us, _) = rate_args(tokens);
-    let mut invocation = SETTLE.prepare_invoke();
-    invocation
-        .key(&keys.tokens)
-        .key(&keys.leases)
-        .arg(per_us)
+    let (token_rate, _) = rate_args(limits.tokens);
+    let (request_rate, _) = rate_args(limits.requests);
+    let mut cmd = redis::cmd("EVALSHA");
+    cmd.arg(SETTLE.get_hash())
+        .arg(2)
+        .arg(&keys.rate)
+        .arg(&keys.leases)
+        .arg(token_rate)
         .arg(refund)
         .arg(debt)
-        .arg(lease_id);
-    let mut manager = connection.link();
+        .arg(lease_id)
+        .arg(request_rate);
+    let mut link = connection.link();
     let reply: Vec<i64> = connection
         .call("limit settlement", async move {
-            invocation.invoke_async(&mut manager).await
+            eval(&mut link, &SETTLE, &cmd).await
         })
         .await?;
     match *reply.as_slice() {
@@ -218,15 +292,18 @@ pub async fn renew(
     lease_ids: &[String],
     lease_ttl: Duration,
 ) -> Result<Vec<String>, RedisStoreError> {
-    let mut invocation = RENEW.prepare_invoke();
-    invocation.key(&keys.leases).arg(ttl_ms(lease_ttl));
+    let mut cmd = redis::cmd("EVALSHA");
+    cmd.arg(RENEW.get_hash())
+        .arg(1)
+        .arg(&keys.leases)
+        .arg(ttl_ms(lease_ttl));
     for id in lease_ids {
-        invocation.arg(id);
+        cmd.arg(id);
     }
-    let mut manager = connection.link();
+    let mut link = connection.link();
     connection
         .call("lease renewal", async move {
-            invocation.invoke_async(&mut manager).await
+            eval(&mut link, &RENEW, &cmd).await
         })
         .await
 }

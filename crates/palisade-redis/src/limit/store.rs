@@ -1,8 +1,9 @@
 //! `RedisLimitStore`: palisade-limit's [`LimitStore`] on Redis, with the
 //! failure policy applied when Redis cannot be reached.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use palisade_limit::{
@@ -14,9 +15,9 @@ use crate::config::FailurePolicy;
 use crate::connection::RedisConnection;
 use crate::error::RedisStoreError;
 use crate::keys::LimitKeys;
-use crate::limit::limits::{local_share, shared_limits, token_rate};
+use crate::limit::limits::{local_share, shared_limits};
 use crate::limit::renewal::LeaseKeeper;
-use crate::limit::scripts::{self, AdmitReply, Refusal};
+use crate::limit::scripts::{self, AdmitReply, PreparedLimit, Refusal, SharedLimits};
 use crate::stats::{RedisStats, StatsCounters};
 
 /// Tokens of leases the local fallback store issued start with this; the
@@ -46,7 +47,14 @@ pub struct RedisLimitStore {
     connection: RedisConnection,
     fallback: Option<Arc<dyn LimitStore>>,
     leases: LeaseKeeper,
+    /// Each limit's keys and script arguments, built on its first admission.
+    prepared: Arc<RwLock<HashMap<String, Arc<PreparedLimit>>>>,
 }
+
+/// Limits whose prepared arguments are kept; past it the cache starts over
+/// (a fleet with per-user limits may see many names; rebuilding one costs
+/// a few hundred nanoseconds).
+const PREPARED_LIMITS: usize = 4_096;
 
 impl fmt::Debug for RedisLimitStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -70,6 +78,7 @@ impl RedisLimitStore {
             connection,
             fallback,
             leases: LeaseKeeper::default(),
+            prepared: Arc::default(),
         }
     }
 
@@ -107,6 +116,30 @@ impl RedisLimitStore {
 
     fn keys(&self, key: &str) -> LimitKeys {
         LimitKeys::new(&self.connection.config().key_prefix, key)
+    }
+
+    /// The keys and script arguments of limit `key` under `limits`, from the
+    /// cache when they are unchanged.
+    fn prepared(&self, key: &str, limits: SharedLimits) -> Arc<PreparedLimit> {
+        if let Some(prepared) = self
+            .prepared
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            && *prepared.limits() == limits
+        {
+            return Arc::clone(prepared);
+        }
+        let prepared = Arc::new(PreparedLimit::new(self.keys(key), limits));
+        let mut cache = self
+            .prepared
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if cache.len() >= PREPARED_LIMITS && !cache.contains_key(key) {
+            cache.clear();
+        }
+        cache.insert(key.to_owned(), Arc::clone(&prepared));
+        prepared
     }
 
     /// Applies the failure policy to an admission Redis could not serve.
@@ -170,14 +203,15 @@ impl RedisLimitStore {
         // Whatever Redis says, this process stops renewing the lease: if the
         // call below fails, the lease expires with its TTL.
         self.leases.forget(key, member);
-        let tokens = token_rate(limits);
-        if tokens.is_none() && limits.max_concurrent.is_none() {
+        let shared = shared_limits(key, limits)?;
+        if shared.tokens.is_none() && shared.max_concurrent.is_none() {
             return Ok(Settled::default());
         }
+        let prepared = self.prepared(key, shared);
         let reply = scripts::settle(
             &self.connection,
-            &self.keys(key),
-            tokens,
+            prepared.keys(),
+            &shared,
             refund,
             debt,
             member,
@@ -205,12 +239,11 @@ impl LimitStore for RedisLimitStore {
         {
             return Err(too_large(key, tokens, rate.burst()));
         }
-        let keys = self.keys(key);
+        let prepared = self.prepared(key, shared);
         let member = format!("{:016x}", rand::random::<u64>());
-        let reply = scripts::admit(
+        let reply = scripts::admit_prepared(
             &self.connection,
-            &keys,
-            &shared,
+            &prepared,
             tokens,
             &member,
             limits.lease_ttl,
@@ -220,8 +253,13 @@ impl LimitStore for RedisLimitStore {
             Ok(AdmitReply::Admitted) => {
                 let token = LeaseToken::new(member.as_str());
                 if shared.max_concurrent.is_some() {
-                    self.leases
-                        .hold(&self.connection, key, &keys, limits.lease_ttl, member);
+                    self.leases.hold(
+                        &self.connection,
+                        key,
+                        prepared.keys(),
+                        limits.lease_ttl,
+                        member,
+                    );
                 }
                 Ok(Reservation::Admitted(Lease { token, tokens }))
             }
