@@ -20,6 +20,10 @@ pub(crate) struct ToonArgs {
 #[derive(Debug, Subcommand)]
 enum ToonCommand {
     /// Read JSON (FILE or stdin) and write TOON to stdout, with no trailing newline.
+    ///
+    /// Numbers are kept exact: an integer literal that neither a 64-bit
+    /// integer nor a double holds exactly is refused, and so is a key that
+    /// repeats in one object (strict decoding would refuse the output).
     Encode {
         /// Delimiter for inline arrays and table rows.
         #[arg(long, value_enum, default_value_t = DelimiterArg::Comma)]
@@ -124,17 +128,10 @@ fn position_of(prefix: &[u8]) -> (usize, usize) {
     (line, column)
 }
 
+/// JSON as TOON needs it: numbers exact (a literal no number holds exactly is
+/// refused) and a repeated key refused, as strict decoding refuses it.
 fn parse_json(text: &str, name: &str) -> Result<Value, Failure> {
-    serde_json::from_str::<Value>(text).map_err(|e| {
-        let message = e.to_string();
-        let suffix = format!(" at line {} column {}", e.line(), e.column());
-        let message = message.strip_suffix(&suffix).unwrap_or(&message);
-        Failure(format!(
-            "{name}:{}:{}: invalid JSON: {message}",
-            e.line(),
-            e.column()
-        ))
-    })
+    palisade_toon::from_json_str(text).map_err(|e| toon_failure(name, &e))
 }
 
 fn write_stdout(text: &str) -> Result<(), Failure> {

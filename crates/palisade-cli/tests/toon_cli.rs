@@ -143,6 +143,56 @@ fn bad_json_is_exit_1_with_line_and_column() {
 }
 
 #[test]
+fn encode_keeps_every_number_exact() {
+    // Written unchanged by the reference encoder; these came back as
+    // 9.999999999999999e-98, 1.4999999999999998e-300 and
+    // 3.1500000000000004e-235 when JSON was read without exact float parsing.
+    let o = palisade(
+        &["toon", "encode"],
+        r#"{"a":1e-97,"b":1.5e-300,"c":3.15e-235,"d":100000000000000000000,"e":-0.1}"#,
+    );
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "a: 1e-97\nb: 1.5e-300\nc: 3.15e-235\nd: 100000000000000000000\ne: -0.1"
+    );
+    // Decoding the output and encoding it again gives the same text.
+    let back = palisade(&["toon", "decode"], &stdout(&o));
+    let again = palisade(&["toon", "encode"], &stdout(&back));
+    assert_eq!(stdout(&again), stdout(&o));
+}
+
+#[test]
+fn encode_refuses_an_integer_it_cannot_keep() {
+    // Was written as 1.2345678901234568e+29 without a word.
+    let o = palisade(
+        &["toon", "encode"],
+        "{\"ok\": 18446744073709551615,\n \"id\": 123456789012345678901234567890}",
+    );
+    assert_input_error(&o, "<stdin>:2:8:");
+    let err = stderr(&o);
+    assert!(err.contains("123456789012345678901234567890"), "{err}");
+    assert!(err.contains("1.2345678901234568e+29"), "{err}");
+    // The same number in TOON is refused by decode as well.
+    let o = palisade(&["toon", "decode"], "id: 123456789012345678901234567890");
+    assert_input_error(&o, "<stdin>:1:5:");
+}
+
+#[test]
+fn encode_refuses_a_duplicate_key_as_strict_decode_does() {
+    // Used to collapse to the last value silently.
+    let o = palisade(
+        &["toon", "encode"],
+        "{\"a\": 1,\n \"b\": {\"k\": 1, \"k\": 2}}",
+    );
+    assert_input_error(&o, "<stdin>:2:");
+    assert!(stderr(&o).contains("duplicate key \"k\""), "{}", stderr(&o));
+    let o = palisade(&["toon", "decode"], "b:\n  k: 1\n  k: 2");
+    assert_input_error(&o, "<stdin>:3:3:");
+    assert!(stderr(&o).contains("duplicate key \"k\""), "{}", stderr(&o));
+}
+
+#[test]
 fn unreadable_input_is_exit_1() {
     let o = palisade(&["toon", "encode", "/nonexistent/palisade/input.json"], "");
     assert_eq!(o.status.code(), Some(1));

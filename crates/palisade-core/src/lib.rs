@@ -134,7 +134,12 @@ pub use stream::{
 pub use structured::{SchemaError, StructuredOutput};
 pub use tier::{ServiceTier, TierSet};
 pub use tools::{Tool, ToolChoice};
-pub use validate::{ValidationError, ValidationErrorKind, validate};
+pub use validate::{ValidationError, ValidationErrorKind, validate, validate_for};
+
+/// The request guide's Rust snippets, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/requests.md")]
+mod requests_guide {}
 
 /// Re-exported so layer authors use the same `async_trait` as the trait.
 pub use async_trait::async_trait;

@@ -191,12 +191,35 @@ impl fmt::Display for AttemptOutcome {
 /// it was left.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
-    /// The candidate.
+    /// The candidate, by the id routing knows it by (a stack's config id).
     pub provider: ProviderId,
+    /// The model id behind the candidate, as its provider names it (the
+    /// answer's [`ChatResponse::model`] when it answered), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     /// How it ended.
     pub outcome: AttemptOutcome,
     /// How long the attempt took (zero for a skip).
     pub elapsed: Duration,
+}
+
+impl Attempt {
+    /// An attempt of `provider` that ended with `outcome` after `elapsed`.
+    pub fn new(provider: ProviderId, outcome: AttemptOutcome, elapsed: Duration) -> Self {
+        Self {
+            provider,
+            model: None,
+            outcome,
+            elapsed,
+        }
+    }
+
+    /// Sets the model id behind the candidate.
+    #[must_use]
+    pub fn with_model(mut self, model: impl Into<String>) -> Self {
+        self.model = Some(model.into());
+        self
+    }
 }
 
 /// A complete answer.

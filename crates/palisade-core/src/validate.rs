@@ -4,7 +4,12 @@
 
 use std::fmt;
 
+use std::collections::HashSet;
+
+use crate::capabilities::{Capabilities, Feature};
+use crate::content::MediaSource;
 use crate::request::{ChatRequest, ContentBlock, Role};
+use crate::tools::ToolChoice;
 
 /// Which rule a request broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,6 +33,36 @@ pub enum ValidationErrorKind {
     MaxTokensZero,
     /// The thinking budget is not smaller than `max_tokens`.
     ThinkingBudgetTooLarge,
+    /// A tool name does not match `^[a-zA-Z0-9_-]{1,64}$`.
+    InvalidToolName,
+    /// Two tools share a name.
+    DuplicateToolName,
+    /// A tool's input schema is not a JSON object.
+    ToolSchemaNotObject,
+    /// `tool_choice` names a tool the request does not define.
+    UnknownToolChoice,
+    /// `tool_choice` is `any` or `tool` but the request defines no tools.
+    ToolChoiceWithoutTools,
+    /// A tool-use block outside an assistant turn.
+    ToolUseOutsideAssistant,
+    /// A tool-result block outside a user turn.
+    ToolResultOutsideUser,
+    /// A tool result answers no tool use of the previous assistant turn.
+    OrphanToolResult,
+    /// Extended thinking is on and `tool_choice` forces a tool (`any` or
+    /// `tool`); with thinking only `auto` and `none` are allowed.
+    ThinkingWithForcedTool,
+    /// An inline image or document is not valid base64.
+    InvalidBase64,
+    /// A document has an empty (or blank) name.
+    EmptyDocumentName,
+    /// The structured-output name does not match `^[a-zA-Z0-9_-]{1,64}$`.
+    InvalidStructuredOutputName,
+    /// The structured-output schema does not compile.
+    InvalidStructuredOutputSchema,
+    /// The target provider cannot serve something the request needs
+    /// ([`validate_for`]).
+    Unsupported(Feature),
 }
 
 /// A request that breaks an API rule: which rule, and where.
@@ -74,7 +109,15 @@ impl ValidationError {
 /// Rules: at least one message; every message has non-empty content; the
 /// conversation starts with a user turn and roles alternate; no NUL bytes in
 /// any text; `temperature` and `top_p` within 0.0 ..= 1.0; `max_tokens` > 0;
-/// a thinking budget smaller than `max_tokens`.
+/// a thinking budget smaller than `max_tokens`; tool names match
+/// `^[a-zA-Z0-9_-]{1,64}$` and are unique; tool input schemas are JSON
+/// objects; a `tool` choice names a defined tool and `any`/`tool` need tools;
+/// with thinking on, `tool_choice` is `auto` or `none`; tool-use blocks only in
+/// assistant turns, tool results only in user turns, each answering a tool use
+/// of the previous assistant turn by id; inline base64 media decodes;
+/// documents have a name; the structured-output name matches the tool-name
+/// pattern and its schema compiles. Content holding only cache points (or
+/// blank text) is empty.
 ///
 /// ```
 /// use palisade_core::{validate, ChatRequest, ValidationErrorKind};
@@ -106,6 +149,23 @@ pub fn validate(req: &ChatRequest) -> Result<(), ValidationError> {
                 thinking.budget_tokens, req.max_tokens
             ),
         ));
+    }
+    check_tools(req)?;
+    if let Some(output) = &req.structured_output {
+        if !is_valid_name(&output.name) {
+            return Err(ValidationError::new(
+                K::InvalidStructuredOutputName,
+                "structured_output.name",
+                format_args!("`{}` does not match ^[a-zA-Z0-9_-]{{1,64}}$", output.name),
+            ));
+        }
+        output.check_schema().map_err(|e| {
+            ValidationError::new(
+                K::InvalidStructuredOutputSchema,
+                "structured_output.schema",
+                e,
+            )
+        })?;
     }
     if let Some(system) = &req.system {
         check_no_nul(system, "system")?;
@@ -144,13 +204,196 @@ pub fn validate(req: &ChatRequest) -> Result<(), ValidationError> {
         }
         previous = Some(message.role);
         check_content(&message.content, i)?;
+        check_tool_blocks(req, i)?;
     }
     Ok(())
+}
+
+/// [`validate`], then the target's [`Capabilities::check`]: a request the
+/// provider cannot serve is a [`ValidationErrorKind::Unsupported`] error naming
+/// the field that needs the missing feature.
+///
+/// ```
+/// use palisade_core::{
+///     validate_for, Capabilities, ChatRequest, Feature, Tool, ValidationErrorKind,
+/// };
+/// use serde_json::json;
+///
+/// let req = ChatRequest::user("weather?")
+///     .with_tool(Tool::new("weather", "current weather", json!({"type": "object"})));
+/// assert!(validate_for(&req, &Capabilities::all()).is_ok());
+/// let err = validate_for(&req, &Capabilities::text_only()).unwrap_err();
+/// assert_eq!(err.kind(), ValidationErrorKind::Unsupported(Feature::Tools));
+/// assert_eq!(err.field(), "tools");
+/// ```
+///
+/// # Errors
+/// The first broken rule, or the first unsupported feature.
+pub fn validate_for(req: &ChatRequest, capabilities: &Capabilities) -> Result<(), ValidationError> {
+    validate(req)?;
+    capabilities.check(req).map_err(|u| {
+        ValidationError::new(
+            ValidationErrorKind::Unsupported(u.feature),
+            u.field,
+            format_args!("{} not supported: {}", u.feature, u.detail),
+        )
+    })
+}
+
+/// `^[a-zA-Z0-9_-]{1,64}$`, the tool-name rule of the Messages and Converse
+/// APIs (and of OpenAI function names).
+fn is_valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn check_tools(req: &ChatRequest) -> Result<(), ValidationError> {
+    use ValidationErrorKind as K;
+    let mut names = HashSet::with_capacity(req.tools.len());
+    for (i, tool) in req.tools.iter().enumerate() {
+        if !is_valid_name(&tool.name) {
+            return Err(ValidationError::new(
+                K::InvalidToolName,
+                format!("tools[{i}].name"),
+                format_args!("`{}` does not match ^[a-zA-Z0-9_-]{{1,64}}$", tool.name),
+            ));
+        }
+        if !names.insert(tool.name.as_str()) {
+            return Err(ValidationError::new(
+                K::DuplicateToolName,
+                format!("tools[{i}].name"),
+                format_args!("`{}` is defined more than once", tool.name),
+            ));
+        }
+        if !tool.input_schema.is_object() {
+            return Err(ValidationError::new(
+                K::ToolSchemaNotObject,
+                format!("tools[{i}].input_schema"),
+                "must be a JSON object (a JSON schema of the input)",
+            ));
+        }
+    }
+    match &req.tool_choice {
+        Some(ToolChoice::Any | ToolChoice::Tool { .. }) if req.tools.is_empty() => {
+            return Err(ValidationError::new(
+                K::ToolChoiceWithoutTools,
+                "tool_choice",
+                "`any` and `tool` choices need at least one tool",
+            ));
+        }
+        Some(ToolChoice::Tool { name }) if !names.contains(name.as_str()) => {
+            return Err(ValidationError::new(
+                K::UnknownToolChoice,
+                "tool_choice.name",
+                format_args!("no tool named `{name}` is defined"),
+            ));
+        }
+        _ => {}
+    }
+    if req.thinking.is_some()
+        && matches!(
+            req.tool_choice,
+            Some(ToolChoice::Any | ToolChoice::Tool { .. })
+        )
+    {
+        return Err(ValidationError::new(
+            K::ThinkingWithForcedTool,
+            "tool_choice",
+            "with extended thinking on, tool_choice must be `auto` or `none`",
+        ));
+    }
+    Ok(())
+}
+
+/// Tool-use and tool-result placement in message `i`, and that every result
+/// answers a tool use of the previous (assistant) turn.
+fn check_tool_blocks(req: &ChatRequest, i: usize) -> Result<(), ValidationError> {
+    use ValidationErrorKind as K;
+    let message = &req.messages[i];
+    for (j, block) in message.content.iter().enumerate() {
+        match (block, message.role) {
+            (ContentBlock::ToolUse { .. }, Role::User) => {
+                return Err(ValidationError::new(
+                    K::ToolUseOutsideAssistant,
+                    format!("messages[{i}].content[{j}]"),
+                    "tool_use blocks belong in assistant turns",
+                ));
+            }
+            (ContentBlock::ToolResult { .. }, Role::Assistant) => {
+                return Err(ValidationError::new(
+                    K::ToolResultOutsideUser,
+                    format!("messages[{i}].content[{j}]"),
+                    "tool_result blocks belong in user turns",
+                ));
+            }
+            (ContentBlock::ToolResult { tool_use_id, .. }, Role::User) => {
+                let answered = i
+                    .checked_sub(1)
+                    .and_then(|p| req.messages.get(p))
+                    .is_some_and(|prev| {
+                        prev.content.iter().any(
+                            |b| matches!(b, ContentBlock::ToolUse { id, .. } if id == tool_use_id),
+                        )
+                    });
+                if !answered {
+                    return Err(ValidationError::new(
+                        K::OrphanToolResult,
+                        format!("messages[{i}].content[{j}].tool_use_id"),
+                        format_args!(
+                            "`{tool_use_id}` answers no tool use of the previous assistant turn"
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Media and document rules of one block (and of a tool result's blocks).
+fn check_media(block: &ContentBlock, field: &str) -> Result<(), ValidationError> {
+    match block {
+        ContentBlock::Image { source, .. } => check_base64(source, field),
+        ContentBlock::Document { name, source, .. } => {
+            if name.trim().is_empty() {
+                return Err(ValidationError::new(
+                    ValidationErrorKind::EmptyDocumentName,
+                    format!("{field}.name"),
+                    "a document needs a non-empty name",
+                ));
+            }
+            check_base64(source, field)
+        }
+        ContentBlock::ToolResult { content, .. } => {
+            for (k, inner) in content.iter().enumerate() {
+                check_media(inner, &format!("{field}.content[{k}]"))?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_base64(source: &MediaSource, field: &str) -> Result<(), ValidationError> {
+    // Only a base64 source can fail to decode (text is UTF-8 already, a URL
+    // is the provider's to fetch).
+    match source.bytes() {
+        Some(Err(e)) => Err(ValidationError::new(
+            ValidationErrorKind::InvalidBase64,
+            format!("{field}.source.data"),
+            format_args!("not valid base64: {e}"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn check_content(content: &[ContentBlock], i: usize) -> Result<(), ValidationError> {
     let mut has_content = false;
     for (j, block) in content.iter().enumerate() {
+        check_media(block, &format!("messages[{i}].content[{j}]"))?;
         match block {
             ContentBlock::Text { text } | ContentBlock::Reasoning { text, .. } => {
                 check_no_nul(text, &format!("messages[{i}].content[{j}].text"))?;

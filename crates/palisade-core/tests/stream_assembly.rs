@@ -146,11 +146,14 @@ async fn a_response_with_tools_round_trips_through_a_stream_with_its_trail() {
     });
     response.stop_reason = StopReason::ToolUse;
     response.model = "model-x".into();
-    response.attempts = vec![Attempt {
-        provider: "primary".into(),
-        outcome: AttemptOutcome::Succeeded,
-        elapsed: std::time::Duration::from_millis(3),
-    }];
+    response.attempts = vec![
+        Attempt::new(
+            "primary".into(),
+            AttemptOutcome::Succeeded,
+            std::time::Duration::from_millis(3),
+        )
+        .with_model("model-x"),
+    ];
     let stream = stream_from_response(response.clone());
     assert_eq!(stream.served_by().as_str(), "primary");
     assert_eq!(stream.attempts().len(), 1);

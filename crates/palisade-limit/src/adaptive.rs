@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{Nanos, duration_to_nanos};
-use crate::config::ConfigError;
+use crate::config_error::ConfigError;
 
 /// Adaptive-rate settings. Off by default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::adaptive::AdaptiveConfig;
 use crate::clock::ClockSource;
+use crate::config_error::ConfigError;
 use crate::cost::BurndownConfig;
 
 /// A quota: `amount` units per `period`, with a bucket of `burst` units.
@@ -271,36 +272,6 @@ impl LimiterConfig {
             ));
         }
         self.adaptive.validate()
-    }
-}
-
-/// A configuration value that cannot work.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// A field of [`LimiterConfig`] is out of range.
-    #[error("invalid limiter config field `{field}`: {reason}")]
-    Invalid {
-        /// The field, dotted from the config root.
-        field: &'static str,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// An environment variable could not be read as a limit.
-    #[error("invalid environment variable {var}={value:?}: {reason}")]
-    Env {
-        /// The variable.
-        var: &'static str,
-        /// Its value.
-        value: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-}
-
-impl ConfigError {
-    pub(crate) fn invalid(field: &'static str, reason: &'static str) -> Self {
-        ConfigError::Invalid { field, reason }
     }
 }
 

@@ -1,4 +1,5 @@
-//! The limiter: admission, waiting, and the state every clone shares.
+//! The limiter: the handle callers admit through, wait on, and feed
+//! provider signals to.
 
 use std::sync::Arc;
 use std::task::Waker;
@@ -9,14 +10,16 @@ use parking_lot::Mutex;
 use tokio::time::Instant;
 
 use crate::clock::{Clock, Nanos, duration_to_nanos};
-use crate::config::{ConfigError, LimiterConfig};
+use crate::config::LimiterConfig;
+use crate::config_error::ConfigError;
 use crate::cost::{Cost, CostModel, DefaultCostModel};
-use crate::error::{LimitError, LimitKind};
-use crate::limits::{Blocked, Impossible, Limits, Stamps};
+use crate::error::LimitError;
+use crate::kind::LimitKind;
+use crate::limits::{Blocked, Limits};
 use crate::permit::{Permit, PermitRef};
-use crate::queue::WaitQueue;
-use crate::stats::{Counters, LimiterStats};
-use crate::store::{LimitStore, StoreError, StoreLimits};
+use crate::shared::{Core, Remote, Shared};
+use crate::stats::LimiterStats;
+use crate::store::LimitStore;
 use crate::wait::Ticket;
 
 /// Rate, token and concurrency limits for one key (a model, a provider, an
@@ -37,43 +40,6 @@ impl std::fmt::Debug for Limiter {
             .field("config", &self.shared.config)
             .finish_non_exhaustive()
     }
-}
-
-/// State shared by a limiter's clones and its permits.
-pub(crate) struct Shared {
-    pub(crate) name: Arc<str>,
-    pub(crate) config: LimiterConfig,
-    pub(crate) clock: Clock,
-    pub(crate) core: Mutex<Core>,
-    pub(crate) cost_model: Arc<dyn CostModel>,
-    pub(crate) max_wait: Nanos,
-    pub(crate) aging: Nanos,
-    /// Whether permits have a slot or tokens to give back (if not, dropping
-    /// one never takes the lock).
-    pub(crate) permits_return: bool,
-    pub(crate) remote: Option<Remote>,
-}
-
-/// A shared store the counting is delegated to.
-pub(crate) struct Remote {
-    pub(crate) store: Arc<dyn LimitStore>,
-    pub(crate) key: String,
-    pub(crate) lease_ttl: Duration,
-}
-
-/// Everything under the limiter's one lock.
-#[derive(Debug)]
-pub(crate) struct Core {
-    pub(crate) limits: Limits,
-    pub(crate) queue: WaitQueue,
-    pub(crate) counters: Counters,
-    /// Remote mode: a local permit came back, so the head should ask the
-    /// store again now rather than at its "not before".
-    pub(crate) kicked: bool,
-    /// The latest time seen under the lock. Settling a refund with it is
-    /// exact (a bucket refunded "as of" an earlier instant is clamped to full
-    /// the same way), so the common settle needs no clock read.
-    pub(crate) last_now: Nanos,
 }
 
 /// How long a limiter waits at most when every knob says "forever".
@@ -153,13 +119,7 @@ impl Limiter {
             max_wait: duration_to_nanos(config.max_wait),
             aging: duration_to_nanos(config.priority_aging),
             clock: Clock::with_source(config.clock),
-            core: Mutex::new(Core {
-                limits,
-                queue: WaitQueue::default(),
-                counters: Counters::default(),
-                kicked: false,
-                last_now: 0,
-            }),
+            core: Mutex::new(Core::new(limits)),
             cost_model,
             permits_return,
             remote,
@@ -196,7 +156,7 @@ impl Limiter {
     ///
     /// For callers that shed load rather than queue. A limiter backed by a
     /// shared store cannot answer without awaiting the store and returns
-    /// [`StoreError::Unsupported`]: use
+    /// [`StoreError::Unsupported`](crate::StoreError::Unsupported): use
     /// [`acquire_until`](Limiter::acquire_until) with a short deadline there.
     #[inline]
     pub fn try_acquire(&self, cost: Cost) -> Result<Permit, LimitError> {
@@ -416,96 +376,5 @@ impl Limiter {
     /// Whether two handles are clones of one limiter.
     pub fn same_as(&self, other: &Limiter) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)
-    }
-}
-
-impl Shared {
-    /// The admission behind `try_acquire` and `try_acquire_ref`.
-    fn try_admit_now(&self, cost: Cost) -> Result<Stamps, LimitError> {
-        let shared = self;
-        if shared.remote.is_some() {
-            return Err(LimitError::Store {
-                limiter: shared.name.to_string(),
-                source: StoreError::Unsupported(
-                    "try_acquire cannot wait for the store's answer; \
-                     use acquire_until with a short deadline",
-                ),
-            });
-        }
-        let now = shared.clock.now();
-        let mut core = shared.core.lock();
-        core.last_now = core.last_now.max(now);
-        shared.check_possible(&mut core, cost.tokens)?;
-        if core.queue.waiting() > 0 {
-            core.counters.rejected += 1;
-            let not_before = core.queue.head_blocked().map_or(0, |b| b.not_before);
-            drop(core);
-            return Err(shared.rate_limited(
-                Blocked {
-                    limit: LimitKind::Queue,
-                    not_before,
-                },
-                now,
-            ));
-        }
-        match core.limits.try_admit(now, cost.tokens) {
-            Ok(stamps) => {
-                core.counters.record_admit(cost.tokens, 0);
-                drop(core);
-                tracing::trace!(limiter = %shared.name, tokens = cost.tokens, "admitted");
-                Ok(stamps)
-            }
-            Err(blocked) => {
-                core.counters.rejected += 1;
-                drop(core);
-                tracing::debug!(
-                    limiter = %shared.name, tokens = cost.tokens, limit = %blocked.limit,
-                    "rejected without waiting"
-                );
-                Err(shared.rate_limited(blocked, now))
-            }
-        }
-    }
-
-    #[inline]
-    fn check_possible(&self, core: &mut Core, tokens: u64) -> Result<(), LimitError> {
-        match core.limits.check_possible(tokens) {
-            Ok(()) => Ok(()),
-            Err(imp) => Err(self.impossible(core, tokens, imp)),
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn impossible(&self, core: &mut Core, tokens: u64, imp: Impossible) -> LimitError {
-        core.counters.rejected += 1;
-        core.counters.impossible += 1;
-        tracing::warn!(
-            limiter = %self.name, tokens, capacity = imp.capacity,
-            "cost exceeds the whole capacity"
-        );
-        LimitError::CostExceedsCapacity {
-            limiter: self.name.to_string(),
-            limit: imp.limit,
-            cost: tokens,
-            capacity: imp.capacity,
-        }
-    }
-
-    pub(crate) fn rate_limited(&self, blocked: Blocked, now: Nanos) -> LimitError {
-        LimitError::RateLimited {
-            limiter: self.name.to_string(),
-            limit: blocked.limit,
-            retry_after: (blocked.not_before > now)
-                .then(|| Duration::from_nanos(blocked.not_before - now)),
-        }
-    }
-}
-
-impl Shared {
-    pub(crate) fn store_limits(&self, remote: &Remote) -> StoreLimits {
-        let mut limits = StoreLimits::from_config(&self.config, remote.lease_ttl);
-        limits.rate_fraction = self.core.lock().limits.rate_fraction();
-        limits
     }
 }

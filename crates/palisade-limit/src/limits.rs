@@ -8,8 +8,8 @@ use crate::adaptive::AdaptiveRate;
 use crate::clock::{Nanos, duration_to_nanos};
 use crate::concurrency::ConcurrencyCap;
 use crate::config::LimiterConfig;
-use crate::error::LimitKind;
 use crate::gcra::Gcra;
+use crate::kind::LimitKind;
 
 /// Why a request does not fit now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

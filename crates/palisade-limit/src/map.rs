@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::config::{ConfigError, LimiterConfig};
+use crate::config::LimiterConfig;
+use crate::config_error::ConfigError;
 use crate::limiter::Limiter;
 
 /// Limiters by key, each created from a template config (named after its

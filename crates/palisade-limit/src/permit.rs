@@ -5,10 +5,9 @@ use std::sync::Arc;
 
 use palisade_core::Usage;
 
-use crate::config::DropRule;
 use crate::cost::Cost;
-use crate::limiter::Shared;
 use crate::limits::Stamps;
+use crate::shared::{Shared, settled};
 use crate::store::{Lease, Settled};
 
 /// An admitted request's reservation: one request, its reserved tokens, and
@@ -19,7 +18,7 @@ use crate::store::{Lease, Settled};
 /// had been reserved), an overrun is charged as debt that delays later
 /// admissions. Dropping it unsettled (the call failed, was cancelled, the
 /// caller panicked) releases the slot and gives back what the limiter's
-/// [`DropRule`] says (by default the whole token reservation). The request
+/// [`DropRule`](crate::DropRule) says (by default the whole token reservation). The request
 /// itself stays counted against the requests-per-interval limit either way:
 /// it was sent.
 #[must_use = "dropping a permit releases it at once"]
@@ -105,15 +104,7 @@ impl Permit {
         }
         let now = shared.clock.now();
         let mut core = shared.core.lock();
-        core.limits.undo(now, self.cost.tokens, self.stamps);
-        core.counters.admitted = core.counters.admitted.saturating_sub(1);
-        core.counters.tokens_reserved = core
-            .counters
-            .tokens_reserved
-            .saturating_sub(self.cost.tokens);
-        if core.queue.waiting() > 0 {
-            shared.dispatch(&mut core, now, None);
-        }
+        shared.undo_admission(&mut core, now, self.cost.tokens, self.stamps);
     }
 
     #[inline]
@@ -123,7 +114,7 @@ impl Permit {
         };
         let charged = shared.charged(&self.cost, actual);
         if let Some(lease) = self.lease.take() {
-            let outcome = Settled::of(self.cost.tokens, charged);
+            let outcome = settled(self.cost.tokens, charged);
             finish_remote(shared, lease, actual, outcome);
             return outcome;
         }
@@ -210,103 +201,6 @@ impl Drop for PermitRef<'_> {
         let charged = self.shared.charged(&self.cost, None);
         self.shared
             .finish_local(self.cost.tokens, charged, false, self.stamps);
-    }
-}
-
-impl Settled {
-    /// The outcome of charging `charged` against a reservation of `reserved`.
-    #[inline]
-    fn of(reserved: u64, charged: u64) -> Self {
-        Self {
-            refunded: reserved.saturating_sub(charged),
-            debt: charged.saturating_sub(reserved),
-        }
-    }
-}
-
-impl Shared {
-    /// What a permit of `cost` is charged: the actual cost when settled,
-    /// else what the drop rule keeps.
-    #[inline]
-    fn charged(&self, cost: &Cost, actual: Option<u64>) -> u64 {
-        match actual {
-            Some(a) => a,
-            None => match self.config.on_drop {
-                DropRule::RefundAll => 0,
-                DropRule::KeepInput => cost.input_part(),
-                DropRule::KeepAll => cost.tokens,
-            },
-        }
-    }
-
-    /// Settles (`settled`) or releases a local permit of `reserved` tokens
-    /// charged `charged`: the one implementation behind [`Permit`] and
-    /// [`PermitRef`].
-    #[inline]
-    fn finish_local(&self, reserved: u64, charged: u64, settled: bool, stamps: Stamps) -> Settled {
-        let outcome = Settled::of(reserved, charged);
-        if !self.permits_return {
-            // Nothing to give back (requests-only limiter): skip the lock.
-            return outcome;
-        }
-        let mut core = self.core.lock();
-        let waiting = core.queue.waiting() > 0;
-        // Only debt and waiters need the exact time (see `Core::last_now`):
-        // the common settle skips the clock read.
-        let now = if charged > reserved || waiting {
-            self.clock.now()
-        } else {
-            core.last_now
-        };
-        // The bucket may take back less than `outcome.refunded` (never more
-        // than had the request reserved only what it used); callers and stats
-        // see the unused part of the reservation.
-        let s = core.limits.settle(now, reserved, charged, stamps);
-        core.limits.release_slot();
-        let c = &mut core.counters;
-        c.tokens_refunded = c.tokens_refunded.saturating_add(outcome.refunded);
-        if s.debt > 0 {
-            c.tokens_debt = c.tokens_debt.saturating_add(s.debt);
-        }
-        if settled {
-            c.settled += 1;
-            c.tokens_settled = c.tokens_settled.saturating_add(charged);
-        } else {
-            c.dropped_unsettled += 1;
-        }
-        if waiting {
-            self.dispatch(&mut core, now, None);
-        }
-        drop(core);
-        self.trace_finish(reserved, charged, settled, outcome, s);
-        outcome
-    }
-
-    #[inline]
-    fn trace_finish(
-        &self,
-        reserved: u64,
-        charged: u64,
-        settled: bool,
-        outcome: Settled,
-        s: crate::limits::Settlement,
-    ) {
-        if s.debt > 0 {
-            tracing::debug!(
-                limiter = %self.name, reserved, actual = charged, debt = s.debt,
-                "overrun charged as debt"
-            );
-        } else if !settled {
-            tracing::debug!(
-                limiter = %self.name, reserved, refunded = outcome.refunded,
-                credited = s.refunded, "permit dropped unsettled"
-            );
-        } else {
-            tracing::trace!(
-                limiter = %self.name, reserved, refunded = outcome.refunded,
-                credited = s.refunded, "settled"
-            );
-        }
     }
 }
 

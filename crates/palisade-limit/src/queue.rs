@@ -4,7 +4,7 @@
 //!
 //! Only the *head* (the waiter that would be served next) ever tries to get
 //! admitted. When capacity frees up, the code that freed it runs
-//! [`dispatch`](crate::limiter) under the lock, which grants waiters from the
+//! `Shared::dispatch` under the lock, which grants waiters from the
 //! head while they fit and wakes exactly those it granted, plus the new head
 //! if it must arm a timer: no thundering herd. Waiters behind the head sleep
 //! until they are granted, become head, or reach their deadline.

@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{Clock, Nanos, duration_to_nanos};
 use crate::config::{LimiterConfig, Quota};
-use crate::error::LimitKind;
+use crate::kind::LimitKind;
 use crate::limits::{Limits, Stamps};
 
 /// Names a lease (an admitted request) in the store that issued it.

@@ -1,6 +1,6 @@
-//! Waiting for admission: granting queued waiters when capacity frees up,
-//! the waiter's poll loop (local and store-backed), and the ticket whose drop
-//! makes a cancelled wait leave no trace.
+//! Waiting for admission: the waiter's poll loop (local and store-backed),
+//! and the ticket whose drop makes a cancelled wait leave no trace. Granting
+//! waiters when capacity frees up is `Shared::dispatch`.
 
 use std::future::poll_fn;
 use std::pin::Pin;
@@ -11,11 +11,12 @@ use tokio::time::{Instant, Sleep};
 
 use crate::clock::{Nanos, duration_to_nanos};
 use crate::cost::Cost;
-use crate::error::{LimitError, LimitKind};
-use crate::limiter::{Core, Remote, Shared};
+use crate::error::LimitError;
+use crate::kind::LimitKind;
 use crate::limits::{Blocked, Stamps};
 use crate::permit::Permit;
 use crate::queue::Removed;
+use crate::shared::{Core, Remote, Shared};
 use crate::store::Reservation;
 
 /// What a waiting request should do next.
@@ -27,39 +28,6 @@ enum Step {
 }
 
 impl Shared {
-    /// Capacity may have freed up: grant queued waiters from the head while
-    /// they fit (waking only those), or in remote mode nudge the head to ask
-    /// the store again. `polling` is the waiter running this, if any.
-    pub(crate) fn dispatch(&self, core: &mut Core, now: Nanos, polling: Option<u64>) {
-        core.last_now = core.last_now.max(now);
-        if self.remote.is_some() {
-            core.kicked = true;
-            if let Some(head) = core.queue.head(now, self.aging)
-                && polling != Some(head.id)
-            {
-                core.queue.wake(head.id);
-            }
-            return;
-        }
-        while let Some(head) = core.queue.head(now, self.aging) {
-            match core.limits.try_admit(now, head.tokens) {
-                Ok(stamps) => {
-                    let waited = now.saturating_sub(head.enqueued_at);
-                    core.counters.record_admit(head.tokens, waited);
-                    core.queue.grant(head.id, stamps);
-                    tracing::debug!(
-                        limiter = %self.name, tokens = head.tokens,
-                        waited_secs = waited as f64 / 1e9, "admitted after waiting"
-                    );
-                }
-                Err(blocked) => {
-                    core.queue.note_blocked(head.id, blocked, polling);
-                    break;
-                }
-            }
-        }
-    }
-
     fn expire(&self, core: &mut Core, id: u64, now: Nanos) -> LimitError {
         let blocked = core.queue.head_blocked().unwrap_or(Blocked {
             limit: LimitKind::Queue,
@@ -297,12 +265,8 @@ impl Drop for Ticket<'_> {
             }
             Removed::Granted { tokens, stamps } => {
                 // Admitted while its caller was leaving: undo it whole.
-                core.limits.undo(now, tokens, stamps);
-                core.counters.admitted = core.counters.admitted.saturating_sub(1);
-                core.counters.tokens_reserved =
-                    core.counters.tokens_reserved.saturating_sub(tokens);
                 core.counters.cancelled_waits += 1;
-                shared.dispatch(&mut core, now, None);
+                shared.undo_admission(&mut core, now, tokens, stamps);
             }
             Removed::Missing => {}
         }

@@ -2,6 +2,7 @@
 //! when it does not answer.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -91,6 +92,10 @@ pub struct RedisConfig {
     /// this one, so the limiter polls. Default `50ms`.
     #[serde(with = "palisade_core::duration")]
     pub concurrency_retry: Duration,
+    /// For `rediss://` (feature `tls`): a PEM file of the CA to trust instead
+    /// of the system's roots, for a managed Redis with a private CA. Default
+    /// none (system roots).
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 impl Default for RedisConfig {
@@ -104,6 +109,7 @@ impl Default for RedisConfig {
             retry_interval: Duration::from_secs(1),
             local_share: 1.0,
             concurrency_retry: Duration::from_millis(50),
+            tls_ca_file: None,
         }
     }
 }
@@ -119,6 +125,7 @@ impl fmt::Debug for RedisConfig {
             retry_interval,
             local_share,
             concurrency_retry,
+            tls_ca_file,
         } = self;
         f.debug_struct("RedisConfig")
             .field("url", &redact(url))
@@ -129,6 +136,7 @@ impl fmt::Debug for RedisConfig {
             .field("retry_interval", retry_interval)
             .field("local_share", local_share)
             .field("concurrency_retry", concurrency_retry)
+            .field("tls_ca_file", tls_ca_file)
             .finish()
     }
 }
@@ -184,6 +192,20 @@ impl RedisConfig {
         ] {
             if value.is_zero() {
                 return Err(field(name, "must be greater than zero".into()));
+            }
+        }
+        if let Some(path) = &self.tls_ca_file {
+            if !crate::tls::SUPPORTED {
+                return Err(field(
+                    "tls_ca_file",
+                    "is set, but TLS needs palisade-redis's `tls` feature".into(),
+                ));
+            }
+            if !path.is_file() {
+                return Err(field(
+                    "tls_ca_file",
+                    format!("`{}` is not a readable file", path.display()),
+                ));
             }
         }
         if !(self.local_share > 0.0 && self.local_share <= 1.0) {

@@ -26,3 +26,5 @@ macro_rules! store {
 store!(memory, fixture::Memory);
 store!(redis_single, fixture::RedisSingle);
 store!(redis_cluster, fixture::RedisClusterFixture);
+#[cfg(feature = "tls")]
+store!(redis_tls, fixture::RedisTls);

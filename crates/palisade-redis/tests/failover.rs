@@ -115,7 +115,7 @@ fn busiest_window(times: &[Duration]) -> (u64, Duration) {
     best
 }
 
-fn say(line: String) {
+fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
@@ -167,7 +167,7 @@ async fn a_master_killed_mid_run_loses_at_most_the_documented_bound() {
         task.await.unwrap();
     }
     let new_master = cluster.master_of(&LimitKeys::new("palisade", &closed_key).requests);
-    say(format!(
+    say(&format!(
         "failover: killed master 127.0.0.1:{victim} at {:.2}s; the slot is now on {new_master:?}",
         killed_at.as_secs_f64()
     ));
@@ -220,7 +220,7 @@ async fn a_master_killed_mid_run_loses_at_most_the_documented_bound() {
             .collect();
         let (busiest, busiest_at) = busiest_window(&shared);
         let (busiest_redis, _) = busiest_window(&redis_times);
-        say(format!(
+        say(&format!(
             "failover[{policy:?}] {key}: {} admitted ({local} locally), {errors} refused as unavailable; \
              per {}s window: [{}] (quota {QUOTA} + burst {BURST} = {}); busiest sliding window {busiest} \
              at {:.2}s ({busiest_redis} by Redis); last Redis admission before the kill {:?}, \
@@ -234,7 +234,7 @@ async fn a_master_killed_mid_run_loses_at_most_the_documented_bound() {
             first_after,
             recovery,
         ));
-        say(format!("failover[{policy:?}] errors seen: {kinds:?}"));
+        say(&format!("failover[{policy:?}] errors seen: {kinds:?}"));
         assert!(
             first_after.is_some(),
             "{key}: admission resumed after the failover"

@@ -43,9 +43,13 @@ pub(crate) fn call_span(fallback: &ProviderId, req: &ChatRequest, streaming: boo
 /// The span around one candidate call (retries included).
 /// Its parent is the call's span, given explicitly so the fallback does not
 /// have to keep the call span entered (which would cost a move of its future).
+///
+/// `gen_ai.request.model` is the candidate's id, the one id its stats,
+/// trail, limiter and breaker use; `palisade.model` the model id behind it.
 pub(crate) fn attempt_span(
     parent: &Span,
     candidate: &ProviderId,
+    model: &str,
     number: usize,
     hedge: bool,
 ) -> Span {
@@ -53,6 +57,7 @@ pub(crate) fn attempt_span(
         parent: parent,
         "attempt",
         gen_ai.request.model = %candidate,
+        palisade.model = model,
         palisade.attempt = number,
         palisade.hedge = hedge,
         error.type = Empty,

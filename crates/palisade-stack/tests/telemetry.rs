@@ -1,12 +1,15 @@
 //! Every retry is a tracing event, and calls and attempts are spans with
-//! OpenTelemetry GenAI field names.
+//! OpenTelemetry GenAI field names, naming a candidate by its one id.
+//!
+//! Every test here installs its own subscriber: a test without one would
+//! race them for tracing's cached callsite interest.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use palisade_core::testing::ScriptedProvider;
 use palisade_core::{ChatRequest, ErrorKind, Provider, ProviderError, ProviderExt};
-use palisade_stack::{Backoff, Candidate, Fallback, RetryLayer, RetryPolicy};
+use palisade_stack::{Backoff, Candidate, Fallback, RetryLayer, RetryPolicy, StackBuilder};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
@@ -105,4 +108,85 @@ fn retries_are_events_and_calls_are_gen_ai_spans() {
         .find(|(name, _)| name == "attempt")
         .expect("an attempt span");
     assert!(attempt.1.iter().any(|f| f == "gen_ai.request.model"));
+}
+
+/// Records the value of `gen_ai.request.model` of every span and event.
+#[derive(Clone, Default)]
+struct ModelFields(Arc<Mutex<Vec<(String, String)>>>);
+
+struct Grab<'a>(&'a mut Vec<(String, String)>, &'static str);
+
+impl Visit for Grab<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "gen_ai.request.model" {
+            self.0.push((self.1.to_owned(), format!("{value:?}")));
+        }
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "gen_ai.request.model" {
+            self.0.push((self.1.to_owned(), value.to_owned()));
+        }
+    }
+}
+
+impl Subscriber for ModelFields {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &Attributes<'_>) -> Id {
+        let mut seen = self.0.lock().unwrap();
+        span.record(&mut Grab(&mut seen, span.metadata().name()));
+        Id::from_u64(seen.len() as u64 + 1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut seen = self.0.lock().unwrap();
+        event.record(&mut Grab(&mut seen, "event"));
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+#[test]
+fn spans_and_events_carry_the_candidates_config_id() {
+    let recorder = ModelFields::default();
+    let seen = Arc::clone(&recorder.0);
+    tracing::subscriber::with_default(recorder, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let config = r#"
+                [retry]
+                max_attempts = 2
+                backoff = { base = "10ms", jitter = "none" }
+                defer_to_fallback = false
+                [[candidates]]
+                id = "flaky"
+            "#;
+            let flaky = ScriptedProvider::new("openai/flaky")
+                .then_error(ProviderError::new(ErrorKind::Internal, "500"));
+            let stack = StackBuilder::from_toml(config)
+                .unwrap()
+                .provider("flaky", flaky)
+                .build()
+                .unwrap();
+            stack.complete(ChatRequest::user("hi")).await.unwrap();
+        });
+    });
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.iter().any(|(name, _)| name == "attempt"),
+        "an attempt span: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(|(name, _)| name == "event"),
+        "a retry event: {seen:?}"
+    );
+    for (name, value) in seen.iter() {
+        assert_eq!(value, "flaky", "{name} names another id: {seen:?}");
+    }
 }

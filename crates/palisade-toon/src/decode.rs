@@ -113,7 +113,7 @@ impl<'a> Sink<'a> for ValueBuilder {
         self.stack.push(Frame::Array(Vec::with_capacity(len_hint)));
     }
 
-    fn end_array(&mut self) {
+    fn end_array(&mut self, _len: usize) {
         if let Some(Frame::Array(items)) = self.stack.pop() {
             self.put(Value::Array(items));
         }

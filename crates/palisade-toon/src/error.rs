@@ -124,6 +124,29 @@ pub enum ErrorKind {
     /// Content after a root array or root primitive.
     #[error("unexpected content after the end of the document root")]
     TrailingContent,
+    /// An integer that neither a 64-bit integer nor a double holds exactly
+    /// (read from JSON or TOON): refused rather than rounded.
+    #[error(
+        "integer {text} cannot be held exactly: it is beyond 64 bits and the nearest double is {nearest}; quote it to keep its digits as a string"
+    )]
+    InexactInteger {
+        /// The integer as written (shortened when very long).
+        text: String,
+        /// The nearest double, as TOON would write it.
+        nearest: String,
+    },
+    /// The document decodes to more values than
+    /// [`DecodeOptions::max_values`](crate::DecodeOptions::max_values) allows.
+    #[error(
+        "the document holds more than {max} values; raise DecodeOptions::max_values if it is trusted"
+    )]
+    TooManyValues {
+        /// The limit in force for this input.
+        max: usize,
+    },
+    /// JSON text that serde_json cannot read (its message).
+    #[error("invalid JSON: {0}")]
+    InvalidJson(String),
     /// A serde type error or a custom message from a `Serialize`/`Deserialize` impl.
     #[error("{0}")]
     Message(String),

@@ -108,6 +108,7 @@ mod encode;
 mod error;
 mod fast_ser;
 mod header;
+mod json;
 mod number;
 mod options;
 mod parse;
@@ -132,9 +133,10 @@ pub use api::{
 pub use decode::decode;
 pub use encode::{encode, encode_into};
 pub use error::{Error, ErrorKind, Position, Result};
+pub use json::from_json_str;
 pub use options::{
-    DEFAULT_INDENT, DEFAULT_MAX_DEPTH, DEFAULT_MAX_INPUT_BYTES, DecodeOptions, Delimiter,
-    EncodeOptions,
+    DEFAULT_BYTES_PER_VALUE, DEFAULT_INDENT, DEFAULT_MAX_DEPTH, DEFAULT_MAX_INPUT_BYTES,
+    DEFAULT_VALUE_ALLOWANCE, DecodeOptions, Delimiter, EncodeOptions,
 };
 pub use ser::{ValueSerializer, to_value};
 #[cfg(feature = "tokens")]

@@ -29,6 +29,19 @@ pub(crate) fn write_f64(out: &mut String, value: f64) {
     write_js_style(out, text);
 }
 
+/// How TOON would write the double nearest to a numeric literal, for error
+/// messages: its canonical text, or a note when it is beyond the double range.
+pub(crate) fn nearest_double_text(literal: &str) -> String {
+    match literal.parse::<f64>() {
+        Ok(f) if f.is_finite() => {
+            let mut out = String::new();
+            write_f64(&mut out, f);
+            out
+        }
+        _ => "beyond the double range".to_owned(),
+    }
+}
+
 /// Rewrites ryu's shortest representation (`1.5e-7`, `123.45`, `1e21`) in
 /// ECMAScript `Number::toString` layout.
 fn write_js_style(out: &mut String, ryu_text: &str) {

@@ -61,6 +61,10 @@ pub const DEFAULT_INDENT: usize = 2;
 pub const DEFAULT_MAX_DEPTH: usize = 128;
 /// Default maximum decoder input size (64 MiB).
 pub const DEFAULT_MAX_INPUT_BYTES: usize = 64 * 1024 * 1024;
+/// The default value limit allows one decoded value per this many input bytes…
+pub const DEFAULT_BYTES_PER_VALUE: usize = 2;
+/// …plus this many, so that small documents are never limited.
+pub const DEFAULT_VALUE_ALLOWANCE: usize = 65_536;
 
 /// Options for [`encode`](crate::encode) and [`to_string_with`](crate::to_string_with).
 ///
@@ -141,6 +145,14 @@ pub struct DecodeOptions {
     /// Largest input accepted, in bytes (default 64 MiB); larger input is
     /// [`ErrorKind::InputTooLarge`](crate::ErrorKind::InputTooLarge).
     pub max_input_bytes: usize,
+    /// Most values (scalars, arrays, objects) one decode may produce; more is
+    /// [`ErrorKind::TooManyValues`](crate::ErrorKind::TooManyValues), found
+    /// as the document is read (and before a strict inline array or table
+    /// allocates). `None` (the default) allows one value per
+    /// [`DEFAULT_BYTES_PER_VALUE`] input bytes plus
+    /// [`DEFAULT_VALUE_ALLOWANCE`], which bounds decoded memory by a multiple
+    /// of the input size (see the crate docs, "Hostile input").
+    pub max_values: Option<usize>,
 }
 
 impl Default for DecodeOptions {
@@ -150,6 +162,7 @@ impl Default for DecodeOptions {
             strict: true,
             max_depth: DEFAULT_MAX_DEPTH,
             max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
+            max_values: None,
         }
     }
 }
@@ -187,5 +200,21 @@ impl DecodeOptions {
     pub fn max_input_bytes(mut self, max_input_bytes: usize) -> Self {
         self.max_input_bytes = max_input_bytes;
         self
+    }
+
+    /// Sets the most values one decode may produce (`None`: the default,
+    /// proportional to the input size).
+    #[must_use]
+    pub fn max_values(mut self, max_values: Option<usize>) -> Self {
+        self.max_values = max_values;
+        self
+    }
+
+    /// The value limit in force for an input of `input_len` bytes.
+    #[must_use]
+    pub fn value_limit(&self, input_len: usize) -> usize {
+        self.max_values.unwrap_or(
+            (input_len / DEFAULT_BYTES_PER_VALUE).saturating_add(DEFAULT_VALUE_ALLOWANCE),
+        )
     }
 }

@@ -19,8 +19,12 @@ use crate::unquoted::{find_closing_quote, find_unquoted};
 pub(crate) trait Sink<'a> {
     fn start_object(&mut self, len_hint: usize);
     fn end_object(&mut self);
+    /// An array opens; `len_hint` is a length the parser vouches for (exact
+    /// for inline arrays, whose cells are on one line; 0 otherwise), so a
+    /// sink may allocate it without trusting a declared `[N]`.
     fn start_array(&mut self, len_hint: usize);
-    fn end_array(&mut self);
+    /// The array closes with `len` elements.
+    fn end_array(&mut self, len: usize);
     /// A key of the current object; returns `false` when the object already
     /// has it (the sink then resolves last-write-wins).
     fn key(&mut self, key: Cow<'a, str>) -> bool;
@@ -69,12 +73,15 @@ pub(crate) fn parse<'a, S: Sink<'a>>(
         return Err(Error::new(ErrorKind::InvalidIndent));
     }
     let scanned = scan(input, opts.indent, opts.strict)?;
+    let max_values = opts.value_limit(input.len());
     let mut p = Parser {
         lines: &scanned.lines,
         scanned: &scanned,
         pos: 0,
         strict: opts.strict,
         max_depth: opts.max_depth,
+        max_values,
+        values_left: max_values,
         sink,
         cells: Vec::new(),
     };
@@ -87,6 +94,11 @@ pub(crate) struct Parser<'a, 's, S> {
     pub(crate) pos: usize,
     pub(crate) strict: bool,
     pub(crate) max_depth: usize,
+    /// The value limit for this input, and what is left of it: every value
+    /// (scalar, array, object) is charged before the sink sees it, and bulk
+    /// forms (inline arrays, table rows) before they allocate.
+    pub(crate) max_values: usize,
+    pub(crate) values_left: usize,
     pub(crate) sink: &'s mut S,
     /// Scratch buffer for the cells of one row, reused across rows.
     pub(crate) cells: Vec<&'a str>,
@@ -138,6 +150,21 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
         Ok(nest + 1)
     }
 
+    /// Charges `n` values against the limit, or fails at `line` when the
+    /// limit would be passed.
+    #[inline]
+    pub(crate) fn charge(&mut self, n: usize, line: &Line<'a>) -> Result<()> {
+        match self.values_left.checked_sub(n) {
+            Some(left) => {
+                self.values_left = left;
+                Ok(())
+            }
+            None => Err(line.error(ErrorKind::TooManyValues {
+                max: self.max_values,
+            })),
+        }
+    }
+
     pub(crate) fn over_indented(line: &Line<'a>, expected: usize) -> Error {
         line.error(ErrorKind::OverIndented {
             expected,
@@ -177,6 +204,7 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
     }
 
     pub(crate) fn scalar(&mut self, line: &Line<'a>, token: &'a str) -> Result<()> {
+        self.charge(1, line)?;
         let v = parse_primitive(token).map_err(|k| line.error_at(k, offset_in(line, token)))?;
         self.sink.scalar(v);
         Ok(())
@@ -194,7 +222,7 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
         if first.content.trim_matches(' ') == "[]" {
             self.advance();
             self.sink.start_array(0);
-            self.sink.end_array();
+            self.sink.end_array(0);
             return self.expect_end();
         }
         if looks_like_keyless_header(first.content)
@@ -213,6 +241,7 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
         if !first_is_kv && following.is_some_and(|l| l.depth == 0) {
             return Err(first.error(ErrorKind::ExpectedKeyValue));
         }
+        self.charge(1, &first)?;
         self.sink.start_object(0);
         self.key_value(&first, first.content, 0, 0)?;
         while let Some(line) = self.peek() {
@@ -304,11 +333,13 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
                             found: next.depth as usize,
                         }));
                     }
+                    self.charge(1, line)?;
                     self.sink.start_object(0);
                     self.object_fields(base + 1, nest)?;
                     self.sink.end_object();
                 }
                 _ => {
+                    self.charge(1, line)?;
                     self.sink.start_object(0);
                     self.sink.end_object();
                 }
@@ -316,8 +347,9 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
             return Ok(());
         }
         if rest == "[]" {
+            self.charge(1, line)?;
             self.sink.start_array(0);
-            self.sink.end_array();
+            self.sink.end_array(0);
             return Ok(());
         }
         self.scalar(line, rest)

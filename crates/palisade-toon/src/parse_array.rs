@@ -9,7 +9,8 @@ use crate::parse::{
     Parser, Sink, has_unquoted_colon, is_list_item, looks_like_keyless_header, offset_in,
 };
 use crate::scan::Line;
-use crate::token::{is_data_row, parse_primitive, split_cells, split_row};
+use crate::token::{is_data_row, parse_primitive, split_cells, split_row, trim_spaces};
+use crate::unquoted::Unquoted;
 
 impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
     pub(crate) fn array_from_header(
@@ -21,6 +22,8 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
         nest: usize,
     ) -> Result<()> {
         let nest = self.enter(nest, line)?;
+        // The array (or keyed object) itself.
+        self.charge(1, line)?;
         if header.keyed {
             return self.keyed_object(header, base, line, nest);
         }
@@ -28,49 +31,74 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
             return self.inline_array(header, values, line);
         }
         // Never trust a declared length for allocation: hostile input can
-        // declare billions. The line count bounds what can follow.
-        let hint = header.length.min(self.lines.len() - self.pos);
-        self.sink.start_array(hint);
-        match &header.fields {
+        // declare billions, and nested arrays each reserving "what could
+        // follow" add up to far more than the input. Sinks grow as rows come.
+        self.sink.start_array(0);
+        let len = match &header.fields {
             Some(fields) if !fields.is_empty() => {
-                self.tabular_array(header, fields, base, line, nest)?;
+                self.tabular_array(header, fields, base, line, nest)?
             }
             _ => self.list_array(header, base, line, nest)?,
-        }
-        self.sink.end_array();
+        };
+        self.sink.end_array(len);
         Ok(())
     }
 
+    /// `key[N]: v1,v2,…` — cells read straight off the line, one pass, no
+    /// list of cells in between (a hostile line can hold millions).
     fn inline_array(
         &mut self,
         header: &Header<'a>,
         values: &'a str,
         line: &Line<'a>,
     ) -> Result<()> {
-        let mut cells = std::mem::take(&mut self.cells);
-        split_cells(values, header.delimiter.as_byte(), &mut cells);
-        if self.strict && cells.len() != header.length {
-            self.cells = cells;
+        let declared = header.length;
+        if self.strict {
+            // Strict input has exactly the declared count: charge it before
+            // anything is allocated, so a hostile `[N]` fails here.
+            self.charge(declared, line)?;
+        }
+        // A line of `n` bytes holds at most `n + 1` cells, and no more than
+        // the value limit has left can be decoded.
+        let mut hint = declared.min(values.len() + 1);
+        if !self.strict {
+            hint = hint.min(self.values_left);
+        }
+        // The cells, the array's own two events and its parent's closing one.
+        self.sink.reserve(hint + 4);
+        self.sink.start_array(hint);
+        let b = values.as_bytes();
+        let mut scan = Unquoted::new(b, 0, [header.delimiter.as_byte()]);
+        let (mut start, mut count) = (0, 0usize);
+        loop {
+            let stop = scan.next_byte();
+            let end = stop.map_or(b.len(), |(at, _)| at);
+            count += 1;
+            if !self.strict || count <= declared {
+                if !self.strict {
+                    self.charge(1, line)?;
+                }
+                let cell = trim_spaces(&values[start..end]);
+                let v =
+                    parse_primitive(cell).map_err(|k| line.error_at(k, offset_in(line, cell)))?;
+                self.sink.scalar(v);
+            }
+            match stop {
+                Some((at, _)) => start = at + 1,
+                None => break,
+            }
+        }
+        if self.strict && count != declared {
             return Err(line.error_at(
                 ErrorKind::CountMismatch {
                     what: "inline array values",
-                    expected: header.length,
-                    found: self.cells.len(),
+                    expected: declared,
+                    found: count,
                 },
                 offset_in(line, values),
             ));
         }
-        self.sink.start_array(cells.len());
-        let mut result = Ok(());
-        for &cell in &cells {
-            if let Err(e) = self.scalar(line, cell) {
-                result = Err(e);
-                break;
-            }
-        }
-        self.cells = cells;
-        result?;
-        self.sink.end_array();
+        self.sink.end_array(count);
         Ok(())
     }
 
@@ -83,6 +111,7 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
         cell: &mut usize,
         checked: bool,
     ) -> Result<()> {
+        self.charge(1, line)?;
         self.sink.start_object(fields.len());
         for f in fields {
             if checked {
@@ -93,6 +122,7 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
             match &f.children {
                 Some(children) => self.row_object(children, line, cell, checked)?,
                 None => {
+                    self.charge(1, line)?;
                     let token = self.cells.get(*cell).copied().unwrap_or("");
                     *cell += 1;
                     let v = parse_primitive(token)
@@ -108,6 +138,7 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
     /// A row of a flat table. Quoted cells are checked here, where the error
     /// can name its line and column; the sink reads the cells later.
     fn flat_row(&mut self, table: u32, line: &Line<'a>, clean: u128) -> Result<()> {
+        self.charge(1 + self.cells.len(), line)?;
         match self.sink.flat_row(table, &self.cells, clean) {
             Ok(true) => return Ok(()),
             Ok(false) => {}
@@ -160,25 +191,40 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
         base: usize,
         header_line: &Line<'a>,
         nest: usize,
-    ) -> Result<()> {
+    ) -> Result<usize> {
         let row_depth = self.content_depth(base)?;
         let width = leaf_count(fields);
         let delim = header.delimiter.as_byte();
         let checked = !self.strict;
         // Row objects sit one level below the array.
         self.enter(nest, header_line)?;
+        if self.strict {
+            // Strict input has exactly the declared rows: refuse a table the
+            // value limit cannot hold before any row is read.
+            let values = header.length.saturating_mul(1 + width);
+            if values > self.values_left {
+                return Err(header_line.error(ErrorKind::TooManyValues {
+                    max: self.max_values,
+                }));
+            }
+        }
+        // Room on the tape for the rows that can follow, within what the value
+        // limit has left (one reservation, not one per nested table).
         let rows_hint = header.length.min(self.lines.len() - self.pos);
         let flat = if checked || fields.iter().any(|f| f.children.is_some()) {
             None
         } else {
             self.sink.flat_table(fields, delim)
         };
-        self.sink
-            .reserve(rows_hint.saturating_mul(if flat.is_some() {
-                1 + width
-            } else {
-                2 + 2 * width
-            }));
+        self.sink.reserve(
+            rows_hint
+                .saturating_mul(if flat.is_some() {
+                    1 + width
+                } else {
+                    2 + 2 * width
+                })
+                .min(self.values_left.saturating_mul(2)),
+        );
         let (mut count, mut start, mut end, mut last) = (0usize, None, None, *header_line);
         while !self.strict || count < header.length {
             let Some(line) = self.peek() else { break };
@@ -230,7 +276,7 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
                 }));
             }
         }
-        Ok(())
+        Ok(count)
     }
 
     fn keyed_object(
@@ -246,8 +292,7 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
         // Entry objects sit one level below the keyed object.
         self.enter(nest, header_line)?;
         let (mut count, mut start, mut end, mut last) = (0usize, None, None, *header_line);
-        self.sink
-            .start_object(header.length.min(self.lines.len() - self.pos));
+        self.sink.start_object(0);
         while let Some(line) = self.peek() {
             let depth = line.depth as usize;
             if depth <= base {
@@ -298,7 +343,7 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
         base: usize,
         header_line: &Line<'a>,
         nest: usize,
-    ) -> Result<()> {
+    ) -> Result<usize> {
         let item_depth = self.content_depth(base)?;
         let (mut count, mut start, mut end, mut last) = (0usize, None, None, *header_line);
         while !self.strict || count < header.length {
@@ -340,7 +385,7 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
                 }));
             }
         }
-        Ok(())
+        Ok(count)
     }
 
     /// One `- ...` item at `base` (its line's depth).
@@ -355,13 +400,15 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
         };
         if after.is_empty() {
             // `-` alone (or `- ` with only spaces): an empty object.
+            self.charge(1, &line)?;
             self.sink.start_object(0);
             self.sink.end_object();
             return Ok(());
         }
         if after == "[]" {
+            self.charge(1, &line)?;
             self.sink.start_array(0);
-            self.sink.end_array();
+            self.sink.end_array(0);
             return Ok(());
         }
         if looks_like_keyless_header(after)
@@ -382,6 +429,7 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
             && let (Some(key), Some(_)) = (header.key.clone(), header.fields.as_ref())
         {
             let nest = self.enter(nest, &line)?;
+            self.charge(1, &line)?;
             self.sink.start_object(0);
             self.key(&line, key)?;
             self.array_from_header(&header, inline, base + 1, &line, nest)?;
@@ -391,6 +439,7 @@ impl<'a, S: Sink<'a>> Parser<'a, '_, S> {
         }
         if has_unquoted_colon(after) {
             let nest = self.enter(nest, &line)?;
+            self.charge(1, &line)?;
             self.sink.start_object(0);
             self.key_value(&line, after, base + 1, nest)?;
             self.sibling_fields(base + 1, nest)?;

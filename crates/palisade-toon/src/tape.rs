@@ -91,6 +91,8 @@ pub(crate) struct TapeSink<'a> {
     /// text), for placing type errors found while deserializing.
     pub(crate) lines: Vec<(u32, u32, &'a str)>,
     frames: Vec<Option<KeySet<'a>>>,
+    /// Tape indices of the `StartArray` events of the arrays still open.
+    open_arrays: Vec<usize>,
     /// Reused key sets, so objects do not allocate one each.
     pool: Vec<KeySet<'a>>,
     /// A duplicate key was seen (only possible in non-strict mode); the
@@ -144,6 +146,7 @@ impl<'a> TapeSink<'a> {
             tables: Vec::new(),
             lines: Vec::new(),
             frames: Vec::new(),
+            open_arrays: Vec::new(),
             pool: Vec::new(),
             saw_duplicate: false,
         }
@@ -196,12 +199,18 @@ impl<'a> Sink<'a> for TapeSink<'a> {
             self.pool.push(set);
         }
     }
-    fn start_array(&mut self, len_hint: usize) {
-        self.tape.push(Event::StartArray(
-            u32::try_from(len_hint).unwrap_or(u32::MAX),
-        ));
+    fn start_array(&mut self, _len_hint: usize) {
+        self.open_arrays.push(self.tape.len());
+        self.tape.push(Event::StartArray(0));
     }
-    fn end_array(&mut self) {
+    fn end_array(&mut self, len: usize) {
+        // The real length, so the target's `Vec` is allocated once and
+        // exactly (serde reads it as the size hint).
+        if let Some(at) = self.open_arrays.pop()
+            && let Some(slot) = self.tape.get_mut(at)
+        {
+            *slot = Event::StartArray(u32::try_from(len).unwrap_or(u32::MAX));
+        }
         self.tape.push(Event::EndArray);
     }
     fn key(&mut self, key: Cow<'a, str>) -> bool {

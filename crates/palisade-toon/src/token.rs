@@ -122,10 +122,11 @@ pub(crate) fn trim_spaces(s: &str) -> &str {
 }
 
 /// A numeric token (§4 grammar) as a number, or `None` when it is not one
-/// (or overflows to infinity) and stays a string. Short integers — most
-/// numbers in real data — are validated and read in one pass.
+/// (or a fraction overflows to infinity) and stays a string; an integer no
+/// number holds exactly is an error. Short integers — most numbers in real
+/// data — are validated and read in one pass.
 #[inline]
-fn parse_number(t: &str) -> Option<Number> {
+fn parse_number(t: &str) -> Result<Option<Number>, ErrorKind> {
     let b = t.as_bytes();
     let negative = b.first() == Some(&b'-');
     let start = usize::from(negative);
@@ -144,20 +145,24 @@ fn parse_number(t: &str) -> Option<Number> {
                 i += 1;
             }
         }
-        _ => return None,
+        _ => return Ok(None),
     }
     if i == b.len() && i - start <= 18 {
-        return Some(Number::from(if negative { -v } else { v }));
+        return Ok(Some(Number::from(if negative { -v } else { v })));
     }
-    let integer = classify_numeric(b)?;
-    Number::parse_token(t, integer)
+    match classify_numeric(b) {
+        Some(integer) => Number::parse_token(t, integer),
+        None => Ok(None),
+    }
 }
 
 /// Reads one primitive token (§4).
 pub(crate) fn parse_primitive(token: &str) -> Result<Scalar<'_>, ErrorKind> {
     let t = trim_spaces(token);
     let Some(&first) = t.as_bytes().first() else {
-        return Ok(Scalar::Str(Cow::Borrowed("")));
+        // The empty slice of the input itself, not a `""` literal: a sink
+        // that records spans of the input can then keep it as one.
+        return Ok(Scalar::Str(Cow::Borrowed(t)));
     };
     match first {
         b'"' => return parse_quoted(t).map(Scalar::Str),
@@ -165,7 +170,7 @@ pub(crate) fn parse_primitive(token: &str) -> Result<Scalar<'_>, ErrorKind> {
         b'f' if t == "false" => return Ok(Scalar::Bool(false)),
         b'n' if t == "null" => return Ok(Scalar::Null),
         b'-' | b'0'..=b'9' => {
-            if let Some(n) = parse_number(t) {
+            if let Some(n) = parse_number(t)? {
                 return Ok(Scalar::Number(n));
             }
         }

@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+use crate::error::ErrorKind;
 use crate::number::MAX_SAFE_INTEGER;
 
 /// A JSON number as TOON carries it: exact `u64`/`i64` integers, or a finite
@@ -106,10 +107,10 @@ impl Number {
     }
 
     /// Reads a token that [`classify_numeric`](crate::number::classify_numeric)
-    /// accepted. Integers that fit `i64`/`u64` are exact; anything else is the
-    /// nearest `f64` (the documented out-of-range policy). `None` when the
-    /// float overflows to infinity, in which case the token stays a string.
-    pub(crate) fn parse_token(token: &str, integer: bool) -> Option<Number> {
+    /// accepted. Integers are exact or refused ([`Number::exact_integer`]);
+    /// fractions are the nearest `f64`. `Ok(None)` when a fraction overflows
+    /// to infinity, in which case the token stays a string.
+    pub(crate) fn parse_token(token: &str, integer: bool) -> Result<Option<Number>, ErrorKind> {
         if integer {
             // Up to 18 digits cannot overflow: a plain digit loop, no checks.
             let (negative, digits) = match token.strip_prefix('-') {
@@ -120,19 +121,53 @@ impl Number {
                 let v = digits
                     .bytes()
                     .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'));
-                return Some(Number::from(if negative { -v } else { v }));
+                return Ok(Some(Number::from(if negative { -v } else { v })));
             }
-            // Out-of-range integers fall through to the float path.
-            if token.starts_with('-') {
-                if let Ok(i) = token.parse::<i64>() {
-                    return Some(Number::from(i));
-                }
-            } else if let Ok(u) = token.parse::<u64>() {
-                return Some(Number(N::PosInt(u)));
-            }
+            return Number::exact_integer(token)
+                .map(Some)
+                .ok_or_else(|| inexact_integer(token));
         }
-        let f: f64 = token.parse().ok()?;
-        Number::from_f64(f)
+        Ok(token.parse::<f64>().ok().and_then(Number::from_f64))
+    }
+
+    /// An integer literal (`-?[0-9]+`) as an exact number: the 64-bit integer
+    /// when one holds it, else the nearest double when TOON writes that
+    /// double back as the same digits (`100000000000000000000` is 1e20
+    /// exactly). `None` for any other literal, which no number here holds
+    /// exactly (`123456789012345678901234567890`).
+    pub(crate) fn exact_integer(literal: &str) -> Option<Number> {
+        if literal.starts_with('-') {
+            if let Ok(i) = literal.parse::<i64>() {
+                return Some(Number::from(i));
+            }
+        } else if let Ok(u) = literal.parse::<u64>() {
+            return Some(Number(N::PosInt(u)));
+        }
+        let f: f64 = literal.parse().ok().filter(|f: &f64| f.is_finite())?;
+        let mut written = String::with_capacity(literal.len());
+        crate::number::write_f64(&mut written, f);
+        let digits = literal.strip_prefix('-').unwrap_or(literal);
+        let written_digits = written.strip_prefix('-').unwrap_or(&written);
+        (written_digits == digits).then_some(Number(N::Float(f)))
+    }
+}
+
+/// The error for an integer literal that [`Number::exact_integer`] refused;
+/// a very long literal is shown by its ends.
+pub(crate) fn inexact_integer(literal: &str) -> ErrorKind {
+    let text = if literal.len() <= 60 {
+        literal.to_owned()
+    } else {
+        format!(
+            "{}…{} ({} characters)",
+            &literal[..24],
+            &literal[literal.len() - 12..],
+            literal.len()
+        )
+    };
+    ErrorKind::InexactInteger {
+        text,
+        nearest: crate::number::nearest_double_text(literal),
     }
 }
 

@@ -117,6 +117,8 @@ fn input_size_limit() {
 fn huge_declared_lengths_do_not_allocate() {
     let _serial = serial();
     let r = decode("a[18446744073709551615]: 1", &DecodeOptions::default());
+    assert!(matches!(kind(r), Some(ErrorKind::TooManyValues { .. })));
+    let r = decode("a[3]: 1", &DecodeOptions::default());
     assert!(matches!(kind(r), Some(ErrorKind::CountMismatch { .. })));
     let r = decode(
         "a[999999999999999999999999]:\n  - 1",
@@ -131,11 +133,15 @@ fn huge_declared_lengths_do_not_allocate() {
 }
 
 /// Decodes `doc` both ways (tree and serde tape), strict and not, and checks
-/// that no decode holds more than `per_byte` bytes per input byte (plus 1 MiB
+/// that no decode holds more than `per_byte` bytes per input byte (plus 256 KiB
 /// of fixed overhead) at its peak.
 fn assert_memory_bounded(what: &str, doc: &str, per_byte: usize) {
-    let bound = per_byte * doc.len() + (1 << 20);
-    for strict in [true, false] {
+    assert_memory_bounded_in(what, doc, per_byte, &[true, false]);
+}
+
+fn assert_memory_bounded_in(what: &str, doc: &str, per_byte: usize, modes: &[bool]) {
+    let bound = per_byte * doc.len() + (256 << 10);
+    for &strict in modes {
         let options = DecodeOptions::default().strict(strict);
         let (_, tree) = peak_during(|| decode(doc, &options).map(drop));
         let (_, typed) = peak_during(|| {
@@ -171,4 +177,97 @@ fn work_stays_linear_on_wide_or_long_input() {
     // 100,000 blank lines inside an array in strict mode.
     let blanks = format!("a[2]:\n  - 1\n{}  - 2", "\n".repeat(100_000));
     assert_memory_bounded("blank lines in an array", &blanks, 16);
+}
+
+/// The hostile documents of the fuzzing report, at a size that keeps the test
+/// fast: 60 MB of `a[62914560]: ,,,…` took 3.0 GB, 30 MB of empty table cells
+/// 2.2 GB, 50 MB of `1,1,…` 1.28 GB. Now each is refused by the value limit
+/// or decoded within a fixed multiple of its size.
+#[test]
+fn decode_memory_is_bounded_by_the_input_size() {
+    let _serial = serial();
+    const N: usize = 2 << 20;
+
+    let commas = format!("a[{N}]: {}", ",".repeat(N - 1));
+    let r = decode(&commas, &DecodeOptions::default());
+    assert!(
+        matches!(kind(r), Some(ErrorKind::TooManyValues { .. })),
+        "one empty string per byte is more than the default limit"
+    );
+    // Strict mode refuses from the declared length, before allocating (the
+    // line index is two bytes per input byte at most);
+    // non-strict mode counts the cells and stops at the limit.
+    assert_memory_bounded_in("empty inline cells", &commas, 3, &[true]);
+    assert_memory_bounded_in("empty inline cells", &commas, 20, &[false]);
+
+    let rows = N / 10;
+    let empty_cells = format!(
+        "t[{rows}]{{a,b,c,d,e,f,g,h}}:\n{}",
+        "  ,,,,,,,\n".repeat(rows)
+    );
+    let r = decode(&empty_cells, &DecodeOptions::default());
+    assert!(matches!(kind(r), Some(ErrorKind::TooManyValues { .. })));
+    // The line index (48 bytes per non-blank line) is most of what strict
+    // mode holds before it refuses the declared rows.
+    assert_memory_bounded_in("empty table cells", &empty_cells, 13, &[true]);
+    // A `Value` row is a vector of (key, value) entries, 56 bytes a cell.
+    assert_memory_bounded_in("empty table cells", &empty_cells, 48, &[false]);
+
+    // Two bytes per value is within the default limit: decoded, in bounded memory.
+    let ones = format!("a[{}]: {}", N / 2, vec!["1"; N / 2].join(","));
+    let (r, peak) = peak_during(|| decode(&ones, &DecodeOptions::default()));
+    assert_eq!(
+        r.ok()
+            .and_then(|v| v.get("a").and_then(|a| a.as_array().map(Vec::len))),
+        Some(N / 2)
+    );
+    assert!(
+        peak <= 20 * ones.len(),
+        "{peak} bytes for {} input bytes",
+        ones.len()
+    );
+    assert_memory_bounded("an inline array of ones", &ones, 20);
+}
+
+/// A declared length is never a reason to allocate: in non-strict mode each
+/// of these 3,000 one-row tables used to reserve room for every line that
+/// followed it (about 300 MB for a 90 KB document).
+#[test]
+fn declared_lengths_do_not_add_up_to_an_allocation() {
+    let _serial = serial();
+    let items = 3_000;
+    let doc = format!(
+        "a[{items}]:\n{}",
+        "  - t[1000000]{x}:\n      1\n".repeat(items)
+    );
+    let options = DecodeOptions::default().strict(false);
+    let (r, peak) = peak_during(|| decode(&doc, &options).map(drop));
+    assert!(r.is_ok());
+    assert!(
+        peak <= 64 * doc.len(),
+        "{peak} bytes for {} input bytes",
+        doc.len()
+    );
+    assert_memory_bounded("nested over-declared tables", &doc, 64);
+}
+
+#[test]
+fn the_value_limit_is_configurable_and_names_its_line() {
+    let _serial = serial();
+    let doc = "a: 1\nb[3]: 1,2,3\nc: 4";
+    let tight = DecodeOptions::default().max_values(Some(4));
+    let err = decode(doc, &tight).err();
+    assert!(matches!(
+        err.as_ref().map(|e| e.kind()),
+        Some(ErrorKind::TooManyValues { max: 4 })
+    ));
+    assert_eq!(err.and_then(|e| e.line()), Some(2));
+    assert!(decode(doc, &DecodeOptions::default().max_values(Some(7))).is_ok());
+    // The serde path counts the same way.
+    let typed = palisade_toon::from_str_with::<serde::de::IgnoredAny>(doc, &tight);
+    assert!(typed.is_err());
+    assert_eq!(
+        DecodeOptions::default().value_limit(1_000_000),
+        500_000 + palisade_toon::DEFAULT_VALUE_ALLOWANCE
+    );
 }

@@ -1,6 +1,7 @@
-//! How limiter refusals reach callers of a provider: as [`ProviderError`]s.
+//! How limiter refusals reach callers of a provider, and how a layer tells
+//! them from a provider's own throttle.
 
-use palisade_core::{ProviderError, ProviderId};
+use palisade_core::{ErrorKind, ProviderError, ProviderId};
 
 use crate::error::LimitError;
 
@@ -11,4 +12,14 @@ use crate::error::LimitError;
 /// cost becomes `InvalidRequest` (no retry, no fallback to a same-sized limit).
 pub(crate) fn to_provider_error(err: LimitError, provider: &ProviderId) -> ProviderError {
     ProviderError::from(err).with_provider(provider.clone())
+}
+
+/// Whether `err` is the provider's own throttle, not a limiter's refusal
+/// passed up from an inner [`RateLimit`](crate::RateLimit) (which must not
+/// slow an outer adaptive limiter down).
+pub(crate) fn is_provider_throttle(err: &ProviderError) -> bool {
+    err.kind() == ErrorKind::Throttled
+        && std::error::Error::source(err)
+            .and_then(|s| s.downcast_ref::<LimitError>())
+            .is_none()
 }

@@ -14,19 +14,22 @@ mod error;
 // The tower shape every Palisade layer shares: `layer/layer.rs` holds the Layer.
 #[allow(clippy::module_inception)]
 mod layer;
+mod settle;
 mod stream;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use palisade_core::{
-    ChatRequest, ChatResponse, ChatStream, ErrorKind, HeuristicEstimator, Provider, ProviderError,
-    ProviderId, Readiness, TokenEstimator, Usage,
+    ChatRequest, ChatResponse, ChatStream, HeuristicEstimator, Provider, ProviderError, ProviderId,
+    Readiness, TokenEstimator, Usage,
 };
 
 pub use layer::RateLimitLayer;
 pub use stream::LimitedStream;
 
+use self::error::is_provider_throttle;
+use self::settle::{Ending, settle};
 use crate::cost::{Cost, CostModel};
 use crate::set::{LimiterSet, PermitSet};
 
@@ -124,25 +127,17 @@ impl<P: Provider> RateLimit<P> {
             })
     }
 
-    /// Settles with the layer's cost model when it has one (the limiters'
-    /// own models otherwise).
-    fn settle(&self, permits: PermitSet, usage: Usage) {
-        let id = self.inner.id();
-        tracing::debug!(
-            gen_ai.request.model = %id,
-            gen_ai.usage.input_tokens = usage.input_tokens,
-            gen_ai.usage.output_tokens = usage.output_tokens,
-            "settling rate-limit permits"
-        );
-        match (&self.cost_model, permits.permits().first()) {
-            (Some(model), Some(first)) => {
-                let actual = model.actual(&first.cost(), &usage);
-                permits.settle_tokens(actual);
-            }
-            _ => {
-                permits.settle(usage);
-            }
+    /// Finishes the call's permits (see [`settle`]), tracing the usage.
+    fn finish(&self, permits: PermitSet, usage: Option<Usage>, ending: Ending) {
+        if let Some(usage) = &usage {
+            tracing::debug!(
+                gen_ai.request.model = %self.inner.id(),
+                gen_ai.usage.input_tokens = usage.input_tokens,
+                gen_ai.usage.output_tokens = usage.output_tokens,
+                "settling rate-limit permits"
+            );
         }
+        settle(permits, usage, self.cost_model.as_ref(), ending);
     }
 
     fn observe_error(&self, err: &ProviderError) {
@@ -157,22 +152,6 @@ impl<P: Provider> RateLimit<P> {
     }
 }
 
-/// Whether `err` is the provider's own throttle, not a limiter's refusal
-/// passed up from an inner [`RateLimit`] (which must not slow an outer
-/// adaptive limiter down).
-pub(crate) fn is_provider_throttle(err: &ProviderError) -> bool {
-    err.kind() == ErrorKind::Throttled
-        && std::error::Error::source(err)
-            .and_then(|s| s.downcast_ref::<crate::error::LimitError>())
-            .is_none()
-}
-
-/// Settles permits at exactly what they reserved.
-pub(crate) fn keep_reservation(permits: PermitSet) {
-    let reserved = permits.permits().first().map_or(0, |p| p.reserved_tokens());
-    permits.settle_tokens(reserved);
-}
-
 #[async_trait]
 impl<P: Provider> Provider for RateLimit<P> {
     fn id(&self) -> &ProviderId {
@@ -183,17 +162,12 @@ impl<P: Provider> Provider for RateLimit<P> {
         let permits = self.admit(&req).await?;
         match self.inner.complete(req).await {
             Ok(response) => {
-                match response.usage {
-                    Some(usage) => self.settle(permits, usage),
-                    // It ran, but the provider did not say what it cost:
-                    // keep the reservation (no refund, no debt).
-                    None => keep_reservation(permits),
-                }
+                self.finish(permits, response.usage, Ending::Completed);
                 Ok(response)
             }
             Err(err) => {
                 self.observe_error(&err);
-                drop(permits);
+                self.finish(permits, None, Ending::Cut);
                 Err(err)
             }
         }
@@ -209,7 +183,7 @@ impl<P: Provider> Provider for RateLimit<P> {
             }
             Err(err) => {
                 self.observe_error(&err);
-                drop(permits);
+                self.finish(permits, None, Ending::Cut);
                 Err(err)
             }
         }

@@ -7,6 +7,8 @@ use std::task::{Context, Poll};
 use futures_core::Stream;
 use palisade_core::{ProviderError, StreamEvent, Usage};
 
+use super::error::is_provider_throttle;
+use super::settle::{Ending, settle};
 use crate::cost::CostModel;
 use crate::set::{LimiterSet, PermitSet};
 
@@ -69,34 +71,15 @@ impl<S: std::fmt::Debug> std::fmt::Debug for LimitedStream<S> {
     }
 }
 
-/// How the stream ended, for settling without usage.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Ending {
-    /// It ran to its end: without usage, keep the reservation.
-    Completed,
-    /// It failed or was dropped: without usage, the drop rule decides.
-    Cut,
-}
-
+/// Settles the permits once, when the stream ends, fails or is dropped.
 fn finish(
     permits: &mut Option<PermitSet>,
     usage: &Option<Usage>,
     cost_model: &Option<Arc<dyn CostModel>>,
     ending: Ending,
 ) {
-    let Some(permits) = permits.take() else {
-        return;
-    };
-    match (usage, cost_model, permits.permits().first()) {
-        (Some(u), Some(model), Some(first)) => {
-            let actual = model.actual(&first.cost(), u);
-            permits.settle_tokens(actual);
-        }
-        (Some(u), _, _) => {
-            permits.settle(*u);
-        }
-        (None, _, _) if ending == Ending::Completed => super::keep_reservation(permits),
-        (None, _, _) => drop(permits),
+    if let Some(permits) = permits.take() {
+        settle(permits, *usage, cost_model.as_ref(), ending);
     }
 }
 
@@ -113,7 +96,7 @@ where
             Some(Ok(StreamEvent::Usage(u))) => *this.usage = Some(*u),
             Some(Ok(_)) => {}
             Some(Err(err)) => {
-                if super::is_provider_throttle(err) {
+                if is_provider_throttle(err) {
                     this.limiters.record_throttle(err.retry_after());
                 }
                 finish(this.permits, this.usage, this.cost_model, Ending::Cut);

@@ -20,15 +20,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod certificates;
 mod cluster;
 
+pub use certificates::ThrowawayCa;
 pub use cluster::RedisCluster;
 
 /// Why a test server could not be started.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TestServerError {
-    /// `redis-server` (or, for a cluster, `redis-cli`) is not on `PATH`.
+    /// `redis-server` (or, for a cluster, `redis-cli`; for TLS, `openssl`)
+    /// is not on `PATH`.
     #[error(
         "redis-server or redis-cli is not on PATH (install them, e.g. `apt-get install -y redis-server redis-tools`)"
     )]
@@ -52,6 +55,8 @@ pub enum TestServerError {
 #[derive(Debug)]
 pub struct RedisServer {
     binary: PathBuf,
+    /// Serving TLS only (on `port`), see [`RedisServer::start_tls`].
+    tls: bool,
     /// Arguments beyond the harness's own (kept for restarts).
     extra: Vec<String>,
     port: u16,
@@ -75,6 +80,26 @@ impl RedisServer {
     /// arguments that make the server refuse it (TLS only) need their own.
     pub fn start_with(extra: &[&str]) -> Result<Self, TestServerError> {
         let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
+        Self::start_inner(extra, false)
+    }
+
+    /// A server that speaks only TLS, with `certificate` and `key` (PEM; see
+    /// [`ThrowawayCa`]). Clients are not asked for certificates. Its
+    /// [`url`](Self::url) is `rediss://127.0.0.1:<port>`.
+    pub fn start_tls(certificate: &Path, key: &Path) -> Result<Self, TestServerError> {
+        let path = |p: &Path| p.display().to_string();
+        let extra = vec![
+            "--tls-cert-file".to_owned(),
+            path(certificate),
+            "--tls-key-file".to_owned(),
+            path(key),
+            "--tls-auth-clients".to_owned(),
+            "no".to_owned(),
+        ];
+        Self::start_inner(extra, true)
+    }
+
+    fn start_inner(extra: Vec<String>, tls: bool) -> Result<Self, TestServerError> {
         let binary = Self::binary().ok_or(TestServerError::NotInstalled)?;
         let dir = tempfile::Builder::new()
             .prefix("palisade-redis-")
@@ -89,10 +114,11 @@ impl RedisServer {
                 port: 0,
                 reason: format!("no free port: {err}"),
             })?;
-            match spawn(&binary, port, dir.path(), &extra) {
+            match spawn(&binary, port, dir.path(), &with_port(&extra, tls, port)) {
                 Ok(child) => {
                     return Ok(Self {
                         binary,
+                        tls,
                         extra,
                         port,
                         dir,
@@ -113,15 +139,26 @@ impl RedisServer {
         skip_unless_installed(test, Self::start())
     }
 
+    /// A TLS server with a fresh [`ThrowawayCa`] for a test, or `None` as
+    /// [`start_or_skip`](Self::start_or_skip) (also when `openssl` is
+    /// missing).
+    pub fn start_tls_or_skip(test: &str) -> Option<(Self, ThrowawayCa)> {
+        let started = ThrowawayCa::generate().and_then(|ca| {
+            Self::start_tls(&ca.server_certificate(), &ca.server_key()).map(|server| (server, ca))
+        });
+        skip_unless_installed(test, started)
+    }
+
     /// [`start_or_skip`](Self::start_or_skip) with more arguments (see
     /// [`start_with`](Self::start_with)).
     pub fn start_or_skip_with(test: &str, extra: &[&str]) -> Option<Self> {
         skip_unless_installed(test, Self::start_with(extra))
     }
 
-    /// `redis://127.0.0.1:<port>`.
+    /// `redis://127.0.0.1:<port>` (`rediss://` for a TLS server).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// The port it listens on (kept across [`stop`](Self::stop) and
@@ -199,6 +236,21 @@ impl Drop for RedisServer {
     }
 }
 
+/// `extra`, and for a TLS server the plain port closed and `port` as the
+/// TLS port (later arguments win in redis-server's command line).
+fn with_port(extra: &[String], tls: bool, port: u16) -> Vec<String> {
+    let mut args = extra.to_vec();
+    if tls {
+        args.extend([
+            "--port".into(),
+            "0".into(),
+            "--tls-port".into(),
+            port.to_string(),
+        ]);
+    }
+    args
+}
+
 /// `started`, or `None` after a visible SKIPPED line when a binary is
 /// missing, unless `CI=true`, where that fails the test; any other error
 /// fails it too.
@@ -212,8 +264,9 @@ fn skip_unless_installed<T>(test: &str, started: Result<T, TestServerError>) -> 
             use std::io::Write;
             let _ = writeln!(
                 std::io::stderr(),
-                "SKIPPED {test}: redis-server or redis-cli is not on PATH (install them \
-                 with `apt-get install -y redis-server redis-tools`; under CI=true this fails)"
+                "SKIPPED {test}: redis-server, redis-cli or openssl is not on PATH (install \
+                 them with `apt-get install -y redis-server redis-tools openssl`; under CI=true \
+                 this fails)"
             );
             None
         }
@@ -306,7 +359,15 @@ fn spawn(binary: &Path, port: u16, dir: &Path, extra: &[String]) -> Result<Child
                 log_tail(&log)
             )));
         }
-        if answers_ping(addr) {
+        // A TLS port does not answer a plain PING; that it accepts
+        // connections is enough (redis-server listens once it is ready).
+        let tls = extra.iter().any(|a| a == "--tls-port");
+        let ready = if tls {
+            TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+        } else {
+            answers_ping(addr)
+        };
+        if ready {
             return Ok(child);
         }
         if Instant::now() > deadline {

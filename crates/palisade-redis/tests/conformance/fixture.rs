@@ -137,11 +137,24 @@ impl StoreFixture for RedisSingle {
     }
 }
 
+/// A connection that has answered once: an instance is up before a case
+/// uses it, so a slow first connection (a TLS handshake on a loaded machine)
+/// is not mistaken for an outage within the case's short command timeout.
 pub(crate) async fn connect(config: RedisConfig) -> RedisConnection {
-    match RedisConnection::connect(config).await {
+    let connection = match RedisConnection::connect(config).await {
         Ok(connection) => connection,
         Err(err) => panic!("connecting to the fixture's Redis: {err}"),
+    };
+    for _ in 0..50 {
+        if connection.ping().await.is_ok() {
+            return connection;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    panic!(
+        "the fixture's Redis at {} never answered",
+        connection.server()
+    );
 }
 
 /// The same Redis stores on a local Redis Cluster (three masters, three
@@ -182,5 +195,54 @@ impl StoreFixture for RedisClusterFixture {
     }
     fn heal(&self) {
         let _ = self.cluster.resume();
+    }
+}
+
+/// The single-server stores over TLS (`rediss://`, feature `tls`), trusting
+/// a throwaway CA through `tls_ca_file`.
+#[cfg(feature = "tls")]
+pub(crate) struct RedisTls {
+    server: RedisServer,
+    ca: palisade_redis::testing::ThrowawayCa,
+}
+
+#[cfg(feature = "tls")]
+impl RedisTls {
+    /// `None` (after a visible SKIPPED line) without `redis-server` or
+    /// `openssl`.
+    pub(crate) async fn start() -> Option<Self> {
+        RedisServer::start_tls_or_skip("conformance redis-tls")
+            .map(|(server, ca)| Self { server, ca })
+    }
+
+    fn config(&self, policy: FailurePolicy) -> RedisConfig {
+        RedisConfig {
+            tls_ca_file: Some(self.ca.ca_certificate()),
+            ..redis_config(self.server.url(), policy)
+        }
+    }
+}
+
+#[cfg(feature = "tls")]
+#[async_trait]
+impl StoreFixture for RedisTls {
+    fn name(&self) -> &'static str {
+        "redis-tls"
+    }
+    async fn limit_store(&self, policy: FailurePolicy) -> Arc<dyn LimitStore> {
+        Arc::new(RedisLimitStore::new(connect(self.config(policy)).await))
+    }
+    async fn breaker_store(&self) -> Arc<dyn BreakerStore> {
+        let connection = connect(self.config(FailurePolicy::FailOpen)).await;
+        Arc::new(RedisBreakerStore::new(connection))
+    }
+    async fn pass(&self, d: Duration) {
+        tokio::time::sleep(d).await;
+    }
+    fn cut(&self) -> bool {
+        self.server.pause().is_ok()
+    }
+    fn heal(&self) {
+        let _ = self.server.resume();
     }
 }

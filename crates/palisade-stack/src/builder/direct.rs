@@ -5,8 +5,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use palisade_core::{
-    ChatRequest, ChatResponse, ChatStream, Provider, ProviderError, ProviderId, Readiness,
-    SharedProvider,
+    Capabilities, ChatRequest, ChatResponse, ChatStream, Provider, ProviderError, ProviderId,
+    Readiness, SharedProvider,
 };
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send + 'a>>;
@@ -48,5 +48,9 @@ impl Provider for Direct {
 
     fn context_window(&self) -> Option<u32> {
         self.0.context_window()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.0.capabilities()
     }
 }

@@ -15,6 +15,7 @@
 
 mod config;
 mod direct;
+mod named;
 mod probes;
 mod stack;
 
@@ -34,7 +35,7 @@ use crate::retry::RetryLayer;
 use crate::routing::Router;
 use crate::timeout::{TimeoutConfig, TimeoutLayer};
 use direct::Direct;
-use probes::{BreakerProbe, LimiterProbe};
+use named::Named;
 
 /// A config that cannot be built into a stack.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -251,7 +252,18 @@ impl StackBuilder {
         provider: SharedProvider,
     ) -> Result<Candidate, StackConfigError> {
         let mut probes: Vec<Arc<dyn crate::CandidateProbe>> = Vec::new();
-        let mut layered = provider;
+        // The provider's own id is the model id reported beside the
+        // candidate's (unless the config names the model); every layer above
+        // sees the candidate's id.
+        let model = c
+            .model
+            .clone()
+            .unwrap_or_else(|| provider.id().as_str().to_owned());
+        let id = ProviderId::new(&c.id);
+        let mut layered: SharedProvider = Arc::new(Named {
+            inner: provider,
+            id: id.clone(),
+        });
         // The per-attempt limit sits innermost, so it times the model alone
         // (not the limiter's queue) and the breaker sees its timeouts as the
         // model's failures instead of as dropped calls.
@@ -273,7 +285,7 @@ impl StackBuilder {
                 reason: e.to_string(),
             })?;
             let set = LimiterSet::from(limiter);
-            probes.push(Arc::new(LimiterProbe(set.clone())));
+            probes.push(Arc::new(set.clone()));
             let mut layer = RateLimitLayer::new(set);
             if let Some(estimator) = &self.estimator {
                 layer = layer.with_estimator(Arc::clone(estimator));
@@ -285,7 +297,7 @@ impl StackBuilder {
                 .breaker
                 .clone()
                 .unwrap_or_else(|| self.config.breaker.clone());
-            let mut builder = CircuitBreaker::builder(ProviderId::new(&c.id)).config(config);
+            let mut builder = CircuitBreaker::builder(id.clone()).config(config);
             if let Some(seed) = self.candidate_seed(index, BREAKER_STREAM) {
                 builder = builder.jitter_seed(seed);
             }
@@ -293,7 +305,7 @@ impl StackBuilder {
                 id: c.id.clone(),
                 reason: e.to_string(),
             })?;
-            probes.push(Arc::new(BreakerProbe(breaker.clone())));
+            probes.push(Arc::new(breaker.clone()));
             layered = Arc::new(CircuitBreakerLayer::new(breaker).layer(Direct(layered)));
         }
         let policy = c.retry.clone().unwrap_or_else(|| self.config.retry.clone());
@@ -304,7 +316,10 @@ impl StackBuilder {
         layered = Arc::new(retry.wrap(Direct(layered)));
         probes.push(Arc::new(retry));
 
-        let mut candidate = Candidate::from_shared(layered).with_weight(c.weight);
+        let mut candidate = Candidate::from_shared(layered)
+            .with_id(id)
+            .with_model(model)
+            .with_weight(c.weight);
         if let Some(window) = c.context_window {
             candidate = candidate.with_context_window(window);
         }

@@ -1,13 +1,16 @@
-//! What the builder attaches to each candidate so its snapshot shows the
-//! layers beneath the fallback, and `reset()` reaches them.
+//! The layers a candidate's snapshot can report, and that its `reset()`
+//! reaches: attach them with [`Candidate::with_probe`](crate::Candidate::with_probe)
+//! (the builder does for the layers it builds), so a hand-built stack
+//! reports the same fields as a built one.
 
 use palisade_breaker::CircuitBreaker;
-use palisade_limit::LimiterSet;
+use palisade_limit::{Limiter, LimiterSet};
 
 use crate::fallback::CandidateProbe;
 use crate::retry::RetryLayer;
 use crate::stats::CandidateSnapshot;
 
+/// Adds its retries to `retries`; `reset()` refills its retry budget.
 impl CandidateProbe for RetryLayer {
     fn fill(&self, snapshot: &mut CandidateSnapshot) {
         snapshot.retries += self.stats().retries;
@@ -18,27 +21,30 @@ impl CandidateProbe for RetryLayer {
     }
 }
 
-/// Reports a candidate's breaker state; `reset()` closes it.
-#[derive(Debug)]
-pub(crate) struct BreakerProbe(pub(crate) CircuitBreaker);
-
-impl CandidateProbe for BreakerProbe {
+/// Reports the breaker's state in `breaker_state`; `reset()` closes it.
+impl CandidateProbe for CircuitBreaker {
     fn fill(&self, snapshot: &mut CandidateSnapshot) {
-        snapshot.breaker_state = Some(self.0.state().as_str().to_owned());
+        snapshot.breaker_state = Some(self.state().as_str().to_owned());
     }
 
     fn reset(&self) {
-        self.0.reset();
+        CircuitBreaker::reset(self);
     }
 }
 
-/// Reports how many requests wait in a candidate's limiters.
-#[derive(Debug)]
-pub(crate) struct LimiterProbe(pub(crate) LimiterSet);
-
-impl CandidateProbe for LimiterProbe {
+/// Adds the requests waiting in its queue to `limiter_queued`.
+impl CandidateProbe for Limiter {
     fn fill(&self, snapshot: &mut CandidateSnapshot) {
-        let queued = self.0.limiters().iter().map(|l| l.stats().queued_now).sum();
-        snapshot.limiter_queued = Some(queued);
+        *snapshot.limiter_queued.get_or_insert(0) += self.stats().queued_now;
+    }
+}
+
+/// Adds the requests waiting in its limiters' queues to `limiter_queued`.
+impl CandidateProbe for LimiterSet {
+    fn fill(&self, snapshot: &mut CandidateSnapshot) {
+        for limiter in self.limiters() {
+            limiter.fill(snapshot);
+        }
+        snapshot.limiter_queued.get_or_insert(0);
     }
 }

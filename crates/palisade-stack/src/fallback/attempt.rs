@@ -94,8 +94,13 @@ impl Fallback {
     ) -> impl Future<Output = Result<Answer, ProviderError>> + Send + 'a {
         let in_flight = candidate.stats.start_call();
         let provider: &'a dyn Provider = &**candidate.provider();
-        let span =
-            telemetry::attempt_span(label.parent, candidate.id(), label.number + 1, label.hedge);
+        let span = telemetry::attempt_span(
+            label.parent,
+            candidate.id(),
+            candidate.model(),
+            label.number + 1,
+            label.hedge,
+        );
         let call = if streaming {
             CallFuture::Stream(Box::pin(async move {
                 first_event(provider.stream(req).await).await
@@ -123,13 +128,15 @@ impl Fallback {
         if !trail.is_empty() {
             CandidateStats::bump(&candidate.stats.fallbacks_in);
         }
-        trail.push(Attempt {
-            provider: candidate.id().clone(),
-            outcome: AttemptOutcome::Succeeded,
-            elapsed,
-        });
         match answer {
             Answer::Response(mut response) => {
+                // One id per candidate: the answer says which candidate served
+                // it; `model` keeps what the provider named.
+                response.served_by = candidate.id().clone();
+                trail.push(
+                    Attempt::new(candidate.id().clone(), AttemptOutcome::Succeeded, elapsed)
+                        .with_model(response.model.clone()),
+                );
                 let cost = response
                     .usage
                     .as_ref()
@@ -143,17 +150,16 @@ impl Fallback {
                     elapsed,
                     cost,
                 );
-                if response.attempts.is_empty() {
-                    response.attempts = std::mem::take(trail);
-                } else {
-                    // A nested fallback's trail replaces our last entry.
-                    trail.pop();
-                    trail.append(&mut response.attempts);
-                    response.attempts = std::mem::take(trail);
-                }
+                merge_trail(trail, &mut response.attempts);
                 Answer::Response(response)
             }
-            Answer::Stream(stream) => {
+            Answer::Stream(mut stream) => {
+                trail.push(
+                    Attempt::new(candidate.id().clone(), AttemptOutcome::Succeeded, elapsed)
+                        .with_model(stream.model()),
+                );
+                merge_trail(trail, stream.attempts_mut());
+                let stream = stream.with_served_by(candidate.id().clone());
                 candidate.stats.record_success(None, None);
                 telemetry::attempt_finished(candidate.id(), Ok(None), elapsed, None);
                 let stats = Arc::clone(&candidate.stats);
@@ -182,16 +188,21 @@ impl Fallback {
         let elapsed = started.elapsed();
         let stats = &candidate.stats;
         stats.record_latency(elapsed);
-        stats.record_failure(error.kind());
+        stats.record_failure(error.kind(), error.origin());
         telemetry::attempt_finished(candidate.id(), Err(error.kind()), elapsed, None);
-        trail.push(Attempt {
-            provider: candidate.id().clone(),
-            outcome: AttemptOutcome::Failed {
-                kind: error.kind(),
-                message: error.message().to_owned(),
-            },
-            elapsed,
-        });
+        // One id per candidate: the error names the candidate it came from.
+        let error = error.with_provider(candidate.id().clone());
+        trail.push(
+            Attempt::new(
+                candidate.id().clone(),
+                AttemptOutcome::Failed {
+                    kind: error.kind(),
+                    message: error.message().to_owned(),
+                },
+                elapsed,
+            )
+            .with_model(candidate.model()),
+        );
         match self.recovery_of(&error) {
             Some(recovery) => {
                 if self.config.cooldown.enabled {
@@ -229,4 +240,15 @@ impl Fallback {
             None => None,
         }
     }
+}
+
+/// Puts the trail so far in front of an answer's own (a nested fallback's),
+/// whose entries replace our last one (the nested fallback as a whole), and
+/// leaves the whole trail in `answer`.
+fn merge_trail(trail: &mut Vec<Attempt>, answer: &mut Vec<Attempt>) {
+    if !answer.is_empty() {
+        trail.pop();
+        trail.append(answer);
+    }
+    *answer = std::mem::take(trail);
 }

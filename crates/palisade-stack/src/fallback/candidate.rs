@@ -10,13 +10,29 @@ use crate::stats::candidate::CandidateStats;
 
 /// Something that knows more about a candidate than the fallback sees (its
 /// retry layer, breaker, limiter) and adds it to the candidate's snapshot.
-/// The [`StackBuilder`](crate::StackBuilder) attaches one per layer it builds.
+///
+/// The [`StackBuilder`](crate::StackBuilder) attaches one per layer it
+/// builds; a hand-built stack attaches the same ones with
+/// [`Candidate::with_probe`]: [`RetryLayer`](crate::RetryLayer) fills
+/// `retries`, `palisade_breaker::CircuitBreaker` fills `breaker_state` (and
+/// closes on reset), `palisade_limit::Limiter` and `LimiterSet` fill
+/// `limiter_queued`.
 pub trait CandidateProbe: Send + Sync {
     /// Adds what it knows to `snapshot`.
     fn fill(&self, snapshot: &mut CandidateSnapshot);
 
     /// Forgets transient state: closes a breaker, clears a budget. Default: nothing.
     fn reset(&self) {}
+}
+
+impl<T: CandidateProbe + ?Sized> CandidateProbe for Arc<T> {
+    fn fill(&self, snapshot: &mut CandidateSnapshot) {
+        (**self).fill(snapshot);
+    }
+
+    fn reset(&self) {
+        (**self).reset();
+    }
 }
 
 /// One provider a [`Fallback`](super::Fallback) may route to, with what
@@ -26,6 +42,7 @@ pub trait CandidateProbe: Send + Sync {
 pub struct Candidate {
     provider: SharedProvider,
     id: ProviderId,
+    model: String,
     weight: f64,
     price: Option<ModelPrice>,
     context_window: Option<u32>,
@@ -37,6 +54,7 @@ impl fmt::Debug for Candidate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Candidate")
             .field("id", &self.id)
+            .field("model", &self.model)
             .field("weight", &self.weight)
             .field("price", &self.price)
             .field("context_window", &self.context_window())
@@ -54,6 +72,7 @@ impl Candidate {
     pub fn from_shared(provider: SharedProvider) -> Self {
         Self {
             id: provider.id().clone(),
+            model: provider.id().as_str().to_owned(),
             provider,
             weight: 1.0,
             price: None,
@@ -61,6 +80,22 @@ impl Candidate {
             stats: Arc::new(CandidateStats::new()),
             probes: Vec::new(),
         }
+    }
+
+    /// Names the candidate: the id its stats, attempts trail, spans and
+    /// served-by carry (default: its provider's id). The
+    /// [`StackBuilder`](crate::StackBuilder) names each candidate by its
+    /// config id, which also names its limiter and breaker.
+    pub fn with_id(mut self, id: impl Into<ProviderId>) -> Self {
+        self.id = id.into();
+        self
+    }
+
+    /// Sets the model id reported beside the candidate id in stats and the
+    /// attempts trail (default: its provider's id).
+    pub fn with_model(mut self, model: impl Into<String>) -> Self {
+        self.model = model.into();
+        self
     }
 
     /// Sets the weight `weighted_random` routing uses (negative counts as 0).
@@ -81,15 +116,21 @@ impl Candidate {
         self
     }
 
-    /// Attaches a probe that adds to this candidate's stats and reset.
-    pub fn with_probe(mut self, probe: Arc<dyn CandidateProbe>) -> Self {
-        self.probes.push(probe);
+    /// Attaches a probe that adds to this candidate's stats and reset (its
+    /// breaker, its limiter, its retry layer: see [`CandidateProbe`]).
+    pub fn with_probe(mut self, probe: impl CandidateProbe + 'static) -> Self {
+        self.probes.push(Arc::new(probe));
         self
     }
 
-    /// The candidate's id (its provider's).
+    /// The candidate's id (see [`with_id`](Candidate::with_id)).
     pub fn id(&self) -> &ProviderId {
         &self.id
+    }
+
+    /// The model id behind it (see [`with_model`](Candidate::with_model)).
+    pub fn model(&self) -> &str {
+        &self.model
     }
 
     /// The provider.
@@ -142,7 +183,7 @@ impl Candidate {
 
     /// Its stats, probes included.
     pub fn snapshot(&self) -> CandidateSnapshot {
-        let mut snapshot = self.stats.snapshot(&self.id);
+        let mut snapshot = self.stats.snapshot(&self.id, &self.model);
         for probe in &self.probes {
             probe.fill(&mut snapshot);
         }

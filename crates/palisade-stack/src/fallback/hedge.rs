@@ -79,11 +79,14 @@ impl Fallback {
                             for (loser, loser_started) in running.drain(..) {
                                 let c = &self.candidates[loser];
                                 CandidateStats::bump(&c.stats.hedges_lost);
-                                trail.push(Attempt {
-                                    provider: c.id().clone(),
-                                    outcome: AttemptOutcome::Skipped(SkipReason::HedgeLost),
-                                    elapsed: loser_started.elapsed(),
-                                });
+                                trail.push(
+                                    Attempt::new(
+                                        c.id().clone(),
+                                        AttemptOutcome::Skipped(SkipReason::HedgeLost),
+                                        loser_started.elapsed(),
+                                    )
+                                    .with_model(c.model()),
+                                );
                             }
                             return PassEnd::Answered(self.succeeded(candidate, answer, started, trail));
                         }

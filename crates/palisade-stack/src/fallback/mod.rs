@@ -286,11 +286,12 @@ impl Fallback {
 }
 
 fn skip(candidate: &Candidate, reason: SkipReason) -> Attempt {
-    Attempt {
-        provider: candidate.id().clone(),
-        outcome: AttemptOutcome::Skipped(reason),
-        elapsed: Duration::ZERO,
-    }
+    Attempt::new(
+        candidate.id().clone(),
+        AttemptOutcome::Skipped(reason),
+        Duration::ZERO,
+    )
+    .with_model(candidate.model())
 }
 
 #[async_trait]

@@ -133,8 +133,13 @@ impl Fallback {
             return false;
         }
         if let Readiness::Unavailable { retry_after } = candidate.readiness() {
-            CandidateStats::bump(&candidate.stats.skipped_unavailable);
-            telemetry::skipped(&pass.span, candidate.id(), "unavailable", Some(retry_after));
+            let (counter, reason) = if candidate.cooldown_remaining().is_some() {
+                (&candidate.stats.skipped_cooldown, "cooldown")
+            } else {
+                (&candidate.stats.skipped_unavailable, "unavailable")
+            };
+            CandidateStats::bump(counter);
+            telemetry::skipped(&pass.span, candidate.id(), reason, Some(retry_after));
             trail.push(skip(candidate, SkipReason::Unavailable { retry_after }));
             pass.recovers_in(retry_after);
             return false;

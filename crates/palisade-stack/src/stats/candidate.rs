@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use palisade_core::{ErrorKind, ProviderId, Usage};
+use palisade_core::{ErrorKind, ErrorOrigin, ProviderId, Usage};
 use tokio::time::Instant;
 
 use super::histogram::LatencyHistogram;
@@ -20,10 +20,13 @@ pub(crate) struct CandidateStats {
     pub(crate) calls: AtomicU64,
     pub(crate) successes: AtomicU64,
     failures: [AtomicU64; ErrorKind::ALL.len()],
+    refused_locally: [AtomicU64; ErrorKind::ALL.len()],
     pub(crate) fallbacks_in: AtomicU64,
     pub(crate) fallbacks_out: AtomicU64,
     pub(crate) skipped_unavailable: AtomicU64,
+    pub(crate) skipped_cooldown: AtomicU64,
     pub(crate) skipped_context_window: AtomicU64,
+    pub(crate) skipped_unsupported: AtomicU64,
     pub(crate) hedges: AtomicU64,
     pub(crate) hedges_lost: AtomicU64,
     pub(crate) in_flight: AtomicUsize,
@@ -44,10 +47,13 @@ impl CandidateStats {
             calls: AtomicU64::new(0),
             successes: AtomicU64::new(0),
             failures: std::array::from_fn(|_| AtomicU64::new(0)),
+            refused_locally: std::array::from_fn(|_| AtomicU64::new(0)),
             fallbacks_in: AtomicU64::new(0),
             fallbacks_out: AtomicU64::new(0),
             skipped_unavailable: AtomicU64::new(0),
+            skipped_cooldown: AtomicU64::new(0),
             skipped_context_window: AtomicU64::new(0),
+            skipped_unsupported: AtomicU64::new(0),
             hedges: AtomicU64::new(0),
             hedges_lost: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
@@ -108,9 +114,15 @@ impl CandidateStats {
         }
     }
 
-    pub(crate) fn record_failure(&self, kind: ErrorKind) {
+    /// Counts a failed call: against the provider, or as a local refusal
+    /// when a layer raised the error.
+    pub(crate) fn record_failure(&self, kind: ErrorKind, origin: ErrorOrigin) {
+        let counters = match origin {
+            ErrorOrigin::Provider => &self.failures,
+            ErrorOrigin::Layer => &self.refused_locally,
+        };
         if let Some(i) = ErrorKind::ALL.iter().position(|k| *k == kind) {
-            self.failures[i].fetch_add(1, Ordering::Relaxed);
+            counters[i].fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -142,29 +154,35 @@ impl CandidateStats {
         self.cooldown_until.store(0, Ordering::Relaxed);
     }
 
-    pub(crate) fn snapshot(&self, id: &ProviderId) -> CandidateSnapshot {
+    pub(crate) fn snapshot(&self, id: &ProviderId, model: &str) -> CandidateSnapshot {
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let failures = ErrorKind::ALL
-            .iter()
-            .zip(&self.failures)
-            .filter_map(|(kind, c)| {
-                let n = load(c);
-                (n > 0).then_some((*kind, n))
-            })
-            .collect();
+        let by_kind = |counters: &[AtomicU64]| {
+            ErrorKind::ALL
+                .iter()
+                .zip(counters)
+                .filter_map(|(kind, c)| {
+                    let n = load(c);
+                    (n > 0).then_some((*kind, n))
+                })
+                .collect()
+        };
         let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1000.0);
         CandidateSnapshot {
             id: id.clone(),
+            model: model.to_owned(),
             calls: load(&self.calls),
             successes: load(&self.successes),
-            failures,
+            failures: by_kind(&self.failures),
             // `ErrorKind::ALL` starts with `Throttled`.
             throttles: load(&self.failures[0]),
+            refused_locally: by_kind(&self.refused_locally),
             retries: 0,
             fallbacks_in: load(&self.fallbacks_in),
             fallbacks_out: load(&self.fallbacks_out),
             skipped_unavailable: load(&self.skipped_unavailable),
+            skipped_cooldown: load(&self.skipped_cooldown),
             skipped_context_window: load(&self.skipped_context_window),
+            skipped_unsupported: load(&self.skipped_unsupported),
             hedges: load(&self.hedges),
             hedges_lost: load(&self.hedges_lost),
             in_flight: self.in_flight.load(Ordering::Relaxed) as u64,
@@ -191,7 +209,9 @@ impl CandidateStats {
             &self.fallbacks_in,
             &self.fallbacks_out,
             &self.skipped_unavailable,
+            &self.skipped_cooldown,
             &self.skipped_context_window,
+            &self.skipped_unsupported,
             &self.hedges,
             &self.hedges_lost,
             &self.input_tokens,
@@ -201,6 +221,7 @@ impl CandidateStats {
         ]
         .into_iter()
         .chain(&self.failures)
+        .chain(&self.refused_locally)
         {
             c.store(0, Ordering::Relaxed);
         }

@@ -28,27 +28,43 @@ pub struct LatencySnapshot {
 /// What one candidate of a fallback has done.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CandidateSnapshot {
-    /// The candidate.
+    /// The candidate's id: a stack's config id, which also names its limiter
+    /// and breaker and is the id in attempts trails and spans.
     pub id: ProviderId,
+    /// The model id behind it, as its provider names it.
+    pub model: String,
     /// Calls made to it (each including its retries).
     pub calls: u64,
     /// Calls that produced the answer.
     pub successes: u64,
-    /// Failed calls by error kind (kinds with no failures left out).
+    /// Calls that failed with an error the provider raised, by kind (kinds
+    /// with no failures left out).
     pub failures: BTreeMap<ErrorKind, u64>,
-    /// Failed calls of kind `throttled` (also in `failures`).
+    /// Calls the provider throttled (its 429s; also in `failures`). Local
+    /// refusals are in `refused_locally`.
     pub throttles: u64,
+    /// Calls that ended with an error a local layer raised without the
+    /// provider answering ([`ErrorOrigin::Layer`](palisade_core::ErrorOrigin::Layer):
+    /// its limiter's refusal, its open breaker, a passed deadline), by kind.
+    pub refused_locally: BTreeMap<ErrorKind, u64>,
     /// Retries made inside its calls (filled when the stack built its retry layer).
     pub retries: u64,
     /// Requests it served after another candidate was tried or skipped.
     pub fallbacks_in: u64,
     /// Requests that moved on from it to another candidate.
     pub fallbacks_out: u64,
-    /// Times it was passed over because its breaker, cooldown or limiter said
-    /// it was unavailable.
+    /// Times it was passed over because its breaker or limiter said it was
+    /// unavailable.
     pub skipped_unavailable: u64,
+    /// Times it was passed over because the fallback was cooling it down
+    /// (after a throttle).
+    pub skipped_cooldown: u64,
     /// Times it was passed over because the request did not fit its context window.
     pub skipped_context_window: u64,
+    /// Times it was passed over because it cannot serve something the
+    /// request needs (tools, images, a tier, …: its
+    /// [`capabilities`](palisade_core::Provider::capabilities)).
+    pub skipped_unsupported: u64,
     /// Hedged calls sent to it.
     pub hedges: u64,
     /// Its calls cancelled because another candidate answered first.
