@@ -1,6 +1,6 @@
 //! tower interop for Palisade: a bridge, not a second core.
 //!
-//! Four small adapters, one per direction, after tower's own `service_fn`,
+//! Four small adapters, a service and a layer each way, after tower's own `service_fn`,
 //! `MapErr` and `BoxCloneService`; none re-implements middleware, and errors
 //! are converted only where they cross:
 //!
