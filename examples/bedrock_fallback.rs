@@ -156,8 +156,7 @@ fn limits_for(position: usize, model: &str) -> Result<LimiterConfig, Box<dyn std
     limit.name = model.to_owned();
     limit.burndown = BurndownConfig {
         default: catalog::output_burndown(model),
-        models: Default::default(),
-        builtin_bedrock: false,
+        ..BurndownConfig::default()
     };
     Ok(limit)
 }

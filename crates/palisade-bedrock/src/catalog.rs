@@ -22,7 +22,11 @@
 //!
 //! Bedrock charges output tokens against the tokens-per-minute quota at a
 //! multiple of their count: 5 for Claude 3.7 Sonnet and every later Sonnet and
-//! Opus, 1 for the others. A limiter must reserve `max_tokens × burndown`.
+//! Opus, 1 for the others. A limiter must reserve `max_tokens × burndown`
+//! ([`profile`](crate::profile) is how palisade's limiter does). Each model
+//! listed carries its own value; [`BURNDOWN_FAMILIES`] states the rule for
+//! the families, so a newer Sonnet or Opus id not yet listed here still
+//! counts 5×, and a test holds every listed model to its family's rule.
 
 use serde::Serialize;
 
@@ -231,10 +235,34 @@ pub fn lookup(id: &str) -> Option<&'static ClaudeModel> {
     MODELS.iter().find(|m| m.model_id == base)
 }
 
-/// The output burndown for any model id: the catalog's value, else 1 (the
+/// Model families whose output tokens count more than once against the
+/// token quotas, by base-id prefix (after any inference-profile prefix):
+/// Claude 3.7 Sonnet, and every Sonnet and Opus named in the
+/// `claude-<family>-<version>` scheme that began with Claude 4. Claude 3 Opus
+/// (`anthropic.claude-3-opus-…`) and every Haiku count once.
+pub const BURNDOWN_FAMILIES: &[(&str, u32)] = &[
+    ("anthropic.claude-3-7-sonnet", 5),
+    ("anthropic.claude-sonnet-", 5),
+    ("anthropic.claude-opus-", 5),
+];
+
+/// The burndown of `id`'s family, if [`BURNDOWN_FAMILIES`] names it.
+pub fn family_burndown(id: &str) -> Option<u32> {
+    let (_, base) = split_profile(id);
+    BURNDOWN_FAMILIES
+        .iter()
+        .find(|(prefix, _)| base.starts_with(prefix))
+        .map(|(_, burndown)| *burndown)
+}
+
+/// The output burndown for any model id, inference-profile id or ARN: the
+/// catalog's value for a listed model, else its family's, else 1 (the
 /// Bedrock default for models without a published multiplier).
 pub fn output_burndown(id: &str) -> u32 {
-    lookup(id).map_or(1, |m| m.output_burndown)
+    match lookup(id) {
+        Some(model) => model.output_burndown,
+        None => family_burndown(id).unwrap_or(1),
+    }
 }
 
 /// What Converse takes for `model` (a catalog entry, or `None` for a model
@@ -288,6 +316,23 @@ mod tests {
             assert_eq!(model.output_burndown, expected, "{}", model.name);
         }
         assert_eq!(output_burndown("meta.llama3-70b-instruct-v1:0"), 1);
+    }
+
+    #[test]
+    fn every_listed_model_follows_its_family_rule() {
+        for model in MODELS {
+            assert_eq!(
+                family_burndown(model.model_id).unwrap_or(1),
+                model.output_burndown,
+                "{}",
+                model.name
+            );
+        }
+        // Ids not listed (yet) follow their family.
+        assert_eq!(output_burndown("us.anthropic.claude-sonnet-4-7-v1"), 5);
+        assert_eq!(output_burndown("anthropic.claude-opus-5-v1"), 5);
+        assert_eq!(output_burndown("anthropic.claude-3-opus-20240229-v1:0"), 1);
+        assert_eq!(output_burndown("anthropic.claude-3-5-haiku-20241022-v1:0"), 1);
     }
 
     #[test]

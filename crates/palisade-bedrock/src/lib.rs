@@ -2,7 +2,8 @@
 //! (`aws-sdk-bedrockruntime`): Converse for `complete`, ConverseStream for
 //! `stream`, CountTokens for exact estimates, every failure classified into
 //! the core [`ErrorKind`](palisade_core::ErrorKind) taxonomy, and a catalog of
-//! the Claude models with their limits, prices and quota burndown.
+//! the Claude models with their limits, prices and quota burndown, and the
+//! [`profile`] of how Bedrock counts a call against its quotas.
 //!
 //! # Example
 //!
@@ -42,7 +43,12 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | — | | The crate has no optional features. The SDK is built with `default-features = false` and only `behavior-version-latest`, `rt-tokio` and `default-https-client` (hyper 1 + rustls), so the SDK's legacy hyper 0.14 / rustls 0.21 stack is not compiled in. |
+//! | `limit` | no | [`BedrockQuotaProfile`] implements `palisade_limit::CostModel`, so a limiter reserves what Bedrock counts (the facade's `limit` feature turns it on). Without it the crate depends on `palisade-core` alone. |
+//!
+//! The SDK is built with `default-features = false` and only
+//! `behavior-version-latest`, `rt-tokio` and `default-https-client` (hyper 1 +
+//! rustls), so the SDK's legacy hyper 0.14 / rustls 0.21 stack is not compiled
+//! in.
 //!
 //! # Configuration
 //!
@@ -75,6 +81,7 @@ mod count_tokens;
 mod document;
 mod env;
 pub mod error;
+pub mod profile;
 mod provider;
 mod request;
 mod response;
@@ -87,6 +94,7 @@ pub use config::{BedrockConfig, BedrockConfigError};
 pub use count_tokens::BedrockTokenEstimator;
 pub use env::BedrockEnv;
 pub use error::classify;
+pub use profile::BedrockQuotaProfile;
 pub use provider::{BedrockProvider, BedrockProviderBuilder};
 pub use request::{MIN_THINKING_BUDGET, RequestError};
 

@@ -96,8 +96,9 @@ impl Quota {
 #[serde(rename_all = "snake_case")]
 pub enum DropRule {
     /// Give the whole token reservation back (default). Providers do not bill
-    /// a call that failed before answering, and Bedrock returns the
-    /// reservation of a failed request; a layer that saw usage settles from it
+    /// a call that failed before answering, and providers that reserve up
+    /// front return the reservation of a failed request; a layer that saw
+    /// usage settles from it
     /// instead of dropping.
     #[default]
     RefundAll,
@@ -205,6 +206,12 @@ impl LimiterConfig {
     /// Sets the adaptive-rate settings.
     pub fn with_adaptive(mut self, adaptive: AdaptiveConfig) -> Self {
         self.adaptive = adaptive;
+        self
+    }
+
+    /// Sets the output burndown rules of the default cost model.
+    pub fn with_burndown(mut self, burndown: BurndownConfig) -> Self {
+        self.burndown = burndown;
         self
     }
 

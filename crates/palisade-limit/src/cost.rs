@@ -1,12 +1,13 @@
 //! What a request costs against a token budget, before and after the call.
 //!
-//! Bedrock reserves `max_tokens` when a request starts and, for Claude 3.7 and
-//! later, counts every output token five times against the tokens-per-minute
-//! quota (the *output burndown rate*); it returns the unused part of the
-//! reservation when the request ends. The default model mirrors that: reserve
-//! `input + max_tokens × burndown`, settle to `input + output × burndown`.
-//! Prompt-cache reads are free (neither Bedrock nor Anthropic count them
-//! against TPM); cache writes count like input.
+//! A provider counts a call against its token quota in its own way: some
+//! count output at a multiple of its size (an *output burndown*), some leave
+//! prompt-cache reads out, some reserve `max_tokens` up front and return the
+//! unused part when the call ends. Those facts belong to the provider crates,
+//! which implement [`CostModel`] as their quota profile. What this crate ships is provider-neutral: [`DefaultCostModel`]
+//! reserves `input + max_tokens × burndown` (burndown 1 unless configured) and
+//! settles to every token the provider reported, output times the same
+//! burndown.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -82,32 +83,30 @@ impl Cost {
     }
 }
 
-/// Computes what requests cost against a token budget.
+/// Computes what requests cost against a token budget: how a provider
+/// counts a call against its token quota.
 ///
-/// Implement it for provider-specific accounting; [`DefaultCostModel`] covers
-/// Bedrock and the Anthropic API.
+/// Implement it for a provider's own accounting (the provider crates do);
+/// [`DefaultCostModel`] assumes nothing about the provider.
 pub trait CostModel: Send + Sync + Debug {
     /// The reservation for `request` sent to `model`, given its estimated
-    /// input tokens (the request's own estimate or the estimator's).
+    /// input tokens (the request's own estimate or the estimator's; the whole
+    /// prompt, cached parts included).
     fn reserve(&self, model: &ProviderId, request: &ChatRequest, input_tokens: u32) -> Cost;
 
     /// What the call really cost, from the usage the provider reported.
     fn actual(&self, reserved: &Cost, usage: &Usage) -> u64;
 }
 
-/// Output burndown rates by model; see [`DefaultCostModel`].
+/// Output burndown by model for [`DefaultCostModel`]: 1 unless configured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BurndownConfig {
     /// Burndown for models that match no rule. Default 1.
     pub default: u32,
     /// Burndown by model: a rule applies when the provider id *contains* the
-    /// key; the longest matching key wins. Default: empty (the built-in
-    /// Bedrock table still applies unless `builtin_bedrock` is off).
+    /// key; the longest matching key wins. Default: empty.
     pub models: BTreeMap<String, u32>,
-    /// Apply the built-in table for Bedrock (Claude 3.7 and later burn down
-    /// 5×, see [`BEDROCK_BURNDOWN`]). Default `true`.
-    pub builtin_bedrock: bool,
 }
 
 impl Default for BurndownConfig {
@@ -115,46 +114,36 @@ impl Default for BurndownConfig {
         Self {
             default: 1,
             models: BTreeMap::new(),
-            builtin_bedrock: true,
         }
     }
 }
 
-/// Bedrock model-id fragments whose output tokens count 5× against TPM:
-/// Claude 3.7 Sonnet and every later Sonnet and Opus. Every other model,
-/// Claude Haiku 4.5 included, burns down 1× (the table in
-/// `palisade-bedrock`'s catalog agrees). Bedrock ids spell the vendor
-/// `anthropic.` with a dot, which the Anthropic API's own ids do not, so these
-/// never match that API.
-pub const BEDROCK_BURNDOWN: &[(&str, u32)] = &[
-    ("anthropic.claude-3-7", 5),
-    ("anthropic.claude-sonnet-4", 5),
-    ("anthropic.claude-opus-4", 5),
-];
-
 impl BurndownConfig {
-    /// The burndown for `model`.
+    /// The burndown for `model` (never below 1).
     pub fn for_model(&self, model: &str) -> u32 {
-        let configured = self
-            .models
+        self.models
             .iter()
             .filter(|(key, _)| model.contains(key.as_str()))
             .max_by_key(|(key, _)| key.len())
-            .map(|(_, burndown)| *burndown);
-        if let Some(b) = configured {
-            return b.max(1);
-        }
-        if self.builtin_bedrock
-            && let Some((_, b)) = BEDROCK_BURNDOWN.iter().find(|(key, _)| model.contains(key))
-        {
-            return *b;
-        }
-        self.default.max(1)
+            .map_or(self.default, |(_, burndown)| *burndown)
+            .max(1)
+    }
+
+    /// Adds a rule: models whose id contains `fragment` burn down `burndown`×.
+    pub fn with_model(mut self, fragment: impl Into<String>, burndown: u32) -> Self {
+        self.models.insert(fragment.into(), burndown);
+        self
     }
 }
 
-/// The default cost model: reserve `input + max_tokens × burndown`, settle to
-/// `input + cache_write + output × burndown`; cache reads are free.
+/// The provider-neutral cost model: reserve `input + max_tokens × burndown`,
+/// settle to every token the provider reported (input, cache writes, cache
+/// reads) plus `output × burndown`. The burndown is 1 unless the
+/// [`BurndownConfig`] says otherwise for the model.
+///
+/// It assumes nothing a provider did not say: no multiplier on output, every
+/// cached token counted. Providers that count differently ship their own
+/// [`CostModel`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DefaultCostModel {
     /// Output burndown by model.
@@ -162,7 +151,7 @@ pub struct DefaultCostModel {
 }
 
 impl DefaultCostModel {
-    /// A model with the given burndown table.
+    /// A model with the given burndown rules.
     pub fn new(burndown: BurndownConfig) -> Self {
         Self { burndown }
     }
@@ -179,12 +168,12 @@ impl CostModel for DefaultCostModel {
     }
 
     fn actual(&self, reserved: &Cost, usage: &Usage) -> u64 {
+        let output = u64::from(usage.output_tokens)
+            .saturating_mul(u64::from(reserved.output_burndown.max(1)));
         u64::from(usage.input_tokens)
             .saturating_add(u64::from(usage.cache_write_tokens))
-            .saturating_add(
-                u64::from(usage.output_tokens)
-                    .saturating_mul(u64::from(reserved.output_burndown.max(1))),
-            )
+            .saturating_add(u64::from(usage.cache_read_tokens))
+            .saturating_add(output)
     }
 }
 
@@ -193,47 +182,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bedrock_claude_37_burns_down_5x() {
+    fn reserves_input_plus_max_tokens_and_counts_every_reported_token() {
         let model = DefaultCostModel::default();
-        let id = ProviderId::new("bedrock/us.anthropic.claude-3-7-sonnet-20250219-v1:0");
+        let id = ProviderId::new("any/model");
         let req = ChatRequest::user("hi").with_max_tokens(1_800);
         let cost = model.reserve(&id, &req, 1_000);
-        assert_eq!(cost, Cost::input_and_output(1_000, 1_800, 5));
-        assert_eq!(cost.tokens, 10_000);
+        assert_eq!(cost, Cost::input_and_output(1_000, 1_800, 1));
+        assert_eq!(cost.tokens, 2_800);
         let usage = Usage {
             cache_read_tokens: 5_000,
+            cache_write_tokens: 200,
             ..Usage::new(1_000, 300)
         };
-        assert_eq!(model.actual(&cost, &usage), 2_500);
+        assert_eq!(model.actual(&cost, &usage), 6_500);
     }
 
     #[test]
-    fn bedrock_haiku_burns_down_once_and_later_sonnet_opus_5x() {
-        let cfg = BurndownConfig::default();
-        for haiku in [
-            "bedrock/us.anthropic.claude-haiku-4-5-20251001-v1:0",
-            "bedrock/global.anthropic.claude-haiku-4-5-20251001-v1:0",
-            "bedrock/anthropic.claude-3-5-haiku-20241022-v1:0",
-        ] {
-            assert_eq!(cfg.for_model(haiku), 1, "{haiku}");
-        }
-        for five in [
-            "bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0",
-            "bedrock/us.anthropic.claude-opus-4-1-20250805-v1:0",
-            "bedrock/anthropic.claude-3-7-sonnet-20250219-v1:0",
-        ] {
-            assert_eq!(cfg.for_model(five), 5, "{five}");
-        }
+    fn configured_burndown_applies_to_reservation_and_settle() {
+        let model = DefaultCostModel::new(BurndownConfig::default().with_model("big-model", 3));
+        let req = ChatRequest::user("hi").with_max_tokens(100);
+        let cost = model.reserve(&ProviderId::new("vendor/big-model-v2"), &req, 50);
+        assert_eq!(cost.tokens, 350);
+        assert_eq!(model.actual(&cost, &Usage::new(50, 10)), 80);
+        let other = model.reserve(&ProviderId::new("vendor/small"), &req, 50);
+        assert_eq!(other.tokens, 150);
     }
 
     #[test]
-    fn other_models_burn_down_once_and_config_wins() {
-        let mut cfg = BurndownConfig::default();
-        assert_eq!(cfg.for_model("anthropic/claude-sonnet-4-5"), 1);
-        assert_eq!(cfg.for_model("bedrock/amazon.nova-pro-v1:0"), 1);
-        cfg.models.insert("nova".into(), 2);
-        cfg.models.insert("anthropic.claude-3-7".into(), 3);
-        assert_eq!(cfg.for_model("bedrock/amazon.nova-pro-v1:0"), 2);
-        assert_eq!(cfg.for_model("bedrock/anthropic.claude-3-7-sonnet"), 3);
+    fn longest_rule_wins_and_burndown_is_at_least_one() {
+        let cfg = BurndownConfig {
+            default: 0,
+            ..BurndownConfig::default()
+        }
+        .with_model("nova", 2)
+        .with_model("nova-pro", 4)
+        .with_model("zero", 0);
+        assert_eq!(cfg.for_model("vendor/nova-lite"), 2);
+        assert_eq!(cfg.for_model("vendor/nova-pro-v1"), 4);
+        assert_eq!(cfg.for_model("vendor/zero"), 1);
+        assert_eq!(cfg.for_model("vendor/other"), 1);
     }
 }

@@ -19,13 +19,17 @@
 //! Token cost is unknown until the answer arrives, so admission *reserves* an
 //! estimate and the permit *settles* the truth:
 //!
-//! - the reservation is `input estimate + max_tokens × output burndown`
-//!   ([`DefaultCostModel`](crate::DefaultCostModel)); Bedrock counts each output
-//!   token of Claude 3.7 and later 5 times against TPM, and reserves `max_tokens`
-//!   up front exactly like this;
+//! - the reservation is `input estimate + max_tokens × output burndown`, as
+//!   the limiter's [`CostModel`](crate::CostModel) says: some providers count
+//!   each output token several times against their token quota and reserve
+//!   `max_tokens` up front exactly like this, and their crates ship a cost
+//!   model that knows it; the provider-neutral
+//!   [`DefaultCostModel`](crate::DefaultCostModel) uses a burndown of 1 unless
+//!   configured;
 //! - [`Permit::settle`](crate::Permit::settle) prices the reported usage with the
-//!   same burndown (`input + cache writes + output × burndown`; cache reads are
-//!   free) and **refunds** the unused part at once, so the budget is not held
+//!   same burndown (the default model counts every reported token, output
+//!   times the burndown; a provider's model may leave cache reads out) and
+//!   **refunds** the unused part at once, so the budget is not held
 //!   hostage by a generous `max_tokens`. The bucket is left exactly as if the
 //!   request had reserved only what it used from the start: refill that the
 //!   bucket could not hold while the reservation was out (it was full, or
@@ -42,7 +46,8 @@
 //! cancelled, or the caller panicked — always gives its **concurrency slot**
 //! back. Its tokens follow the limiter's [`DropRule`](crate::DropRule): by
 //! default the whole reservation is refunded (a failed call is not billed, and
-//! Bedrock returns the reservation of a failed request); `KeepInput` keeps the
+//! providers that reserve up front return the reservation of a failed
+//! request); `KeepInput` keeps the
 //! prompt's share; `KeepAll` keeps everything. The request itself stays counted
 //! against requests-per-interval: it was sent. The
 //! [`RateLimitLayer`](crate::RateLimitLayer) settles whenever the provider reported

@@ -7,18 +7,20 @@
 //! ```
 //! use palisade_core::testing::ScriptedProvider;
 //! use palisade_core::{ChatRequest, Provider, ProviderExt};
-//! use palisade_limit::{Limiter, LimiterConfig, Quota, RateLimitLayer};
+//! use palisade_limit::{BurndownConfig, Limiter, LimiterConfig, Quota, RateLimitLayer};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! // Claude 3.7 on Bedrock: 50 requests and 40,000 tokens a minute, 4 at once.
+//! // 50 requests and 40,000 tokens a minute, 4 at once; this model's output
+//! // counts 5× against the token quota.
 //! let limiter = Limiter::new(
-//!     LimiterConfig::named("claude-3-7")
+//!     LimiterConfig::named("big-model")
 //!         .with_requests(Quota::per_minute(50))
 //!         .with_tokens(Quota::per_minute(40_000))
-//!         .with_max_concurrent(4),
+//!         .with_max_concurrent(4)
+//!         .with_burndown(BurndownConfig::default().with_model("big-model", 5)),
 //! )?;
-//! let model = ScriptedProvider::new("bedrock/us.anthropic.claude-3-7-sonnet-20250219-v1:0")
+//! let model = ScriptedProvider::new("vendor/big-model-v1")
 //!     .layer(RateLimitLayer::new(limiter.clone()));
 //!
 //! let request = ChatRequest::user("Summarise this contract.")
@@ -63,7 +65,7 @@
 //! | [`PermitRef`] | the same, borrowing the limiter ([`Limiter::try_acquire_ref`]) for callers that settle in scope |
 //! | [`LimiterSet`] | several limiters (model + account) acquired with rollback |
 //! | [`LimiterMap`] | one limiter per key (model, provider), made on first use from a template |
-//! | [`CostModel`], [`DefaultCostModel`] | input + `max_tokens` × output burndown (5 for Claude 3.7+ on Bedrock); cache reads free |
+//! | [`CostModel`], [`DefaultCostModel`] | what a call costs against the token budget; the provider-neutral default reserves input + `max_tokens` × burndown (1 unless configured) and settles to every reported token; provider crates ship their providers' own models |
 //! | [`RateLimitLayer`] | the layer for any [`Provider`](palisade_core::Provider): estimate, acquire, call, settle; streams hold permits until they end |
 //! | [`AdaptiveConfig`] | AIMD rate on provider throttles, `retry_after` pauses, provider-reported remaining capacity (off by default) |
 //! | [`LimitStore`], [`MemoryStore`] | where counting lives; `palisade-redis` shares it between processes |
@@ -112,7 +114,7 @@ pub use adaptive::AdaptiveConfig;
 pub use clock::ClockSource;
 pub use config::{DropRule, ENV_VARS, LimiterConfig, Quota};
 pub use config_error::ConfigError;
-pub use cost::{BEDROCK_BURNDOWN, BurndownConfig, Cost, CostModel, DefaultCostModel};
+pub use cost::{BurndownConfig, Cost, CostModel, DefaultCostModel};
 pub use error::LimitError;
 pub use kind::LimitKind;
 pub use layer::{LimitedStream, RateLimit, RateLimitLayer};

@@ -19,13 +19,14 @@ fn the_documented_config_parses() {
     assert_eq!(config.max_wait, Duration::from_secs(30));
     assert_eq!(config.on_drop, DropRule::RefundAll);
     assert_eq!(config.clock, ClockSource::Tokio);
-    assert_eq!(config.burndown.for_model("bedrock/amazon.nova-pro-v1:0"), 1);
+    assert_eq!(config.burndown.for_model("vendor/other-model"), 1);
     assert_eq!(
         config
             .burndown
-            .for_model("bedrock/us.anthropic.claude-3-7-sonnet-20250219-v1:0"),
+            .for_model("vendor/claude-sonnet-4-5-20250929"),
         5
     );
+    assert_eq!(config.burndown.for_model("vendor/claude-haiku-4-5"), 1);
     assert_eq!(config.name, "claude-sonnet");
     assert!(Limiter::new(config).is_ok());
 }

@@ -9,10 +9,12 @@ use palisade_core::{
     ChatRequest, ChatResponse, ErrorKind, Priority, Provider, ProviderError, ProviderExt,
     Readiness, StreamEvent, Usage,
 };
-use palisade_limit::{AdaptiveConfig, Limiter, LimiterConfig, LimiterSet, Quota, RateLimitLayer};
+use palisade_limit::{
+    AdaptiveConfig, BurndownConfig, Limiter, LimiterConfig, LimiterSet, Quota, RateLimitLayer,
+};
 use tokio::time::{Instant, advance};
 
-const CLAUDE_37: &str = "bedrock/us.anthropic.claude-3-7-sonnet-20250219-v1:0";
+const BIG_MODEL: &str = "vendor/big-model-v1";
 
 fn response(id: &str, usage: Usage) -> Outcome {
     Outcome::Respond(ChatResponse::text(id.into(), "answer", Some(usage)))
@@ -34,14 +36,18 @@ async fn complete_reserves_the_estimate_and_settles_the_usage() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn bedrock_burndown_reserves_10000_and_settles_input_plus_5x_output() {
-    // TPM 10,000 and Claude 3.7 on Bedrock (burndown 5): 1,000 input and
+async fn configured_burndown_reserves_10000_and_settles_input_plus_5x_output() {
+    // TPM 10,000 and a model whose output counts 5×: 1,000 input and
     // max_tokens 1,800 reserve 1,000 + 5 × 1,800 = 10,000, the whole budget.
-    let limiter =
-        Limiter::new(LimiterConfig::default().with_tokens(Quota::per_minute(10_000))).unwrap();
-    let model = ScriptedProvider::new(CLAUDE_37).then(
+    let limiter = Limiter::new(
+        LimiterConfig::default()
+            .with_tokens(Quota::per_minute(10_000))
+            .with_burndown(BurndownConfig::default().with_model("big-model", 5)),
+    )
+    .unwrap();
+    let model = ScriptedProvider::new(BIG_MODEL).then(
         Duration::from_secs(2),
-        response(CLAUDE_37, Usage::new(1_000, 300)),
+        response(BIG_MODEL, Usage::new(1_000, 300)),
     );
     let provider = model.clone().layer(RateLimitLayer::new(limiter.clone()));
     let req = ChatRequest::user("x")

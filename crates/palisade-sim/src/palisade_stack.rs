@@ -221,7 +221,6 @@ fn limiter_for(
     }
     limiter.burndown = BurndownConfig {
         default: quota.output_burndown.ceil() as u32,
-        builtin_bedrock: false,
         ..BurndownConfig::default()
     };
     limiter
