@@ -25,11 +25,11 @@ use std::time::Duration;
 
 use palisade::bedrock::aws::Credentials;
 use palisade::bedrock::{BedrockEnv, BedrockProvider, catalog};
-use palisade::{ChatRequest, Provider, SharedProvider};
 use palisade::limit::{BurndownConfig, LimiterConfig};
 use palisade::stack::{CandidateConfig, ModelPrice, StackBuilder, StackConfig};
 use palisade::testkit::bedrock::{FakeBedrock, FakeBedrockServer, WireFault};
 use palisade::testkit::{Outcome, ScriptedProvider};
+use palisade::{ChatRequest, Provider, SharedProvider};
 
 /// The three models when the environment names none.
 const DEFAULT_MODELS: [&str; 3] = [

@@ -332,7 +332,10 @@ mod tests {
         assert_eq!(output_burndown("us.anthropic.claude-sonnet-4-7-v1"), 5);
         assert_eq!(output_burndown("anthropic.claude-opus-5-v1"), 5);
         assert_eq!(output_burndown("anthropic.claude-3-opus-20240229-v1:0"), 1);
-        assert_eq!(output_burndown("anthropic.claude-3-5-haiku-20241022-v1:0"), 1);
+        assert_eq!(
+            output_burndown("anthropic.claude-3-5-haiku-20241022-v1:0"),
+            1
+        );
     }
 
     #[test]
