@@ -19,7 +19,7 @@ use crate::unquoted::find_closing_quote;
 use crate::value::{Map, Number, Value, inexact_integer};
 
 /// Reads JSON text into a [`Value`], keeping every number exact and refusing
-/// duplicate keys (see the [module notes](self)).
+/// duplicate keys (the module notes say why).
 ///
 /// ```
 /// let v = palisade_toon::from_json_str(r#"{"x": 1e-97, "n": 100000000000000000000}"#)?;
