@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use palisade_breaker::{BreakerConfig, HealthRegistry};
+use palisade_breaker::{BreakerConfig, HealthRegistry, OpenDuration};
 use palisade_core::testing::{Outcome, ScriptedProvider};
 use palisade_core::{ChatRequest, ErrorKind, Provider, ProviderError, ProviderExt};
 
@@ -15,9 +15,11 @@ use palisade_core::{ChatRequest, ErrorKind, Provider, ProviderError, ProviderExt
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt().without_time().init();
 
-    let mut config = BreakerConfig::default();
-    config.open_duration.base = Duration::from_secs(20);
-    config.open_duration.jitter = 0.0;
+    let config = BreakerConfig::default().open_duration(
+        OpenDuration::default()
+            .base(Duration::from_secs(20))
+            .jitter(0.0),
+    );
     let registry = HealthRegistry::new(config)?.with_listener(|change| {
         println!(
             "  -> {} became {} ({})",

@@ -67,11 +67,15 @@ pub struct BreakerConfig {
     /// failure (if the policy counts timeouts); a call dropped sooner is
     /// ignored (`None`: every dropped call is ignored). Default `None`.
     ///
-    /// In the canonical stack the per-attempt timeout sits *outside* the
-    /// breaker, so a timed-out call reaches the breaker only as a drop: set
-    /// this to the per-attempt timeout (or a little under it) so those
-    /// timeouts count, while quick cancellations (a lost hedge, a caller that
-    /// went away) stay ignored. Turning it on costs a clock read per call.
+    /// In the canonical stack (`palisade-stack`'s `StackBuilder`) the
+    /// per-attempt timeout is the innermost layer, *inside* the breaker, so a
+    /// timed-out attempt reaches the breaker as a `Timeout` error and counts
+    /// without this setting. Set it when something *outside* the breaker
+    /// ends slow calls by dropping them — a timeout layer you placed around
+    /// the breaker, or the request's overall deadline — to the limit that
+    /// drops them (or a little under it), so those calls count while quick
+    /// cancellations (a lost hedge, a caller that went away) stay ignored.
+    /// Turning it on costs a clock read per call.
     /// Streams are exempt once they have started: a consumer that stops
     /// reading says nothing about the provider.
     #[serde(

@@ -15,7 +15,7 @@
 //! - [`OpenDuration`]: base × consecutive openings (or exponential, or the
 //!   seed design's 60 s × failures), capped, with jitter.
 //! - [`CircuitBreakerLayer`]: the breaker around any
-//!   [`Provider`](palisade_core::Provider); refuses at once with a typed error
+//!   [`Provider`](palisade_core::Provider), as a [`Breaker`]; refuses at once with a typed error
 //!   while open and reports [`Readiness::Unavailable`] so fallback skips it.
 //! - [`HealthRegistry`]: breakers by provider id, serde snapshots for a health
 //!   endpoint, reset of one or all.
@@ -38,14 +38,16 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use palisade_breaker::{BreakerConfig, BreakerOpen, BreakerState, CircuitBreaker, CircuitBreakerLayer};
+//! use palisade_breaker::{
+//!     BreakerConfig, BreakerOpen, BreakerState, CircuitBreaker, CircuitBreakerLayer, OpenDuration,
+//! };
 //! use palisade_core::testing::ScriptedProvider;
 //! use palisade_core::{ChatRequest, ErrorKind, Provider, ProviderError, ProviderExt, Readiness};
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
-//! let mut config = BreakerConfig::default(); // trips after 5 consecutive failures
-//! config.open_duration.base = Duration::from_secs(30);
-//! config.open_duration.jitter = 0.0;
+//! let config = BreakerConfig::default()
+//!     .consecutive_failures(5) // the default: trips after 5 failures in a row
+//!     .open_duration(OpenDuration::default().base(Duration::from_secs(30)).jitter(0.0));
 //! let breaker = CircuitBreaker::new("bedrock/model-a", config).unwrap();
 //!
 //! let model = ScriptedProvider::new("bedrock/model-a")
@@ -113,6 +115,11 @@
 //! # Feature flags
 //!
 //! None: everything is always built.
+//!
+//! # Guide
+//!
+//! `docs/breaker.md` is compiled into the crate's doctests (not rendered
+//! here), so its snippets cannot go stale.
 
 #![cfg_attr(
     not(test),
@@ -121,12 +128,15 @@
 
 mod breaker;
 mod config;
+mod error;
 mod events;
 pub mod layer;
 mod open_duration;
 mod permit;
 mod policy;
 mod registry;
+mod setters;
+mod snapshot;
 mod state;
 pub mod store;
 mod window;
@@ -136,10 +146,19 @@ pub use config::{
     BreakerConfig, ConfigError, Growth, HalfOpenConfig, MAX_COUNT_WINDOW, MAX_TIME_BUCKETS,
     OpenDuration, SlidingWindow,
 };
+pub use error::BreakerOpen;
 pub use events::{StateChange, StateListener, TransitionReason};
-pub use layer::{BreakerOpen, BreakerProvider, BreakerStream, CircuitBreakerLayer};
+#[allow(deprecated)]
+pub use layer::BreakerProvider;
+pub use layer::{Breaker, BreakerStream, CircuitBreakerLayer};
 pub use permit::Permit;
 pub use policy::{Outcome, OutcomePolicy};
-pub use registry::{HealthRegistry, HealthSnapshot};
+pub use registry::HealthRegistry;
+pub use snapshot::HealthSnapshot;
 pub use state::BreakerState;
 pub use store::{BreakerStore, ISOLATED_RETRY_AFTER, InMemoryStore, SharedState};
+
+/// The breaker guide's snippets, checked as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/breaker.md")]
+mod breaker_guide {}

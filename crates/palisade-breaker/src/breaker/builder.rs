@@ -15,6 +15,21 @@ use crate::state::{BreakerState, StateWord};
 use crate::store::BreakerStore;
 use crate::window::Window;
 
+impl CircuitBreaker {
+    /// A breaker for `provider` with `config`.
+    pub fn new(
+        provider: impl Into<ProviderId>,
+        config: BreakerConfig,
+    ) -> Result<Self, ConfigError> {
+        Self::builder(provider).config(config).build()
+    }
+
+    /// A builder for a breaker for `provider`.
+    pub fn builder(provider: impl Into<ProviderId>) -> CircuitBreakerBuilder {
+        CircuitBreakerBuilder::new(provider.into())
+    }
+}
+
 /// Builds a [`CircuitBreaker`] with a listener, a store or a jitter seed.
 #[must_use]
 pub struct CircuitBreakerBuilder {

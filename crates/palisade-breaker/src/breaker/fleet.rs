@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{CircuitBreaker, Inner};
+use crate::error::BreakerOpen;
 use crate::events::TransitionReason;
-use crate::layer::BreakerOpen;
 use crate::open_duration;
 use crate::permit::Permit;
 use crate::state::BreakerState;

@@ -1,6 +1,11 @@
-//! The circuit breaker state machine: its state, admission and manual
-//! controls here; counting outcomes and the transitions they cause in
-//! `outcome`; sharing with a fleet in `fleet`; construction in `builder`.
+//! The circuit breaker state machine: its state and manual controls here;
+//! admitting calls (handing out [`Permit`](crate::Permit)s) in `admission`;
+//! counting outcomes and the transitions they cause in `outcome`; sharing with
+//! a fleet in `fleet`; construction in `builder`.
+//!
+//! The submodules extend [`CircuitBreaker`] and depend on this module, never
+//! the other way, so the permit (which reports back to the breaker) sits
+//! between the state here and the admission that creates it.
 //!
 //! Two halves with different costs:
 //! - the **closed fast path** — admitting a call and counting its outcome —
@@ -20,15 +25,15 @@ use palisade_core::{ErrorKind, ProviderId, Readiness};
 use rand::rngs::SmallRng;
 use tokio::time::Instant;
 
-use crate::config::{BreakerConfig, ConfigError};
+use crate::config::BreakerConfig;
+use crate::error::BreakerOpen;
 use crate::events::{self, StateChange, StateListener, TransitionReason};
-use crate::layer::BreakerOpen;
-use crate::permit::Permit;
-use crate::registry::HealthSnapshot;
+use crate::snapshot::HealthSnapshot;
 use crate::state::{BreakerState, StateWord};
 use crate::store::{BreakerStore, ISOLATED_RETRY_AFTER, Transition};
 use crate::window::Window;
 
+mod admission;
 mod builder;
 mod fleet;
 mod outcome;
@@ -87,19 +92,6 @@ struct Guarded {
 }
 
 impl CircuitBreaker {
-    /// A breaker for `provider` with `config`.
-    pub fn new(
-        provider: impl Into<ProviderId>,
-        config: BreakerConfig,
-    ) -> Result<Self, ConfigError> {
-        Self::builder(provider).config(config).build()
-    }
-
-    /// A builder for a breaker for `provider`.
-    pub fn builder(provider: impl Into<ProviderId>) -> CircuitBreakerBuilder {
-        CircuitBreakerBuilder::new(provider.into())
-    }
-
     /// The provider this breaker guards.
     pub fn id(&self) -> &ProviderId {
         &self.inner.id
@@ -108,25 +100,6 @@ impl CircuitBreaker {
     /// The configuration.
     pub fn config(&self) -> &BreakerConfig {
         &self.inner.config
-    }
-
-    /// Admits a call, or refuses it with the time until the circuit lets a
-    /// probe through. Local state only: never waits, never calls the store.
-    ///
-    /// In the closed state this is one atomic load (plus a clock read when
-    /// the slow-call condition or `count_dropped_calls_after` is on).
-    #[inline]
-    pub fn try_acquire(&self) -> Result<Permit, BreakerOpen> {
-        let word = self.word();
-        if word.state() == BreakerState::Closed {
-            return Ok(Permit::new(
-                self.clone(),
-                word.generation(),
-                false,
-                self.admission_time(),
-            ));
-        }
-        self.acquire_slow()
     }
 
     /// The closed fast path without a permit (and so without touching the
@@ -286,62 +259,6 @@ impl CircuitBreaker {
             provider: self.inner.id.clone(),
             state,
             retry_after,
-        }
-    }
-
-    #[cold]
-    fn acquire_slow(&self) -> Result<Permit, BreakerOpen> {
-        let now = Instant::now();
-        let mut change = None;
-        let result = {
-            let mut g = self.lock();
-            let word = self.word();
-            match word.state() {
-                BreakerState::Closed => Ok(Permit::new(
-                    self.clone(),
-                    word.generation(),
-                    false,
-                    self.admission_time(),
-                )),
-                BreakerState::Isolated => {
-                    Err(self.refusal(BreakerState::Isolated, ISOLATED_RETRY_AFTER))
-                }
-                BreakerState::Open => match g.open_until {
-                    Some(until) if until > now => {
-                        Err(self.refusal(BreakerState::Open, until - now))
-                    }
-                    _ => {
-                        g.probes_in_flight = 0;
-                        g.probe_successes = 0;
-                        change = Some(self.set_state(
-                            BreakerState::Open,
-                            BreakerState::HalfOpen,
-                            TransitionReason::OpenElapsed,
-                            None,
-                        ));
-                        self.admit_probe(&mut g, now)
-                    }
-                },
-                BreakerState::HalfOpen => self.admit_probe(&mut g, now),
-            }
-        };
-        self.emit(change);
-        result
-    }
-
-    fn admit_probe(&self, g: &mut Guarded, now: Instant) -> Result<Permit, BreakerOpen> {
-        let half_open = &self.inner.config.half_open;
-        if g.probes_in_flight < half_open.max_probes {
-            g.probes_in_flight += 1;
-            let admitted = self.needs_admission_time().then_some(now);
-            Ok(Permit::new(
-                self.clone(),
-                self.word().generation(),
-                true,
-                admitted,
-            ))
-        } else {
-            Err(self.refusal(BreakerState::HalfOpen, half_open.busy_retry_after))
         }
     }
 

@@ -2,10 +2,10 @@
 
 use palisade_core::{Layer, Provider};
 
-use super::BreakerProvider;
+use super::Breaker;
 use crate::breaker::CircuitBreaker;
 
-/// Wraps providers in a [`BreakerProvider`] sharing one [`CircuitBreaker`].
+/// Wraps providers in a [`Breaker`] sharing one [`CircuitBreaker`].
 ///
 /// Each provider (model) normally gets its own breaker; take them from a
 /// [`HealthRegistry`](crate::HealthRegistry) with
@@ -28,9 +28,9 @@ impl CircuitBreakerLayer {
 }
 
 impl<P: Provider> Layer<P> for CircuitBreakerLayer {
-    type Provider = BreakerProvider<P>;
+    type Provider = Breaker<P>;
 
-    fn layer(&self, inner: P) -> BreakerProvider<P> {
-        BreakerProvider::new(inner, self.breaker.clone())
+    fn layer(&self, inner: P) -> Breaker<P> {
+        Breaker::new(inner, self.breaker.clone())
     }
 }

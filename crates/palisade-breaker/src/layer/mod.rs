@@ -1,5 +1,5 @@
 //! The breaker around a [`Provider`]: [`CircuitBreakerLayer`] wraps a provider
-//! in a [`BreakerProvider`].
+//! in a [`Breaker`].
 //!
 //! - While the circuit refuses calls, the inner provider is not called: the
 //!   call fails at once with a [`ProviderError`] of kind `Unavailable`,
@@ -12,12 +12,11 @@
 //! - [`readiness`](Provider::readiness) is the breaker's combined with the
 //!   inner provider's, so fallback skips an open candidate without calling it.
 
-mod error;
 #[allow(clippy::module_inception)] // the layer module's `layer.rs`, as in every Palisade layer
 mod layer;
 mod stream;
 
-pub use error::BreakerOpen;
+pub use crate::error::BreakerOpen;
 pub use layer::CircuitBreakerLayer;
 pub use stream::BreakerStream;
 
@@ -30,13 +29,23 @@ use crate::breaker::CircuitBreaker;
 use crate::permit::ClosedCall;
 
 /// A provider guarded by a circuit breaker. Built by [`CircuitBreakerLayer`].
+///
+/// Named like the other wrappers (`RateLimit`, `Retry`, `Timeout`,
+/// `Budget`); the state machine it consults is the [`CircuitBreaker`].
 #[derive(Debug, Clone)]
-pub struct BreakerProvider<P> {
+pub struct Breaker<P> {
     inner: P,
     breaker: CircuitBreaker,
 }
 
-impl<P> BreakerProvider<P> {
+/// The old name of [`Breaker`].
+#[deprecated(
+    since = "0.1.0",
+    note = "renamed to `Breaker`, like `RateLimit`, `Retry`, `Timeout`"
+)]
+pub type BreakerProvider<P> = Breaker<P>;
+
+impl<P> Breaker<P> {
     /// Guards `inner` with `breaker`.
     pub fn new(inner: P, breaker: CircuitBreaker) -> Self {
         Self { inner, breaker }
@@ -63,7 +72,7 @@ impl<P> BreakerProvider<P> {
     }
 }
 
-impl<P: Provider> BreakerProvider<P> {
+impl<P: Provider> Breaker<P> {
     fn refuse(&self, open: BreakerOpen) -> ProviderError {
         open.into_provider_error()
             .with_provider(self.inner.id().clone())
@@ -71,7 +80,7 @@ impl<P: Provider> BreakerProvider<P> {
 }
 
 #[async_trait]
-impl<P: Provider> Provider for BreakerProvider<P> {
+impl<P: Provider> Provider for Breaker<P> {
     fn id(&self) -> &ProviderId {
         self.inner.id()
     }
