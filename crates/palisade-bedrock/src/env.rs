@@ -71,6 +71,24 @@ impl BedrockEnv {
         })
     }
 
+    /// Like [`from_env`](Self::from_env), but `None` when `BEDROCK_MODEL_ID`
+    /// is unset or blank (where `from_env` falls back to
+    /// [`DEFAULT_MODEL_ID`]): for an application that uses Bedrock only when
+    /// the environment names a model.
+    pub fn from_env_if_named() -> Result<Option<Self>, BedrockConfigError> {
+        Self::from_lookup_if_named(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env_if_named`](Self::from_env_if_named) through `lookup`.
+    pub fn from_lookup_if_named(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, BedrockConfigError> {
+        if lookup("BEDROCK_MODEL_ID").is_none_or(|v| v.trim().is_empty()) {
+            return Ok(None);
+        }
+        Self::from_lookup(lookup).map(Some)
+    }
+
     /// The primary model, then the fallbacks.
     pub fn model_ids(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.model_id.as_str())
@@ -157,6 +175,19 @@ mod tests {
         assert_eq!(e.region.as_deref(), Some("eu-central-1"));
         assert_eq!(e.model_id, DEFAULT_MODEL_ID);
         assert!(e.fallback_model_ids.is_empty());
+        let vars = |name: &str| (name == "BEDROCK_MODEL_ID").then(|| "  ".to_owned());
+        assert_eq!(BedrockEnv::from_lookup_if_named(vars).unwrap(), None);
+        let named = BedrockEnv::from_lookup_if_named(|name| match name {
+            "BEDROCK_MODEL_ID" => Some("sim/primary".to_owned()),
+            "BEDROCK_FALLBACK_MODELS" => Some("sim/secondary".to_owned()),
+            _ => None,
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            named.model_ids().collect::<Vec<_>>(),
+            ["sim/primary", "sim/secondary"]
+        );
         let e = env(&[("BEDROCK_MODEL_ID", "  ")]).unwrap();
         assert_eq!(e.model_id, DEFAULT_MODEL_ID);
     }

@@ -204,13 +204,16 @@ fn plan(args: &ChatArgs) -> Result<Plan, String> {
                 .map_err(|e| format!("{}: {}", path.display(), one_line(&e.to_string())))?
         }
         None if aws_credentials_present() && cfg!(feature = "bedrock") => {
+            // The limits come from the stack's variables, the models from
+            // Bedrock's (read by palisade-bedrock).
             let mut config = StackConfig::from_env().map_err(|e| e.to_string())?;
-            if config.candidates.is_empty() {
+            let Some(models) = bedrock_env_models()? else {
                 return Err(
                     "AWS credentials are set but BEDROCK_MODEL_ID is not; set it, or pass --config"
                         .into(),
                 );
-            }
+            };
+            config.add_models(models);
             config.name = "bedrock".into();
             // Every model named in the environment is a Bedrock model, even
             // one spelled `sim/…` (served by a fake Bedrock, say).
@@ -298,6 +301,19 @@ async fn build(plan: Plan) -> Result<SharedProvider, String> {
 
 /// The seed of simulated models: the same prompt gets the same answer.
 const SEED: u64 = 42;
+
+/// The models `BEDROCK_MODEL_ID` and `BEDROCK_FALLBACK_MODELS` name, primary
+/// first; `None` when `BEDROCK_MODEL_ID` is not set.
+#[cfg(feature = "bedrock")]
+fn bedrock_env_models() -> Result<Option<Vec<String>>, String> {
+    let env = palisade_bedrock::BedrockEnv::from_env_if_named().map_err(|e| e.to_string())?;
+    Ok(env.map(|env| env.model_ids().map(str::to_owned).collect()))
+}
+
+#[cfg(not(feature = "bedrock"))]
+fn bedrock_env_models() -> Result<Option<Vec<String>>, String> {
+    Ok(None)
+}
 
 #[cfg(feature = "bedrock")]
 async fn bedrock_provider(model: &str) -> Result<SharedProvider, String> {

@@ -91,7 +91,9 @@ pub mod timeout;
 
 pub use batch::{BatchExecutor, BatchProgress, BatchReport, DeadLetter};
 pub use budget::{Budget, BudgetConfig, BudgetExceeded, BudgetLayer};
-pub use builder::{CandidateConfig, FallbackStack, StackBuilder, StackConfig, StackConfigError};
+pub use builder::{
+    CandidateConfig, FactoryError, FallbackStack, StackBuilder, StackConfig, StackConfigError,
+};
 pub use cost::{ModelPrice, PriceTable};
 pub use fallback::{
     Candidate, CandidateProbe, Fallback, FallbackConfig, FallbackError, HedgeConfig,
@@ -100,3 +102,8 @@ pub use retry::{Backoff, Jitter, Retry, RetryLayer, RetryPolicy};
 pub use routing::{Router, RoutingStrategy};
 pub use stats::{CandidateSnapshot, StackStats};
 pub use timeout::{Timeout, TimeoutConfig, TimeoutError, TimeoutLayer};
+
+/// The configuration guide's snippets, checked as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/config.md")]
+mod config_guide {}

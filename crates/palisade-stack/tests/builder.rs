@@ -55,30 +55,24 @@ fn unknown_keys_and_bad_durations_are_rejected_with_their_place() {
 }
 
 #[test]
-fn environment_knobs_fill_candidates_and_limits() {
+fn environment_knobs_set_limits_and_models_come_from_the_provider() {
     let env = |name: &str| match name {
+        // A provider's variables are not the stack's to read.
         "BEDROCK_MODEL_ID" => Some("us.anthropic.claude-sonnet-4".to_owned()),
-        "BEDROCK_FALLBACK_MODELS" => {
-            Some(" us.anthropic.claude-3-5-haiku , ,us.anthropic.claude-3-haiku".to_owned())
-        }
         "MAX_CONCURRENT_REQUESTS" => Some("4".to_owned()),
         _ => None,
     };
     let mut config = StackConfig::default();
     config.apply_env_from(env).unwrap();
-    let ids: Vec<&str> = config.candidates.iter().map(|c| c.id.as_str()).collect();
-    assert_eq!(
-        ids,
-        [
-            "us.anthropic.claude-sonnet-4",
-            "us.anthropic.claude-3-5-haiku",
-            "us.anthropic.claude-3-haiku"
-        ]
-    );
+    assert!(config.candidates.is_empty(), "{:?}", config.candidates);
     assert_eq!(
         config.limit.as_ref().and_then(|l| l.max_concurrent),
         Some(4)
     );
+    config.add_models(["model-a", " model-b ", "", "model-a", "model-c"]);
+    let ids: Vec<&str> = config.candidates.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["model-a", "model-b", "model-c"]);
+    assert_eq!(palisade_stack::builder::ENV_VARS, palisade_limit::ENV_VARS);
 
     let bad = |name: &str| (name == "MAX_REQUESTS_PER_MINUTE").then(|| "lots".to_owned());
     assert!(matches!(
@@ -116,11 +110,8 @@ async fn a_factory_makes_providers_from_candidate_configs() {
     let config = "[[candidates]]\nid = \"primary\"\nmodel = \"claude\"\n";
     let stack = StackBuilder::from_toml(config)
         .unwrap()
-        .provider_factory(|c| -> Result<SharedProvider, std::io::Error> {
-            Ok(std::sync::Arc::new(
-                ScriptedProvider::new(c.id.as_str()).then_text(c.model()),
-            ))
-        })
+        // No annotation: the closure's error type is the concrete FactoryError.
+        .provider_factory(|c| Ok(ScriptedProvider::new(c.id.as_str()).then_text(c.model())))
         .build()
         .unwrap();
     assert_eq!(
@@ -130,6 +121,29 @@ async fn a_factory_makes_providers_from_candidate_configs() {
             .unwrap()
             .text_content(),
         "claude"
+    );
+}
+
+#[test]
+fn a_failing_factory_names_the_candidate_and_shared_providers_still_fit() {
+    let config = "[[candidates]]\nid = \"a\"\n[[candidates]]\nid = \"b\"\n";
+    let err = StackBuilder::from_toml(config)
+        .unwrap()
+        .provider_factory(|c| {
+            let provider: SharedProvider = match c.id.as_str() {
+                "a" => std::sync::Arc::new(ScriptedProvider::new("a")),
+                other => return Err(format!("no client for {other}").into()),
+            };
+            Ok(provider)
+        })
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err,
+        StackConfigError::Factory {
+            id: "b".into(),
+            reason: "no client for b".into()
+        }
     );
 }
 

@@ -139,15 +139,11 @@ impl CandidateConfig {
     }
 }
 
-/// The environment variables [`StackConfig::apply_env`] reads (the limiter's
-/// three are applied through `palisade-limit`).
-pub const ENV_VARS: [&str; 5] = [
-    "BEDROCK_MODEL_ID",
-    "BEDROCK_FALLBACK_MODELS",
-    "MAX_REQUESTS_PER_MINUTE",
-    "MAX_CONCURRENT_REQUESTS",
-    "MAX_TOKENS_PER_MINUTE",
-];
+/// The environment variables [`StackConfig::apply_env`] reads: the
+/// limiter's, applied through `palisade-limit`. Which models to call is the
+/// provider's business (each provider crate reads its own variables); add them with
+/// [`StackConfig::add_models`].
+pub const ENV_VARS: [&str; 3] = palisade_limit::ENV_VARS;
 
 impl StackConfig {
     /// Checks the values the stack's own layers read (the limiter and breaker
@@ -246,16 +242,13 @@ impl StackConfig {
         Ok(config)
     }
 
-    /// Applies the environment knobs:
+    /// Applies the environment knobs: `MAX_REQUESTS_PER_MINUTE`,
+    /// `MAX_CONCURRENT_REQUESTS`, `MAX_TOKENS_PER_MINUTE` set those limits on
+    /// the stack's `[limit]` (the default of every candidate).
     ///
-    /// - `BEDROCK_MODEL_ID` and `BEDROCK_FALLBACK_MODELS` (comma-separated)
-    ///   replace the candidate list, primary first, when set and the config
-    ///   has no candidates; candidate ids are the model ids.
-    /// - `MAX_REQUESTS_PER_MINUTE`, `MAX_CONCURRENT_REQUESTS`,
-    ///   `MAX_TOKENS_PER_MINUTE` set those limits on the stack's `[limit]`
-    ///   (the default of every candidate).
-    ///
-    /// Region variables belong to the provider (`palisade-bedrock`).
+    /// Model lists and regions belong to the provider crates, which read
+    /// their own variables; add the models they name with
+    /// [`add_models`](StackConfig::add_models).
     pub fn apply_env(&mut self) -> Result<(), StackConfigError> {
         self.apply_env_from(|name| std::env::var(name).ok())
     }
@@ -265,20 +258,6 @@ impl StackConfig {
         &mut self,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<(), StackConfigError> {
-        if self.candidates.is_empty() {
-            let primary = lookup("BEDROCK_MODEL_ID").filter(|v| !v.trim().is_empty());
-            let fallbacks = lookup("BEDROCK_FALLBACK_MODELS").unwrap_or_default();
-            let models = primary
-                .into_iter()
-                .chain(fallbacks.split(',').map(str::to_owned))
-                .map(|m| m.trim().to_owned())
-                .filter(|m| !m.is_empty());
-            for model in models {
-                if !self.candidates.iter().any(|c| c.id == model) {
-                    self.candidates.push(CandidateConfig::new(model));
-                }
-            }
-        }
         let from_env = LimiterConfig::from_lookup(&lookup)
             .map_err(|e| StackConfigError::Env(e.to_string()))?;
         let limit = self.limit.get_or_insert_with(LimiterConfig::default);
@@ -295,5 +274,32 @@ impl StackConfig {
             self.limit = None;
         }
         Ok(())
+    }
+}
+
+impl StackConfig {
+    /// Appends a candidate per model id, in order, each with every setting
+    /// from the stack and the model id as its candidate id; blank ids and ids
+    /// already among the candidates are skipped. For model lists a provider
+    /// crate reads from its environment:
+    ///
+    /// ```
+    /// # use palisade_stack::StackConfig;
+    /// let mut config = StackConfig::default();
+    /// config.add_models(["primary-model", " fallback-model ", "primary-model", ""]);
+    /// let ids: Vec<&str> = config.candidates.iter().map(|c| c.id.as_str()).collect();
+    /// assert_eq!(ids, ["primary-model", "fallback-model"]);
+    /// ```
+    pub fn add_models<I>(&mut self, models: I)
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        for model in models {
+            let model = model.as_ref().trim();
+            if !model.is_empty() && !self.candidates.iter().any(|c| c.id == model) {
+                self.candidates.push(CandidateConfig::new(model));
+            }
+        }
     }
 }

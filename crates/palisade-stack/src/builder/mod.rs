@@ -27,6 +27,11 @@ use palisade_core::{Layer, ProviderId, SharedProvider, TokenEstimator};
 use palisade_limit::{Limiter, LimiterSet, RateLimitLayer};
 
 pub use config::{CandidateConfig, ENV_VARS, RoutingConfig, StackConfig};
+
+/// What a [`StackBuilder::provider_factory`] may fail with: any error, boxed.
+/// A concrete type, so a factory closure needs no annotation and `?` converts
+/// any error into it.
+pub type FactoryError = Box<dyn std::error::Error + Send + Sync>;
 pub use stack::FallbackStack;
 
 use crate::budget::BudgetLayer;
@@ -48,7 +53,9 @@ pub enum StackConfigError {
     #[error("stack config from the environment: {0}")]
     Env(String),
     /// No candidates were configured.
-    #[error("stack config has no candidates (add [[candidates]] or set BEDROCK_MODEL_ID)")]
+    #[error(
+        "stack config has no candidates (add [[candidates]], or StackConfig::add_models for the models a provider names)"
+    )]
     NoCandidates,
     /// Two candidates share an id.
     #[error("stack config: candidate `{0}` appears twice")]
@@ -90,8 +97,7 @@ pub enum StackConfigError {
     },
 }
 
-type Factory =
-    dyn Fn(&CandidateConfig) -> Result<SharedProvider, Box<dyn std::error::Error + Send + Sync>>;
+type Factory = dyn Fn(&CandidateConfig) -> Result<SharedProvider, FactoryError>;
 
 /// Jitter stream of a candidate's circuit breaker (see `candidate_seed`).
 const BREAKER_STREAM: u64 = 0;
@@ -151,14 +157,38 @@ impl StackBuilder {
         self
     }
 
-    /// Makes the providers of candidates not bound by id (for example a
-    /// Bedrock client per `model`).
-    pub fn provider_factory<F, E>(mut self, factory: F) -> Self
+    /// Makes the providers of candidates not bound by id, from their config
+    /// (for example a client per [`model`](CandidateConfig::model)).
+    ///
+    /// The factory returns any [`Provider`](palisade_core::Provider) in a
+    /// `Result` whose error is the concrete [`FactoryError`], so a closure
+    /// needs no type annotation: `Ok(provider)` infers, and `?` turns any
+    /// error into a [`StackConfigError::Factory`] naming the candidate.
+    ///
+    /// ```
+    /// # use palisade_core::testing::ScriptedProvider;
+    /// # use palisade_stack::{StackBuilder, StackConfigError};
+    /// let config = "[[candidates]]\nid = \"a\"\n[[candidates]]\nid = \"b\"\nmodel = \"bad\"\n";
+    /// let built = StackBuilder::from_toml(config)?
+    ///     .provider_factory(|c| {
+    ///         if c.model() == "bad" {
+    ///             let port: u16 = "not a port".parse()?; // any error converts
+    ///             return Ok(ScriptedProvider::new(format!("{}:{port}", c.id)));
+    ///         }
+    ///         Ok(ScriptedProvider::new(c.model()).then_text("hi"))
+    ///     })
+    ///     .build();
+    /// assert!(matches!(built, Err(StackConfigError::Factory { id, .. }) if id == "b"));
+    /// # Ok::<(), StackConfigError>(())
+    /// ```
+    pub fn provider_factory<F, P>(mut self, factory: F) -> Self
     where
-        F: Fn(&CandidateConfig) -> Result<SharedProvider, E> + 'static,
-        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+        F: Fn(&CandidateConfig) -> Result<P, FactoryError> + 'static,
+        P: palisade_core::Provider + 'static,
     {
-        self.factory = Some(Box::new(move |c| factory(c).map_err(Into::into)));
+        self.factory = Some(Box::new(move |c| {
+            factory(c).map(|p| Arc::new(p) as SharedProvider)
+        }));
         self
     }
 
