@@ -26,7 +26,7 @@ use std::time::Duration;
 use palisade::bedrock::aws::Credentials;
 use palisade::bedrock::{BedrockEnv, BedrockProvider, catalog};
 use palisade::limit::{BurndownConfig, LimiterConfig};
-use palisade::stack::{CandidateConfig, ModelPrice, StackBuilder, StackConfig};
+use palisade::stack::{CandidateConfig, StackBuilder, StackConfig};
 use palisade::testkit::bedrock::{FakeBedrock, FakeBedrockServer, WireFault};
 use palisade::testkit::{Outcome, ScriptedProvider};
 use palisade::{ChatRequest, Provider, SharedProvider};
@@ -91,9 +91,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut candidate = CandidateConfig::new(model.clone());
         candidate.limit = Some(limits_for(i, model)?);
         if let Some(entry) = catalog::lookup(model) {
-            let p = entry.prices;
-            candidate.price =
-                Some(ModelPrice::new(p.input, p.output).with_cache(p.cache_read, p.cache_write));
+            candidate.price = Some(entry.price);
         }
         config.candidates.push(candidate);
     }

@@ -6,7 +6,7 @@
 //!
 //! Run it with `cargo run --example custom_router --features stack,testing`.
 
-use palisade::stack::{Candidate, Fallback, ModelPrice, Router};
+use palisade::stack::{Candidate, Fallback, Price, Router};
 use palisade::testing::ScriptedProvider;
 use palisade::{ChatRequest, HeuristicEstimator, Provider, TokenEstimator};
 
@@ -77,11 +77,11 @@ impl Router for ComplexityRouter {
 async fn main() {
     let fallback = Fallback::new([
         Candidate::new(ScriptedProvider::new("opus").with_context_window(200_000))
-            .with_price(ModelPrice::new(15.0, 75.0)),
+            .with_price(Price::new(15.0, 75.0)),
         Candidate::new(ScriptedProvider::new("sonnet").with_context_window(200_000))
-            .with_price(ModelPrice::new(3.0, 15.0)),
+            .with_price(Price::new(3.0, 15.0)),
         Candidate::new(ScriptedProvider::new("haiku").with_context_window(48_000))
-            .with_price(ModelPrice::new(0.8, 4.0)),
+            .with_price(Price::new(0.8, 4.0)),
     ])
     .with_router(ComplexityRouter);
 

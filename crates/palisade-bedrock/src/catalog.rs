@@ -28,6 +28,7 @@
 //! the families, so a newer Sonnet or Opus id not yet listed here still
 //! counts 5×, and a test holds every listed model to its family's rule.
 
+use palisade_core::Price;
 use serde::Serialize;
 
 /// Where a model is in Bedrock's lifecycle.
@@ -41,18 +42,13 @@ pub enum Lifecycle {
     Legacy,
 }
 
-/// Per-million-token list prices in USD.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Prices {
-    /// Input tokens at the normal rate.
-    pub input: f64,
-    /// Output tokens (thinking included).
-    pub output: f64,
-    /// Input tokens written to the prompt cache (5-minute TTL).
-    pub cache_write: f64,
-    /// Input tokens read from the prompt cache.
-    pub cache_read: f64,
-}
+/// The catalog's old price type, before every crate shared
+/// [`palisade_core::Price`] (`input` is now `input_per_mtok`, and so on).
+#[deprecated(
+    since = "0.1.0",
+    note = "use `palisade_core::Price` (fields `input_per_mtok`, …)"
+)]
+pub type Prices = Price;
 
 /// One Claude model on Bedrock.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -65,8 +61,9 @@ pub struct ClaudeModel {
     pub context_window: u32,
     /// Largest `max_tokens` the model accepts.
     pub max_output_tokens: u32,
-    /// List prices.
-    pub prices: Prices,
+    /// List prices (cache writes at the 5-minute rate; the 1-hour rate is
+    /// not listed, so 1-hour writes are charged at it too).
+    pub price: Price,
     /// Quota burndown multiplier for output tokens (see the module docs).
     pub output_burndown: u32,
     /// Whether `thinking: {type: enabled, budget_tokens}` is accepted.
@@ -78,23 +75,14 @@ pub struct ClaudeModel {
 }
 
 impl ClaudeModel {
-    /// The list price of a call's usage, in USD.
+    /// The list price of a call's usage, in USD ([`Price::cost`]).
     pub fn cost_usd(&self, usage: &palisade_core::Usage) -> f64 {
-        let per_token = |tokens: u32, per_million: f64| f64::from(tokens) * per_million / 1e6;
-        per_token(usage.input_tokens, self.prices.input)
-            + per_token(usage.output_tokens, self.prices.output)
-            + per_token(usage.cache_write_tokens, self.prices.cache_write)
-            + per_token(usage.cache_read_tokens, self.prices.cache_read)
+        self.price.cost(usage)
     }
 }
 
-const fn prices(input: f64, output: f64, cache_write: f64, cache_read: f64) -> Prices {
-    Prices {
-        input,
-        output,
-        cache_write,
-        cache_read,
-    }
+const fn prices(input: f64, output: f64, cache_write: f64, cache_read: f64) -> Price {
+    Price::new(input, output).with_cache(cache_read, cache_write)
 }
 
 /// The tiers the catalog lists for Claude models: standard and priority
@@ -109,7 +97,7 @@ pub const MODELS: &[ClaudeModel] = &[
         model_id: "anthropic.claude-opus-4-6-v1",
         context_window: 1_000_000,
         max_output_tokens: 128_000,
-        prices: prices(5.0, 25.0, 6.25, 0.50),
+        price: prices(5.0, 25.0, 6.25, 0.50),
         output_burndown: 5,
         extended_thinking: true,
         service_tiers: CLAUDE_TIERS,
@@ -120,7 +108,7 @@ pub const MODELS: &[ClaudeModel] = &[
         model_id: "anthropic.claude-opus-4-5-20251101-v1:0",
         context_window: 200_000,
         max_output_tokens: 64_000,
-        prices: prices(5.0, 25.0, 6.25, 0.50),
+        price: prices(5.0, 25.0, 6.25, 0.50),
         output_burndown: 5,
         extended_thinking: true,
         service_tiers: CLAUDE_TIERS,
@@ -131,7 +119,7 @@ pub const MODELS: &[ClaudeModel] = &[
         model_id: "anthropic.claude-opus-4-1-20250805-v1:0",
         context_window: 200_000,
         max_output_tokens: 32_000,
-        prices: prices(15.0, 75.0, 18.75, 1.50),
+        price: prices(15.0, 75.0, 18.75, 1.50),
         output_burndown: 5,
         extended_thinking: true,
         service_tiers: CLAUDE_TIERS,
@@ -142,7 +130,7 @@ pub const MODELS: &[ClaudeModel] = &[
         model_id: "anthropic.claude-sonnet-4-6",
         context_window: 1_000_000,
         max_output_tokens: 64_000,
-        prices: prices(3.0, 15.0, 3.75, 0.30),
+        price: prices(3.0, 15.0, 3.75, 0.30),
         output_burndown: 5,
         extended_thinking: true,
         service_tiers: CLAUDE_TIERS,
@@ -153,7 +141,7 @@ pub const MODELS: &[ClaudeModel] = &[
         model_id: "anthropic.claude-sonnet-4-5-20250929-v1:0",
         context_window: 200_000,
         max_output_tokens: 64_000,
-        prices: prices(3.0, 15.0, 3.75, 0.30),
+        price: prices(3.0, 15.0, 3.75, 0.30),
         output_burndown: 5,
         extended_thinking: true,
         service_tiers: CLAUDE_TIERS,
@@ -164,7 +152,7 @@ pub const MODELS: &[ClaudeModel] = &[
         model_id: "anthropic.claude-sonnet-4-20250514-v1:0",
         context_window: 200_000,
         max_output_tokens: 64_000,
-        prices: prices(3.0, 15.0, 3.75, 0.30),
+        price: prices(3.0, 15.0, 3.75, 0.30),
         output_burndown: 5,
         extended_thinking: true,
         service_tiers: CLAUDE_TIERS,
@@ -175,7 +163,7 @@ pub const MODELS: &[ClaudeModel] = &[
         model_id: "anthropic.claude-3-7-sonnet-20250219-v1:0",
         context_window: 200_000,
         max_output_tokens: 64_000,
-        prices: prices(3.0, 15.0, 3.75, 0.30),
+        price: prices(3.0, 15.0, 3.75, 0.30),
         output_burndown: 5,
         extended_thinking: true,
         service_tiers: CLAUDE_TIERS,
@@ -186,7 +174,7 @@ pub const MODELS: &[ClaudeModel] = &[
         model_id: "anthropic.claude-haiku-4-5-20251001-v1:0",
         context_window: 200_000,
         max_output_tokens: 64_000,
-        prices: prices(1.0, 5.0, 1.25, 0.10),
+        price: prices(1.0, 5.0, 1.25, 0.10),
         output_burndown: 1,
         extended_thinking: true,
         service_tiers: CLAUDE_TIERS,
@@ -359,17 +347,24 @@ mod tests {
                 "{}",
                 model.name
             );
-            assert!(model.prices.output > model.prices.input, "{}", model.name);
             assert!(
-                model.prices.cache_read < model.prices.input,
+                model.price.output_per_mtok > model.price.input_per_mtok,
                 "{}",
                 model.name
             );
             assert!(
-                model.prices.cache_write > model.prices.input,
+                model.price.cache_read_per_mtok < model.price.input_per_mtok,
                 "{}",
                 model.name
             );
+            assert!(
+                model.price.cache_write_per_mtok > model.price.input_per_mtok,
+                "{}",
+                model.name
+            );
+        }
+        for model in MODELS {
+            assert_eq!(model.price.check(), Ok(()), "{}", model.name);
         }
         let sonnet = lookup("anthropic.claude-sonnet-4-5-20250929-v1:0").unwrap();
         let cost = sonnet.cost_usd(&Usage::new(1_000_000, 100_000));

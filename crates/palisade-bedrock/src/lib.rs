@@ -89,7 +89,9 @@ mod stream;
 mod telemetry;
 mod tools;
 
-pub use catalog::{ClaudeModel, Lifecycle, Prices};
+#[allow(deprecated)]
+pub use catalog::Prices;
+pub use catalog::{ClaudeModel, Lifecycle};
 pub use config::{BedrockConfig, BedrockConfigError};
 pub use count_tokens::BedrockTokenEstimator;
 pub use env::BedrockEnv;

@@ -71,6 +71,23 @@ impl Price {
             / 1_000_000.0
     }
 
+    /// The cost of token totals summed over many calls (which outgrow a
+    /// [`Usage`]'s `u32` counts), in dollars; cache writes at the 5-minute
+    /// rate.
+    pub fn cost_of_totals(
+        &self,
+        input: u64,
+        output: u64,
+        cache_read: u64,
+        cache_write: u64,
+    ) -> f64 {
+        (input as f64 * self.input_per_mtok
+            + output as f64 * self.output_per_mtok
+            + cache_read as f64 * self.cache_read_per_mtok
+            + cache_write as f64 * self.cache_write_per_mtok)
+            / 1_000_000.0
+    }
+
     /// The most a call with this many input tokens and this output
     /// reservation can cost (input at the dearest input rate, so a budget
     /// reserved from it is never exceeded whatever the cache does).
@@ -103,5 +120,29 @@ impl Price {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_beyond_a_usage_cost_what_their_calls_cost() {
+        let price = Price::new(3.0, 15.0).with_cache(0.3, 3.75);
+        let call = Usage {
+            input_tokens: 1_000_000,
+            output_tokens: 100_000,
+            cache_read_tokens: 2_000_000,
+            cache_write_tokens: 400_000,
+            cache_write_1h_tokens: 0,
+        };
+        let one = price.cost(&call);
+        assert!((one - (3.0 + 1.5 + 0.6 + 1.5)).abs() < 1e-9, "{one}");
+        // 10,000 such calls: totals past u32::MAX tokens.
+        let n = 10_000u64;
+        let totals = price.cost_of_totals(n * 1_000_000, n * 100_000, n * 2_000_000, n * 400_000);
+        assert!((totals - one * n as f64).abs() < 1e-6, "{totals}");
+        assert_eq!(Price::new(1.0, -1.0).check(), Err("output_per_mtok"));
     }
 }

@@ -126,8 +126,10 @@ pub use driver::{NoProgress, ProgressSink};
 pub use failure::{FailureConfig, InjectedError, SlowWindow, Window};
 pub use latency::{CallTiming, LatencyConfig};
 pub use locate::Location;
-pub use model::{ModelConfigError, Price, SimulatedModelConfig};
+pub use model::{ModelConfigError, SimulatedModelConfig, default_price};
 pub use naive::{NaiveClient, NaiveConfig};
+/// The one price type, from `palisade-core` (a scenario model's `price`).
+pub use palisade_core::Price;
 pub use palisade_core::duration::parse as parse_duration;
 pub use palisade_stack::PalisadeConfig;
 pub use provider::{

@@ -2,6 +2,7 @@
 //! lengths, failures and price. This is what a scenario's `[[models]]` entry
 //! and a fake Bedrock server's config hold.
 
+use palisade_core::Price;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -11,74 +12,32 @@ use crate::latency::LatencyConfig;
 use crate::limits::{MAX_PRICE_USD, MAX_TOKENS, count_within, number_within};
 use crate::quota::QuotaConfig;
 
-/// Price per million tokens, in US dollars.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Price {
-    /// Per million input tokens. Default: 3.00.
-    pub input_per_million_usd: f64,
-    /// Per million output tokens. Default: 15.00.
-    pub output_per_million_usd: f64,
-    /// Per million prompt tokens read from the cache. Default: a tenth of
-    /// the input price.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cache_read_per_million_usd: Option<f64>,
-    /// Per million prompt tokens written to the cache. Default: 1.25 times
-    /// the input price.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cache_write_per_million_usd: Option<f64>,
+/// What a model's price is when its table has no `price`: $3 / $15 per
+/// million input / output tokens, cache reads at a tenth of the input rate
+/// and cache writes at 1.25 times it.
+pub fn default_price() -> Price {
+    Price::new(3.0, 15.0).with_cache(0.3, 3.75)
 }
 
-impl Default for Price {
-    fn default() -> Self {
-        Self {
-            input_per_million_usd: 3.0,
-            output_per_million_usd: 15.0,
-            cache_read_per_million_usd: None,
-            cache_write_per_million_usd: None,
+/// Every rate finite, not negative and at most [`MAX_PRICE_USD`]; the error
+/// names the rate (`input_per_mtok`).
+fn validate_price(price: &Price) -> Result<(), (&'static str, String)> {
+    price
+        .check()
+        .map_err(|rate| (rate, "must be a finite number, not negative".to_owned()))?;
+    let rates = [
+        ("input_per_mtok", Some(price.input_per_mtok)),
+        ("output_per_mtok", Some(price.output_per_mtok)),
+        ("cache_read_per_mtok", Some(price.cache_read_per_mtok)),
+        ("cache_write_per_mtok", Some(price.cache_write_per_mtok)),
+        ("cache_write_1h_per_mtok", price.cache_write_1h_per_mtok),
+    ];
+    for (rate, value) in rates {
+        if let Some(v) = value {
+            number_within(v, 0.0, MAX_PRICE_USD).map_err(|e| (rate, e))?;
         }
     }
-}
-
-impl Price {
-    /// Cost in dollars of `input` and `output` tokens.
-    pub fn cost(&self, input: u64, output: u64) -> f64 {
-        self.cost_with_cache(input, output, 0, 0)
-    }
-
-    /// Cost in dollars, prompt-cache reads and writes included.
-    pub fn cost_with_cache(
-        &self,
-        input: u64,
-        output: u64,
-        cache_read: u64,
-        cache_write: u64,
-    ) -> f64 {
-        let read = self
-            .cache_read_per_million_usd
-            .unwrap_or(self.input_per_million_usd * 0.1);
-        let write = self
-            .cache_write_per_million_usd
-            .unwrap_or(self.input_per_million_usd * 1.25);
-        (input as f64 * self.input_per_million_usd
-            + output as f64 * self.output_per_million_usd
-            + cache_read as f64 * read
-            + cache_write as f64 * write)
-            / 1_000_000.0
-    }
-
-    fn validate(&self) -> Result<(), (&'static str, String)> {
-        let check = |key, v: f64| number_within(v, 0.0, MAX_PRICE_USD).map_err(|e| (key, e));
-        check("input_per_million_usd", self.input_per_million_usd)?;
-        check("output_per_million_usd", self.output_per_million_usd)?;
-        if let Some(v) = self.cache_read_per_million_usd {
-            check("cache_read_per_million_usd", v)?;
-        }
-        if let Some(v) = self.cache_write_per_million_usd {
-            check("cache_write_per_million_usd", v)?;
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 /// A simulated model.
@@ -105,8 +64,11 @@ pub struct SimulatedModelConfig {
     /// Failure injection. Default: none.
     #[serde(default)]
     pub failures: FailureConfig,
-    /// Price. Default: $3 / $15 per million input / output tokens.
-    #[serde(default)]
+    /// Price, in `palisade-core`'s [`Price`] (`input_per_mtok`,
+    /// `output_per_mtok`, `cache_read_per_mtok`, `cache_write_per_mtok`;
+    /// the cache rates default to 0 when the table is given). Default:
+    /// [`default_price`].
+    #[serde(default = "default_price")]
     pub price: Price,
 }
 
@@ -131,7 +93,7 @@ impl SimulatedModelConfig {
             latency: LatencyConfig::default(),
             output_tokens: default_output_tokens(),
             failures: FailureConfig::default(),
-            price: Price::default(),
+            price: default_price(),
         }
     }
 
@@ -185,9 +147,7 @@ impl SimulatedModelConfig {
         self.failures
             .validate()
             .map_err(|(f, e)| err(format!("failures.{f}"), e))?;
-        self.price
-            .validate()
-            .map_err(|(f, e)| err(format!("price.{f}"), e))?;
+        validate_price(&self.price).map_err(|(f, e)| err(format!("price.{f}"), e))?;
         Ok(())
     }
 }

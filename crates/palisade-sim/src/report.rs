@@ -224,7 +224,7 @@ impl SystemReport {
                 continue;
             };
             let stats = model_stats.get(i).copied().unwrap_or_default();
-            let model_cost = config.price.cost_with_cache(
+            let model_cost = config.price.cost_of_totals(
                 m.input_tokens,
                 m.output_tokens,
                 m.cache_read_tokens,

@@ -117,3 +117,41 @@ fn validate_checks_a_scenario_changed_in_code() {
     let err = scenario.validate().unwrap_err().to_string();
     assert!(err.contains("`duration`"), "{err}");
 }
+
+/// A model's price is `palisade_core::Price`: its keys, its defaults, and a
+/// bad rate refused by name at its line; the old sim-only keys are refused
+/// as unknown rather than silently ignored.
+#[test]
+fn prices_are_core_prices_checked_by_rate() {
+    let model = "duration = \"2m\"\nclients = 5\n[[models]]\nid = \"sim/a\"\n";
+    let priced = format!(
+        "{model}price = {{ input_per_mtok = 1.0, output_per_mtok = 5.0, cache_write_1h_per_mtok = 2.0 }}\n"
+    );
+    let scenario = Scenario::from_toml_str(&priced, "priced.toml").unwrap();
+    let price: palisade_core::Price = scenario.models[0].price;
+    assert_eq!(
+        price,
+        palisade_core::Price::new(1.0, 5.0).with_cache_write_1h(2.0)
+    );
+    let unpriced = Scenario::from_toml_str(model, "unpriced.toml").unwrap();
+    assert_eq!(unpriced.models[0].price, palisade_sim::default_price());
+
+    for (line, field) in [
+        (
+            "price = { input_per_mtok = 1.0, output_per_mtok = -5.0 }",
+            "models[0].price.output_per_mtok",
+        ),
+        (
+            "price = { input_per_mtok = 2e6, output_per_mtok = 5.0 }",
+            "models[0].price.input_per_mtok",
+        ),
+    ] {
+        let err = refusal(&format!("{model}{line}\n"));
+        assert!(err.contains(field), "{err}");
+        assert!(err.contains("hostile.toml, line 5"), "{err}");
+    }
+    let err = refusal(&format!(
+        "{model}price = {{ input_per_million_usd = 3.0, output_per_million_usd = 15.0 }}\n"
+    ));
+    assert!(err.contains("input_per_million_usd"), "{err}");
+}

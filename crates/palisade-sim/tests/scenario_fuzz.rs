@@ -55,7 +55,7 @@ const SLOTS: &[(&str, &str, Kind)] = &[
         N,
     ),
     (
-        "price = {{ input_per_million_usd = {}, output_per_million_usd = 15 }}",
+        "price = {{ input_per_mtok = {}, output_per_mtok = 15 }}",
         "3",
         N,
     ),

@@ -17,8 +17,8 @@ use palisade_core::{
     async_trait, stream_from_response,
 };
 use palisade_stack::{
-    BudgetConfig, BudgetLayer, Candidate, Fallback, ModelPrice, PriceTable, RetryLayer,
-    RetryPolicy, StackBuilder, TimeoutLayer,
+    BudgetConfig, BudgetLayer, Candidate, Fallback, Price, PriceTable, RetryLayer, RetryPolicy,
+    StackBuilder, TimeoutLayer,
 };
 
 /// Answers at once, with usage, like a provider with no latency.
@@ -132,7 +132,7 @@ fn overhead(c: &mut Criterion) {
             limit_usd: Some(1e9),
             ..BudgetConfig::default()
         },
-        PriceTable::new().with("a", ModelPrice::new(3.0, 15.0)),
+        PriceTable::new().with("a", Price::new(3.0, 15.0)),
     ));
 
     for (name, clock) in [

@@ -1,63 +1,19 @@
-//! Prices and the cost of an answer.
+//! Prices by model and the cost of an answer, in [`palisade_core::Price`]s.
 
 use std::collections::BTreeMap;
 
-use palisade_core::{ChatResponse, Usage};
+use palisade_core::{ChatResponse, Price};
 use serde::{Deserialize, Serialize};
 
-/// What one model charges, in USD per million tokens.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelPrice {
-    /// Input tokens at the normal rate.
-    pub input_per_mtok: f64,
-    /// Output tokens (thinking included).
-    pub output_per_mtok: f64,
-    /// Input tokens read from the prompt cache. Default 0.
-    #[serde(default)]
-    pub cache_read_per_mtok: f64,
-    /// Input tokens written to the prompt cache. Default 0.
-    #[serde(default)]
-    pub cache_write_per_mtok: f64,
-}
+/// The stack's old price type: now [`palisade_core::Price`], the one price
+/// type every crate shares (same TOML keys, plus `cache_write_1h_per_mtok`).
+#[deprecated(since = "0.1.0", note = "use `palisade_core::Price`")]
+pub type ModelPrice = Price;
 
-impl ModelPrice {
-    /// A price with input and output rates only.
-    pub const fn new(input_per_mtok: f64, output_per_mtok: f64) -> Self {
-        Self {
-            input_per_mtok,
-            output_per_mtok,
-            cache_read_per_mtok: 0.0,
-            cache_write_per_mtok: 0.0,
-        }
-    }
-
-    /// Returns a copy with cache read and write rates.
-    pub const fn with_cache(mut self, read_per_mtok: f64, write_per_mtok: f64) -> Self {
-        self.cache_read_per_mtok = read_per_mtok;
-        self.cache_write_per_mtok = write_per_mtok;
-        self
-    }
-
-    /// The cost of `usage` in USD.
-    pub fn cost(&self, usage: &Usage) -> f64 {
-        (f64::from(usage.input_tokens) * self.input_per_mtok
-            + f64::from(usage.output_tokens) * self.output_per_mtok
-            + f64::from(usage.cache_read_tokens) * self.cache_read_per_mtok
-            + f64::from(usage.cache_write_tokens) * self.cache_write_per_mtok)
-            / 1_000_000.0
-    }
-
-    /// The most a request can cost: `input_tokens` at the input rate plus
-    /// `max_tokens` at the output rate.
-    pub fn worst_case(&self, input_tokens: u32, max_tokens: u32) -> f64 {
-        self.cost(&Usage::new(input_tokens, max_tokens))
-    }
-
-    /// Input plus output rate: the order `cheapest_first` routes by.
-    pub fn per_token_sum(&self) -> f64 {
-        self.input_per_mtok + self.output_per_mtok
-    }
+/// Input plus output rate: the order `cheapest_first` routes by and the
+/// measure of [`PriceTable::most_expensive`].
+pub(crate) fn per_token_sum(price: &Price) -> f64 {
+    price.input_per_mtok + price.output_per_mtok
 }
 
 /// Prices by model id (or provider id).
@@ -68,7 +24,7 @@ impl ModelPrice {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct PriceTable {
-    prices: BTreeMap<String, ModelPrice>,
+    prices: BTreeMap<String, Price>,
 }
 
 impl PriceTable {
@@ -78,14 +34,21 @@ impl PriceTable {
     }
 
     /// Returns the table with `price` for `model`.
-    pub fn with(mut self, model: impl Into<String>, price: ModelPrice) -> Self {
+    pub fn with(mut self, model: impl Into<String>, price: Price) -> Self {
         self.insert(model, price);
         self
     }
 
     /// Sets the price of `model`.
-    pub fn insert(&mut self, model: impl Into<String>, price: ModelPrice) {
+    pub fn insert(&mut self, model: impl Into<String>, price: Price) {
         self.prices.insert(model.into(), price);
+    }
+
+    /// Every model id and its price, in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Price)> {
+        self.prices
+            .iter()
+            .map(|(model, price)| (model.as_str(), price))
     }
 
     /// Whether the table has no prices.
@@ -94,7 +57,7 @@ impl PriceTable {
     }
 
     /// The price of `model`.
-    pub fn get(&self, model: &str) -> Option<&ModelPrice> {
+    pub fn get(&self, model: &str) -> Option<&Price> {
         self.prices.get(model).or_else(|| {
             self.prices
                 .iter()
@@ -105,10 +68,10 @@ impl PriceTable {
     }
 
     /// The highest price in the table (by input + output rate).
-    pub fn most_expensive(&self) -> Option<&ModelPrice> {
+    pub fn most_expensive(&self) -> Option<&Price> {
         self.prices
             .values()
-            .max_by(|a, b| a.per_token_sum().total_cmp(&b.per_token_sum()))
+            .max_by(|a, b| per_token_sum(a).total_cmp(&per_token_sum(b)))
     }
 
     /// The cost of `response` in USD, priced by its model, else by the
@@ -125,13 +88,13 @@ impl PriceTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use palisade_core::ProviderId;
+    use palisade_core::{ProviderId, Usage};
 
     #[test]
     fn costs_every_token_class_and_matches_suffixes() {
         let table = PriceTable::new().with(
             "anthropic.claude-sonnet-4",
-            ModelPrice::new(3.0, 15.0).with_cache(0.3, 3.75),
+            Price::new(3.0, 15.0).with_cache(0.3, 3.75),
         );
         let usage = Usage {
             input_tokens: 1_000_000,

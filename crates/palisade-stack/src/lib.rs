@@ -94,10 +94,14 @@ pub use budget::{Budget, BudgetConfig, BudgetExceeded, BudgetLayer};
 pub use builder::{
     CandidateConfig, FactoryError, FallbackStack, StackBuilder, StackConfig, StackConfigError,
 };
-pub use cost::{ModelPrice, PriceTable};
+#[allow(deprecated)]
+pub use cost::ModelPrice;
+pub use cost::PriceTable;
 pub use fallback::{
     Candidate, CandidateProbe, Fallback, FallbackConfig, FallbackError, HedgeConfig,
 };
+/// The one price type, from `palisade-core`.
+pub use palisade_core::Price;
 pub use retry::{Backoff, Jitter, Retry, RetryLayer, RetryPolicy};
 pub use routing::{Router, RoutingStrategy};
 pub use stats::{CandidateSnapshot, StackStats};

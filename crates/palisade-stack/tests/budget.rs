@@ -4,12 +4,12 @@ use std::time::Duration;
 
 use palisade_core::testing::ScriptedProvider;
 use palisade_core::{ChatRequest, ErrorKind, Provider, ProviderExt};
-use palisade_stack::{BudgetConfig, BudgetExceeded, BudgetLayer, ModelPrice, PriceTable};
+use palisade_stack::{BudgetConfig, BudgetExceeded, BudgetLayer, Price, PriceTable};
 
 /// Every scripted `then_text` answer uses 10 input and 5 output tokens:
 /// at $100k / $200k per Mtok that is $1 + $1 = $2 an answer.
 fn prices() -> PriceTable {
-    PriceTable::new().with("m", ModelPrice::new(100_000.0, 200_000.0))
+    PriceTable::new().with("m", Price::new(100_000.0, 200_000.0))
 }
 
 fn model(answers: usize) -> ScriptedProvider {

@@ -82,6 +82,29 @@ fn environment_knobs_set_limits_and_models_come_from_the_provider() {
 }
 
 #[test]
+fn prices_are_core_prices_and_bad_rates_are_named() {
+    let config = StackConfig::from_toml(
+        r#"
+        [[candidates]]
+        id = "a"
+        price = { input_per_mtok = 3.0, output_per_mtok = 15.0, cache_write_1h_per_mtok = 6.0 }
+        [prices]
+        "model-b" = { input_per_mtok = 1.0, output_per_mtok = -5.0 }
+        "#,
+    )
+    .unwrap();
+    let price: palisade_core::Price = config.candidates[0].price.unwrap();
+    assert_eq!(price.cache_write_1h_per_mtok, Some(6.0));
+    assert_eq!(
+        config.validate(),
+        Err(StackConfigError::Invalid {
+            field: "prices.\"model-b\".output_per_mtok".into(),
+            problem: "must be a number of USD, not negative",
+        })
+    );
+}
+
+#[test]
 fn building_reports_what_is_missing() {
     assert_eq!(
         StackBuilder::new(StackConfig::default())

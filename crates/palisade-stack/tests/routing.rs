@@ -5,7 +5,7 @@ use std::time::Duration;
 use palisade_core::testing::{Outcome, ScriptedProvider};
 use palisade_core::{ChatRequest, Provider};
 use palisade_stack::routing::{CheapestFirst, LeastInFlight, LowestLatency, WeightedRandom};
-use palisade_stack::{Candidate, Fallback, ModelPrice, Router, RoutingStrategy};
+use palisade_stack::{Candidate, Fallback, Price, Router, RoutingStrategy};
 
 async fn served(fallback: &Fallback) -> String {
     fallback
@@ -20,8 +20,8 @@ async fn served(fallback: &Fallback) -> String {
 async fn cheapest_first_prefers_the_lowest_price_and_unpriced_last() {
     let fallback = Fallback::new([
         Candidate::new(ScriptedProvider::new("unpriced")),
-        Candidate::new(ScriptedProvider::new("opus")).with_price(ModelPrice::new(15.0, 75.0)),
-        Candidate::new(ScriptedProvider::new("haiku")).with_price(ModelPrice::new(0.8, 4.0)),
+        Candidate::new(ScriptedProvider::new("opus")).with_price(Price::new(15.0, 75.0)),
+        Candidate::new(ScriptedProvider::new("haiku")).with_price(Price::new(0.8, 4.0)),
     ])
     .with_router(CheapestFirst);
     assert_eq!(served(&fallback).await, "haiku");

@@ -5,12 +5,13 @@
 use std::time::Duration;
 
 use palisade_breaker::BreakerConfig;
+use palisade_core::Price;
 use palisade_limit::LimiterConfig;
 use serde::{Deserialize, Serialize};
 
 use super::StackConfigError;
 use crate::budget::BudgetConfig;
-use crate::cost::{ModelPrice, PriceTable};
+use crate::cost::PriceTable;
 use crate::fallback::FallbackConfig;
 use crate::retry::RetryPolicy;
 use crate::routing::RoutingStrategy;
@@ -98,7 +99,7 @@ pub struct CandidateConfig {
     pub context_window: Option<u32>,
     /// Price, overriding the `[prices]` entry for the model.
     #[serde(default)]
-    pub price: Option<ModelPrice>,
+    pub price: Option<Price>,
     /// Rate limits, overriding the stack's `[limit]`.
     #[serde(default)]
     pub limit: Option<LimiterConfig>,
@@ -198,6 +199,23 @@ impl StackConfig {
                 return invalid(
                     format!("candidates.{}.context_window", c.id),
                     "must be at least 1",
+                );
+            }
+        }
+        let prices = self
+            .prices
+            .iter()
+            .map(|(model, price)| (format!("prices.{model:?}"), price))
+            .chain(self.candidates.iter().filter_map(|c| {
+                c.price
+                    .as_ref()
+                    .map(|p| (format!("candidates.{}.price", c.id), p))
+            }));
+        for (at, price) in prices {
+            if let Err(rate) = price.check() {
+                return invalid(
+                    format!("{at}.{rate}"),
+                    "must be a number of USD, not negative",
                 );
             }
         }

@@ -2,9 +2,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use palisade_core::{Provider, ProviderId, Readiness, SharedProvider};
+use palisade_core::{Price, Provider, ProviderId, Readiness, SharedProvider};
 
-use crate::cost::ModelPrice;
 use crate::stats::CandidateSnapshot;
 use crate::stats::candidate::CandidateStats;
 
@@ -44,7 +43,7 @@ pub struct Candidate {
     id: ProviderId,
     model: String,
     weight: f64,
-    price: Option<ModelPrice>,
+    price: Option<Price>,
     context_window: Option<u32>,
     pub(crate) stats: Arc<CandidateStats>,
     probes: Vec<Arc<dyn CandidateProbe>>,
@@ -105,7 +104,7 @@ impl Candidate {
     }
 
     /// Sets the price used for cost stats and `cheapest_first` routing.
-    pub fn with_price(mut self, price: ModelPrice) -> Self {
+    pub fn with_price(mut self, price: Price) -> Self {
         self.price = Some(price);
         self
     }
@@ -144,7 +143,7 @@ impl Candidate {
     }
 
     /// Its price, if configured.
-    pub fn price(&self) -> Option<&ModelPrice> {
+    pub fn price(&self) -> Option<&Price> {
         self.price.as_ref()
     }
 

@@ -5,6 +5,7 @@ use palisade_core::ChatRequest;
 use rand::Rng;
 
 use super::Router;
+use crate::cost::per_token_sum;
 use crate::fallback::Candidate;
 
 /// Configuration order.
@@ -77,7 +78,7 @@ impl Router for CheapestFirst {
         order.extend(0..candidates.len());
         order.sort_by(
             |&a, &b| match (candidates[a].price(), candidates[b].price()) {
-                (Some(x), Some(y)) => x.per_token_sum().total_cmp(&y.per_token_sum()),
+                (Some(x), Some(y)) => per_token_sum(x).total_cmp(&per_token_sum(y)),
                 (Some(_), None) => Ordering::Less,
                 (None, Some(_)) => Ordering::Greater,
                 (None, None) => Ordering::Equal,
