@@ -45,7 +45,7 @@ pub use builder::CircuitBreakerBuilder;
 /// Cheap to clone: clones share one state. Admit a call with
 /// [`try_acquire`](Self::try_acquire) (or [`acquire`](Self::acquire) when a
 /// shared [`BreakerStore`] is configured), then report how it ended on the
-/// [`Permit`]. [`CircuitBreakerLayer`](crate::CircuitBreakerLayer) does both
+/// [`Permit`](crate::Permit). [`CircuitBreakerLayer`](crate::CircuitBreakerLayer) does both
 /// around a [`Provider`](palisade_core::Provider).
 ///
 /// The transition from `Open` to `HalfOpen` happens lazily, on the first
