@@ -3,9 +3,11 @@
 //! counting outcomes and the transitions they cause in `outcome`; sharing with
 //! a fleet in `fleet`; construction in `builder`.
 //!
-//! The submodules extend [`CircuitBreaker`] and depend on this module, never
-//! the other way, so the permit (which reports back to the breaker) sits
-//! between the state here and the admission that creates it.
+//! The submodules add `impl CircuitBreaker` blocks and import from this
+//! module, never the other way (one type's methods still call each other
+//! across the files). That keeps the imports a hierarchy: the permit, which
+//! reports back to the breaker, sits between the state here and the
+//! admission that creates it.
 //!
 //! Two halves with different costs:
 //! - the **closed fast path** — admitting a call and counting its outcome —
