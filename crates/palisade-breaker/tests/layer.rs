@@ -301,3 +301,17 @@ async fn a_started_stream_dropped_late_is_still_ignored() {
     assert_eq!(b.state(), BreakerState::Closed);
     assert_eq!(b.snapshot().consecutive_failures, 0);
 }
+
+/// The layer's provider is `Breaker<P>`, like `RateLimit<P>` or `Retry<P>`;
+/// the old name still compiles, as a deprecated alias of the same type.
+#[tokio::test(start_paused = true)]
+async fn the_wrapper_is_breaker_and_the_old_name_is_an_alias() {
+    let guarded: palisade_breaker::Breaker<ScriptedProvider> = ScriptedProvider::new("model-a")
+        .then_text("ok")
+        .layer(CircuitBreakerLayer::new(breaker(5)));
+    #[allow(deprecated)]
+    let old: palisade_breaker::BreakerProvider<ScriptedProvider> = guarded;
+    let answer = old.complete(ChatRequest::user("hi")).await.unwrap();
+    assert_eq!(answer.text_content(), "ok");
+    assert_eq!(old.breaker().state(), BreakerState::Closed);
+}
