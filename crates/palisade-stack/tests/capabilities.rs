@@ -43,7 +43,7 @@ impl Provider for Stating {
         self.inner.stream(req).await
     }
     fn capabilities(&self) -> Capabilities {
-        self.capabilities.clone()
+        self.capabilities
     }
 }
 
