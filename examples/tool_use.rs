@@ -4,7 +4,7 @@
 //! model is scripted to call the tool first and answer with its result next.
 //!
 //! ```sh
-//! cargo run --example tool_use --features bedrock,fake-bedrock,stack,limit
+//! cargo run --example tool_use --features bedrock,sim
 //! ```
 
 use std::sync::Arc;

@@ -14,6 +14,9 @@
 //! | `ResourceNotFoundException` | 404 | `NotFound` | wrong id, retired model (fallback-eligible) |
 //! | `ValidationException` "…on-demand throughput isn't supported…", "…model identifier is invalid…", "…end of its life…" | 400 | `NotFound` | wrong id or a model that needs an inference profile (fallback-eligible) |
 //! | `ValidationException` "Input is too long…", "…too many tokens…", "…context window / length / limit…" | 400 | `ContextWindowExceeded` | a larger model may fit |
+//! | `ValidationException` "…tools.N.custom.input_schema…" (a tool schema the model rejects) | 400 | `InvalidRequest`, message starting `tools[N].input_schema:` | fix the schema; every model would refuse it |
+//! | `ValidationException` "…messages.I.content.J.image…: image exceeds … maximum" (image too large) | 400 | `InvalidRequest`, message starting `messages[I].content[J]:` | shrink the image |
+//! | `ValidationException` "…service tier … is not supported…" (unsupported tier) | 400 | `InvalidRequest`, message starting `service_tier:` | pick a tier the model offers |
 //! | other `ValidationException`, `ConflictException` | 400 | `InvalidRequest` | every model would refuse it |
 //! | unknown code with 429 | 429 | `Throttled` | |
 //! | unknown code with 503 / 502, 504, 408, 401 / 403, 404, other 5xx, other 4xx | | `Unavailable`, `Timeout`, `Auth`, `NotFound`, `Internal`, `InvalidRequest` | by status |
@@ -90,6 +93,11 @@ pub fn classify(code: Option<&str>, status: Option<u16>, message: &str) -> Error
 /// message: a model id this account cannot call as given, a prompt too long
 /// for the model, or a genuinely bad request.
 fn classify_validation(message: &str) -> ErrorKind {
+    // A rejected field is the request's fault whatever else the message says
+    // ("image exceeds 5 MB maximum" is not a context window).
+    if crate::rejection::rejected_field(message).is_some() {
+        return ErrorKind::InvalidRequest;
+    }
     let message = message.to_ascii_lowercase();
     let wrong_model = [
         "on-demand throughput isn", // ’ or ' follows
@@ -212,7 +220,15 @@ where
             let message = e.message().unwrap_or("").to_owned();
             let kind = classify(code, status, &message);
             let label = code.unwrap_or("unknown error");
-            (kind, format!("{label}: {message}"))
+            // Name the field as the caller's request does, first, so the
+            // error says what to fix.
+            let field = (kind == ErrorKind::InvalidRequest)
+                .then(|| crate::rejection::rejected_field(&message))
+                .flatten();
+            match field {
+                Some(field) => (kind, format!("{field}: {label}: {message}")),
+                None => (kind, format!("{label}: {message}")),
+            }
         }
         SdkError::TimeoutError(_) => (ErrorKind::Timeout, "the call timed out".to_owned()),
         SdkError::DispatchFailure(failure) => {
@@ -382,6 +398,33 @@ mod tests {
                 Some(400),
                 "temperature: must be <= 1"
             ),
+            ErrorKind::InvalidRequest
+        );
+    }
+
+    #[test]
+    fn a_rejected_tool_schema_is_invalid_request() {
+        let m = "The model returned the following errors: tools.0.custom.input_schema: JSON schema is invalid. It must match JSON Schema draft 2020-12 (https://json-schema.org/draft/2020-12).";
+        assert_eq!(
+            classify(Some("ValidationException"), Some(400), m),
+            ErrorKind::InvalidRequest
+        );
+    }
+
+    #[test]
+    fn an_image_too_large_is_invalid_request() {
+        let m = "The model returned the following errors: messages.0.content.1.image.source.base64: image exceeds 5 MB maximum: 5316048 bytes > 5242880 bytes";
+        assert_eq!(
+            classify(Some("ValidationException"), Some(400), m),
+            ErrorKind::InvalidRequest
+        );
+    }
+
+    #[test]
+    fn an_unsupported_tier_is_invalid_request() {
+        let m = "The provided service tier 'flex' is not supported for model anthropic.claude-sonnet-4-5-20250929-v1:0.";
+        assert_eq!(
+            classify(Some("ValidationException"), Some(400), m),
             ErrorKind::InvalidRequest
         );
     }

@@ -83,6 +83,7 @@ mod env;
 pub mod error;
 pub mod profile;
 mod provider;
+mod rejection;
 mod request;
 mod response;
 mod stream;

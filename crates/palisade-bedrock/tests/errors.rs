@@ -327,3 +327,119 @@ impl aws_sdk_bedrockruntime::config::ProvideCredentials for NoCredentials {
         ))
     }
 }
+
+/// A fake serving SONNET with `limits`, a client for it, and the model
+/// behind it (to check it was never called).
+async fn limited(
+    limits: palisade_testkit::bedrock::ModelLimits,
+) -> (
+    palisade_testkit::bedrock::FakeBedrockServer,
+    BedrockProvider,
+    ScriptedProvider,
+) {
+    let model = ScriptedProvider::new("sonnet").then_text("unused");
+    let server = palisade_testkit::bedrock::FakeBedrock::builder()
+        .model(SONNET, model.clone())
+        .model_limits(SONNET, limits)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let provider = client_for(&server, SONNET).await;
+    (server, provider, model)
+}
+
+/// The answer was Bedrock's 400 ValidationException, on the wire.
+fn assert_wire_validation(
+    server: &palisade_testkit::bedrock::FakeBedrockServer,
+    err: &ProviderError,
+) {
+    let request_id = server.last_request().unwrap().request_id;
+    assert_classified(
+        err,
+        ErrorKind::InvalidRequest,
+        400,
+        &request_id,
+        "validation",
+    );
+    assert!(err.message().contains("ValidationException"), "{err}");
+}
+
+#[tokio::test]
+async fn a_tool_schema_the_model_rejects_is_invalid_request_naming_the_tool() {
+    let (server, provider, model) = limited(Default::default()).await;
+    let ok_tool = palisade_core::Tool::new("ok", "fine", serde_json::json!({"type": "object"}));
+    // An object schema (so local validation passes) that is not a JSON
+    // schema: `strin` is no type.
+    let bad_tool = palisade_core::Tool::new(
+        "lookup",
+        "broken schema",
+        serde_json::json!({"type": "object", "properties": {"q": {"type": "strin"}}}),
+    );
+    let err = provider
+        .complete(
+            ChatRequest::user("hi")
+                .with_tool(ok_tool)
+                .with_tool(bad_tool),
+        )
+        .await
+        .unwrap_err();
+    assert_wire_validation(&server, &err);
+    assert!(
+        err.message().starts_with("tools[1].input_schema: "),
+        "{err}"
+    );
+    assert_eq!(model.call_count(), 0);
+}
+
+#[tokio::test]
+async fn an_image_too_large_is_invalid_request_naming_the_block() {
+    use palisade_core::{ContentBlock, ImageFormat, Message, Role};
+    // Under the client's 3.75 MB check, over this model's limit: only the
+    // service can say so.
+    let limits = palisade_testkit::bedrock::ModelLimits::default().max_image_bytes(1_000);
+    let (server, provider, model) = limited(limits).await;
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.resize(2_000, 0);
+    let req = ChatRequest::new(vec![Message::new(
+        Role::User,
+        vec![
+            ContentBlock::text("what is this?"),
+            ContentBlock::image(ImageFormat::Png, &png),
+        ],
+    )]);
+    let err = provider.complete(req).await.unwrap_err();
+    assert_wire_validation(&server, &err);
+    assert!(
+        err.message().starts_with("messages[0].content[1]: "),
+        "{err}"
+    );
+    assert!(err.message().contains("image exceeds"), "{err}");
+    assert_eq!(model.call_count(), 0);
+}
+
+#[tokio::test]
+async fn an_unsupported_tier_is_invalid_request_naming_service_tier() {
+    use palisade_core::{ServiceTier, TierSet};
+    // The catalog says Sonnet 4.5 offers priority; this endpoint does not,
+    // so the refusal comes from the service.
+    let limits =
+        palisade_testkit::bedrock::ModelLimits::default().service_tiers(TierSet::DEFAULT_ONLY);
+    let (server, provider, model) = limited(limits).await;
+    let err = provider
+        .complete(ChatRequest::user("hi").with_service_tier(ServiceTier::Priority))
+        .await
+        .unwrap_err();
+    assert_wire_validation(&server, &err);
+    assert!(err.message().starts_with("service_tier: "), "{err}");
+    assert_eq!(model.call_count(), 0);
+    // The same refusal through ConverseStream, before the first event.
+    let err = match provider
+        .stream(ChatRequest::user("hi").with_service_tier(ServiceTier::Priority))
+        .await
+    {
+        Err(err) => err,
+        Ok(_) => panic!("the stream was opened"),
+    };
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{err}");
+    assert!(err.message().starts_with("service_tier: "), "{err}");
+}

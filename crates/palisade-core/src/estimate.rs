@@ -8,6 +8,7 @@ use async_trait::async_trait;
 
 use crate::content::{ContentBlock, DocumentFormat, MediaSource};
 use crate::request::ChatRequest;
+use crate::tools::Tool;
 
 /// Estimates token counts for requests and text.
 #[async_trait]
@@ -54,20 +55,7 @@ fn heuristic_request_tokens<E: TokenEstimator + ?Sized>(est: &E, req: &ChatReque
     if let Some(system) = &req.system {
         total = total.saturating_add(est.estimate_text(system) + PER_MESSAGE_OVERHEAD);
     }
-    if !req.tools.is_empty() {
-        total = total.saturating_add(TOOL_USE_SYSTEM_PROMPT_TOKENS);
-        for tool in &req.tools {
-            total = total
-                .saturating_add(PER_TOOL_OVERHEAD)
-                .saturating_add(est.estimate_text(&tool.name))
-                .saturating_add(
-                    tool.description
-                        .as_deref()
-                        .map_or(0, |d| est.estimate_text(d)),
-                )
-                .saturating_add(est.estimate_text(&tool.input_schema.to_string()));
-        }
-    }
+    total = total.saturating_add(tool_definition_tokens(est, &req.tools));
     if let Some(output) = &req.structured_output {
         total = total
             .saturating_add(PER_TOOL_OVERHEAD)
@@ -80,6 +68,37 @@ fn heuristic_request_tokens<E: TokenEstimator + ?Sized>(est: &E, req: &ChatReque
         }
     }
     total
+}
+
+/// Estimated tokens of a request's tool definitions, as
+/// [`TokenEstimator::estimate_request`] counts them by default: the tool-use
+/// system prompt once ([`TOOL_USE_SYSTEM_PROMPT_TOKENS`]) plus each tool's
+/// name, description and input schema with a little framing; 0 without tools.
+///
+/// ```
+/// use palisade_core::{HeuristicEstimator, TOOL_USE_SYSTEM_PROMPT_TOKENS, Tool, tool_definition_tokens};
+///
+/// assert_eq!(tool_definition_tokens(&HeuristicEstimator, &[]), 0);
+/// let tool = Tool::new("weather", "Weather in a city", serde_json::json!({"type": "object"}));
+/// assert!(tool_definition_tokens(&HeuristicEstimator, &[tool]) > TOOL_USE_SYSTEM_PROMPT_TOKENS);
+/// ```
+pub fn tool_definition_tokens<E: TokenEstimator + ?Sized>(est: &E, tools: &[Tool]) -> u32 {
+    if tools.is_empty() {
+        return 0;
+    }
+    tools
+        .iter()
+        .fold(TOOL_USE_SYSTEM_PROMPT_TOKENS, |total, tool| {
+            total
+                .saturating_add(PER_TOOL_OVERHEAD)
+                .saturating_add(est.estimate_text(&tool.name))
+                .saturating_add(
+                    tool.description
+                        .as_deref()
+                        .map_or(0, |d| est.estimate_text(d)),
+                )
+                .saturating_add(est.estimate_text(&tool.input_schema.to_string()))
+        })
 }
 
 /// Tokens the Messages API adds for its tool-use system prompt when a

@@ -117,7 +117,7 @@ pub use content::{CachePoint, CacheTtl, ContentBlock, DocumentFormat, ImageForma
 pub use error::{ErrorKind, ErrorOrigin, ProviderError};
 pub use estimate::{
     DEFAULT_IMAGE_TOKENS, HeuristicEstimator, PDF_PAGE_TOKENS, TOOL_USE_SYSTEM_PROMPT_TOKENS,
-    TokenEstimator, block_tokens,
+    TokenEstimator, block_tokens, tool_definition_tokens,
 };
 pub use layer::{Identity, Layer, LayerStack, ProviderExt, Stack};
 pub use price::Price;

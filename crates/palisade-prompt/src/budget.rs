@@ -3,7 +3,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use palisade_core::{HeuristicEstimator, Message, TokenEstimator, block_tokens};
+use palisade_core::{
+    HeuristicEstimator, Message, TokenEstimator, block_tokens, tool_definition_tokens,
+};
 
 use crate::draft::Draft;
 use crate::rendered::{RenderedPrompt, render_text};
@@ -33,7 +35,8 @@ const PER_REQUEST_OVERHEAD: u32 = 3;
 /// Tokens are counted with the budget's [`TokenEstimator`] (by default the
 /// [`HeuristicEstimator`]) the way [`TokenEstimator::estimate_request`]
 /// counts a request by default: every text, plus 4 tokens of framing per
-/// message (the system prompt included) and 3 per request. A fitted prompt's
+/// message (the system prompt included) and 3 per request, plus the
+/// template's tool definitions ([`tool_definition_tokens`]). A fitted prompt's
 /// [`ChatRequest`](palisade_core::ChatRequest) therefore estimates to the
 /// reported count under that estimator.
 ///
@@ -201,12 +204,19 @@ impl TokenBudget {
         kept: &[usize],
     ) -> Cost {
         let user_turn = draft.user_turn(kept);
-        let user_turn_tokens =
-            PER_MESSAGE_OVERHEAD.saturating_add(self.estimator.estimate_text(&user_turn));
+        // Counted as the request will carry it: one text block per piece
+        // between cache points (which cost nothing themselves).
+        let user_turn_tokens = user_turn.pieces().fold(PER_MESSAGE_OVERHEAD, |sum, piece| {
+            sum.saturating_add(self.estimator.estimate_text(piece))
+        });
         let chat = fixed
             .saturating_add(user_turn_tokens)
             .saturating_add(suffix[start]);
-        let text = render_text(draft.system.as_deref(), &draft.history[start..], &user_turn);
+        let text = render_text(
+            draft.system.as_deref(),
+            &draft.history[start..],
+            &user_turn.text,
+        );
         let text = PER_REQUEST_OVERHEAD
             .saturating_add(PER_MESSAGE_OVERHEAD)
             .saturating_add(self.estimator.estimate_text(&text));
@@ -222,7 +232,11 @@ impl TokenBudget {
         let system_tokens = draft.system.as_deref().map_or(0, |system| {
             PER_MESSAGE_OVERHEAD.saturating_add(self.estimator.estimate_text(system))
         });
-        let fixed = PER_REQUEST_OVERHEAD.saturating_add(system_tokens);
+        // The template's tools go with every request (not with the text
+        // rendering, which has no place for them).
+        let fixed = PER_REQUEST_OVERHEAD
+            .saturating_add(system_tokens)
+            .saturating_add(tool_definition_tokens(&*self.estimator, &draft.tools));
         let mut kept = draft.full_lengths();
 
         // History costs from the newest back, so dropping the oldest k

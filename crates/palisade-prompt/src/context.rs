@@ -1,5 +1,7 @@
 //! Context blocks: the data a prompt is about, each in its own tagged block.
 
+use palisade_core::CachePoint;
+
 use crate::toon_context::ContextEncoding;
 
 /// How a context block's body is written, shown to the model as the block's
@@ -34,4 +36,6 @@ pub(crate) struct ContextBlock {
     pub(crate) format: ContextFormat,
     /// How structured data was encoded, for the render report.
     pub(crate) encoding: Option<ContextEncoding>,
+    /// A cache point the block itself carries (its slot may declare one too).
+    pub(crate) cache_point: Option<CachePoint>,
 }

@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use palisade_core::{ContentBlock, Message, Role};
+use palisade_core::{CachePoint, ContentBlock, Message, Role, Tool, ToolChoice};
 
 use crate::budget::BudgetReport;
 use crate::context::ContextFormat;
@@ -17,7 +17,7 @@ use crate::escape::{escape_text, strip_control_characters};
 use crate::inputs::PromptInputs;
 use crate::rendered::RenderedPrompt;
 use crate::section::{push_section, separate_sections};
-use crate::template::PromptTemplate;
+use crate::template::{PromptTemplate, TemplateCachePoints};
 use crate::toon_context::ContextEncoding;
 
 /// A context block placed in the draft, raw (unescaped), so that fitting can
@@ -28,6 +28,33 @@ pub(crate) struct PlacedContext {
     pub(crate) format: ContextFormat,
     pub(crate) raw: String,
     pub(crate) truncatable: bool,
+    /// The cache point after the block (the block's own, else its slot's).
+    pub(crate) cache_point: Option<CachePoint>,
+}
+
+/// The user turn as one text, and where in it (byte offsets, at the end of a
+/// block's closing tag or of the text) cache points go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UserTurn {
+    pub(crate) text: String,
+    pub(crate) cache_points: Vec<(usize, CachePoint)>,
+}
+
+impl UserTurn {
+    /// The text cut at the cache points: the text blocks of the request's
+    /// user message, in order (empty pieces left out).
+    pub(crate) fn pieces(&self) -> impl Iterator<Item = &str> {
+        let mut start = 0;
+        self.cache_points
+            .iter()
+            .map(|(at, _)| *at)
+            .chain([self.text.len()])
+            .filter_map(move |end| {
+                let piece = self.text.get(start..end).unwrap_or_default();
+                start = end;
+                (!piece.is_empty()).then_some(piece)
+            })
+    }
 }
 
 /// A rendered prompt before fitting: authored parts interpolated, context
@@ -42,15 +69,20 @@ pub(crate) struct Draft {
     pub(crate) after_context: String,
     pub(crate) history: Vec<Message>,
     pub(crate) encodings: Vec<ContextEncoding>,
+    pub(crate) tools: Vec<Tool>,
+    pub(crate) tool_choice: Option<ToolChoice>,
+    pub(crate) cache_points: TemplateCachePoints,
 }
 
 impl Draft {
     /// The user turn with context block `i` cut to its first `kept[i]` bytes
     /// (a char boundary; its full length means uncut).
-    pub(crate) fn user_turn(&self, kept: &[usize]) -> String {
+    pub(crate) fn user_turn(&self, kept: &[usize]) -> UserTurn {
         let mut out = self.before_context.clone();
+        let mut cache_points = Vec::new();
         if !self.contexts.is_empty() {
             let mut blocks = String::new();
+            let mut block_ends = Vec::new();
             for (i, block) in self.contexts.iter().enumerate() {
                 if i > 0 {
                     blocks.push('\n');
@@ -59,15 +91,31 @@ impl Draft {
                 let body = truncated_body(&block.raw, keep);
                 let attribute = block.format.attribute().map(|value| ("format", value));
                 push_section(&mut blocks, &block.tag, attribute, &body);
+                if let Some(point) = block.cache_point {
+                    block_ends.push((blocks.len(), point));
+                }
             }
             separate_sections(&mut out);
+            // The blocks start right after `<context>\n`.
+            let blocks_start = out.len() + "<context>\n".len();
+            cache_points.extend(
+                block_ends
+                    .into_iter()
+                    .map(|(end, p)| (blocks_start + end, p)),
+            );
             push_section(&mut out, "context", None, &blocks);
         }
         if !self.after_context.is_empty() {
             separate_sections(&mut out);
             out.push_str(&self.after_context);
         }
-        out
+        if let Some(point) = self.cache_points.user_turn {
+            cache_points.push((out.len(), point));
+        }
+        UserTurn {
+            text: out,
+            cache_points,
+        }
     }
 
     /// Every context block at full length.
@@ -88,7 +136,11 @@ impl Draft {
         RenderedPrompt {
             system: self.system,
             history,
-            user_turn,
+            user_turn: user_turn.text,
+            user_turn_cache_points: user_turn.cache_points,
+            tools: self.tools,
+            tool_choice: self.tool_choice,
+            cache_points: self.cache_points,
             max_tokens,
             encodings: self.encodings,
             budget,
@@ -231,6 +283,9 @@ pub(crate) fn draft(
         after_context,
         history: inputs.history.iter().map(clean_message).collect(),
         encodings,
+        tools: template.tools.clone(),
+        tool_choice: template.tool_choice.clone(),
+        cache_points: template.cache_points,
     })
 }
 
@@ -284,6 +339,7 @@ fn place_contexts(
                 format: block.format,
                 raw: block.body.clone(),
                 truncatable: slot.truncatable,
+                cache_point: block.cache_point.or(slot.cache_point),
             }),
             None if slot.required => {
                 return Err(PromptError::MissingContext {

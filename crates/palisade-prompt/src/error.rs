@@ -72,6 +72,19 @@ pub enum PromptError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The template's tools or cache points would make an invalid request
+    /// (a bad tool name, a duplicate, a tool choice naming no tool, a cache
+    /// point after tools the template does not declare).
+    #[error("template `{template}`: {field}: {message}")]
+    InvalidRequestPart {
+        /// The template.
+        template: String,
+        /// The request field, as `palisade_core::validate` names it
+        /// (`tools[1].name`, `tool_choice.name`, `tools_cache_point`).
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Structured context could not be encoded.
     #[error("context `{name}` could not be encoded: {message}")]
     ContextEncoding {

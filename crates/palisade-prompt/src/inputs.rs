@@ -57,6 +57,7 @@ impl PromptInputs {
             body: text.into(),
             format: ContextFormat::Text,
             encoding: None,
+            cache_point: None,
         });
         self
     }

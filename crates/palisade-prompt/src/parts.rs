@@ -1,6 +1,8 @@
 //! The authored parts of a template that are more than a line of text:
 //! context slots, few-shot examples and the output specification.
 
+use palisade_core::CachePoint;
+
 /// A named context block a template expects its inputs to fill, rendered as
 /// `<name>…</name>` inside the prompt's `<context>` section.
 ///
@@ -16,6 +18,7 @@ pub struct ContextSlot {
     pub(crate) name: String,
     pub(crate) required: bool,
     pub(crate) truncatable: bool,
+    pub(crate) cache_point: Option<CachePoint>,
 }
 
 impl ContextSlot {
@@ -25,6 +28,7 @@ impl ContextSlot {
             name: name.into(),
             required: true,
             truncatable: false,
+            cache_point: None,
         }
     }
 
@@ -45,6 +49,17 @@ impl ContextSlot {
         self
     }
 
+    /// Puts a prompt-cache point right after the block (when it is filled):
+    /// everything up to its closing tag (system prompt, tools, history,
+    /// task, this and the earlier blocks) may be cached, so put stable data
+    /// first and cache after it. Shortened by budget fitting, the block
+    /// keeps its cache point.
+    #[must_use]
+    pub fn with_cache_point(mut self, point: CachePoint) -> Self {
+        self.cache_point = Some(point);
+        self
+    }
+
     /// The block's tag name.
     pub fn name(&self) -> &str {
         &self.name
@@ -58,6 +73,11 @@ impl ContextSlot {
     /// Whether budget fitting may shorten it.
     pub fn is_truncatable(&self) -> bool {
         self.truncatable
+    }
+
+    /// The cache point after the block, if declared.
+    pub fn cache_point(&self) -> Option<CachePoint> {
+        self.cache_point
     }
 }
 

@@ -1,6 +1,8 @@
 //! [`PromptTemplate`]: the named parts of a prompt, parsed once, rendered many
 //! times.
 
+use palisade_core::{CachePoint, ChatRequest, Tool, ToolChoice};
+
 use crate::budget::TokenBudget;
 use crate::draft::draft;
 use crate::error::PromptError;
@@ -20,6 +22,14 @@ use crate::section::TagName;
 ///   when the template takes one, the user's message, in that order, each
 ///   present section separated by a blank line.
 /// - **History** from the inputs goes between them as real turns.
+/// - **Tools** the template declares (with a tool choice) go into the
+///   request as they are, and **cache points** mark what may be cached:
+///   after the system prompt, after the tools, after the history, after a
+///   context block ([`ContextSlot::with_cache_point`]) or after the whole
+///   user turn. Each lands where the request model puts it
+///   ([`ChatRequest::system_cache_point`], [`ChatRequest::tools_cache_point`],
+///   a [`ContentBlock::CachePoint`](palisade_core::ContentBlock::CachePoint)
+///   in a message).
 ///
 /// Authored parts are minijinja templates (see the [`interpolate`
 /// module](crate#interpolation)); they are parsed by
@@ -59,6 +69,18 @@ pub struct PromptTemplate {
     /// Part id of the output instructions and the JSON schema.
     pub(crate) output: Option<(String, Option<String>)>,
     pub(crate) user_message_tag: Option<TagName>,
+    pub(crate) tools: Vec<Tool>,
+    pub(crate) tool_choice: Option<ToolChoice>,
+    pub(crate) cache_points: TemplateCachePoints,
+}
+
+/// The cache points a template declares outside its context blocks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TemplateCachePoints {
+    pub(crate) system: Option<CachePoint>,
+    pub(crate) tools: Option<CachePoint>,
+    pub(crate) history: Option<CachePoint>,
+    pub(crate) user_turn: Option<CachePoint>,
 }
 
 impl PromptTemplate {
@@ -75,6 +97,9 @@ impl PromptTemplate {
             constraints: Vec::new(),
             output: None,
             user_message_tag: None,
+            tools: Vec::new(),
+            tool_choice: None,
+            cache_points: TemplateCachePoints::default(),
         }
     }
 
@@ -93,6 +118,11 @@ impl PromptTemplate {
     /// The context blocks the template reads, in render order.
     pub fn context_slots(&self) -> impl Iterator<Item = &ContextSlot> {
         self.slots.iter().map(|(_, slot)| slot)
+    }
+
+    /// The tools the template declares, in order.
+    pub fn tools(&self) -> &[Tool] {
+        &self.tools
     }
 
     /// The tag the user's latest message is placed in, if the template takes
@@ -132,6 +162,9 @@ pub struct PromptTemplateBuilder {
     constraints: Vec<String>,
     output: Option<OutputSpec>,
     user_message_tag: Option<String>,
+    tools: Vec<Tool>,
+    tool_choice: Option<ToolChoice>,
+    cache_points: TemplateCachePoints,
 }
 
 impl PromptTemplateBuilder {
@@ -191,9 +224,59 @@ impl PromptTemplateBuilder {
         self
     }
 
-    /// Validates names and parses every authored part.
+    /// Declares a tool the model may call; every rendered request carries
+    /// it (and its definition counts against a token budget).
+    pub fn tool(mut self, tool: Tool) -> Self {
+        self.tools.push(tool);
+        self
+    }
+
+    /// How the model picks among the tools (`None` leaves it to the
+    /// provider).
+    pub fn tool_choice(mut self, choice: ToolChoice) -> Self {
+        self.tool_choice = Some(choice);
+        self
+    }
+
+    /// A cache point after the system prompt
+    /// ([`ChatRequest::system_cache_point`]).
+    pub fn cache_after_system(mut self, point: CachePoint) -> Self {
+        self.cache_points.system = Some(point);
+        self
+    }
+
+    /// A cache point after the tool definitions
+    /// ([`ChatRequest::tools_cache_point`]); needs at least one tool.
+    pub fn cache_after_tools(mut self, point: CachePoint) -> Self {
+        self.cache_points.tools = Some(point);
+        self
+    }
+
+    /// A cache point at the end of the last history turn kept (none when no
+    /// history is left), so a conversation's earlier turns are read from
+    /// the cache on the next call.
+    pub fn cache_after_history(mut self, point: CachePoint) -> Self {
+        self.cache_points.history = Some(point);
+        self
+    }
+
+    /// A cache point at the end of the user turn: the whole prompt may be
+    /// cached, for the next turn of the conversation to read.
+    pub fn cache_after_user_turn(mut self, point: CachePoint) -> Self {
+        self.cache_points.user_turn = Some(point);
+        self
+    }
+
+    /// Validates names, tools and cache points, and parses every authored
+    /// part.
     pub fn build(self) -> Result<PromptTemplate, PromptError> {
         let name = self.name;
+        check_tools(
+            &name,
+            &self.tools,
+            self.tool_choice.as_ref(),
+            self.cache_points,
+        )?;
         let mut interpolator = Interpolator::new();
         let mut add = |part: &str, source: String| -> Result<String, PromptError> {
             let id = format!("{name}.{part}");
@@ -250,6 +333,35 @@ impl PromptTemplateBuilder {
             constraints,
             output,
             user_message_tag,
+            tools: self.tools,
+            tool_choice: self.tool_choice,
+            cache_points: self.cache_points,
         })
     }
+}
+
+/// The template's tools and tool choice, checked by the request rules they
+/// will meet (`palisade_core::validate`) so a bad declaration fails at
+/// build, not at every call.
+fn check_tools(
+    template: &str,
+    tools: &[Tool],
+    choice: Option<&ToolChoice>,
+    cache_points: TemplateCachePoints,
+) -> Result<(), PromptError> {
+    let invalid = |field: &str, message: String| PromptError::InvalidRequestPart {
+        template: template.to_owned(),
+        field: field.to_owned(),
+        message,
+    };
+    if cache_points.tools.is_some() && tools.is_empty() {
+        return Err(invalid(
+            "tools_cache_point",
+            "a cache point after the tools needs at least one tool".to_owned(),
+        ));
+    }
+    let mut probe = ChatRequest::user("probe");
+    probe.tools = tools.to_vec();
+    probe.tool_choice = choice.cloned();
+    palisade_core::validate(&probe).map_err(|e| invalid(e.field(), e.message().to_owned()))
 }

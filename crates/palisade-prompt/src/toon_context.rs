@@ -9,6 +9,7 @@
 //! the encoded text is escaped, so a string value containing `</context>`
 //! stays data.
 
+use palisade_core::CachePoint;
 use palisade_toon::PromptFormat;
 use serde::Serialize;
 
@@ -85,7 +86,45 @@ impl PromptInputs {
             body: encoded.text,
             format,
             encoding: Some(encoding.clone()),
+            cache_point: None,
         });
+        Ok(encoding)
+    }
+
+    /// Like [`context_toon`](Self::context_toon), with a prompt-cache point
+    /// right after the block: the prefix up to its closing tag may be cached
+    /// (see [`ContextSlot::with_cache_point`](crate::ContextSlot::with_cache_point)
+    /// for declaring it on the template instead).
+    ///
+    /// ```
+    /// use palisade_core::{CachePoint, ContentBlock};
+    /// use palisade_prompt::{ContextSlot, PromptInputs, PromptTemplate};
+    ///
+    /// let template = PromptTemplate::builder("t")
+    ///     .task("Answer from the records.")
+    ///     .context(ContextSlot::required("records"))
+    ///     .user_message("question")
+    ///     .build()?;
+    /// let mut inputs = PromptInputs::new();
+    /// inputs.context_toon_cached("records", &[[1, 2], [3, 4]], CachePoint::default())?;
+    /// inputs.user_message("Sum?");
+    /// let request = template.render(&inputs)?.into_chat_request();
+    /// let turn = &request.messages[0].content;
+    /// assert!(matches!(turn[1], ContentBlock::CachePoint { .. }));
+    /// assert!(turn[0].as_text().unwrap().ends_with("</records>"));
+    /// # Ok::<(), palisade_prompt::PromptError>(())
+    /// ```
+    pub fn context_toon_cached<T: Serialize + ?Sized>(
+        &mut self,
+        name: impl Into<String>,
+        value: &T,
+        point: CachePoint,
+    ) -> Result<ContextEncoding, PromptError> {
+        let name = name.into();
+        let encoding = self.context_toon(name.clone(), value)?;
+        if let Some(block) = self.contexts.iter_mut().find(|b| b.name == name) {
+            block.cache_point = Some(point);
+        }
         Ok(encoding)
     }
 }

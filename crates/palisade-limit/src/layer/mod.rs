@@ -196,4 +196,10 @@ impl<P: Provider> Provider for RateLimit<P> {
     fn context_window(&self) -> Option<u32> {
         self.inner.context_window()
     }
+
+    // Fallback skips a candidate by what its provider accepts; a layer
+    // that hid it would make every candidate look able to serve anything.
+    fn capabilities(&self) -> palisade_core::Capabilities {
+        self.inner.capabilities()
+    }
 }

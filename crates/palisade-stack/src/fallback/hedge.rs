@@ -38,7 +38,7 @@ impl Fallback {
         loop {
             let launch_hedge = running.is_empty();
             if launch_hedge || (timer.is_elapsed() && running.len() < max_in_flight) {
-                match self.next_admitted(order, &mut next, needed, trail, pass) {
+                match self.next_admitted(req, order, &mut next, needed, trail, pass) {
                     Some(pos) => {
                         if let Some(stop) = self.deadline_passed(req, pass) {
                             return stop;
@@ -107,6 +107,7 @@ impl Fallback {
     /// recording the skips on the way.
     fn next_admitted(
         &self,
+        req: &ChatRequest,
         order: &[usize],
         next: &mut usize,
         needed: u32,
@@ -116,7 +117,7 @@ impl Fallback {
         while *next < order.len() {
             let pos = *next;
             *next += 1;
-            if self.admit(order[pos], needed, trail, pass) {
+            if self.admit(order[pos], req, needed, trail, pass) {
                 return Some(pos);
             }
         }

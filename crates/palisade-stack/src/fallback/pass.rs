@@ -61,7 +61,7 @@ impl Fallback {
     ) -> PassEnd {
         for (pos, &index) in order.iter().enumerate() {
             let candidate = &self.candidates[index];
-            if !self.admit(index, needed, trail, pass) {
+            if !self.admit(index, req, needed, trail, pass) {
                 continue;
             }
             if let Some(stop) = self.deadline_passed(req, pass) {
@@ -112,6 +112,7 @@ impl Fallback {
     pub(crate) fn admit(
         &self,
         index: usize,
+        req: &ChatRequest,
         needed: u32,
         trail: &mut Vec<Attempt>,
         pass: &mut Pass,
@@ -120,6 +121,20 @@ impl Fallback {
             return false;
         }
         let candidate = &self.candidates[index];
+        // A candidate that cannot carry a field the request uses would
+        // refuse it (or drop it): pass it over, saying which field.
+        if let Err(unsupported) = candidate.provider().capabilities().check(req) {
+            CandidateStats::bump(&candidate.stats.skipped_unsupported);
+            telemetry::skipped(&pass.span, candidate.id(), "unsupported", None);
+            trail.push(skip(
+                candidate,
+                SkipReason::Unsupported {
+                    feature: unsupported.feature,
+                    field: unsupported.field,
+                },
+            ));
+            return false;
+        }
         if let Some(window) = candidate.context_window()
             && self.config.context_window_fallback
             && needed > window

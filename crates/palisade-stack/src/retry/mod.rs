@@ -310,4 +310,10 @@ impl<P: Provider> Provider for Retry<P> {
     fn context_window(&self) -> Option<u32> {
         self.inner.context_window()
     }
+
+    // Fallback skips a candidate by what its provider accepts; a layer
+    // that hid it would make every candidate look able to serve anything.
+    fn capabilities(&self) -> palisade_core::Capabilities {
+        self.inner.capabilities()
+    }
 }

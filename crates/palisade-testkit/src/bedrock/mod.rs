@@ -37,7 +37,13 @@
 //! model identifier is invalid." (unless [`FakeBedrockBuilder::any_model`] is
 //! set), and a body that breaks the Converse rules (checked with
 //! [`palisade_core::validate`]) or is not valid JSON gets 400
-//! ValidationException naming the field.
+//! ValidationException naming the field. So does a request the served model
+//! refuses as Bedrock's models do ([`ModelLimits`], per model): a tool whose
+//! input schema is not a JSON schema of an object
+//! (`tools.N.custom.input_schema`), an image over the size limit
+//! (`messages.I.content.J.image.source.base64: image exceeds … MB maximum`),
+//! a service tier the model does not offer (`The provided service tier … is
+//! not supported for model …`).
 //!
 //! Codes and messages a provider cannot express (an unknown code on a 429, a
 //! `ServiceQuotaExceededException`, an exception frame in the middle of a
@@ -73,6 +79,7 @@
 
 mod cache;
 mod fault;
+mod limits;
 mod recording;
 mod routes;
 mod server;
@@ -80,5 +87,6 @@ mod state;
 mod wire;
 
 pub use fault::WireFault;
+pub use limits::{BEDROCK_MAX_IMAGE_BYTES, ModelLimits};
 pub use recording::{Operation, ReceivedRequest};
 pub use server::{FakeBedrock, FakeBedrockBuilder, FakeBedrockServer};

@@ -156,6 +156,12 @@ impl Incoming {
         if self.operation != Operation::CountTokens {
             validate(&request)
                 .map_err(|e| self.refuse(&AwsException::validation(e.to_string())))?;
+            if let Some(refusal) = state
+                .limits(&self.model_id)
+                .refusal(&self.model_id, &request)
+            {
+                return Err(self.refuse(&AwsException::validation(refusal)));
+            }
         }
         Ok((request, provider, mid_stream))
     }

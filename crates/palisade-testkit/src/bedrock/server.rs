@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::fault::WireFault;
+use super::limits::ModelLimits;
 use super::recording::ReceivedRequest;
 use super::routes;
 use super::state::ServerState;
@@ -29,6 +30,7 @@ impl FakeBedrock {
         FakeBedrockBuilder {
             models: BTreeMap::new(),
             any_model: None,
+            limits: BTreeMap::new(),
             estimator: Arc::new(HeuristicEstimator),
         }
     }
@@ -38,6 +40,7 @@ impl FakeBedrock {
 pub struct FakeBedrockBuilder {
     models: BTreeMap<String, SharedProvider>,
     any_model: Option<SharedProvider>,
+    limits: BTreeMap<String, ModelLimits>,
     estimator: Arc<dyn TokenEstimator>,
 }
 
@@ -69,6 +72,14 @@ impl FakeBedrockBuilder {
         self
     }
 
+    /// What `model_id` accepts (service tiers, image size); a request
+    /// beyond it gets Bedrock's 400 ValidationException before the model is
+    /// called. Models without limits set take [`ModelLimits::default`].
+    pub fn model_limits(mut self, model_id: impl Into<String>, limits: ModelLimits) -> Self {
+        self.limits.insert(model_id.into(), limits);
+        self
+    }
+
     /// Counts CountTokens requests with `estimator` instead of the heuristic.
     pub fn token_estimator(mut self, estimator: impl TokenEstimator + 'static) -> Self {
         self.estimator = Arc::new(estimator);
@@ -83,6 +94,7 @@ impl FakeBedrockBuilder {
         let state = Arc::new(ServerState {
             models: self.models,
             any_model: self.any_model,
+            limits: self.limits,
             estimator: self.estimator,
             faults: Mutex::new(HashMap::new()),
             received: Mutex::new(Vec::new()),

@@ -9,12 +9,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use palisade_core::{SharedProvider, TokenEstimator};
 
 use super::fault::WireFault;
+use super::limits::ModelLimits;
 use super::recording::{Operation, ReceivedRequest};
 
 /// Shared between the handle and the request handlers.
 pub(super) struct ServerState {
     pub(super) models: BTreeMap<String, SharedProvider>,
     pub(super) any_model: Option<SharedProvider>,
+    /// What each model accepts; models not listed take the defaults.
+    pub(super) limits: BTreeMap<String, ModelLimits>,
     pub(super) estimator: Arc<dyn TokenEstimator>,
     pub(super) faults: Mutex<HashMap<String, VecDeque<WireFault>>>,
     pub(super) received: Mutex<Vec<ReceivedRequest>>,
@@ -29,6 +32,11 @@ impl ServerState {
             .get(model_id)
             .or(self.any_model.as_ref())
             .cloned()
+    }
+
+    /// What `model_id` accepts.
+    pub(super) fn limits(&self, model_id: &str) -> ModelLimits {
+        self.limits.get(model_id).copied().unwrap_or_default()
     }
 
     /// Takes the first queued fault for `model_id` that applies to `operation`.
