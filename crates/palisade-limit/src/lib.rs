@@ -88,6 +88,7 @@
 )]
 
 mod adaptive;
+mod calibration;
 mod clock;
 mod concurrency;
 mod config;
