@@ -77,7 +77,7 @@ impl Gcra {
     /// calibrated, smaller bucket still takes it when full, as the provider's
     /// own bucket would).
     #[inline]
-    pub(crate) fn capacity(&self) -> u64 {
+    pub(crate) fn max_cost(&self) -> u64 {
         self.base_capacity
     }
 

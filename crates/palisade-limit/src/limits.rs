@@ -84,9 +84,9 @@ impl Limits {
     #[inline]
     pub(crate) fn check_possible(&self, tokens: u64) -> Result<(), Impossible> {
         match &self.tokens {
-            Some(bucket) if tokens > bucket.capacity() => Err(Impossible {
+            Some(bucket) if tokens > bucket.max_cost() => Err(Impossible {
                 limit: LimitKind::Tokens,
-                capacity: bucket.capacity(),
+                capacity: bucket.max_cost(),
             }),
             _ => Ok(()),
         }
