@@ -313,6 +313,44 @@ mod tests {
     }
 
     #[test]
+    fn a_reports_drain_is_given_back_at_its_reset() {
+        // 60 units of 1 s, full; a report says 0 left, full again in 2 s.
+        let mut g = Gcra::new(60, 60 * SEC, 60);
+        g.clamp_available(0, 0, Some(2 * SEC));
+        assert_eq!(g.available(0), 0);
+        // One unit refills in 1 s; the rest comes back at the reset.
+        assert_eq!(g.check(0, 1), Err(SEC));
+        assert_eq!(g.check(0, 10), Err(2 * SEC));
+        let t = g.check(SEC, 1).unwrap();
+        g.commit(SEC, t);
+        g.expire(2 * SEC);
+        // Our own admission since the report still counts.
+        assert_eq!(g.available(2 * SEC), 59);
+
+        // Without a reset the cap lasts until the bucket refills.
+        let mut g = Gcra::new(60, 60 * SEC, 60);
+        g.clamp_available(0, 0, None);
+        assert_eq!(g.check(0, 10), Err(10 * SEC));
+        assert_eq!(g.available(30 * SEC), 30);
+    }
+
+    #[test]
+    fn calibration_shrinks_rate_and_burst_keeping_used_units() {
+        let mut g = Gcra::new(360, 60 * SEC, 360);
+        let t = g.check(0, 20).unwrap();
+        g.commit(0, t);
+        g.set_calibration(0, 1.0 / 3.0);
+        assert_eq!(g.available(0), 100);
+        // 120 a minute: one unit per 0.5 s (a hair more: the unit is rounded
+        // up, never admitting more than the rate).
+        assert_eq!(g.available(SEC), 101);
+        assert_eq!(g.available(SEC + SEC / 1_000), 102);
+        // The configured burst still fits a full bucket.
+        assert_eq!(g.max_cost(), 360);
+        assert!(g.check(1_000 * SEC, 300).is_ok());
+    }
+
+    #[test]
     fn slower_rate_keeps_used_units() {
         let mut g = Gcra::new(100, 100 * SEC, 100);
         let t = g.check(0, 50).unwrap();
