@@ -9,8 +9,8 @@
 //! second without throttles: additive increase, multiplicative decrease.
 //!
 //! A throttle's `retry_after` pauses all admissions until it has passed
-//! (capped by `max_cooldown`), and provider-reported remaining capacity
-//! (rate-limit response headers) lowers what the buckets hold.
+//! (capped by `max_cooldown`). Rate-limit response headers steer the buckets
+//! in or out of adaptive mode (see `calibration.rs`).
 
 use std::time::Duration;
 

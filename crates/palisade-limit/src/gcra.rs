@@ -28,7 +28,11 @@ pub(crate) struct Gcra {
     base_unit: Nanos,
     /// `base_unit` scaled by the adaptive rate (equal to it when not adapting).
     unit: Nanos,
-    /// The most units the bucket holds (its burst).
+    /// The most units the bucket holds as configured (its burst): the
+    /// largest admission it ever takes.
+    base_capacity: u64,
+    /// The most units the bucket holds now: `base_capacity` scaled down by
+    /// the calibration (a provider's smaller limit has a smaller bucket).
     capacity: u64,
     /// `capacity × unit`: how far `tat` may run ahead of now.
     tolerance: Nanos,
@@ -36,6 +40,17 @@ pub(crate) struct Gcra {
     tat: Nanos,
     /// Clamp points, for refunds that give back no more than is due.
     history: SlackHistory,
+    /// The adaptive rate fraction (1 when not adapting).
+    adaptive: f64,
+    /// The fraction of the configured rate the provider's limit allows (1
+    /// until a provider says less).
+    calibrated: f64,
+    /// Drain a provider's report added beyond our own accounting, given back
+    /// at `forgive_at` (the report's reset): a stale `remaining: 0` empties
+    /// the bucket until its reset, never for a whole refill.
+    forgive: Nanos,
+    /// When `forgive` is given back (`Nanos::MAX`: nothing pending).
+    forgive_at: Nanos,
 }
 
 impl Gcra {
@@ -46,17 +61,41 @@ impl Gcra {
         Self {
             base_unit,
             unit: base_unit,
+            base_capacity: capacity,
             capacity,
             tolerance: capacity.saturating_mul(base_unit),
             tat: 0,
             history: SlackHistory::new(),
+            adaptive: 1.0,
+            calibrated: 1.0,
+            forgive: 0,
+            forgive_at: Nanos::MAX,
         }
     }
 
-    /// The most units one admission can ever take.
+    /// The most units one admission can ever take (the configured burst: a
+    /// calibrated, smaller bucket still takes it when full, as the provider's
+    /// own bucket would).
     #[inline]
-    pub(crate) fn capacity(&self) -> u64 {
-        self.capacity
+    pub(crate) fn max_cost(&self) -> u64 {
+        self.base_capacity
+    }
+
+    /// Gives back a provider report's drain once its reset has come. Called
+    /// before every use of the state.
+    #[inline]
+    pub(crate) fn expire(&mut self, now: Nanos) {
+        if now >= self.forgive_at {
+            self.expire_now(now);
+        }
+    }
+
+    #[cold]
+    fn expire_now(&mut self, now: Nanos) {
+        let cut = self.forgive.min(self.tat.saturating_sub(now));
+        self.tat -= cut;
+        self.forgive = 0;
+        self.forgive_at = Nanos::MAX;
     }
 
     /// Whether `n` units fit now: `Ok(new_tat)` to pass to [`commit`], or
@@ -67,14 +106,25 @@ impl Gcra {
     /// [`commit`]: Gcra::commit
     #[inline]
     pub(crate) fn check(&self, now: Nanos, n: u64) -> Result<Nanos, Nanos> {
-        let new_tat = self
-            .tat
-            .max(now)
-            .saturating_add(n.saturating_mul(self.unit));
-        if new_tat - now <= self.tolerance {
+        let cost = n.saturating_mul(self.unit);
+        let new_tat = self.tat.max(now).saturating_add(cost);
+        // A cost above a calibrated bucket (but within the configured one)
+        // fits a full bucket, as in the provider's.
+        let tolerance = self.tolerance.max(cost);
+        if new_tat - now <= tolerance {
             Ok(new_tat)
         } else {
-            Err(new_tat - self.tolerance)
+            Err(self.not_before(new_tat - tolerance))
+        }
+    }
+
+    /// `at`, or earlier when a pending report's drain is given back first.
+    #[inline]
+    fn not_before(&self, at: Nanos) -> Nanos {
+        if self.forgive_at < at {
+            at.saturating_sub(self.forgive).max(self.forgive_at).min(at)
+        } else {
+            at
         }
     }
 
@@ -93,6 +143,7 @@ impl Gcra {
     /// the units credited.
     #[inline]
     pub(crate) fn refund(&mut self, now: Nanos, n: u64, stamp: u64) -> u64 {
+        self.expire(now);
         let full = n.saturating_mul(self.unit);
         let want = full.min(self.tat.saturating_sub(now));
         if want == 0 {
@@ -111,6 +162,7 @@ impl Gcra {
     /// Charges `n` units without a check: an overrun becomes debt that later
     /// admissions wait out.
     pub(crate) fn charge(&mut self, now: Nanos, n: u64) {
+        self.expire(now);
         self.history.record(self.tat.saturating_sub(now));
         self.tat = self
             .tat
@@ -120,7 +172,10 @@ impl Gcra {
 
     /// Units that fit now (negative while in debt).
     pub(crate) fn available(&self, now: Nanos) -> i64 {
-        let used = self.tat.saturating_sub(now);
+        let mut used = self.tat.saturating_sub(now);
+        if now >= self.forgive_at {
+            used -= self.forgive.min(used);
+        }
         let free = i128::from(self.tolerance) - i128::from(used);
         i64::try_from(free / i128::from(self.unit)).unwrap_or(if free < 0 {
             i64::MIN
@@ -130,37 +185,85 @@ impl Gcra {
     }
 
     /// Lowers what the bucket holds to at most `remaining` units (a provider
-    /// reported less capacity left than we think).
-    pub(crate) fn clamp_available(&mut self, now: Nanos, remaining: u64) {
+    /// reported less capacity left than we think). With the report's `reset`
+    /// (time until the provider's bucket is full), the drain this adds
+    /// beyond our own accounting lasts until the reset at most: a provider
+    /// whose window restores sooner than our bucket would refill (a fixed
+    /// window, a stale report) never holds us back for longer than it said.
+    pub(crate) fn clamp_available(&mut self, now: Nanos, remaining: u64, reset: Option<Nanos>) {
+        self.expire(now);
         let used_units = self.capacity.saturating_sub(remaining);
         let floor = now.saturating_add(used_units.saturating_mul(self.unit));
+        // A clamp point: had an earlier reservation taken less, the floor
+        // might have bound (see `slack.rs`).
         self.history.record(self.tat.saturating_sub(floor));
-        self.tat = self.tat.max(floor);
+        if floor <= self.tat {
+            return;
+        }
+        if let Some(reset) = reset {
+            let reset_at = now.saturating_add(reset);
+            let excess = floor.saturating_sub(self.tat.max(reset_at));
+            if excess > 0 {
+                // Several reports pending: the latest reset gives all back.
+                self.forgive = self.forgive.saturating_add(excess);
+                self.forgive_at = if self.forgive_at == Nanos::MAX {
+                    reset_at
+                } else {
+                    self.forgive_at.max(reset_at)
+                };
+            }
+        }
+        self.tat = floor;
     }
 
     /// Scales the refill rate to `fraction` of the configured one (adaptive
     /// mode), keeping the units already used: a slower rate must not make the
     /// bucket look fuller than it is.
     pub(crate) fn set_rate_fraction(&mut self, now: Nanos, fraction: f64) {
-        let fraction = fraction.clamp(1e-6, 1.0);
+        self.adaptive = fraction.clamp(1e-6, 1.0);
+        self.rescale(now);
+    }
+
+    /// Runs the bucket at `fraction` of its configured rate and size (a
+    /// provider's limit below the configured one), keeping the units already
+    /// used.
+    pub(crate) fn set_calibration(&mut self, now: Nanos, fraction: f64) {
+        let fraction = fraction.clamp(1e-9, 1.0);
+        if fraction == self.calibrated {
+            return;
+        }
+        self.calibrated = fraction;
+        self.rescale(now);
+    }
+
+    /// The fraction of the configured rate the calibration allows.
+    pub(crate) fn calibration(&self) -> f64 {
+        self.calibrated
+    }
+
+    fn rescale(&mut self, now: Nanos) {
+        self.expire(now);
         // Float only here, on the rare rate change; admissions stay integer.
-        let unit = ((self.base_unit as f64) / fraction).ceil();
+        let unit = ((self.base_unit as f64) / (self.adaptive * self.calibrated)).ceil();
         let unit = if unit >= u64::MAX as f64 {
             u64::MAX
         } else {
             (unit as u64).max(1)
         };
-        if unit == self.unit {
-            return;
+        // The tiny epsilon keeps 360 × (1/3) at 120, not 119.
+        let capacity = ((self.base_capacity as f64 * self.calibrated) + 1e-6).floor() as u64;
+        self.capacity = capacity.clamp(1, self.base_capacity);
+        if unit != self.unit {
+            let ratio = unit as f64 / self.unit as f64;
+            let scale = |t: Nanos| (t as f64 * ratio).min(u64::MAX as f64) as Nanos;
+            if self.tat > now {
+                self.tat = now.saturating_add(scale(self.tat - now));
+            }
+            self.forgive = scale(self.forgive);
+            self.history.scale(ratio);
+            self.unit = unit;
         }
-        let ratio = unit as f64 / self.unit as f64;
-        if self.tat > now {
-            let used = (self.tat - now) as f64 * ratio;
-            self.tat = now.saturating_add(used.min(u64::MAX as f64) as u64);
-        }
-        self.history.scale(ratio);
-        self.unit = unit;
-        self.tolerance = self.capacity.saturating_mul(unit);
+        self.tolerance = self.capacity.saturating_mul(self.unit);
     }
 }
 
@@ -207,6 +310,44 @@ mod tests {
         g.charge(0, 150);
         assert_eq!(g.available(0), -50);
         assert_eq!(g.check(0, 0), Err(50 * SEC));
+    }
+
+    #[test]
+    fn a_reports_drain_is_given_back_at_its_reset() {
+        // 60 units of 1 s, full; a report says 0 left, full again in 2 s.
+        let mut g = Gcra::new(60, 60 * SEC, 60);
+        g.clamp_available(0, 0, Some(2 * SEC));
+        assert_eq!(g.available(0), 0);
+        // One unit refills in 1 s; the rest comes back at the reset.
+        assert_eq!(g.check(0, 1), Err(SEC));
+        assert_eq!(g.check(0, 10), Err(2 * SEC));
+        let t = g.check(SEC, 1).unwrap();
+        g.commit(SEC, t);
+        g.expire(2 * SEC);
+        // Our own admission since the report still counts.
+        assert_eq!(g.available(2 * SEC), 59);
+
+        // Without a reset the cap lasts until the bucket refills.
+        let mut g = Gcra::new(60, 60 * SEC, 60);
+        g.clamp_available(0, 0, None);
+        assert_eq!(g.check(0, 10), Err(10 * SEC));
+        assert_eq!(g.available(30 * SEC), 30);
+    }
+
+    #[test]
+    fn calibration_shrinks_rate_and_burst_keeping_used_units() {
+        let mut g = Gcra::new(360, 60 * SEC, 360);
+        let t = g.check(0, 20).unwrap();
+        g.commit(0, t);
+        g.set_calibration(0, 1.0 / 3.0);
+        assert_eq!(g.available(0), 100);
+        // 120 a minute: one unit per 0.5 s (a hair more: the unit is rounded
+        // up, never admitting more than the rate).
+        assert_eq!(g.available(SEC), 101);
+        assert_eq!(g.available(SEC + SEC / 1_000), 102);
+        // The configured burst still fits a full bucket.
+        assert_eq!(g.max_cost(), 360);
+        assert!(g.check(1_000 * SEC, 300).is_ok());
     }
 
     #[test]

@@ -97,10 +97,16 @@
 //! throttle's `retry_after` pauses admissions until it has passed, and while
 //! that pause lasts the layer reports
 //! [`Readiness::Unavailable`](palisade_core::Readiness::Unavailable) so a fallback
-//! router can skip the candidate. Providers that report remaining capacity in
-//! response headers can feed it to
-//! [`Limiter::observe_remaining`](crate::Limiter::observe_remaining); the limiter
-//! never believes it has more left than the provider says.
+//! router can skip the candidate.
+//!
+//! Independently of adaptive mode, the provider's rate-limit headers (a
+//! `RateLimitSnapshot` on a response or an error) calibrate the limiter:
+//! [`RateLimitLayer`](crate::RateLimitLayer) hands each to
+//! [`Limiter::observe_rate_limit`](crate::Limiter::observe_rate_limit). A
+//! provider limit below the configured quota becomes its rate and burst, and
+//! `remaining` caps what a bucket holds, until the window's reset at most; the
+//! limiter never believes it has more left than the provider says, and never
+//! admits more than configured.
 //!
 //! ## Keys and sharing
 //!

@@ -87,7 +87,16 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+/// The user guide, `docs/limits.md`, compiled with the doc tests so that its
+/// Rust snippets build and run (those marked `ignore` use the `palisade`
+/// facade, which this crate cannot depend on). Only under `cfg(doctest)`: the
+/// file lives outside the crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/limits.md")]
+mod user_guide {}
+
 mod adaptive;
+mod calibration;
 mod clock;
 mod concurrency;
 mod config;

@@ -303,9 +303,11 @@ impl Limiter {
         }
     }
 
-    /// Feeds provider-reported remaining capacity (rate-limit response
-    /// headers) in adaptive mode: the limiter never believes it has more
-    /// left than the provider says. A no-op outside adaptive mode.
+    /// Feeds provider-reported remaining capacity: the limiter never
+    /// believes it has more left than the provider says. Without a reset
+    /// time the cap lasts until the bucket refills past it; prefer
+    /// [`observe_rate_limit`](Limiter::observe_rate_limit), which knows when
+    /// the provider's window resets. Works with or without adaptive mode.
     pub fn observe_remaining(&self, requests: Option<u64>, tokens: Option<u64>) {
         let shared = &self.shared;
         let now = shared.clock.now();
@@ -314,6 +316,57 @@ impl Limiter {
             .lock()
             .limits
             .observe_remaining(now, requests, tokens);
+    }
+
+    /// Calibrates the limiter from a provider's rate-limit headers (what
+    /// [`RateLimitLayer`](crate::RateLimitLayer) does with every response and
+    /// error that carries them): a provider limit below the configured quota
+    /// becomes the quota's rate and burst (stated, or inferred from
+    /// `remaining` and `reset`), and `remaining` caps what the bucket holds,
+    /// for no longer than `reset`. Requests steer the requests quota, tokens
+    /// the tokens quota (input and output token windows too, the tightest,
+    /// when no combined one is given). Works with or without adaptive mode;
+    /// see `docs/limits.md`, "Calibration from rate-limit headers".
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use palisade_core::http::{RateLimitSnapshot, RateLimitWindow};
+    /// use palisade_limit::{Limiter, LimiterConfig, Quota};
+    ///
+    /// let limiter = Limiter::new(LimiterConfig::default().with_requests(Quota::per_minute(300)))?;
+    /// let snapshot = RateLimitSnapshot {
+    ///     requests: RateLimitWindow {
+    ///         limit: Some(100),
+    ///         remaining: Some(40),
+    ///         reset: Some(Duration::from_secs(36)),
+    ///     },
+    ///     ..RateLimitSnapshot::default()
+    /// };
+    /// limiter.observe_rate_limit(&snapshot);
+    /// let stats = limiter.stats();
+    /// assert_eq!(stats.calibrated_requests, Some(100));
+    /// assert_eq!(stats.requests_available, Some(40));
+    /// # Ok::<(), palisade_limit::ConfigError>(())
+    /// ```
+    pub fn observe_rate_limit(&self, snapshot: &palisade_core::http::RateLimitSnapshot) {
+        let shared = &self.shared;
+        let now = shared.clock.now();
+        let mut core = shared.core.lock();
+        core.last_now = core.last_now.max(now);
+        let changed = core.limits.calibrate(now, snapshot);
+        if changed {
+            tracing::debug!(
+                limiter = %shared.name,
+                requests_per_period = core.limits.calibrated_requests(
+                    shared.config.requests.map_or(0, |q| q.amount)),
+                tokens_per_period = core.limits.calibrated_tokens(
+                    shared.config.tokens.map_or(0, |q| q.amount)),
+                "calibrated to the provider's limit"
+            );
+        }
+        if core.queue.waiting() > 0 && shared.remote.is_none() {
+            shared.dispatch(&mut core, now, None);
+        }
     }
 
     /// Time left of a provider-imposed pause (adaptive mode), if one is in force.
@@ -336,7 +389,8 @@ impl Limiter {
     pub fn stats(&self) -> LimiterStats {
         let shared = &self.shared;
         let now = shared.clock.now();
-        let core = shared.core.lock();
+        let mut core = shared.core.lock();
+        core.limits.expire(now);
         let c = &core.counters;
         LimiterStats {
             name: shared.name.to_string(),
@@ -360,6 +414,14 @@ impl Limiter {
             rate_fraction: core.limits.rate_fraction(),
             throttles: core.limits.throttles(),
             cooldown_secs: core.limits.cooldown_until().saturating_sub(now) as f64 / 1e9,
+            calibrated_requests: shared
+                .config
+                .requests
+                .map(|q| core.limits.calibrated_requests(q.amount)),
+            calibrated_tokens: shared
+                .config
+                .tokens
+                .map(|q| core.limits.calibrated_tokens(q.amount)),
         }
     }
 

@@ -4,7 +4,10 @@
 //! Everything here runs inside the limiter's single critical section, so
 //! "check all, then commit all" is atomic without compare-and-swap loops.
 
+use palisade_core::http::RateLimitSnapshot;
+
 use crate::adaptive::AdaptiveRate;
+use crate::calibration::{LimitEstimate, Observed, map_snapshot};
 use crate::clock::{Nanos, duration_to_nanos};
 use crate::concurrency::ConcurrencyCap;
 use crate::config::LimiterConfig;
@@ -52,12 +55,17 @@ pub(crate) struct Limits {
     /// No admissions before this instant (a provider's `retry_after`).
     cooldown_until: Nanos,
     adaptive: Option<AdaptiveRate>,
+    /// What the provider's rate-limit headers said of each quota.
+    requests_estimate: Option<LimitEstimate>,
+    tokens_estimate: Option<LimitEstimate>,
 }
 
 impl Limits {
     pub(crate) fn new(config: &LimiterConfig) -> Self {
         let gcra =
             |q: &crate::config::Quota| Gcra::new(q.amount, duration_to_nanos(q.period), q.burst());
+        let estimate =
+            |q: &crate::config::Quota| LimitEstimate::new(q.amount, duration_to_nanos(q.period));
         Self {
             requests: config.requests.as_ref().map(gcra),
             tokens: config.tokens.as_ref().map(gcra),
@@ -67,6 +75,8 @@ impl Limits {
                 .adaptive
                 .enabled
                 .then(|| AdaptiveRate::new(&config.adaptive)),
+            requests_estimate: config.requests.as_ref().map(estimate),
+            tokens_estimate: config.tokens.as_ref().map(estimate),
         }
     }
 
@@ -74,9 +84,9 @@ impl Limits {
     #[inline]
     pub(crate) fn check_possible(&self, tokens: u64) -> Result<(), Impossible> {
         match &self.tokens {
-            Some(bucket) if tokens > bucket.capacity() => Err(Impossible {
+            Some(bucket) if tokens > bucket.max_cost() => Err(Impossible {
                 limit: LimitKind::Tokens,
-                capacity: bucket.capacity(),
+                capacity: bucket.max_cost(),
             }),
             _ => Ok(()),
         }
@@ -103,6 +113,7 @@ impl Limits {
         {
             self.set_rate_fraction(now, fraction);
         }
+        self.expire(now);
         // Every check first, with no bookkeeping of which limit binds: the
         // common answer is yes. A no asks `blocked` (the same pure checks
         // again, out of line) which limit binds and until when.
@@ -238,23 +249,61 @@ impl Limits {
         Some(fraction)
     }
 
-    /// The provider reported how much capacity is left (adaptive mode):
-    /// never believe we have more than that.
+    /// The provider reported how much capacity is left: never believe we
+    /// have more than that.
     pub(crate) fn observe_remaining(
         &mut self,
         now: Nanos,
         requests: Option<u64>,
         tokens: Option<u64>,
     ) {
-        if self.adaptive.is_none() {
-            return;
-        }
         if let (Some(g), Some(r)) = (&mut self.requests, requests) {
-            g.clamp_available(now, r);
+            g.clamp_available(now, r, None);
         }
         if let (Some(g), Some(t)) = (&mut self.tokens, tokens) {
-            g.clamp_available(now, t);
+            g.clamp_available(now, t, None);
         }
+    }
+
+    /// Calibrates from a provider's rate-limit headers (see
+    /// `calibration.rs`): the provider's limit, when below the configured
+    /// one, becomes the bucket's rate and size; its remaining capacity caps
+    /// what the bucket holds, until its reset at most. Returns whether a
+    /// bucket's rate changed (waiters may need a new deadline).
+    pub(crate) fn calibrate(&mut self, now: Nanos, snapshot: &RateLimitSnapshot) -> bool {
+        let (requests, tokens) = map_snapshot(snapshot);
+        let mut changed = false;
+        let mut apply =
+            |g: &mut Option<Gcra>, e: &mut Option<LimitEstimate>, seen: Option<Observed>| {
+                let (Some(g), Some(e), Some(seen)) = (g.as_mut(), e.as_mut(), seen) else {
+                    return;
+                };
+                let fraction = e.observe(&seen);
+                if fraction != g.calibration() {
+                    g.set_calibration(now, fraction);
+                    changed = true;
+                }
+                if let Some(remaining) = seen.remaining {
+                    g.clamp_available(now, remaining, seen.reset);
+                }
+            };
+        apply(&mut self.requests, &mut self.requests_estimate, requests);
+        apply(&mut self.tokens, &mut self.tokens_estimate, tokens);
+        changed
+    }
+
+    /// The requests per configured period calibration allows, if limited.
+    pub(crate) fn calibrated_requests(&self, amount: u64) -> u64 {
+        self.requests
+            .as_ref()
+            .map_or(amount, |g| calibrated(amount, g.calibration()))
+    }
+
+    /// The tokens per configured period calibration allows, if limited.
+    pub(crate) fn calibrated_tokens(&self, amount: u64) -> u64 {
+        self.tokens
+            .as_ref()
+            .map_or(amount, |g| calibrated(amount, g.calibration()))
     }
 
     pub(crate) fn set_rate_fraction(&mut self, now: Nanos, fraction: f64) {
@@ -280,6 +329,18 @@ impl Limits {
         self.concurrency.as_ref().map(ConcurrencyCap::max)
     }
 
+    /// Prepares the state for reading at `now` (a report's drain given back
+    /// once its reset has come).
+    #[inline]
+    pub(crate) fn expire(&mut self, now: Nanos) {
+        if let Some(g) = &mut self.requests {
+            g.expire(now);
+        }
+        if let Some(g) = &mut self.tokens {
+            g.expire(now);
+        }
+    }
+
     pub(crate) fn tokens_available(&self, now: Nanos) -> Option<i64> {
         self.tokens.as_ref().map(|g| g.available(now))
     }
@@ -295,4 +356,9 @@ impl Limits {
     pub(crate) fn throttles(&self) -> u64 {
         self.adaptive.as_ref().map_or(0, AdaptiveRate::throttles)
     }
+}
+
+/// `amount` scaled by a calibration fraction, rounded as the bucket is.
+fn calibrated(amount: u64, fraction: f64) -> u64 {
+    ((amount as f64 * fraction + 1e-6).floor() as u64).clamp(1, amount)
 }

@@ -99,6 +99,18 @@ impl LimiterSet {
         }
     }
 
+    /// Calibrates every limiter from a provider's rate-limit headers (see
+    /// [`Limiter::observe_rate_limit`]). The headers describe the quota of the
+    /// key the call was made under, and every limiter of the set admitted
+    /// that call, so each is told; a limiter shared by several keys (an
+    /// account-wide one) is then held to the most recent key's report, which
+    /// errs towards admitting less.
+    pub fn observe_rate_limit(&self, snapshot: &palisade_core::http::RateLimitSnapshot) {
+        for l in &self.limiters {
+            l.observe_rate_limit(snapshot);
+        }
+    }
+
     /// The least ready of the limiters.
     pub fn readiness(&self) -> Readiness {
         self.limiters

@@ -120,4 +120,13 @@ pub struct LimiterStats {
     pub throttles: u64,
     /// Time left of a provider-imposed pause, in seconds (0 if none).
     pub cooldown_secs: f64,
+    /// Requests per configured period in force after calibration from the
+    /// provider's rate-limit headers (the configured amount until a provider
+    /// reports less); `None` without a requests limit.
+    #[serde(default)]
+    pub calibrated_requests: Option<u64>,
+    /// Tokens per configured period in force after calibration; `None`
+    /// without a token limit.
+    #[serde(default)]
+    pub calibrated_tokens: Option<u64>,
 }

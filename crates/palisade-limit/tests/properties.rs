@@ -6,7 +6,10 @@
 //! (b) requests in flight never exceed the concurrency cap;
 //! (c) once every permit is settled or dropped, the limiter returns to full
 //!     capacity (no leaked reservation, slot or queue entry);
-//! (d) cancelling waiting and admitted futures at random leaks nothing.
+//! (d) cancelling waiting and admitted futures at random leaks nothing;
+//! (e) with random provider rate-limit reports (any limit, remaining and
+//!     reset, stale or not) calibrating the limiter meanwhile, (a) and (b)
+//!     still hold: calibration never admits more than the configured limits.
 //!
 //! And: with only a requests quota, the limiter decides exactly like
 //! governor's GCRA on the same quota.
@@ -17,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use palisade_core::Priority;
+use palisade_core::http::{RateLimitSnapshot, RateLimitWindow};
 use palisade_limit::{Cost, LimitError, Limiter, LimiterConfig, Quota};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
@@ -52,6 +56,48 @@ struct Scenario {
     tokens: Option<Quota>,
     max_concurrent: Option<u32>,
     load: Vec<Request>,
+    /// Provider reports fed to the limiter: (at ms, snapshot).
+    reports: Vec<(u64, RateLimitSnapshot)>,
+}
+
+fn window() -> impl Strategy<Value = RateLimitWindow> {
+    (
+        proptest::option::of(0u64..3_000),
+        proptest::option::of(0u64..3_000),
+        proptest::option::of(0u64..120_000),
+    )
+        .prop_map(|(limit, remaining, reset_ms)| RateLimitWindow {
+            limit,
+            remaining,
+            reset: reset_ms.map(Duration::from_millis),
+        })
+}
+
+fn snapshot() -> impl Strategy<Value = RateLimitSnapshot> {
+    (
+        window(),
+        window(),
+        proptest::option::weighted(0.2, window()),
+        proptest::option::weighted(0.2, window()),
+    )
+        .prop_map(|(requests, tokens, input, output)| RateLimitSnapshot {
+            requests,
+            tokens,
+            input_tokens: input.unwrap_or_default(),
+            output_tokens: output.unwrap_or_default(),
+        })
+}
+
+/// A scenario with provider reports arriving over its first minutes.
+fn reported_scenario() -> impl Strategy<Value = Scenario> {
+    (
+        scenario(false),
+        proptest::collection::vec((0u64..200_000, snapshot()), 1..12),
+    )
+        .prop_map(|(mut s, reports)| {
+            s.reports = reports;
+            s
+        })
 }
 
 fn priority() -> impl Strategy<Value = Priority> {
@@ -124,6 +170,7 @@ fn scenario(overruns: bool) -> impl Strategy<Value = Scenario> {
                     tokens,
                     max_concurrent,
                     load,
+                    reports: Vec::new(),
                 }
             })
         })
@@ -158,6 +205,14 @@ fn run(s: &Scenario, overruns: bool) -> Outcome {
         let admitted = Arc::new(Mutex::new(Vec::new()));
         let in_flight = Arc::new(AtomicU32::new(0));
         let max_in_flight = Arc::new(AtomicU32::new(0));
+        let reported = !s.reports.is_empty();
+        for (at_ms, snapshot) in s.reports.clone() {
+            let limiter = limiter.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep_until(start + Duration::from_millis(at_ms)).await;
+                limiter.observe_rate_limit(&snapshot);
+            });
+        }
         let mut tasks = Vec::new();
         for r in s.load.clone() {
             let limiter = limiter.clone();
@@ -182,6 +237,8 @@ fn run(s: &Scenario, overruns: bool) -> Outcome {
                     Err(LimitError::CostExceedsCapacity { .. }) => return,
                     // Deep debt can push the wait past max_wait.
                     Err(LimitError::RateLimited { .. }) if overruns => return,
+                    // A provider's tiny limit can slow admission past max_wait.
+                    Err(LimitError::RateLimited { .. }) if reported => return,
                     Err(e) => panic!("unexpected refusal after {:?}: {e}", start.elapsed()),
                 };
                 let now_in_flight = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
@@ -244,6 +301,14 @@ fn run(s: &Scenario, overruns: bool) -> Outcome {
         assert_eq!(stats.queued_now, 0, "{stats:?}");
         tokio::time::advance(Duration::from_secs(1_000_000)).await;
         let stats = limiter.stats();
+        if reported {
+            // Calibrated buckets are smaller; full means their own size.
+            let admitted = admitted.lock().unwrap().clone();
+            return Outcome {
+                admitted,
+                max_in_flight: max_in_flight.load(Ordering::SeqCst),
+            };
+        }
         if let Some(q) = s.tokens {
             assert_eq!(stats.tokens_available, Some(q.burst() as i64), "{stats:?}");
         }
@@ -296,6 +361,23 @@ proptest! {
     /// (a), (b), (c), (d) with usage never above the reservation.
     #[test]
     fn quotas_hold_and_nothing_leaks(s in scenario(false)) {
+        let out = run(&s, false);
+        if let Some(q) = s.requests {
+            let most = max_window(&out.admitted, q.period, |_| 1);
+            prop_assert!(most <= q.amount + q.burst(), "{most} requests in a window of {q:?}");
+        }
+        if let Some(q) = s.tokens {
+            let most = max_window(&out.admitted, q.period, |a| a.cost);
+            prop_assert!(most <= q.amount + q.burst(), "{most} tokens in a window of {q:?}");
+        }
+        if let Some(cap) = s.max_concurrent {
+            prop_assert!(out.max_in_flight <= cap);
+        }
+    }
+
+    /// (e): (a) and (b) under provider reports calibrating the limiter.
+    #[test]
+    fn calibration_never_over_admits(s in reported_scenario()) {
         let out = run(&s, false);
         if let Some(q) = s.requests {
             let most = max_window(&out.admitted, q.period, |_| 1);

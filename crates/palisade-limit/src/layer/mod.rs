@@ -8,7 +8,10 @@
 //! that succeeds without reporting usage keeps its reservation; one that
 //! fails or is dropped before usage is known follows the limiter's
 //! [`DropRule`](crate::DropRule). A `Throttled` error from the provider (not a
-//! refusal by an inner limiter) is fed to the limiters (adaptive mode).
+//! refusal by an inner limiter) is fed to the limiters (adaptive mode). The
+//! provider's rate-limit headers, on a response or an error (a stream's
+//! error included), calibrate the limiters whether adaptive mode is on or
+//! not (see [`Limiter::observe_rate_limit`](crate::Limiter::observe_rate_limit)).
 
 mod error;
 // The tower shape every Palisade layer shares: `layer/layer.rs` holds the Layer.
@@ -141,6 +144,9 @@ impl<P: Provider> RateLimit<P> {
     }
 
     fn observe_error(&self, err: &ProviderError) {
+        if let Some(snapshot) = err.rate_limit() {
+            self.limiters.observe_rate_limit(snapshot);
+        }
         if is_provider_throttle(err) {
             tracing::debug!(
                 gen_ai.request.model = %self.inner.id(),
@@ -162,6 +168,9 @@ impl<P: Provider> Provider for RateLimit<P> {
         let permits = self.admit(&req).await?;
         match self.inner.complete(req).await {
             Ok(response) => {
+                if let Some(snapshot) = &response.rate_limit {
+                    self.limiters.observe_rate_limit(snapshot);
+                }
                 self.finish(permits, response.usage, Ending::Completed);
                 Ok(response)
             }

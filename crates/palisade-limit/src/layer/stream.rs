@@ -96,6 +96,9 @@ where
             Some(Ok(StreamEvent::Usage(u))) => *this.usage = Some(*u),
             Some(Ok(_)) => {}
             Some(Err(err)) => {
+                if let Some(snapshot) = err.rate_limit() {
+                    this.limiters.observe_rate_limit(snapshot);
+                }
                 if is_provider_throttle(err) {
                     this.limiters.record_throttle(err.retry_after());
                 }
