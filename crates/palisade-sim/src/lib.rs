@@ -92,6 +92,9 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod agent;
+mod agent_report;
+mod agent_run;
 mod arrival;
 mod by_model;
 mod capacity;
@@ -106,6 +109,7 @@ mod naive;
 mod palisade_stack;
 mod percentiles;
 mod probe;
+mod prompt_cache;
 mod provider;
 mod quota;
 mod quota_log;
@@ -119,6 +123,9 @@ mod tally;
 mod text;
 mod timeline;
 
+pub use agent::{AgentWorkload, Conversation, MAX_TOOL_CALLS, MAX_TOOLS};
+pub use agent_report::{AgentModelReport, AgentReport, CacheComparison, render_agent_table};
+pub use agent_run::{compare_cache_points, simulate_agent};
 pub use arrival::{Arrival, ArrivalConfig, Arrivals, PriorityMix, RequestMix, offered_load};
 pub use capacity::Capacity;
 pub use distribution::Distribution;
@@ -130,6 +137,7 @@ pub use model::{ModelConfigError, Price, SimulatedModelConfig};
 pub use naive::{NaiveClient, NaiveConfig};
 pub use palisade_core::duration::parse as parse_duration;
 pub use palisade_stack::PalisadeConfig;
+pub use prompt_cache::{CacheReadQuota, PromptCacheConfig};
 pub use provider::{
     CACHE_READ_TAG, CACHE_WRITE_TAG, OUTPUT_TOKENS_TAG, ProviderStats, SimulatedProvider,
 };

@@ -9,6 +9,7 @@ use crate::distribution::Distribution;
 use crate::failure::FailureConfig;
 use crate::latency::LatencyConfig;
 use crate::limits::{MAX_PRICE_USD, MAX_TOKENS, count_within, number_within};
+use crate::prompt_cache::PromptCacheConfig;
 use crate::quota::QuotaConfig;
 
 /// Price per million tokens, in US dollars.
@@ -108,6 +109,14 @@ pub struct SimulatedModelConfig {
     /// Price. Default: $3 / $15 per million input / output tokens.
     #[serde(default)]
     pub price: Price,
+    /// Prompt caching at the requests' cache points, and how the token
+    /// quota counts cache reads. Default: off.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub prompt_cache: PromptCacheConfig,
+}
+
+fn is_default(cache: &PromptCacheConfig) -> bool {
+    *cache == PromptCacheConfig::default()
 }
 
 fn default_context_window() -> u32 {
@@ -132,6 +141,7 @@ impl SimulatedModelConfig {
             output_tokens: default_output_tokens(),
             failures: FailureConfig::default(),
             price: Price::default(),
+            prompt_cache: PromptCacheConfig::default(),
         }
     }
 
@@ -152,6 +162,12 @@ impl SimulatedModelConfig {
     /// Sets the latency profile.
     pub fn with_latency(mut self, latency: LatencyConfig) -> Self {
         self.latency = latency;
+        self
+    }
+
+    /// Sets the prompt cache.
+    pub fn with_prompt_cache(mut self, prompt_cache: PromptCacheConfig) -> Self {
+        self.prompt_cache = prompt_cache;
         self
     }
 
@@ -188,6 +204,9 @@ impl SimulatedModelConfig {
         self.price
             .validate()
             .map_err(|(f, e)| err(format!("price.{f}"), e))?;
+        self.prompt_cache
+            .validate()
+            .map_err(|(f, e)| err(format!("prompt_cache.{f}"), e))?;
         Ok(())
     }
 }
