@@ -132,10 +132,14 @@ pub fn render_agent_table(runs: &[(&str, &AgentReport)]) -> String {
         rows.push((name.to_owned(), runs.iter().map(|(_, r)| f(r)).collect()));
     };
     row("conversations (completed)", &|r| {
-        format!("{} ({})", r.conversations, r.conversations_completed)
+        format!(
+            "{} ({})",
+            thousands(r.conversations),
+            thousands(r.conversations_completed)
+        )
     });
     row("calls (answered)", &|r| {
-        format!("{} ({})", r.calls, r.calls_completed)
+        format!("{} ({})", thousands(r.calls), thousands(r.calls_completed))
     });
     row("prompt tokens", &|r| thousands(r.prompt_tokens));
     row("  input", &|r| thousands(r.input_tokens));
@@ -146,7 +150,7 @@ pub fn render_agent_table(runs: &[(&str, &AgentReport)]) -> String {
         format!("{:.1}%", r.cache_read_pct)
     });
     row("cost", &|r| format!("${:.2}", r.cost_usd));
-    row("cost per conversation", &|r| {
+    row("cost per completed conversation", &|r| {
         format!("${:.4}", r.cost_per_conversation_usd)
     });
     row("prompt tokens, first → last turn", &|r| match (
