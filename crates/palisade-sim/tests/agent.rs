@@ -128,3 +128,24 @@ fn the_agent_scenario_round_trips_through_toml() {
     let text = toml::to_string(&s).unwrap();
     assert_eq!(Scenario::from_toml_str(&text, "t").unwrap(), s);
 }
+
+/// docs/simulation.md quotes the whole comparison table of the shipped
+/// scenario; it must be what the scenario gives.
+#[test]
+fn the_documented_figures_are_what_the_shipped_scenario_gives() {
+    let docs = include_str!("../../../docs/simulation.md");
+    let full = Scenario::from_toml_str(AGENT_SCENARIO, "scenarios/agent.toml").unwrap();
+    let c = compare_cache_points(&full).unwrap();
+    let table = render_agent_table(&[
+        ("with cache points", &c.with_cache_points),
+        ("without cache points", &c.without_cache_points),
+    ]);
+    let saved = format!(
+        "cache points saved {:.1}% of the cost\n",
+        c.cost_saved_pct()
+    );
+    assert!(
+        docs.contains(&format!("{table}{saved}")),
+        "docs/simulation.md no longer shows what the agent scenario gives; the run gives:\n{table}{saved}"
+    );
+}
