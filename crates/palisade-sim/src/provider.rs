@@ -91,6 +91,10 @@ struct State {
 ///   sizes without building prompt text), else the heuristic estimate;
 ///   output tokens are drawn from the model's distribution, clamped to
 ///   `[1, max_tokens]`.
+/// * **Prompt cache** ([`PromptCacheConfig`](crate::PromptCacheConfig),
+///   off by default): prefixes up to the request's cache points are billed
+///   as cache writes the first time and cache reads within their lifetime,
+///   and the token quota counts the reads as the model's `cache_reads` says.
 ///
 /// Every draw comes from one generator seeded from `(seed, model id)`, and
 /// every wait is tokio time: under paused time the same calls in the same
