@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 mod chat;
 mod fake_bedrock;
 mod simulate;
+mod simulate_agent;
 mod toon;
 
 /// Palisade: resilience tools for applications that call LLMs.

@@ -2,7 +2,8 @@
 //! naive client and the palisade stack, and prints them side by side.
 //!
 //! With no arguments it runs the built-in default scenario
-//! (docs/simulation.md). Exit status: 0 on success; 1 on a bad scenario, a
+//! (docs/simulation.md). A scenario with an `[agent]` workload runs through
+//! the palisade stack alone (the `simulate_agent` module). Exit status: 0 on success; 1 on a bad scenario, a
 //! failed run, or a run that lost requests (one line on stderr; the report
 //! is still printed and says so); 2 on usage errors (from clap).
 
@@ -37,8 +38,12 @@ pub(crate) struct SimulateArgs {
     /// Print the report as JSON (field names in docs/simulation.md).
     #[arg(long)]
     json: bool,
+    /// For a scenario with an `[agent]` workload: run it with cache points
+    /// and without, and print both side by side.
+    #[arg(long, requires = "scenario")]
+    compare_cache_points: bool,
     /// Print the built-in default scenario as TOML and exit.
-    #[arg(long, conflicts_with_all = ["scenario", "duration", "clients", "seed", "json"])]
+    #[arg(long, conflicts_with_all = ["scenario", "duration", "clients", "seed", "json", "compare_cache_points"])]
     print_default: bool,
 }
 
@@ -89,6 +94,13 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
         return fail(&format!("{e}{note}"));
     }
 
+    if scenario.agent.is_some() {
+        return crate::simulate_agent::run(&scenario, args.json, args.compare_cache_points);
+    }
+    if args.compare_cache_points {
+        return fail(&"--compare-cache-points needs a scenario with an [agent] workload");
+    }
+
     let bar = progress_bar(&scenario);
     let report = match &bar {
         Some(bar) => simulate(&scenario, bar),
@@ -109,17 +121,7 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
     } else {
         render_table(&report)
     };
-    let mut stdout = std::io::stdout().lock();
-    let written = match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Ok(()) => Ok(()),
-        // A closed pipe (`| head`) is not an error worth a message.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = written {
+    if let Err(e) = print(&text) {
         return fail(&e);
     }
     match lost_requests(&report) {
@@ -144,7 +146,20 @@ pub(crate) fn lost_requests(report: &SimulationReport) -> Option<String> {
     })
 }
 
-fn fail(error: &dyn std::fmt::Display) -> ExitCode {
+/// Writes `text` to stdout; a closed pipe (`| head`) is not an error worth
+/// a message.
+pub(crate) fn print(text: &str) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+pub(crate) fn fail(error: &dyn std::fmt::Display) -> ExitCode {
     eprintln!("palisade: {error}");
     ExitCode::from(1)
 }

@@ -172,3 +172,75 @@ fn print_default_prints_the_built_in_scenario() {
     assert!(text.contains("name = \"default\""));
     assert!(text.contains("rpm = 50"));
 }
+
+const AGENT_SCENARIO: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../palisade-sim/scenarios/agent.toml"
+);
+
+#[test]
+fn an_agent_scenario_compares_cache_points_side_by_side() {
+    let args = [
+        "simulate",
+        "--scenario",
+        AGENT_SCENARIO,
+        "--duration",
+        "3m",
+        "--compare-cache-points",
+    ];
+    let out = palisade(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = stdout(&out);
+    assert!(
+        table.starts_with("Agent scenario \"agent\" (seed 42)"),
+        "{table}"
+    );
+    assert!(table.contains("with cache points"), "{table}");
+    assert!(table.contains("without cache points"), "{table}");
+    assert!(table.contains("cache points saved"), "{table}");
+
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let a = palisade(&json_args);
+    let b = palisade(&json_args);
+    assert!(a.status.success());
+    assert_eq!(a.stdout, b.stdout, "one seed: byte-identical JSON");
+    let report: serde_json::Value = serde_json::from_slice(&a.stdout).expect("JSON");
+    let with = &report["with_cache_points"];
+    let without = &report["without_cache_points"];
+    assert!(with["cache_read_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(without["cache_read_tokens"], 0);
+    assert!(with["cost_usd"].as_f64().unwrap() < without["cost_usd"].as_f64().unwrap());
+    assert!(
+        with["models"]["sim/claude"]["peak_tpm_used"]
+            .as_u64()
+            .is_some()
+    );
+}
+
+#[test]
+fn an_agent_scenario_alone_runs_as_written_and_the_flag_needs_one() {
+    let out = palisade(&["simulate", "--scenario", AGENT_SCENARIO, "--duration", "2m"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = stdout(&out);
+    assert!(table.contains("with cache points"), "{table}");
+    assert!(!table.contains("without cache points"), "{table}");
+
+    let plain = TempFile::new("toml", "[[models]]\nid = \"sim/a\"\n");
+    let out = palisade(&[
+        "simulate",
+        "--scenario",
+        plain.path(),
+        "--compare-cache-points",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[agent]"));
+}

@@ -70,6 +70,35 @@
 //! assert!(report.naive.throttles_seen_by_provider > 0);
 //! ```
 //!
+//! # An agent workload
+//!
+//! A scenario with an `[agent]` table runs conversations of tool-calling
+//! turns instead; [`compare_cache_points`] runs them with and without
+//! prompt-cache points against models that cache prompt prefixes:
+//!
+//! ```
+//! use palisade_sim::{Scenario, compare_cache_points};
+//!
+//! let scenario = Scenario::from_toml_str(
+//!     r#"
+//!     duration = "2m"
+//!     [agent]
+//!     conversations_per_minute = 4.0
+//!     tool_calls = 3
+//!     [[models]]
+//!     id = "sim/claude"
+//!     quota = { rpm = 100, tpm = 400000, output_burndown = 5.0 }
+//!     prompt_cache = { enabled = true, cache_reads = "released_at_settle" }
+//!     "#,
+//!     "example",
+//! )
+//! .unwrap();
+//! let c = compare_cache_points(&scenario).unwrap();
+//! assert!(c.with_cache_points.cache_read_tokens > 0);
+//! assert_eq!(c.without_cache_points.cache_read_tokens, 0);
+//! assert!(c.with_cache_points.cost_usd < c.without_cache_points.cost_usd);
+//! ```
+//!
 //! `palisade simulate` (the `palisade-cli` crate) runs the built-in default
 //! scenario ([`Scenario::builtin`]); `docs/simulation.md` documents it, the
 //! report's fields, and the measured figures.
@@ -84,6 +113,8 @@
 //! | [`NaiveClient`] | the baseline: AWS SDK standard retry mode, then the next model |
 //! | [`PalisadeConfig`] | the stack under test: derived from a few knobs, or a whole `palisade-stack` config |
 //! | [`simulate`], [`SimulationReport`], [`render_table`] | run both systems and compare them |
+//! | [`AgentWorkload`], [`simulate_agent`], [`compare_cache_points`], [`AgentReport`], [`render_agent_table`] | an agent workload (`[agent]`: conversations of tool-calling turns whose context grows) through the palisade stack, with and without prompt-cache points: tokens, cost, quota use |
+//! | [`PromptCacheConfig`], [`CacheReadQuota`] | a model's prompt cache (`[models.prompt_cache]`) and how its token quota counts cache reads |
 //! | [`Capacity`] | the quota-bound goodput a perfect client would reach |
 //! | [`limits`] | the range of every number a scenario may hold |
 
@@ -92,6 +123,9 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod agent;
+mod agent_report;
+mod agent_run;
 mod arrival;
 mod by_model;
 mod capacity;
@@ -106,6 +140,7 @@ mod naive;
 mod palisade_stack;
 mod percentiles;
 mod probe;
+mod prompt_cache;
 mod provider;
 mod quota;
 mod quota_log;
@@ -119,6 +154,9 @@ mod tally;
 mod text;
 mod timeline;
 
+pub use agent::{AgentWorkload, Conversation, MAX_TOOL_CALLS, MAX_TOOLS};
+pub use agent_report::{AgentModelReport, AgentReport, CacheComparison, render_agent_table};
+pub use agent_run::{compare_cache_points, simulate_agent};
 pub use arrival::{Arrival, ArrivalConfig, Arrivals, PriorityMix, RequestMix, offered_load};
 pub use capacity::Capacity;
 pub use distribution::Distribution;
@@ -132,6 +170,7 @@ pub use naive::{NaiveClient, NaiveConfig};
 pub use palisade_core::Price;
 pub use palisade_core::duration::parse as parse_duration;
 pub use palisade_stack::PalisadeConfig;
+pub use prompt_cache::{CacheReadQuota, PromptCacheConfig};
 pub use provider::{
     CACHE_READ_TAG, CACHE_WRITE_TAG, OUTPUT_TOKENS_TAG, ProviderStats, SimulatedProvider,
 };

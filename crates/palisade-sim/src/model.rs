@@ -10,6 +10,7 @@ use crate::distribution::Distribution;
 use crate::failure::FailureConfig;
 use crate::latency::LatencyConfig;
 use crate::limits::{MAX_PRICE_USD, MAX_TOKENS, count_within, number_within};
+use crate::prompt_cache::PromptCacheConfig;
 use crate::quota::QuotaConfig;
 
 /// What a model's price is when its table has no `price`: $3 / $15 per
@@ -70,6 +71,14 @@ pub struct SimulatedModelConfig {
     /// [`default_price`].
     #[serde(default = "default_price")]
     pub price: Price,
+    /// Prompt caching at the requests' cache points, and how the token
+    /// quota counts cache reads. Default: off.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub prompt_cache: PromptCacheConfig,
+}
+
+fn is_default(cache: &PromptCacheConfig) -> bool {
+    *cache == PromptCacheConfig::default()
 }
 
 fn default_context_window() -> u32 {
@@ -94,6 +103,7 @@ impl SimulatedModelConfig {
             output_tokens: default_output_tokens(),
             failures: FailureConfig::default(),
             price: default_price(),
+            prompt_cache: PromptCacheConfig::default(),
         }
     }
 
@@ -114,6 +124,12 @@ impl SimulatedModelConfig {
     /// Sets the latency profile.
     pub fn with_latency(mut self, latency: LatencyConfig) -> Self {
         self.latency = latency;
+        self
+    }
+
+    /// Sets the prompt cache.
+    pub fn with_prompt_cache(mut self, prompt_cache: PromptCacheConfig) -> Self {
+        self.prompt_cache = prompt_cache;
         self
     }
 
@@ -148,6 +164,9 @@ impl SimulatedModelConfig {
             .validate()
             .map_err(|(f, e)| err(format!("failures.{f}"), e))?;
         validate_price(&self.price).map_err(|(f, e)| err(format!("price.{f}"), e))?;
+        self.prompt_cache
+            .validate()
+            .map_err(|(f, e)| err(format!("prompt_cache.{f}"), e))?;
         Ok(())
     }
 }

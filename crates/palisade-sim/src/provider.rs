@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use crate::latency::CallTiming;
 use crate::model::{ModelConfigError, SimulatedModelConfig};
+use crate::prompt_cache::{self, PromptCache};
 use crate::quota::{QuotaExceeded, QuotaLedger, ReservationId};
 use crate::quota_log::QuotaLog;
 use crate::rng::{SimRng, rng_for};
@@ -69,6 +70,8 @@ struct State {
     ledger: QuotaLedger,
     rng: SimRng,
     stats: ProviderStats,
+    /// Prompt prefixes cached at cache points (when the model caches).
+    cache: PromptCache,
 }
 
 /// A simulated model with Bedrock's quota semantics.
@@ -88,6 +91,10 @@ struct State {
 ///   sizes without building prompt text), else the heuristic estimate;
 ///   output tokens are drawn from the model's distribution, clamped to
 ///   `[1, max_tokens]`.
+/// * **Prompt cache** ([`PromptCacheConfig`](crate::PromptCacheConfig),
+///   off by default): prefixes up to the request's cache points are billed
+///   as cache writes the first time and cache reads within their lifetime,
+///   and the token quota counts the reads as the model's `cache_reads` says.
 ///
 /// Every draw comes from one generator seeded from `(seed, model id)`, and
 /// every wait is tokio time: under paused time the same calls in the same
@@ -111,8 +118,11 @@ impl fmt::Debug for SimulatedProvider {
 struct Plan {
     reservation: ReservationId,
     usage: Usage,
-    /// Every prompt token (what the quota counts as input).
+    /// Every prompt token.
     prompt: u32,
+    /// The prompt tokens the quota counts at settlement (cache reads are
+    /// left out where the model's quota does not count them).
+    quota_prompt: u32,
     output: u32,
     max_tokens: u32,
     timing: CallTiming,
@@ -165,6 +175,7 @@ impl SimulatedProvider {
             ledger: QuotaLedger::new(config.quota.clone()),
             rng: rng_for(seed, &format!("model:{}", config.id)),
             stats: ProviderStats::default(),
+            cache: PromptCache::default(),
         };
         Ok(Self {
             shared: Arc::new(Shared {
@@ -187,6 +198,12 @@ impl SimulatedProvider {
         self.shared.lock().stats
     }
 
+    /// Tokens its token quota counts now: the charges of the calls started
+    /// in the last window, settled or still reserved.
+    pub fn quota_tokens_in_window(&self) -> u64 {
+        self.shared.lock().ledger.tokens_in_window(Instant::now())
+    }
+
     /// Admits the call or says why not (and how long the refusal takes).
     async fn admit(&self, req: &ChatRequest) -> Result<Plan, (Duration, ProviderError)> {
         let shared = &self.shared;
@@ -194,10 +211,16 @@ impl SimulatedProvider {
         // The explicit estimate is every prompt token; tags say how many of
         // them the cache served or stored.
         let prompt = HeuristicEstimator.input_tokens(req).await;
-        let cache_read = tag_number(req, CACHE_READ_TAG).unwrap_or(0).min(prompt);
-        let cache_write = tag_number(req, CACHE_WRITE_TAG)
+        let caching = config.prompt_cache;
+        let prefixes = if caching.enabled {
+            prompt_cache::prefixes(req).await
+        } else {
+            Vec::new()
+        };
+        let tagged_read = tag_number(req, CACHE_READ_TAG).unwrap_or(0).min(prompt);
+        let tagged_write = tag_number(req, CACHE_WRITE_TAG)
             .unwrap_or(0)
-            .min(prompt - cache_read);
+            .min(prompt - tagged_read);
         let input = prompt;
         let now = Instant::now();
         let since_epoch = now.saturating_duration_since(shared.epoch);
@@ -228,7 +251,18 @@ impl SimulatedProvider {
                 shared.error(ErrorKind::ContextWindowExceeded, 400, msg),
             ));
         }
-        let reserve = config.quota.charge(input, req.max_tokens);
+        // A request with cache points meets the model's own cache; one
+        // without says (by its tags) what a recorded call's cache did.
+        let (cache_read, cache_write, cache_write_1h) = if prefixes.is_empty() {
+            (tagged_read, tagged_write, 0)
+        } else {
+            let used = state.cache.lookup(now, &prefixes, &caching, prompt);
+            (used.read, used.write, used.write_1h)
+        };
+        let uncached = prompt - cache_read;
+        let quota_input = uncached + caching.cache_reads.at_admission(cache_read);
+        let quota_prompt = uncached + caching.cache_reads.at_settlement(cache_read);
+        let reserve = config.quota.charge(quota_input, req.max_tokens);
         if config.quota.tpm.is_some_and(|tpm| reserve > tpm) {
             state.stats.rejected_too_large += 1;
             let msg = format!(
@@ -265,6 +299,7 @@ impl SimulatedProvider {
             }
         };
         state.stats.admitted += 1;
+        state.cache.store(now, &prefixes, &caching);
         let slowdown = config.failures.slowdown_at(since_epoch);
         let State { rng, .. } = &mut *state;
         let max_tokens = req.max_tokens.max(1);
@@ -278,12 +313,13 @@ impl SimulatedProvider {
             output_tokens: output,
             cache_read_tokens: cache_read,
             cache_write_tokens: cache_write,
-            cache_write_1h_tokens: 0,
+            cache_write_1h_tokens: cache_write_1h,
         };
         Ok(Plan {
             reservation,
             usage,
             prompt,
+            quota_prompt,
             output,
             max_tokens,
             timing,
@@ -299,6 +335,7 @@ impl SimulatedProvider {
             reservation: plan.reservation,
             usage: plan.usage,
             prompt: plan.prompt,
+            quota_prompt: plan.quota_prompt,
             output: plan.output,
             timing: plan.timing,
             started: Instant::now(),
@@ -345,6 +382,7 @@ pub(crate) struct OpenCall {
     reservation: ReservationId,
     usage: Usage,
     prompt: u32,
+    quota_prompt: u32,
     output: u32,
     timing: CallTiming,
     started: Instant,
@@ -392,7 +430,7 @@ impl Drop for OpenCall {
                 .timing
                 .tokens_by(now.saturating_duration_since(self.started), self.output),
         };
-        let charge = self.shared.config.quota.charge(self.prompt, output);
+        let charge = self.shared.config.quota.charge(self.quota_prompt, output);
         let mut state = self.shared.lock();
         state.ledger.settle(now, self.reservation, charge);
         if let Some(log) = &self.shared.quota_log {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::agent::AgentWorkload;
 use crate::arrival::{ArrivalConfig, Arrivals, RequestMix, offered_load};
 use crate::limits::{
     MAX_CLIENTS, MAX_DURATION, MAX_EXPECTED_REQUESTS, MAX_RATE_PER_CLIENT_PER_MIN, MAX_TOKENS,
@@ -56,6 +57,12 @@ pub struct Scenario {
     /// The palisade stack under test.
     #[serde(default)]
     pub palisade: PalisadeConfig,
+    /// An agent workload (conversations of tool-calling turns) instead of
+    /// the independent requests of `clients`, `arrivals` and `requests`;
+    /// run by [`simulate_agent`](crate::simulate_agent) and
+    /// [`compare_cache_points`](crate::compare_cache_points). Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentWorkload>,
 }
 
 fn default_name() -> String {
@@ -227,6 +234,11 @@ impl Scenario {
         self.palisade
             .validate()
             .map_err(|(f, e)| (format!("palisade.{f}"), e))?;
+        if let Some(agent) = &self.agent {
+            agent
+                .validate(self.duration.as_secs_f64() / 60.0)
+                .map_err(|(f, e)| (format!("agent.{f}"), e))?;
+        }
         if let Some(stack) = &self.palisade.stack {
             for (i, candidate) in stack.candidates.iter().enumerate() {
                 if !ids.contains(candidate.id.as_str()) {

@@ -80,6 +80,13 @@ pub(crate) fn simulate_load(
     scenario
         .validate()
         .map_err(|e| SimulationError::new("scenario", e.to_string()))?;
+    if scenario.agent.is_some() {
+        return Err(SimulationError::new(
+            "scenario",
+            "has an [agent] workload: run it with `simulate_agent` or \
+             `compare_cache_points` (`palisade simulate` does so by itself)",
+        ));
+    }
     if matches!(load, Load::Trace(_)) && scenario.palisade.stack.is_some() {
         return Err(SimulationError::new(
             "trace",
