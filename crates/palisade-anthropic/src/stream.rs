@@ -256,3 +256,96 @@ where
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn run(sse: &str) -> Vec<Result<StreamEvent, ProviderError>> {
+        let chunks: Vec<Result<bytes::Bytes, std::io::Error>> =
+            vec![Ok(bytes::Bytes::from(sse.to_owned()))];
+        events(
+            futures_util::stream::iter(chunks),
+            ProviderId::new("anthropic/test"),
+            Some("req_1".into()),
+            None,
+        )
+        .collect()
+        .await
+    }
+
+    fn frame(data: &str) -> String {
+        format!("event: x\ndata: {data}\n\n")
+    }
+
+    #[tokio::test]
+    async fn unknown_events_and_pings_are_ignored() {
+        let sse = [
+            frame(r#"{"type":"message_start","message":{"model":"m","usage":{"input_tokens":3,"output_tokens":1,"service_tier":"priority"}}}"#),
+            frame(r#"{"type":"ping"}"#),
+            frame(r#"{"type":"something_new","x":1}"#),
+            frame(r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#),
+            frame(r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}"#),
+            frame(r#"{"type":"content_block_delta","index":0,"delta":{"type":"citations_delta","citation":{}}}"#),
+            frame(r#"{"type":"content_block_stop","index":0}"#),
+            frame(r#"{"type":"message_delta","delta":{"stop_reason":"refusal"},"usage":{"output_tokens":7,"cache_read_input_tokens":2}}"#),
+            frame(r#"{"type":"message_stop"}"#),
+        ]
+        .concat();
+        let events: Vec<StreamEvent> = run(&sse).await.into_iter().map(Result::unwrap).collect();
+        assert_eq!(
+            events,
+            vec![
+                StreamEvent::ServiceTier {
+                    tier: palisade_core::ServiceTier::Priority
+                },
+                StreamEvent::TextDelta { text: "hi".into() },
+                StreamEvent::BlockStop,
+                StreamEvent::Usage(palisade_core::Usage::new(3, 7).with_cache(2, 0)),
+                StreamEvent::Stop {
+                    reason: StopReason::ContentFiltered
+                },
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_delta_for_an_unstarted_block_is_an_internal_error() {
+        let sse = [
+            frame(r#"{"type":"message_start","message":{"usage":{"input_tokens":1}}}"#),
+            frame(r#"{"type":"content_block_delta","index":3,"delta":{"type":"text_delta","text":"x"}}"#),
+        ]
+        .concat();
+        let events = run(&sse).await;
+        let err = events.last().unwrap().as_ref().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Internal);
+        assert_eq!(err.request_id(), Some("req_1"));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_error_type_mid_stream_is_internal_and_known_ones_are_typed() {
+        for (kind, expected) in [
+            ("overloaded_error", ErrorKind::Overloaded),
+            ("rate_limit_error", ErrorKind::Throttled),
+            ("api_error", ErrorKind::Internal),
+            ("brand_new_error", ErrorKind::Internal),
+        ] {
+            let sse = frame(&format!(
+                r#"{{"type":"error","error":{{"type":"{kind}","message":"m"}}}}"#
+            ));
+            let events = run(&sse).await;
+            assert_eq!(events.len(), 1);
+            assert_eq!(events[0].as_ref().unwrap_err().kind(), expected, "{kind}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_without_message_stop_is_a_network_error() {
+        let sse = frame(r#"{"type":"message_start","message":{"usage":{"input_tokens":1}}}"#);
+        let events = run(&sse).await;
+        assert_eq!(
+            events.last().unwrap().as_ref().unwrap_err().kind(),
+            ErrorKind::Network
+        );
+    }
+}

@@ -27,7 +27,7 @@
 //! | `anthropic-version` missing or unknown | 400 `invalid_request_error` |
 //! | a fault ([`Fault`]) | its answer (429, 529 `overloaded_error`, 500 `api_error`, …), or latency |
 //! | unknown fields, wrong types, empty text blocks, thinking budget < 1024 | 400 `invalid_request_error` naming the field |
-//! | under `2026-10-21`: `temperature`, `top_p`, `top_k`; documents in assistant turns | 400 `invalid_request_error` |
+//! | under `2026-10-21`: `temperature`, `top_p`, `top_k`; documents in assistant turns; citations on user text blocks | 400 `invalid_request_error` |
 //! | unknown model | 404 `not_found_error` |
 //! | [`palisade_core::validate`]: roles, a `tool_result` without its `tool_use`, … | 400 `invalid_request_error` |
 //! | an echoed `thinking` block with a wrong signature; with thinking on, a tool-using assistant turn that does not start with its thinking | 400 `invalid_request_error` |

@@ -18,6 +18,9 @@ pub(crate) struct ParsedRequest {
     pub(crate) sampling: Vec<&'static str>,
     /// Whether an assistant turn holds a document (refused under `2026-10-21`).
     pub(crate) assistant_document: bool,
+    /// Whether a user turn's text block carries citations (refused under
+    /// `2026-10-21`).
+    pub(crate) user_citations: bool,
     /// `(message index, signature, thinking text)` of every echoed thinking block.
     pub(crate) echoed_thinking: Vec<(usize, String, String)>,
 }
@@ -132,6 +135,9 @@ enum WireBlock {
         text: String,
         #[serde(default)]
         cache_control: Option<CacheControl>,
+        /// Citations the API attached to an earlier answer (echoed back).
+        #[serde(default)]
+        citations: Option<Vec<serde_json::Value>>,
     },
     Image {
         source: Source,
@@ -328,6 +334,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<ParsedRequest, String> {
         chat.structured_output = Some(StructuredOutput::new("output", schema));
     }
     let mut assistant_document = false;
+    let mut user_citations = false;
     let mut echoed_thinking = Vec::new();
     for (i, m) in body.messages.into_iter().enumerate() {
         let role = match m.role {
@@ -346,6 +353,11 @@ pub(crate) fn parse(body: &[u8]) -> Result<ParsedRequest, String> {
                 for (j, b) in blocks.into_iter().enumerate() {
                     if role == Role::Assistant && matches!(b, WireBlock::Document { .. }) {
                         assistant_document = true;
+                    }
+                    if role == Role::User
+                        && matches!(&b, WireBlock::Text { citations: Some(c), .. } if !c.is_empty())
+                    {
+                        user_citations = true;
                     }
                     if let WireBlock::Thinking {
                         thinking,
@@ -366,6 +378,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<ParsedRequest, String> {
         chat,
         sampling,
         assistant_document,
+        user_citations,
         echoed_thinking,
     })
 }
@@ -375,6 +388,7 @@ fn block(b: WireBlock, field: &str, out: &mut Vec<ContentBlock>) -> Result<(), S
         WireBlock::Text {
             text,
             cache_control,
+            ..
         } => {
             if text.is_empty() {
                 return Err(format!("{field}: text content blocks must be non-empty"));

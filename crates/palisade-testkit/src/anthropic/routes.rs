@@ -226,6 +226,10 @@ async fn messages(
         if let Some(field) = parsed.sampling.first() {
             return call.invalid(&format!("{field}: Extra inputs are not permitted"));
         }
+        if parsed.user_citations {
+            return call
+                .invalid("messages: citations are not permitted on text blocks in user messages");
+        }
         if parsed.assistant_document {
             return call
                 .invalid("messages: document blocks are not permitted in assistant messages");
