@@ -849,3 +849,27 @@ async fn a_closed_port_is_a_network_error() {
     assert_eq!(err.kind(), ErrorKind::Network);
     assert!(!format!("{err:?}").contains(KEY));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_server_delays_the_answer_on_tokio_time() {
+    let (server, provider) = serve(ScriptedProvider::new("m")).await;
+    server.set_fault(MODEL, Fault::Slow(Duration::from_secs(30)));
+    let started = tokio::time::Instant::now();
+    provider.complete(ChatRequest::user("Hi")).await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    // A caller's deadline shorter than the latency fires first.
+    let err = tokio::time::timeout(
+        Duration::from_secs(5),
+        provider.complete(ChatRequest::user("Hi")),
+    )
+    .await;
+    assert!(err.is_err(), "still slow");
+    server.clear_faults(MODEL);
+    let started = tokio::time::Instant::now();
+    provider.complete(ChatRequest::user("Hi")).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
