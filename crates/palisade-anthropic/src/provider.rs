@@ -384,8 +384,8 @@ impl Provider for AnthropicProvider {
             thinking: true,
             service_tiers: tiers,
             passthrough: true,
-            // The API's limits: 100 images (20 with several) of 5 MB, PDFs
-            // of 32 MB.
+            // The API's limits: 100 images per request of at most 5 MB
+            // each, request bodies (and so PDFs) of at most 32 MB.
             max_images: Some(100),
             max_image_bytes: Some(5 * 1024 * 1024),
             max_documents: None,
