@@ -9,6 +9,7 @@
 //! | `stack` | yes | [`stack`]: retry, timeouts, fallback and routing, hedging, budgets, batch, `StackBuilder` |
 //! | `toon` | yes | [`toon`]: the TOON encoder / decoder |
 //! | `prompt` | no | [`prompt`]: prompt templates, escaping, budgets, reply extraction |
+//! | `anthropic` | no | [`anthropic`]: the Anthropic Messages API provider (reqwest + rustls) |
 //! | `bedrock` | no | [`bedrock`]: the Bedrock provider (the AWS SDK) |
 //! | `redis` | no | [`redis`]: shared quotas and breaker state in Redis |
 //! | `sim` | no | [`sim`]: simulated providers and the virtual-time load simulator |
@@ -17,6 +18,7 @@
 //! | `tokens` | no | TOON token reports with a real tokenizer (`o200k_base`) |
 //! | `tower` | no | [`tower`]: a `Provider` as a `tower::Service` and back, layers both ways |
 //! | `testkit` | no | [`testkit`]: wire-level fake provider servers for tests |
+//! | `fake-anthropic` | no | the fake Anthropic Messages API server in [`testkit`] |
 //! | `fake-bedrock` | no | the fake Bedrock Runtime server in [`testkit`] |
 //!
 //! The items of `palisade-core` — the [`Provider`] trait, the request,
@@ -26,6 +28,8 @@
 
 pub use palisade_core::*;
 
+#[cfg(feature = "anthropic")]
+pub use palisade_anthropic as anthropic;
 #[cfg(feature = "bedrock")]
 pub use palisade_bedrock as bedrock;
 #[cfg(feature = "breaker")]

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod chat;
+mod fake_anthropic;
 mod fake_bedrock;
 mod simulate;
 mod simulate_agent;
@@ -33,6 +34,8 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Send one prompt through a palisade stack and show who answered.
     Chat(chat::ChatArgs),
+    /// Serve simulated models behind the Anthropic Messages API wire format.
+    FakeAnthropic(fake_anthropic::FakeAnthropicArgs),
     /// Serve simulated models behind the Bedrock Runtime wire protocol.
     FakeBedrock(fake_bedrock::FakeBedrockArgs),
     /// Convert JSON to TOON and back, and compare their token costs.
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Simulate(args) => simulate::run(args),
         Command::Chat(args) => chat::run(args),
+        Command::FakeAnthropic(args) => fake_anthropic::run(args),
         Command::FakeBedrock(args) => fake_bedrock::run(args),
         Command::Toon(args) => toon::run(args),
     }

@@ -33,19 +33,23 @@
 //! Each fake server serves any `Provider` per model id behind one provider's
 //! wire protocol, and is laid out like that provider's crate: routes, wire
 //! types (requests in, responses and stream frames out, exceptions), and the
-//! faults a test injects. The Bedrock server is in [`bedrock`].
+//! faults a test injects. The Bedrock server is in [`bedrock`], the Anthropic
+//! Messages API server in [`anthropic`].
 //!
 //! # Feature flags
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `bedrock` | no | `bedrock`: the fake AWS Bedrock Runtime server (Converse, ConverseStream, CountTokens) |
+//! | `anthropic` | no | `anthropic`: the fake Anthropic Messages API server (JSON and SSE, quotas with `anthropic-ratelimit-*` headers, faults) |
 
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+#[cfg(feature = "anthropic")]
+pub mod anthropic;
 #[cfg(feature = "bedrock")]
 pub mod bedrock;
 
