@@ -1,9 +1,11 @@
 //! Failures → [`ErrorKind`].
 //!
 //! HTTP answers go through [`palisade_core::http::error_from_response`] (the
-//! body's `error.code`, then `error.type`, then the status), with one
-//! correction: OpenAI labels 5xx bodies with the category `server_error`,
-//! so for 502, 503 and 504 the status decides.
+//! body's `error.code`, then `error.type`, then the status), with two
+//! corrections where OpenAI's `type` is a generic category and the status
+//! is precise: `server_error` on 502 / 503 / 504 (the status decides:
+//! `Unavailable`, `Timeout`), and `invalid_request_error` without a code on
+//! 401 / 403 / 404 / 408 / 429 (a missing key is a 401 of that type: `Auth`).
 //!
 //! | what happened | kind | retried by the stack |
 //! |---|---|---|
@@ -42,6 +44,11 @@ pub fn from_http(
     let kind = match (status, err.kind()) {
         (502 | 503, ErrorKind::Internal) => ErrorKind::Unavailable,
         (504, ErrorKind::Internal) => ErrorKind::Timeout,
+        // OpenAI sends a missing key as 401 `invalid_request_error` with no
+        // code: the category is generic, the status is precise.
+        (401 | 403 | 404 | 408 | 429, ErrorKind::InvalidRequest) => {
+            palisade_core::http::classify_status(status)
+        }
         (_, kind) => kind,
     };
     rebuild(err, kind, key).with_provider(provider.clone())

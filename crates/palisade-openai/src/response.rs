@@ -7,12 +7,22 @@ use palisade_core::{
 };
 use serde::Deserialize;
 
+/// Compatible servers send `null` where OpenAI leaves a field out (vLLM's
+/// usage chunk has `"choices": null`); both read as the default.
+pub(crate) fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 /// `POST /chat/completions` answer (the fields the adapter reads).
 #[derive(Debug, Deserialize)]
 pub(crate) struct WireCompletion {
     #[serde(default)]
     pub(crate) model: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::response::null_as_default")]
     pub(crate) choices: Vec<WireChoice>,
     #[serde(default)]
     pub(crate) usage: Option<WireUsage>,
@@ -33,7 +43,7 @@ pub(crate) struct WireMessage {
     pub(crate) content: Option<String>,
     #[serde(default)]
     pub(crate) refusal: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::response::null_as_default")]
     pub(crate) tool_calls: Vec<WireToolCall>,
 }
 

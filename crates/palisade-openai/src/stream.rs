@@ -21,7 +21,7 @@ use crate::response::{WireUsage, service_tier, stop_reason};
 
 #[derive(Debug, Deserialize)]
 struct WireChunk {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::response::null_as_default")]
     choices: Vec<WireChunkChoice>,
     #[serde(default)]
     usage: Option<WireUsage>,
@@ -33,7 +33,7 @@ struct WireChunk {
 struct WireChunkChoice {
     #[serde(default)]
     index: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::response::null_as_default")]
     delta: WireDelta,
     #[serde(default)]
     finish_reason: Option<String>,
@@ -45,7 +45,7 @@ struct WireDelta {
     content: Option<String>,
     #[serde(default)]
     refusal: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::response::null_as_default")]
     tool_calls: Vec<WireToolCallDelta>,
 }
 

@@ -33,13 +33,15 @@
 //! Each fake server serves any `Provider` per model id behind one provider's
 //! wire protocol, and is laid out like that provider's crate: routes, wire
 //! types (requests in, responses and stream frames out, exceptions), and the
-//! faults a test injects. The Bedrock server is in [`bedrock`].
+//! faults a test injects. The Bedrock server is in `bedrock`, the
+//! OpenAI-compatible one in `openai`.
 //!
 //! # Feature flags
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `bedrock` | no | `bedrock`: the fake AWS Bedrock Runtime server (Converse, ConverseStream, CountTokens) |
+//! | `openai` | no | `openai`: the fake OpenAI-compatible server (Chat Completions, JSON and SSE, Azure routes, quotas, faults) |
 
 #![cfg_attr(
     not(test),
@@ -48,5 +50,7 @@
 
 #[cfg(feature = "bedrock")]
 pub mod bedrock;
+#[cfg(feature = "openai")]
+pub mod openai;
 
 pub use palisade_core::testing::{Outcome, RecordedCall, ScriptedProvider, Step};
