@@ -25,8 +25,10 @@ pub enum Fault {
     ContextTooSmall,
     /// A 200 answer with no content and `finish_reason: content_filter`.
     ContentFilter,
-    /// Streams only: send this many chunks of the answer, then cut the
-    /// connection (no `[DONE]`). Non-streaming calls pass it by.
+    /// Streams only: send this many chunks of the answer, then end the body
+    /// without `data: [DONE]` (as a dropped upstream or proxy does; ending
+    /// it cleanly keeps the chunks already written deliverable).
+    /// Non-streaming calls pass it by.
     StreamCut {
         /// Chunks sent before the cut (the role chunk counts).
         after_chunks: usize,

@@ -215,19 +215,22 @@ async fn handle(
         .map_or(0, |d| d.as_secs());
     let completion_id = format!("chatcmpl-{request_id}");
     let estimated = |answer_tokens: u32| Usage::new(input, answer_tokens);
+    let tier = parsed.chat.service_tier;
     if !parsed.stream {
         let answer = if filtered {
             Ok(filtered_answer(&provider))
         } else {
             provider.complete(parsed.chat).await
         };
-        let answer = match answer {
+        let mut answer = match answer {
             Ok(a) => a,
             Err(e) if e.kind() == ErrorKind::ContentFiltered => filtered_answer(&provider),
             Err(e) => {
                 return error_response(&OpenAiError::from_provider_error(&e), &request_id, &report);
             }
         };
+        // The tier asked for serves, unless the provider said otherwise.
+        answer.service_tier = answer.service_tier.or(tier);
         state.counters.answered.fetch_add(1, Ordering::Relaxed);
         let usage = answer
             .usage
@@ -235,7 +238,6 @@ async fn handle(
         let body = wire_response::completion(&completion_id, created, &model, &answer, usage);
         return json_response(StatusCode::OK, &body, &request_id, &report);
     }
-    let tier = parsed.chat.service_tier;
     let events = if filtered {
         Ok(filtered_stream(&provider))
     } else {
@@ -256,7 +258,7 @@ async fn handle(
         include_usage: parsed.include_usage,
         tier,
     };
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(STREAM_BUFFER);
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::convert::Infallible>>(STREAM_BUFFER);
     tokio::spawn(pump(events, writer, cut, input, tx));
     let frames = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|frame| (frame, rx))
@@ -294,7 +296,7 @@ async fn pump(
     writer: ChunkWriter,
     cut: Option<usize>,
     input: u32,
-    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    tx: mpsc::Sender<Result<Bytes, std::convert::Infallible>>,
 ) {
     let mut sent = 0usize;
     let mut tool_index: i64 = -1;
@@ -303,9 +305,8 @@ async fn pump(
     macro_rules! send {
         ($chunk:expr) => {{
             if cut.is_some_and(|n| sent >= n) {
-                let _ = tx
-                    .send(Err(std::io::Error::other("fake openai: stream cut")))
-                    .await;
+                // A clean end of the body without `[DONE]`, as a dropped
+                // upstream looks to the client.
                 return;
             }
             if tx.send(Ok(sse(&$chunk.to_string()))).await.is_err() {
@@ -346,12 +347,10 @@ async fn pump(
             // Chat Completions streams no reasoning, block boundaries or tier events.
             Ok(_) => {}
             Err(e) => {
-                let frame = if cut.is_some_and(|n| sent >= n) {
-                    Err(std::io::Error::other("fake openai: stream cut"))
-                } else {
-                    Ok(sse(&json!({ "error": error_object(&e) }).to_string()))
-                };
-                let _ = tx.send(frame).await;
+                if !cut.is_some_and(|n| sent >= n) {
+                    let frame = sse(&json!({ "error": error_object(&e) }).to_string());
+                    let _ = tx.send(Ok(frame)).await;
+                }
                 return;
             }
         }
@@ -366,9 +365,6 @@ async fn pump(
         send!(writer.usage(u));
     }
     if cut.is_some_and(|n| sent >= n) {
-        let _ = tx
-            .send(Err(std::io::Error::other("fake openai: stream cut")))
-            .await;
         return;
     }
     let _ = tx.send(Ok(sse("[DONE]"))).await;

@@ -98,9 +98,9 @@ pub(crate) fn parse(
         }
     }
     let model = match (obj.get("model"), model_override) {
-        (Some(Value::String(m)), _) if !m.is_empty() => m.clone(),
-        (None, Some(m)) => m.to_owned(),
-        (Some(Value::String(_)), Some(m)) => m.to_owned(),
+        // Azure routes by the deployment, whatever the body says.
+        (None | Some(Value::String(_)), Some(m)) => m.to_owned(),
+        (Some(Value::String(m)), None) if !m.is_empty() => m.clone(),
         (None, None) => return Err(invalid("model", "you must provide a model parameter")),
         _ => return Err(type_error("model", "a string")),
     };
