@@ -7,7 +7,7 @@
 //! | `system` | a first `{"role":"system"}` message |
 //! | `messages` | `messages`: text and JSON blocks as `text` parts, images as `image_url` parts (a `data:` URL for inline bytes, the URL itself otherwise), PDF documents as `file` parts; tool uses as the assistant's `tool_calls`; tool results as `{"role":"tool"}` messages placed before the rest of their user turn |
 //! | `tools`, `tool_choice`, `parallel_tool_calls` | `tools` (`type: function`), `tool_choice` (`auto`, `required`, `none`, a named function), `parallel_tool_calls` (refused without tools, as OpenAI does) |
-//! | `max_tokens` | `max_completion_tokens` (or `max_tokens`, per [`MaxTokensField`](crate::MaxTokensField)) |
+//! | `max_tokens` | `max_completion_tokens` (or `max_tokens`, per [`MaxTokensField`]) |
 //! | `temperature`, `top_p` | the same |
 //! | `stop_sequences` | `stop` (at most 4, as OpenAI allows) |
 //! | `structured_output` | `response_format: {"type":"json_schema", "json_schema":{name, description, schema}}` |

@@ -347,7 +347,7 @@ async fn pump(
             // Chat Completions streams no reasoning, block boundaries or tier events.
             Ok(_) => {}
             Err(e) => {
-                if !cut.is_some_and(|n| sent >= n) {
+                if cut.is_none_or(|n| sent < n) {
                     let frame = sse(&json!({ "error": error_object(&e) }).to_string());
                     let _ = tx.send(Ok(frame)).await;
                 }

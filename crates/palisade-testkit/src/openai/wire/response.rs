@@ -105,9 +105,9 @@ impl ChunkWriter {
             "created": self.created,
             "model": self.model,
             "service_tier": tier_name(self.tier),
-            "system_fingerprint": "fp_palisade_fake",
-            "choices": choices
+            "system_fingerprint": "fp_palisade_fake"
         });
+        chunk["choices"] = choices;
         if self.include_usage {
             chunk["usage"] = Value::Null;
         }
@@ -116,9 +116,9 @@ impl ChunkWriter {
 
     /// A chunk with one choice: this delta and finish reason.
     pub(crate) fn delta(&self, delta: Value, finish: Option<&str>) -> Value {
-        self.base(
-            json!([{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }]),
-        )
+        let mut choice = json!({ "index": 0, "logprobs": null, "finish_reason": finish });
+        choice["delta"] = delta;
+        self.base(Value::Array(vec![choice]))
     }
 
     /// The last chunk: no choices, the usage.
