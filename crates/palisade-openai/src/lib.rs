@@ -16,12 +16,13 @@
 //! use palisade_core::{ChatRequest, Provider};
 //! use palisade_openai::OpenAiProvider;
 //! use palisade_testkit::ScriptedProvider;
-//! use palisade_testkit::openai::FakeOpenAi;
+//! use palisade_testkit::openai::{FakeOpenAi, Quota};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let server = FakeOpenAi::builder()
 //!     .model("gpt-4o-mini", ScriptedProvider::new("mini").then_text("Hello from the fake"))
+//!     .quota("gpt-4o-mini", Quota::new(500, 200_000))
 //!     .bind("127.0.0.1:0")
 //!     .await?;
 //!
