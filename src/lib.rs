@@ -11,6 +11,7 @@
 //! | `prompt` | no | [`prompt`]: prompt templates, escaping, budgets, reply extraction |
 //! | `anthropic` | no | [`anthropic`]: the Anthropic Messages API provider (reqwest + rustls) |
 //! | `bedrock` | no | [`bedrock`]: the Bedrock provider (the AWS SDK) |
+//! | `openai` | no | [`openai`]: OpenAI Chat Completions and compatible servers (Azure OpenAI, vLLM, Ollama, LiteLLM, OpenRouter) over reqwest + rustls |
 //! | `redis` | no | [`redis`]: shared quotas and breaker state in Redis |
 //! | `sim` | no | [`sim`]: simulated providers and the virtual-time load simulator |
 //! | `testing` | no | [`testing`]: the scripted provider for tests (and, with `redis`, a throwaway `redis-server`) |
@@ -20,6 +21,7 @@
 //! | `testkit` | no | [`testkit`]: wire-level fake provider servers for tests |
 //! | `fake-anthropic` | no | the fake Anthropic Messages API server in [`testkit`] |
 //! | `fake-bedrock` | no | the fake Bedrock Runtime server in [`testkit`] |
+//! | `fake-openai` | no | the fake OpenAI-compatible server in [`testkit`] |
 //!
 //! The items of `palisade-core` — the [`Provider`] trait, the request,
 //! response and stream types, the error taxonomy, layers, [`http`] helpers —
@@ -36,6 +38,8 @@ pub use palisade_bedrock as bedrock;
 pub use palisade_breaker as breaker;
 #[cfg(feature = "limit")]
 pub use palisade_limit as limit;
+#[cfg(feature = "openai")]
+pub use palisade_openai as openai;
 #[cfg(feature = "prompt")]
 pub use palisade_prompt as prompt;
 #[cfg(feature = "redis")]

@@ -33,8 +33,8 @@
 //! Each fake server serves any `Provider` per model id behind one provider's
 //! wire protocol, and is laid out like that provider's crate: routes, wire
 //! types (requests in, responses and stream frames out, exceptions), and the
-//! faults a test injects. The Bedrock server is in [`bedrock`], the Anthropic
-//! Messages API server in [`anthropic`].
+//! faults a test injects. The Bedrock server is in `bedrock`, the Anthropic
+//! Messages API server in `anthropic`, the OpenAI-compatible one in `openai`.
 //!
 //! # Feature flags
 //!
@@ -42,6 +42,7 @@
 //! |---|---|---|
 //! | `bedrock` | no | `bedrock`: the fake AWS Bedrock Runtime server (Converse, ConverseStream, CountTokens) |
 //! | `anthropic` | no | `anthropic`: the fake Anthropic Messages API server (JSON and SSE, quotas with `anthropic-ratelimit-*` headers, faults) |
+//! | `openai` | no | `openai`: the fake OpenAI-compatible server (Chat Completions, JSON and SSE, Azure routes, quotas, faults) |
 
 #![cfg_attr(
     not(test),
@@ -52,5 +53,7 @@
 pub mod anthropic;
 #[cfg(feature = "bedrock")]
 pub mod bedrock;
+#[cfg(feature = "openai")]
+pub mod openai;
 
 pub use palisade_core::testing::{Outcome, RecordedCall, ScriptedProvider, Step};
