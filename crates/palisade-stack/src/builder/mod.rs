@@ -7,7 +7,7 @@
 //! circuit breaker and retry layers, routes over them with the configured
 //! fallback and router, and puts the budget in front.
 //!
-//! The per-attempt timeout is innermost (DESIGN.md's sketch puts it between
+//! The per-attempt timeout is innermost (the team's design sketch puts it between
 //! retry and breaker) so that it measures the model's time and not the
 //! limiter's queueing, and so that a model that hangs opens its breaker: a
 //! timeout raised inside the breaker is a failure it counts, where one raised
