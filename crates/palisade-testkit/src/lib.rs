@@ -36,6 +36,11 @@
 //! faults a test injects. The Bedrock server is in `bedrock`, the Anthropic
 //! Messages API server in `anthropic`, the OpenAI-compatible one in `openai`.
 //!
+//! # Module hierarchy
+//!
+//! [`module_graph`] reads a crate's `src/` and finds import cycles between
+//! its modules; palisade-limit and palisade-breaker test themselves with it.
+//!
 //! # Feature flags
 //!
 //! | feature | default | what it adds |
@@ -53,6 +58,7 @@
 pub mod anthropic;
 #[cfg(feature = "bedrock")]
 pub mod bedrock;
+pub mod module_graph;
 #[cfg(feature = "openai")]
 pub mod openai;
 
