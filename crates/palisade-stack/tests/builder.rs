@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
-use palisade_core::testing::ScriptedProvider;
-use palisade_core::{ChatRequest, ErrorKind, Provider, ProviderError, SharedProvider};
+use palisade_core::testing::{Outcome, ScriptedProvider};
+use palisade_core::{
+    ChatRequest, ChatResponse, ErrorKind, Provider, ProviderError, SharedProvider,
+};
 use palisade_stack::{FallbackStack, RoutingStrategy, StackBuilder, StackConfig, StackConfigError};
 
 /// The stack `config` describes, each candidate bound to the scripted
@@ -237,7 +239,7 @@ async fn the_overall_timeout_bounds_the_whole_request() {
 async fn the_budget_section_puts_a_budget_in_front() {
     let config = r#"
         [budget]
-        limit_usd = 0.0001
+        limit_usd = 0.001
         [prices]
         "m" = { input_per_mtok = 3.0, output_per_mtok = 15.0 }
         [[candidates]]
@@ -258,8 +260,50 @@ async fn the_budget_section_puts_a_budget_in_front() {
     assert_eq!(err.kind(), ErrorKind::QuotaExhausted);
     assert!(i > 0);
     let budget = stack.stats().budget.unwrap();
-    assert!(budget.total.spent_usd >= 0.0001);
+    // Reserved before each call, so never past the limit, and refused only
+    // when the next call's worst case no longer fits.
+    let exceeded = palisade_stack::BudgetExceeded::find(&err).unwrap();
+    assert!(budget.total.spent_usd <= 0.001);
+    assert!(budget.total.spent_usd + exceeded.needed > 0.001);
     assert_eq!(budget.rejected, 1);
+}
+
+/// The defect this replaced: a $0.05 budget from TOML answered 2 requests
+/// and spent $0.068, because it was checked, not reserved.
+#[tokio::test(start_paused = true)]
+async fn a_budget_from_toml_is_never_exceeded_by_calls_in_flight() {
+    let config = r#"
+        [budget]
+        limit_usd = 0.05
+        [prices]
+        "m" = { input_per_mtok = 3.0, output_per_mtok = 15.0 }
+        [[candidates]]
+        id = "m"
+    "#;
+    // Each answer: 1,000 input + 2,000 output tokens = $0.033.
+    let m = (0..10).fold(ScriptedProvider::new("m"), |p, _| {
+        p.then(
+            Duration::from_secs(2),
+            Outcome::Respond(ChatResponse::text(
+                "m".into(),
+                "ok",
+                Some(palisade_core::Usage::new(1_000, 2_000)),
+            )),
+        )
+    });
+    let stack = build_stack(config, &[&m]);
+    let request = || {
+        ChatRequest::user("a question")
+            .with_max_tokens(2_000)
+            .with_input_token_estimate(1_000)
+    };
+    let calls = (0..4).map(|_| stack.complete(request()));
+    let results = futures_util::future::join_all(calls).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    assert_eq!(m.call_count(), 1);
+    let budget = stack.stats().budget.unwrap();
+    assert!((budget.total.spent_usd - 0.033).abs() < 1e-9);
+    assert!(budget.total.spent_usd <= 0.05);
 }
 
 #[test]

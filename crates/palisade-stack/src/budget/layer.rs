@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use palisade_core::{Layer, Provider};
+use palisade_core::{Layer, Provider, TokenEstimator};
 
 use super::{Budget, BudgetConfig, BudgetSnapshot, Ledger};
 use crate::cost::PriceTable;
@@ -18,6 +18,13 @@ impl BudgetLayer {
         Self {
             ledger: Arc::new(Ledger::new(config, prices)),
         }
+    }
+
+    /// Counts input tokens for reservations with `estimator` instead of the
+    /// heuristic (for every clone of this layer: they share one budget).
+    pub fn with_estimator(self, estimator: Arc<dyn TokenEstimator>) -> Self {
+        self.ledger.set_estimator(estimator);
+        self
     }
 
     /// Spending in the current window.

@@ -1,11 +1,23 @@
 //! Spending limits: a budget in USD per time window, overall and per request
 //! tag, priced from a [`PriceTable`].
 //!
-//! A request is refused (kind `QuotaExhausted`, `retry_after` = time until the
-//! window resets) when a budget it falls under is already spent; answers are
-//! charged their real cost afterwards. Calls already in flight when the limit
-//! is reached still complete, so spending can exceed a limit by what those
-//! calls cost. Crossing `warn_at` of a limit logs one `warn` event per window.
+//! Budgets **reserve**: before a call starts, its worst-case cost — input at
+//! the dearest input rate (cache writes included) for the estimated input
+//! tokens plus [`input_margin`](BudgetConfig::input_margin), output at
+//! `max_tokens` — is held against every budget the request falls under, and
+//! the call is refused (kind `QuotaExhausted`, `retry_after` = time until the
+//! window resets) unless spent + held + its worst case fits each limit. The
+//! answer then settles the hold to its real cost. So concurrent calls cannot
+//! all pass a check only one of them fits, and a budget is never exceeded as
+//! long as no call costs more than its reservation (an estimator that counts
+//! far too low can break that; such an overrun is charged and logged at
+//! `warn`). A call whose worst case exceeds a whole limit is refused with no
+//! `retry_after`: no window would ever take it.
+//!
+//! The price is the wrapped provider's own (by its id) when the table has it,
+//! else the dearest worst case over the table, since a stack may answer from
+//! any of its models. Crossing `warn_at` of a limit logs one `warn` event per
+//! window.
 //!
 //! Streamed answers are charged from their usage event; since stream events
 //! do not name the serving model, they are priced as the wrapped provider's
@@ -13,15 +25,16 @@
 
 mod error;
 mod layer;
+mod reservation;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use palisade_core::{
-    ChatRequest, ChatResponse, ChatStream, Provider, ProviderError, ProviderId, Readiness,
-    StreamEvent, async_trait,
+    ChatRequest, ChatResponse, ChatStream, HeuristicEstimator, Provider, ProviderError, ProviderId,
+    Readiness, StreamEvent, TokenEstimator, async_trait,
 };
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
@@ -30,8 +43,13 @@ pub use error::BudgetExceeded;
 pub use layer::BudgetLayer;
 
 use crate::cost::PriceTable;
+use reservation::Reservation;
 
-/// Budget settings. Defaults: a 1-day window, no limits, warnings at 80%.
+/// Slack for float sums when a hold is checked against a limit.
+const LIMIT_SLACK_USD: f64 = 1e-12;
+
+/// Budget settings. Defaults: a 1-day window, no limits, warnings at 80%,
+/// input reserved at its estimate + 25%.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BudgetConfig {
@@ -45,6 +63,12 @@ pub struct BudgetConfig {
     pub tags: BTreeMap<String, f64>,
     /// Share of a limit at which a warning is logged. Default 0.8.
     pub warn_at: f64,
+    /// Share added to a request's input-token estimate when its worst-case
+    /// cost is reserved (the default heuristic estimator is within about
+    /// ±25% on typical text). Default 0.25; 0 trusts the estimate exactly
+    /// (right for an exact counter or an explicit
+    /// `input_token_estimate`).
+    pub input_margin: f64,
 }
 
 impl Default for BudgetConfig {
@@ -54,6 +78,7 @@ impl Default for BudgetConfig {
             limit_usd: None,
             tags: BTreeMap::new(),
             warn_at: 0.8,
+            input_margin: 0.25,
         }
     }
 }
@@ -63,6 +88,9 @@ impl Default for BudgetConfig {
 pub struct ScopeSnapshot {
     /// USD spent in the current window.
     pub spent_usd: f64,
+    /// USD held by calls in flight (their worst-case cost until they settle).
+    #[serde(default)]
+    pub reserved_usd: f64,
     /// The limit, if any.
     pub limit_usd: Option<f64>,
 }
@@ -85,16 +113,32 @@ struct Window {
     started: Instant,
     total: f64,
     by_tag: HashMap<String, f64>,
+    /// Held by calls in flight. Not cleared when a window rolls over: those
+    /// calls settle (and are charged) in the window they finish in.
+    reserved_total: f64,
+    reserved_by_tag: HashMap<String, f64>,
     warned: HashSet<String>,
     rejected: u64,
 }
 
 /// The shared spending record of a budget.
-#[derive(Debug)]
 pub(crate) struct Ledger {
     config: BudgetConfig,
     prices: PriceTable,
+    /// Counts input tokens for reservations; shared by everything holding
+    /// the ledger, so setting it on one clone of a layer sets it for all.
+    estimator: RwLock<Arc<dyn TokenEstimator>>,
     window: Mutex<Window>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("config", &self.config)
+            .field("prices", &self.prices)
+            .field("window", &self.window)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Ledger {
@@ -102,13 +146,50 @@ impl Ledger {
         Self {
             config,
             prices,
+            estimator: RwLock::new(Arc::new(HeuristicEstimator)),
             window: Mutex::new(Window {
                 started: Instant::now(),
                 total: 0.0,
                 by_tag: HashMap::new(),
+                reserved_total: 0.0,
+                reserved_by_tag: HashMap::new(),
                 warned: HashSet::new(),
                 rejected: 0,
             }),
+        }
+    }
+
+    fn set_estimator(&self, estimator: Arc<dyn TokenEstimator>) {
+        *self.estimator.write().unwrap_or_else(|e| e.into_inner()) = estimator;
+    }
+
+    fn has_limits(&self) -> bool {
+        self.config.limit_usd.is_some() || !self.config.tags.is_empty()
+    }
+
+    /// The most `req` can cost when `provider` serves it: its estimated
+    /// input (plus the margin) at the dearest input rate and `max_tokens` of
+    /// output, priced as `provider` when the table has it, else at the
+    /// table's dearest. 0 with an empty table (nothing would be charged).
+    async fn worst_case(&self, provider: &ProviderId, req: &ChatRequest) -> f64 {
+        if self.prices.is_empty() {
+            return 0.0;
+        }
+        let estimator = Arc::clone(&self.estimator.read().unwrap_or_else(|e| e.into_inner()));
+        let estimate = f64::from(estimator.input_tokens(req).await);
+        let margin = if self.config.input_margin.is_finite() {
+            self.config.input_margin.max(0.0)
+        } else {
+            0.0
+        };
+        let input = (estimate * (1.0 + margin)).ceil().min(f64::from(u32::MAX)) as u32;
+        match self.prices.get(provider.as_str()) {
+            Some(price) => price.worst_case_cost(input, req.max_tokens),
+            None => self
+                .prices
+                .iter()
+                .map(|(_, price)| price.worst_case_cost(input, req.max_tokens))
+                .fold(0.0, f64::max),
         }
     }
 
@@ -132,42 +213,58 @@ impl Ledger {
         (w.started + self.config.window).saturating_duration_since(Instant::now())
     }
 
-    /// Refuses the request if a budget it falls under is spent.
-    fn admit(&self, req: &ChatRequest) -> Result<(), BudgetExceeded> {
-        if self.config.limit_usd.is_none() && self.config.tags.is_empty() {
-            return Ok(());
+    /// Holds `need` (the call's worst case) against every budget `req`
+    /// falls under, or refuses the request if one of them cannot take it.
+    fn reserve(
+        self: &Arc<Self>,
+        req: &ChatRequest,
+        need: f64,
+    ) -> Result<Option<Reservation>, BudgetExceeded> {
+        if !self.has_limits() {
+            return Ok(None);
         }
+        let tags = self.limited_tags(req);
         let mut w = self.current();
+        // Refused when the hold does not fit, and (for a call priced at
+        // nothing) when the limit is already reached.
+        let refuses = |spent: f64, reserved: f64, limit: f64| {
+            spent + reserved + need > limit + LIMIT_SLACK_USD || spent + reserved >= limit
+        };
         let mut refusal = None;
         if let Some(limit) = self.config.limit_usd
-            && w.total >= limit
+            && refuses(w.total, w.reserved_total, limit)
         {
-            refusal = Some(("total".to_owned(), limit, w.total));
+            refusal = Some(("total".to_owned(), limit, w.total, w.reserved_total));
         }
         if refusal.is_none() {
-            for tag in &req.metadata.tags {
-                if let Some(&limit) = self.config.tags.get(tag) {
-                    let spent = w.by_tag.get(tag).copied().unwrap_or(0.0);
-                    if spent >= limit {
-                        refusal = Some((format!("tag:{tag}"), limit, spent));
-                        break;
-                    }
+            for tag in &tags {
+                let limit = self.config.tags[tag];
+                let spent = w.by_tag.get(tag).copied().unwrap_or(0.0);
+                let reserved = w.reserved_by_tag.get(tag).copied().unwrap_or(0.0);
+                if refuses(spent, reserved, limit) {
+                    refusal = Some((format!("tag:{tag}"), limit, spent, reserved));
+                    break;
                 }
             }
         }
-        match refusal {
-            None => Ok(()),
-            Some((scope, limit, spent)) => {
-                w.rejected += 1;
-                crate::telemetry::budget_rejected(&scope);
-                Err(BudgetExceeded {
-                    scope,
-                    limit,
-                    spent,
-                    resets_in: self.resets_in(&w),
-                })
-            }
+        if let Some((scope, limit, spent, reserved)) = refusal {
+            w.rejected += 1;
+            crate::telemetry::budget_rejected(&scope);
+            return Err(BudgetExceeded {
+                scope,
+                limit,
+                spent,
+                reserved,
+                needed: need,
+                resets_in: self.resets_in(&w),
+            });
         }
+        w.reserved_total += need;
+        for tag in &tags {
+            *w.reserved_by_tag.entry(tag.clone()).or_insert(0.0) += need;
+        }
+        drop(w);
+        Ok(Some(Reservation::new(Arc::clone(self), tags, need)))
     }
 
     /// The tags of `req` that have a limit (what `charge` must update).
@@ -175,16 +272,31 @@ impl Ledger {
         if self.config.tags.is_empty() {
             return Vec::new();
         }
-        req.metadata
+        // Each budgeted tag once, however often the request repeats it.
+        let tags: std::collections::BTreeSet<&String> = req
+            .metadata
             .tags
             .iter()
             .filter(|t| self.config.tags.contains_key(*t))
-            .cloned()
-            .collect()
+            .collect();
+        tags.into_iter().cloned().collect()
+    }
+
+    /// Frees a hold of `reserved` and charges `cost` in its place.
+    fn settle(&self, tags: &[String], reserved: f64, cost: f64) {
+        let mut w = self.current();
+        w.reserved_total = (w.reserved_total - reserved).max(0.0);
+        for tag in tags {
+            if let Some(held) = w.reserved_by_tag.get_mut(tag) {
+                *held = (*held - reserved).max(0.0);
+            }
+        }
+        drop(w);
+        self.charge(tags, cost);
     }
 
     fn charge(&self, tags: &[String], cost: f64) {
-        if cost <= 0.0 {
+        if !(cost > 0.0 && cost.is_finite()) {
             return;
         }
         let mut w = self.current();
@@ -224,6 +336,7 @@ impl Ledger {
             resets_in_s: self.resets_in(&w).as_secs_f64(),
             total: ScopeSnapshot {
                 spent_usd: w.total,
+                reserved_usd: w.reserved_total,
                 limit_usd: self.config.limit_usd,
             },
             tags: self
@@ -232,10 +345,12 @@ impl Ledger {
                 .iter()
                 .map(|(tag, limit)| {
                     let spent_usd = w.by_tag.get(tag).copied().unwrap_or(0.0);
+                    let reserved_usd = w.reserved_by_tag.get(tag).copied().unwrap_or(0.0);
                     (
                         tag.clone(),
                         ScopeSnapshot {
                             spent_usd,
+                            reserved_usd,
                             limit_usd: Some(*limit),
                         },
                     )
@@ -290,6 +405,20 @@ impl<P> Budget<P> {
     pub fn reset(&self) {
         self.ledger.reset();
     }
+
+    /// Holds the request's worst case against its budgets, or refuses it.
+    async fn reserve(&self, req: &ChatRequest) -> Result<Option<Reservation>, ProviderError>
+    where
+        P: Provider,
+    {
+        if !self.ledger.has_limits() {
+            return Ok(None);
+        }
+        let need = self.ledger.worst_case(self.inner.id(), req).await;
+        self.ledger
+            .reserve(req, need)
+            .map_err(BudgetExceeded::into_provider_error)
+    }
 }
 
 #[async_trait]
@@ -299,14 +428,16 @@ impl<P: Provider> Provider for Budget<P> {
     }
 
     async fn complete(&self, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
-        self.ledger
-            .admit(&req)
-            .map_err(BudgetExceeded::into_provider_error)?;
-        let tags = self.ledger.limited_tags(&req);
+        let reservation = self.reserve(&req).await?;
+        // An error or a cancelled call drops the hold: nothing is charged.
         let response = self.inner.complete(req).await?;
-        if let Some(cost) = self.ledger.prices.cost_of(&response) {
-            self.ledger.charge(&tags, cost);
-        } else if response.usage.is_some() && !self.ledger.prices.is_empty() {
+        let cost = self.ledger.prices.cost_of(&response);
+        if let Some(reservation) = reservation {
+            reservation.settle(cost.unwrap_or(0.0));
+        } else if let Some(cost) = cost {
+            self.ledger.charge(&[], cost);
+        }
+        if cost.is_none() && response.usage.is_some() && !self.ledger.prices.is_empty() {
             tracing::debug!(
                 target: "palisade_stack::budget",
                 model = response.model.as_str(),
@@ -317,10 +448,7 @@ impl<P: Provider> Provider for Budget<P> {
     }
 
     async fn stream(&self, req: ChatRequest) -> Result<ChatStream, ProviderError> {
-        self.ledger
-            .admit(&req)
-            .map_err(BudgetExceeded::into_provider_error)?;
-        let tags = self.ledger.limited_tags(&req);
+        let mut reservation = self.reserve(&req).await?;
         let stream = self.inner.stream(req).await?;
         let price = self
             .ledger
@@ -329,10 +457,15 @@ impl<P: Provider> Provider for Budget<P> {
             .or_else(|| self.ledger.prices.most_expensive())
             .copied();
         let ledger = Arc::clone(&self.ledger);
+        // The hold lives in the stream: settled by the usage event, freed
+        // when the stream is dropped without one.
         Ok(stream.map_events(|events| {
             events.inspect(move |item| {
                 if let (Ok(StreamEvent::Usage(usage)), Some(price)) = (item, price) {
-                    ledger.charge(&tags, price.cost(usage));
+                    match reservation.as_mut() {
+                        Some(held) => held.settle_in_place(price.cost(usage)),
+                        None => ledger.charge(&[], price.cost(usage)),
+                    }
                 }
             })
         }))

@@ -226,6 +226,9 @@ impl StackConfig {
             if !(budget.warn_at.is_finite() && (0.0..=1.0).contains(&budget.warn_at)) {
                 return invalid("budget.warn_at".into(), "must be between 0 and 1");
             }
+            if !(budget.input_margin.is_finite() && budget.input_margin >= 0.0) {
+                return invalid("budget.input_margin".into(), "must be a number >= 0");
+            }
             let limits = budget
                 .limit_usd
                 .into_iter()

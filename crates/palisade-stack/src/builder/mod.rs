@@ -240,11 +240,14 @@ impl StackBuilder {
         if let Some(estimator) = &self.estimator {
             fallback = fallback.with_shared_estimator(Arc::clone(estimator));
         }
-        let budget = self
-            .config
-            .budget
-            .clone()
-            .map(|b| BudgetLayer::new(b, self.prices_for_budget()));
+        let budget = self.config.budget.clone().map(|b| {
+            let layer = BudgetLayer::new(b, self.prices_for_budget());
+            // Reservations count input as the limiters do.
+            match &self.estimator {
+                Some(estimator) => layer.with_estimator(Arc::clone(estimator)),
+                None => layer,
+            }
+        });
         Ok(FallbackStack::new(fallback, budget, self.config))
     }
 
