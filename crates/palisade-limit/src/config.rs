@@ -12,6 +12,7 @@ use crate::adaptive::AdaptiveConfig;
 use crate::clock::ClockSource;
 use crate::config_error::ConfigError;
 use crate::cost::BurndownConfig;
+use crate::learned::LearnedOutputConfig;
 
 /// A quota: `amount` units per `period`, with a bucket of `burst` units.
 ///
@@ -141,6 +142,13 @@ pub struct LimiterConfig {
     pub adaptive: AdaptiveConfig,
     /// Output burndown by model for the default cost model.
     pub burndown: BurndownConfig,
+    /// Reserve each route's learned output (a high quantile of what its
+    /// replies used) instead of `max_tokens`; off by default. Applies to the
+    /// config's own cost model (`Limiter::new`, the stack's TOML), not to a
+    /// custom one, which can wrap itself in
+    /// [`LearnedOutput`](crate::LearnedOutput).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learned_output: Option<LearnedOutputConfig>,
     /// Where time is read. Default `tokio` (follows paused time); `tsc` is
     /// cheaper but must not be used under paused time.
     pub clock: ClockSource,
@@ -158,6 +166,7 @@ impl Default for LimiterConfig {
             on_drop: DropRule::RefundAll,
             adaptive: AdaptiveConfig::default(),
             burndown: BurndownConfig::default(),
+            learned_output: None,
             clock: ClockSource::Tokio,
         }
     }
@@ -206,6 +215,13 @@ impl LimiterConfig {
     /// Sets the adaptive-rate settings.
     pub fn with_adaptive(mut self, adaptive: AdaptiveConfig) -> Self {
         self.adaptive = adaptive;
+        self
+    }
+
+    /// Reserves each route's learned output instead of `max_tokens` (see
+    /// [`LearnedOutput`](crate::LearnedOutput)).
+    pub fn with_learned_output(mut self, learned: LearnedOutputConfig) -> Self {
+        self.learned_output = Some(learned);
         self
     }
 
@@ -277,6 +293,9 @@ impl LimiterConfig {
                 "max_concurrent",
                 "must be at least 1 (leave it unset for no cap)",
             ));
+        }
+        if let Some((field, reason)) = self.learned_output.as_ref().and_then(|l| l.invalid()) {
+            return Err(ConfigError::invalid(field, reason));
         }
         self.adaptive.validate()
     }

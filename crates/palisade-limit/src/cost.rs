@@ -32,6 +32,16 @@ pub struct Cost {
     /// How many times each output token counts (1 for most models).
     #[serde(default = "one")]
     pub output_burndown: u32,
+    /// The route a learning cost model ([`LearnedOutput`]) files the reply
+    /// under when it settles; 0 for none.
+    ///
+    /// [`LearnedOutput`]: crate::LearnedOutput
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub route: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn one() -> u32 {
@@ -46,6 +56,7 @@ impl Cost {
             tokens: 0,
             input_tokens: 0,
             output_burndown: 1,
+            route: 0,
         }
     }
 
@@ -55,6 +66,7 @@ impl Cost {
             tokens,
             input_tokens: tokens,
             output_burndown: 1,
+            route: 0,
         }
     }
 
@@ -64,6 +76,7 @@ impl Cost {
             tokens: input.saturating_add(max_output.saturating_mul(burndown as u64)),
             input_tokens: input,
             output_burndown: burndown,
+            route: 0,
         }
     }
 
@@ -74,6 +87,13 @@ impl Cost {
         } else {
             self.tokens
         }
+    }
+
+    /// Files the reply under `route` when it settles (see
+    /// [`LearnedOutput`](crate::LearnedOutput)).
+    pub const fn with_route(mut self, route: u64) -> Self {
+        self.route = route;
+        self
     }
 
     /// Sets the output burndown used when settling.

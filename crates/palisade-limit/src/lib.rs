@@ -66,6 +66,7 @@
 //! | [`LimiterSet`] | several limiters (model + account) acquired with rollback |
 //! | [`LimiterMap`] | one limiter per key (model, provider), made on first use from a template |
 //! | [`CostModel`], [`DefaultCostModel`] | what a call costs against the token budget; the provider-neutral default reserves input + `max_tokens` × burndown (1 unless configured) and settles to every reported token; provider crates ship their providers' own models |
+//! | [`LearnedOutput`], [`LearnedOutputConfig`] | reserve each route's learned output (p99 of what its replies used, plus a margin) instead of `max_tokens`; `learned_output` in a [`LimiterConfig`] turns it on for the default cost model |
 //! | [`RateLimitLayer`] | the layer for any [`Provider`](palisade_core::Provider): estimate, acquire, call, settle; streams hold permits until they end |
 //! | [`AdaptiveConfig`] | AIMD rate on provider throttles, `retry_after` pauses, provider-reported remaining capacity (off by default) |
 //! | [`LimitStore`], [`MemoryStore`] | where counting lives; `palisade-redis` shares it between processes |
@@ -107,6 +108,7 @@ mod gcra;
 pub mod guide;
 mod kind;
 mod layer;
+mod learned;
 mod limiter;
 mod limits;
 mod map;
@@ -127,6 +129,7 @@ pub use cost::{BurndownConfig, Cost, CostModel, DefaultCostModel};
 pub use error::LimitError;
 pub use kind::LimitKind;
 pub use layer::{LimitedStream, RateLimit, RateLimitLayer};
+pub use learned::{LearnedOutput, LearnedOutputConfig, ROUTE_TAG_PREFIX};
 pub use limiter::Limiter;
 pub use map::LimiterMap;
 pub use permit::{Permit, PermitRef};

@@ -15,6 +15,7 @@ use crate::config_error::ConfigError;
 use crate::cost::{Cost, CostModel, DefaultCostModel};
 use crate::error::LimitError;
 use crate::kind::LimitKind;
+use crate::learned::LearnedOutput;
 use crate::limits::{Blocked, Limits};
 use crate::permit::{Permit, PermitRef};
 use crate::shared::{Core, Remote, Shared};
@@ -42,14 +43,25 @@ impl std::fmt::Debug for Limiter {
     }
 }
 
+/// The config's own cost model: its burndown table, with learned output
+/// reservations when `learned_output` is set.
+fn default_cost_model(config: &LimiterConfig) -> Arc<dyn CostModel> {
+    let model = DefaultCostModel::new(config.burndown.clone());
+    match &config.learned_output {
+        Some(learned) => Arc::new(LearnedOutput::wrap(model, learned.clone())),
+        None => Arc::new(model),
+    }
+}
+
 /// How long a limiter waits at most when every knob says "forever".
 const FOREVER: Nanos = u64::MAX / 2;
 
 impl Limiter {
     /// A limiter with the given limits and the default cost model (the
-    /// config's burndown table).
+    /// config's burndown table, and learned output reservations when
+    /// `learned_output` is set).
     pub fn new(config: LimiterConfig) -> Result<Self, ConfigError> {
-        let model = Arc::new(DefaultCostModel::new(config.burndown.clone()));
+        let model = default_cost_model(&config);
         Self::with_cost_model(config, model)
     }
 
@@ -81,7 +93,7 @@ impl Limiter {
         if lease_ttl.is_zero() {
             return Err(ConfigError::invalid("lease_ttl", "must not be zero"));
         }
-        let model = Arc::new(DefaultCostModel::new(config.burndown.clone()));
+        let model = default_cost_model(&config);
         let remote = Remote {
             store,
             key: key.into(),
@@ -92,7 +104,7 @@ impl Limiter {
 
     /// A limiter from a config already validated.
     pub(crate) fn build_unchecked(config: LimiterConfig) -> Self {
-        let model = Arc::new(DefaultCostModel::new(config.burndown.clone()));
+        let model = default_cost_model(&config);
         Self::build(config, model, None)
     }
 
