@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use palisade_core::Message;
+use palisade_core::{HeuristicEstimator, Message, TokenEstimator};
 use palisade_prompt::builtins::{self, ChatAnswer, FollowUpAnswer, SectionAnalysis, SectionLabels};
 use palisade_prompt::{
     PromptInputs, PromptTemplate, RenderedPrompt, TokenBudget, parse_json, unescape_text,
@@ -148,6 +148,12 @@ fn history(turns: &[String]) -> Vec<Message> {
 }
 
 fn cases(h: &Hostile) -> Vec<Case> {
+    // Long enough that the smaller budgets below must cut it.
+    let long_text = format!("{}\n", h.text).repeat(60);
+    let h = &Hostile {
+        text: long_text,
+        ..h.clone()
+    };
     let mut analysis = PromptInputs::new();
     analysis
         .var("document_title", &h.document_title)
@@ -381,10 +387,30 @@ fn check_case(case: &Case, baseline: &Case) -> Result<(), TestCaseError> {
         );
     }
 
-    // A tight budget fits or refuses; it never panics.
-    let _ = case
-        .template
-        .render_within(&case.inputs, &TokenBudget::new(2_500, 500));
+    // A tight budget fits or refuses, never panics, and a fitted prompt
+    // fits in both renderings.
+    let mut fitted_somewhere = false;
+    for window in [1_000, 1_200, 1_600, 64_000] {
+        let budget = TokenBudget::new(window, 200);
+        let Ok(fitted) = case.template.render_within(&case.inputs, &budget) else {
+            continue;
+        };
+        let report = fitted.budget_report().unwrap();
+        let available = budget.available_input_tokens();
+        prop_assert!(report.input_tokens <= available, "{}: {:?}", name, report);
+        // `to_text` sent as the one message of a request.
+        let text_tokens = 3 + 4 + HeuristicEstimator.estimate_text(&fitted.to_text());
+        prop_assert_eq!(report.text_tokens, text_tokens, "{}", name);
+        prop_assert!(
+            text_tokens <= available,
+            "{}: to_text costs {}",
+            name,
+            text_tokens
+        );
+        fitted_somewhere = true;
+    }
+    // The largest window fits every built-in: the check above ran.
+    prop_assert!(fitted_somewhere, "{}: fits no budget", name);
     Ok(())
 }
 
