@@ -144,7 +144,33 @@ fn corpus() -> Vec<(&'static str, String, Outcome)> {
             format!("{{\"answer\": \"Yes\",}}\nCorrected: {ANSWER}"),
             Json(ANSWER),
         ),
-        // Broken JSON: Invalid with an excerpt, never an inner fragment.
+        (
+            "a prose brace with an unquoted key before the object",
+            format!("{{Note: the section says nothing about interest, so this rests on 3.1 alone.}} {ANSWER}"),
+            Json(ANSWER),
+        ),
+        (
+            "a prose brace with an unquoted key before an array reply",
+            "{Note: labels below} [{\"id\": \"s1\", \"label\": \"payment\"}]".to_owned(),
+            Json("[{\"id\": \"s1\", \"label\": \"payment\"}]"),
+        ),
+        (
+            "an answer, then a cut-off note",
+            format!("{ANSWER}\n{{\"note\": \"and"),
+            Json(ANSWER),
+        ),
+        // Broken JSON: Invalid with an excerpt, never an inner fragment,
+        // nor a smaller object beside it.
+        (
+            "a small example object, then the broken answer",
+            r#"Example: {"a": 1}. Answer: {"answer":"Yes.","citations":["4"],"confidence":0.9,}"#.to_owned(),
+            Invalid("0.9,}"),
+        ),
+        (
+            "a small example object, then an answer with python literals",
+            r#"Schema: {"ok": true}. {"answer": "Yes, within 30 days.", "citations": ["4"], "confident": True}"#.to_owned(),
+            Invalid("True"),
+        ),
         (
             "trailing comma in the object",
             r#"{"answer":"Yes.","citations":["4"],"confidence":0.9,}"#.to_owned(),
@@ -219,6 +245,11 @@ fn corpus() -> Vec<(&'static str, String, Outcome)> {
         (
             "cut off after a stray bracket",
             "The list [ below: {\"answer\": \"Yes\", \"citations\": [".to_owned(),
+            Truncated,
+        ),
+        (
+            "a draft object, then the final answer cut off",
+            "Draft: {\"answer\": \"?\"}\nFinal: {\"answer\": \"Yes, within 30 days of receipt, as section".to_owned(),
             Truncated,
         ),
         // Nothing.

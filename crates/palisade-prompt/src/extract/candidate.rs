@@ -49,6 +49,44 @@ pub(super) struct Candidate<'a> {
     pub(super) reading: Reading,
 }
 
+impl Candidate<'_> {
+    /// How many bytes of the candidate read as JSON: all of a valid or
+    /// cut-off one, up to the error of an invalid one. Candidates compete on
+    /// this, so a broken answer (an error at its last comma) beats a short
+    /// example beside it, while prose that merely looks like an object
+    /// (`{Note: …}`, an error at its first word) beats nothing.
+    pub(super) fn json_len(&self) -> usize {
+        match &self.reading {
+            Reading::Valid | Reading::CutOff => self.text.len(),
+            Reading::Invalid(err) => byte_offset(self.text, err.line(), err.column()),
+        }
+    }
+
+    /// Among candidates that read as far, a valid one beats a cut-off one,
+    /// which beats an invalid one.
+    fn soundness(&self) -> u8 {
+        match self.reading {
+            Reading::Valid => 2,
+            Reading::CutOff => 1,
+            Reading::Invalid(_) => 0,
+        }
+    }
+}
+
+/// The candidate of `kind` that reads furthest as JSON
+/// ([`Candidate::json_len`]), valid before cut off before invalid among
+/// equals, then the first.
+pub(super) fn best_of<'c, 'a>(
+    candidates: &'c [Candidate<'a>],
+    kind: Kind,
+) -> Option<&'c Candidate<'a>> {
+    candidates
+        .iter()
+        .filter(|c| c.kind == kind)
+        // `min_by_key` on the negated rank keeps the first among equals.
+        .min_by_key(|c| std::cmp::Reverse((c.json_len(), c.soundness())))
+}
+
 /// The top-level candidates of `text`, in order.
 pub(super) fn top_level_candidates(text: &str) -> Vec<Candidate<'_>> {
     let mut found = Vec::new();

@@ -14,7 +14,7 @@ mod fence;
 
 use serde::de::DeserializeOwned;
 
-use candidate::{Kind, Reading, read_at, top_level_candidates};
+use candidate::{Kind, Reading, best_of, read_at, top_level_candidates};
 use excerpt::{head_excerpt, located, tail_excerpt};
 use fence::fenced_blocks;
 
@@ -87,14 +87,20 @@ pub enum ExtractError {
 ///    inside a value belongs to it: the `["4"]` of a broken object is never
 ///    read on its own. Brackets that cannot start JSON (`[note]`,
 ///    `[ below`, `{curly}`) are prose and are skipped;
-/// 3. objects come before arrays, because asides in prose are bracketed
-///    (`According to section [4], …`). Of the preferred kind, the
-///    **largest** value that parses wins (the first among equals), so a
-///    short aside never beats the data;
-/// 4. if none of that kind parses: one cut off by the end of the reply
-///    makes it [`ExtractError::Truncated`] (it hit `max_tokens`), else the
-///    largest is [`ExtractError::Invalid`] with an excerpt around the
-///    error (a trailing comma, single quotes, Python's `True`/`None`).
+/// 3. of the top-level values, the one that reads **furthest as JSON**
+///    wins: a valid or cut-off value reads to its end, a broken one up to
+///    its error. So a short aside or example never beats the data, a
+///    broken answer (a trailing comma at its end) is not passed over for a
+///    small valid object beside it, and prose that only looks like an
+///    object (`{Note: …}`, broken at its first word) beats nothing. Among
+///    equals a valid value comes first, then the first in the reply;
+/// 4. objects come before arrays, because asides in prose are bracketed
+///    (`According to section [4], …`): an array wins only when there is no
+///    object, or the best object is broken and the array reads further;
+/// 5. the winner decides: valid, it is returned; cut off by the end of the
+///    reply (it hit `max_tokens`), [`ExtractError::Truncated`]; broken,
+///    [`ExtractError::Invalid`] with an excerpt around the error (a
+///    trailing comma, single quotes, Python's `True`/`None`).
 ///
 /// A `"{"` quoted in prose, or a stray `[`, opens nothing that closes; it is
 /// skipped unless what follows it is valid JSON up to the end of the reply
@@ -141,30 +147,30 @@ pub fn extract_json(reply: &str) -> Result<&str, ExtractError> {
     }
 
     let candidates = top_level_candidates(reply);
-    for kind in [Kind::Object, Kind::Array] {
-        let of_kind = || candidates.iter().filter(move |c| c.kind == kind);
-        // `min_by_key` on the negated length keeps the first among equals.
-        let largest_valid = of_kind()
-            .filter(|c| matches!(c.reading, Reading::Valid))
-            .min_by_key(|c| std::cmp::Reverse(c.text.len()));
-        if let Some(valid) = largest_valid {
-            return Ok(valid.text);
+    let object = best_of(&candidates, Kind::Object);
+    let array = best_of(&candidates, Kind::Array);
+    let winner = match (object, array) {
+        // An object that is not JSON (`{Note: …}`) gives way to an array
+        // that reads further.
+        (Some(object), Some(array))
+            if matches!(object.reading, Reading::Invalid(_))
+                && !matches!(array.reading, Reading::Invalid(_))
+                && array.json_len() > object.json_len() =>
+        {
+            Some(array)
         }
-        if let Some(cut) = of_kind().find(|c| matches!(c.reading, Reading::CutOff)) {
-            return Err(ExtractError::Truncated {
-                offset: cut.open,
+        (Some(object), _) => Some(object),
+        (None, array) => array,
+    };
+    if let Some(winner) = winner {
+        return match &winner.reading {
+            Reading::Valid => Ok(winner.text),
+            Reading::CutOff => Err(ExtractError::Truncated {
+                offset: winner.open,
                 excerpt: tail_excerpt(reply),
-            });
-        }
-        let largest_invalid = of_kind()
-            .filter_map(|c| match &c.reading {
-                Reading::Invalid(err) => Some((c.text, err)),
-                _ => None,
-            })
-            .min_by_key(|(text, _)| std::cmp::Reverse(text.len()));
-        if let Some((text, err)) = largest_invalid {
-            return Err(located(text, err, false));
-        }
+            }),
+            Reading::Invalid(err) => Err(located(winner.text, err, false)),
+        };
     }
     Err(ExtractError::NotFound {
         excerpt: head_excerpt(reply),
