@@ -35,6 +35,10 @@ enum ToonCommand {
         file: Option<PathBuf>,
     },
     /// Read TOON (FILE or stdin) and write compact JSON to stdout, with no trailing newline.
+    ///
+    /// Hostile input is refused rather than decoded into unbounded memory:
+    /// at most 64 MiB, 128 levels of nesting, and one value per 2 input
+    /// bytes (plus 65,536); the last two errors name the line and column.
     Decode {
         /// Recover from what spec v4.1.1 lets non-strict decoders accept.
         #[arg(long)]

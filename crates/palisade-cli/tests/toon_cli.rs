@@ -185,7 +185,8 @@ fn encode_refuses_a_duplicate_key_as_strict_decode_does() {
         &["toon", "encode"],
         "{\"a\": 1,\n \"b\": {\"k\": 1, \"k\": 2}}",
     );
-    assert_input_error(&o, "<stdin>:2:");
+    // The position is the repeated key's (just past its closing quote).
+    assert_input_error(&o, "<stdin>:2:18:");
     assert!(stderr(&o).contains("duplicate key \"k\""), "{}", stderr(&o));
     let o = palisade(&["toon", "decode"], "b:\n  k: 1\n  k: 2");
     assert_input_error(&o, "<stdin>:3:3:");

@@ -157,9 +157,10 @@ impl<'de> Visitor<'de> for StrictValue {
         let mut map = Map::new();
         let mut index: Option<std::collections::HashSet<String>> = None;
         while let Some(key) = access.next_key::<String>()? {
-            let value = access.next_value_seed(StrictValue)?;
-            // Small objects search their entries; wide ones keep an index so
-            // a hostile object with many keys stays linear.
+            // Checked before the value is read, so the error's position is
+            // the repeated key's. Small objects search their entries; wide
+            // ones keep an index so a hostile object with many keys stays
+            // linear.
             let seen = match &mut index {
                 Some(ix) => !ix.insert(key.clone()),
                 None => map.get(&key).is_some(),
@@ -167,11 +168,68 @@ impl<'de> Visitor<'de> for StrictValue {
             if seen {
                 return Err(de::Error::custom(format_args!("{DUPLICATE_PREFIX}{key}")));
             }
+            let value = access.next_value_seed(StrictValue)?;
             if index.is_none() && map.len() >= 16 {
                 index = Some(map.keys().cloned().chain([key.clone()]).collect());
             }
             map.push_unique(key, value);
         }
         Ok(Value::Object(map))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(text: &str) -> (ErrorKind, Option<(usize, usize)>) {
+        match from_json_str(text) {
+            Ok(v) => panic!("{text} was accepted as {v:?}"),
+            Err(e) => (e.kind().clone(), e.line().zip(e.column())),
+        }
+    }
+
+    #[test]
+    fn a_repeated_key_is_refused_at_the_key() {
+        // Issue 21: `{"k":1,"k":2}` used to encode as `k: 2`.
+        let (kind, at) = refused("{\"a\": 1,\n \"b\": {\"k\": 1, \"k\": 2}}");
+        assert_eq!(kind, ErrorKind::DuplicateKey("k".into()));
+        // Just past the second `"k"` (columns 16-18), before its value.
+        assert_eq!(at, Some((2, 18)));
+    }
+
+    #[test]
+    fn a_repeated_key_is_found_in_a_wide_object() {
+        // Past 16 keys the check uses a hash index; the repeat is the 41st key.
+        let mut text: String = (0..40).map(|i| format!("\"k{i}\":{i},")).collect();
+        text = format!("{{{text}\"k7\":0}}");
+        let (kind, at) = refused(&text);
+        assert_eq!(kind, ErrorKind::DuplicateKey("k7".into()));
+        assert_eq!(at.map(|(line, _)| line), Some(1));
+        // The same keys without the repeat are read in order.
+        let ok = from_json_str(&text.replace("\"k7\":0", "\"k40\":0"));
+        assert_eq!(ok.ok().and_then(|v| v.as_object().map(Map::len)), Some(41));
+    }
+
+    #[test]
+    fn numbers_are_read_exactly() {
+        for (json, toon) in [
+            ("1e-97", "1e-97"),
+            ("1.5e-300", "1.5e-300"),
+            ("3.15e-235", "3.15e-235"),
+            ("1.0000000000000000e-97", "1e-97"),
+            ("1.5000000000000001e-300", "1.5e-300"),
+            ("3.1499999999999997e-235", "3.15e-235"),
+            ("100000000000000000000", "100000000000000000000"),
+            ("18446744073709551615", "18446744073709551615"),
+            ("-9223372036854775808", "-9223372036854775808"),
+        ] {
+            let v = from_json_str(json).ok();
+            let text = v.and_then(|v| crate::encode(&v, &Default::default()).ok());
+            assert_eq!(text.as_deref(), Some(toon), "{json}");
+        }
+        let (kind, at) = refused("[1,\n 123456789012345678901234567890]");
+        assert!(matches!(kind, ErrorKind::InexactInteger { .. }), "{kind:?}");
+        assert_eq!(at, Some((2, 2)));
     }
 }

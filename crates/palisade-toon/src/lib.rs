@@ -80,22 +80,50 @@
 //! # Numbers and host types
 //!
 //! Integers that fit `i64`/`u64` are encoded and decoded exactly; floats are
-//! written like ECMAScript's `Number.prototype.toString` (shortest round-trip
-//! digits, plain decimal for `1e-6 <= |n| < 1e21`, exponent form outside,
-//! `-0` as `0`, NaN and infinities as `null`). Decoded integers beyond 64 bits
-//! and all fractions become the nearest `f64` (the documented out-of-range
-//! policy); whole floats below 2^53 are held as integers, so `1.0` deserializes
-//! into an integer field. `i128`/`u128` outside the 64-bit range encode as
-//! decimal strings. Enums use serde's external tagging; bytes encode as an
-//! array of numbers.
+//! written like ECMAScript's `Number.prototype.toString`, as the reference
+//! encoder writes them (shortest round-trip digits, plain decimal for
+//! `1e-6 <= |n| < 1e21`, exponent form outside, so `1e-97` stays `1e-97`;
+//! `-0` as `0`, NaN and infinities as `null`). Decoding reads every fraction
+//! to the nearest `f64` (correctly rounded), so decode → encode → decode is
+//! stable for every finite double (a property test over random bit patterns
+//! checks it); whole floats below 2^53 are held as integers, so `1.0`
+//! deserializes into an integer field.
+//!
+//! Out-of-range policy (spec §2 asks for one; lossless first): an integer
+//! literal is taken exactly when a 64-bit integer holds it, or when the
+//! nearest double is written back as the same digits
+//! (`100000000000000000000`). Any other integer literal
+//! (`123456789012345678901234567890`) is refused with
+//! [`ErrorKind::InexactInteger`] at its line and column, in TOON and in JSON
+//! ([`from_json_str`]), instead of being rounded silently; quote it to keep
+//! its digits as a string. A fraction beyond the double range (`1e400`) stays
+//! a string in TOON and is invalid JSON. `i128`/`u128` outside the 64-bit
+//! range encode as decimal strings. Enums use serde's external tagging; bytes
+//! encode as an array of numbers.
+//!
+//! Exact float parsing of JSON comes from serde_json's `float_roundtrip`
+//! feature, which this crate turns on; Cargo unifies features, so every crate
+//! built together with this one reads JSON floats exactly too (slightly
+//! slower, never less exact). `arbitrary_precision` is deliberately not used:
+//! it would change `serde_json::Value` for every crate of the build.
 //!
 //! # Hostile input
 //!
-//! [`DecodeOptions`] bounds nesting depth (default 128) and input size
-//! (default 64 MiB) with typed errors; declared lengths are never trusted for
+//! [`DecodeOptions`] bounds nesting depth (default 128), input size (default
+//! 64 MiB) and the number of decoded values (default one per 2 input bytes
+//! plus 65,536), each with a typed error; the value limit is charged as the
+//! document is read, declared lengths (`a[62914560]:`) are never trusted for
 //! allocation, duplicate-key detection is hashed for wide objects, and every
-//! scan is linear, so input cannot cause a stack overflow, a panic or
-//! quadratic time. [`EncodeOptions::max_depth`] bounds the encoder the same way.
+//! scan is linear. So input cannot cause a stack overflow, a panic or
+//! quadratic time, and a decode's peak memory stays under 64 bytes per input
+//! byte plus 256 KiB (`tests/limits.rs` and `tests/hostile.rs` measure it
+//! with a counting allocator). [`EncodeOptions::max_depth`] bounds the
+//! encoder the same way.
+//!
+//! [`from_json_str`] (what `palisade toon encode` reads JSON with) refuses a
+//! key repeated in one object with [`ErrorKind::DuplicateKey`] and its
+//! position, as strict decoding refuses it in TOON, instead of keeping the
+//! last value silently.
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)

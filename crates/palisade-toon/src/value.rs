@@ -510,3 +510,17 @@ impl From<Value> for serde_json::Value {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The memory bound in docs/toon.md ("Hostile input") counts 32 bytes a
+    /// decoded `Value` and 56 an object entry; a larger `Value` would
+    /// silently raise every decode's peak.
+    #[test]
+    fn values_stay_small() {
+        assert_eq!(std::mem::size_of::<Value>(), 32);
+        assert_eq!(std::mem::size_of::<(String, Value)>(), 56);
+    }
+}
