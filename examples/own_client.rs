@@ -23,7 +23,7 @@ use palisade::{ChatRequest, ChatResponse, ErrorKind, Provider, ProviderError, Pr
 use palisade::{Usage, async_trait};
 use serde_json::{Value, json};
 
-// ---- the adapter: 46 lines ----
+// ---- the adapter: 54 lines (rustfmt-formatted) ----
 struct MyClient {
     id: ProviderId,
     http: reqwest::Client,
@@ -123,5 +123,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let requests = answer.rate_limit.as_deref().map(|s| s.requests);
     println!("rate limit read from the headers: requests {requests:?}");
+    let stats = server.stats();
+    println!(
+        "server: {} requests, {} answered (the first got the 429)",
+        stats.requests, stats.answered
+    );
+    let retries = stack.stats().candidate("mine").map_or(0, |c| c.retries);
+    println!("the stack retried {retries} time(s), after the Retry-After");
     Ok(())
 }

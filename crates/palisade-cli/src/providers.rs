@@ -99,6 +99,8 @@ impl From<StackConfigError> for SetupError {
 /// the candidate's provider; returns the provider.
 pub(crate) fn kind_of(candidate: &CandidateConfig) -> Result<ProviderKind, SetupError> {
     let kind = candidate.provider_kind()?;
+    // One arm per feature; with features off it reads like `matches!`.
+    #[allow(clippy::match_like_matches_macro)]
     let built = match kind {
         ProviderKind::Bedrock => cfg!(feature = "bedrock"),
         ProviderKind::OpenAi => cfg!(feature = "openai"),
@@ -118,7 +120,8 @@ pub(crate) fn kind_of(candidate: &CandidateConfig) -> Result<ProviderKind, Setup
 /// The provider of a Bedrock, OpenAI or Anthropic candidate.
 pub(crate) async fn remote(candidate: &CandidateConfig) -> Result<SharedProvider, SetupError> {
     match kind_of(candidate)? {
-        ProviderKind::Bedrock => bedrock(candidate).await,
+        // Boxed: loading the AWS config is a large future.
+        ProviderKind::Bedrock => Box::pin(bedrock(candidate)).await,
         ProviderKind::OpenAi => openai(candidate),
         ProviderKind::Anthropic => anthropic(candidate),
         kind => Err(SetupError::Build {
