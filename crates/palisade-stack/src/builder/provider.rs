@@ -191,6 +191,32 @@ mod tests {
         }
     }
 
+    /// The mixed-provider example of docs/config.md parses and validates.
+    #[test]
+    fn the_documented_mixed_stack_is_valid() {
+        let doc = include_str!("../../../../docs/config.md");
+        let start = doc
+            .find("```toml\nname = \"mixed\"")
+            .expect("docs/config.md has the mixed-provider example")
+            + "```toml\n".len();
+        let end = start + doc[start..].find("```").unwrap();
+        let config = StackConfig::from_toml(&doc[start..end]).unwrap();
+        config.validate().unwrap();
+        let kinds: Vec<ProviderKind> = config
+            .candidates
+            .iter()
+            .map(|c| c.provider_kind().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ProviderKind::Anthropic,
+                ProviderKind::Bedrock,
+                ProviderKind::OpenAi
+            ]
+        );
+    }
+
     #[test]
     fn every_name_round_trips() {
         for kind in ProviderKind::ALL {
