@@ -2,9 +2,11 @@
 //! answer, the model that served it and the attempts trail.
 //!
 //! The stack comes from `--config STACK.toml` (the format of docs/config.md).
-//! Candidates whose model id starts with `sim/` are simulated models (default
-//! latency, no quotas); any other candidate is a Bedrock model, which needs
-//! the `bedrock` feature of this binary and AWS credentials. With no config
+//! Each candidate's `provider` picks its client (`providers.rs`): `sim`
+//! (simulated models: default latency, no quotas; the default for model ids
+//! starting with `sim/`), `bedrock` (the default otherwise; AWS credentials),
+//! `openai` or `anthropic`, each network provider behind the feature of the
+//! same name; one stack may mix them. With no config
 //! and no AWS credentials, the stack is the default simulation scenario's
 //! (three simulated models behind limiters, breakers, retry and fallback),
 //! and the command says so. A stack of simulated models only runs in virtual
@@ -20,11 +22,10 @@ use std::sync::Arc;
 use clap::Args;
 use palisade_core::{ChatRequest, ChatResponse, Provider, ProviderError, SharedProvider};
 use palisade_sim::{Scenario, SimulatedModelConfig, SimulatedProvider};
-use palisade_stack::{StackBuilder, StackConfig};
+use palisade_stack::{ProviderKind, StackBuilder, StackConfig};
 use serde::Serialize;
 
-/// Model ids with this prefix are simulated.
-const SIMULATED_PREFIX: &str = "sim/";
+use crate::providers;
 
 /// Arguments of `palisade chat`.
 #[derive(Debug, Args)]
@@ -46,15 +47,15 @@ pub(crate) struct ChatArgs {
 /// Where the stack comes from, and whether it runs in virtual time.
 struct Plan {
     config: StackConfig,
-    /// Providers bound by candidate id.
+    /// Simulated models bound by candidate id; every other candidate gets
+    /// its network provider from [`providers::remote`].
     simulated: Vec<(String, SimulatedModelConfig)>,
-    bedrock: Vec<(String, String)>,
     note: Option<String>,
 }
 
 impl Plan {
     fn is_simulated(&self) -> bool {
-        self.bedrock.is_empty()
+        self.simulated.len() == self.config.candidates.len()
     }
 }
 
@@ -217,15 +218,12 @@ fn plan(args: &ChatArgs) -> Result<Plan, String> {
             config.name = "bedrock".into();
             // Every model named in the environment is a Bedrock model, even
             // one spelled `sim/…` (served by a fake Bedrock, say).
-            let bedrock = config
-                .candidates
-                .iter()
-                .map(|c| (c.id.clone(), c.model().to_owned()))
-                .collect();
+            for candidate in &mut config.candidates {
+                candidate.provider = Some(ProviderKind::Bedrock.as_str().to_owned());
+            }
             return Ok(Plan {
                 config,
                 simulated: Vec::new(),
-                bedrock,
                 note: None,
             });
         }
@@ -254,46 +252,52 @@ fn plan(args: &ChatArgs) -> Result<Plan, String> {
             return Ok(Plan {
                 config,
                 simulated,
-                bedrock: Vec::new(),
                 note: Some(note),
             });
         }
     };
+    // Refuse what cannot work (an unknown provider, a key variable on a
+    // Bedrock candidate, …) before any client is made.
+    config.validate().map_err(|e| e.to_string())?;
     let mut simulated = Vec::new();
-    let mut bedrock = Vec::new();
+    let mut bedrock = false;
     for candidate in &config.candidates {
-        let model = candidate.model();
-        if model.starts_with(SIMULATED_PREFIX) {
-            simulated.push((candidate.id.clone(), SimulatedModelConfig::new(model)));
-        } else if cfg!(feature = "bedrock") {
-            bedrock.push((candidate.id.clone(), model.to_owned()));
-        } else {
-            return Err(format!(
-                "candidate {:?} is a Bedrock model, and this binary was built without the \
-                 `bedrock` feature (rebuild with `--features bedrock`, or name simulated \
-                 models `sim/…`)",
-                candidate.id
-            ));
+        match providers::kind_of(candidate).map_err(|e| e.to_string())? {
+            ProviderKind::Simulated => simulated.push((
+                candidate.id.clone(),
+                SimulatedModelConfig::new(candidate.model()),
+            )),
+            ProviderKind::Bedrock => bedrock = true,
+            _ => {}
         }
     }
-    let note = (!bedrock.is_empty() && !aws_credentials_present())
+    let note = (bedrock && !aws_credentials_present())
         .then(|| "no AWS credentials in the environment: Bedrock calls may be refused".to_owned());
     Ok(Plan {
         config,
         simulated,
-        bedrock,
         note,
     })
 }
 
 async fn build(plan: Plan) -> Result<SharedProvider, String> {
+    let remote: Vec<_> = plan
+        .config
+        .candidates
+        .iter()
+        .filter(|c| !plan.simulated.iter().any(|(id, _)| *id == c.id))
+        .cloned()
+        .collect();
     let mut builder = StackBuilder::new(plan.config);
     for (id, model) in plan.simulated {
         let provider = SimulatedProvider::new(model, SEED).map_err(|e| e.to_string())?;
         builder = builder.provider(id, provider);
     }
-    for (id, model) in plan.bedrock {
-        builder = builder.shared_provider(id, bedrock_provider(&model).await?);
+    for candidate in remote {
+        let provider = providers::remote(&candidate)
+            .await
+            .map_err(|e| e.to_string())?;
+        builder = builder.shared_provider(candidate.id, provider);
     }
     let stack = builder.build().map_err(|e| e.to_string())?;
     Ok(Arc::new(stack))
@@ -313,20 +317,4 @@ fn bedrock_env_models() -> Result<Option<Vec<String>>, String> {
 #[cfg(not(feature = "bedrock"))]
 fn bedrock_env_models() -> Result<Option<Vec<String>>, String> {
     Ok(None)
-}
-
-#[cfg(feature = "bedrock")]
-async fn bedrock_provider(model: &str) -> Result<SharedProvider, String> {
-    palisade_bedrock::BedrockProvider::builder(model)
-        .build()
-        .await
-        .map(|p| Arc::new(p) as SharedProvider)
-        .map_err(|e| format!("Bedrock model {model}: {e}"))
-}
-
-#[cfg(not(feature = "bedrock"))]
-async fn bedrock_provider(model: &str) -> Result<SharedProvider, String> {
-    Err(format!(
-        "Bedrock model {model}: this binary was built without the `bedrock` feature"
-    ))
 }

@@ -13,24 +13,17 @@
 //! Exit status: 0 when stopped, 1 if the port cannot be bound or the config
 //! is bad (one line on stderr), 2 on usage errors (from clap).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 
+use crate::fake_server::{self, FakeServerArgs};
+
 /// Arguments of `palisade fake-anthropic`.
 #[derive(Debug, Args)]
 pub(crate) struct FakeAnthropicArgs {
-    /// Port to listen on; 0 picks a free one (printed on the first line).
-    #[arg(long)]
-    port: u16,
-    /// Scenario TOML whose `[[models]]` are served; the default scenario's
-    /// models when absent.
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
+    #[command(flatten)]
+    common: FakeServerArgs,
     /// The only API key accepted (`x-api-key` or `Authorization: Bearer`);
     /// any non-empty key when absent.
     #[arg(long, value_name = "KEY")]
@@ -40,72 +33,38 @@ pub(crate) struct FakeAnthropicArgs {
 /// Runs `palisade fake-anthropic`.
 pub(crate) fn run(args: FakeAnthropicArgs) -> ExitCode {
     crate::chat::init_tracing();
-    match serve(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("palisade: {e}");
-            ExitCode::from(1)
-        }
-    }
+    fake_server::exit(serve(args))
 }
 
 #[cfg(feature = "fake-anthropic")]
 fn serve(args: FakeAnthropicArgs) -> Result<(), String> {
-    use std::io::Write;
-
-    use palisade_sim::{Scenario, SimulatedProvider};
     use palisade_testkit::anthropic::FakeAnthropic;
 
-    let FakeAnthropicArgs {
-        port,
-        config,
-        host,
-        api_key,
-    } = args;
-    let scenario = match config {
-        Some(path) => Scenario::from_file(&path).map_err(|e| e.to_string())?,
-        None => Scenario::builtin(),
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(async {
+    let FakeAnthropicArgs { common, api_key } = args;
+    let banner = "fake Anthropic Messages API running";
+    fake_server::serve(common, banner, |models, addr| {
         let mut builder = FakeAnthropic::builder();
         if let Some(key) = api_key {
             builder = builder.api_key(key);
         }
-        for model in &scenario.models {
-            let provider =
-                SimulatedProvider::new(model.clone(), scenario.seed).map_err(|e| e.to_string())?;
-            builder = builder.model(model.id.clone(), provider);
+        for (id, provider) in models {
+            builder = builder.model(id, provider);
         }
-        let addr = format!("{host}:{port}");
-        let server = builder
-            .bind(addr.as_str())
-            .await
-            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", server.base_url());
-        for model in &scenario.models {
-            let _ = writeln!(out, "  serving model {}", model.id);
-        }
-        let _ = writeln!(out, "fake Anthropic Messages API running; Ctrl-C stops it");
-        let _ = out.flush();
-        drop(out);
-        tokio::signal::ctrl_c()
-            .await
-            .map_err(|e| format!("cannot wait for Ctrl-C: {e}"))?;
-        server.shutdown().await;
-        Ok(())
+        async move { builder.bind(addr.as_str()).await }
     })
 }
 
 #[cfg(not(feature = "fake-anthropic"))]
 fn serve(_: FakeAnthropicArgs) -> Result<(), String> {
-    Err(
-        "this binary was built without the `fake-anthropic` feature; run \
-         `cargo run --release -p palisade-cli --features fake-anthropic -- fake-anthropic --port P`"
-            .into(),
-    )
+    Err(fake_server::not_built("fake-anthropic"))
+}
+
+#[cfg(feature = "fake-anthropic")]
+impl fake_server::Served for palisade_testkit::anthropic::FakeAnthropicServer {
+    fn url(&self) -> String {
+        self.base_url()
+    }
+    async fn stop(self) {
+        self.shutdown().await;
+    }
 }

@@ -11,87 +11,49 @@
 //! Exit status: 0 when stopped, 1 if the port cannot be bound or the config
 //! is bad (one line on stderr), 2 on usage errors (from clap).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 
+use crate::fake_server::{self, FakeServerArgs};
+
 /// Arguments of `palisade fake-bedrock`.
 #[derive(Debug, Args)]
 pub(crate) struct FakeBedrockArgs {
-    /// Port to listen on; 0 picks a free one (printed on the first line).
-    #[arg(long)]
-    port: u16,
-    /// Scenario TOML whose `[[models]]` are served; the default scenario's
-    /// models when absent.
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
+    #[command(flatten)]
+    common: FakeServerArgs,
 }
 
 /// Runs `palisade fake-bedrock`.
 pub(crate) fn run(args: FakeBedrockArgs) -> ExitCode {
     crate::chat::init_tracing();
-    match serve(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("palisade: {e}");
-            ExitCode::from(1)
-        }
-    }
+    fake_server::exit(serve(args))
 }
 
 #[cfg(feature = "fake-bedrock")]
 fn serve(args: FakeBedrockArgs) -> Result<(), String> {
-    use std::io::Write;
-
-    use palisade_sim::{Scenario, SimulatedProvider};
     use palisade_testkit::bedrock::FakeBedrock;
 
-    let FakeBedrockArgs { port, config, host } = args;
-    let scenario = match config {
-        Some(path) => Scenario::from_file(&path).map_err(|e| e.to_string())?,
-        None => Scenario::builtin(),
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(async {
+    fake_server::serve(args.common, "fake Bedrock running", |models, addr| {
         let mut builder = FakeBedrock::builder();
-        for model in &scenario.models {
-            let provider =
-                SimulatedProvider::new(model.clone(), scenario.seed).map_err(|e| e.to_string())?;
-            builder = builder.model(model.id.clone(), provider);
+        for (id, provider) in models {
+            builder = builder.model(id, provider);
         }
-        let addr = format!("{host}:{port}");
-        let server = builder
-            .bind(addr.as_str())
-            .await
-            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", server.endpoint_url());
-        for model in &scenario.models {
-            let _ = writeln!(out, "  serving model {}", model.id);
-        }
-        let _ = writeln!(out, "fake Bedrock running; Ctrl-C stops it");
-        let _ = out.flush();
-        drop(out);
-        tokio::signal::ctrl_c()
-            .await
-            .map_err(|e| format!("cannot wait for Ctrl-C: {e}"))?;
-        server.shutdown().await;
-        Ok(())
+        async move { builder.bind(addr.as_str()).await }
     })
 }
 
 #[cfg(not(feature = "fake-bedrock"))]
 fn serve(_: FakeBedrockArgs) -> Result<(), String> {
-    Err(
-        "this binary was built without the `fake-bedrock` feature; run \
-         `cargo run --release -p palisade-cli --features fake-bedrock -- fake-bedrock --port P`"
-            .into(),
-    )
+    Err(fake_server::not_built("fake-bedrock"))
+}
+
+#[cfg(feature = "fake-bedrock")]
+impl fake_server::Served for palisade_testkit::bedrock::FakeBedrockServer {
+    fn url(&self) -> String {
+        self.endpoint_url()
+    }
+    async fn stop(self) {
+        self.shutdown().await;
+    }
 }

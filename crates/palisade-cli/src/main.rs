@@ -15,6 +15,9 @@ use clap::{Parser, Subcommand};
 mod chat;
 mod fake_anthropic;
 mod fake_bedrock;
+mod fake_openai;
+mod fake_server;
+mod providers;
 mod simulate;
 mod simulate_agent;
 mod toon;
@@ -38,6 +41,8 @@ enum Command {
     FakeAnthropic(fake_anthropic::FakeAnthropicArgs),
     /// Serve simulated models behind the Bedrock Runtime wire protocol.
     FakeBedrock(fake_bedrock::FakeBedrockArgs),
+    /// Serve simulated models behind the OpenAI Chat Completions wire format.
+    FakeOpenai(fake_openai::FakeOpenAiArgs),
     /// Convert JSON to TOON and back, and compare their token costs.
     Toon(toon::ToonArgs),
 }
@@ -50,6 +55,7 @@ fn main() -> ExitCode {
         Command::Chat(args) => chat::run(args),
         Command::FakeAnthropic(args) => fake_anthropic::run(args),
         Command::FakeBedrock(args) => fake_bedrock::run(args),
+        Command::FakeOpenai(args) => fake_openai::run(args),
         Command::Toon(args) => toon::run(args),
     }
 }

@@ -157,6 +157,31 @@ fn fake_bedrock_without_its_feature_says_how_to_get_it() {
     assert!(err.contains("--features fake-bedrock"), "{err}");
 }
 
+#[cfg(not(feature = "fake-openai"))]
+#[test]
+fn fake_openai_without_its_feature_says_how_to_get_it() {
+    let out = palisade(&["fake-openai", "--port", "0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--features fake-openai"), "{err}");
+}
+
+/// Without the `openai` feature, an OpenAI candidate is refused before
+/// anything starts, saying which feature is missing.
+#[cfg(not(feature = "openai"))]
+#[test]
+fn an_openai_candidate_without_the_feature_names_it() {
+    let config = TempFile::new(
+        "toml",
+        "[[candidates]]\nid = \"gpt\"\nprovider = \"openai\"\nbase_url = \"http://127.0.0.1:9\"\n",
+    );
+    let out = palisade(&["chat", "--config", config.path(), "Hi"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("candidate `gpt`"), "{err}");
+    assert!(err.contains("--features openai"), "{err}");
+}
+
 /// The whole way round: `palisade chat` with AWS credentials and
 /// `BEDROCK_MODEL_ID` builds Bedrock candidates (the real AWS SDK), pointed
 /// by `AWS_ENDPOINT_URL` at `palisade fake-bedrock`, which answers with a

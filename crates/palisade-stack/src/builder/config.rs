@@ -10,6 +10,7 @@ use palisade_limit::LimiterConfig;
 use serde::{Deserialize, Serialize};
 
 use super::StackConfigError;
+use super::provider::ProviderKind;
 use crate::budget::BudgetConfig;
 use crate::cost::PriceTable;
 use crate::fallback::FallbackConfig;
@@ -112,6 +113,32 @@ pub struct CandidateConfig {
     /// Per-attempt time limit, overriding `timeout.per_attempt`.
     #[serde(default, with = "palisade_core::duration::option")]
     pub timeout: Option<Duration>,
+    /// Which client serves the candidate, for applications that make
+    /// providers from the config (`palisade chat`): `"bedrock"`, `"openai"`,
+    /// `"anthropic"` or `"sim"`. Default: `"sim"` for a model id starting
+    /// with `sim/`, else `"bedrock"` (see [`provider_kind`](Self::provider_kind)).
+    /// Kept as written so an unknown name is reported with its candidate.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// Where the provider's API is (OpenAI: the URL `/chat/completions` is
+    /// appended to; Anthropic: the URL `/v1/messages` is appended to;
+    /// Bedrock: the endpoint override, the same as `endpoint_url`).
+    /// Default: the provider's own endpoint.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// The name of the environment variable holding the API key (OpenAI and
+    /// Anthropic candidates). The key itself never appears in the config.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// The AWS region of a Bedrock candidate. Default: `BEDROCK_REGION`,
+    /// `AWS_REGION`, then the AWS profile's.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The Bedrock Runtime endpoint of a Bedrock candidate (a VPC endpoint,
+    /// a local fake). Default: the region's, or
+    /// `AWS_ENDPOINT_URL_BEDROCK_RUNTIME` / `AWS_ENDPOINT_URL` when set.
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
 }
 
 fn one() -> f64 {
@@ -131,7 +158,19 @@ impl CandidateConfig {
             breaker: None,
             retry: None,
             timeout: None,
+            provider: None,
+            base_url: None,
+            api_key_env: None,
+            region: None,
+            endpoint_url: None,
         }
+    }
+
+    /// Names the candidate's provider (`provider = "…"`).
+    #[must_use]
+    pub fn with_provider(mut self, kind: ProviderKind) -> Self {
+        self.provider = Some(kind.as_str().to_owned());
+        self
     }
 
     /// The model id: `model`, else `id`.
@@ -189,6 +228,7 @@ impl StackConfig {
             return invalid("fallback.hedge.max_hedges".into(), "must be at least 1");
         }
         for c in &self.candidates {
+            c.check_provider_settings()?;
             if !(c.weight.is_finite() && c.weight >= 0.0) {
                 return invalid(
                     format!("candidates.{}.weight", c.id),

@@ -17,6 +17,7 @@ mod config;
 mod direct;
 mod named;
 mod probes;
+mod provider;
 mod stack;
 
 use std::collections::HashMap;
@@ -27,6 +28,7 @@ use palisade_core::{Layer, ProviderId, SharedProvider, TokenEstimator};
 use palisade_limit::{Limiter, LimiterSet, RateLimitLayer};
 
 pub use config::{CandidateConfig, ENV_VARS, RoutingConfig, StackConfig};
+pub use provider::ProviderKind;
 
 /// What a [`StackBuilder::provider_factory`] may fail with: any error, boxed.
 /// A concrete type, so a factory closure needs no annotation and `?` converts
@@ -86,6 +88,16 @@ pub enum StackConfigError {
         field: String,
         /// What is wrong with it.
         problem: &'static str,
+    },
+    /// A candidate names a provider there is no client for.
+    #[error(
+        "stack config: `candidates.{id}.provider` is {name:?}; expected one of \"bedrock\", \"openai\", \"anthropic\", \"sim\""
+    )]
+    UnknownProvider {
+        /// The candidate.
+        id: String,
+        /// The name as written.
+        name: String,
     },
     /// A candidate's breaker config is invalid.
     #[error("stack config: candidate `{id}` breaker: {reason}")]
