@@ -10,17 +10,24 @@
 //! and the command says so. A stack of simulated models only runs in virtual
 //! time: the answer comes at once and the time reported is simulated.
 //!
-//! Exit status: 0 with an answer, 1 on a failed call or a bad config (one
-//! line on stderr), 2 on usage errors (from clap).
+//! Exit status: 0 with an answer, 1 on a failed call or a bad config, 2 on
+//! usage errors (from clap). A bad config is one line on stderr. A failed
+//! call is its error on one line (for a stack, how many candidates were tried
+//! and how each attempt ended) followed by the attempts trail, one attempt a
+//! line; with `--json`, stdout gets a JSON object with an `error` (kind,
+//! message, provider, `candidates_tried`, `attempts`) instead of a `response`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
-use palisade_core::{ChatRequest, ChatResponse, Provider, ProviderError, SharedProvider};
+use palisade_core::{
+    Attempt, ChatRequest, ChatResponse, ErrorKind, Provider, ProviderError, ProviderId,
+    SharedProvider,
+};
 use palisade_sim::{Scenario, SimulatedModelConfig, SimulatedProvider};
-use palisade_stack::{StackBuilder, StackConfig};
+use palisade_stack::{FallbackError, StackBuilder, StackConfig};
 use serde::Serialize;
 
 /// Model ids with this prefix are simulated.
@@ -69,6 +76,48 @@ struct ChatOutput<'a> {
     response: &'a ChatResponse,
 }
 
+/// What `--json` prints when the call fails.
+#[derive(Serialize)]
+struct ChatFailure<'a> {
+    /// Whether every candidate was simulated (the time is then simulated).
+    simulated: bool,
+    /// Time from sending to the failure, in ms.
+    elapsed_ms: f64,
+    /// What went wrong.
+    error: ErrorReport<'a>,
+}
+
+/// A failed call: the error and, for a stack, the attempts behind it.
+#[derive(Serialize)]
+struct ErrorReport<'a> {
+    kind: ErrorKind,
+    /// The error's message (for a stack, the whole trail in one line).
+    message: &'a str,
+    /// The candidate whose error ended the call, when known.
+    provider: Option<&'a ProviderId>,
+    retry_after_s: Option<f64>,
+    status: Option<u16>,
+    request_id: Option<&'a str>,
+    /// Distinct candidates called (not counting ones only skipped).
+    candidates_tried: usize,
+    /// Every candidate tried or skipped, in order.
+    attempts: &'a [Attempt],
+}
+
+/// Why `palisade chat` got no answer.
+enum Failure {
+    /// The config or the providers could not be set up.
+    Setup(String),
+    /// The call failed after this long.
+    Call(ProviderError, std::time::Duration),
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::Setup(message)
+    }
+}
+
 /// Installs a `tracing` subscriber when `RUST_LOG` is set; logging stays off
 /// otherwise, so simulations pay nothing for it.
 pub(crate) fn init_tracing() {
@@ -85,7 +134,7 @@ pub(crate) fn run(args: ChatArgs) -> ExitCode {
     init_tracing();
     let plan = match plan(&args) {
         Ok(plan) => plan,
-        Err(e) => return fail(&e),
+        Err(e) => return fail_setup(&e, args.json),
     };
     if let Some(note) = &plan.note {
         eprintln!("palisade: {note}");
@@ -97,7 +146,7 @@ pub(crate) fn run(args: ChatArgs) -> ExitCode {
     }
     let runtime = match runtime.build() {
         Ok(r) => r,
-        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+        Err(e) => return fail_setup(&format!("cannot start the runtime: {e}"), args.json),
     };
     let simulated = plan.is_simulated();
     let json = args.json;
@@ -105,12 +154,16 @@ pub(crate) fn run(args: ChatArgs) -> ExitCode {
     let outcome = runtime.block_on(async move {
         let stack = build(plan).await?;
         let start = tokio::time::Instant::now();
-        let answer = stack.complete(request).await.map_err(|e| describe(&e))?;
-        Ok::<_, String>((answer, start.elapsed()))
+        let answer = stack
+            .complete(request)
+            .await
+            .map_err(|e| Failure::Call(e, start.elapsed()))?;
+        Ok::<_, Failure>((answer, start.elapsed()))
     });
     let (answer, elapsed) = match outcome {
         Ok(v) => v,
-        Err(e) => return fail(&e),
+        Err(Failure::Setup(e)) => return fail_setup(&e, json),
+        Err(Failure::Call(e, elapsed)) => return call_failed(&e, elapsed, simulated, json),
     };
     if json {
         let out = ChatOutput {
@@ -144,21 +197,78 @@ pub(crate) fn run(args: ChatArgs) -> ExitCode {
     }
     if !answer.attempts.is_empty() {
         println!("attempts:");
-        for (i, attempt) in answer.attempts.iter().enumerate() {
-            println!(
-                "  {}. {} {} ({:.1} s)",
-                i + 1,
-                attempt.provider,
-                attempt.outcome,
-                attempt.elapsed.as_secs_f64()
-            );
+        for line in trail_lines(&answer.attempts) {
+            println!("{line}");
         }
     }
     ExitCode::SUCCESS
 }
 
+/// The attempts trail, one indented, numbered line per attempt.
+fn trail_lines(attempts: &[Attempt]) -> impl Iterator<Item = String> + '_ {
+    attempts.iter().enumerate().map(|(i, attempt)| {
+        format!(
+            "  {}. {} {} ({:.1} s)",
+            i + 1,
+            attempt.provider,
+            attempt.outcome,
+            attempt.elapsed.as_secs_f64()
+        )
+    })
+}
+
 fn fail(error: &dyn std::fmt::Display) -> ExitCode {
     eprintln!("palisade: {error}");
+    ExitCode::from(1)
+}
+
+/// A config or setup failure: one line on stderr, and with `--json` an
+/// `error` object on stdout too, so a script reading stdout sees why.
+fn fail_setup(message: &str, json: bool) -> ExitCode {
+    if json {
+        let out = serde_json::json!({ "error": { "kind": "config", "message": message } });
+        println!("{out}");
+    }
+    fail(&message)
+}
+
+/// A failed call: the error and its attempts trail on stderr; with `--json`
+/// the same as a JSON object on stdout. Exit status 1 either way.
+fn call_failed(
+    error: &ProviderError,
+    elapsed: std::time::Duration,
+    simulated: bool,
+    json: bool,
+) -> ExitCode {
+    let fallback = FallbackError::find(error);
+    let attempts = fallback.map_or(&[][..], FallbackError::attempts);
+    if json {
+        let out = ChatFailure {
+            simulated,
+            elapsed_ms: (elapsed.as_secs_f64() * 1e4).round() / 10.0,
+            error: ErrorReport {
+                kind: error.kind(),
+                message: error.message(),
+                provider: error.provider(),
+                retry_after_s: error.retry_after().map(|d| d.as_secs_f64()),
+                status: error.status(),
+                request_id: error.request_id(),
+                candidates_tried: fallback.map_or(0, FallbackError::candidates_tried),
+                attempts,
+            },
+        };
+        match serde_json::to_string_pretty(&out) {
+            Ok(text) => println!("{text}"),
+            Err(e) => eprintln!("palisade: cannot write the error as JSON: {e}"),
+        }
+    }
+    eprintln!("palisade: {}", describe(error));
+    if !attempts.is_empty() {
+        eprintln!("attempts:");
+        for line in trail_lines(attempts) {
+            eprintln!("{line}");
+        }
+    }
     ExitCode::from(1)
 }
 

@@ -18,7 +18,7 @@ use crate::kind::LimitKind;
 use crate::limits::{Blocked, Limits};
 use crate::permit::{Permit, PermitRef};
 use crate::shared::{Core, Remote, Shared};
-use crate::stats::LimiterStats;
+use crate::stats::{LimiterStats, LocklessCounters};
 use crate::store::LimitStore;
 use crate::wait::Ticket;
 
@@ -122,6 +122,7 @@ impl Limiter {
             core: Mutex::new(Core::new(limits)),
             cost_model,
             permits_return,
+            lockless: LocklessCounters::default(),
             remote,
             config,
         };
@@ -391,7 +392,9 @@ impl Limiter {
         let now = shared.clock.now();
         let mut core = shared.core.lock();
         core.limits.expire(now);
-        let c = &core.counters;
+        let mut counters = core.counters.clone();
+        shared.lockless.add_to(&mut counters);
+        let c = &counters;
         LimiterStats {
             name: shared.name.to_string(),
             admitted: c.admitted,

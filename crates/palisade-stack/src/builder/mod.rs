@@ -16,8 +16,10 @@
 mod config;
 mod direct;
 mod named;
+mod parse;
 mod probes;
 mod stack;
+mod validate;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -86,6 +88,15 @@ pub enum StackConfigError {
         field: String,
         /// What is wrong with it.
         problem: &'static str,
+    },
+    /// A value in a `limit` or `breaker` table that its crate refuses, under
+    /// the key as written in the stack file.
+    #[error("stack config: `{field}`: {reason}")]
+    InvalidSection {
+        /// The key, as written in the config file (`candidates.a.breaker.minimum_calls`).
+        field: String,
+        /// What its crate says is wrong.
+        reason: String,
     },
     /// A candidate's breaker config is invalid.
     #[error("stack config: candidate `{id}` breaker: {reason}")]
