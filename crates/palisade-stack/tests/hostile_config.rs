@@ -226,7 +226,18 @@ fn serve(config: StackConfig) -> Result<(), StackConfigError> {
     Ok(())
 }
 
-fn check(key: &Key, value: &str) -> Result<(), TestCaseError> {
+/// How a hostile value ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// Refused when the TOML was read.
+    Unread,
+    /// Read, then refused by `validate`.
+    Refused,
+    /// Accepted, built and served.
+    Served,
+}
+
+fn check(key: &Key, value: &str) -> Result<Ending, TestCaseError> {
     let text = document(key, value);
     let config = match StackConfig::from_toml(&text) {
         Ok(config) => config,
@@ -237,7 +248,7 @@ fn check(key: &Key, value: &str) -> Result<(), TestCaseError> {
                 "{text}\nparse error does not name `{}`: {message}",
                 key.path
             );
-            return Ok(());
+            return Ok(Ending::Unread);
         }
         Err(other) => return Err(TestCaseError::fail(format!("{text}\n{other:?}"))),
     };
@@ -248,6 +259,7 @@ fn check(key: &Key, value: &str) -> Result<(), TestCaseError> {
                 built.is_ok(),
                 "{text}\nvalidated but did not build: {built:?}"
             );
+            Ok(Ending::Served)
         }
         Err(e) => {
             let message = e.to_string();
@@ -265,22 +277,41 @@ fn check(key: &Key, value: &str) -> Result<(), TestCaseError> {
                 "{text}\nrefusal does not name `{}`: {message}",
                 key.path
             );
+            Ok(Ending::Refused)
         }
     }
-    Ok(())
 }
 
 /// Every key with every hostile value, exhaustively: the cases are few
 /// enough that none is left to chance.
 #[test]
 fn every_numeric_key_survives_every_hostile_value() {
+    let mut endings = Vec::new();
     for key in KEYS {
+        let mut refused = false;
         for value in HOSTILE {
-            if let Err(e) = check(key, value) {
-                panic!("{}: {e}", key.path);
+            match check(key, value) {
+                Ok(ending) => {
+                    refused |= ending == Ending::Refused;
+                    endings.push(ending);
+                }
+                Err(e) => panic!("{}: {e}", key.path),
             }
         }
+        // Every key has a number it refuses by name, except the few for
+        // which every number of the right type works.
+        let anything_goes = ["seed", "retry.budget.min_retries"].contains(&key.path);
+        assert!(
+            refused || anything_goes,
+            "{}: no hostile value was refused by validate",
+            key.path
+        );
     }
+    let count = |e| endings.iter().filter(|&&x| x == e).count();
+    // Not vacuous: each ending is reached many times.
+    assert!(count(Ending::Unread) > 100, "{endings:?}");
+    assert!(count(Ending::Refused) > 100, "{endings:?}");
+    assert!(count(Ending::Served) > 50, "{endings:?}");
 }
 
 proptest! {
