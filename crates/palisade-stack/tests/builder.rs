@@ -390,16 +390,27 @@ fn values_that_fail_every_call_are_refused_under_their_key() {
     StackConfig::from_toml(base).unwrap().validate().unwrap();
 }
 
-/// Issue #21, problem 9: a candidate without `id` is reported where its
-/// table starts, not at line 1, column 1.
+/// Issue #21, problem 9: a candidate without `id` is reported at its table's
+/// header, and named (which candidate, which model), not only as "missing
+/// field `id`" at a place that reads as the start of the file.
 #[test]
 fn a_candidate_without_an_id_is_reported_at_its_table() {
     let text = "name = \"s\"\n\n[[candidates]]\nid = \"a\"\n\n[[candidates]]\nmodel = \"m\"\nweight = 2.0\n";
     let err = StackConfig::from_toml(text).unwrap_err().to_string();
-    assert!(err.contains("missing field `id`"), "{err}");
-    assert!(err.contains("line 6"), "{err}");
-    assert!(!err.contains("line 1,"), "{err}");
-    assert!(err.contains("[[candidates]]"), "{err}");
+    assert!(err.contains("line 6, column 1"), "{err}");
+    assert!(err.contains("6 | [[candidates]]"), "{err}");
+    assert!(
+        err.contains("missing field `id` in candidate 2 (model \"m\")"),
+        "{err}"
+    );
+
+    // The first entry on the first line: the place is right, and the
+    // message says it is the candidate's table, not the file's start.
+    let err = StackConfig::from_toml("[[candidates]]\nweight = 2.0\n[[candidates]]\nid = \"b\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 1, column 1"), "{err}");
+    assert!(err.contains("missing field `id` in candidate 1\n"), "{err}");
 }
 
 /// Issue #21, problem 5: when every candidate fails, the stack's error says

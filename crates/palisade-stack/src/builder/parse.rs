@@ -1,9 +1,12 @@
 //! Reading a stack TOML file, with errors that point where the problem is.
 //!
 //! serde reports a missing required field (a candidate's `id`) without a
-//! place, so toml falls back to the start of the document: "line 1, column
-//! 1". For that case the document is read again with its spans, and the
-//! error points at the table that lacks the field instead.
+//! place of its own; toml then shows the start of the enclosing table, which
+//! for a `[[candidates]]` entry on the first line reads as the generic "line
+//! 1, column 1", and never says which candidate it was. For that case the
+//! document is read again with its spans, and the error points at the header
+//! of the entry that lacks `id` and names it (its number, and its `model`
+//! when it has one).
 
 use std::ops::Range;
 
@@ -18,24 +21,36 @@ pub(super) fn stack_config(text: &str) -> Result<StackConfig, StackConfigError> 
 }
 
 /// The message of `error`, pointed at the candidate table that lacks its
-/// `id` when that is what it is about.
+/// `id` and naming it, when that is what it is about.
 fn locate(text: &str, error: &toml::de::Error) -> String {
-    let unplaced = error.span().is_none_or(|s| s.start == 0);
-    if unplaced
-        && error.message().starts_with("missing field `id`")
-        && let Some((index, span)) = candidate_without_id(text)
+    if error.message().starts_with("missing field `id`")
+        && let Some(missing) = candidate_without_id(text)
     {
-        return render(
-            text,
-            span,
-            &format!("missing field `id` in candidate {}", index + 1),
+        let model = missing
+            .model
+            .map(|m| format!(" (model {m:?})"))
+            .unwrap_or_default();
+        let message = format!(
+            "missing field `id` in candidate {}{model}",
+            missing.index + 1
         );
+        return render(text, missing.span, &message);
     }
     error.to_string()
 }
 
-/// The position and span of the first `[[candidates]]` entry without `id`.
-fn candidate_without_id(text: &str) -> Option<(usize, Range<usize>)> {
+/// A `[[candidates]]` entry without `id`.
+struct MissingId {
+    /// Its position among the candidates (0-based).
+    index: usize,
+    /// Its header line (or the entry, for an inline array).
+    span: Range<usize>,
+    /// Its `model`, when it names one.
+    model: Option<String>,
+}
+
+/// The first `[[candidates]]` entry without `id`.
+fn candidate_without_id(text: &str) -> Option<MissingId> {
     let document = DeTable::parse(text).ok()?;
     let (_, candidates) = document
         .get_ref()
@@ -44,15 +59,29 @@ fn candidate_without_id(text: &str) -> Option<(usize, Range<usize>)> {
     let DeValue::Array(entries) = candidates.get_ref() else {
         return None;
     };
-    entries
-        .iter()
-        .enumerate()
-        .find_map(|(i, entry)| match entry.get_ref() {
-            DeValue::Table(table) if !table.iter().any(|(k, _)| k.get_ref() == "id") => {
-                Some((i, header_span(text, i).unwrap_or_else(|| entry.span())))
-            }
+    entries.iter().enumerate().find_map(|(index, entry)| {
+        let DeValue::Table(table) = entry.get_ref() else {
+            return None;
+        };
+        let field = |name: &str| {
+            table
+                .iter()
+                .find(|(k, _)| k.get_ref() == name)
+                .map(|(_, v)| v)
+        };
+        if field("id").is_some() {
+            return None;
+        }
+        let model = field("model").and_then(|v| match v.get_ref() {
+            DeValue::String(m) => Some(m.to_string()),
             _ => None,
+        });
+        Some(MissingId {
+            index,
+            span: header_span(text, index).unwrap_or_else(|| entry.span()),
+            model,
         })
+    })
 }
 
 /// The span of the `index`th `[[candidates]]` header line, when the entries
