@@ -381,7 +381,7 @@ fn values_that_fail_every_call_are_refused_under_their_key() {
     ] {
         match StackConfig::from_toml(text).unwrap().validate() {
             Err(e @ StackConfigError::InvalidSection { .. }) => {
-                assert!(e.to_string().contains(&format!("`{field}`")), "{e}")
+                assert!(e.to_string().contains(&format!("`{field}`")), "{e}");
             }
             other => panic!("{text}: expected an invalid `{field}`, got {other:?}"),
         }
