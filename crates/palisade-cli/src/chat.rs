@@ -22,13 +22,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
-use palisade_core::{
-    Attempt, ChatRequest, ChatResponse, ErrorKind, Provider, ProviderError, ProviderId,
-    SharedProvider,
-};
+use palisade_core::{ChatRequest, ChatResponse, Provider, ProviderError, SharedProvider};
 use palisade_sim::{Scenario, SimulatedModelConfig, SimulatedProvider};
-use palisade_stack::{FallbackError, StackBuilder, StackConfig};
+use palisade_stack::{StackBuilder, StackConfig};
 use serde::Serialize;
+
+mod failure;
+
+use failure::{call_failed, fail_setup, trail_lines};
 
 /// Model ids with this prefix are simulated.
 const SIMULATED_PREFIX: &str = "sim/";
@@ -74,34 +75,6 @@ struct ChatOutput<'a> {
     elapsed_ms: f64,
     /// The answer, with `served_by`, `usage` and `attempts`.
     response: &'a ChatResponse,
-}
-
-/// What `--json` prints when the call fails.
-#[derive(Serialize)]
-struct ChatFailure<'a> {
-    /// Whether every candidate was simulated (the time is then simulated).
-    simulated: bool,
-    /// Time from sending to the failure, in ms.
-    elapsed_ms: f64,
-    /// What went wrong.
-    error: ErrorReport<'a>,
-}
-
-/// A failed call: the error and, for a stack, the attempts behind it.
-#[derive(Serialize)]
-struct ErrorReport<'a> {
-    kind: ErrorKind,
-    /// The error's message (for a stack, the whole trail in one line).
-    message: &'a str,
-    /// The candidate whose error ended the call, when known.
-    provider: Option<&'a ProviderId>,
-    retry_after_s: Option<f64>,
-    status: Option<u16>,
-    request_id: Option<&'a str>,
-    /// Distinct candidates called (not counting ones only skipped).
-    candidates_tried: usize,
-    /// Every candidate tried or skipped, in order.
-    attempts: &'a [Attempt],
 }
 
 /// Why `palisade chat` got no answer.
@@ -204,71 +177,8 @@ pub(crate) fn run(args: ChatArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The attempts trail, one indented, numbered line per attempt.
-fn trail_lines(attempts: &[Attempt]) -> impl Iterator<Item = String> + '_ {
-    attempts.iter().enumerate().map(|(i, attempt)| {
-        format!(
-            "  {}. {} {} ({:.1} s)",
-            i + 1,
-            attempt.provider,
-            attempt.outcome,
-            attempt.elapsed.as_secs_f64()
-        )
-    })
-}
-
 fn fail(error: &dyn std::fmt::Display) -> ExitCode {
     eprintln!("palisade: {error}");
-    ExitCode::from(1)
-}
-
-/// A config or setup failure: one line on stderr, and with `--json` an
-/// `error` object on stdout too, so a script reading stdout sees why.
-fn fail_setup(message: &str, json: bool) -> ExitCode {
-    if json {
-        let out = serde_json::json!({ "error": { "kind": "config", "message": message } });
-        println!("{out}");
-    }
-    fail(&message)
-}
-
-/// A failed call: the error and its attempts trail on stderr; with `--json`
-/// the same as a JSON object on stdout. Exit status 1 either way.
-fn call_failed(
-    error: &ProviderError,
-    elapsed: std::time::Duration,
-    simulated: bool,
-    json: bool,
-) -> ExitCode {
-    let fallback = FallbackError::find(error);
-    let attempts = fallback.map_or(&[][..], FallbackError::attempts);
-    if json {
-        let out = ChatFailure {
-            simulated,
-            elapsed_ms: (elapsed.as_secs_f64() * 1e4).round() / 10.0,
-            error: ErrorReport {
-                kind: error.kind(),
-                message: error.message(),
-                provider: error.provider(),
-                retry_after_s: error.retry_after().map(|d| d.as_secs_f64()),
-                status: error.status(),
-                request_id: error.request_id(),
-                candidates_tried: fallback.map_or(0, FallbackError::candidates_tried),
-                attempts,
-            },
-        };
-        match serde_json::to_string_pretty(&out) {
-            Ok(text) => println!("{text}"),
-            Err(e) => eprintln!("palisade: cannot write the error as JSON: {e}"),
-        }
-    }
-    eprintln!("palisade: {}", describe(error));
-    if !attempts.is_empty() {
-        eprintln!("attempts:");
-        for line in trail_lines(attempts) {
-            eprintln!("{line}");
-        }
-    }
     ExitCode::from(1)
 }
 
