@@ -12,8 +12,12 @@
 //! and the command says so. A stack of simulated models only runs in virtual
 //! time: the answer comes at once and the time reported is simulated.
 //!
-//! Exit status: 0 with an answer, 1 on a failed call or a bad config (one
-//! line on stderr), 2 on usage errors (from clap).
+//! Exit status: 0 with an answer, 1 on a failed call or a bad config, 2 on
+//! usage errors (from clap). A bad config is one line on stderr. A failed
+//! call is its error on one line (for a stack, how many candidates were tried
+//! and how each attempt ended) followed by the attempts trail, one attempt a
+//! line; with `--json`, stdout gets a JSON object with an `error` (kind,
+//! message, provider, `candidates_tried`, `attempts`) instead of a `response`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +28,10 @@ use palisade_core::{ChatRequest, ChatResponse, Provider, ProviderError, SharedPr
 use palisade_sim::{Scenario, SimulatedModelConfig, SimulatedProvider};
 use palisade_stack::{ProviderKind, StackBuilder, StackConfig};
 use serde::Serialize;
+
+mod failure;
+
+use failure::{call_failed, fail_setup, trail_lines};
 
 use crate::providers;
 
@@ -70,6 +78,20 @@ struct ChatOutput<'a> {
     response: &'a ChatResponse,
 }
 
+/// Why `palisade chat` got no answer.
+enum Failure {
+    /// The config or the providers could not be set up.
+    Setup(String),
+    /// The call failed after this long.
+    Call(ProviderError, std::time::Duration),
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::Setup(message)
+    }
+}
+
 /// Installs a `tracing` subscriber when `RUST_LOG` is set; logging stays off
 /// otherwise, so simulations pay nothing for it.
 pub(crate) fn init_tracing() {
@@ -86,7 +108,7 @@ pub(crate) fn run(args: ChatArgs) -> ExitCode {
     init_tracing();
     let plan = match plan(&args) {
         Ok(plan) => plan,
-        Err(e) => return fail(&e),
+        Err(e) => return fail_setup(&e, args.json),
     };
     if let Some(note) = &plan.note {
         eprintln!("palisade: {note}");
@@ -98,7 +120,7 @@ pub(crate) fn run(args: ChatArgs) -> ExitCode {
     }
     let runtime = match runtime.build() {
         Ok(r) => r,
-        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+        Err(e) => return fail_setup(&format!("cannot start the runtime: {e}"), args.json),
     };
     let simulated = plan.is_simulated();
     let json = args.json;
@@ -106,12 +128,16 @@ pub(crate) fn run(args: ChatArgs) -> ExitCode {
     let outcome = runtime.block_on(async move {
         let stack = build(plan).await?;
         let start = tokio::time::Instant::now();
-        let answer = stack.complete(request).await.map_err(|e| describe(&e))?;
-        Ok::<_, String>((answer, start.elapsed()))
+        let answer = stack
+            .complete(request)
+            .await
+            .map_err(|e| Failure::Call(e, start.elapsed()))?;
+        Ok::<_, Failure>((answer, start.elapsed()))
     });
     let (answer, elapsed) = match outcome {
         Ok(v) => v,
-        Err(e) => return fail(&e),
+        Err(Failure::Setup(e)) => return fail_setup(&e, json),
+        Err(Failure::Call(e, elapsed)) => return call_failed(&e, elapsed, simulated, json),
     };
     if json {
         let out = ChatOutput {
@@ -145,14 +171,8 @@ pub(crate) fn run(args: ChatArgs) -> ExitCode {
     }
     if !answer.attempts.is_empty() {
         println!("attempts:");
-        for (i, attempt) in answer.attempts.iter().enumerate() {
-            println!(
-                "  {}. {} {} ({:.1} s)",
-                i + 1,
-                attempt.provider,
-                attempt.outcome,
-                attempt.elapsed.as_secs_f64()
-            );
+        for line in trail_lines(&answer.attempts) {
+            println!("{line}");
         }
     }
     ExitCode::SUCCESS

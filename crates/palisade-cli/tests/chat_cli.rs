@@ -231,3 +231,129 @@ fn chat_through_the_bedrock_sdk_to_the_fake_bedrock() {
     assert_eq!(v["response"]["model"], "sim/primary");
     assert_eq!(v["response"]["usage"]["output_tokens"], 30);
 }
+
+/// Issue #21, problem 5: a failed call prints its attempts trail, and with
+/// `--json` a JSON error object on stdout; the exit status is 1. Here no
+/// candidate's context window holds the request, so each is skipped.
+#[test]
+fn a_failed_call_prints_the_trail_and_a_json_error() {
+    let config = TempFile::new(
+        "toml",
+        "[[candidates]]\nid = \"sim/small\"\ncontext_window = 8\n\
+         [[candidates]]\nid = \"sim/smaller\"\ncontext_window = 4\n",
+    );
+    let prompt = "a prompt that needs more than a handful of tokens of context window";
+
+    let out = palisade(&["chat", "--config", config.path(), "--json", prompt]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {:?}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    let error = &v["error"];
+    assert_eq!(error["kind"], "context_window_exceeded", "{v}");
+    assert_eq!(v["simulated"], true, "{v}");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("2 candidates"), "{message}");
+    let attempts = error["attempts"].as_array().expect("an attempts array");
+    assert_eq!(attempts.len(), 2, "{v}");
+    assert_eq!(attempts[0]["provider"], "sim/small");
+    assert_eq!(attempts[0]["outcome"]["outcome"], "skipped");
+    assert_eq!(attempts[1]["provider"], "sim/smaller");
+    assert_eq!(error["candidates_tried"], 0, "{v}");
+
+    let out = palisade(&["chat", "--config", config.path(), prompt]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("palisade: "), "{err}");
+    assert!(err.contains("attempts:"), "{err}");
+    assert!(err.contains("  1. sim/small skipped: "), "{err}");
+    assert!(err.contains("  2. sim/smaller skipped: "), "{err}");
+}
+
+/// `--json` with a config it cannot use still writes JSON on stdout.
+#[test]
+fn json_reports_a_bad_config_as_a_json_error() {
+    let bad = TempFile::new(
+        "toml",
+        "[retry]\nmax_attempts = 0\n[[candidates]]\nid = \"sim/a\"\n",
+    );
+    let out = palisade(&["chat", "--config", bad.path(), "--json", "Hi"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["error"]["kind"], "config");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("`retry.max_attempts`"), "{message}");
+}
+
+/// Issue #21, problem 5, as reported: every Bedrock candidate fails (here
+/// the endpoint refuses connections); the error says that all of them were
+/// tried, not only the last model's error, and `--json` carries the trail.
+#[cfg(feature = "bedrock")]
+#[test]
+fn when_every_bedrock_candidate_fails_the_error_names_them_all() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+        // Dropped here: nothing listens on the port any more.
+    };
+    let config = TempFile::new(
+        "toml",
+        "[retry]\nmax_attempts = 1\n\
+         [[candidates]]\nid = \"haiku\"\nmodel = \"anthropic.claude-3-haiku-20240307-v1:0\"\n\
+         [[candidates]]\nid = \"sonnet\"\nmodel = \"anthropic.claude-3-5-sonnet-20240620-v1:0\"\n",
+    );
+    let run = |json: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_palisade"));
+        cmd.args(["chat", "--config", config.path()]);
+        if json {
+            cmd.arg("--json");
+        }
+        cmd.arg("hello")
+            .env_remove("RUST_LOG")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+            .output()
+            .expect("run palisade chat")
+    };
+
+    let out = run(false);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let first = err.lines().next().unwrap_or_default();
+    assert!(
+        first.contains("none of 2 candidates answered (2 failed)"),
+        "{err}"
+    );
+    assert!(
+        first.contains("`haiku` failed") && first.contains("`sonnet` failed"),
+        "{err}"
+    );
+    assert!(err.contains("  1. haiku failed: "), "{err}");
+    assert!(err.contains("  2. sonnet failed: "), "{err}");
+
+    let out = run(true);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["error"]["candidates_tried"], 2, "{v}");
+    assert_eq!(v["error"]["provider"], "sonnet", "{v}");
+    let attempts = v["error"]["attempts"].as_array().expect("attempts");
+    let failed: Vec<_> = attempts
+        .iter()
+        .map(|a| (a["provider"].as_str(), a["outcome"]["outcome"].as_str()))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            (Some("haiku"), Some("failed")),
+            (Some("sonnet"), Some("failed"))
+        ]
+    );
+}

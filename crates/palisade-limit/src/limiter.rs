@@ -19,7 +19,7 @@ use crate::learned::LearnedOutput;
 use crate::limits::{Blocked, Limits};
 use crate::permit::{Permit, PermitRef};
 use crate::shared::{Core, Remote, Shared};
-use crate::stats::LimiterStats;
+use crate::stats::{LimiterStats, LocklessCounters};
 use crate::store::LimitStore;
 use crate::wait::Ticket;
 
@@ -134,6 +134,7 @@ impl Limiter {
             core: Mutex::new(Core::new(limits)),
             cost_model,
             permits_return,
+            lockless: LocklessCounters::default(),
             remote,
             config,
         };
@@ -403,7 +404,9 @@ impl Limiter {
         let now = shared.clock.now();
         let mut core = shared.core.lock();
         core.limits.expire(now);
-        let c = &core.counters;
+        let mut counters = core.counters.clone();
+        shared.lockless.add_to(&mut counters);
+        let c = &counters;
         LimiterStats {
             name: shared.name.to_string(),
             admitted: c.admitted,

@@ -18,7 +18,7 @@ use crate::error::LimitError;
 use crate::kind::LimitKind;
 use crate::limits::{Blocked, Impossible, Limits, Settlement, Stamps};
 use crate::queue::WaitQueue;
-use crate::stats::Counters;
+use crate::stats::{Counters, LocklessCounters};
 use crate::store::{LimitStore, Settled, StoreError, StoreLimits};
 
 /// State shared by a limiter's clones and its permits.
@@ -33,6 +33,8 @@ pub(crate) struct Shared {
     /// Whether permits have a slot or tokens to give back (if not, dropping
     /// one never takes the lock).
     pub(crate) permits_return: bool,
+    /// Settles and drops of permits that skip the lock (see `permits_return`).
+    pub(crate) lockless: LocklessCounters,
     pub(crate) remote: Option<Remote>,
 }
 
@@ -243,7 +245,10 @@ impl Shared {
     ) -> Settled {
         let outcome = settled(reserved, charged);
         if !self.permits_return {
-            // Nothing to give back (requests-only limiter): skip the lock.
+            // Nothing to give back (requests-only limiter): skip the lock,
+            // but still count the permit.
+            self.lockless
+                .record_finish(settled_with_usage, charged, outcome.refunded);
             return outcome;
         }
         let mut core = self.core.lock();

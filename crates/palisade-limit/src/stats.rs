@@ -3,6 +3,7 @@
 //! Plain integers rather than atomics: every update happens inside the one
 //! critical section that admits or settles anyway, so counting is free.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -46,6 +47,50 @@ pub(crate) struct Counters {
     pub(crate) tokens_debt: u64,
     pub(crate) settled: u64,
     pub(crate) dropped_unsettled: u64,
+}
+
+/// The counts of permits finished without the lock: a limiter whose permits
+/// give nothing back (requests limit only) skips the lock when one is settled
+/// or dropped, so those counts cannot live in [`Counters`]. Relaxed atomics:
+/// each is a tally read only by snapshots.
+#[derive(Debug, Default)]
+pub(crate) struct LocklessCounters {
+    settled: AtomicU64,
+    dropped_unsettled: AtomicU64,
+    tokens_settled: AtomicU64,
+    tokens_refunded: AtomicU64,
+}
+
+impl LocklessCounters {
+    /// Counts one finished permit: settled with `charged` tokens, or dropped;
+    /// `refunded` tokens of its reservation unused.
+    #[inline]
+    pub(crate) fn record_finish(&self, settled_with_usage: bool, charged: u64, refunded: u64) {
+        if settled_with_usage {
+            self.settled.fetch_add(1, Ordering::Relaxed);
+            if charged > 0 {
+                self.tokens_settled.fetch_add(charged, Ordering::Relaxed);
+            }
+        } else {
+            self.dropped_unsettled.fetch_add(1, Ordering::Relaxed);
+        }
+        if refunded > 0 {
+            self.tokens_refunded.fetch_add(refunded, Ordering::Relaxed);
+        }
+    }
+
+    /// Adds these counts to the locked ones (for a snapshot).
+    pub(crate) fn add_to(&self, c: &mut Counters) {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        c.settled = c.settled.saturating_add(load(&self.settled));
+        c.dropped_unsettled = c
+            .dropped_unsettled
+            .saturating_add(load(&self.dropped_unsettled));
+        c.tokens_settled = c.tokens_settled.saturating_add(load(&self.tokens_settled));
+        c.tokens_refunded = c
+            .tokens_refunded
+            .saturating_add(load(&self.tokens_refunded));
+    }
 }
 
 impl Counters {

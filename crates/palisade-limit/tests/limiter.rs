@@ -433,3 +433,27 @@ async fn a_release_wakes_only_the_waiter_it_admits() {
 fn poll_once<F: Future>(f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
     f.poll(&mut Context::from_waker(Waker::noop()))
 }
+
+/// A requests-only limiter gives nothing back when a permit finishes, so it
+/// finishes permits without its lock; the settle and drop counters must count
+/// them all the same (issue #21, problem 12).
+#[tokio::test(start_paused = true)]
+async fn a_requests_only_limiter_counts_settles_and_drops() {
+    let l = limiter(LimiterConfig::named("rpm").with_requests(Quota::per_minute(10)));
+    let settled = l.try_acquire(Cost::tokens(100)).unwrap();
+    settled.settle_tokens(40);
+    drop(l.try_acquire(Cost::tokens(100)).unwrap());
+    let by_ref = l.try_acquire_ref(Cost::tokens(50)).unwrap();
+    by_ref.settle_tokens(70);
+    drop(l.try_acquire_ref(Cost::tokens(10)).unwrap());
+
+    let stats = l.stats();
+    assert_eq!(stats.admitted, 4);
+    assert_eq!(stats.settled, 2, "{stats:?}");
+    assert_eq!(stats.dropped_unsettled, 2, "{stats:?}");
+    assert_eq!(stats.tokens_settled, 40 + 70, "{stats:?}");
+    // The first settle leaves 60 of its 100 unused; drops refund everything
+    // by default (100 and 10); the overrun of the second settle is no refund.
+    assert_eq!(stats.tokens_refunded, 60 + 100 + 10, "{stats:?}");
+    assert_eq!(stats.requests_available, Some(6));
+}

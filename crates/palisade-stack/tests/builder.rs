@@ -331,7 +331,170 @@ fn values_that_cannot_work_are_named() {
     let err = config.validate().unwrap_err();
     assert_eq!(
         err.to_string(),
-        "stack config: `candidates.a.weight` must not be negative"
+        "stack config: `candidates.a.weight` must be a number, not negative"
+    );
+}
+
+/// Issue #21, problem 6: values that parse but fail (or stall) every call are
+/// refused before a stack is built, each under its key.
+#[test]
+fn values_that_fail_every_call_are_refused_under_their_key() {
+    let base = "[[candidates]]\nid = \"a\"\n";
+    for (extra, candidate, field) in [
+        ("[retry]\nmax_attempts = 0\n", "", "retry.max_attempts"),
+        ("[fallback]\nmax_rounds = 0\n", "", "fallback.max_rounds"),
+        (
+            "[timeout]\nper_attempt = \"0s\"\n",
+            "",
+            "timeout.per_attempt",
+        ),
+        ("[timeout]\noverall = 0\n", "", "timeout.overall"),
+        ("[timeout]\noverall = 1e19\n", "", "timeout.overall"),
+        (
+            "[fallback]\nmax_wait = \"36600000d\"\n",
+            "",
+            "fallback.max_wait",
+        ),
+        (
+            "[retry]\nbudget = { ratio = nan }\n",
+            "",
+            "retry.budget.ratio",
+        ),
+        (
+            "[retry]\nbackoff = { additive_ratio = inf }\n",
+            "",
+            "retry.backoff.additive_ratio",
+        ),
+        ("[budget]\nlimit_usd = nan\n", "", "budget.limit_usd"),
+        ("[budget]\nwindow = 0\n", "", "budget.window"),
+        (
+            "[prices]\nm = { input_per_mtok = nan, output_per_mtok = 1.0 }\n",
+            "",
+            "prices.\"m\".input_per_mtok",
+        ),
+        ("[limit]\nmax_concurrent = 0\n", "", "limit.max_concurrent"),
+        ("[limit]\nrequests = { amount = 0 }\n", "", "limit.requests"),
+        (
+            "[limit]\ntokens = { amount = 5, period = 0 }\n",
+            "",
+            "limit.tokens",
+        ),
+        ("", "timeout = \"0s\"\n", "candidates.a.timeout"),
+        (
+            "",
+            "retry = { max_attempts = 0 }\n",
+            "candidates.a.retry.max_attempts",
+        ),
+        ("", "weight = nan\n", "candidates.a.weight"),
+        (
+            "",
+            "price = { input_per_mtok = -1.0, output_per_mtok = 1.0 }\n",
+            "candidates.a.price.input_per_mtok",
+        ),
+        (
+            "",
+            "limit = { tokens = { amount = 0 } }\n",
+            "candidates.a.limit.tokens",
+        ),
+        (
+            "",
+            "limit = { adaptive = { decrease_factor = nan } }\n",
+            "candidates.a.limit.adaptive.decrease_factor",
+        ),
+    ] {
+        let text = format!("{extra}{base}{candidate}");
+        let config = StackConfig::from_toml(&text).unwrap();
+        match config.validate() {
+            Err(StackConfigError::Invalid { field: f, .. }) => assert_eq!(f, field, "{text}"),
+            other => panic!("{text}: expected an invalid `{field}`, got {other:?}"),
+        }
+        let a = ScriptedProvider::new("a");
+        let built = StackBuilder::new(config).provider("a", a).build();
+        assert!(built.is_err(), "{text}: built a stack that cannot work");
+    }
+    // A breaker's own rules, under the key of its table.
+    for (text, field) in [
+        (
+            "[breaker]\nminimum_calls = 0\n[[candidates]]\nid = \"a\"\n",
+            "breaker.minimum_calls",
+        ),
+        (
+            "[[candidates]]\nid = \"a\"\nbreaker = { consecutive_failures = 0 }\n",
+            "candidates.a.breaker.consecutive_failures",
+        ),
+    ] {
+        match StackConfig::from_toml(text).unwrap().validate() {
+            Err(e @ StackConfigError::InvalidSection { .. }) => {
+                assert!(e.to_string().contains(&format!("`{field}`")), "{e}");
+            }
+            other => panic!("{text}: expected an invalid `{field}`, got {other:?}"),
+        }
+    }
+    // The defaults, and the documented example, still pass.
+    StackConfig::from_toml(base).unwrap().validate().unwrap();
+}
+
+/// Issue #21, problem 9: a candidate without `id` is reported at its table's
+/// header, and named (which candidate, which model), not only as "missing
+/// field `id`" at a place that reads as the start of the file.
+#[test]
+fn a_candidate_without_an_id_is_reported_at_its_table() {
+    let text = "name = \"s\"\n\n[[candidates]]\nid = \"a\"\n\n[[candidates]]\nmodel = \"m\"\nweight = 2.0\n";
+    let err = StackConfig::from_toml(text).unwrap_err().to_string();
+    assert!(err.contains("line 6, column 1"), "{err}");
+    assert!(err.contains("6 | [[candidates]]"), "{err}");
+    assert!(
+        err.contains("missing field `id` in candidate 2 (model \"m\")"),
+        "{err}"
+    );
+
+    // The first entry on the first line: the place is right, and the
+    // message says it is the candidate's table, not the file's start.
+    let err = StackConfig::from_toml("[[candidates]]\nweight = 2.0\n[[candidates]]\nid = \"b\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 1, column 1"), "{err}");
+    assert!(err.contains("missing field `id` in candidate 1\n"), "{err}");
+}
+
+/// Issue #21, problem 5: when every candidate fails, the stack's error says
+/// how many were tried and carries the whole trail, not only the last error.
+#[tokio::test(start_paused = true)]
+async fn when_every_candidate_fails_the_error_tells_the_whole_story() {
+    let config = "[retry]\nmax_attempts = 1\n\
+                  [[candidates]]\nid = \"a\"\nmodel = \"model-a\"\n\
+                  [[candidates]]\nid = \"b\"\n\
+                  [[candidates]]\nid = \"c\"\n";
+    let a = ScriptedProvider::new("a").then_error(ProviderError::throttled("slow down", None));
+    let b = ScriptedProvider::new("b").then_error(ProviderError::new(ErrorKind::Internal, "500"));
+    let c = ScriptedProvider::new("c").then_error(ProviderError::new(
+        ErrorKind::Unavailable,
+        "ServiceUnavailableException: try later",
+    ));
+    let stack = build_stack(config, &[&a, &b, &c]);
+    let err = stack.complete(ChatRequest::user("hi")).await.unwrap_err();
+    // Kind and provider are still the last candidate's, for callers that
+    // decide on them.
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert_eq!(err.provider().map(|p| p.as_str()), Some("c"));
+    let message = err.to_string();
+    assert!(
+        message.contains("none of 3 candidates answered (3 failed)"),
+        "{message}"
+    );
+    for part in [
+        "`a` failed: throttled: slow down",
+        "`b` failed: internal: 500",
+        "ServiceUnavailableException",
+    ] {
+        assert!(message.contains(part), "{part}: {message}");
+    }
+    let failure = palisade_stack::FallbackError::find(&err).expect("a fallback error");
+    assert_eq!(failure.candidates_tried(), 3);
+    assert_eq!(failure.attempts().len(), 3);
+    assert_eq!(
+        failure.last_error().map(ProviderError::message),
+        Some("ServiceUnavailableException: try later")
     );
 }
 

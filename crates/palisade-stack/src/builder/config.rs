@@ -186,109 +186,27 @@ impl CandidateConfig {
 pub const ENV_VARS: [&str; 3] = palisade_limit::ENV_VARS;
 
 impl StackConfig {
-    /// Checks the values the stack's own layers read (the limiter and breaker
-    /// configs are checked by their crates when built).
+    /// Refuses every value the stack cannot work with, each error naming its
+    /// key as written in the file (`candidates.<id>.…` for a candidate's
+    /// own): zero attempts, rounds or timeouts, negative or NaN numbers,
+    /// durations beyond 100 years, and the limiter's and breaker's own rules
+    /// for every `limit` and `breaker` table. docs/config.md lists them all.
     /// [`StackBuilder::build`](super::StackBuilder::build) calls it.
+    ///
+    /// ```
+    /// # use palisade_stack::{StackConfig, StackConfigError};
+    /// let config = StackConfig::from_toml("[retry]\nmax_attempts = 0\n[[candidates]]\nid = \"a\"\n")?;
+    /// let err = config.validate().unwrap_err();
+    /// assert!(err.to_string().contains("`retry.max_attempts`"), "{err}");
+    /// # Ok::<(), StackConfigError>(())
+    /// ```
     pub fn validate(&self) -> Result<(), StackConfigError> {
-        let invalid = |field: String, problem| Err(StackConfigError::Invalid { field, problem });
-        if self.candidates.is_empty() {
-            return Err(StackConfigError::NoCandidates);
-        }
-        let retries = std::iter::once(("retry".to_owned(), &self.retry)).chain(
-            self.candidates.iter().filter_map(|c| {
-                c.retry
-                    .as_ref()
-                    .map(|r| (format!("candidates.{}.retry", c.id), r))
-            }),
-        );
-        for (at, retry) in retries {
-            let b = &retry.backoff;
-            if !(b.multiplier.is_finite() && b.multiplier >= 1.0) {
-                return invalid(
-                    format!("{at}.backoff.multiplier"),
-                    "must be a number of at least 1",
-                );
-            }
-            if !(b.additive_ratio.is_finite() && b.additive_ratio >= 0.0) {
-                return invalid(
-                    format!("{at}.backoff.additive_ratio"),
-                    "must not be negative",
-                );
-            }
-            if !(retry.budget.ratio.is_finite() && retry.budget.ratio >= 0.0) {
-                return invalid(format!("{at}.budget.ratio"), "must not be negative");
-            }
-            if retry.budget.window.is_zero() {
-                return invalid(format!("{at}.budget.window"), "must not be zero");
-            }
-        }
-        if let Some(hedge) = &self.fallback.hedge
-            && hedge.max_hedges == 0
-        {
-            return invalid("fallback.hedge.max_hedges".into(), "must be at least 1");
-        }
-        for c in &self.candidates {
-            c.check_provider_settings()?;
-            if !(c.weight.is_finite() && c.weight >= 0.0) {
-                return invalid(
-                    format!("candidates.{}.weight", c.id),
-                    "must not be negative",
-                );
-            }
-            if c.context_window == Some(0) {
-                return invalid(
-                    format!("candidates.{}.context_window", c.id),
-                    "must be at least 1",
-                );
-            }
-        }
-        let prices = self
-            .prices
-            .iter()
-            .map(|(model, price)| (format!("prices.{model:?}"), price))
-            .chain(self.candidates.iter().filter_map(|c| {
-                c.price
-                    .as_ref()
-                    .map(|p| (format!("candidates.{}.price", c.id), p))
-            }));
-        for (at, price) in prices {
-            if let Err(rate) = price.check() {
-                return invalid(
-                    format!("{at}.{rate}"),
-                    "must be a number of USD, not negative",
-                );
-            }
-        }
-        if let Some(budget) = &self.budget {
-            if budget.window.is_zero() {
-                return invalid("budget.window".into(), "must not be zero");
-            }
-            if !(budget.warn_at.is_finite() && (0.0..=1.0).contains(&budget.warn_at)) {
-                return invalid("budget.warn_at".into(), "must be between 0 and 1");
-            }
-            if !(budget.input_margin.is_finite() && budget.input_margin >= 0.0) {
-                return invalid("budget.input_margin".into(), "must be a number >= 0");
-            }
-            let limits = budget
-                .limit_usd
-                .into_iter()
-                .map(|l| ("budget.limit_usd".to_owned(), l));
-            let tags = budget
-                .tags
-                .iter()
-                .map(|(t, l)| (format!("budget.tags.{t}"), *l));
-            for (field, limit) in limits.chain(tags) {
-                if !(limit.is_finite() && limit >= 0.0) {
-                    return invalid(field, "must be a number of USD, not negative");
-                }
-            }
-        }
-        Ok(())
+        super::validate::stack(self)
     }
 
     /// Parses a TOML document.
     pub fn from_toml(text: &str) -> Result<Self, StackConfigError> {
-        toml::from_str(text).map_err(|e| StackConfigError::Toml(e.to_string()))
+        super::parse::stack_config(text)
     }
 
     /// Renders the config as TOML.

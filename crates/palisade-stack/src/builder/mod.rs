@@ -16,9 +16,11 @@
 mod config;
 mod direct;
 mod named;
+mod parse;
 mod probes;
 mod provider;
 mod stack;
+mod validate;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -98,6 +100,15 @@ pub enum StackConfigError {
         id: String,
         /// The name as written.
         name: String,
+    },
+    /// A value in a `limit` or `breaker` table that its crate refuses, under
+    /// the key as written in the stack file.
+    #[error("stack config: `{field}`: {reason}")]
+    InvalidSection {
+        /// The key, as written in the config file (`candidates.a.breaker.minimum_calls`).
+        field: String,
+        /// What its crate says is wrong.
+        reason: String,
     },
     /// A candidate's breaker config is invalid.
     #[error("stack config: candidate `{id}` breaker: {reason}")]
