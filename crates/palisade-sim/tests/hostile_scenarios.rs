@@ -251,3 +251,23 @@ fn a_fixture_model_with_no_quota_is_reported_as_such() {
     assert!(table.contains("no quota"), "{table}");
     assert_eq!(report.palisade.lost + report.naive.lost, 0);
 }
+
+/// A report is plain data with public fields: rendering one whose figures
+/// are not valid numbers (built by hand, or edited) does not panic; the
+/// duration is shown clamped.
+#[test]
+fn rendering_a_report_with_invalid_figures_does_not_panic() {
+    let scenario = Scenario::from_toml_str(
+        "duration = \"1m\"\nclients = 5\n[[models]]\nid = \"sim/a\"\n",
+        "t",
+    )
+    .unwrap();
+    let report = simulate(&scenario, &NoProgress).unwrap();
+    for bad in [f64::NAN, -1.0, f64::INFINITY, 1e300, 2e22] {
+        let mut edited = report.clone();
+        edited.scenario.duration_s = bad;
+        edited.palisade.completed_pct = bad;
+        let table = render_table(&edited);
+        assert!(table.starts_with("Scenario "), "{table}");
+    }
+}
