@@ -141,6 +141,53 @@ fn values_past_the_engine_limits_are_one_line_naming_key_and_line() {
     );
 }
 
+/// Issue 21, items 1, 2 and 8 with the scenario files of palisade-sim's
+/// `tests/fixtures`: each file past the engine's limits is one line on
+/// stderr naming its key, exit 1, nothing on stdout; the model without a
+/// quota runs, exit 0, and its table says "no quota".
+#[test]
+fn the_hostile_fixture_files_are_refused_or_run_truthfully() {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../palisade-sim/tests/fixtures/"
+    );
+    for (file, field) in [
+        (
+            "latency-past-a-duration.toml",
+            "models[0].latency.time_to_first_token_ms.value",
+        ),
+        (
+            "slow-factor-1e300.toml",
+            "models[0].failures.slow[0].factor",
+        ),
+        ("duration-10000h.toml", "`duration`"),
+        ("rate-1e9.toml", "`arrivals.per_client_per_minute`"),
+        ("all-in-flight-at-once.toml", "`requests.deadline`"),
+    ] {
+        let out = palisade(&["simulate", "--scenario", &format!("{dir}{file}")]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{file}: {err}");
+        assert_eq!(err.lines().count(), 1, "{file}: {err}");
+        assert!(
+            err.contains(field) && err.contains(", line "),
+            "{file}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{file}");
+    }
+    let out = palisade(&["simulate", "--scenario", &format!("{dir}no-quota.toml")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = stdout(&out);
+    assert!(table.contains("no quota"), "{table}");
+    assert!(
+        !table.contains("capacity 0") && !table.contains("≤ 0.0 req/min"),
+        "{table}"
+    );
+}
+
 #[test]
 fn usage_errors_exit_2() {
     assert_eq!(

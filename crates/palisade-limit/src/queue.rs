@@ -176,18 +176,67 @@ impl WaitQueue {
     }
 
     fn take_waiting(&mut self, id: u64) -> Option<Waiter> {
-        for lane in &mut self.lanes {
-            if let Some(i) = lane.iter().position(|w| w.id == id) {
-                self.waiting -= 1;
-                return lane.remove(i);
-            }
-        }
-        None
+        let (lane, i) = self.locate(id)?;
+        self.waiting -= 1;
+        self.lanes[lane].remove(i)
     }
 
     fn find_mut(&mut self, id: u64) -> Option<&mut Waiter> {
-        self.lanes
-            .iter_mut()
-            .find_map(|lane| lane.iter_mut().find(|w| w.id == id))
+        let (lane, i) = self.locate(id)?;
+        self.lanes[lane].get_mut(i)
+    }
+
+    /// Where `id` waits: its lane and index. Ids only grow and a waiter only
+    /// ever joins the back of its lane, so every lane is sorted by id and a
+    /// binary search finds it: a queue of tens of thousands of waiters (a
+    /// model far over its quota) no longer costs a linear scan on every
+    /// poll, grant and removal.
+    fn locate(&self, id: u64) -> Option<(usize, usize)> {
+        self.lanes.iter().enumerate().find_map(|(lane, waiters)| {
+            waiters
+                .binary_search_by_key(&id, |w| w.id)
+                .ok()
+                .map(|i| (lane, i))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::task::Waker;
+
+    use super::*;
+
+    /// Waiters pushed into different lanes, interleaved, are found and
+    /// removed by id wherever they are, front, middle or back: the binary
+    /// search relies on each lane being sorted by id, which pushes keep.
+    #[test]
+    fn waiters_are_found_by_id_in_every_lane_after_removals() {
+        let mut queue = WaitQueue::default();
+        let waker = Waker::noop();
+        let ids: Vec<(u64, usize)> = (0..40)
+            .map(|n| {
+                let rank = n % 3;
+                (queue.push(n as u64, rank, 0, waker), rank)
+            })
+            .collect();
+        for &(id, _) in ids.iter().skip(5).step_by(4) {
+            assert!(matches!(queue.remove(id, 0, 0), Removed::Waiting { .. }));
+            assert_eq!(queue.remove(id, 0, 0), Removed::Missing);
+        }
+        let removed = ids.iter().skip(5).step_by(4).count();
+        assert_eq!(queue.waiting(), ids.len() - removed);
+        for (n, &(id, rank)) in ids.iter().enumerate() {
+            let gone = n >= 5 && (n - 5) % 4 == 0;
+            match queue.find_mut(id) {
+                Some(w) => {
+                    assert!(!gone, "{id} was removed");
+                    assert_eq!((w.id, w.tokens, w.rank), (id, n as u64, rank));
+                }
+                None => assert!(gone, "{id} not found"),
+            }
+        }
+        assert!(queue.find_mut(0).is_none());
+        assert!(queue.find_mut(1_000).is_none());
     }
 }

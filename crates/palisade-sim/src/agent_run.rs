@@ -25,6 +25,7 @@ use tokio::time::Instant;
 use crate::agent::{AgentWorkload, Conversation, ConversationPlan};
 use crate::agent_report::{AgentModelReport, AgentReport, CacheComparison};
 use crate::distribution::Distribution;
+use crate::limits::duration_from_secs;
 use crate::percentiles::{PRECISE, Percentiles};
 use crate::provider::SimulatedProvider;
 use crate::report::round;
@@ -99,7 +100,7 @@ fn plans(scenario: &Scenario, workload: &AgentWorkload) -> Vec<ConversationPlan>
     while t < horizon {
         let index = plans.len() as u64;
         let mut rng = rng_for(scenario.seed, &format!("agent:conversation:{index}"));
-        plans.push(workload.plan(index, Duration::from_secs_f64(t), &mut rng));
+        plans.push(workload.plan(index, duration_from_secs(t), &mut rng));
         t += gap.sample(&mut starts);
     }
     plans

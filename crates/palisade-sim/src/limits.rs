@@ -32,6 +32,13 @@ pub const MAX_RATE_PER_CLIENT_PER_MIN: f64 = 10_000.0;
 /// (`clients × per_client_per_minute × duration`): about five times the
 /// 24-hour, 5,000-client run measured in docs/simulation.md.
 pub const MAX_EXPECTED_REQUESTS: f64 = 10_000_000.0;
+/// Most requests a run may expect to hold in flight at once
+/// (`clients × per_client_per_minute × min(duration, requests.deadline)`):
+/// each one in flight is a task with its system's futures (about 10 KB on
+/// the palisade side, measured in docs/simulation.md), so this bounds a
+/// run's memory to about a gigabyte whatever its duration. About five times
+/// what the 24-hour, 5,000-client run holds.
+pub const MAX_EXPECTED_IN_FLIGHT: f64 = 100_000.0;
 /// Largest token count a parameter may name (input and output sizes,
 /// `max_tokens`, context windows).
 pub const MAX_TOKENS: u32 = 2_000_000;

@@ -16,8 +16,9 @@ use thiserror::Error;
 use crate::agent::AgentWorkload;
 use crate::arrival::{ArrivalConfig, Arrivals, RequestMix, offered_load};
 use crate::limits::{
-    MAX_CLIENTS, MAX_DURATION, MAX_EXPECTED_REQUESTS, MAX_RATE_PER_CLIENT_PER_MIN, MAX_TOKENS,
-    MAX_WAIT, count_within, duration_within, positive_at_most,
+    MAX_CLIENTS, MAX_DURATION, MAX_EXPECTED_IN_FLIGHT, MAX_EXPECTED_REQUESTS,
+    MAX_RATE_PER_CLIENT_PER_MIN, MAX_TOKENS, MAX_WAIT, count_within, duration_within,
+    positive_at_most,
 };
 use crate::locate::{Location, locate};
 use crate::model::SimulatedModelConfig;
@@ -206,6 +207,20 @@ impl Scenario {
         count_within(self.requests.max_tokens, 1, MAX_TOKENS).map_err(at("requests.max_tokens"))?;
         duration_within(self.requests.deadline, MAX_WAIT, false)
             .map_err(at("requests.deadline"))?;
+        let in_flight = self.expected_in_flight();
+        if in_flight > MAX_EXPECTED_IN_FLIGHT {
+            return Err((
+                "requests.deadline".into(),
+                format!(
+                    "keeps too many requests waiting at once for this load: {} clients × \
+                     {rate}/min × {} minutes of deadline is about {in_flight:.0} requests in \
+                     flight, more than the {MAX_EXPECTED_IN_FLIGHT:.0} one run may hold (each \
+                     holds memory until it ends); shorten `requests.deadline` or lower `clients`",
+                    self.clients,
+                    self.requests.deadline.min(self.duration).as_secs_f64() / 60.0
+                ),
+            ));
+        }
         self.requests
             .priorities
             .validate()
@@ -258,6 +273,17 @@ impl Scenario {
         f64::from(self.clients)
             * self.arrivals.per_client_per_minute()
             * (self.duration.as_secs_f64() / 60.0)
+    }
+
+    /// About how many requests can be in flight at once: those offered
+    /// within one caller deadline (`clients × per_client_per_minute ×
+    /// min(duration, requests.deadline)`), since every request ends by its
+    /// deadline. What a run holds in memory grows with this, not with the
+    /// duration.
+    pub fn expected_in_flight(&self) -> f64 {
+        f64::from(self.clients)
+            * self.arrivals.per_client_per_minute()
+            * (self.requests.deadline.min(self.duration).as_secs_f64() / 60.0)
     }
 
     /// The offered load: every request of the run, in time order, drawn

@@ -15,7 +15,9 @@ pub fn render_table(report: &SimulationReport) -> String {
         "Scenario {:?} (seed {}): {} simulated, {} clients, {} requests ({}/min offered)",
         s.name,
         s.seed,
-        palisade_core::duration::format(std::time::Duration::from_secs_f64(s.duration_s)),
+        // A report is plain data (it may come from JSON): a duration that is
+        // not a valid time is shown clamped rather than panicking.
+        palisade_core::duration::format(crate::limits::duration_from_secs(s.duration_s)),
         s.clients,
         thousands(s.requests),
         s.offered_requests_per_min

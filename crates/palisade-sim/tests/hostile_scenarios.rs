@@ -155,3 +155,119 @@ fn prices_are_core_prices_checked_by_rate() {
     ));
     assert!(err.contains("input_per_million_usd"), "{err}");
 }
+
+/// A scenario file of `tests/fixtures`.
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The line of `file` that holds `needle` (1-based).
+fn line_of(file: &std::path::Path, needle: &str) -> usize {
+    let text = std::fs::read_to_string(file).unwrap();
+    1 + text
+        .lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle:?} not in {}", file.display()))
+}
+
+/// Items 1 and 2 as files a user would write: each is refused on reading,
+/// by the key at fault and the line it is on.
+#[test]
+fn fixture_files_past_the_engine_limits_are_refused_by_key_and_line() {
+    let cases = [
+        (
+            "latency-past-a-duration.toml",
+            "models[0].latency.time_to_first_token_ms.value",
+            "value = 2e22",
+        ),
+        (
+            "slow-factor-1e300.toml",
+            "models[0].failures.slow[0].factor",
+            "factor = 1e300",
+        ),
+        ("duration-10000h.toml", "`duration`", "duration = "),
+        (
+            "rate-1e9.toml",
+            "`arrivals.per_client_per_minute`",
+            "per_client_per_minute = 1e9",
+        ),
+        (
+            "all-in-flight-at-once.toml",
+            "`requests.deadline`",
+            "deadline =",
+        ),
+    ];
+    for (name, field, written) in cases {
+        let path = fixture(name);
+        let err = match Scenario::from_file(&path) {
+            Ok(_) => panic!("{name} was accepted"),
+            Err(e) => e.to_string(),
+        };
+        let line = format!("line {}", line_of(&path, written));
+        assert!(err.contains(field), "{name}: {err}");
+        assert!(err.contains(&line), "{name}: want {line}: {err}");
+    }
+}
+
+/// Item 2: a load within the limit on a run's requests, all of it offered
+/// within one caller deadline, is held to the limit on requests in flight
+/// at once (what bounds a run's memory), named by the deadline.
+#[test]
+fn requests_in_flight_at_once_are_bounded_by_the_deadline_check() {
+    let head = "duration = \"2m\"\nclients = 100000\narrivals = { kind = \"poisson\", per_client_per_minute = 10.0 }\n";
+    let model = "[[models]]\nid = \"sim/a\"\n";
+    let scenario = Scenario::from_toml_str(
+        &format!("{head}[requests]\ndeadline = \"1d\"\n{model}"),
+        "t",
+    );
+    let err = scenario.unwrap_err().to_string();
+    assert!(err.contains("`requests.deadline`"), "{err}");
+    assert!(err.contains("in flight"), "{err}");
+    assert!(err.contains("t, line 5"), "{err}");
+    // The same load with a deadline that lets few wait at once is accepted.
+    let short = format!("{head}[requests]\ndeadline = \"1s\"\n{model}");
+    let scenario = Scenario::from_toml_str(&short, "t").unwrap();
+    assert!(scenario.expected_in_flight() <= palisade_sim::limits::MAX_EXPECTED_IN_FLIGHT);
+    // The 24-hour, 5,000-client run of docs/simulation.md is well inside it.
+    let mut day = Scenario::builtin();
+    day.clients = 5_000;
+    day.duration = std::time::Duration::from_secs(24 * 3_600);
+    assert!(day.validate().is_ok());
+    assert!(day.expected_in_flight() < 25_000.0);
+}
+
+/// Item 8 as a file: a model without a quota runs, and its figures say
+/// there is no bound instead of a zero one.
+#[test]
+fn a_fixture_model_with_no_quota_is_reported_as_such() {
+    let scenario = Scenario::from_file(&fixture("no-quota.toml")).unwrap();
+    let report = simulate(&scenario, &NoProgress).unwrap();
+    let table = render_table(&report);
+    for wrong in ["≤ 0.0 req/min", "capacity 0", "100.1%"] {
+        assert!(!table.contains(wrong), "{wrong}:\n{table}");
+    }
+    assert!(table.contains("no quota"), "{table}");
+    assert_eq!(report.palisade.lost + report.naive.lost, 0);
+}
+
+/// A report is plain data with public fields: rendering one whose figures
+/// are not valid numbers (built by hand, or edited) does not panic; the
+/// duration is shown clamped.
+#[test]
+fn rendering_a_report_with_invalid_figures_does_not_panic() {
+    let scenario = Scenario::from_toml_str(
+        "duration = \"1m\"\nclients = 5\n[[models]]\nid = \"sim/a\"\n",
+        "t",
+    )
+    .unwrap();
+    let report = simulate(&scenario, &NoProgress).unwrap();
+    for bad in [f64::NAN, -1.0, f64::INFINITY, 1e300, 2e22] {
+        let mut edited = report.clone();
+        edited.scenario.duration_s = bad;
+        edited.palisade.completed_pct = bad;
+        let table = render_table(&edited);
+        assert!(table.starts_with("Scenario "), "{table}");
+    }
+}

@@ -194,6 +194,8 @@ proptest! {
             Err(other) => prop_assert!(false, "unexpected error kind: {other}"),
             Ok(scenario) => {
                 prop_assert!(scenario.expected_requests() <= palisade_sim::limits::MAX_EXPECTED_REQUESTS);
+                // What a run holds at once grows with this, never with the duration.
+                prop_assert!(scenario.expected_in_flight() <= palisade_sim::limits::MAX_EXPECTED_IN_FLIGHT);
                 // Simulate what is small enough for a test (the hostile value
                 // may be a latency, a quota, a price: exactly what panicked).
                 if scenario.expected_requests() <= 2_000.0 {
