@@ -9,9 +9,10 @@
 //! fails or is dropped before usage is known follows the limiter's
 //! [`DropRule`](crate::DropRule). A `Throttled` error from the provider (not a
 //! refusal by an inner limiter) is fed to the limiters (adaptive mode). The
-//! provider's rate-limit headers, on a response or an error (a stream's
-//! error included), calibrate the limiters whether adaptive mode is on or
-//! not (see [`Limiter::observe_rate_limit`](crate::Limiter::observe_rate_limit)).
+//! provider's rate-limit headers, on a response, an error, a stream as it
+//! opens ([`ChatStream::rate_limit`]) or a stream's error, calibrate the
+//! limiters whether adaptive mode is on or not (see
+//! [`Limiter::observe_rate_limit`](crate::Limiter::observe_rate_limit)).
 
 mod error;
 // The tower shape every Palisade layer shares: `layer/layer.rs` holds the Layer.
@@ -167,16 +168,20 @@ impl<P: Provider> Provider for RateLimit<P> {
     async fn complete(&self, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
         let permits = self.admit(&req).await?;
         match self.inner.complete(req).await {
+            // Settle first, then calibrate: the headers were written after
+            // the provider charged this call, so they are the newer word; a
+            // refund settled after them would hand back what the provider
+            // still counts (OpenAI keeps `max_tokens` charged).
             Ok(response) => {
+                self.finish(permits, response.usage, Ending::Completed);
                 if let Some(snapshot) = &response.rate_limit {
                     self.limiters.observe_rate_limit(snapshot);
                 }
-                self.finish(permits, response.usage, Ending::Completed);
                 Ok(response)
             }
             Err(err) => {
-                self.observe_error(&err);
                 self.finish(permits, None, Ending::Cut);
+                self.observe_error(&err);
                 Err(err)
             }
         }
@@ -186,13 +191,18 @@ impl<P: Provider> Provider for RateLimit<P> {
         let permits = self.admit(&req).await?;
         match self.inner.stream(req).await {
             Ok(stream) => {
+                // The headers came before the first event: calibrate now, so
+                // the calls queued behind this one see the provider's state.
+                if let Some(snapshot) = stream.rate_limit() {
+                    self.limiters.observe_rate_limit(snapshot);
+                }
                 let (limiters, cost_model) = (self.limiters.clone(), self.cost_model.clone());
                 Ok(stream
                     .map_events(|events| LimitedStream::new(events, permits, limiters, cost_model)))
             }
             Err(err) => {
-                self.observe_error(&err);
                 self.finish(permits, None, Ending::Cut);
+                self.observe_error(&err);
                 Err(err)
             }
         }
