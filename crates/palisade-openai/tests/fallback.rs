@@ -91,8 +91,11 @@ async fn context_too_small_falls_back_without_a_retry() {
     let events: Vec<_> = streamed.collect().await;
     assert!(events.iter().all(Result::is_ok), "{events:?}");
     assert!(matches!(events.last(), Some(Ok(StreamEvent::Stop { .. }))));
-    // A short prompt fits gpt-a.
-    let answer = stack.complete(ChatRequest::user("hi")).await.unwrap();
+    // A short prompt with a small `max_tokens` fits gpt-a.
+    let answer = stack
+        .complete(ChatRequest::user("hi").with_max_tokens(10))
+        .await
+        .unwrap();
     assert_eq!(answer.served_by.as_str(), "openai/gpt-a");
 }
 

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{KEY, tool_call};
-use palisade_testkit::openai::{FakeOpenAi, Fault};
+use palisade_testkit::openai::{FakeOpenAi, Fault, Quota};
 use palisade_testkit::{Outcome, ScriptedProvider};
 use serde_json::json;
 
@@ -54,6 +54,8 @@ async fn the_official_python_sdk_reads_the_fake_server() {
         .then(Duration::ZERO, call());
     let server = FakeOpenAi::builder()
         .model(MODEL, model)
+        // A quota, so every answer carries `x-ratelimit-*`.
+        .quota(MODEL, Quota::new(1_000, 1_000_000))
         .model("gpt-throttled", ScriptedProvider::new("t"))
         .api_key(KEY)
         .bind("127.0.0.1:0")
