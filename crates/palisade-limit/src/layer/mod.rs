@@ -168,20 +168,16 @@ impl<P: Provider> Provider for RateLimit<P> {
     async fn complete(&self, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
         let permits = self.admit(&req).await?;
         match self.inner.complete(req).await {
-            // Settle first, then calibrate: the headers were written after
-            // the provider charged this call, so they are the newer word; a
-            // refund settled after them would hand back what the provider
-            // still counts (OpenAI keeps `max_tokens` charged).
             Ok(response) => {
-                self.finish(permits, response.usage, Ending::Completed);
                 if let Some(snapshot) = &response.rate_limit {
                     self.limiters.observe_rate_limit(snapshot);
                 }
+                self.finish(permits, response.usage, Ending::Completed);
                 Ok(response)
             }
             Err(err) => {
-                self.finish(permits, None, Ending::Cut);
                 self.observe_error(&err);
+                self.finish(permits, None, Ending::Cut);
                 Err(err)
             }
         }
@@ -201,8 +197,8 @@ impl<P: Provider> Provider for RateLimit<P> {
                     .map_events(|events| LimitedStream::new(events, permits, limiters, cost_model)))
             }
             Err(err) => {
-                self.finish(permits, None, Ending::Cut);
                 self.observe_error(&err);
+                self.finish(permits, None, Ending::Cut);
                 Err(err)
             }
         }

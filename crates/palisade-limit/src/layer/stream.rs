@@ -96,14 +96,13 @@ where
             Some(Ok(StreamEvent::Usage(u))) => *this.usage = Some(*u),
             Some(Ok(_)) => {}
             Some(Err(err)) => {
-                // Settled before calibrating, as for a plain call.
-                finish(this.permits, this.usage, this.cost_model, Ending::Cut);
                 if let Some(snapshot) = err.rate_limit() {
                     this.limiters.observe_rate_limit(snapshot);
                 }
                 if is_provider_throttle(err) {
                     this.limiters.record_throttle(err.retry_after());
                 }
+                finish(this.permits, this.usage, this.cost_model, Ending::Cut);
             }
             None => finish(this.permits, this.usage, this.cost_model, Ending::Completed),
         }
