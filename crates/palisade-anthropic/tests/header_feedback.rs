@@ -19,7 +19,7 @@ use palisade_anthropic::{AnthropicProvider, ApiKey};
 use palisade_core::testing::{Outcome, ScriptedProvider};
 use palisade_core::{ChatRequest, HeuristicEstimator, Provider, ProviderExt, TokenEstimator};
 use palisade_limit::{Limiter, LimiterConfig, Quota as LimitQuota, RateLimitLayer};
-use palisade_stack::{RetryLayer, RetryPolicy};
+use palisade_stack::{RetryLayer, RetryPolicy, StackBuilder};
 use palisade_testkit::anthropic::{FakeAnthropic, FakeAnthropicServer, Quota};
 use tokio::time::Instant;
 
@@ -182,4 +182,69 @@ async fn a_stream_carries_the_snapshot_to_the_limiter() {
         "calibrated when the stream opened"
     );
     drop(stream);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stack_built_from_toml_stays_under_the_quota() {
+    // The same load through `StackBuilder`, the way an application
+    // configures it: the candidate's limiter 3× above the true quota, the
+    // stack's retry, breaker and fallback around it. The limiter is the
+    // stack's own (not visible here); the server's counts say how it did.
+    let server = server().await;
+    let toml = r#"
+        name = "claude"
+        seed = 7
+
+        [retry]
+        max_attempts = 10
+        max_total_time = "1h"
+
+        [[candidates]]
+        id = "claude"
+        limit = { max_wait = 3600, requests = { amount = 360, period = 60 }, tokens = { amount = 120000, period = 60 } }
+    "#;
+    let stack = StackBuilder::from_toml(toml)
+        .unwrap()
+        .provider("claude", provider(&server))
+        .build()
+        .unwrap();
+    let stack = Arc::new(stack);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|_| {
+            let (stack, next) = (Arc::clone(&stack), Arc::clone(&next));
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= JOBS {
+                        return Instant::now();
+                    }
+                    if let Err(e) = stack.complete(job(i)).await {
+                        panic!("job {i}: {e}");
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut end = start;
+    for t in tasks {
+        end = end.max(t.await.unwrap());
+    }
+    let calls = server.requests().len() as u64;
+    let throttled = server.throttled_count();
+    assert_eq!(server.served_count(), JOBS as u64);
+    let ideal = (JOBS as f64 - f64::from(TRUE_RPM)) / (f64::from(TRUE_RPM) / 60.0);
+    let elapsed = end.duration_since(start).as_secs_f64();
+    println!(
+        "anthropic StackBuilder: {calls} calls, {throttled} answered 429 ({:.2} %), goodput \
+         {:.1} % ({elapsed:.1} s, ideal {ideal:.1} s, requests binding)",
+        100.0 * throttled as f64 / calls as f64,
+        100.0 * ideal / elapsed,
+    );
+    assert!(
+        (throttled as f64) < 0.02 * calls as f64,
+        "{throttled} of {calls}"
+    );
+    assert!(ideal / elapsed >= 0.90, "{elapsed} s");
 }
