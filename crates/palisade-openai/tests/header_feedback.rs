@@ -31,7 +31,7 @@ use std::time::Duration;
 use common::{KEY, MODEL, provider};
 use palisade_core::{ChatRequest, HeuristicEstimator, Provider, ProviderExt, TokenEstimator};
 use palisade_limit::{Limiter, LimiterConfig, Quota as LimitQuota, RateLimitLayer};
-use palisade_openai::{OpenAiProvider, OpenAiQuotaProfile};
+use palisade_openai::OpenAiQuotaProfile;
 use palisade_stack::{RetryLayer, RetryPolicy};
 use palisade_testkit::openai::{FakeOpenAi, FakeOpenAiServer, Quota};
 use palisade_testkit::{Outcome, ScriptedProvider};
@@ -131,25 +131,7 @@ async fn run_3x(mode: Mode) -> Run {
     let policy = RetryPolicy::default()
         .with_max_attempts(10)
         .with_max_total_time(Some(Duration::from_secs(3_600)));
-    let provider = match mode {
-        // Under tokio's paused clock, a streamed answer on a reused
-        // keep-alive connection to the fake server stalls until hyper's
-        // 90 s pool-idle timer fires (seen: every stream after the first
-        // took 90–180 s of paused time); a connection per call does not.
-        // A test-clock artifact, not a limiter one.
-        Mode::Stream => OpenAiProvider::builder(MODEL)
-            .base_url(server.base_url())
-            .api_key(KEY)
-            .client(
-                reqwest::Client::builder()
-                    .pool_max_idle_per_host(0)
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-            .unwrap(),
-        _ => provider(&server),
-    };
+    let provider = provider(&server);
     let streaming = mode == Mode::Stream;
     let model = Arc::new(
         provider
@@ -318,21 +300,21 @@ async fn the_snapshot_reaches_the_limiter_from_a_response_a_stream_and_an_error(
     );
     drop(stream);
 
-    // An error carries it: use up the quota (no time passes), then a 429.
-    let err = loop {
-        if let Err(e) = p.complete(job(4)).await {
-            break e;
+    // An error carries it: use up the quota, each call through a fresh
+    // limiter, until one is answered 429; that limiter saw only the error.
+    let mut tries = 0;
+    let (limiter, err) = loop {
+        tries += 1;
+        assert!(tries < 1_000, "the quota never ran out");
+        let limiter = fresh();
+        let layered = p.clone().layer(RateLimitLayer::new(limiter.clone()));
+        if let Err(e) = layered.complete(job(4)).await {
+            break (limiter, e);
         }
     };
     assert_eq!(err.status(), Some(429));
     let snap = err.rate_limit().expect("x-ratelimit-* on the 429");
     assert_eq!(snap.requests.limit, Some(u64::from(TRUE_RPM)));
-    let limiter = fresh();
-    let layered = p.layer(RateLimitLayer::new(limiter.clone()));
-    assert_eq!(
-        layered.complete(job(5)).await.unwrap_err().status(),
-        Some(429)
-    );
     assert_eq!(
         limiter.stats().calibrated_requests,
         Some(u64::from(TRUE_RPM))
