@@ -28,8 +28,9 @@ pub const DEFAULT_CONTEXT_WINDOW: u32 = 200_000;
 ///
 /// Built with [`AnthropicProvider::builder`]. It never retries on its own
 /// (the stack's retry layer is the one retry loop), attaches the
-/// `anthropic-ratelimit-*` headers to every answer and error
-/// ([`ChatResponse::rate_limit`], [`ProviderError::rate_limit`]), and
+/// `anthropic-ratelimit-*` headers to every answer, stream and error
+/// ([`ChatResponse::rate_limit`], [`ChatStream::rate_limit`],
+/// [`ProviderError::rate_limit`]), and
 /// refuses locally, naming the field, what the API would refuse.
 #[derive(Clone)]
 pub struct AnthropicProvider {
@@ -350,6 +351,7 @@ impl Provider for AnthropicProvider {
     async fn stream(&self, req: ChatRequest) -> Result<ChatStream, ProviderError> {
         let response = self.send(&req, true).await?;
         let req_id = request_id(response.headers());
+        let rate_limit = RateLimitSnapshot::from_headers(response.headers());
         let structured_tool = match (self.structured, &req.structured_output) {
             (StructuredOutputMode::ForcedTool, Some(o)) => Some(o.name.clone()),
             _ => None,
@@ -360,7 +362,11 @@ impl Provider for AnthropicProvider {
             req_id,
             structured_tool,
         );
-        Ok(ChatStream::new(self.id.clone(), events).with_model(self.model.clone()))
+        let mut stream = ChatStream::new(self.id.clone(), events).with_model(self.model.clone());
+        if let Some(snapshot) = rate_limit {
+            stream = stream.with_rate_limit(snapshot);
+        }
+        Ok(stream)
     }
 
     fn context_window(&self) -> Option<u32> {

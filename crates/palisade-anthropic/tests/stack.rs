@@ -122,3 +122,28 @@ async fn context_too_small_and_down_fall_back() {
     assert!(events.iter().all(Result::is_ok));
     assert!(matches!(events.last(), Some(Ok(StreamEvent::Stop { .. }))));
 }
+
+#[tokio::test(start_paused = true)]
+async fn quota_exhausted_is_not_retried_and_falls_back() {
+    let server = server().await;
+    // 400 `billing_error`: the account's credit is used up, waiting won't help.
+    server.set_fault("claude-a", Fault::billing());
+    let retry = Retry::new(provider(&server, "claude-a"), policy());
+    let err = retry.complete(ChatRequest::user("Hi")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::QuotaExhausted);
+    assert_eq!(server.requests().len(), 1, "a hard quota is not retried");
+    assert_eq!(retry.stats().retries, 0);
+
+    let fallback = Fallback::new([
+        Candidate::new(Retry::new(provider(&server, "claude-a"), policy())),
+        Candidate::new(provider(&server, "claude-b")),
+    ]);
+    let answer = fallback.complete(ChatRequest::user("Hi")).await.unwrap();
+    assert_eq!(answer.text_content(), "from b");
+    let to_a = server
+        .requests()
+        .iter()
+        .filter(|r| r.model.as_deref() == Some("claude-a"))
+        .count();
+    assert_eq!(to_a, 2, "one call each time, no retries");
+}

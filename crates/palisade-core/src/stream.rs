@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorKind, ProviderError};
+use crate::http::RateLimitSnapshot;
 use crate::provider::ProviderId;
 use crate::request::ContentBlock;
 use crate::response::{Attempt, ChatResponse, Reasoning, StopReason, Usage};
@@ -86,10 +87,17 @@ pub type EventStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, ProviderErr
 ///
 /// Layers wrap the events with [`ChatStream::map_events`], which keeps the
 /// rest.
+///
+/// An HTTP provider also attaches the rate-limit snapshot of the response
+/// headers that opened the stream ([`with_rate_limit`](Self::with_rate_limit)),
+/// the streaming counterpart of [`ChatResponse::rate_limit`]: the headers
+/// arrive before the first event, so a rate limiter can calibrate from a
+/// stream that succeeds, not only from one that fails.
 pub struct ChatStream {
     served_by: ProviderId,
     model: Option<String>,
     attempts: Vec<Attempt>,
+    rate_limit: Option<Box<RateLimitSnapshot>>,
     events: EventStream,
 }
 
@@ -103,6 +111,7 @@ impl ChatStream {
             served_by,
             model: None,
             attempts: Vec::new(),
+            rate_limit: None,
             events: Box::pin(events),
         }
     }
@@ -131,6 +140,30 @@ impl ChatStream {
     pub fn with_attempts(mut self, attempts: Vec<Attempt>) -> Self {
         self.attempts = attempts;
         self
+    }
+
+    /// Sets the rate-limit snapshot of the response headers that opened the
+    /// stream (what [`ChatResponse::rate_limit`] is for a whole answer).
+    ///
+    /// ```
+    /// use palisade_core::http::{HeaderPairs, RateLimitSnapshot};
+    /// use palisade_core::{ChatStream, ProviderId};
+    ///
+    /// let headers = HeaderPairs(&[("x-ratelimit-remaining-requests", "41")]);
+    /// let snapshot = RateLimitSnapshot::from_headers(&headers).unwrap();
+    /// let stream = ChatStream::from_events(ProviderId::new("p"), []).with_rate_limit(snapshot);
+    /// assert_eq!(stream.rate_limit().unwrap().requests.remaining, Some(41));
+    /// ```
+    #[must_use]
+    pub fn with_rate_limit(mut self, snapshot: RateLimitSnapshot) -> Self {
+        self.rate_limit = Some(Box::new(snapshot));
+        self
+    }
+
+    /// The provider's rate-limit headers as the stream opened, if it sent
+    /// any; [`collect_stream`] carries it to the assembled response.
+    pub fn rate_limit(&self) -> Option<&RateLimitSnapshot> {
+        self.rate_limit.as_deref()
     }
 
     /// Replaces who serves the stream (a routing layer naming its candidate).
@@ -163,7 +196,7 @@ impl ChatStream {
     }
 
     /// Wraps the events (to watch, time or settle them), keeping who serves
-    /// the stream and the trail.
+    /// the stream, the trail and the rate-limit snapshot.
     #[must_use]
     pub fn map_events<S>(self, wrap: impl FnOnce(EventStream) -> S) -> Self
     where
@@ -173,6 +206,7 @@ impl ChatStream {
             served_by: self.served_by,
             model: self.model,
             attempts: self.attempts,
+            rate_limit: self.rate_limit,
             events: Box::pin(wrap(self.events)),
         }
     }
@@ -210,6 +244,7 @@ impl fmt::Debug for ChatStream {
             .field("served_by", &self.served_by)
             .field("model", &self.model())
             .field("attempts", &self.attempts.len())
+            .field("rate_limit", &self.rate_limit)
             .finish_non_exhaustive()
     }
 }
@@ -238,7 +273,7 @@ pub enum StreamAssemblyError {
 /// Turns a complete response into the stream of events a streaming call would
 /// have produced (reasoning, each content block, service tier, usage, stop):
 /// for providers that can only answer whole, and for tests. The stream keeps
-/// the response's served-by, model and attempts trail.
+/// the response's served-by, model, attempts trail and rate-limit snapshot.
 pub fn stream_from_response(response: ChatResponse) -> ChatStream {
     let mut events = Vec::with_capacity(4 + response.content.len() * 2);
     if let Some(r) = response.reasoning {
@@ -286,9 +321,11 @@ pub fn stream_from_response(response: ChatResponse) -> ChatStream {
     events.push(Ok(StreamEvent::Stop {
         reason: response.stop_reason,
     }));
-    ChatStream::from_events(response.served_by, events)
+    let mut stream = ChatStream::from_events(response.served_by, events)
         .with_model(response.model)
-        .with_attempts(response.attempts)
+        .with_attempts(response.attempts);
+    stream.rate_limit = response.rate_limit;
+    stream
 }
 
 /// The content block being assembled.
@@ -351,7 +388,8 @@ impl Assembler {
 }
 
 /// Consumes a stream to its end and assembles the response it describes,
-/// with the stream's served-by, model and attempts trail.
+/// with the stream's served-by, model, attempts trail and rate-limit
+/// snapshot.
 ///
 /// Text deltas are joined into text blocks and tool inputs parsed into
 /// tool-use blocks, in stream order, so a streamed answer assembles to the
@@ -369,6 +407,7 @@ pub async fn collect_stream(stream: ChatStream) -> Result<ChatResponse, Provider
         served_by,
         model,
         attempts,
+        rate_limit,
         mut events,
     } = stream;
     let fail = |kind: ErrorKind, err: StreamAssemblyError| {
@@ -429,5 +468,6 @@ pub async fn collect_stream(stream: ChatStream) -> Result<ChatResponse, Provider
     response.stop_reason = stop_reason;
     response.service_tier = tier;
     response.attempts = attempts;
+    response.rate_limit = rate_limit;
     Ok(response)
 }

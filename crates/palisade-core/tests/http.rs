@@ -5,8 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use palisade_core::ErrorKind;
 use palisade_core::http::{
-    HeaderPairs, RateLimitSnapshot, classify_status, error_from_response, parse_reset_duration,
-    parse_retry_after, request_id, retry_after,
+    HeaderPairs, RateLimitSnapshot, classify_error, classify_status, error_from_response,
+    is_category_code, parse_reset_duration, parse_retry_after, request_id, retry_after,
 };
 use proptest::prelude::*;
 
@@ -102,6 +102,89 @@ fn body_codes_decide_before_the_status() {
         error_from_response(400, &NONE, too_long.as_bytes()).kind(),
         ErrorKind::ContextWindowExceeded
     );
+}
+
+#[test]
+fn category_codes_yield_to_the_status() {
+    // OpenAI's `type` is a category; with no reason in `code` the status is
+    // the precise word (a missing key is a 401 `invalid_request_error`, an
+    // outage a 503 `server_error`).
+    let openai_type = |ty: &str| {
+        format!(r#"{{"error":{{"message":"m","type":"{ty}","param":null,"code":null}}}}"#)
+    };
+    let anthropic =
+        |ty: &str| format!(r#"{{"type":"error","error":{{"type":"{ty}","message":"m"}}}}"#);
+    let rows: Vec<(u16, String, ErrorKind)> = vec![
+        (
+            400,
+            openai_type("invalid_request_error"),
+            ErrorKind::InvalidRequest,
+        ),
+        (401, openai_type("invalid_request_error"), ErrorKind::Auth),
+        (403, openai_type("invalid_request_error"), ErrorKind::Auth),
+        (
+            404,
+            openai_type("invalid_request_error"),
+            ErrorKind::NotFound,
+        ),
+        (
+            408,
+            openai_type("invalid_request_error"),
+            ErrorKind::Timeout,
+        ),
+        (
+            409,
+            openai_type("invalid_request_error"),
+            ErrorKind::InvalidRequest,
+        ),
+        (
+            422,
+            openai_type("invalid_request_error"),
+            ErrorKind::InvalidRequest,
+        ),
+        (
+            429,
+            openai_type("invalid_request_error"),
+            ErrorKind::Throttled,
+        ),
+        (
+            500,
+            openai_type("invalid_request_error"),
+            ErrorKind::Internal,
+        ),
+        (500, openai_type("server_error"), ErrorKind::Internal),
+        (502, openai_type("server_error"), ErrorKind::Unavailable),
+        (503, openai_type("server_error"), ErrorKind::Unavailable),
+        (504, openai_type("server_error"), ErrorKind::Timeout),
+        (529, openai_type("server_error"), ErrorKind::Overloaded),
+        (500, anthropic("api_error"), ErrorKind::Internal),
+        (503, anthropic("api_error"), ErrorKind::Unavailable),
+        (
+            400,
+            anthropic("invalid_request_error"),
+            ErrorKind::InvalidRequest,
+        ),
+        (404, anthropic("invalid_request_error"), ErrorKind::NotFound),
+    ];
+    for (status, body, kind) in rows {
+        let err = error_from_response(status, &NONE, body.as_bytes());
+        assert_eq!(err.kind(), kind, "{status} {body}");
+    }
+    // A reason in `code` still wins over the status and the category.
+    let body =
+        r#"{"error":{"message":"m","type":"invalid_request_error","code":"model_not_found"}}"#;
+    assert_eq!(
+        error_from_response(400, &NONE, body.as_bytes()).kind(),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        classify_error(503, Some("insufficient_quota"), Some("server_error")),
+        ErrorKind::QuotaExhausted
+    );
+    for code in ["invalid_request_error", "server_error", "api_error"] {
+        assert!(is_category_code(code), "{code}");
+    }
+    assert!(!is_category_code("rate_limit_exceeded"));
 }
 
 #[test]

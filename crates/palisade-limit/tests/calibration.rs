@@ -523,3 +523,50 @@ async fn a_streams_error_calibrates_too() {
     assert_eq!(stats.calibrated_requests, Some(30));
     assert_eq!(stats.requests_available, Some(5));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_successful_stream_calibrates_when_it_opens() {
+    // The snapshot of the headers that opened the stream
+    // (`ChatStream::rate_limit`), not an error, steers the limiter.
+    #[derive(Debug)]
+    struct OpenStream(ProviderId);
+    #[async_trait]
+    impl Provider for OpenStream {
+        fn id(&self) -> &ProviderId {
+            &self.0
+        }
+        async fn complete(&self, _: ChatRequest) -> Result<ChatResponse, ProviderError> {
+            unreachable!("streams only")
+        }
+        async fn stream(&self, _: ChatRequest) -> Result<ChatStream, ProviderError> {
+            let snapshot = RateLimitSnapshot {
+                requests: RateLimitWindow {
+                    limit: Some(30),
+                    remaining: Some(7),
+                    reset: Some(Duration::from_secs(46)),
+                },
+                ..RateLimitSnapshot::default()
+            };
+            let events = vec![
+                Ok(StreamEvent::TextDelta { text: "hi".into() }),
+                Ok(StreamEvent::Stop {
+                    reason: palisade_core::StopReason::EndTurn,
+                }),
+            ];
+            Ok(ChatStream::from_events(self.0.clone(), events).with_rate_limit(snapshot))
+        }
+    }
+    let limiter =
+        Limiter::new(LimiterConfig::default().with_requests(Quota::per_minute(600))).unwrap();
+    let model =
+        OpenStream(ProviderId::new("double/stream")).layer(RateLimitLayer::new(limiter.clone()));
+    let stream = model.stream(ChatRequest::user("x")).await.unwrap();
+    // Before any event is read.
+    let stats = limiter.stats();
+    assert_eq!(stats.calibrated_requests, Some(30));
+    assert_eq!(stats.requests_available, Some(7));
+    // The snapshot stays on the stream through the layer, and on the answer.
+    assert_eq!(stream.rate_limit().unwrap().requests.remaining, Some(7));
+    let answer = stream.into_response().await.unwrap();
+    assert_eq!(answer.rate_limit.unwrap().requests.limit, Some(30));
+}

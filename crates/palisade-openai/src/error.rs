@@ -1,11 +1,10 @@
 //! Failures → [`ErrorKind`].
 //!
-//! HTTP answers go through [`palisade_core::http::error_from_response`] (the
-//! body's `error.code`, then `error.type`, then the status), with two
-//! corrections where OpenAI's `type` is a generic category and the status
-//! is precise: `server_error` on 502 / 503 / 504 (the status decides:
-//! `Unavailable`, `Timeout`), and `invalid_request_error` without a code on
-//! 401 / 403 / 404 / 408 / 429 (a missing key is a 401 of that type: `Auth`).
+//! HTTP answers go through [`palisade_core::http::error_from_response`]: the
+//! body's `error.code`, then `error.type`, when it names a reason; the
+//! status when the body names only a category (`server_error` on a 503 is
+//! `Unavailable`, `invalid_request_error` without a code on a 401 is
+//! `Auth`: see [`palisade_core::http::is_category_code`]).
 //!
 //! | what happened | kind | retried by the stack |
 //! |---|---|---|
@@ -41,17 +40,7 @@ pub fn from_http(
     key: Option<&ApiKey>,
 ) -> ProviderError {
     let err = error_from_response(status, headers, body);
-    let kind = match (status, err.kind()) {
-        (502 | 503, ErrorKind::Internal) => ErrorKind::Unavailable,
-        (504, ErrorKind::Internal) => ErrorKind::Timeout,
-        // OpenAI sends a missing key as 401 `invalid_request_error` with no
-        // code: the category is generic, the status is precise.
-        (401 | 403 | 404 | 408 | 429, ErrorKind::InvalidRequest) => {
-            palisade_core::http::classify_status(status)
-        }
-        (_, kind) => kind,
-    };
-    rebuild(err, kind, key).with_provider(provider.clone())
+    redact(err, key).with_provider(provider.clone())
 }
 
 /// The error an `{"error": {...}}` object inside the event stream stands for.
@@ -78,17 +67,14 @@ pub fn from_transport(provider: &ProviderId, err: reqwest::Error) -> ProviderErr
         .with_source(err)
 }
 
-/// The same error with `kind`, and the key (if a server echoed it) redacted.
-fn rebuild(err: ProviderError, kind: ErrorKind, key: Option<&ApiKey>) -> ProviderError {
-    let echoed = key.is_some_and(|k| !k.expose().is_empty() && err.message().contains(k.expose()));
-    if kind == err.kind() && !echoed {
+/// The same error with the key (if a server echoed it) redacted.
+fn redact(err: ProviderError, key: Option<&ApiKey>) -> ProviderError {
+    let Some(key) = key.filter(|k| !k.expose().is_empty() && err.message().contains(k.expose()))
+    else {
         return err;
-    }
-    let message = match key {
-        Some(k) if echoed => err.message().replace(k.expose(), "[redacted]"),
-        _ => err.message().to_owned(),
     };
-    let mut out = ProviderError::new(kind, message).with_retry_after(err.retry_after());
+    let message = err.message().replace(key.expose(), "[redacted]");
+    let mut out = ProviderError::new(err.kind(), message).with_retry_after(err.retry_after());
     if let Some(status) = err.status() {
         out = out.with_status(status);
     }

@@ -67,6 +67,16 @@
 //! layer is the one retry loop, and it reads each error's kind and
 //! `Retry-After`.
 //!
+//! # Rate limits
+//!
+//! Every answer, stream and error carries the `x-ratelimit-*` snapshot
+//! ([`ChatResponse::rate_limit`](palisade_core::ChatResponse::rate_limit),
+//! [`ChatStream::rate_limit`](palisade_core::ChatStream::rate_limit),
+//! [`ProviderError::rate_limit`](palisade_core::ProviderError::rate_limit)),
+//! which `palisade_limit::RateLimitLayer` calibrates its limiter from. With
+//! the `limit` feature, `OpenAiQuotaProfile` is the limiter's cost model for
+//! OpenAI's token accounting (`max_tokens` stays charged).
+//!
 //! # Secrets
 //!
 //! The key is an [`ApiKey`]: redacted in `Debug`, with no `Display` or
@@ -82,6 +92,8 @@ pub mod catalog;
 mod config;
 pub mod error;
 mod provider;
+#[cfg(feature = "limit")]
+mod quota;
 pub mod request;
 mod response;
 mod secret;
@@ -92,5 +104,7 @@ pub use config::{
     OpenAiConfig,
 };
 pub use provider::{BuildError, OpenAiProvider, OpenAiProviderBuilder};
+#[cfg(feature = "limit")]
+pub use quota::OpenAiQuotaProfile;
 pub use response::{service_tier, stop_reason};
 pub use secret::ApiKey;

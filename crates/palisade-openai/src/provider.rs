@@ -381,10 +381,14 @@ impl palisade_core::Provider for OpenAiProvider {
         let body = self.request_body(&req, true)?;
         let response = self.send(&body).await?;
         let inner = &self.inner;
-        Ok(
+        let rate_limit = RateLimitSnapshot::from_headers(response.headers());
+        let mut stream =
             ChatStream::new(inner.id.clone(), stream::events(inner.id.clone(), response))
-                .with_model(inner.model.clone()),
-        )
+                .with_model(inner.model.clone());
+        if let Some(snapshot) = rate_limit {
+            stream = stream.with_rate_limit(snapshot);
+        }
+        Ok(stream)
     }
 
     fn context_window(&self) -> Option<u32> {

@@ -317,3 +317,34 @@ async fn a_streamed_answer_assembles_like_a_complete_one() {
     assert_eq!(whole.usage, streamed.usage);
     assert_eq!(whole.stop_reason, streamed.stop_reason);
 }
+
+#[tokio::test(start_paused = true)]
+async fn streams_on_a_kept_alive_connection_arrive_without_delay() {
+    // The fake server sets TCP_NODELAY: without it, Nagle's algorithm held
+    // each small SSE write on a reused connection until the client's
+    // delayed ACK, and the paused clock jumped 90 s (hyper's pool timer)
+    // for every stream after the first.
+    let server = FakeOpenAi::builder()
+        .model(
+            MODEL,
+            ScriptedProvider::new("mini").otherwise(Duration::ZERO, Outcome::Echo),
+        )
+        .api_key(KEY)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let p = provider(&server);
+    let started = tokio::time::Instant::now();
+    for _ in 0..3 {
+        let answer = p
+            .stream(ChatRequest::user("hi"))
+            .await
+            .unwrap()
+            .into_response()
+            .await
+            .unwrap();
+        assert_eq!(answer.text_content(), "ok");
+        p.complete(ChatRequest::user("hi")).await.unwrap();
+    }
+    assert_eq!(started.elapsed(), Duration::ZERO, "no timer had to fire");
+}

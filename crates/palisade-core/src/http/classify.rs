@@ -23,7 +23,11 @@ pub const fn classify_status(status: u16) -> ErrorKind {
 
 /// The kind an error code or type from an error body stands for (OpenAI's
 /// `error.code` / `error.type`, Anthropic's `error.type`), or `None` when the
-/// code is not known and the status should decide.
+/// code is not known and the status should decide. Without a status (an
+/// error event inside a stream) this is all there is; with one, use
+/// [`classify_error`], where a category code
+/// ([`is_category_code`]: `invalid_request_error`, `server_error`,
+/// `api_error`) yields to the status.
 pub fn classify_error_code(code: &str) -> Option<ErrorKind> {
     Some(match code {
         "insufficient_quota" | "billing_error" | "billing_hard_limit_reached" => {
@@ -47,6 +51,48 @@ pub fn classify_error_code(code: &str) -> Option<ErrorKind> {
         }
         _ => return None,
     })
+}
+
+/// Whether `code` names a category of error rather than its reason:
+/// OpenAI's `error.type` values `invalid_request_error` and `server_error`,
+/// Anthropic's `api_error` and `invalid_request_error`. OpenAI sends a
+/// missing key as a 401 `invalid_request_error` and an upstream outage as a
+/// 503 `server_error`: beside a category the status is the more precise
+/// word, so [`error_from_response`] lets the status decide.
+pub fn is_category_code(code: &str) -> bool {
+    matches!(
+        code,
+        "invalid_request_error" | "invalid_request" | "server_error" | "api_error"
+    )
+}
+
+/// The kind of an error answer from its status and the body's code and
+/// type (either may be absent): the first of `code`, `type` that names a
+/// reason (`insufficient_quota`, `model_not_found`, `overloaded_error`, …)
+/// decides; a category ([`is_category_code`]), an unknown code or none
+/// leaves it to the status ([`classify_status`]). This is the table of
+/// [the module docs](super) without the message check of
+/// [`error_from_response`].
+///
+/// ```
+/// use palisade_core::ErrorKind;
+/// use palisade_core::http::classify_error;
+///
+/// assert_eq!(classify_error(401, None, Some("invalid_request_error")), ErrorKind::Auth);
+/// assert_eq!(classify_error(400, None, Some("invalid_request_error")), ErrorKind::InvalidRequest);
+/// assert_eq!(classify_error(503, None, Some("server_error")), ErrorKind::Unavailable);
+/// assert_eq!(
+///     classify_error(429, Some("insufficient_quota"), Some("insufficient_quota")),
+///     ErrorKind::QuotaExhausted
+/// );
+/// ```
+pub fn classify_error(status: u16, code: Option<&str>, error_type: Option<&str>) -> ErrorKind {
+    [code, error_type]
+        .into_iter()
+        .flatten()
+        .filter(|c| !is_category_code(c))
+        .find_map(classify_error_code)
+        .unwrap_or_else(|| classify_status(status))
 }
 
 /// Messages that mean the prompt is larger than the model's context window,
@@ -79,17 +125,13 @@ pub fn error_from_response(status: u16, headers: &impl HeaderSource, body: &[u8]
         }
     });
     // OpenAI puts the precise reason in `code` and a category in `type`;
-    // Anthropic has only `type`.
-    let by_code = field("code")
-        .and_then(classify_error_code)
-        .or_else(|| field("type").and_then(classify_error_code));
-    let mut kind = by_code.unwrap_or_else(|| classify_status(status));
+    // Anthropic has only `type`. A category defers to the status.
+    let mut kind = classify_error(status, field("code"), field("type"));
     if matches!(kind, ErrorKind::InvalidRequest) && is_context_message(&message) {
         kind = ErrorKind::ContextWindowExceeded;
     }
-    // A 429 that says quota is a hard limit, a 5xx that says overloaded is
-    // overload; otherwise the status's own kind stands when the code names a
-    // category that contradicts it (e.g. `invalid_request_error` on a 500).
+    // A request-shaped reason (`request_too_large`) on a 5xx is the
+    // server's failure: the status stands.
     if status >= 500 && matches!(kind, ErrorKind::InvalidRequest) {
         kind = classify_status(status);
     }

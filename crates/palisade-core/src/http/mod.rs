@@ -20,8 +20,12 @@
 //!
 //! # The mapping
 //!
-//! The body's error code or type decides first; the status decides when the
-//! body names nothing known.
+//! A body code or type that names a reason decides first (OpenAI's
+//! `error.code`, then `error.type`; Anthropic's `error.type`); the status
+//! decides when the body names only a category (`invalid_request_error`,
+//! `server_error`, `api_error`: OpenAI sends a missing key as a 401
+//! `invalid_request_error`, an outage as a 503 `server_error`) or nothing
+//! known ([`classify_error`]).
 //!
 //! | status | body code / type | [`ErrorKind`](crate::ErrorKind) |
 //! |---|---|---|
@@ -31,12 +35,13 @@
 //! | 400 / 413 / 422 | `context_length_exceeded`, "prompt is too long", "maximum context length" | `ContextWindowExceeded` |
 //! | 400 | `content_filter`, `content_policy_violation` | `ContentFiltered` |
 //! | 400 / 409 / 413 / 422 | `invalid_request_error`, `request_too_large`, other | `InvalidRequest` |
-//! | 401 / 403 | `invalid_api_key`, `authentication_error`, `permission_error` | `Auth` |
-//! | 404 | `model_not_found`, `not_found_error` | `NotFound` |
+//! | 401 / 403 | `invalid_api_key`, `authentication_error`, `permission_error`, `invalid_request_error` (a category: the status decides) | `Auth` |
+//! | 404 | `model_not_found`, `not_found_error`, `invalid_request_error` | `NotFound` |
 //! | 408 | | `Timeout` |
+//! | 429 | `invalid_request_error` | `Throttled` |
 //! | 500 | `api_error`, `server_error` | `Internal` |
-//! | 502 / 503 | | `Unavailable` |
-//! | 504 | | `Timeout` |
+//! | 502 / 503 | `server_error`, `api_error`, none | `Unavailable` |
+//! | 504 | `server_error`, `api_error`, none | `Timeout` |
 //! | other 5xx | | `Internal` |
 //! | other 4xx | | `InvalidRequest` |
 
@@ -45,7 +50,9 @@ mod headers;
 mod rate_limit;
 mod retry_after;
 
-pub use classify::{classify_error_code, classify_status, error_from_response};
+pub use classify::{
+    classify_error, classify_error_code, classify_status, error_from_response, is_category_code,
+};
 pub use headers::{HeaderPairs, HeaderSource, request_id};
 pub use rate_limit::{RateLimitSnapshot, RateLimitWindow, parse_reset_duration};
 pub use retry_after::{parse_retry_after, retry_after};

@@ -9,9 +9,10 @@
 //! fails or is dropped before usage is known follows the limiter's
 //! [`DropRule`](crate::DropRule). A `Throttled` error from the provider (not a
 //! refusal by an inner limiter) is fed to the limiters (adaptive mode). The
-//! provider's rate-limit headers, on a response or an error (a stream's
-//! error included), calibrate the limiters whether adaptive mode is on or
-//! not (see [`Limiter::observe_rate_limit`](crate::Limiter::observe_rate_limit)).
+//! provider's rate-limit headers, on a response, an error, a stream as it
+//! opens ([`ChatStream::rate_limit`]) or a stream's error, calibrate the
+//! limiters whether adaptive mode is on or not (see
+//! [`Limiter::observe_rate_limit`](crate::Limiter::observe_rate_limit)).
 
 mod error;
 // The tower shape every Palisade layer shares: `layer/layer.rs` holds the Layer.
@@ -186,6 +187,11 @@ impl<P: Provider> Provider for RateLimit<P> {
         let permits = self.admit(&req).await?;
         match self.inner.stream(req).await {
             Ok(stream) => {
+                // The headers came before the first event: calibrate now, so
+                // the calls queued behind this one see the provider's state.
+                if let Some(snapshot) = stream.rate_limit() {
+                    self.limiters.observe_rate_limit(snapshot);
+                }
                 let (limiters, cost_model) = (self.limiters.clone(), self.cost_model.clone());
                 Ok(stream
                     .map_events(|events| LimitedStream::new(events, permits, limiters, cost_model)))

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use axum::serve::ListenerExt;
 use palisade_core::{HeuristicEstimator, Provider, SharedProvider, TokenEstimator};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::oneshot;
@@ -114,6 +115,16 @@ impl FakeOpenAiBuilder {
         });
         let (shutdown, signal) = oneshot::channel::<()>();
         let app = routes::router(state.clone());
+        // Streamed answers are many small writes: without TCP_NODELAY,
+        // Nagle's algorithm holds each one on a keep-alive connection until
+        // the client's delayed ACK (40 ms a stream on Linux; under a paused
+        // tokio clock the runtime sees no I/O meanwhile and jumps to its
+        // next timer, hyper's 90 s pool reaper).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %err, "fake openai server: TCP_NODELAY not set");
+            }
+        });
         let task = tokio::spawn(async move {
             let graceful = async move {
                 let _ = signal.await;
