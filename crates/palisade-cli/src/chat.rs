@@ -308,7 +308,7 @@ async fn build(plan: Plan) -> Result<SharedProvider, String> {
         .filter(|c| !plan.simulated.iter().any(|(id, _)| *id == c.id))
         .cloned()
         .collect();
-    let mut builder = StackBuilder::new(plan.config);
+    let mut builder = StackBuilder::new(plan.config).cost_model_factory(providers::cost_model);
     for (id, model) in plan.simulated {
         let provider = SimulatedProvider::new(model, SEED).map_err(|e| e.to_string())?;
         builder = builder.provider(id, provider);

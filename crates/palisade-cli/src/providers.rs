@@ -14,8 +14,10 @@
 //! variable, never its value.
 
 use std::fmt;
+use std::sync::Arc;
 
 use palisade_core::SharedProvider;
+use palisade_limit::CostModel;
 use palisade_stack::{CandidateConfig, ProviderKind, StackConfigError};
 
 /// Why a candidate's provider could not be made.
@@ -129,6 +131,22 @@ pub(crate) async fn remote(candidate: &CandidateConfig) -> Result<SharedProvider
             kind,
             reason: "not a network provider".into(),
         }),
+    }
+}
+
+/// How the candidate's limiter counts a call against its token quota: the
+/// provider's own quota profile where its crate ships one (Bedrock: input +
+/// `max_tokens` × the model's burndown, cache reads given back; OpenAI:
+/// `max_tokens` stays charged), else the provider-neutral default (`None`).
+pub(crate) fn cost_model(candidate: &CandidateConfig) -> Option<Arc<dyn CostModel>> {
+    match candidate.provider_kind().ok()? {
+        #[cfg(feature = "bedrock")]
+        ProviderKind::Bedrock => Some(Arc::new(palisade_bedrock::BedrockQuotaProfile::for_model(
+            candidate.model(),
+        ))),
+        #[cfg(feature = "openai")]
+        ProviderKind::OpenAi => Some(Arc::new(palisade_openai::OpenAiQuotaProfile)),
+        _ => None,
     }
 }
 

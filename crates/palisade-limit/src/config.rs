@@ -143,9 +143,9 @@ pub struct LimiterConfig {
     /// Output burndown by model for the default cost model.
     pub burndown: BurndownConfig,
     /// Reserve each route's learned output (a high quantile of what its
-    /// replies used) instead of `max_tokens`; off by default. Applies to the
-    /// config's own cost model (`Limiter::new`, the stack's TOML), not to a
-    /// custom one, which can wrap itself in
+    /// replies used) instead of `max_tokens`; off by default. Wraps whatever
+    /// cost model the limiter uses (the default, a provider's quota profile
+    /// given to `Limiter::with_cost_model`) in
     /// [`LearnedOutput`](crate::LearnedOutput).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub learned_output: Option<LearnedOutputConfig>,

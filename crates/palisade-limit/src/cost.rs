@@ -118,6 +118,18 @@ pub trait CostModel: Send + Sync + Debug {
     fn actual(&self, reserved: &Cost, usage: &Usage) -> u64;
 }
 
+/// A shared cost model is one: so a profile held behind an `Arc` can be
+/// wrapped (for example in [`LearnedOutput`](crate::LearnedOutput)).
+impl<C: CostModel + ?Sized> CostModel for std::sync::Arc<C> {
+    fn reserve(&self, model: &ProviderId, request: &ChatRequest, input_tokens: u32) -> Cost {
+        (**self).reserve(model, request, input_tokens)
+    }
+
+    fn actual(&self, reserved: &Cost, usage: &Usage) -> u64 {
+        (**self).actual(reserved, usage)
+    }
+}
+
 /// Output burndown by model for [`DefaultCostModel`]: 1 unless configured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

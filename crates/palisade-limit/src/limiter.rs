@@ -43,13 +43,17 @@ impl std::fmt::Debug for Limiter {
     }
 }
 
-/// The config's own cost model: its burndown table, with learned output
-/// reservations when `learned_output` is set.
+/// The config's own cost model: its burndown table.
 fn default_cost_model(config: &LimiterConfig) -> Arc<dyn CostModel> {
-    let model = DefaultCostModel::new(config.burndown.clone());
+    Arc::new(DefaultCostModel::new(config.burndown.clone()))
+}
+
+/// `model`, learning output reservations when the config says so (whatever
+/// the model: the default, a provider's quota profile, a custom one).
+fn learning(config: &LimiterConfig, model: Arc<dyn CostModel>) -> Arc<dyn CostModel> {
     match &config.learned_output {
         Some(learned) => Arc::new(LearnedOutput::wrap(model, learned.clone())),
-        None => Arc::new(model),
+        None => model,
     }
 }
 
@@ -65,7 +69,9 @@ impl Limiter {
         Self::with_cost_model(config, model)
     }
 
-    /// A limiter with a custom cost model.
+    /// A limiter with a custom cost model (wrapped in
+    /// [`LearnedOutput`](crate::LearnedOutput) when the config sets
+    /// `learned_output`).
     pub fn with_cost_model(
         config: LimiterConfig,
         cost_model: Arc<dyn CostModel>,
@@ -113,6 +119,7 @@ impl Limiter {
         cost_model: Arc<dyn CostModel>,
         remote: Option<Remote>,
     ) -> Self {
+        let cost_model = learning(&config, cost_model);
         let limits = if remote.is_some() {
             // The store counts; locally only the adaptive state (rate
             // fraction and cooldown) is kept.

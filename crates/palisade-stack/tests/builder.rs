@@ -636,3 +636,36 @@ async fn a_passed_deadline_does_not_count_against_the_model() {
         "the caller's deadline says nothing about the model"
     );
 }
+
+/// A provider's quota profile reaches the candidate's limiter: here one
+/// whose output counts 20× makes a call that the default would admit too
+/// big for the quota.
+#[tokio::test(start_paused = true)]
+async fn a_cost_model_factory_sets_how_each_candidates_limiter_counts() {
+    use palisade_limit::{BurndownConfig, CostModel, DefaultCostModel};
+    let config = r#"
+        [limit]
+        tokens = { amount = 1000, burst = 1000 }
+        max_wait = "1s"
+        [[candidates]]
+        id = "m"
+    "#;
+    let request = || ChatRequest::user("hi").with_max_tokens(100);
+    let plain = build_stack(config, &[&ScriptedProvider::new("m")]);
+    plain.complete(request()).await.unwrap();
+
+    let stack = StackBuilder::from_toml(config)
+        .unwrap()
+        .provider("m", ScriptedProvider::new("m"))
+        .cost_model_factory(|c| {
+            let burndown = BurndownConfig::default().with_model(&c.id, 20);
+            Some(std::sync::Arc::new(DefaultCostModel::new(burndown))
+                as std::sync::Arc<dyn CostModel>)
+        })
+        .build()
+        .unwrap();
+    let err = stack.complete(request()).await.unwrap_err();
+    // 8 input tokens + 100 × 20: more than the whole bucket.
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{err}");
+    assert!(err.to_string().contains("cost of 2008"), "{err}");
+}

@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use palisade_breaker::{CircuitBreaker, CircuitBreakerLayer};
 use palisade_core::{Layer, ProviderId, SharedProvider, TokenEstimator};
-use palisade_limit::{Limiter, LimiterSet, RateLimitLayer};
+use palisade_limit::{CostModel, Limiter, LimiterSet, RateLimitLayer};
 
 pub use config::{CandidateConfig, ENV_VARS, RoutingConfig, StackConfig};
 pub use provider::ProviderKind;
@@ -121,6 +121,7 @@ pub enum StackConfigError {
 }
 
 type Factory = dyn Fn(&CandidateConfig) -> Result<SharedProvider, FactoryError>;
+type CostModelFactory = dyn Fn(&CandidateConfig) -> Option<Arc<dyn CostModel>>;
 
 /// Jitter stream of a candidate's circuit breaker (see `candidate_seed`).
 const BREAKER_STREAM: u64 = 0;
@@ -134,6 +135,7 @@ pub struct StackBuilder {
     factory: Option<Box<Factory>>,
     router: Option<Arc<dyn Router>>,
     estimator: Option<Arc<dyn TokenEstimator>>,
+    cost_models: Option<Box<CostModelFactory>>,
 }
 
 impl std::fmt::Debug for StackBuilder {
@@ -143,6 +145,7 @@ impl std::fmt::Debug for StackBuilder {
             .field("providers", &self.providers.keys().collect::<Vec<_>>())
             .field("factory", &self.factory.is_some())
             .field("router", &self.router)
+            .field("cost_models", &self.cost_models.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -156,6 +159,7 @@ impl StackBuilder {
             factory: None,
             router: None,
             estimator: None,
+            cost_models: None,
         }
     }
 
@@ -224,6 +228,38 @@ impl StackBuilder {
     /// Sets the token estimator for the context-window check and the limiters.
     pub fn estimator(mut self, estimator: impl TokenEstimator + 'static) -> Self {
         self.estimator = Some(Arc::new(estimator));
+        self
+    }
+
+    /// Chooses how each candidate's limiter counts a call against its token
+    /// quota: the provider's quota profile (`BedrockQuotaProfile` in
+    /// palisade-bedrock, `OpenAiQuotaProfile` in palisade-openai) instead of
+    /// the provider-neutral default. `None` for a candidate keeps the
+    /// default; `learned_output` in the candidate's `limit` wraps either.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// # use palisade_core::testing::ScriptedProvider;
+    /// use palisade_limit::{BurndownConfig, CostModel, DefaultCostModel};
+    /// use palisade_stack::{StackBuilder, StackConfigError};
+    ///
+    /// let config = "[limit]\ntokens = { amount = 100000 }\n[[candidates]]\nid = \"big\"\n";
+    /// let stack = StackBuilder::from_toml(config)?
+    ///     .provider("big", ScriptedProvider::new("big"))
+    ///     .cost_model_factory(|c| {
+    ///         // This model's output counts 5x against the quota.
+    ///         let burndown = BurndownConfig::default().with_model(&c.id, 5);
+    ///         Some(Arc::new(DefaultCostModel::new(burndown)) as Arc<dyn CostModel>)
+    ///     })
+    ///     .build()?;
+    /// # drop(stack);
+    /// # Ok::<(), StackConfigError>(())
+    /// ```
+    pub fn cost_model_factory<F>(mut self, factory: F) -> Self
+    where
+        F: Fn(&CandidateConfig) -> Option<Arc<dyn CostModel>> + 'static,
+    {
+        self.cost_models = Some(Box::new(factory));
         self
     }
 
@@ -336,7 +372,12 @@ impl StackBuilder {
             if limit.name == palisade_limit::LimiterConfig::default().name {
                 limit.name = c.id.clone();
             }
-            let limiter = Limiter::new(limit).map_err(|e| StackConfigError::Limit {
+            let cost_model = self.cost_models.as_ref().and_then(|f| f(c));
+            let limiter = match cost_model {
+                Some(model) => Limiter::with_cost_model(limit, model),
+                None => Limiter::new(limit),
+            }
+            .map_err(|e| StackConfigError::Limit {
                 id: c.id.clone(),
                 reason: e.to_string(),
             })?;
