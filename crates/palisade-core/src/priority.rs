@@ -171,7 +171,10 @@ mod tests {
             assert!(err.to_string().contains(&format!("`{text}`")), "{err}");
         }
         let err = serde_json::from_str::<Priority>("\"urgent\"").unwrap_err();
-        assert!(err.to_string().contains("unknown priority `urgent`"), "{err}");
+        assert!(
+            err.to_string().contains("unknown priority `urgent`"),
+            "{err}"
+        );
         assert!(serde_json::from_str::<Priority>("3").is_err());
     }
 

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use crate::content::CachePoint;
-pub use crate::priority::Priority;
 pub(crate) use crate::content::ContentBlock;
+pub use crate::priority::Priority;
 use crate::structured::StructuredOutput;
 use crate::tier::ServiceTier;
 use crate::tools::{Tool, ToolChoice};

@@ -43,6 +43,12 @@ fn the_documented_example_config_parses_and_round_trips() {
     assert_eq!(config.candidates.len(), 3);
     assert_eq!(config.routing.strategy, RoutingStrategy::Priority);
     assert_eq!(config.fallback.pause, Duration::from_secs(5));
+    // The document-analysis service's THROTTLE_COOLDOWN_SECONDS: 60 s, 30 s
+    // for fallbacks.
+    assert_eq!(config.fallback.cooldown.default, Duration::from_secs(60));
+    let cooldowns: Vec<_> = config.candidates.iter().map(|c| c.cooldown).collect();
+    let thirty = Some(Duration::from_secs(30));
+    assert_eq!(cooldowns, [None, thirty, thirty]);
     assert!(config.budget.is_some());
     let again = StackConfig::from_toml(&config.to_toml().unwrap()).unwrap();
     assert_eq!(again, config);
@@ -461,7 +467,10 @@ fn a_candidate_without_an_id_is_reported_at_its_table() {
 /// how many were tried and carries the whole trail, not only the last error.
 #[tokio::test(start_paused = true)]
 async fn when_every_candidate_fails_the_error_tells_the_whole_story() {
+    // No cooldown without Retry-After: otherwise the fallback would wait for
+    // `a` and `c` to cool down and call them again.
     let config = "[retry]\nmax_attempts = 1\n\
+                  [fallback.cooldown]\ndefault = \"0s\"\n\
                   [[candidates]]\nid = \"a\"\nmodel = \"model-a\"\n\
                   [[candidates]]\nid = \"b\"\n\
                   [[candidates]]\nid = \"c\"\n";
@@ -635,4 +644,50 @@ async fn a_passed_deadline_does_not_count_against_the_model() {
         Some("closed"),
         "the caller's deadline says nothing about the model"
     );
+}
+
+/// Issue #22, gap 1: a candidate sets its own cooldown after a throttle
+/// without Retry-After (the seed systems: 60 s for the primary, 30 s for
+/// fallbacks), and the stack uses it.
+#[tokio::test(start_paused = true)]
+async fn a_candidate_cooldown_key_cools_that_candidate_down() {
+    let config = "[retry]\nmax_attempts = 1\n\
+                  [fallback.cooldown]\ndefault = \"60s\"\n\
+                  [[candidates]]\nid = \"primary\"\n\
+                  [[candidates]]\nid = \"secondary\"\ncooldown = \"30s\"\n\
+                  [[candidates]]\nid = \"last\"\n";
+    let parsed = StackConfig::from_toml(config).unwrap();
+    assert_eq!(parsed.candidates[0].cooldown, None);
+    assert_eq!(parsed.candidates[1].cooldown, Some(Duration::from_secs(30)));
+    let again = StackConfig::from_toml(&parsed.to_toml().unwrap()).unwrap();
+    assert_eq!(again, parsed);
+
+    let throttle = || ProviderError::throttled("ThrottlingException: Too many requests", None);
+    let primary = ScriptedProvider::new("primary").then_error(throttle());
+    let secondary = ScriptedProvider::new("secondary").then_error(throttle());
+    let last = ScriptedProvider::new("last");
+    let stack = build_stack(config, &[&primary, &secondary, &last]);
+    let first = stack.complete(ChatRequest::user("1")).await.unwrap();
+    assert_eq!(first.served_by.as_str(), "last");
+    let cooling: Vec<_> = stack
+        .fallback()
+        .candidates()
+        .iter()
+        .map(|c| c.cooldown_remaining())
+        .collect();
+    assert_eq!(
+        cooling,
+        [
+            Some(Duration::from_secs(60)),
+            Some(Duration::from_secs(30)),
+            None
+        ]
+    );
+
+    tokio::time::advance(Duration::from_secs(30)).await;
+    let second = stack.complete(ChatRequest::user("2")).await.unwrap();
+    assert_eq!(second.served_by.as_str(), "secondary");
+    tokio::time::advance(Duration::from_secs(30)).await;
+    let third = stack.complete(ChatRequest::user("3")).await.unwrap();
+    assert_eq!(third.served_by.as_str(), "primary");
 }

@@ -113,6 +113,11 @@ pub struct CandidateConfig {
     /// Per-attempt time limit, overriding `timeout.per_attempt`.
     #[serde(default, with = "palisade_core::duration::option")]
     pub timeout: Option<Duration>,
+    /// Cooldown after this candidate fails throttled, overloaded or
+    /// unavailable with no `retry_after`, overriding
+    /// `fallback.cooldown.default` (`"0s"` turns it off for this candidate).
+    #[serde(default, with = "palisade_core::duration::option")]
+    pub cooldown: Option<Duration>,
     /// Which client serves the candidate, for applications that make
     /// providers from the config (`palisade chat`): `"bedrock"`, `"openai"`,
     /// `"anthropic"` or `"sim"`. Default: `"sim"` for a model id starting
@@ -158,6 +163,7 @@ impl CandidateConfig {
             breaker: None,
             retry: None,
             timeout: None,
+            cooldown: None,
             provider: None,
             base_url: None,
             api_key_env: None,

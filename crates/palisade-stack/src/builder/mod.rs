@@ -379,6 +379,9 @@ impl StackBuilder {
         if let Some(window) = c.context_window {
             candidate = candidate.with_context_window(window);
         }
+        if let Some(cooldown) = c.cooldown {
+            candidate = candidate.with_cooldown(cooldown);
+        }
         if let Some(price) = c
             .price
             .or_else(|| self.config.prices.get(c.model()).copied())

@@ -46,17 +46,33 @@ impl Default for FallbackConfig {
     }
 }
 
+/// The cooldown after a Throttled, Overloaded or Unavailable error that
+/// carries no `retry_after`, unless the candidate sets its own
+/// ([`Candidate::with_cooldown`](super::Candidate::with_cooldown), a
+/// candidate's `cooldown` key): 10 s.
+///
+/// Bedrock's throttling errors carry no Retry-After, so without a default a
+/// throttled Bedrock model would be called again by the very next request.
+/// 10 s: long enough that the requests right after a throttle go to the
+/// fallbacks instead of each being throttled again, short enough not to park
+/// a model that recovers quickly for long. The systems Palisade replaces wait 60 s for
+/// the primary and 30 s for fallbacks (`THROTTLE_COOLDOWN_SECONDS`), which
+/// the seed example in docs/config.md writes out.
+pub const DEFAULT_THROTTLE_COOLDOWN: Duration = Duration::from_secs(10);
+
 /// A cooldown: after a candidate fails with a retryable error that carries
-/// `retry_after` (Throttled, Unavailable, …), the fallback skips it without
-/// calling it until that time has passed, for every request. Tracked in tokio
-/// time; cleared by `reset()`.
+/// `retry_after` (Throttled, Unavailable, …), or with Throttled, Overloaded
+/// or Unavailable without one (for [`DEFAULT_THROTTLE_COOLDOWN`] unless
+/// configured), the fallback skips it without calling it until that time has
+/// passed, for every request. Tracked in tokio time; cleared by `reset()`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CooldownConfig {
     /// Whether cooldowns are kept at all. Default `true`.
     pub enabled: bool,
     /// Cooldown after a Throttled, Overloaded or Unavailable error that has no
-    /// `retry_after`. Default 0 (none).
+    /// `retry_after`, for candidates without their own. Default
+    /// [`DEFAULT_THROTTLE_COOLDOWN`] (10 s); 0 turns it off.
     #[serde(with = "palisade_core::duration")]
     pub default: Duration,
     /// The longest cooldown, whatever the provider asked. Default 5 min.
@@ -68,7 +84,7 @@ impl Default for CooldownConfig {
     fn default() -> Self {
         Self {
             enabled: true,
-            default: Duration::ZERO,
+            default: DEFAULT_THROTTLE_COOLDOWN,
             max: Duration::from_secs(300),
         }
     }
