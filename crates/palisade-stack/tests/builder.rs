@@ -467,10 +467,7 @@ fn a_candidate_without_an_id_is_reported_at_its_table() {
 /// how many were tried and carries the whole trail, not only the last error.
 #[tokio::test(start_paused = true)]
 async fn when_every_candidate_fails_the_error_tells_the_whole_story() {
-    // No cooldown without Retry-After: otherwise the fallback would wait for
-    // `a` and `c` to cool down and call them again.
     let config = "[retry]\nmax_attempts = 1\n\
-                  [fallback.cooldown]\ndefault = \"0s\"\n\
                   [[candidates]]\nid = \"a\"\nmodel = \"model-a\"\n\
                   [[candidates]]\nid = \"b\"\n\
                   [[candidates]]\nid = \"c\"\n";

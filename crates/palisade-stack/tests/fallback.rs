@@ -507,16 +507,19 @@ async fn a_throttle_without_retry_after_cools_down_for_the_default() {
     let fallback = Fallback::new([
         Candidate::new(primary.clone()),
         Candidate::new(secondary.clone()),
-    ]);
-    assert_eq!(
-        fallback.config().cooldown.default,
-        palisade_stack::fallback::DEFAULT_THROTTLE_COOLDOWN
-    );
+    ])
+    .with_config(FallbackConfig {
+        cooldown: CooldownConfig {
+            default: Duration::from_secs(10),
+            ..CooldownConfig::default()
+        },
+        ..FallbackConfig::default()
+    });
 
     fallback.complete(ChatRequest::user("1")).await.unwrap();
     assert_eq!(
         fallback.candidates()[0].cooldown_remaining(),
-        Some(palisade_stack::fallback::DEFAULT_THROTTLE_COOLDOWN)
+        Some(Duration::from_secs(10))
     );
     tokio::time::advance(Duration::from_secs(9)).await;
     let during = fallback.complete(ChatRequest::user("2")).await.unwrap();
@@ -536,6 +539,14 @@ async fn a_throttle_without_retry_after_cools_down_for_the_default() {
     let after = fallback.complete(ChatRequest::user("3")).await.unwrap();
     assert_eq!(primary.call_count(), 2, "called again once cooled down");
     assert_eq!(after.served_by.as_str(), "primary");
+
+    // With the default (0) and no Retry-After, no cooldown at all.
+    let primary = ScriptedProvider::new("primary").then_error(bedrock_throttle());
+    let fallback = Fallback::new([Candidate::new(primary.clone()), Candidate::new(secondary)]);
+    fallback.complete(ChatRequest::user("1")).await.unwrap();
+    assert_eq!(fallback.candidates()[0].cooldown_remaining(), None);
+    fallback.complete(ChatRequest::user("2")).await.unwrap();
+    assert_eq!(primary.call_count(), 2);
 }
 
 #[tokio::test(start_paused = true)]

@@ -149,14 +149,11 @@ async fn the_limiter_is_named_by_the_config_id() {
 
 #[tokio::test(start_paused = true)]
 async fn local_refusals_are_counted_apart_from_provider_throttles() {
-    // No cooldown, so the provider's 429 comes back as itself rather than as
-    // "every candidate is cooling down".
     let config = r#"
         [retry]
         max_attempts = 1
         [fallback]
         max_rounds = 1
-        cooldown = { default = "0s" }
         [[candidates]]
         id = "limited"
         limit = { max_wait = 0, requests = { amount = 1, period = 60, burst = 1 } }

@@ -46,33 +46,26 @@ impl Default for FallbackConfig {
     }
 }
 
-/// The cooldown after a Throttled, Overloaded or Unavailable error that
-/// carries no `retry_after`, unless the candidate sets its own
-/// ([`Candidate::with_cooldown`](super::Candidate::with_cooldown), a
-/// candidate's `cooldown` key): 10 s.
-///
-/// Bedrock's throttling errors carry no Retry-After, so without a default a
-/// throttled Bedrock model would be called again by the very next request.
-/// 10 s: long enough that the requests right after a throttle go to the
-/// fallbacks instead of each being throttled again, short enough not to park
-/// a model that recovers quickly for long. The systems Palisade replaces wait 60 s for
-/// the primary and 30 s for fallbacks (`THROTTLE_COOLDOWN_SECONDS`), which
-/// the seed example in docs/config.md writes out.
-pub const DEFAULT_THROTTLE_COOLDOWN: Duration = Duration::from_secs(10);
-
 /// A cooldown: after a candidate fails with a retryable error that carries
 /// `retry_after` (Throttled, Unavailable, …), or with Throttled, Overloaded
-/// or Unavailable without one (for [`DEFAULT_THROTTLE_COOLDOWN`] unless
-/// configured), the fallback skips it without calling it until that time has
-/// passed, for every request. Tracked in tokio time; cleared by `reset()`.
+/// or Unavailable without one when `default` or the candidate's own
+/// ([`Candidate::with_cooldown`](super::Candidate::with_cooldown)) is set,
+/// the fallback skips it without calling it until that time has passed, for
+/// every request. Tracked in tokio time; cleared by `reset()`.
+///
+/// Bedrock's throttling errors carry no Retry-After, so a Bedrock stack
+/// wants a `default` (the systems Palisade replaces use 60 s, 30 s for
+/// fallbacks: `THROTTLE_COOLDOWN_SECONDS`; docs/config.md's seed example
+/// writes it out). The default stays 0 so that existing stacks keep their
+/// behaviour: with a cooldown, a request whose every candidate is throttled
+/// waits for the first to cool down instead of failing at once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CooldownConfig {
     /// Whether cooldowns are kept at all. Default `true`.
     pub enabled: bool,
     /// Cooldown after a Throttled, Overloaded or Unavailable error that has no
-    /// `retry_after`, for candidates without their own. Default
-    /// [`DEFAULT_THROTTLE_COOLDOWN`] (10 s); 0 turns it off.
+    /// `retry_after`, for candidates without their own. Default 0 (none).
     #[serde(with = "palisade_core::duration")]
     pub default: Duration,
     /// The longest cooldown, whatever the provider asked. Default 5 min.
@@ -84,7 +77,7 @@ impl Default for CooldownConfig {
     fn default() -> Self {
         Self {
             enabled: true,
-            default: DEFAULT_THROTTLE_COOLDOWN,
+            default: Duration::ZERO,
             max: Duration::from_secs(300),
         }
     }

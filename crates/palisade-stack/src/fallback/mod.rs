@@ -47,7 +47,7 @@ use tokio::time::Instant;
 use tracing::Span;
 
 pub use candidate::{Candidate, CandidateProbe};
-pub use config::{CooldownConfig, DEFAULT_THROTTLE_COOLDOWN, FallbackConfig, HedgeConfig};
+pub use config::{CooldownConfig, FallbackConfig, HedgeConfig};
 pub use error::FallbackError;
 
 use attempt::AttemptLabel;
