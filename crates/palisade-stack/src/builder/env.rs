@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use palisade_limit::{LimiterConfig, Quota};
+use palisade_limit::Quota;
 
 use super::StackConfigError;
 use super::config::StackConfig;
@@ -107,9 +107,9 @@ impl StackConfig {
                 .iter_mut()
                 .filter(|c| c.provider_kind().ok() == Some(kind))
             {
-                let limit = c.limit.get_or_insert_with(|| {
-                    stack_limit.clone().unwrap_or_else(LimiterConfig::default)
-                });
+                let limit = c
+                    .limit
+                    .get_or_insert_with(|| stack_limit.clone().unwrap_or_default());
                 if let Some(n) = rpm {
                     limit.requests = Some(Quota::per_minute(n));
                 }
