@@ -101,6 +101,7 @@ mod estimate;
 pub mod http;
 mod layer;
 mod price;
+mod priority;
 mod provider;
 mod request;
 mod response;
@@ -121,6 +122,7 @@ pub use estimate::{
 };
 pub use layer::{Identity, Layer, LayerStack, ProviderExt, Stack};
 pub use price::Price;
+pub use priority::UnknownPriority;
 pub use provider::{Provider, ProviderId, Readiness, SharedProvider};
 pub use request::{
     ChatRequest, DEFAULT_MAX_TOKENS, Message, Priority, RequestMetadata, Role, ThinkingConfig,

@@ -6,6 +6,7 @@ use tokio::time::Instant;
 
 use crate::content::CachePoint;
 pub(crate) use crate::content::ContentBlock;
+pub use crate::priority::Priority;
 use crate::structured::StructuredOutput;
 use crate::tier::ServiceTier;
 use crate::tools::{Tool, ToolChoice};
@@ -57,44 +58,6 @@ impl Message {
             .iter()
             .filter_map(ContentBlock::as_text)
             .collect()
-    }
-}
-
-/// How urgent a request is. Limiters serve higher priorities first; batch
-/// executors and budgets may read it too. Ordered `Low < Normal < High < Critical`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Priority {
-    /// Background work that may wait.
-    Low,
-    /// The default.
-    #[default]
-    Normal,
-    /// User-facing work.
-    High,
-    /// Must go first (health checks, interactive escalations).
-    Critical,
-}
-
-impl Priority {
-    /// All priorities from highest to lowest (the order a limiter serves them).
-    pub const HIGHEST_FIRST: [Priority; 4] = [
-        Priority::Critical,
-        Priority::High,
-        Priority::Normal,
-        Priority::Low,
-    ];
-
-    /// Index into [`Priority::HIGHEST_FIRST`] (0 = Critical).
-    pub const fn rank(self) -> usize {
-        match self {
-            Priority::Critical => 0,
-            Priority::High => 1,
-            Priority::Normal => 2,
-            Priority::Low => 3,
-        }
     }
 }
 

@@ -188,6 +188,28 @@ impl LimiterConfig {
         }
     }
 
+    /// The document-analysis service's limits (the system Palisade replaces
+    /// on Bedrock): 30 requests a minute, 5 in flight, 120,000 tokens a
+    /// minute; everything else default. Beside
+    /// `palisade_breaker::BreakerConfig::seed()` and
+    /// `palisade_stack::RetryPolicy::seed()`.
+    ///
+    /// ```
+    /// # use palisade_limit::{LimiterConfig, Quota};
+    /// let config = LimiterConfig::seed_document_service();
+    /// assert_eq!(config.requests, Some(Quota::per_minute(30)));
+    /// assert_eq!(config.max_concurrent, Some(5));
+    /// assert_eq!(config.tokens, Some(Quota::per_minute(120_000)));
+    /// config.validate()?;
+    /// # Ok::<(), palisade_limit::ConfigError>(())
+    /// ```
+    pub fn seed_document_service() -> Self {
+        Self::default()
+            .with_requests(Quota::per_minute(30))
+            .with_max_concurrent(5)
+            .with_tokens(Quota::per_minute(120_000))
+    }
+
     /// Sets the requests quota.
     pub fn with_requests(mut self, quota: Quota) -> Self {
         self.requests = Some(quota);

@@ -92,8 +92,8 @@ pub mod timeout;
 pub use batch::{BatchExecutor, BatchProgress, BatchReport, DeadLetter};
 pub use budget::{Budget, BudgetConfig, BudgetExceeded, BudgetLayer};
 pub use builder::{
-    CandidateConfig, FactoryError, FallbackStack, ProviderKind, StackBuilder, StackConfig,
-    StackConfigError,
+    CandidateConfig, FactoryError, FallbackStack, ProviderKind, SIDECAR_ENV_VARS, StackBuilder,
+    StackConfig, StackConfigError,
 };
 #[allow(deprecated)]
 pub use cost::ModelPrice;

@@ -43,6 +43,12 @@ fn the_documented_example_config_parses_and_round_trips() {
     assert_eq!(config.candidates.len(), 3);
     assert_eq!(config.routing.strategy, RoutingStrategy::Priority);
     assert_eq!(config.fallback.pause, Duration::from_secs(5));
+    // The document-analysis service's THROTTLE_COOLDOWN_SECONDS: 60 s, 30 s
+    // for fallbacks.
+    assert_eq!(config.fallback.cooldown.default, Duration::from_secs(60));
+    let cooldowns: Vec<_> = config.candidates.iter().map(|c| c.cooldown).collect();
+    let thirty = Some(Duration::from_secs(30));
+    assert_eq!(cooldowns, [None, thirty, thirty]);
     assert!(config.budget.is_some());
     let again = StackConfig::from_toml(&config.to_toml().unwrap()).unwrap();
     assert_eq!(again, config);
@@ -668,4 +674,175 @@ async fn a_cost_model_factory_sets_how_each_candidates_limiter_counts() {
     // 8 input tokens + 100 × 20: more than the whole bucket.
     assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{err}");
     assert!(err.to_string().contains("cost of 2008"), "{err}");
+}
+
+/// Issue #22, gap 1: a candidate sets its own cooldown after a throttle
+/// without Retry-After (the seed systems: 60 s for the primary, 30 s for
+/// fallbacks), and the stack uses it.
+#[tokio::test(start_paused = true)]
+async fn a_candidate_cooldown_key_cools_that_candidate_down() {
+    let config = "[retry]\nmax_attempts = 1\n\
+                  [fallback.cooldown]\ndefault = \"60s\"\n\
+                  [[candidates]]\nid = \"primary\"\n\
+                  [[candidates]]\nid = \"secondary\"\ncooldown = \"30s\"\n\
+                  [[candidates]]\nid = \"last\"\n";
+    let parsed = StackConfig::from_toml(config).unwrap();
+    assert_eq!(parsed.candidates[0].cooldown, None);
+    assert_eq!(parsed.candidates[1].cooldown, Some(Duration::from_secs(30)));
+    let again = StackConfig::from_toml(&parsed.to_toml().unwrap()).unwrap();
+    assert_eq!(again, parsed);
+
+    let throttle = || ProviderError::throttled("ThrottlingException: Too many requests", None);
+    let primary = ScriptedProvider::new("primary").then_error(throttle());
+    let secondary = ScriptedProvider::new("secondary").then_error(throttle());
+    let last = ScriptedProvider::new("last");
+    let stack = build_stack(config, &[&primary, &secondary, &last]);
+    let first = stack.complete(ChatRequest::user("1")).await.unwrap();
+    assert_eq!(first.served_by.as_str(), "last");
+    let cooling: Vec<_> = stack
+        .fallback()
+        .candidates()
+        .iter()
+        .map(|c| c.cooldown_remaining())
+        .collect();
+    assert_eq!(
+        cooling,
+        [
+            Some(Duration::from_secs(60)),
+            Some(Duration::from_secs(30)),
+            None
+        ]
+    );
+
+    tokio::time::advance(Duration::from_secs(30)).await;
+    let second = stack.complete(ChatRequest::user("2")).await.unwrap();
+    assert_eq!(second.served_by.as_str(), "secondary");
+    tokio::time::advance(Duration::from_secs(30)).await;
+    let third = stack.complete(ChatRequest::user("3")).await.unwrap();
+    assert_eq!(third.served_by.as_str(), "primary");
+}
+
+/// Issue #22, gap 3: the rate-limiting sidecar's variables land on the keys
+/// they mean.
+#[test]
+fn the_sidecars_variables_are_carried_over() {
+    let env = |name: &str| {
+        let value = match name {
+            "MAX_CONCURRENT_REQUESTS" => "5",
+            "DEFAULT_MODEL" => "primary-model",
+            "REQUEST_TIMEOUT" => "45",
+            "MAX_RETRIES" => "3",
+            "BEDROCK_RPM" => "30",
+            "BEDROCK_TPM" => "120000",
+            "OPENAI_RPM" => "500",
+            "ANTHROPIC_TPM" => "80000",
+            // Not carried (docs/config.md says why): read by nobody.
+            "MAX_WORKERS" => "10",
+            "MONTHLY_BUDGET_ALERT" => "500",
+            _ => return None,
+        };
+        Some(value.to_owned())
+    };
+    let mut config = StackConfig::from_toml(
+        "[[candidates]]\nid = \"gpt\"\nprovider = \"openai\"\n\
+         [[candidates]]\nid = \"claude\"\nprovider = \"anthropic\"\n\
+         [[candidates]]\nid = \"fallback-model\"\n",
+    )
+    .unwrap();
+    config.apply_env_from(env).unwrap();
+
+    let ids: Vec<&str> = config.candidates.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["primary-model", "gpt", "claude", "fallback-model"]);
+    assert_eq!(config.timeout.per_attempt, Some(Duration::from_secs(45)));
+    assert_eq!(config.retry.max_attempts, 3);
+    let per_minute = |q: Option<palisade_limit::Quota>| q.map(|q| (q.amount, q.period.as_secs()));
+    let limits: Vec<_> = config
+        .candidates
+        .iter()
+        .map(|c| {
+            let l = c
+                .limit
+                .as_ref()
+                .expect("every candidate has a provider limit");
+            (
+                per_minute(l.requests),
+                per_minute(l.tokens),
+                l.max_concurrent,
+            )
+        })
+        .collect();
+    assert_eq!(
+        limits,
+        [
+            // Bedrock (the default provider): both, over the stack's cap of 5.
+            (Some((30, 60)), Some((120_000, 60)), Some(5)),
+            (Some((500, 60)), None, Some(5)),
+            (None, Some((80_000, 60)), Some(5)),
+            (Some((30, 60)), Some((120_000, 60)), Some(5)),
+        ]
+    );
+    config.validate().unwrap();
+
+    // DEFAULT_MODEL naming a candidate already there moves it first.
+    let mut config =
+        StackConfig::from_toml("[[candidates]]\nid = \"a\"\n[[candidates]]\nid = \"b\"\n").unwrap();
+    config
+        .apply_env_from(|n| (n == "DEFAULT_MODEL").then(|| "b".to_owned()))
+        .unwrap();
+    let ids: Vec<&str> = config.candidates.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["b", "a"]);
+}
+
+#[test]
+fn bad_sidecar_values_are_refused_naming_the_variable_and_value() {
+    for (var, value) in [
+        ("REQUEST_TIMEOUT", "0"),
+        ("REQUEST_TIMEOUT", "soon"),
+        ("MAX_RETRIES", "0"),
+        ("MAX_RETRIES", "-1"),
+        ("MAX_RETRIES", "99999999999"),
+        ("BEDROCK_RPM", "thirty"),
+        ("OPENAI_TPM", "0"),
+        ("ANTHROPIC_RPM", "1.5"),
+    ] {
+        let mut config = StackConfig::default();
+        let err = config
+            .apply_env_from(|n| (n == var).then(|| value.to_owned()))
+            .unwrap_err();
+        assert!(matches!(err, StackConfigError::Env(_)), "{err:?}");
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("`{var}` = {value:?}")),
+            "{var}: {message}"
+        );
+    }
+    // Blank is unset.
+    let mut config = StackConfig::default();
+    config
+        .apply_env_from(|n| (n == "MAX_RETRIES").then(|| "  ".to_owned()))
+        .unwrap();
+    assert_eq!(
+        config.retry.max_attempts,
+        StackConfig::default().retry.max_attempts
+    );
+}
+
+#[test]
+fn the_seed_presets_match_the_replaced_systems() {
+    use palisade_stack::RetryPolicy;
+    let retry = RetryPolicy::seed();
+    assert_eq!(retry.max_attempts, 3);
+    let delays: Vec<u64> = (1..=3)
+        .map(|n| retry.backoff.exponential_delay(n).as_secs())
+        .collect();
+    assert_eq!(delays, [1, 2, 4]);
+    let patient = RetryPolicy::seed_patient();
+    assert_eq!(patient.max_attempts, 5);
+    assert_eq!(patient.max_total_time, Some(Duration::from_secs(300)));
+    assert_eq!(patient.backoff, retry.backoff);
+
+    let limit = palisade_limit::LimiterConfig::seed_document_service();
+    assert_eq!(limit.requests.map(|q| q.amount), Some(30));
+    assert_eq!(limit.max_concurrent, Some(5));
+    assert_eq!(limit.tokens.map(|q| q.amount), Some(120_000));
 }

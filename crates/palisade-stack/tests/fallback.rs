@@ -493,3 +493,135 @@ async fn a_candidate_that_failed_for_good_is_left_out_while_waiting_for_another(
         ]
     );
 }
+
+/// What Bedrock's error mapping makes of a ThrottlingException: Throttled,
+/// with no Retry-After (Bedrock sends none).
+fn bedrock_throttle() -> ProviderError {
+    ProviderError::throttled("ThrottlingException: Too many requests", None)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttle_without_retry_after_cools_down_for_the_default() {
+    let primary = ScriptedProvider::new("primary").then_error(bedrock_throttle());
+    let secondary = ScriptedProvider::new("secondary");
+    let fallback = Fallback::new([
+        Candidate::new(primary.clone()),
+        Candidate::new(secondary.clone()),
+    ])
+    .with_config(FallbackConfig {
+        cooldown: CooldownConfig {
+            default: Duration::from_secs(10),
+            ..CooldownConfig::default()
+        },
+        ..FallbackConfig::default()
+    });
+
+    fallback.complete(ChatRequest::user("1")).await.unwrap();
+    assert_eq!(
+        fallback.candidates()[0].cooldown_remaining(),
+        Some(Duration::from_secs(10))
+    );
+    tokio::time::advance(Duration::from_secs(9)).await;
+    let during = fallback.complete(ChatRequest::user("2")).await.unwrap();
+    assert_eq!(primary.call_count(), 1, "skipped while cooling down");
+    assert_eq!(
+        trail(&during.attempts)[0],
+        skipped(
+            "primary",
+            SkipReason::Unavailable {
+                retry_after: Duration::from_secs(1)
+            }
+        )
+    );
+    assert_eq!(fallback.stats()[0].skipped_cooldown, 1);
+
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let after = fallback.complete(ChatRequest::user("3")).await.unwrap();
+    assert_eq!(primary.call_count(), 2, "called again once cooled down");
+    assert_eq!(after.served_by.as_str(), "primary");
+
+    // With the default (0) and no Retry-After, no cooldown at all.
+    let primary = ScriptedProvider::new("primary").then_error(bedrock_throttle());
+    let fallback = Fallback::new([Candidate::new(primary.clone()), Candidate::new(secondary)]);
+    fallback.complete(ChatRequest::user("1")).await.unwrap();
+    assert_eq!(fallback.candidates()[0].cooldown_remaining(), None);
+    fallback.complete(ChatRequest::user("2")).await.unwrap();
+    assert_eq!(primary.call_count(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_candidate_cooldown_overrides_the_default() {
+    // The seed systems: 60 s for the primary (the stack's default here), 30 s
+    // for a fallback (its own), and one candidate with the cooldown off.
+    let primary = ScriptedProvider::new("primary")
+        .then_error(bedrock_throttle())
+        .then_text("primary again");
+    let secondary = ScriptedProvider::new("secondary")
+        .then_error(bedrock_throttle())
+        .then_text("secondary again");
+    let tertiary = ScriptedProvider::new("tertiary")
+        .then_error(bedrock_throttle())
+        .then_text("tertiary again");
+    let last = ScriptedProvider::new("last");
+    let fallback = Fallback::new([
+        Candidate::new(primary.clone()),
+        Candidate::new(secondary.clone()).with_cooldown(Duration::from_secs(30)),
+        Candidate::new(tertiary.clone()).with_cooldown(Duration::ZERO),
+        Candidate::new(last.clone()),
+    ])
+    .with_config(FallbackConfig {
+        cooldown: CooldownConfig {
+            default: Duration::from_secs(60),
+            ..CooldownConfig::default()
+        },
+        ..FallbackConfig::default()
+    });
+
+    let first = fallback.complete(ChatRequest::user("1")).await.unwrap();
+    assert_eq!(first.served_by.as_str(), "last");
+    let remaining: Vec<_> = fallback
+        .candidates()
+        .iter()
+        .map(Candidate::cooldown_remaining)
+        .collect();
+    assert_eq!(
+        remaining,
+        [
+            Some(Duration::from_secs(60)),
+            Some(Duration::from_secs(30)),
+            None,
+            None
+        ]
+    );
+
+    // The tertiary, not cooled down, is called by the next request.
+    let second = fallback.complete(ChatRequest::user("2")).await.unwrap();
+    assert_eq!(second.served_by.as_str(), "tertiary");
+
+    tokio::time::advance(Duration::from_secs(30)).await;
+    let third = fallback.complete(ChatRequest::user("3")).await.unwrap();
+    assert_eq!(third.served_by.as_str(), "secondary", "back after its 30 s");
+    assert_eq!(primary.call_count(), 1, "the primary still cools down");
+
+    tokio::time::advance(Duration::from_secs(30)).await;
+    let fourth = fallback.complete(ChatRequest::user("4")).await.unwrap();
+    assert_eq!(fourth.served_by.as_str(), "primary", "back after its 60 s");
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_candidate_throttled_without_retry_after_waits_for_the_first_cooldown() {
+    let primary = ScriptedProvider::new("primary")
+        .then_error(bedrock_throttle())
+        .then_text("recovered");
+    let secondary = ScriptedProvider::new("secondary")
+        .then_error(bedrock_throttle())
+        .then_text("recovered");
+    let fallback = Fallback::new([
+        Candidate::new(primary.clone()).with_cooldown(Duration::from_secs(5)),
+        Candidate::new(secondary.clone()).with_cooldown(Duration::from_secs(3)),
+    ]);
+    let start = Instant::now();
+    let answer = fallback.complete(ChatRequest::user("hi")).await.unwrap();
+    assert_eq!(start.elapsed(), Duration::from_secs(3));
+    assert_eq!(answer.served_by.as_str(), "secondary");
+}

@@ -118,6 +118,7 @@ const KEYS: &[Key] = &[
     candidate("candidates.a.weight", "weight = @"),
     candidate("candidates.a.context_window", "context_window = @"),
     candidate("candidates.a.timeout", "timeout = @"),
+    candidate("candidates.a.cooldown", "cooldown = @"),
     candidate(
         "candidates.a.price.input_per_mtok",
         "price = { input_per_mtok = @, output_per_mtok = 1.0 }",

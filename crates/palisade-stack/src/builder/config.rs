@@ -113,6 +113,11 @@ pub struct CandidateConfig {
     /// Per-attempt time limit, overriding `timeout.per_attempt`.
     #[serde(default, with = "palisade_core::duration::option")]
     pub timeout: Option<Duration>,
+    /// Cooldown after this candidate fails throttled, overloaded or
+    /// unavailable with no `retry_after`, overriding
+    /// `fallback.cooldown.default` (`"0s"` turns it off for this candidate).
+    #[serde(default, with = "palisade_core::duration::option")]
+    pub cooldown: Option<Duration>,
     /// Which client serves the candidate, for applications that make
     /// providers from the config (`palisade chat`): `"bedrock"`, `"openai"`,
     /// `"anthropic"` or `"sim"`. Default: `"sim"` for a model id starting
@@ -158,6 +163,7 @@ impl CandidateConfig {
             breaker: None,
             retry: None,
             timeout: None,
+            cooldown: None,
             provider: None,
             base_url: None,
             api_key_env: None,
@@ -223,7 +229,37 @@ impl StackConfig {
 
     /// Applies the environment knobs: `MAX_REQUESTS_PER_MINUTE`,
     /// `MAX_CONCURRENT_REQUESTS`, `MAX_TOKENS_PER_MINUTE` set those limits on
-    /// the stack's `[limit]` (the default of every candidate).
+    /// the stack's `[limit]` (the default of every candidate). Then the
+    /// rate-limiting sidecar's ([`SIDECAR_ENV_VARS`](super::SIDECAR_ENV_VARS)):
+    /// `REQUEST_TIMEOUT` sets `timeout.per_attempt`, `MAX_RETRIES` sets
+    /// `retry.max_attempts` (the sidecar's count of calls in all),
+    /// `DEFAULT_MODEL` becomes the first candidate (added when absent), and
+    /// `BEDROCK_`/`OPENAI_`/`ANTHROPIC_` `RPM` and `TPM` set the requests and
+    /// tokens per minute of each candidate of that provider present when
+    /// this is called. docs/config.md's Environment section has the whole
+    /// table, and what is not carried (`MAX_WORKERS`,
+    /// `MONTHLY_BUDGET_ALERT`) and why.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use palisade_stack::{StackConfig, StackConfigError};
+    /// let env = |name: &str| match name {
+    ///     "DEFAULT_MODEL" => Some("us.anthropic.claude-sonnet-4-6".to_owned()),
+    ///     "REQUEST_TIMEOUT" => Some("30".to_owned()),
+    ///     "BEDROCK_RPM" => Some("30".to_owned()),
+    ///     _ => None,
+    /// };
+    /// let mut config = StackConfig::default();
+    /// config.apply_env_from(env)?;
+    /// assert_eq!(config.candidates[0].id, "us.anthropic.claude-sonnet-4-6");
+    /// assert_eq!(config.timeout.per_attempt, Some(Duration::from_secs(30)));
+    /// let limit = config.candidates[0].limit.as_ref().unwrap();
+    /// assert_eq!(limit.requests.unwrap().amount, 30);
+    ///
+    /// let err = config.apply_env_from(|n| (n == "MAX_RETRIES").then(|| "three".to_owned()));
+    /// assert!(err.unwrap_err().to_string().contains("`MAX_RETRIES` = \"three\""));
+    /// # Ok::<(), StackConfigError>(())
+    /// ```
     ///
     /// Model lists and regions belong to the provider crates, which read
     /// their own variables; add the models they name with
@@ -252,7 +288,7 @@ impl StackConfig {
         if limit.requests.is_none() && limit.tokens.is_none() && limit.max_concurrent.is_none() {
             self.limit = None;
         }
-        Ok(())
+        self.apply_sidecar_env(&lookup)
     }
 }
 

@@ -15,6 +15,7 @@
 
 mod config;
 mod direct;
+mod env;
 mod named;
 mod parse;
 mod probes;
@@ -30,6 +31,7 @@ use palisade_core::{Layer, ProviderId, SharedProvider, TokenEstimator};
 use palisade_limit::{CostModel, Limiter, LimiterSet, RateLimitLayer};
 
 pub use config::{CandidateConfig, ENV_VARS, RoutingConfig, StackConfig};
+pub use env::SIDECAR_ENV_VARS;
 pub use provider::ProviderKind;
 
 /// What a [`StackBuilder::provider_factory`] may fail with: any error, boxed.
@@ -419,6 +421,9 @@ impl StackBuilder {
             .with_weight(c.weight);
         if let Some(window) = c.context_window {
             candidate = candidate.with_context_window(window);
+        }
+        if let Some(cooldown) = c.cooldown {
+            candidate = candidate.with_cooldown(cooldown);
         }
         if let Some(price) = c
             .price

@@ -143,6 +143,9 @@ fn candidates(config: &StackConfig) -> Checked {
         if let Some(d) = c.timeout {
             positive(|| at("timeout"), d)?;
         }
+        if let Some(d) = c.cooldown {
+            bounded(|| at("cooldown"), d)?;
+        }
         if let Some(r) = &c.retry {
             retry(&at("retry"), r)?;
         }

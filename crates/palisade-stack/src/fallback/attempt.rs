@@ -203,7 +203,7 @@ impl Fallback {
             )
             .with_model(candidate.model()),
         );
-        match self.recovery_of(&error) {
+        match self.recovery_of(candidate, &error) {
             Some(recovery) => {
                 if self.config.cooldown.enabled {
                     stats.cool_down(recovery.min(self.config.cooldown.max));
@@ -224,7 +224,7 @@ impl Fallback {
     }
 
     /// When a failed candidate is expected to take calls again, if known.
-    fn recovery_of(&self, error: &ProviderError) -> Option<Duration> {
+    fn recovery_of(&self, candidate: &Candidate, error: &ProviderError) -> Option<Duration> {
         if !error.is_retryable() {
             return None;
         }
@@ -232,11 +232,12 @@ impl Fallback {
             error.kind(),
             ErrorKind::Throttled | ErrorKind::Overloaded | ErrorKind::Unavailable
         );
+        // The candidate's own cooldown first: the seed systems cool the
+        // primary down longer than its fallbacks.
+        let default = candidate.cooldown().unwrap_or(self.config.cooldown.default);
         match error.retry_after() {
             Some(after) => Some(after),
-            None if pausing && !self.config.cooldown.default.is_zero() => {
-                Some(self.config.cooldown.default)
-            }
+            None if pausing && !default.is_zero() => Some(default),
             None => None,
         }
     }

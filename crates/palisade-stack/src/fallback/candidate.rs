@@ -45,6 +45,7 @@ pub struct Candidate {
     weight: f64,
     price: Option<Price>,
     context_window: Option<u32>,
+    cooldown: Option<Duration>,
     pub(crate) stats: Arc<CandidateStats>,
     probes: Vec<Arc<dyn CandidateProbe>>,
 }
@@ -57,6 +58,7 @@ impl fmt::Debug for Candidate {
             .field("weight", &self.weight)
             .field("price", &self.price)
             .field("context_window", &self.context_window())
+            .field("cooldown", &self.cooldown)
             .finish_non_exhaustive()
     }
 }
@@ -76,6 +78,7 @@ impl Candidate {
             weight: 1.0,
             price: None,
             context_window: None,
+            cooldown: None,
             stats: Arc::new(CandidateStats::new()),
             probes: Vec::new(),
         }
@@ -115,6 +118,17 @@ impl Candidate {
         self
     }
 
+    /// Sets how long the fallback cools this candidate down after it fails
+    /// Throttled, Overloaded or Unavailable with no `retry_after` (Bedrock's
+    /// throttling errors carry none), overriding the fallback's
+    /// [`cooldown.default`](super::CooldownConfig::default). `Duration::ZERO`
+    /// turns that cooldown off for this candidate; a `retry_after` the
+    /// provider sends still applies.
+    pub fn with_cooldown(mut self, cooldown: Duration) -> Self {
+        self.cooldown = Some(cooldown);
+        self
+    }
+
     /// Attaches a probe that adds to this candidate's stats and reset (its
     /// breaker, its limiter, its retry layer: see [`CandidateProbe`]).
     pub fn with_probe(mut self, probe: impl CandidateProbe + 'static) -> Self {
@@ -151,6 +165,12 @@ impl Candidate {
     pub fn context_window(&self) -> Option<u32> {
         self.context_window
             .or_else(|| self.provider.context_window())
+    }
+
+    /// Its own cooldown after a throttle without `retry_after`, if set
+    /// (see [`with_cooldown`](Candidate::with_cooldown)).
+    pub fn cooldown(&self) -> Option<Duration> {
+        self.cooldown
     }
 
     /// Whether it can take a call: its provider's readiness combined with the

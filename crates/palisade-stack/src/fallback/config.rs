@@ -47,16 +47,25 @@ impl Default for FallbackConfig {
 }
 
 /// A cooldown: after a candidate fails with a retryable error that carries
-/// `retry_after` (Throttled, Unavailable, …), the fallback skips it without
-/// calling it until that time has passed, for every request. Tracked in tokio
-/// time; cleared by `reset()`.
+/// `retry_after` (Throttled, Unavailable, …), or with Throttled, Overloaded
+/// or Unavailable without one when `default` or the candidate's own
+/// ([`Candidate::with_cooldown`](super::Candidate::with_cooldown)) is set,
+/// the fallback skips it without calling it until that time has passed, for
+/// every request. Tracked in tokio time; cleared by `reset()`.
+///
+/// Bedrock's throttling errors carry no Retry-After, so a Bedrock stack
+/// wants a `default` (the systems Palisade replaces use 60 s, 30 s for
+/// fallbacks: `THROTTLE_COOLDOWN_SECONDS`; docs/config.md's seed example
+/// writes it out). The default stays 0 so that existing stacks keep their
+/// behaviour: with a cooldown, a request whose every candidate is throttled
+/// waits for the first to cool down instead of failing at once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CooldownConfig {
     /// Whether cooldowns are kept at all. Default `true`.
     pub enabled: bool,
     /// Cooldown after a Throttled, Overloaded or Unavailable error that has no
-    /// `retry_after`. Default 0 (none).
+    /// `retry_after`, for candidates without their own. Default 0 (none).
     #[serde(with = "palisade_core::duration")]
     pub default: Duration,
     /// The longest cooldown, whatever the provider asked. Default 5 min.

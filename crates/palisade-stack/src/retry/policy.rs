@@ -47,8 +47,38 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The seed systems' policy: 5 attempts, `min(2^n s, 120 s)` + up to 10%.
+    /// The systems Palisade replaces: 3 attempts (their `MAX_RETRIES = 3`
+    /// calls), waiting 1 s then 2 s between them (`2^n` s: the 4 s they
+    /// sleep after the third failure delays nothing, so it is left out),
+    /// within 60 s. [`Backoff::seed`] (`min(2^(n-1) s, 120 s)` + up to 10%),
+    /// so raising `max_attempts` goes on 4 s, 8 s, … .
+    ///
+    /// Before issue 22 this was 5 attempts within 300 s, which no replaced
+    /// system used; that policy is [`RetryPolicy::seed_patient`].
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use palisade_stack::RetryPolicy;
+    /// let policy = RetryPolicy::seed();
+    /// assert_eq!(policy.max_attempts, 3);
+    /// let delays: Vec<_> = (1..policy.max_attempts)
+    ///     .map(|retry| policy.backoff.exponential_delay(retry))
+    ///     .collect();
+    /// assert_eq!(delays, [Duration::from_secs(1), Duration::from_secs(2)]);
+    /// ```
     pub fn seed() -> Self {
+        Self {
+            max_attempts: 3,
+            max_total_time: Some(Duration::from_secs(60)),
+            backoff: Backoff::seed(),
+            ..Self::default()
+        }
+    }
+
+    /// The longer form of the seed's backoff: 5 attempts within 300 s,
+    /// `min(2^(n-1) s, 120 s)` + up to 10% (what [`seed`](RetryPolicy::seed)
+    /// was before issue 22).
+    pub fn seed_patient() -> Self {
         Self {
             max_attempts: 5,
             max_total_time: Some(Duration::from_secs(300)),
