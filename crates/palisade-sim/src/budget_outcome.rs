@@ -22,7 +22,7 @@ pub struct BudgetOutcome {
     pub limit_usd: f64,
     /// What the answers cost, USD.
     pub spent_usd: f64,
-    /// `spent / limit`, in percent.
+    /// `spent / limit`, in percent (two decimals).
     pub spent_pct: f64,
     /// Requests answered.
     pub answered: u64,
@@ -46,7 +46,7 @@ impl BudgetOutcome {
             limit_usd,
             spent_usd,
             spent_pct: if limit_usd > 0.0 {
-                spent_usd * 100.0 / limit_usd
+                (spent_usd * 10_000.0 / limit_usd).round() / 100.0
             } else {
                 0.0
             },
