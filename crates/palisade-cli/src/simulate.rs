@@ -141,12 +141,15 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
     };
     let budget = BudgetOutcome::of(&scenario, &report.palisade);
     let text = if args.json {
-        let json = serde_json::to_value(&report).and_then(|mut value| {
-            if let (Some(budget), Some(object)) = (budget, value.as_object_mut()) {
-                object.insert("budget".into(), serde_json::to_value(budget)?);
-            }
-            serde_json::to_string_pretty(&value)
-        });
+        // The report's own fields in their order, then the budget's when
+        // the stack has one (a scenario without one prints as before).
+        let json = match budget {
+            Some(budget) => serde_json::to_string_pretty(&BudgetedReport {
+                report: &report,
+                budget,
+            }),
+            None => serde_json::to_string_pretty(&report),
+        };
         match json {
             Ok(json) => json + "\n",
             Err(e) => return fail(&e),
@@ -172,6 +175,14 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
         )),
         _ => ExitCode::SUCCESS,
     }
+}
+
+/// A report with its budget's outcome (`--json` for a stack with a budget).
+#[derive(serde::Serialize)]
+struct BudgetedReport<'a> {
+    #[serde(flatten)]
+    report: &'a SimulationReport,
+    budget: BudgetOutcome,
 }
 
 /// The built-in scenario that `--compare-learned-output` is implied for.
