@@ -20,9 +20,16 @@ fn stdout(out: &Output) -> String {
 #[test]
 fn large_max_tokens_prints_both_reservations_and_learned_admits_three_times_more() {
     let out = palisade(&["simulate", "--scenario", "large-max-tokens"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let table = stdout(&out);
-    assert!(table.starts_with("Scenario \"large-max-tokens\""), "{table}");
+    assert!(
+        table.starts_with("Scenario \"large-max-tokens\""),
+        "{table}"
+    );
     assert!(table.contains("reserve max_tokens") && table.contains("learned"));
 
     let json = palisade(&["simulate", "--scenario", "large-max-tokens", "--json"]);
@@ -45,7 +52,11 @@ fn large_max_tokens_prints_both_reservations_and_learned_admits_three_times_more
 #[test]
 fn budget_says_how_close_it_came_and_is_never_exceeded() {
     let out = palisade(&["simulate", "--scenario", "budget"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let table = stdout(&out);
     assert!(table.contains("budget: spent $"), "{table}");
     assert!(table.contains("never exceeded"), "{table}");
@@ -71,7 +82,12 @@ fn an_unknown_name_lists_the_built_in_scenarios() {
 
 #[test]
 fn compare_learned_output_refuses_an_agent_scenario() {
-    let out = palisade(&["simulate", "--scenario", "agent", "--compare-learned-output"]);
+    let out = palisade(&[
+        "simulate",
+        "--scenario",
+        "agent",
+        "--compare-learned-output",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--compare-learned-output"), "{err}");

@@ -307,3 +307,56 @@ pub(crate) fn build(
     let stack = builder.build().map_err(|e| e.to_string())?;
     Ok(Arc::new(stack))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(extra: &str) -> Result<Scenario, crate::ScenarioError> {
+        Scenario::from_toml_str(
+            &format!("duration = \"1m\"\nclients = 2\n[[models]]\nid = \"sim/a\"\n{extra}"),
+            "t",
+        )
+    }
+
+    #[test]
+    fn learned_output_and_a_budget_reach_the_derived_stack() {
+        let s =
+            scenario("[palisade.learned_output]\nwarmup = 5\n[palisade.budget]\nlimit_usd = 2.0\n")
+                .unwrap();
+        let config = s.palisade.stack_config(&s);
+        let limit = config.candidates[0].limit.as_ref().unwrap();
+        assert_eq!(limit.learned_output.as_ref().unwrap().warmup, 5);
+        assert_eq!(config.budget.as_ref().unwrap().limit_usd, Some(2.0));
+        assert_eq!(config.prices.get("sim/a"), Some(&s.models[0].price));
+        // Without them the derived stack is as it always was.
+        let plain = scenario("").unwrap();
+        let config = plain.palisade.stack_config(&plain);
+        assert!(
+            config.candidates[0]
+                .limit
+                .as_ref()
+                .unwrap()
+                .learned_output
+                .is_none()
+        );
+        assert!(config.budget.is_none() && config.prices.is_empty());
+    }
+
+    #[test]
+    fn bad_learned_output_and_budget_keys_are_named() {
+        let err = scenario("[palisade.learned_output]\nquantile = 1.5\n").unwrap_err();
+        assert_eq!(
+            err.field(),
+            Some("palisade.learned_output.quantile"),
+            "{err}"
+        );
+        let err = scenario("[palisade.budget]\nlimit_usd = -1.0\n").unwrap_err();
+        assert_eq!(err.field(), Some("palisade.budget"), "{err}");
+        let err = scenario(
+            "[palisade.budget]\nlimit_usd = 1.0\n[palisade.stack]\n[[palisade.stack.candidates]]\nid = \"sim/a\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.field(), Some("palisade.budget"), "{err}");
+    }
+}

@@ -288,6 +288,19 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_quota_counted_from_usage_reserves_the_input_alone() {
+        let bedrock = quota(None, Some(100_000), 5.0);
+        assert_eq!(bedrock.reservation(100, 8_192), 100 + 5 * 8_192);
+        let usage = QuotaConfig {
+            reserves_max_tokens: false,
+            ..bedrock.clone()
+        };
+        assert_eq!(usage.reservation(100, 8_192), 100);
+        // Settlement charges the real output either way.
+        assert_eq!(usage.charge(100, 300), bedrock.charge(100, 300));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn the_request_after_rpm_in_a_minute_is_throttled_until_the_first_leaves() {
         let mut ledger = QuotaLedger::new(quota(Some(3), None, 1.0));
