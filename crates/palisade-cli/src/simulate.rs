@@ -85,8 +85,8 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let mut compare_learned = args.compare_learned_output;
-    let mut scenario = match &args.scenario {
-        Some(path) => match load(path) {
+    let mut scenario = match args.scenario {
+        Some(path) => match load(&path) {
             Ok((s, builtin)) => {
                 compare_learned |= builtin && s.name == LEARNED_OUTPUT_SCENARIO;
                 s

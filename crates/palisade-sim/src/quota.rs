@@ -294,7 +294,7 @@ mod tests {
         assert_eq!(bedrock.reservation(100, 8_192), 100 + 5 * 8_192);
         let usage = QuotaConfig {
             reserves_max_tokens: false,
-            ..bedrock.clone()
+            ..bedrock
         };
         assert_eq!(usage.reservation(100, 8_192), 100);
         // Settlement charges the real output either way.
