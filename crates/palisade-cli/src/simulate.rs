@@ -2,13 +2,21 @@
 //! naive client and the palisade stack, and prints them side by side.
 //!
 //! With no arguments it runs the built-in default scenario
-//! (docs/simulation.md). A scenario with an `[agent]` workload runs through
-//! the palisade stack alone (the `simulate_agent` module). Exit status: 0 on success; 1 on a bad scenario, a
+//! (docs/simulation.md); `--scenario` takes a file or the name of a built-in
+//! scenario (`large-max-tokens`, `budget`, `agent`, …). A scenario with an
+//! `[agent]` workload runs through the palisade stack alone (the
+//! `simulate_agent` module); `--compare-learned-output` (implied by the
+//! built-in `large-max-tokens`) runs the palisade stack reserving
+//! `max_tokens` and reserving learned output side by side (the `learned`
+//! module); a scenario whose stack has a budget gets a line saying how
+//! close it came to it. Exit status: 0 on success; 1 on a bad scenario, a
 //! failed run, or a run that lost requests (one line on stderr; the report
 //! is still printed and says so); 2 on usage errors (from clap).
 
+mod learned;
+
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -16,15 +24,17 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use palisade_sim::limits::{MAX_CLIENTS, MAX_DURATION};
 use palisade_sim::{
-    DEFAULT_SCENARIO_TOML, NAIVE, NoProgress, PALISADE, ProgressSink, Scenario, SimulationReport,
-    parse_duration, render_table, simulate,
+    BUILTIN_SCENARIOS, BudgetOutcome, DEFAULT_SCENARIO_TOML, NAIVE, NoProgress, PALISADE,
+    ProgressSink, Scenario, SimulationReport, parse_duration, render_table, simulate,
 };
 
 /// Arguments of `palisade simulate`.
 #[derive(Debug, Args)]
 pub(crate) struct SimulateArgs {
-    /// Scenario TOML file; the built-in default scenario when absent.
-    #[arg(long, value_name = "FILE")]
+    /// Scenario TOML file, or the name of a built-in scenario (default,
+    /// large-max-tokens, budget, agent, agent-tight-quota); the built-in
+    /// default scenario when absent.
+    #[arg(long, value_name = "FILE|NAME")]
     scenario: Option<PathBuf>,
     /// Simulated time during which requests arrive (e.g. 1h, 20m, 90s).
     #[arg(long, value_parser = duration_arg)]
@@ -42,8 +52,14 @@ pub(crate) struct SimulateArgs {
     /// and without, and print both side by side.
     #[arg(long, requires = "scenario")]
     compare_cache_points: bool,
+    /// Run the palisade stack reserving `max_tokens` and reserving learned
+    /// output (the scenario's `[palisade.learned_output]`, or the
+    /// defaults), and print both side by side. Implied by the built-in
+    /// `large-max-tokens` scenario.
+    #[arg(long, requires = "scenario", conflicts_with = "compare_cache_points")]
+    compare_learned_output: bool,
     /// Print the built-in default scenario as TOML and exit.
-    #[arg(long, conflicts_with_all = ["scenario", "duration", "clients", "seed", "json", "compare_cache_points"])]
+    #[arg(long, conflicts_with_all = ["scenario", "duration", "clients", "seed", "json", "compare_cache_points", "compare_learned_output"])]
     print_default: bool,
 }
 
@@ -68,9 +84,13 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
         print!("{DEFAULT_SCENARIO_TOML}");
         return ExitCode::SUCCESS;
     }
+    let mut compare_learned = args.compare_learned_output;
     let mut scenario = match args.scenario {
-        Some(path) => match Scenario::from_file(&path) {
-            Ok(s) => s,
+        Some(path) => match load(&path) {
+            Ok((s, builtin)) => {
+                compare_learned |= builtin && s.name == LEARNED_OUTPUT_SCENARIO;
+                s
+            }
             Err(e) => return fail(&e),
         },
         None => Scenario::builtin(),
@@ -95,10 +115,16 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
     }
 
     if scenario.agent.is_some() {
+        if args.compare_learned_output {
+            return fail(&"--compare-learned-output needs a scenario without an [agent] workload");
+        }
         return crate::simulate_agent::run(&scenario, args.json, args.compare_cache_points);
     }
     if args.compare_cache_points {
         return fail(&"--compare-cache-points needs a scenario with an [agent] workload");
+    }
+    if compare_learned {
+        return learned::run(&scenario, args.json);
     }
 
     let bar = progress_bar(&scenario);
@@ -113,21 +139,71 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
+    let budget = BudgetOutcome::of(&scenario, &report.palisade);
     let text = if args.json {
-        match serde_json::to_string_pretty(&report) {
+        // The report's own fields in their order, then the budget's when
+        // the stack has one (a scenario without one prints as before).
+        let json = match budget {
+            Some(budget) => serde_json::to_string_pretty(&BudgetedReport {
+                report: &report,
+                budget,
+            }),
+            None => serde_json::to_string_pretty(&report),
+        };
+        match json {
             Ok(json) => json + "\n",
             Err(e) => return fail(&e),
         }
     } else {
-        render_table(&report)
+        let mut text = render_table(&report);
+        if let Some(budget) = budget {
+            text.push('\n');
+            text.push_str(&budget.render());
+        }
+        text
     };
     if let Err(e) = print(&text) {
         return fail(&e);
     }
-    match lost_requests(&report) {
-        Some(message) => fail(&message),
-        None => ExitCode::SUCCESS,
+    if let Some(message) = lost_requests(&report) {
+        return fail(&message);
     }
+    match budget {
+        Some(b) if b.exceeded() => fail(&format!(
+            "the budget was exceeded (spent ${:.4} of ${:.2}); this is a bug",
+            b.spent_usd, b.limit_usd
+        )),
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+/// A report with its budget's outcome (`--json` for a stack with a budget).
+#[derive(serde::Serialize)]
+struct BudgetedReport<'a> {
+    #[serde(flatten)]
+    report: &'a SimulationReport,
+    budget: BudgetOutcome,
+}
+
+/// The built-in scenario that `--compare-learned-output` is implied for.
+const LEARNED_OUTPUT_SCENARIO: &str = "large-max-tokens";
+
+/// The scenario `--scenario` names: the file at `arg` when there is one,
+/// else the built-in scenario of that name; the flag says which.
+fn load(arg: &Path) -> Result<(Scenario, bool), String> {
+    if !arg.exists()
+        && let Some(scenario) = arg.to_str().and_then(Scenario::named)
+    {
+        return Ok((scenario, true));
+    }
+    Scenario::from_file(arg).map(|s| (s, false)).map_err(|e| {
+        if arg.exists() {
+            e.to_string()
+        } else {
+            let names: Vec<&str> = BUILTIN_SCENARIOS.iter().map(|(n, _)| *n).collect();
+            format!("{e} (nor is it a built-in scenario: {})", names.join(", "))
+        }
+    })
 }
 
 /// Why a finished report must not be trusted: the engine lost requests

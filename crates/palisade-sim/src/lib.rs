@@ -115,6 +115,9 @@
 //! | [`simulate`], [`SimulationReport`], [`render_table`] | run both systems and compare them |
 //! | [`AgentWorkload`], [`simulate_agent`], [`compare_cache_points`], [`AgentReport`], [`render_agent_table`] | an agent workload (`[agent]`: conversations of tool-calling turns whose context grows) through the palisade stack, with and without prompt-cache points: tokens, cost, quota use |
 //! | [`PromptCacheConfig`], [`CacheReadQuota`] | a model's prompt cache (`[models.prompt_cache]`) and how its token quota counts cache reads |
+//! | [`compare_learned_output`], [`LearnedOutputComparison`], [`render_learned_table`] | the palisade stack reserving `max_tokens` against learned output reservations (`[palisade.learned_output]`) on the same load |
+//! | [`BudgetOutcome`] | how a run kept to its budget (`[palisade.budget]`): spent against the limit, answered, refused |
+//! | [`BUILTIN_SCENARIOS`], [`Scenario::named`] | the built-in scenarios `palisade simulate --scenario NAME` runs |
 //! | [`Capacity`] | the quota-bound goodput a perfect client would reach |
 //! | [`limits`] | the range of every number a scenario may hold |
 
@@ -127,12 +130,14 @@ mod agent;
 mod agent_report;
 mod agent_run;
 mod arrival;
+mod budget_outcome;
 mod by_model;
 mod capacity;
 mod distribution;
 mod driver;
 mod failure;
 mod latency;
+mod learned_run;
 pub mod limits;
 mod locate;
 mod model;
@@ -158,11 +163,13 @@ pub use agent::{AgentWorkload, Conversation, MAX_TOOL_CALLS, MAX_TOOLS};
 pub use agent_report::{AgentModelReport, AgentReport, CacheComparison, render_agent_table};
 pub use agent_run::{compare_cache_points, simulate_agent};
 pub use arrival::{Arrival, ArrivalConfig, Arrivals, PriorityMix, RequestMix, offered_load};
+pub use budget_outcome::BudgetOutcome;
 pub use capacity::Capacity;
 pub use distribution::Distribution;
 pub use driver::{NoProgress, ProgressSink};
 pub use failure::{FailureConfig, InjectedError, SlowWindow, Window};
 pub use latency::{CallTiming, LatencyConfig};
+pub use learned_run::{LearnedOutputComparison, compare_learned_output, render_learned_table};
 pub use locate::Location;
 pub use model::{ModelConfigError, SimulatedModelConfig, default_price};
 pub use naive::{NaiveClient, NaiveConfig};
@@ -179,7 +186,7 @@ pub use report::{
     LatencySummary, ModelReport, ModelSummary, ScenarioSummary, SimulationReport, SystemReport,
 };
 pub use rng::{SimRng, rng_for};
-pub use scenario::{DEFAULT_SCENARIO_TOML, Scenario, ScenarioError};
+pub use scenario::{BUILTIN_SCENARIOS, DEFAULT_SCENARIO_TOML, Scenario, ScenarioError};
 pub use simulation::{NAIVE, PALISADE, SimulationError, simulate};
 pub use table::render_table;
 pub use timeline::{Interval, MAX_INTERVALS, Timeline};

@@ -36,17 +36,22 @@
 //!   cooldowns (the limiters pace each model) and no per-attempt timeout
 //!   (the simulated models answer or refuse, they never hang; the caller's
 //!   deadline bounds every request).
+//! * Optional, off unless the scenario asks: **learned output reservations**
+//!   on every model's limiter (`[palisade.learned_output]`, the limiter's
+//!   `learned_output`), and a **budget** in front of the fallback
+//!   (`[palisade.budget]`, the stack's `[budget]`) priced at the models'
+//!   own prices.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use palisade_breaker::{BreakerConfig, OutcomePolicy};
 use palisade_core::{ErrorKind, SharedProvider};
-use palisade_limit::{BurndownConfig, LimiterConfig, Quota};
+use palisade_limit::{BurndownConfig, LearnedOutputConfig, LimiterConfig, Quota};
 use palisade_stack::fallback::CooldownConfig;
 use palisade_stack::{
-    Backoff, CandidateConfig, FallbackConfig, Jitter, RetryPolicy, StackBuilder, StackConfig,
-    TimeoutConfig,
+    Backoff, BudgetConfig, CandidateConfig, FallbackConfig, Jitter, PriceTable, RetryPolicy,
+    StackBuilder, StackConfig, TimeoutConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -75,6 +80,16 @@ pub struct PalisadeConfig {
     /// keeps failing, up to 4×). Default: 20 s.
     #[serde(with = "palisade_core::duration")]
     pub breaker_open: Duration,
+    /// Learned output reservations on every model's limiter (the keys of
+    /// docs/limits.md, "Learned output reservations"): reserve what replies
+    /// really use instead of `max_tokens`. Default: none (reserve
+    /// `max_tokens`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learned_output: Option<LearnedOutputConfig>,
+    /// A spending budget in front of the fallback (the `[budget]` of
+    /// docs/config.md), priced at the models' own prices. Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetConfig>,
     /// A whole stack config to run instead of the derived one (the format of
     /// docs/config.md; each candidate's `id` must be a model id of the
     /// scenario). Default: none.
@@ -89,6 +104,8 @@ impl Default for PalisadeConfig {
             retry_backoff: Duration::from_millis(500),
             breaker_failures: 5,
             breaker_open: Duration::from_secs(20),
+            learned_output: None,
+            budget: None,
             stack: None,
         }
     }
@@ -103,6 +120,37 @@ impl PalisadeConfig {
         duration_within(self.retry_backoff, MAX_BACKOFF, true).map_err(field("retry_backoff"))?;
         count_within(self.breaker_failures, 1, u32::MAX).map_err(field("breaker_failures"))?;
         duration_within(self.breaker_open, MAX_WAIT, false).map_err(field("breaker_open"))?;
+        if let Some((key, reason)) = self.learned_output.as_ref().and_then(|l| l.invalid()) {
+            return Err((key.to_owned(), reason.to_owned()));
+        }
+        if self.stack.is_some() {
+            for (key, set) in [
+                ("learned_output", self.learned_output.is_some()),
+                ("budget", self.budget.is_some()),
+            ] {
+                if set {
+                    return Err((
+                        key.to_owned(),
+                        "applies to the derived stack only; with `[palisade.stack]` set it \
+                         there (`candidates.limit.learned_output`, `[palisade.stack.budget]`)"
+                            .to_owned(),
+                    ));
+                }
+            }
+        }
+        if let Some(budget) = &self.budget {
+            let probe = StackConfig {
+                candidates: vec![CandidateConfig::new("budget-check")],
+                budget: Some(budget.clone()),
+                ..StackConfig::default()
+            };
+            probe.validate().map_err(|e| {
+                (
+                    "budget".to_owned(),
+                    format!("is not a budget that can run: {e}"),
+                )
+            })?;
+        }
         if let Some(stack) = &self.stack {
             stack.validate().map_err(|e| {
                 (
@@ -161,11 +209,25 @@ impl PalisadeConfig {
                 } else {
                     self.queue_wait
                 };
+                let mut limiter = limiter_for(model, reservation, queue_wait);
+                limiter.learned_output = self.learned_output.clone();
                 let mut candidate = CandidateConfig::new(model.id.clone());
-                candidate.limit = Some(limiter_for(model, reservation, queue_wait));
+                candidate.limit = Some(limiter);
                 candidate
             })
             .collect();
+        // A budget is priced at the models' own prices, the ones the
+        // simulated models bill; without one the table stays empty, as the
+        // stack has always run.
+        let prices = match &self.budget {
+            Some(_) => over
+                .iter()
+                .filter_map(|&m| scenario.models.get(m))
+                .fold(PriceTable::new(), |table, model| {
+                    table.with(model.id.clone(), model.price)
+                }),
+            None => PriceTable::new(),
+        };
         let mut breaker = BreakerConfig {
             consecutive_failures: Some(self.breaker_failures),
             policy: OutcomePolicy::new().ignore(ErrorKind::Throttled),
@@ -197,6 +259,8 @@ impl PalisadeConfig {
                 ..FallbackConfig::default()
             },
             breaker,
+            budget: self.budget.clone(),
+            prices,
             ..StackConfig::default()
         }
     }
@@ -242,4 +306,57 @@ pub(crate) fn build(
     }
     let stack = builder.build().map_err(|e| e.to_string())?;
     Ok(Arc::new(stack))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(extra: &str) -> Result<Scenario, crate::ScenarioError> {
+        Scenario::from_toml_str(
+            &format!("duration = \"1m\"\nclients = 2\n[[models]]\nid = \"sim/a\"\n{extra}"),
+            "t",
+        )
+    }
+
+    #[test]
+    fn learned_output_and_a_budget_reach_the_derived_stack() {
+        let s =
+            scenario("[palisade.learned_output]\nwarmup = 5\n[palisade.budget]\nlimit_usd = 2.0\n")
+                .unwrap();
+        let config = s.palisade.stack_config(&s);
+        let limit = config.candidates[0].limit.as_ref().unwrap();
+        assert_eq!(limit.learned_output.as_ref().unwrap().warmup, 5);
+        assert_eq!(config.budget.as_ref().unwrap().limit_usd, Some(2.0));
+        assert_eq!(config.prices.get("sim/a"), Some(&s.models[0].price));
+        // Without them the derived stack is as it always was.
+        let plain = scenario("").unwrap();
+        let config = plain.palisade.stack_config(&plain);
+        assert!(
+            config.candidates[0]
+                .limit
+                .as_ref()
+                .unwrap()
+                .learned_output
+                .is_none()
+        );
+        assert!(config.budget.is_none() && config.prices.is_empty());
+    }
+
+    #[test]
+    fn bad_learned_output_and_budget_keys_are_named() {
+        let err = scenario("[palisade.learned_output]\nquantile = 1.5\n").unwrap_err();
+        assert_eq!(
+            err.field(),
+            Some("palisade.learned_output.quantile"),
+            "{err}"
+        );
+        let err = scenario("[palisade.budget]\nlimit_usd = -1.0\n").unwrap_err();
+        assert_eq!(err.field(), Some("palisade.budget"), "{err}");
+        let err = scenario(
+            "[palisade.budget]\nlimit_usd = 1.0\n[palisade.stack]\n[[palisade.stack.candidates]]\nid = \"sim/a\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.field(), Some("palisade.budget"), "{err}");
+    }
 }

@@ -262,7 +262,7 @@ impl SimulatedProvider {
         let uncached = prompt - cache_read;
         let quota_input = uncached + caching.cache_reads.at_admission(cache_read);
         let quota_prompt = uncached + caching.cache_reads.at_settlement(cache_read);
-        let reserve = config.quota.charge(quota_input, req.max_tokens);
+        let reserve = config.quota.reservation(quota_input, req.max_tokens);
         if config.quota.tpm.is_some_and(|tpm| reserve > tpm) {
             state.stats.rejected_too_large += 1;
             let msg = format!(

@@ -38,6 +38,11 @@ pub struct QuotaConfig {
     /// Whether a throttled call carries a retry-after hint (when the quota
     /// will next admit it). Bedrock sends none; default: false.
     pub retry_after_hint: bool,
+    /// Whether a call reserves `max_tokens × output_burndown` when it starts
+    /// (Bedrock, the default) or is charged its input alone then and its
+    /// real output when it ends (a quota counted from usage, the case where
+    /// a client's learned output reservations pay off). Default: true.
+    pub reserves_max_tokens: bool,
 }
 
 impl Default for QuotaConfig {
@@ -48,6 +53,7 @@ impl Default for QuotaConfig {
             output_burndown: 1.0,
             window: Duration::from_secs(60),
             retry_after_hint: false,
+            reserves_max_tokens: true,
         }
     }
 }
@@ -58,6 +64,20 @@ impl QuotaConfig {
         // `as` saturates a float too large for u64 (and maps NaN to 0).
         let burned = (f64::from(output) * self.output_burndown).ceil() as u64;
         u64::from(input).saturating_add(burned)
+    }
+
+    /// Quota tokens a call reserves when it starts: `input + max_tokens ×
+    /// burndown`, or `input` alone when the quota does not reserve
+    /// `max_tokens`.
+    pub fn reservation(&self, input: u32, max_tokens: u32) -> u64 {
+        self.charge(
+            input,
+            if self.reserves_max_tokens {
+                max_tokens
+            } else {
+                0
+            },
+        )
     }
 
     /// Checks the parameters; the error names the field.
@@ -266,6 +286,19 @@ mod tests {
             output_burndown: burndown,
             ..QuotaConfig::default()
         }
+    }
+
+    #[test]
+    fn a_quota_counted_from_usage_reserves_the_input_alone() {
+        let bedrock = quota(None, Some(100_000), 5.0);
+        assert_eq!(bedrock.reservation(100, 8_192), 100 + 5 * 8_192);
+        let usage = QuotaConfig {
+            reserves_max_tokens: false,
+            ..bedrock
+        };
+        assert_eq!(usage.reservation(100, 8_192), 100);
+        // Settlement charges the real output either way.
+        assert_eq!(usage.charge(100, 300), bedrock.charge(100, 300));
     }
 
     #[tokio::test(start_paused = true)]

@@ -28,6 +28,22 @@ use crate::palisade_stack::PalisadeConfig;
 /// The built-in default scenario, as TOML.
 pub const DEFAULT_SCENARIO_TOML: &str = include_str!("default_scenario.toml");
 
+/// The built-in scenarios by name, as TOML: what `palisade simulate
+/// --scenario NAME` runs (docs/simulation.md shows each one's figures).
+pub const BUILTIN_SCENARIOS: &[(&str, &str)] = &[
+    ("default", DEFAULT_SCENARIO_TOML),
+    ("agent", include_str!("../scenarios/agent.toml")),
+    (
+        "agent-tight-quota",
+        include_str!("../scenarios/agent-tight-quota.toml"),
+    ),
+    (
+        "large-max-tokens",
+        include_str!("../scenarios/large-max-tokens.toml"),
+    ),
+    ("budget", include_str!("../scenarios/budget.toml")),
+];
+
 /// A load scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,6 +153,18 @@ impl Scenario {
         match Self::from_toml_str(DEFAULT_SCENARIO_TOML, "built-in") {
             Ok(s) => s,
             Err(e) => unreachable!("the built-in scenario is invalid: {e}"),
+        }
+    }
+
+    /// The built-in scenario called `name` ([`BUILTIN_SCENARIOS`]), if there
+    /// is one.
+    pub fn named(name: &str) -> Option<Self> {
+        let (_, text) = BUILTIN_SCENARIOS.iter().find(|(n, _)| *n == name)?;
+        // Each is parsed and validated by a unit test; a failure here is a
+        // build bug.
+        match Self::from_toml_str(text, name) {
+            Ok(s) => Some(s),
+            Err(e) => unreachable!("the built-in scenario {name} is invalid: {e}"),
         }
     }
 
@@ -340,6 +368,17 @@ mod tests {
             assert!(fallback.quota.rpm < primary.quota.rpm);
             assert!(fallback.quota.tpm < primary.quota.tpm);
         }
+    }
+
+    #[test]
+    fn every_builtin_scenario_is_valid_and_named_as_listed() {
+        for (name, text) in BUILTIN_SCENARIOS {
+            let s = Scenario::from_toml_str(text, name).unwrap();
+            assert_eq!(&s.name, name);
+            assert_eq!(Scenario::named(name), Some(s));
+        }
+        assert_eq!(Scenario::named("default"), Some(Scenario::builtin()));
+        assert_eq!(Scenario::named("no-such-scenario"), None);
     }
 
     #[test]

@@ -3,12 +3,20 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use crate::report::{SimulationReport, SystemReport};
+use crate::report::{ScenarioSummary, SimulationReport, SystemReport};
 
 /// Renders the report as a plain-text table (no colours, fits 80 columns).
 pub fn render_table(report: &SimulationReport) -> String {
-    let s = &report.scenario;
-    let (n, p) = (&report.naive, &report.palisade);
+    render_pair(
+        &report.scenario,
+        [("naive", &report.naive), ("palisade", &report.palisade)],
+    )
+}
+
+/// The scenario's summary, then two systems' reports side by side under
+/// their names.
+pub(crate) fn render_pair(s: &ScenarioSummary, systems: [(&str, &SystemReport); 2]) -> String {
+    let [(n_name, n), (p_name, p)] = systems;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -125,16 +133,14 @@ pub fn render_table(report: &SimulationReport) -> String {
         .map(|r| r.1.chars().count().max(r.2.chars().count()))
         .max()
         .unwrap_or(0)
-        .max(8);
-    let _ = writeln!(
-        out,
-        "{:width$}  {:>col$}  {:>col$}",
-        "", "naive", "palisade"
-    );
+        .max(8)
+        .max(n_name.chars().count())
+        .max(p_name.chars().count());
+    let _ = writeln!(out, "{:width$}  {:>col$}  {:>col$}", "", n_name, p_name);
     for (label, a, b) in rows {
         let _ = writeln!(out, "{label:width$}  {a:>col$}  {b:>col$}");
     }
-    for (name, r) in [("naive", n), ("palisade", p)] {
+    for (name, r) in [(n_name, n), (p_name, p)] {
         if r.lost > 0 {
             let _ = writeln!(
                 out,
