@@ -14,22 +14,14 @@ use serde_json::json;
 
 const KEY: &str = "sk-ant-sdk-test";
 
+/// Why the SDK check cannot run, or `None` (printing the SDK's version).
 fn sdk_missing() -> Option<String> {
-    match Command::new("python3")
-        .args(["-c", "import anthropic; print(anthropic.__version__)"])
-        .output()
-    {
-        Err(e) => Some(format!("python3 not runnable: {e}")),
-        Ok(out) if !out.status.success() => {
-            Some("the `anthropic` Python package is not installed".into())
-        }
-        Ok(out) => {
-            println!(
-                "anthropic SDK {}",
-                String::from_utf8_lossy(&out.stdout).trim()
-            );
+    match palisade_testkit::python::package_version("anthropic") {
+        Ok(version) => {
+            println!("anthropic SDK {version}");
             None
         }
+        Err(reason) => Some(reason),
     }
 }
 

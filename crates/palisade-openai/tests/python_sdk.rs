@@ -17,19 +17,14 @@ use serde_json::json;
 
 const MODEL: &str = "gpt-sdk";
 
+/// Why the SDK check cannot run, or `None` (printing the SDK's version).
 fn sdk_missing() -> Option<String> {
-    match Command::new("python3")
-        .args(["-c", "import openai; print(openai.__version__)"])
-        .output()
-    {
-        Err(e) => Some(format!("python3 not runnable: {e}")),
-        Ok(out) if !out.status.success() => {
-            Some("the `openai` Python package is not installed".into())
-        }
-        Ok(out) => {
-            println!("openai SDK {}", String::from_utf8_lossy(&out.stdout).trim());
+    match palisade_testkit::python::package_version("openai") {
+        Ok(version) => {
+            println!("openai SDK {version}");
             None
         }
+        Err(reason) => Some(reason),
     }
 }
 

@@ -61,5 +61,6 @@ pub mod bedrock;
 pub mod module_graph;
 #[cfg(feature = "openai")]
 pub mod openai;
+pub mod python;
 
 pub use palisade_core::testing::{Outcome, RecordedCall, ScriptedProvider, Step};
