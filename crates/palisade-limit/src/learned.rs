@@ -255,6 +255,7 @@ impl<C: CostModel> CostModel for LearnedOutput<C> {
                     .saturating_mul(u64::from(base.output_burndown.max(1)));
                 Cost {
                     tokens: base.tokens.saturating_sub(unused).max(base.input_part()),
+                    output_tokens: base.output_tokens.min(u64::from(output)),
                     ..base
                 }
             }
@@ -268,6 +269,13 @@ impl<C: CostModel> CostModel for LearnedOutput<C> {
             self.record(reserved.route, usage.output_tokens);
         }
         self.inner.actual(reserved, usage)
+    }
+
+    fn counted(&self, reserved: &Cost, usage: &Usage) -> crate::cost::TokenCounts {
+        if reserved.route != 0 {
+            self.record(reserved.route, usage.output_tokens);
+        }
+        self.inner.counted(reserved, usage)
     }
 }
 

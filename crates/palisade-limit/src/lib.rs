@@ -125,7 +125,7 @@ pub use adaptive::AdaptiveConfig;
 pub use clock::ClockSource;
 pub use config::{DropRule, ENV_VARS, LimiterConfig, Quota};
 pub use config_error::ConfigError;
-pub use cost::{BurndownConfig, Cost, CostModel, DefaultCostModel};
+pub use cost::{BurndownConfig, Cost, CostModel, DefaultCostModel, TokenCounts};
 pub use error::LimitError;
 pub use kind::LimitKind;
 pub use layer::{LimitedStream, RateLimit, RateLimitLayer};
