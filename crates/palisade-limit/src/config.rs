@@ -13,6 +13,7 @@ use crate::clock::ClockSource;
 use crate::config_error::ConfigError;
 use crate::cost::BurndownConfig;
 use crate::learned::LearnedOutputConfig;
+use crate::profile::QuotaProfileConfig;
 
 /// A quota: `amount` units per `period`, with a bucket of `burst` units.
 ///
@@ -217,6 +218,13 @@ pub struct LimiterConfig {
     pub adaptive: AdaptiveConfig,
     /// Output burndown by model for the default cost model.
     pub burndown: BurndownConfig,
+    /// How the provider counts a call against each dimension, for a
+    /// provider Palisade ships no profile for (see
+    /// [`QuotaProfileConfig`]); when set it is the limiter's cost model in
+    /// place of the default one (and of a provider's profile given to the
+    /// stack builder). Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<QuotaProfileConfig>,
     /// Reserve each route's learned output (a high quantile of what its
     /// replies used) instead of `max_tokens`; off by default. Wraps whatever
     /// cost model the limiter uses (the default, a provider's quota profile
@@ -244,6 +252,7 @@ impl Default for LimiterConfig {
             on_drop: DropRule::RefundAll,
             adaptive: AdaptiveConfig::default(),
             burndown: BurndownConfig::default(),
+            profile: None,
             learned_output: None,
             clock: ClockSource::Tokio,
         }
@@ -420,6 +429,9 @@ impl LimiterConfig {
                 "max_concurrent",
                 "must be at least 1 (leave it unset for no cap)",
             ));
+        }
+        if let Some((field, reason)) = self.profile.as_ref().and_then(|p| p.invalid()) {
+            return Err(ConfigError::invalid(field, reason));
         }
         if let Some((field, reason)) = self.learned_output.as_ref().and_then(|l| l.invalid()) {
             return Err(ConfigError::invalid(field, reason));

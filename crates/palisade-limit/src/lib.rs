@@ -113,6 +113,7 @@ mod limiter;
 mod limits;
 mod map;
 mod permit;
+mod profile;
 mod queue;
 mod set;
 mod shared;
@@ -133,6 +134,7 @@ pub use learned::{LearnedOutput, LearnedOutputConfig, ROUTE_TAG_PREFIX};
 pub use limiter::Limiter;
 pub use map::LimiterMap;
 pub use permit::{Permit, PermitRef};
+pub use profile::{CacheTokens, QuotaProfileConfig};
 pub use set::{LimiterSet, PermitSet};
 pub use stats::{LimiterStats, WAIT_BUCKETS};
 pub use store::{

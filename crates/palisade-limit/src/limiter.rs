@@ -43,9 +43,13 @@ impl std::fmt::Debug for Limiter {
     }
 }
 
-/// The config's own cost model: its burndown table.
+/// The config's own cost model: its quota profile when it has one, else
+/// the default model with its burndown table.
 fn default_cost_model(config: &LimiterConfig) -> Arc<dyn CostModel> {
-    Arc::new(DefaultCostModel::new(config.burndown.clone()))
+    match &config.profile {
+        Some(profile) => Arc::new(profile.clone()),
+        None => Arc::new(DefaultCostModel::new(config.burndown.clone())),
+    }
 }
 
 /// `model`, learning output reservations when the config says so (whatever

@@ -294,7 +294,10 @@ fn schedule() -> impl Strategy<Value = Schedule> {
         proptest::option::weighted(0.7, quota(300..4_000, 1..=60)),
         proptest::option::weighted(0.7, quota(100..2_000, 1..=60)),
         proptest::option::weighted(0.5, quota(2_000..20_000, 120..=86_400)),
-        proptest::collection::vec((prop_oneof![3 => 0u64..2_000, 1 => 0u64..20_000], step), 1..120),
+        proptest::collection::vec(
+            (prop_oneof![3 => 0u64..2_000, 1 => 0u64..20_000], step),
+            1..120,
+        ),
     )
         .prop_map(|(requests, tokens, input, output, daily, steps)| Schedule {
             requests,
