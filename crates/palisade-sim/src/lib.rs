@@ -181,7 +181,7 @@ pub use prompt_cache::{CacheReadQuota, PromptCacheConfig};
 pub use provider::{
     CACHE_READ_TAG, CACHE_WRITE_TAG, OUTPUT_TOKENS_TAG, ProviderStats, SimulatedProvider,
 };
-pub use quota::{QuotaConfig, QuotaExceeded, QuotaLedger, ReservationId};
+pub use quota::{QuotaCharge, QuotaConfig, QuotaExceeded, QuotaLedger, ReservationId};
 pub use report::{
     LatencySummary, ModelReport, ModelSummary, ScenarioSummary, SimulationReport, SystemReport,
 };
