@@ -120,6 +120,13 @@
 //! | [`BUILTIN_SCENARIOS`], [`Scenario::named`] | the built-in scenarios `palisade simulate --scenario NAME` runs |
 //! | [`Capacity`] | the quota-bound goodput a perfect client would reach |
 //! | [`limits`] | the range of every number a scenario may hold |
+//! | `html::render` (feature `html`) | the report as one self-contained HTML page with SVG charts over time |
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `html` | no | `html`: [`SimulationReport`] as an HTML page of charts (plotters' SVG backend) |
 
 #![cfg_attr(
     not(test),
@@ -136,6 +143,8 @@ mod capacity;
 mod distribution;
 mod driver;
 mod failure;
+#[cfg(feature = "html")]
+pub mod html;
 mod latency;
 mod learned_run;
 pub mod limits;

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::arrival::LoadSummary;
 use crate::capacity::{Capacity, model_requests_per_min};
 use crate::driver::RunOutcome;
+use crate::failure::Window;
 pub use crate::percentiles::LatencySummary;
 use crate::scenario::Scenario;
 use crate::timeline::Timeline;
@@ -68,6 +69,10 @@ pub struct ModelSummary {
     /// Requests per minute it can serve at the scenario's mean sizes;
     /// `null` when it has no quota (no bound).
     pub max_requests_per_min: Option<f64>,
+    /// The windows in which it refuses every call (the HTML report shades
+    /// them; not part of `--json`).
+    #[serde(skip)]
+    pub outages: Vec<Window>,
 }
 
 /// What one system achieved.
@@ -193,6 +198,7 @@ impl ScenarioSummary {
                     tpm: m.quota.tpm,
                     output_burndown: m.quota.output_burndown,
                     max_requests_per_min: model_requests_per_min(scenario, i).map(|r| round(r, 2)),
+                    outages: m.failures.outages.clone(),
                 })
                 .collect(),
         }
