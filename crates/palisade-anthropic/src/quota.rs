@@ -178,7 +178,7 @@ mod tests {
             .collect();
         match limiter.try_acquire(limiter.cost_of(&id, &request, 100)) {
             Err(LimitError::RateLimited { limit, .. }) => {
-                assert_eq!(limit, LimitKind::OutputTokens)
+                assert_eq!(limit, LimitKind::OutputTokens);
             }
             other => panic!("expected the output limit to refuse, got {other:?}"),
         }

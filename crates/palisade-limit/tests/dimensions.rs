@@ -399,7 +399,8 @@ fn run(s: &Schedule) -> Result<(), TestCaseError> {
             permit.settle_counts(r.counts());
         }
         // (a) per dimension; the daily bucket counts the combined tokens.
-        let dims: [(Option<Quota>, fn(&TokenCounts) -> u64); 4] = [
+        type Dimension = (Option<Quota>, fn(&TokenCounts) -> u64);
+        let dims: [Dimension; 4] = [
             (s.quotas[0], |c| c.tokens),
             (s.quotas[1], |c| c.input),
             (s.quotas[2], |c| c.output),

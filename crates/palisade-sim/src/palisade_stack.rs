@@ -300,8 +300,7 @@ fn limiter_for(
 }
 
 /// A model's split quotas (`itpm`, `otpm`) as limits of its limiter, sized
-/// as the combined one is (`rate + burst = quota`, a burst of two of the
-/// largest reservations), and the quota profile that counts like the
+/// as the combined one is (`rate + burst = quota`), and the quota profile that counts like the
 /// model: the whole prompt reserved against input (which part the cache
 /// serves is known only from the answer), cache reads settled as the
 /// model's prompt cache counts them, output settled to what was generated.
@@ -315,8 +314,11 @@ fn split_limits(
     if quota.itpm.is_none() && quota.otpm.is_none() {
         return;
     }
+    // The burst holds what calls in flight reserve, returned only when they
+    // settle: two of the largest reservations, or a tenth of the quota when
+    // that is more (many small calls in flight at once).
     let bucket = |amount: u64, largest: u64| {
-        let burst = largest.saturating_mul(2).clamp(1, amount);
+        let burst = largest.saturating_mul(2).max(amount / 10).clamp(1, amount);
         Quota::per(amount.saturating_sub(burst).max(1), quota.window).with_burst(burst)
     };
     if let Some(itpm) = quota.itpm {

@@ -195,6 +195,14 @@ impl QuotaExceeded {
     }
 }
 
+/// One token quota as the ledger checks it: its amount, the part of a
+/// charge it counts, and the refusal it answers.
+type TokenQuota = (
+    Option<u64>,
+    fn(&QuotaCharge) -> u64,
+    fn(Duration) -> QuotaExceeded,
+);
+
 /// A reservation handle returned by [`QuotaLedger::admit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReservationId(u64);
@@ -327,11 +335,7 @@ impl QuotaLedger {
             });
             return Err(QuotaExceeded::Requests { retry_after });
         }
-        let quotas: [(
-            Option<u64>,
-            fn(&QuotaCharge) -> u64,
-            fn(Duration) -> QuotaExceeded,
-        ); 3] = [
+        let quotas: [TokenQuota; 3] = [
             (
                 self.config.tpm,
                 |c| c.tokens,

@@ -64,6 +64,12 @@ pub struct ModelSummary {
     pub rpm: Option<u32>,
     /// Tokens per minute, if limited.
     pub tpm: Option<u64>,
+    /// Input tokens per minute quota, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub itpm: Option<u64>,
+    /// Output tokens per minute quota, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otpm: Option<u64>,
     /// Output burndown.
     pub output_burndown: f64,
     /// Requests per minute it can serve at the scenario's mean sizes;
@@ -196,6 +202,8 @@ impl ScenarioSummary {
                     id: m.id.clone(),
                     rpm: m.quota.rpm,
                     tpm: m.quota.tpm,
+                    itpm: m.quota.itpm,
+                    otpm: m.quota.otpm,
                     output_burndown: m.quota.output_burndown,
                     max_requests_per_min: model_requests_per_min(scenario, i).map(|r| round(r, 2)),
                     outages: m.failures.outages.clone(),

@@ -247,6 +247,8 @@ mod tests {
             id: id.into(),
             rpm: None,
             tpm: None,
+            itpm: None,
+            otpm: None,
             output_burndown: 1.0,
             max_requests_per_min: None,
             outages,
