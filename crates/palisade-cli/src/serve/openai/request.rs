@@ -575,6 +575,7 @@ mod tests {
         }))
         .unwrap_err();
         let obj = err.object(crate::serve::error::Dialect::OpenAi);
-        assert_eq!(obj["param"], "messages[1]", "{obj}");
+        assert_eq!(obj["param"], "messages[1].role", "{obj}");
+        assert!(obj["message"].as_str().unwrap().contains("`bot`"), "{obj}");
     }
 }
