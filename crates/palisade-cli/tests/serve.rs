@@ -29,7 +29,8 @@ const WRONG_KEY: &str = "sk-wrong-key-that-must-not-be-logged-42";
 /// The upstream model: calls the first tool when given tools and no tool
 /// result yet, answers `tool said: RESULT` after one, and otherwise echoes
 /// the last user text. A prompt containing `slow` takes a second (so a
-/// test can catch a call in flight).
+/// test can catch a call in flight); one containing `throttle` is refused
+/// as throttled for 30 s.
 #[derive(Debug)]
 struct Upstream(ProviderId);
 
@@ -48,6 +49,12 @@ impl Provider for Upstream {
         let text: String = blocks.iter().filter_map(ContentBlock::as_text).collect();
         if text.contains("slow") {
             tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        if text.contains("throttle") {
+            return Err(ProviderError::throttled(
+                "upstream: slow down",
+                Some(Duration::from_secs(30)),
+            ));
         }
         let result = blocks.iter().find_map(|b| match b {
             ContentBlock::ToolResult { content, .. } => Some(
@@ -95,7 +102,20 @@ struct Served {
 }
 
 impl Served {
+    /// The default stack: the upstream, then a simulated backup.
     fn start() -> Self {
+        Self::start_with(|upstream| {
+            format!(
+                "name = \"serve-test\"\n\
+                 [[candidates]]\nid = \"upstream\"\nprovider = \"openai\"\n\
+                 model = \"gpt-4o-mini\"\nbase_url = \"{upstream}\"\n\
+                 [[candidates]]\nid = \"sim/backup\"\n"
+            )
+        })
+    }
+
+    /// The stack `config` writes, given the upstream's base URL.
+    fn start_with(config: impl FnOnce(&str) -> String) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -108,16 +128,7 @@ impl Served {
                     .bind("127.0.0.1:0"),
             )
             .expect("bind the fake upstream");
-        let config = TempFile::new(
-            "toml",
-            &format!(
-                "name = \"serve-test\"\n\
-                 [[candidates]]\nid = \"upstream\"\nprovider = \"openai\"\n\
-                 model = \"gpt-4o-mini\"\nbase_url = \"{}\"\n\
-                 [[candidates]]\nid = \"sim/backup\"\n",
-                upstream.base_url()
-            ),
-        );
+        let config = TempFile::new("toml", &config(&upstream.base_url()));
         let stderr = TempFile::new("log", "");
         let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
             .args(["serve", "--config", config.path(), "--port", "0"])
@@ -497,4 +508,63 @@ fn operator_routes_keys_and_a_draining_shutdown() {
     for key in [CLIENT_KEY, ADMIN_KEY, WRONG_KEY] {
         assert!(!log.contains(key), "a key reached the log:\n{log}");
     }
+}
+
+/// A stack with nothing left to try answers as the providers do: 503 with
+/// `Retry-After` (the only candidate cooling down after a throttle), in
+/// each endpoint's error shape, with its request id header.
+#[test]
+fn a_throttled_stack_answers_with_retry_after_in_each_dialect() {
+    let served = Served::start_with(|upstream| {
+        format!(
+            "name = \"throttled\"\n[retry]\nmax_attempts = 1\n\
+             [timeout]\noverall = \"300ms\"\n\
+             [[candidates]]\nid = \"upstream\"\nprovider = \"openai\"\n\
+             model = \"gpt-4o-mini\"\nbase_url = \"{upstream}\"\n"
+        )
+    });
+    let http = reqwest::Client::new();
+    let call = |path: &str, body: serde_json::Value| {
+        let req = http
+            .post(served.url(path))
+            .bearer_auth(CLIENT_KEY)
+            .header("anthropic-version", "2023-06-01")
+            .json(&body);
+        served.runtime.block_on(async {
+            let r = req.send().await.expect("request");
+            let status = r.status().as_u16();
+            let headers = r.headers().clone();
+            let body: serde_json::Value = r.json().await.expect("JSON body");
+            (status, headers, body)
+        })
+    };
+    let retry_after = |headers: &reqwest::header::HeaderMap| -> u64 {
+        headers["retry-after"].to_str().unwrap().parse().unwrap()
+    };
+    let messages = serde_json::json!([{"role": "user", "content": "please throttle"}]);
+    let (status, headers, body) = call(
+        "/v1/chat/completions",
+        serde_json::json!({"model": "m", "messages": messages}),
+    );
+    // The throttle put the only candidate in a 30 s cooldown: the stack
+    // says when it recovers.
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["type"], "server_error", "{body}");
+    assert_eq!(retry_after(&headers), 30, "{headers:?}");
+    assert!(body["error"]["message"].is_string(), "{body}");
+    assert!(headers.contains_key("x-request-id"));
+
+    let (status, headers, body) = call(
+        "/v1/messages",
+        serde_json::json!({"model": "m", "max_tokens": 10, "messages": messages}),
+    );
+    assert_eq!(status, 503, "{body}");
+    assert!((29..=30).contains(&retry_after(&headers)), "{headers:?}");
+    assert_eq!(body["type"], "error", "{body}");
+    assert_eq!(body["error"]["type"], "api_error", "{body}");
+    assert_eq!(
+        body["request_id"].as_str(),
+        headers["request-id"].to_str().ok(),
+        "{body}"
+    );
 }
