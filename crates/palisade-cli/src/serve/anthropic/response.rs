@@ -127,10 +127,10 @@ impl Events {
             return index;
         }
         self.close(out);
-        self.start(kind, block, out)
+        self.open_block(kind, block, out)
     }
 
-    fn start(&mut self, kind: Open, block: Value, out: &mut Vec<Bytes>) -> usize {
+    fn open_block(&mut self, kind: Open, block: Value, out: &mut Vec<Bytes>) -> usize {
         let index = self.next_index;
         self.next_index += 1;
         self.open = Some((kind, index));
@@ -197,7 +197,7 @@ impl Frames for Events {
             }
             StreamEvent::RedactedReasoning { data } => {
                 self.close(&mut out);
-                self.start(
+                self.open_block(
                     Open::Thinking,
                     json!({"type": "redacted_thinking", "data": data}),
                     &mut out,
@@ -206,7 +206,7 @@ impl Frames for Events {
             }
             StreamEvent::ToolUseStart { id, name } => {
                 self.close(&mut out);
-                self.start(
+                self.open_block(
                     Open::Tool,
                     json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
                     &mut out,
@@ -250,5 +250,83 @@ impl Frames for Events {
             "error",
             &json!({"type": "error", "error": e.object(Dialect::Anthropic)}),
         )]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `(event name, data)` pairs of some frames.
+    fn parse(frames: &[Bytes]) -> Vec<(String, Value)> {
+        frames
+            .iter()
+            .map(|f| {
+                let text = std::str::from_utf8(f).unwrap();
+                let (event, data) = text.trim_end().split_once('\n').unwrap();
+                (
+                    event.strip_prefix("event: ").unwrap().to_owned(),
+                    serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn text_then_a_tool_use_are_two_indexed_blocks_and_usage_comes_last() {
+        let mut events = Events::new("msg_1".into(), "m".into());
+        let mut frames = events.start();
+        for event in [
+            StreamEvent::TextDelta {
+                text: "Let me ".into(),
+            },
+            StreamEvent::TextDelta {
+                text: "check.".into(),
+            },
+            StreamEvent::ToolUseStart {
+                id: "t1".into(),
+                name: "weather".into(),
+            },
+            StreamEvent::ToolInputDelta {
+                json: "{\"city\":".into(),
+            },
+            StreamEvent::ToolInputDelta {
+                json: "\"Oslo\"}".into(),
+            },
+            StreamEvent::BlockStop,
+            StreamEvent::Usage(Usage::new(12, 7)),
+            StreamEvent::Stop {
+                reason: StopReason::ToolUse,
+            },
+        ] {
+            frames.extend(events.event(event));
+        }
+        frames.extend(events.finish());
+        let got = parse(&frames);
+        let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "message_start",
+                "ping",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_delta",
+                "content_block_stop",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_delta",
+                "content_block_stop",
+                "message_delta",
+                "message_stop",
+            ]
+        );
+        assert_eq!(got[2].1["index"], 0);
+        assert_eq!(got[6].1["index"], 1);
+        assert_eq!(got[6].1["content_block"]["type"], "tool_use");
+        assert_eq!(got[8].1["delta"]["partial_json"], "\"Oslo\"}");
+        assert_eq!(got[10].1["delta"]["stop_reason"], "tool_use");
+        assert_eq!(got[10].1["usage"]["output_tokens"], 7);
+        assert_eq!(got[10].1["usage"]["input_tokens"], 12);
     }
 }

@@ -231,3 +231,55 @@ impl Frames for Chunks {
         vec![sse::data(&json!({"error": e.object(Dialect::OpenAi)}))]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(frames: &[Bytes]) -> Vec<String> {
+        frames
+            .iter()
+            .map(|f| {
+                let text = std::str::from_utf8(f).unwrap();
+                text.strip_prefix("data: ").unwrap().trim_end().to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tool_calls_are_indexed_and_the_stream_ends_with_usage_then_done() {
+        let mut chunks = Chunks::new("chatcmpl-1".into(), "m".into(), true);
+        let mut frames = chunks.start();
+        for (id, args) in [("a", "{\"x\":1}"), ("b", "{}")] {
+            frames.extend(chunks.event(StreamEvent::ToolUseStart {
+                id: id.into(),
+                name: "f".into(),
+            }));
+            frames.extend(chunks.event(StreamEvent::ToolInputDelta { json: args.into() }));
+            frames.extend(chunks.event(StreamEvent::BlockStop));
+        }
+        frames.extend(chunks.event(StreamEvent::Usage(Usage::new(3, 4))));
+        frames.extend(chunks.event(StreamEvent::Stop {
+            reason: StopReason::ToolUse,
+        }));
+        frames.extend(chunks.finish());
+        let lines = data(&frames);
+        assert_eq!(lines.last().map(String::as_str), Some("[DONE]"));
+        let json: Vec<Value> = lines[..lines.len() - 1]
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(json[0]["choices"][0]["delta"]["role"], "assistant");
+        let second = &json[3]["choices"][0]["delta"]["tool_calls"][0];
+        assert_eq!(
+            (second["index"].as_u64(), second["id"].as_str()),
+            (Some(1), Some("b"))
+        );
+        let finish = &json[json.len() - 2];
+        assert_eq!(finish["choices"][0]["finish_reason"], "tool_calls");
+        let usage = &json[json.len() - 1];
+        assert_eq!(usage["choices"], serde_json::json!([]));
+        assert_eq!(usage["usage"]["completion_tokens"], 4);
+        assert_eq!(usage["usage"]["total_tokens"], 7);
+    }
+}
