@@ -28,7 +28,7 @@ const WRONG_KEY: &str = "sk-wrong-key-that-must-not-be-logged-42";
 
 /// The upstream model: calls the first tool when given tools and no tool
 /// result yet, answers `tool said: RESULT` after one, and otherwise echoes
-/// the last user text. A prompt containing `slow` takes a second (so a
+/// the last user text. A prompt containing `slow` takes 3 s (so a
 /// test can catch a call in flight); one containing `throttle` is refused
 /// as throttled for 30 s.
 #[derive(Debug)]
@@ -48,7 +48,7 @@ impl Provider for Upstream {
         let blocks = last_user_blocks(&req);
         let text: String = blocks.iter().filter_map(ContentBlock::as_text).collect();
         if text.contains("slow") {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(Duration::from_secs(3)).await;
         }
         if text.contains("throttle") {
             return Err(ProviderError::throttled(
@@ -481,7 +481,7 @@ fn operator_routes_keys_and_a_draining_shutdown() {
         })
     };
     let mut in_flight = false;
-    for _ in 0..200 {
+    for _ in 0..600 {
         let (_, _, body) = get("/stats", Some(CLIENT_KEY));
         let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
         if stats["candidates"][0]["in_flight"] == 1 {
@@ -567,4 +567,30 @@ fn a_throttled_stack_answers_with_retry_after_in_each_dialect() {
         headers["request-id"].to_str().ok(),
         "{body}"
     );
+}
+
+/// A key variable that is named but unset refuses to start (rather than
+/// serve without a key), naming the variable.
+#[test]
+fn a_named_but_unset_key_variable_refuses_to_start() {
+    let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["serve", "--port", "0"])
+        .args(["--api-key-env", "PALISADE_SERVE_TEST_SURELY_UNSET"])
+        .env_remove("PALISADE_SERVE_TEST_SURELY_UNSET")
+        .env_remove("RUST_LOG")
+        // No AWS credentials: the default stack is the simulated one.
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        .output()
+        .expect("run palisade serve");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--api-key-env") && err.contains("`PALISADE_SERVE_TEST_SURELY_UNSET`"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "it must not have started serving");
 }
