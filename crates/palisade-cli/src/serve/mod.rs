@@ -44,6 +44,8 @@ mod request_id;
 mod server;
 #[cfg(feature = "serve")]
 mod sse;
+#[cfg(feature = "serve")]
+mod wire;
 
 /// Arguments of `palisade serve`.
 #[derive(Debug, Args)]

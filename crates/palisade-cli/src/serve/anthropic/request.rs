@@ -24,6 +24,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::serve::error::ApiError;
+use crate::serve::wire::{Content, part};
 
 /// What a body asks for.
 #[derive(Debug)]
@@ -102,13 +103,6 @@ enum SystemBlock {
 struct WireMessage {
     role: Role,
     content: Content,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum Content {
-    Text(String),
-    Blocks(Vec<Block>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -324,12 +318,12 @@ pub(super) fn parse(body: &[u8]) -> Result<Parsed, ApiError> {
 fn blocks(content: Content, param: &str) -> Result<Vec<ContentBlock>, ApiError> {
     let wire = match content {
         Content::Text(text) => return Ok(vec![ContentBlock::text(text)]),
-        Content::Blocks(wire) => wire,
+        Content::Parts(wire) => wire,
     };
     let mut out = Vec::with_capacity(wire.len());
     for (j, block) in wire.into_iter().enumerate() {
         let at = format!("{param}[{j}]");
-        let (core, cache) = match block {
+        let (core, cache) = match part::<Block>(block, &at)? {
             Block::Text {
                 text,
                 cache_control,
@@ -514,6 +508,9 @@ mod tests {
             .as_str()
             .unwrap()
             .to_owned();
-        assert!(message.contains("messages[0].content"), "{message}");
+        assert!(
+            message.starts_with("messages[0].content[0]: unknown field `citations`"),
+            "{message}"
+        );
     }
 }

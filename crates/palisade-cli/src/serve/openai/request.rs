@@ -29,6 +29,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::serve::error::ApiError;
+use crate::serve::wire::{Content, part};
 
 /// What a body asks for.
 #[derive(Debug)]
@@ -116,13 +117,6 @@ enum WireMessage {
         tool_call_id: String,
         content: Content,
     },
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum Content {
-    Text(String),
-    Parts(Vec<Part>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -428,12 +422,12 @@ fn text_only(content: Content, param: &str) -> Result<String, ApiError> {
         Content::Parts(parts) => parts
             .into_iter()
             .enumerate()
-            .map(|(j, p)| match p {
-                Part::Text { text } => Ok(text),
-                _ => Err(invalid(
-                    &format!("{param}[{j}]"),
-                    "a system message takes text parts only",
-                )),
+            .map(|(j, p)| {
+                let at = format!("{param}[{j}]");
+                match part::<Part>(p, &at)? {
+                    Part::Text { text } => Ok(text),
+                    _ => Err(invalid(&at, "a system message takes text parts only")),
+                }
             })
             .collect::<Result<Vec<_>, _>>()
             .map(|t| t.join("")),
@@ -446,10 +440,13 @@ fn blocks(content: Content, param: &str) -> Result<Vec<ContentBlock>, ApiError> 
         Content::Parts(parts) => parts
             .into_iter()
             .enumerate()
-            .map(|(j, part)| match part {
-                Part::Text { text } => Ok(ContentBlock::text(text)),
-                Part::Refusal { refusal } => Ok(ContentBlock::text(refusal)),
-                Part::ImageUrl { image_url } => image(image_url, &format!("{param}[{j}]")),
+            .map(|(j, p)| {
+                let at = format!("{param}[{j}]");
+                match part::<Part>(p, &at)? {
+                    Part::Text { text } => Ok(ContentBlock::text(text)),
+                    Part::Refusal { refusal } => Ok(ContentBlock::text(refusal)),
+                    Part::ImageUrl { image_url } => image(image_url, &at),
+                }
             })
             .collect(),
     }
@@ -577,5 +574,14 @@ mod tests {
         let obj = err.object(crate::serve::error::Dialect::OpenAi);
         assert_eq!(obj["param"], "messages[1].role", "{obj}");
         assert!(obj["message"].as_str().unwrap().contains("`bot`"), "{obj}");
+
+        let err = parse_json(&serde_json::json!({
+            "model": "m", "messages": [{"role": "user", "content": [
+                {"type": "text", "text": "hi"}, {"type": "file", "file": {}}]}]
+        }))
+        .unwrap_err();
+        let obj = err.object(crate::serve::error::Dialect::OpenAi);
+        assert_eq!(obj["param"], "messages[0].content[1].type", "{obj}");
+        assert!(obj["message"].as_str().unwrap().contains("`file`"), "{obj}");
     }
 }
