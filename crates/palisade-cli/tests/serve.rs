@@ -116,6 +116,11 @@ impl Served {
 
     /// The stack `config` writes, given the upstream's base URL.
     fn start_with(config: impl FnOnce(&str) -> String) -> Self {
+        Self::start_with_args(config, &[])
+    }
+
+    /// [`start_with`](Self::start_with), with more `serve` arguments.
+    fn start_with_args(config: impl FnOnce(&str) -> String, args: &[&str]) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -134,6 +139,7 @@ impl Served {
             .args(["serve", "--config", config.path(), "--port", "0"])
             .args(["--api-key-env", "PALISADE_SERVE_TEST_KEY"])
             .args(["--admin-key-env", "PALISADE_SERVE_TEST_ADMIN"])
+            .args(args)
             .env("PALISADE_SERVE_TEST_KEY", CLIENT_KEY)
             .env("PALISADE_SERVE_TEST_ADMIN", ADMIN_KEY)
             .env("RUST_LOG", "debug")
@@ -184,6 +190,36 @@ impl Served {
         );
         serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    }
+
+    /// Starts a slow call and waits until the stack has it in flight.
+    fn slow_call_in_flight(
+        &self,
+        http: &reqwest::Client,
+    ) -> tokio::task::JoinHandle<Result<(u16, String), reqwest::Error>> {
+        let req = http
+            .post(self.url("/v1/chat/completions"))
+            .bearer_auth(CLIENT_KEY)
+            .json(&serde_json::json!({
+                "model": "any", "messages": [{"role": "user", "content": "a slow one"}]
+            }));
+        let call = self.runtime.spawn(async move {
+            let r = req.send().await?;
+            Ok((r.status().as_u16(), r.text().await?))
+        });
+        let stats = http.get(self.url("/stats")).bearer_auth(CLIENT_KEY);
+        for _ in 0..600 {
+            let stats = stats.try_clone().expect("clonable request");
+            let body: serde_json::Value = self
+                .runtime
+                .block_on(async { stats.send().await?.json().await })
+                .expect("stats");
+            if body["candidates"][0]["in_flight"] == 1 {
+                return call;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("the slow call never showed in flight");
     }
 
     fn log(&self) -> String {
@@ -468,36 +504,17 @@ fn operator_routes_keys_and_a_draining_shutdown() {
 
     // A slow call in flight, then SIGTERM: the call is answered, the
     // server exits 0.
-    let slow = {
-        let req = http
-            .post(served.url("/v1/chat/completions"))
-            .bearer_auth(CLIENT_KEY)
-            .json(&serde_json::json!({
-                "model": "any", "messages": [{"role": "user", "content": "a slow one"}]
-            }));
-        rt.spawn(async move {
-            let r = req.send().await.expect("slow request");
-            (r.status().as_u16(), r.text().await.expect("slow body"))
-        })
-    };
-    let mut in_flight = false;
-    for _ in 0..600 {
-        let (_, _, body) = get("/stats", Some(CLIENT_KEY));
-        let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
-        if stats["candidates"][0]["in_flight"] == 1 {
-            in_flight = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert!(in_flight, "the slow call never showed in flight");
+    let slow = served.slow_call_in_flight(&http);
     let pid = served.child.id().to_string();
     let kill = Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .expect("kill");
     assert!(kill.success());
-    let (status, body) = rt.block_on(slow).expect("slow task");
+    let (status, body) = rt
+        .block_on(slow)
+        .expect("slow task")
+        .expect("slow call answered");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("echo: a slow one"), "{body}");
     let exit = served.child.wait().expect("wait");
@@ -593,4 +610,40 @@ fn a_named_but_unset_key_variable_refuses_to_start() {
         "{err}"
     );
     assert!(out.stdout.is_empty(), "it must not have started serving");
+}
+
+/// A call that outlasts `--drain-timeout` is cut, and the exit status says so.
+#[test]
+fn a_drain_that_times_out_exits_1() {
+    let mut served = Served::start_with_args(
+        |upstream| {
+            format!(
+                "[[candidates]]\nid = \"upstream\"\nprovider = \"openai\"\n\
+                 model = \"gpt-4o-mini\"\nbase_url = \"{upstream}\"\n"
+            )
+        },
+        &["--drain-timeout", "0"],
+    );
+    let http = reqwest::Client::new();
+    let slow = served.slow_call_in_flight(&http);
+    let pid = served.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let exit = served.child.wait().expect("wait");
+    let log = served.log();
+    assert_eq!(exit.code(), Some(1), "stderr:\n{log}");
+    assert!(
+        log.contains("calls still in flight after --drain-timeout 0 s"),
+        "{log}"
+    );
+    let cut = served.runtime.block_on(slow).expect("slow task");
+    assert!(
+        cut.is_err(),
+        "the cut call cannot have been answered: {cut:?}"
+    );
 }
