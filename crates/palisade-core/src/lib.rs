@@ -137,8 +137,8 @@ pub use structured::{SchemaError, StructuredOutput};
 pub use tier::{ServiceTier, TierSet};
 pub use tools::{Tool, ToolChoice};
 pub use validate::{
-    ValidationError, ValidationErrorKind, ValidationRules, validate, validate_for, validate_for_with,
-    validate_with,
+    ValidationError, ValidationErrorKind, ValidationRules, validate, validate_for,
+    validate_for_with, validate_with,
 };
 
 /// The request guide's Rust snippets, compiled and run as doctests.

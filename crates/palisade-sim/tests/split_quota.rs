@@ -19,7 +19,11 @@ fn split_quotas_with_a_cached_prefix_reach_the_quota_bound_with_no_throttles() {
     assert_eq!(palisade.throttles_surfaced, 0, "{palisade:?}");
     let bound = report.scenario.quota_bound_tokens_per_min.unwrap();
     let share = palisade.goodput_tokens_per_min / bound;
-    assert!(share >= 0.95, "palisade reached {:.1}% of the bound", share * 100.0);
+    assert!(
+        share >= 0.95,
+        "palisade reached {:.1}% of the bound",
+        share * 100.0
+    );
 
     let c = compare_learned_output(&scenario).unwrap();
     println!("{}", render_learned_table(&c));
