@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use futures_util::future::join_all;
-use palisade_limit::{Lease, LimitStore, Quota, Reservation, StoreLimits};
+use palisade_limit::{Lease, LimitStore, Quota, Reservation, StoreLimits, TokenCounts};
 use palisade_redis::RedisLink;
 use palisade_redis::testing::{RedisServer, TestServerError};
 use palisade_redis::{RedisConfig, RedisConnection, RedisLimitStore};
@@ -44,6 +44,9 @@ fn limits() -> StoreLimits {
     StoreLimits {
         requests: Some(Quota::per_second(10_000_000)),
         tokens: Some(Quota::per_second(10_000_000_000)),
+        input_tokens: None,
+        output_tokens: None,
+        tokens_per_day: None,
         max_concurrent: Some(1_000_000),
         rate_fraction: 1.0,
         lease_ttl: Duration::from_secs(30),
@@ -57,7 +60,11 @@ async fn ping(manager: &RedisLink) {
 }
 
 async fn admit(store: &RedisLimitStore, limits: &StoreLimits) -> Lease {
-    match store.try_reserve(KEY, limits, 500).await.unwrap() {
+    match store
+        .try_reserve(KEY, limits, TokenCounts::combined(500))
+        .await
+        .unwrap()
+    {
         Reservation::Admitted(lease) => lease,
         other => panic!("the bench limits admit everything, got {other:?}"),
     }

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use palisade_limit::TokenCounts;
 use palisade_redis::keys::{LimitKeys, cluster_hash_tag};
 use palisade_redis::limit::scripts::{self, AdmitReply, BucketRate, Refusal, SharedLimits};
 use palisade_redis::testing::RedisServer;
@@ -31,9 +32,16 @@ async fn admit(
     tokens: u64,
     lease: &str,
 ) -> AdmitReply {
-    scripts::admit(conn, keys, limits, tokens, lease, TTL)
-        .await
-        .unwrap()
+    scripts::admit(
+        conn,
+        keys,
+        limits,
+        TokenCounts::combined(tokens),
+        lease,
+        TTL,
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -75,6 +83,7 @@ async fn refusal_by_one_limit_takes_nothing_from_the_others() {
         requests: slow(2),
         tokens: slow(100),
         max_concurrent: Some(5),
+        ..SharedLimits::default()
     };
     // 80 tokens fit; the next 80 do not, and that refusal must not spend a
     // request or a lease.
@@ -142,6 +151,7 @@ async fn keys_are_hash_tagged_and_stamped_with_the_server_clock() {
         requests: slow(10),
         tokens: slow(10_000),
         max_concurrent: Some(4),
+        ..SharedLimits::default()
     };
     let mut manager = conn.link();
     let before: (u64, u64) = redis::cmd("TIME").query_async(&mut manager).await.unwrap();
@@ -223,11 +233,22 @@ async fn settle_refunds_the_unused_part_and_charges_overruns_as_debt() {
         AdmitReply::Admitted
     );
     // Used 400 of 1000: 600 come back, and the lease ends.
-    let settled = scripts::settle(&conn, &keys, &limits, 600, 0, "l1")
-        .await
-        .unwrap();
+    let settled = scripts::settle(
+        &conn,
+        &keys,
+        &limits,
+        TokenCounts::combined(600),
+        TokenCounts::ZERO,
+        "l1",
+    )
+    .await
+    .unwrap();
     assert_eq!(
-        (settled.refunded, settled.charged, settled.lease_removed),
+        (
+            settled.tokens.refunded,
+            settled.tokens.charged,
+            settled.lease_removed
+        ),
         (600, 0, true)
     );
     assert_eq!(
@@ -235,10 +256,17 @@ async fn settle_refunds_the_unused_part_and_charges_overruns_as_debt() {
         AdmitReply::Admitted
     );
     // Used 900 of 600: 300 of debt, so even 1 token no longer fits.
-    let settled = scripts::settle(&conn, &keys, &limits, 0, 300, "l2")
-        .await
-        .unwrap();
-    assert_eq!((settled.refunded, settled.charged), (0, 300));
+    let settled = scripts::settle(
+        &conn,
+        &keys,
+        &limits,
+        TokenCounts::ZERO,
+        TokenCounts::combined(300),
+        "l2",
+    )
+    .await
+    .unwrap();
+    assert_eq!((settled.tokens.refunded, settled.tokens.charged), (0, 300));
     assert!(matches!(
         admit(&conn, &keys, &limits, 1, "l3").await,
         AdmitReply::Refused {
@@ -247,10 +275,17 @@ async fn settle_refunds_the_unused_part_and_charges_overruns_as_debt() {
         }
     ));
     // A refund larger than what the bucket holds cannot make it fuller than full.
-    let settled = scripts::settle(&conn, &keys, &limits, 5000, 0, "")
-        .await
-        .unwrap();
-    assert_eq!(settled.refunded, 1300);
+    let settled = scripts::settle(
+        &conn,
+        &keys,
+        &limits,
+        TokenCounts::combined(5000),
+        TokenCounts::ZERO,
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(settled.tokens.refunded, 1300);
     assert_eq!(
         admit(&conn, &keys, &limits, 1000, "l4").await,
         AdmitReply::Admitted
@@ -273,11 +308,11 @@ async fn an_unrenewed_lease_expires_and_its_slot_comes_back() {
         ..SharedLimits::default()
     };
     let short = Duration::from_millis(150);
-    let held = scripts::admit(&conn, &keys, &limits, 0, "kept", TTL)
+    let held = scripts::admit(&conn, &keys, &limits, TokenCounts::ZERO, "kept", TTL)
         .await
         .unwrap();
     assert_eq!(held, AdmitReply::Admitted);
-    let lost = scripts::admit(&conn, &keys, &limits, 0, "dies", short)
+    let lost = scripts::admit(&conn, &keys, &limits, TokenCounts::ZERO, "dies", short)
         .await
         .unwrap();
     assert_eq!(lost, AdmitReply::Admitted);
@@ -311,12 +346,26 @@ async fn an_unrenewed_lease_expires_and_its_slot_comes_back() {
         .unwrap();
     assert_eq!(lost, ["dies"]);
     // Settling a lease removes it; settling it again finds nothing.
-    let first = scripts::settle(&conn, &keys, &SharedLimits::default(), 0, 0, "third")
-        .await
-        .unwrap();
-    let again = scripts::settle(&conn, &keys, &SharedLimits::default(), 0, 0, "third")
-        .await
-        .unwrap();
+    let first = scripts::settle(
+        &conn,
+        &keys,
+        &SharedLimits::default(),
+        TokenCounts::ZERO,
+        TokenCounts::ZERO,
+        "third",
+    )
+    .await
+    .unwrap();
+    let again = scripts::settle(
+        &conn,
+        &keys,
+        &SharedLimits::default(),
+        TokenCounts::ZERO,
+        TokenCounts::ZERO,
+        "third",
+    )
+    .await
+    .unwrap();
     assert!(first.lease_removed && !again.lease_removed);
 }
 
@@ -362,7 +411,7 @@ async fn a_foreign_value_under_a_key_is_an_unexpected_reply() {
         requests: slow(5),
         ..SharedLimits::default()
     };
-    let err = scripts::admit(&conn, &keys, &limits, 0, "", TTL)
+    let err = scripts::admit(&conn, &keys, &limits, TokenCounts::ZERO, "", TTL)
         .await
         .unwrap_err();
     assert!(!err.is_unavailable(), "{err}");
@@ -381,6 +430,7 @@ async fn concurrent_callers_never_overdraw_a_limit() {
         requests: slow(100),
         tokens: slow(1_000),
         max_concurrent: Some(1_000),
+        ..SharedLimits::default()
     };
     // 32 tasks × 20 attempts of 7 tokens each: the request budget (100) and
     // the token budget (1000 / 7 = 142) race; requests bind.
