@@ -39,6 +39,15 @@ const CASES: &[(&str, Case)] = &[
     ("release_gives_back_the_refund", |f| {
         Box::pin(release_gives_back_the_refund(f))
     }),
+    ("admission_and_refusal_per_dimension", |f| {
+        Box::pin(admission_and_refusal_per_dimension(f))
+    }),
+    ("settle_refunds_and_charges_each_dimension", |f| {
+        Box::pin(settle_refunds_and_charges_each_dimension(f))
+    }),
+    ("release_refunds_each_dimension", |f| {
+        Box::pin(release_refunds_each_dimension(f))
+    }),
     ("lease_expiry_and_renewal", |f| {
         Box::pin(lease_expiry_and_renewal(f))
     }),
@@ -319,6 +328,256 @@ async fn release_gives_back_the_refund(f: &dyn StoreFixture) {
             .await,
     );
     assert_eq!(limit, LimitKind::Tokens);
+}
+
+/// The token dimensions, each with what a cost of `n` in it alone is.
+const DIMENSIONS: [LimitKind; 4] = [
+    LimitKind::Tokens,
+    LimitKind::InputTokens,
+    LimitKind::OutputTokens,
+    LimitKind::TokensPerDay,
+];
+
+/// `n` against dimension `kind` only (the combined count for the tokens and
+/// per-day dimensions, which both count it).
+fn counts_in(kind: LimitKind, n: u64) -> TokenCounts {
+    match kind {
+        LimitKind::InputTokens => TokenCounts {
+            input: n,
+            ..TokenCounts::ZERO
+        },
+        LimitKind::OutputTokens => TokenCounts {
+            output: n,
+            ..TokenCounts::ZERO
+        },
+        _ => TokenCounts::combined(n),
+    }
+}
+
+/// Every token dimension limited, none refilling during a case: `tight`
+/// gets `tight_burst`, the others `burst`. The per-day quota refills one
+/// token a day, the others one an hour.
+fn every_dimension(tight: Option<LimitKind>, tight_burst: u64, burst: u64) -> StoreLimits {
+    let size = |kind| {
+        if Some(kind) == tight {
+            tight_burst
+        } else {
+            burst
+        }
+    };
+    StoreLimits {
+        tokens: Some(Quota::per(1, HOUR).with_burst(size(LimitKind::Tokens))),
+        input_tokens: Some(Quota::per(1, HOUR).with_burst(size(LimitKind::InputTokens))),
+        output_tokens: Some(Quota::per(1, HOUR).with_burst(size(LimitKind::OutputTokens))),
+        tokens_per_day: Some(Quota::per_day(1).with_burst(size(LimitKind::TokensPerDay))),
+        ..limits()
+    }
+}
+
+async fn admission_and_refusal_per_dimension(f: &dyn StoreFixture) {
+    let store = f.limit_store(FailurePolicy::FailClosed).await;
+    for kind in DIMENSIONS {
+        let key = format!("dim-{kind}");
+        // `kind` holds 100, every other dimension 1,000; two requests and
+        // two slots in all.
+        let limits = StoreLimits {
+            requests: Some(Quota::per(1, HOUR).with_burst(2)),
+            max_concurrent: Some(2),
+            ..every_dimension(Some(kind), 100, 1_000)
+        };
+        let every = |n| TokenCounts {
+            tokens: n,
+            input: n,
+            output: n,
+        };
+        lease(store.try_reserve(&key, &limits, every(60)).await);
+        // 60 more fit everywhere but in `kind`: refused, naming it.
+        let (limit, retry_after) = refusal(store.try_reserve(&key, &limits, every(60)).await);
+        assert_eq!(limit, kind, "{key}");
+        assert!(retry_after > Duration::ZERO, "{key}: {retry_after:?}");
+        // The refusal took nothing from any limit: exactly what is left of
+        // each (40 of `kind`, 940 of the others, the last request and slot)
+        // is still admitted. The per-day and tokens dimensions both count
+        // the combined tokens, so each takes what the tighter one leaves.
+        let rest = |d: LimitKind| if d == kind { 40 } else { 940 };
+        let combined = rest(LimitKind::Tokens).min(rest(LimitKind::TokensPerDay));
+        let exact = TokenCounts {
+            tokens: combined,
+            input: rest(LimitKind::InputTokens),
+            output: rest(LimitKind::OutputTokens),
+        };
+        lease(store.try_reserve(&key, &limits, exact).await);
+        // `kind` is full now: one more of it alone is refused.
+        refusal(store.try_reserve(&key, &limits, counts_in(kind, 1)).await);
+        // More than the whole burst of `kind` can never fit: an error that
+        // names the dimension, not a wait.
+        match store
+            .try_reserve(&format!("{key}-never"), &limits, counts_in(kind, 101))
+            .await
+        {
+            Err(err @ StoreError::Protocol { .. }) => assert!(
+                err.to_string()
+                    .contains(&format!("exceeds the whole {kind} capacity of 100")),
+                "{err}"
+            ),
+            other => panic!("{key}: expected an error, got {other:?}"),
+        }
+    }
+}
+
+async fn settle_refunds_and_charges_each_dimension(f: &dyn StoreFixture) {
+    let store = f.limit_store(FailurePolicy::FailClosed).await;
+    // Each dimension alone: a refund comes back, an overrun is debt.
+    for kind in DIMENSIONS {
+        let only = |burst| {
+            let all = every_dimension(None, 0, burst);
+            StoreLimits {
+                tokens: all.tokens.filter(|_| kind == LimitKind::Tokens),
+                input_tokens: all.input_tokens.filter(|_| kind == LimitKind::InputTokens),
+                output_tokens: all
+                    .output_tokens
+                    .filter(|_| kind == LimitKind::OutputTokens),
+                tokens_per_day: all
+                    .tokens_per_day
+                    .filter(|_| kind == LimitKind::TokensPerDay),
+                ..limits()
+            }
+        };
+        let limits = only(1_000);
+        // The same count in every field, so every store's `Settled` (the
+        // first limited dimension's) speaks of this one.
+        let every = |n| TokenCounts {
+            tokens: n,
+            input: n,
+            output: n,
+        };
+        let key = format!("settle-{kind}");
+        let held = lease(store.try_reserve(&key, &limits, every(600)).await);
+        let settled = store.settle(&key, &limits, held, every(200)).await.unwrap();
+        assert_eq!((settled.refunded, settled.debt), (400, 0), "{key}");
+        // 200 spent: 800 fit, not 801.
+        let (limit, _) = refusal(store.try_reserve(&key, &limits, every(801)).await);
+        assert_eq!(limit, kind, "{key}");
+        lease(store.try_reserve(&key, &limits, every(800)).await);
+
+        let key = format!("debt-{kind}");
+        let held = lease(store.try_reserve(&key, &limits, every(500)).await);
+        let settled = store.settle(&key, &limits, held, every(800)).await.unwrap();
+        assert_eq!((settled.refunded, settled.debt), (0, 300), "{key}");
+        let (limit, _) = refusal(store.try_reserve(&key, &limits, every(201)).await);
+        assert_eq!(limit, kind, "{key}");
+        lease(store.try_reserve(&key, &limits, every(200)).await);
+    }
+
+    // One settle refunding some dimensions and charging another. The
+    // per-day bucket is larger, so the tokens bucket binds the combined count.
+    let limits = StoreLimits {
+        tokens_per_day: Some(Quota::per_day(1).with_burst(2_000)),
+        ..every_dimension(None, 0, 1_000)
+    };
+    let reserved = TokenCounts {
+        tokens: 1_000,
+        input: 600,
+        output: 400,
+    };
+    let actual = TokenCounts {
+        tokens: 500,
+        input: 700,
+        output: 100,
+    };
+    let held = lease(store.try_reserve("settle-mixed", &limits, reserved).await);
+    let settled = store
+        .settle("settle-mixed", &limits, held, actual)
+        .await
+        .unwrap();
+    // The combined tokens dimension speaks for the settle.
+    assert_eq!((settled.refunded, settled.debt), (500, 0));
+    // Spent now: 500 tokens (and 500 of the day), 700 input, 100 output.
+    // Exactly the rest of each fits, then nothing more of any.
+    let rest = TokenCounts {
+        tokens: 500,
+        input: 300,
+        output: 900,
+    };
+    lease(store.try_reserve("settle-mixed", &limits, rest).await);
+    for kind in [
+        LimitKind::Tokens,
+        LimitKind::InputTokens,
+        LimitKind::OutputTokens,
+    ] {
+        let (limit, _) = refusal(
+            store
+                .try_reserve("settle-mixed", &limits, counts_in(kind, 1))
+                .await,
+        );
+        assert_eq!(limit, kind);
+    }
+}
+
+async fn release_refunds_each_dimension(f: &dyn StoreFixture) {
+    let store = f.limit_store(FailurePolicy::FailClosed).await;
+    let limits = StoreLimits {
+        tokens_per_day: Some(Quota::per_day(1).with_burst(2_000)),
+        max_concurrent: Some(2),
+        ..every_dimension(None, 0, 1_000)
+    };
+    let key = "release-dims";
+    let other = lease(
+        store
+            .try_reserve(
+                key,
+                &limits,
+                TokenCounts {
+                    tokens: 100,
+                    input: 100,
+                    output: 300,
+                },
+            )
+            .await,
+    );
+    let held = lease(
+        store
+            .try_reserve(
+                key,
+                &limits,
+                TokenCounts {
+                    tokens: 900,
+                    input: 600,
+                    output: 400,
+                },
+            )
+            .await,
+    );
+    // A refund per dimension, and never more than the lease reserved: the
+    // 1,000 output tokens asked back are its 400, not the other lease's 300.
+    let refund = TokenCounts {
+        tokens: 400,
+        input: 600,
+        output: 1_000,
+    };
+    store.release(key, &limits, held, refund).await.unwrap();
+    // Kept: tokens 100 + 500, input 100, output 300. Exactly the rest of
+    // each fits (in the slot the release freed), then nothing more.
+    let rest = TokenCounts {
+        tokens: 400,
+        input: 900,
+        output: 700,
+    };
+    lease(store.try_reserve(key, &limits, rest).await);
+    // The other lease ends keeping all it reserved: its slot comes back,
+    // its tokens do not.
+    store
+        .release(key, &limits, other, TokenCounts::ZERO)
+        .await
+        .unwrap();
+    for kind in [
+        LimitKind::Tokens,
+        LimitKind::InputTokens,
+        LimitKind::OutputTokens,
+    ] {
+        let (limit, _) = refusal(store.try_reserve(key, &limits, counts_in(kind, 1)).await);
+        assert_eq!(limit, kind);
+    }
 }
 
 async fn lease_expiry_and_renewal(f: &dyn StoreFixture) {
