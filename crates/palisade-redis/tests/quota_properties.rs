@@ -94,8 +94,8 @@ impl Scenario {
     }
 
     /// Every limited quota with what an admission counts against it.
-    fn quotas(&self) -> Vec<(LimitKind, Quota, fn(&Admitted) -> u64)> {
-        let all: [(LimitKind, Option<Quota>, fn(&Admitted) -> u64); 5] = [
+    fn quotas(&self) -> Vec<(LimitKind, Quota, Count)> {
+        let all: [(LimitKind, Option<Quota>, Count); 5] = [
             (LimitKind::Requests, self.requests, |_| 1),
             (LimitKind::Tokens, self.tokens, |a| a.used.tokens),
             (LimitKind::InputTokens, self.input_tokens, |a| a.used.input),
@@ -111,6 +111,9 @@ impl Scenario {
             .collect()
     }
 }
+
+/// What an admission counts against one dimension.
+type Count = fn(&Admitted) -> u64;
 
 /// A quota per 1–2 s of `amount` with a burst of 10–150 % of it.
 fn quota(amount: std::ops::Range<u64>) -> impl Strategy<Value = Quota> {
@@ -273,7 +276,7 @@ async fn run(
 
 /// The largest total of `count` over runs of admissions surely made within
 /// one `period` of each other (see the module docs).
-fn busiest_window(admitted: &[Admitted], period: Duration, count: fn(&Admitted) -> u64) -> u64 {
+fn busiest_window(admitted: &[Admitted], period: Duration, count: Count) -> u64 {
     (0..admitted.len())
         .map(|i| {
             admitted[i..]
