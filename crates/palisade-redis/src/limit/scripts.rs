@@ -257,6 +257,10 @@ pub struct PreparedLimit {
     request_burst: u64,
     /// Rate and burst of each token dimension, in the scripts' order.
     token_rates: [(String, u64); 4],
+    /// Whether an input, output or per-day quota is limited: only then are
+    /// their arguments sent (a limit without them admits as cheaply as
+    /// before they existed).
+    extended: bool,
     max_concurrent: u32,
 }
 
@@ -270,6 +274,9 @@ impl PreparedLimit {
             request_rate,
             request_burst,
             token_rates: token_rates(&limits).map(rate_args),
+            extended: limits.input_tokens.is_some()
+                || limits.output_tokens.is_some()
+                || limits.tokens_per_day.is_some(),
             max_concurrent: limits.max_concurrent.unwrap_or(0),
         }
     }
@@ -330,16 +337,24 @@ pub async fn admit_prepared(
         .arg(&prepared.keys.rate)
         .arg(&prepared.keys.leases)
         .arg(&prepared.request_rate)
-        .arg(prepared.request_burst);
-    for (rate, burst) in &prepared.token_rates {
-        cmd.arg(rate).arg(*burst);
-    }
-    cmd.arg(tokens.tokens)
-        .arg(tokens.input)
-        .arg(tokens.output)
+        .arg(prepared.request_burst)
+        .arg(&prepared.token_rates[0].0)
+        .arg(prepared.token_rates[0].1)
+        .arg(tokens.tokens)
         .arg(prepared.max_concurrent)
         .arg(lease_id)
         .arg(ttl_ms(lease_ttl));
+    if prepared.extended {
+        let [_, input, output, per_day] = &prepared.token_rates;
+        cmd.arg(&input.0)
+            .arg(input.1)
+            .arg(tokens.input)
+            .arg(&output.0)
+            .arg(output.1)
+            .arg(tokens.output)
+            .arg(&per_day.0)
+            .arg(per_day.1);
+    }
     let mut link = connection.link();
     let reply: Vec<i64> = connection
         .call("limit admission", async move {
@@ -596,5 +611,34 @@ mod tests {
             limits.never_fits(counts(501, 0, 0)),
             Some((Refusal::TokensPerDay, 501, 500))
         );
+    }
+
+    #[test]
+    fn only_limits_with_the_new_dimensions_send_their_arguments() {
+        let keys = LimitKeys::new("palisade", "args");
+        let rate = BucketRate::new(10, Duration::from_secs(1), 10);
+        let old = SharedLimits {
+            requests: rate,
+            tokens: rate,
+            max_concurrent: Some(2),
+            ..SharedLimits::default()
+        };
+        assert!(!PreparedLimit::new(keys.clone(), old).extended);
+        for extended in [
+            SharedLimits {
+                input_tokens: rate,
+                ..old
+            },
+            SharedLimits {
+                output_tokens: rate,
+                ..old
+            },
+            SharedLimits {
+                tokens_per_day: rate,
+                ..old
+            },
+        ] {
+            assert!(PreparedLimit::new(keys.clone(), extended).extended);
+        }
     }
 }
