@@ -14,8 +14,8 @@
 -- ARGV[7]  lease id
 -- ARGV[8]  lease time to live, ms
 -- Only when the limit has an input, output or per-day quota (a limit without
--- them sends the eight arguments above, and its admission costs what it did
--- before those dimensions existed):
+-- them sends the eight arguments above, as before those dimensions existed,
+-- and its admission skips their buckets):
 -- ARGV[9]  input tokens per µs        (each rate 0: that dimension is not limited)
 -- ARGV[10] input token burst
 -- ARGV[11] input tokens to reserve
