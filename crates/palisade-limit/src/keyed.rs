@@ -100,7 +100,7 @@ impl KeyedLimiters {
     ) -> Result<Self, KeyedConfigError> {
         if lease_ttl.is_zero() {
             return Err(KeyedConfigError::Invalid {
-                tag: config.tag.clone(),
+                tag: config.tag,
                 field: "lease_ttl",
                 reason: "must not be zero".to_owned(),
             });
@@ -265,17 +265,20 @@ impl Inner {
     fn make(&self, config: crate::config::LimiterConfig) -> Limiter {
         match &self.store {
             Some(sharing) => {
-                let key = config.name.clone();
                 // The config was validated and lease_ttl checked when this
-                // was built; a failure here would be a bug, so fall back to
-                // counting locally rather than refusing traffic.
-                Limiter::with_store(
-                    config.clone(),
-                    Arc::clone(&sharing.store),
-                    key,
-                    sharing.lease_ttl,
+                // was built, so this cannot fail; were it to, counting here
+                // beats refusing traffic, and the log says sharing is off.
+                let key = config.name.clone();
+                let store = Arc::clone(&sharing.store);
+                Limiter::with_store(config.clone(), store, key, sharing.lease_ttl).unwrap_or_else(
+                    |e| {
+                        tracing::error!(
+                            limiter = %config.name, error = %e,
+                            "keyed limiter counts in this process: its store config was refused"
+                        );
+                        Limiter::build_unchecked(config)
+                    },
                 )
-                .unwrap_or_else(|_| Limiter::build_unchecked(config))
             }
             None => Limiter::build_unchecked(config),
         }

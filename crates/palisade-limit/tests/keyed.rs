@@ -415,3 +415,24 @@ fn validation_names_the_key() {
         .to_string();
     assert!(err.contains("`tag`"), "{err}");
 }
+
+#[test]
+fn the_documented_keyed_config_parses() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/limits.md");
+    let Ok(doc) = std::fs::read_to_string(path) else {
+        // Outside the workspace (a packaged crate) the guide is not there.
+        return;
+    };
+    let start = doc.find("```toml\ntag = ").expect("the keyed example") + "```toml\n".len();
+    let end = start + doc[start..].find("```").expect("its end");
+    let config: KeyedLimitConfig = toml::from_str(&doc[start..end]).unwrap();
+    assert_eq!(config.tag, "task");
+    assert_eq!(config.max_keys, 1_000);
+    assert_eq!(config.idle_ttl, Duration::from_secs(600));
+    assert_eq!(config.limit.requests, Some(Quota::per_minute(20)));
+    assert_eq!(
+        config.overrides["chat"].requests,
+        Some(Quota::per_minute(10))
+    );
+    assert!(KeyedLimiters::new(config).is_ok());
+}
