@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use palisade_core::testing::ScriptedProvider;
 use palisade_core::{ChatRequest, ErrorKind, Provider, ProviderError, ProviderExt};
 use palisade_limit::{
@@ -435,4 +436,19 @@ fn the_documented_keyed_config_parses() {
         Some(Quota::per_minute(10))
     );
     assert!(KeyedLimiters::new(config).is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_stream_keeps_its_users_limiter() {
+    let keyed = KeyedLimiters::new(per_user(1)).unwrap();
+    let provider = ScriptedProvider::new("model")
+        .layer(RateLimitLayer::new(LimiterSet::new()).with_keyed(keyed.clone()));
+    let mut stream = provider.stream(as_user("alice")).await.unwrap();
+    // Alice's permit rides with the stream: her limiter cannot make room.
+    let refused = provider.complete(as_user("bob")).await.unwrap_err();
+    assert!(refused.to_string().contains("user:bob"), "{refused}");
+    while stream.next().await.is_some() {}
+    drop(stream);
+    provider.complete(as_user("bob")).await.unwrap();
+    assert_eq!(keyed.values(), ["bob"]);
 }
