@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use palisade_limit::TokenCounts;
 use palisade_redis::keys::{LimitKeys, cluster_hash_tag};
+use palisade_redis::limit::RefundStamp;
 use palisade_redis::limit::scripts::{self, AdmitReply, BucketRate, Refusal, SharedLimits};
 use palisade_redis::testing::RedisServer;
 use palisade_redis::{RedisConfig, RedisConnection};
@@ -57,10 +58,10 @@ async fn admits_the_burst_then_says_when() {
         ..SharedLimits::default()
     };
     for _ in 0..3 {
-        assert_eq!(
+        assert!(matches!(
             admit(&conn, &keys, &limits, 0, "").await,
-            AdmitReply::Admitted
-        );
+            AdmitReply::Admitted { .. }
+        ));
     }
     match admit(&conn, &keys, &limits, 0, "").await {
         AdmitReply::Refused { by, retry_after } => {
@@ -87,10 +88,10 @@ async fn refusal_by_one_limit_takes_nothing_from_the_others() {
     };
     // 80 tokens fit; the next 80 do not, and that refusal must not spend a
     // request or a lease.
-    assert_eq!(
+    assert!(matches!(
         admit(&conn, &keys, &limits, 80, "a").await,
-        AdmitReply::Admitted
-    );
+        AdmitReply::Admitted { .. }
+    ));
     assert!(matches!(
         admit(&conn, &keys, &limits, 80, "b").await,
         AdmitReply::Refused {
@@ -102,10 +103,10 @@ async fn refusal_by_one_limit_takes_nothing_from_the_others() {
     let leases: u64 = manager.zcard(&keys.leases).await.unwrap();
     assert_eq!(leases, 1, "the refused admission left no lease");
     // The request budget of 2 still has one left.
-    assert_eq!(
+    assert!(matches!(
         admit(&conn, &keys, &limits, 10, "c").await,
-        AdmitReply::Admitted
-    );
+        AdmitReply::Admitted { .. }
+    ));
     assert!(matches!(
         admit(&conn, &keys, &limits, 1, "d").await,
         AdmitReply::Refused {
@@ -134,10 +135,10 @@ async fn a_cost_above_the_burst_is_never_admitted() {
             burst: 1000
         }
     );
-    assert_eq!(
+    assert!(matches!(
         admit(&conn, &keys, &limits, 1000, "").await,
-        AdmitReply::Admitted
-    );
+        AdmitReply::Admitted { .. }
+    ));
 }
 
 #[tokio::test]
@@ -155,10 +156,10 @@ async fn keys_are_hash_tagged_and_stamped_with_the_server_clock() {
     };
     let mut manager = conn.link();
     let before: (u64, u64) = redis::cmd("TIME").query_async(&mut manager).await.unwrap();
-    assert_eq!(
+    assert!(matches!(
         admit(&conn, &keys, &limits, 500, "lease-1").await,
-        AdmitReply::Admitted
-    );
+        AdmitReply::Admitted { .. }
+    ));
     let after: (u64, u64) = redis::cmd("TIME").query_async(&mut manager).await.unwrap();
 
     let mut found: Vec<String> = manager.keys("palisade:*").await.unwrap();
@@ -198,21 +199,33 @@ async fn keys_are_hash_tagged_and_stamped_with_the_server_clock() {
     let micros = |(s, us): (u64, u64)| s * 1_000_000 + us;
     let state: String = manager.get(&keys.rate).await.unwrap();
     let fields: Vec<&str> = state.split(' ').collect();
-    let [requests, level, stamp] = fields.as_slice() else {
+    let [requests, level, _, _, _, updated, born, added, ..] = fields.as_slice() else {
         panic!("not a bucket: {state}");
     };
     assert_eq!(requests.parse::<f64>().unwrap().round(), 1.0);
     assert_eq!(level.parse::<f64>().unwrap().round(), 500.0);
-    let stamp: u64 = stamp.parse().unwrap();
-    assert!(
-        micros(before) <= stamp && stamp <= micros(after),
-        "{before:?} {stamp} {after:?}"
-    );
+    assert_eq!(*added, "500");
+    // Updated and born (a new key) on the server's clock.
+    for stamp in [updated, born] {
+        let stamp: u64 = stamp.parse().unwrap();
+        assert!(
+            micros(before) <= stamp && stamp <= micros(after),
+            "{before:?} {stamp} {after:?}"
+        );
+    }
 
     // Every key expires on its own: an idle limit leaves nothing behind.
     for key in &found {
         let ttl: i64 = manager.pttl(key).await.unwrap();
         assert!(ttl > 0, "{key} has no expiry ({ttl})");
+    }
+}
+
+/// The refund stamp of an admission that must have been admitted.
+fn stamp(reply: AdmitReply) -> RefundStamp {
+    match reply {
+        AdmitReply::Admitted { stamp } => stamp,
+        other => panic!("expected an admission, got {other:?}"),
     }
 }
 
@@ -228,10 +241,7 @@ async fn settle_refunds_the_unused_part_and_charges_overruns_as_debt() {
         max_concurrent: Some(10),
         ..SharedLimits::default()
     };
-    assert_eq!(
-        admit(&conn, &keys, &limits, 1000, "l1").await,
-        AdmitReply::Admitted
-    );
+    let l1 = stamp(admit(&conn, &keys, &limits, 1000, "l1").await);
     // Used 400 of 1000: 600 come back, and the lease ends.
     let settled = scripts::settle(
         &conn,
@@ -240,6 +250,7 @@ async fn settle_refunds_the_unused_part_and_charges_overruns_as_debt() {
         TokenCounts::combined(600),
         TokenCounts::ZERO,
         "l1",
+        Some(&l1),
     )
     .await
     .unwrap();
@@ -251,10 +262,7 @@ async fn settle_refunds_the_unused_part_and_charges_overruns_as_debt() {
         ),
         (600, 0, true)
     );
-    assert_eq!(
-        admit(&conn, &keys, &limits, 600, "l2").await,
-        AdmitReply::Admitted
-    );
+    let l2 = stamp(admit(&conn, &keys, &limits, 600, "l2").await);
     // Used 900 of 600: 300 of debt, so even 1 token no longer fits.
     let settled = scripts::settle(
         &conn,
@@ -263,6 +271,7 @@ async fn settle_refunds_the_unused_part_and_charges_overruns_as_debt() {
         TokenCounts::ZERO,
         TokenCounts::combined(300),
         "l2",
+        Some(&l2),
     )
     .await
     .unwrap();
@@ -274,7 +283,7 @@ async fn settle_refunds_the_unused_part_and_charges_overruns_as_debt() {
             ..
         }
     ));
-    // A refund larger than what the bucket holds cannot make it fuller than full.
+    // Without a stamp nothing comes back, however much is asked.
     let settled = scripts::settle(
         &conn,
         &keys,
@@ -282,18 +291,117 @@ async fn settle_refunds_the_unused_part_and_charges_overruns_as_debt() {
         TokenCounts::combined(5000),
         TokenCounts::ZERO,
         "",
+        None,
     )
     .await
     .unwrap();
-    assert_eq!(settled.tokens.refunded, 1300);
-    assert_eq!(
-        admit(&conn, &keys, &limits, 1000, "l4").await,
-        AdmitReply::Admitted
-    );
+    assert_eq!(settled.tokens.refunded, 0);
+    // With one, no more than what is still in the bucket up to that
+    // admission: l1's 400 (the 900 added since lie behind it).
+    let settled = scripts::settle(
+        &conn,
+        &keys,
+        &limits,
+        TokenCounts::combined(5000),
+        TokenCounts::ZERO,
+        "",
+        Some(&l1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(settled.tokens.refunded, 400);
+    assert!(matches!(
+        admit(&conn, &keys, &limits, 100, "l4").await,
+        AdmitReply::Admitted { .. }
+    ));
     assert!(matches!(
         admit(&conn, &keys, &limits, 1, "l5").await,
         AdmitReply::Refused { .. }
     ));
+}
+
+#[tokio::test]
+async fn a_refund_gives_back_only_what_is_still_in_the_bucket() {
+    let Some(server) = RedisServer::start_or_skip("a_refund_gives_back_only_what_is_still") else {
+        return;
+    };
+    let conn = connect(&server).await;
+    let refund = TokenCounts::combined;
+
+    // Nothing drains (1 per hour): settled in any order, each reservation
+    // is still whole in the bucket and its unused part comes back exactly.
+    let keys = LimitKeys::new("palisade", "exact");
+    let limits = SharedLimits {
+        tokens: slow(300),
+        ..SharedLimits::default()
+    };
+    let a = stamp(admit(&conn, &keys, &limits, 100, "").await);
+    let b = stamp(admit(&conn, &keys, &limits, 100, "").await);
+    for (stamp, back) in [(&a, 60), (&b, 100)] {
+        let settled = scripts::settle(
+            &conn,
+            &keys,
+            &limits,
+            refund(back),
+            TokenCounts::ZERO,
+            "",
+            Some(stamp),
+        )
+        .await
+        .unwrap();
+        assert_eq!(settled.tokens.refunded, back);
+    }
+    assert_eq!(state(&conn, &keys).await[1].round(), 40.0);
+
+    // 100 per second: A's reservation has drained out after 1.1 s and B's
+    // fills the bucket; A's refund would come out of B's.
+    let keys = LimitKeys::new("palisade", "late");
+    let limits = SharedLimits {
+        tokens: BucketRate::new(100, Duration::from_secs(1), 100),
+        ..SharedLimits::default()
+    };
+    let a = stamp(admit(&conn, &keys, &limits, 100, "").await);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    stamp(admit(&conn, &keys, &limits, 100, "").await);
+    let settled = scripts::settle(
+        &conn,
+        &keys,
+        &limits,
+        refund(100),
+        TokenCounts::ZERO,
+        "",
+        Some(&a),
+    )
+    .await
+    .unwrap();
+    assert_eq!(settled.tokens.refunded, 0, "A's tokens drained long ago");
+    assert!(matches!(
+        admit(&conn, &keys, &limits, 50, "").await,
+        AdmitReply::Refused {
+            by: Refusal::Tokens,
+            ..
+        }
+    ));
+
+    // A key that expired and was made again is another birth: a stamp from
+    // before refunds nothing, whatever the new key holds.
+    let keys = LimitKeys::new("palisade", "reborn");
+    let a = stamp(admit(&conn, &keys, &limits, 10, "").await);
+    let mut link = conn.link();
+    let _: () = link.del(&keys.rate).await.unwrap();
+    stamp(admit(&conn, &keys, &limits, 100, "").await);
+    let settled = scripts::settle(
+        &conn,
+        &keys,
+        &limits,
+        refund(10),
+        TokenCounts::ZERO,
+        "",
+        Some(&a),
+    )
+    .await
+    .unwrap();
+    assert_eq!(settled.tokens.refunded, 0);
 }
 
 #[tokio::test]
@@ -311,11 +419,11 @@ async fn an_unrenewed_lease_expires_and_its_slot_comes_back() {
     let held = scripts::admit(&conn, &keys, &limits, TokenCounts::ZERO, "kept", TTL)
         .await
         .unwrap();
-    assert_eq!(held, AdmitReply::Admitted);
+    assert!(matches!(held, AdmitReply::Admitted { .. }));
     let lost = scripts::admit(&conn, &keys, &limits, TokenCounts::ZERO, "dies", short)
         .await
         .unwrap();
-    assert_eq!(lost, AdmitReply::Admitted);
+    assert!(matches!(lost, AdmitReply::Admitted { .. }));
     match admit(&conn, &keys, &limits, 0, "third").await {
         AdmitReply::Refused {
             by: Refusal::Concurrency,
@@ -334,7 +442,10 @@ async fn an_unrenewed_lease_expires_and_its_slot_comes_back() {
             .await
             .unwrap();
         assert!(lost.is_empty(), "{lost:?}");
-        if admit(&conn, &keys, &limits, 0, "third").await == AdmitReply::Admitted {
+        if matches!(
+            admit(&conn, &keys, &limits, 0, "third").await,
+            AdmitReply::Admitted { .. }
+        ) {
             admitted = true;
             break;
         }
@@ -353,6 +464,7 @@ async fn an_unrenewed_lease_expires_and_its_slot_comes_back() {
         TokenCounts::ZERO,
         TokenCounts::ZERO,
         "third",
+        None,
     )
     .await
     .unwrap();
@@ -363,6 +475,7 @@ async fn an_unrenewed_lease_expires_and_its_slot_comes_back() {
         TokenCounts::ZERO,
         TokenCounts::ZERO,
         "third",
+        None,
     )
     .await
     .unwrap();
@@ -381,20 +494,20 @@ async fn scripts_are_loaded_again_after_a_flush() {
         requests: slow(5),
         ..SharedLimits::default()
     };
-    assert_eq!(
+    assert!(matches!(
         admit(&conn, &keys, &limits, 0, "").await,
-        AdmitReply::Admitted
-    );
+        AdmitReply::Admitted { .. }
+    ));
     let mut manager = conn.link();
     let _: () = redis::cmd("SCRIPT")
         .arg("FLUSH")
         .query_async(&mut manager)
         .await
         .unwrap();
-    assert_eq!(
+    assert!(matches!(
         admit(&conn, &keys, &limits, 0, "").await,
-        AdmitReply::Admitted
-    );
+        AdmitReply::Admitted { .. }
+    ));
     assert_eq!(conn.stats().unexpected_replies, 0);
 }
 
@@ -441,7 +554,10 @@ async fn concurrent_callers_never_overdraw_a_limit() {
             let mut admitted = 0;
             for attempt in 0..20 {
                 let lease = format!("{task}-{attempt}");
-                if admit(&conn, &keys, &limits, 7, &lease).await == AdmitReply::Admitted {
+                if matches!(
+                    admit(&conn, &keys, &limits, 7, &lease).await,
+                    AdmitReply::Admitted { .. }
+                ) {
                     admitted += 1;
                 }
             }
@@ -515,18 +631,24 @@ async fn a_key_in_the_old_three_field_form_is_read_and_upgraded() {
             ..
         }
     ));
-    assert_eq!(
+    let admitted = stamp(
         scripts::admit(&conn, &keys, &limits, counts, "", TTL)
             .await
             .unwrap(),
-        AdmitReply::Admitted
     );
-    // Written back in the full form, the new buckets holding this admission.
+    // Written back in the stamped form, the new buckets holding this
+    // admission; what the old form held counts as added in a new birth.
     let fields = state(&conn, &keys).await;
+    assert_eq!(fields.len(), 11, "{fields:?}");
     let levels: Vec<f64> = fields[..5].iter().map(|l| l.round()).collect();
     assert_eq!(levels, [3.0, 1_000.0, 200.0, 100.0, 300.0], "{fields:?}");
+    assert_eq!(fields[7..], [1_000.0, 200.0, 100.0, 300.0], "{fields:?}");
+    assert_eq!(admitted.born().parse::<f64>().unwrap(), fields[6]);
+    assert_eq!(admitted.added(), ["1000", "200", "100", "300"]);
 
-    // A settle reads the old form too (another key, left by an old instance).
+    // A settle reads the old form too (another key, left by an old
+    // instance). No stamp can be of its birth: nothing is refunded from it
+    // (its leases were an old instance's), debt is charged.
     let old = LimitKeys::new("palisade", "upgrade-settle");
     let written = format!("1 900 {}", server_now_us(&conn).await);
     let _: () = link.set(&old.rate, &written).await.unwrap();
@@ -535,70 +657,76 @@ async fn a_key_in_the_old_three_field_form_is_read_and_upgraded() {
         &old,
         &limits,
         TokenCounts::combined(400),
-        TokenCounts::ZERO,
-        "",
-    )
-    .await
-    .unwrap();
-    assert_eq!(settled.tokens.refunded, 400);
-    // The per-day bucket held nothing in the old form: nothing to give back.
-    assert_eq!(settled.tokens_per_day.refunded, 0);
-    let fields = state(&conn, &old).await;
-    assert_eq!(fields.len(), 3, "still the old form: {fields:?}");
-    assert_eq!(fields[1].round(), 500.0, "{fields:?}");
-}
-
-#[tokio::test]
-async fn limits_without_the_new_dimensions_keep_the_old_form() {
-    let Some(server) = RedisServer::start_or_skip("limits_without_the_new_dimensions") else {
-        return;
-    };
-    let conn = connect(&server).await;
-    let keys = LimitKeys::new("palisade", "old-form");
-    let limits = SharedLimits {
-        requests: slow(10),
-        tokens: slow(1_000),
-        ..SharedLimits::default()
-    };
-    admit(&conn, &keys, &limits, 500, "").await;
-    // Instances from before the new dimensions read exactly this form.
-    let fields = state(&conn, &keys).await;
-    assert_eq!(fields.len(), 3, "{fields:?}");
-    assert_eq!(
-        (fields[0].round(), fields[1].round()),
-        (1.0, 500.0),
-        "{fields:?}"
-    );
-    // Once a new dimension holds something, the full form.
-    let with_output = SharedLimits {
-        output_tokens: slow(1_000),
-        ..limits
-    };
-    let counts = TokenCounts {
-        output: 50,
-        ..TokenCounts::combined(100)
-    };
-    scripts::admit(&conn, &keys, &with_output, counts, "", TTL)
-        .await
-        .unwrap();
-    let fields = state(&conn, &keys).await;
-    assert_eq!(fields.len(), 6, "{fields:?}");
-    assert_eq!(fields[3].round(), 50.0, "{fields:?}");
-    // Given back, the output bucket is empty and the old form returns.
-    scripts::settle(
-        &conn,
-        &keys,
-        &with_output,
         TokenCounts {
             output: 50,
             ..TokenCounts::ZERO
         },
-        TokenCounts::ZERO,
         "",
+        Some(&admitted),
     )
     .await
     .unwrap();
-    assert_eq!(state(&conn, &keys).await.len(), 3);
+    assert_eq!(settled.tokens.refunded, 0);
+    assert_eq!(settled.output_tokens.charged, 50);
+    let fields = state(&conn, &old).await;
+    assert_eq!(fields.len(), 11, "{fields:?}");
+    assert_eq!(
+        (fields[1].round(), fields[3].round()),
+        (900.0, 50.0),
+        "{fields:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_key_in_the_six_field_form_is_read_and_stamped() {
+    let Some(server) = RedisServer::start_or_skip("a_key_in_the_six_field_form") else {
+        return;
+    };
+    let conn = connect(&server).await;
+    let keys = LimitKeys::new("palisade", "six-fields");
+    // What an instance from before refund stamps left.
+    let mut link = conn.link();
+    let written = format!("1 500 0 40 500 {}", server_now_us(&conn).await);
+    let _: () = link.set(&keys.rate, &written).await.unwrap();
+    let limits = every_dimension(1_000);
+    let counts = TokenCounts {
+        tokens: 100,
+        input: 60,
+        output: 40,
+    };
+    let admitted = stamp(
+        scripts::admit(&conn, &keys, &limits, counts, "", TTL)
+            .await
+            .unwrap(),
+    );
+    let fields = state(&conn, &keys).await;
+    let levels: Vec<f64> = fields[..5].iter().map(|l| l.round()).collect();
+    assert_eq!(levels, [2.0, 600.0, 60.0, 80.0, 600.0], "{fields:?}");
+    assert_eq!(admitted.added(), ["600", "60", "80", "600"]);
+    // This admission, made in the new birth, is refunded in full.
+    let settled = scripts::settle(
+        &conn,
+        &keys,
+        &limits,
+        counts,
+        TokenCounts::ZERO,
+        "",
+        Some(&admitted),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            settled.tokens.refunded,
+            settled.input_tokens.refunded,
+            settled.output_tokens.refunded,
+            settled.tokens_per_day.refunded
+        ),
+        (100, 60, 40, 100)
+    );
+    let fields = state(&conn, &keys).await;
+    let levels: Vec<f64> = fields[1..5].iter().map(|l| l.round()).collect();
+    assert_eq!(levels, [500.0, 0.0, 40.0, 500.0], "{fields:?}");
 }
 
 #[tokio::test]
@@ -621,11 +749,10 @@ async fn the_rate_key_lives_until_every_bucket_is_empty() {
         input: 0,
         output: 600,
     };
-    assert_eq!(
+    let admitted = stamp(
         scripts::admit(&conn, &keys, &limits, counts, "", TTL)
             .await
             .unwrap(),
-        AdmitReply::Admitted
     );
     let mut link = conn.link();
     let ttl: i64 = link.pttl(&keys.rate).await.unwrap();
@@ -641,6 +768,7 @@ async fn the_rate_key_lives_until_every_bucket_is_empty() {
         },
         TokenCounts::ZERO,
         "",
+        Some(&admitted),
     )
     .await
     .unwrap();
@@ -695,12 +823,12 @@ async fn each_dimension_refuses_alone_and_takes_nothing_from_the_others() {
             input: 60,
             output: 60,
         };
-        assert_eq!(
+        assert!(matches!(
             scripts::admit(&conn, &keys, &limits, half, "a", TTL)
                 .await
                 .unwrap(),
-            AdmitReply::Admitted
-        );
+            AdmitReply::Admitted { .. }
+        ));
         match scripts::admit(&conn, &keys, &limits, half, "b", TTL)
             .await
             .unwrap()

@@ -1,8 +1,10 @@
 -- palisade-redis: check and reserve one admission, atomically, in one round trip.
 --
 -- KEYS[1]  <prefix>:{<limit>}:rate    every bucket, one string:
---          "<requests> <tokens> <input> <output> <per day> <updated µs>"
---          (or "<requests> <tokens> <updated µs>": see "State" below)
+--          "<requests> <tokens> <input> <output> <per day> <updated µs>
+--           <born µs> <tokens added> <input added> <output added> <per day added>"
+--          (or the older "<requests> <tokens> <input> <output> <per day>
+--          <updated µs>" and "<requests> <tokens> <updated µs>": see "State")
 -- KEYS[2]  <prefix>:{<limit>}:leases  ZSET lease id -> expiry (µs, server clock)
 --
 -- ARGV[1]  requests per µs            (0: requests are not limited)
@@ -25,7 +27,11 @@
 -- ARGV[15] tokens-per-day rate, per µs
 -- ARGV[16] tokens-per-day burst
 --
--- Reply {1}                    admitted: the request, every token count and the lease are taken
+-- Reply {1, born, added...}     admitted: the request, every token count and the lease are
+--                              taken; then the refund stamp as strings: the state's birth
+--                              (µs) and, per token dimension in the state's order, the units
+--                              ever added to that bucket, this admission included (see
+--                              settle.lua: a refund gives back no more than is still due)
 --       {0, wait µs, limit}    refused, nothing written; limit 1 requests, 2 tokens,
 --                              3 concurrency (wait: until the oldest lease expires),
 --                              4 input tokens, 5 output tokens, 6 tokens per day;
@@ -41,11 +47,16 @@
 -- clock is the server's TIME; Redis 7 replicates a script's effects, so
 -- reading TIME before writing is allowed.
 --
--- State: the short form "<requests> <tokens> <updated µs>" is what instances
--- from before the input/output/per-day dimensions wrote and read. It is read
--- as those levels with the new ones empty, and still written whenever the new
--- buckets are empty, so that such instances keep working beside this one on
--- limits that do not use the new dimensions (a rolling upgrade).
+-- State: besides the levels and the update time, the key keeps its birth
+-- (the server time it was created: a key that expired, its buckets empty,
+-- and was made again is another key to a refund) and, per token dimension,
+-- the units ever added to the bucket since then (admissions and debts,
+-- never lowered by refunds). An admission returns them to the caller, who
+-- sends them back with the settle; settle.lua explains how they bound a
+-- refund. The older forms without them ("<requests> <tokens> <updated µs>",
+-- from before the input/output/per-day dimensions, and the six-field form
+-- from before refund stamps) are still read: their levels count as added in
+-- a new birth, so no lease admitted before is refunded from them.
 
 local t = redis.call('TIME')
 local now = t[1] * 1000000 + t[2]
@@ -76,17 +87,28 @@ end
 -- after a failover to another server, drains nothing).
 local rl = 0
 local level = {0, 0, 0, 0}
+local added = {0, 0, 0, 0}
+local born = nil
 local state = redis.call('GET', KEYS[1])
 if state then
-  local a, b, u = string.match(state, '^(%S+) (%S+) (.+)$')
-  local c, d, e = 0, 0, 0
-  if u and string.find(u, ' ', 1, true) then
-    c, d, e, u = string.match(u, '^(%S+) (%S+) (%S+) (%S+)$')
+  local f = {}
+  for field in string.gmatch(state, '%S+') do f[#f + 1] = tonumber(field) end
+  local u
+  if #f == 11 then
+    rl, level, u, born = f[1], {f[2], f[3], f[4], f[5]}, f[6], f[7]
+    added = {f[8], f[9], f[10], f[11]}
+  elseif #f == 6 then
+    rl, level, u = f[1], {f[2], f[3], f[4], f[5]}, f[6]
+  elseif #f == 3 then
+    rl, level, u = f[1], {f[2], 0, 0, 0}, f[3]
   end
-  rl, u = tonumber(a), tonumber(u)
-  level = {tonumber(b), tonumber(c), tonumber(d), tonumber(e)}
-  if not (rl and u and level[1] and level[2] and level[3] and level[4]) then
+  if not (rl and u and level[1] and level[2] and level[3] and level[4]
+      and added[1] and added[2] and added[3] and added[4]) or (#f == 11 and not born) then
     return redis.error_reply('ERR palisade: ' .. KEYS[1] .. ' does not hold a bucket')
+  end
+  if not born then
+    -- An older form: what it holds counts as added in this new birth.
+    added = {level[1], level[2], level[3], level[4]}
   end
   local elapsed = now - u
   if elapsed > 0 then
@@ -96,6 +118,7 @@ if state then
     end
   end
 end
+born = born or now
 
 -- Check everything first; write only when everything fits (all or nothing).
 local wait, limit = 0, 0
@@ -135,18 +158,15 @@ for i = 1, n do
   if rate[i] > 0 then
     limited = true
     level[i] = level[i] + cost[i]
+    added[i] = added[i] + cost[i]
     empty_us = max(empty_us, level[i] / rate[i])
   end
 end
 if limited then
   -- Timestamps have 16 digits; Lua's default number format keeps 14.
-  local encoded
-  if level[2] == 0 and level[3] == 0 and level[4] == 0 then
-    encoded = string.format('%.17g %.17g %.0f', rl, level[1], now)
-  else
-    encoded = string.format('%.17g %.17g %.17g %.17g %.17g %.0f',
-      rl, level[1], level[2], level[3], level[4], now)
-  end
+  local encoded = string.format('%.17g %.17g %.17g %.17g %.17g %.0f %.0f %.17g %.17g %.17g %.17g',
+    rl, level[1], level[2], level[3], level[4], now, born,
+    added[1], added[2], added[3], added[4])
   redis.call('SET', KEYS[1], encoded, 'PX', ceil(empty_us / 1000) + 1)
 end
 if cap > 0 then
@@ -159,4 +179,6 @@ if cap > 0 then
     redis.call('PEXPIRE', KEYS[2], 2 * ttl)
   end
 end
-return {1}
+return {1, string.format('%.0f', born), string.format('%.17g', added[1]),
+  string.format('%.17g', added[2]), string.format('%.17g', added[3]),
+  string.format('%.17g', added[4])}

@@ -4,7 +4,9 @@
 mod limits;
 mod renewal;
 pub mod scripts;
+mod stamp;
 mod store;
 
 pub use scripts::{AdmitReply, BucketRate, PreparedLimit, Refusal, SettleReply, SharedLimits};
+pub use stamp::RefundStamp;
 pub use store::RedisLimitStore;

@@ -19,6 +19,7 @@ use redis::Script;
 use crate::connection::RedisConnection;
 use crate::error::RedisStoreError;
 use crate::keys::LimitKeys;
+use crate::limit::stamp::RefundStamp;
 use crate::link::RedisLink;
 
 static ADMIT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("admit.lua")));
@@ -166,11 +167,14 @@ impl Refusal {
 }
 
 /// The answer of `admit.lua`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdmitReply {
     /// Admitted: the request, the tokens and (when concurrency is limited)
     /// the lease are taken.
-    Admitted,
+    Admitted {
+        /// What [`settle`] needs to give back no more than is still due.
+        stamp: RefundStamp,
+    },
     /// Refused, nothing taken. When several limits refuse, the one that
     /// frees last.
     Refused {
@@ -193,7 +197,8 @@ pub enum AdmitReply {
 /// What `settle.lua` did to one token bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BucketSettled {
-    /// Tokens given back (at most what the bucket held).
+    /// Tokens given back: at most the part of the reservation still in the
+    /// bucket.
     pub refunded: u64,
     /// Tokens charged beyond the reservation.
     pub charged: u64,
@@ -356,7 +361,7 @@ pub async fn admit_prepared(
             .arg(per_day.1);
     }
     let mut link = connection.link();
-    let reply: Vec<i64> = connection
+    let reply: Vec<redis::Value> = connection
         .call("limit admission", async move {
             eval(&mut link, &ADMIT, &cmd).await
         })
@@ -367,7 +372,10 @@ pub async fn admit_prepared(
 
 /// Runs `settle.lua`: per token dimension, give `refund` back or charge
 /// `debt` more (the per-day bucket takes the combined counts), and remove
-/// the lease `lease_id` (none when empty).
+/// the lease `lease_id` (none when empty). A refund gives back at most the
+/// part of the admission stamped `stamp` that is still in the bucket; with
+/// no stamp, nothing.
+#[allow(clippy::too_many_arguments)]
 pub async fn settle(
     connection: &RedisConnection,
     keys: &LimitKeys,
@@ -375,6 +383,7 @@ pub async fn settle(
     refund: TokenCounts,
     debt: TokenCounts,
     lease_id: &str,
+    stamp: Option<&RefundStamp>,
 ) -> Result<SettleReply, RedisStoreError> {
     let (request_rate, _) = rate_args(limits.requests);
     let mut cmd = redis::cmd("EVALSHA");
@@ -393,6 +402,17 @@ pub async fn settle(
         .arg(refund.output)
         .arg(debt.output)
         .arg(lease_id);
+    match stamp {
+        Some(stamp) => {
+            cmd.arg(stamp.born());
+            for added in stamp.added() {
+                cmd.arg(added);
+            }
+        }
+        None => {
+            cmd.arg("");
+        }
+    }
     let mut link = connection.link();
     let reply: Vec<i64> = connection
         .call("limit settlement", async move {
@@ -451,9 +471,28 @@ fn token_rates(limits: &SharedLimits) -> [Option<BucketRate>; 4] {
     ]
 }
 
-fn decode_admit(reply: &[i64]) -> Option<AdmitReply> {
-    match *reply {
-        [1] => Some(AdmitReply::Admitted),
+fn decode_admit(reply: &[redis::Value]) -> Option<AdmitReply> {
+    use redis::Value;
+    fn text(v: &Value) -> Option<&str> {
+        match v {
+            Value::BulkString(bytes) => std::str::from_utf8(bytes).ok(),
+            Value::SimpleString(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+    if let [Value::Int(1), born, a, b, c, d] = reply {
+        let stamp =
+            RefundStamp::from_fields(text(born)?, [text(a)?, text(b)?, text(c)?, text(d)?])?;
+        return Some(AdmitReply::Admitted { stamp });
+    }
+    let numbers: Vec<i64> = reply
+        .iter()
+        .map(|v| match v {
+            Value::Int(n) => Some(*n),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    match numbers[..] {
         [-1, burst, code] if burst >= 0 => Some(AdmitReply::Never {
             by: Refusal::from_code(code)?,
             burst: burst.unsigned_abs(),
@@ -489,6 +528,10 @@ fn decode_settle(reply: &[i64]) -> Option<SettleReply> {
 mod tests {
     use super::*;
 
+    fn ints(reply: &[i64]) -> Vec<redis::Value> {
+        reply.iter().map(|n| redis::Value::Int(*n)).collect()
+    }
+
     #[test]
     fn bucket_rate_drain_and_burst() {
         let rate = BucketRate::new(60, Duration::from_secs(60), 10).unwrap();
@@ -503,16 +546,36 @@ mod tests {
 
     #[test]
     fn replies_decode_or_are_rejected() {
-        assert_eq!(decode_admit(&[1]), Some(AdmitReply::Admitted));
+        let bulk = |s: &str| redis::Value::BulkString(s.as_bytes().to_vec());
+        let admitted = [
+            redis::Value::Int(1),
+            bulk("1764000000123456"),
+            bulk("300"),
+            bulk("0"),
+            bulk("0"),
+            bulk("300"),
+        ];
         assert_eq!(
-            decode_admit(&[0, 1500, 2]),
+            decode_admit(&admitted),
+            Some(AdmitReply::Admitted {
+                stamp: RefundStamp::from_fields("1764000000123456", ["300", "0", "0", "300"])
+                    .unwrap()
+            })
+        );
+        // The reply from before refund stamps, a stamp that is not a number.
+        assert_eq!(decode_admit(&ints(&[1])), None);
+        let mut garbled = admitted;
+        garbled[2] = bulk("lots");
+        assert_eq!(decode_admit(&garbled), None);
+        assert_eq!(
+            decode_admit(&ints(&[0, 1500, 2])),
             Some(AdmitReply::Refused {
                 by: Refusal::Tokens,
                 retry_after: Duration::from_micros(1500)
             })
         );
         assert_eq!(
-            decode_admit(&[-1, 500, 2]),
+            decode_admit(&ints(&[-1, 500, 2])),
             Some(AdmitReply::Never {
                 by: Refusal::Tokens,
                 burst: 500
@@ -526,7 +589,7 @@ mod tests {
             (6, Refusal::TokensPerDay),
         ] {
             assert_eq!(
-                decode_admit(&[0, 10, code]),
+                decode_admit(&ints(&[0, 10, code])),
                 Some(AdmitReply::Refused {
                     by,
                     retry_after: Duration::from_micros(10)
@@ -534,10 +597,10 @@ mod tests {
             );
             assert_eq!(Refusal::from_code(by.code()), Some(by));
         }
-        assert_eq!(decode_admit(&[0, 5, 9]), None);
-        assert_eq!(decode_admit(&[0, 5, 0]), None);
-        assert_eq!(decode_admit(&[0, -7, 1]), None);
-        assert_eq!(decode_admit(&[1, 0, 0]), None);
+        assert_eq!(decode_admit(&ints(&[0, 5, 9])), None);
+        assert_eq!(decode_admit(&ints(&[0, 5, 0])), None);
+        assert_eq!(decode_admit(&ints(&[0, -7, 1])), None);
+        assert_eq!(decode_admit(&ints(&[1, 0, 0])), None);
     }
 
     #[test]

@@ -16,15 +16,44 @@
 -- ARGV[10] output tokens to give back
 -- ARGV[11] output tokens to charge
 -- ARGV[12] lease id                   ('' when the admission held no lease)
+-- ARGV[13] the refund stamp admit.lua returned: the state's birth (µs), then
+-- ARGV[14..17] the units added to the tokens, input, output and per-day
+--          buckets up to this admission. '' (no stamp): nothing is refunded.
 --
 -- Reply {refunded, charged} for the tokens, input, output and per-day
 --       buckets in turn, then lease removed (0/1): nine integers
 --
--- A refund empties the bucket by at most what it holds: an idle limit is a
--- full bucket of credit and cannot hold more. Debt fills it without a check,
--- past its burst if need be, so the fleet pays an overrun back with later
--- admissions instead of exceeding the quota. Each dimension is settled on
--- its own: one may refund while another charges.
+-- A refund gives back at most the part of the reservation still in the
+-- bucket. Read the bucket as a queue: it drains its oldest units first, an
+-- admission or a debt adds units at the back, and `added` counts every unit
+-- ever added since the key's birth. The units behind this reservation's
+-- last one are at most `added now - added at admission` (those added since;
+-- some may have been refunded), and everything else still in the bucket is
+-- this reservation's or older, so
+--
+--     due = level - (added now - added at admission)
+--
+-- is at most what is still in the bucket from the front up to this
+-- reservation's last unit; clamped to [0, refund] it is at most the part
+-- of the reservation still there, since the queue drains older units first
+-- (a reservation gone from the bucket is behind nothing: due <= 0).
+-- Conservative: other refunds only lower `level`, never `added`, so they
+-- can only lower `due`; a key born again after it expired (every bucket
+-- empty, the reservation drained with them) has another birth and
+-- refunds nothing. Exact in the common case: settled while the whole
+-- reservation is still in the bucket and with no refund of a later
+-- admission in between, `due` is at least the reservation, so all of the
+-- unused part comes back, as before. Giving back only units still held
+-- keeps the bucket where it would be had the admission reserved only what
+-- it used (the bucket held at least those units all along), which is what
+-- keeps "at most amount + burst in any window of one period" true of real
+-- usage, late settles included; the old rule (at most what the bucket holds
+-- now) handed a drained reservation's units back out of later admissions.
+--
+-- Debt fills the bucket without a check, past its burst if need be, so the
+-- fleet pays an overrun back with later admissions instead of exceeding the
+-- quota; it counts as added. Each dimension is settled on its own: one may
+-- refund while another charges.
 
 local rr = tonumber(ARGV[1])
 local rate = {tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])}
@@ -43,18 +72,29 @@ if touched then
   local now = t[1] * 1000000 + t[2]
   local rl = 0
   local level = {0, 0, 0, 0}
+  local added = {0, 0, 0, 0}
+  local born = nil
   local state = redis.call('GET', KEYS[1])
   if state then
-    local a, b, c, d, e, u = string.match(state, '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
-    if not a then
+    local f = {}
+    for field in string.gmatch(state, '%S+') do f[#f + 1] = tonumber(field) end
+    local u
+    if #f == 11 then
+      rl, level, u, born = f[1], {f[2], f[3], f[4], f[5]}, f[6], f[7]
+      added = {f[8], f[9], f[10], f[11]}
+    elseif #f == 6 then
+      -- Written before refund stamps: another birth (see admit.lua).
+      rl, level, u = f[1], {f[2], f[3], f[4], f[5]}, f[6]
+    elseif #f == 3 then
       -- Written by an instance from before the new dimensions.
-      a, b, u = string.match(state, '^(%S+) (%S+) (%S+)$')
-      c, d, e = 0, 0, 0
+      rl, level, u = f[1], {f[2], 0, 0, 0}, f[3]
     end
-    rl, u = tonumber(a), tonumber(u)
-    level = {tonumber(b), tonumber(c), tonumber(d), tonumber(e)}
-    if not (rl and u and level[1] and level[2] and level[3] and level[4]) then
+    if not (rl and u and level[1] and level[2] and level[3] and level[4]
+        and added[1] and added[2] and added[3] and added[4]) or (#f == 11 and not born) then
       return redis.error_reply('ERR palisade: ' .. KEYS[1] .. ' does not hold a bucket')
+    end
+    if not born then
+      added = {level[1], level[2], level[3], level[4]}
     end
     local elapsed = now - u
     if elapsed > 0 then
@@ -64,26 +104,30 @@ if touched then
       end
     end
   end
+  -- The stamp counts only in the birth it was made in.
+  local stamped = born ~= nil and ARGV[13] ~= '' and tonumber(ARGV[13]) == born
+  born = born or now
   local empty_us = 0
   if rr > 0 then empty_us = rl / rr end
   for i = 1, 4 do
     if rate[i] > 0 then
+      local give = 0
+      if stamped and refund[i] > 0 then
+        local since = added[i] - (tonumber(ARGV[13 + i]) or -math.huge)
+        give = math.max(math.min(refund[i], level[i] - since, level[i]), 0)
+      end
       -- Rounded: the bucket drains between calls, so it holds fractions.
-      refunded[i] = math.floor(math.min(refund[i], level[i]) + 0.5)
+      refunded[i] = math.floor(give + 0.5)
       charged[i] = debt[i]
-      level[i] = math.max(level[i] - refund[i], 0) + debt[i]
+      level[i] = math.max(level[i] - give, 0) + debt[i]
+      added[i] = added[i] + debt[i]
       empty_us = math.max(empty_us, level[i] / rate[i])
     end
   end
   if rl > 0 or level[1] > 0 or level[2] > 0 or level[3] > 0 or level[4] > 0 then
-    -- The short form while the new buckets are empty (see admit.lua).
-    local encoded
-    if level[2] == 0 and level[3] == 0 and level[4] == 0 then
-      encoded = string.format('%.17g %.17g %.0f', rl, level[1], now)
-    else
-      encoded = string.format('%.17g %.17g %.17g %.17g %.17g %.0f',
-        rl, level[1], level[2], level[3], level[4], now)
-    end
+    local encoded = string.format('%.17g %.17g %.17g %.17g %.17g %.0f %.0f %.17g %.17g %.17g %.17g',
+      rl, level[1], level[2], level[3], level[4], now, born,
+      added[1], added[2], added[3], added[4])
     redis.call('SET', KEYS[1], encoded, 'PX', math.ceil(empty_us / 1000) + 1)
   else
     redis.call('DEL', KEYS[1])

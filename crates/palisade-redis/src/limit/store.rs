@@ -18,6 +18,7 @@ use crate::keys::LimitKeys;
 use crate::limit::limits::{local_share, shared_limits};
 use crate::limit::renewal::LeaseKeeper;
 use crate::limit::scripts::{self, AdmitReply, PreparedLimit, Refusal, SharedLimits};
+use crate::limit::stamp::RefundStamp;
 use crate::stats::{RedisStats, StatsCounters};
 
 /// Tokens of leases the local fallback store issued start with this; the
@@ -203,7 +204,8 @@ impl RedisLimitStore {
         refund: TokenCounts,
         debt: TokenCounts,
     ) -> Result<Settled, StoreError> {
-        let member = lease.token.as_str();
+        // The token is the lease member and the admission's refund stamp.
+        let (member, stamp) = RefundStamp::split(lease.token.as_str());
         // Whatever Redis says, this process stops renewing the lease: if the
         // call below fails, the lease expires with its TTL.
         self.leases.forget(key, member);
@@ -223,6 +225,7 @@ impl RedisLimitStore {
             refund,
             debt,
             member,
+            stamp.as_ref(),
         )
         .await
         .map_err(|err| to_store_error(&err))?;
@@ -257,8 +260,8 @@ impl LimitStore for RedisLimitStore {
         )
         .await;
         match reply {
-            Ok(AdmitReply::Admitted) => {
-                let token = LeaseToken::new(member.as_str());
+            Ok(AdmitReply::Admitted { stamp }) => {
+                let token = LeaseToken::new(stamp.token(&member));
                 if shared.max_concurrent.is_some() {
                     self.leases.hold(
                         &self.connection,
@@ -367,7 +370,10 @@ impl LimitStore for RedisLimitStore {
             }
         }
         if !remote.is_empty() {
-            let members: Vec<String> = remote.iter().map(|t| t.as_str().to_owned()).collect();
+            let members: Vec<String> = remote
+                .iter()
+                .map(|t| RefundStamp::split(t.as_str()).0.to_owned())
+                .collect();
             let lost = scripts::renew(
                 &self.connection,
                 &self.keys(key),
@@ -377,7 +383,13 @@ impl LimitStore for RedisLimitStore {
             .await
             .map_err(|err| to_store_error(&err))?;
             renewal.renewed += members.len().saturating_sub(lost.len());
-            renewal.lost.extend(lost.into_iter().map(LeaseToken::new));
+            // Lost members go back as the tokens they came in.
+            renewal.lost.extend(lost.iter().filter_map(|member| {
+                remote
+                    .iter()
+                    .find(|t| RefundStamp::split(t.as_str()).0 == member)
+                    .map(|t| (*t).clone())
+            }));
         }
         Ok(renewal)
     }
