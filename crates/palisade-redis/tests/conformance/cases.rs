@@ -36,6 +36,9 @@ const CASES: &[(&str, Case)] = &[
     ("settle_refunds_and_charges_debt", |f| {
         Box::pin(settle_refunds_and_charges_debt(f))
     }),
+    ("a_late_settle_refunds_only_what_is_still_held", |f| {
+        Box::pin(a_late_settle_refunds_only_what_is_still_held(f))
+    }),
     ("release_gives_back_the_refund", |f| {
         Box::pin(release_gives_back_the_refund(f))
     }),
@@ -295,6 +298,43 @@ async fn settle_refunds_and_charges_debt(f: &dyn StoreFixture) {
             .try_reserve("settle-debt", &t, TokenCounts::combined(200))
             .await,
     );
+}
+
+/// A call that ends after its reservation drained out of the bucket gets
+/// nothing back: the capacity it would free is a later admission's (issue
+/// 16: 290 tokens admitted within one second of a quota of 100 per second,
+/// burst 100, when Redis refunded it).
+async fn a_late_settle_refunds_only_what_is_still_held(f: &dyn StoreFixture) {
+    let store = f.limit_store(FailurePolicy::FailClosed).await;
+    let t = StoreLimits {
+        tokens: Some(Quota::per(100, Duration::from_secs(1)).with_burst(100)),
+        ..limits()
+    };
+    let key = "late-settle";
+    let early = lease(store.try_reserve(key, &t, TokenCounts::combined(100)).await);
+    // Drained within a second; a later admission fills the bucket.
+    f.pass(Duration::from_millis(1_100)).await;
+    lease(store.try_reserve(key, &t, TokenCounts::combined(100)).await);
+    let settled = store
+        .settle(key, &t, early, TokenCounts::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(settled.refunded, 0);
+    let (limit, _) = refusal(store.try_reserve(key, &t, TokenCounts::combined(50)).await);
+    assert_eq!(limit, LimitKind::Tokens);
+
+    // Settled while whole in the bucket, the unused part comes back.
+    let fresh = "late-settle-fresh";
+    let whole = lease(
+        store
+            .try_reserve(fresh, &t, TokenCounts::combined(100))
+            .await,
+    );
+    let settled = store
+        .settle(fresh, &t, whole, TokenCounts::combined(40))
+        .await
+        .unwrap();
+    assert_eq!(settled.refunded, 60);
 }
 
 async fn release_gives_back_the_refund(f: &dyn StoreFixture) {
