@@ -105,7 +105,7 @@ if touched then
     end
   end
   -- The stamp counts only in the birth it was made in.
-  local stamped = born ~= nil and ARGV[13] ~= '' and tonumber(ARGV[13]) == born
+  local stamped = born ~= nil and ARGV[13] ~= nil and ARGV[13] ~= '' and tonumber(ARGV[13]) == born
   born = born or now
   local empty_us = 0
   if rr > 0 then empty_us = rl / rr end
