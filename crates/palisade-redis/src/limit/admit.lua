@@ -28,7 +28,7 @@
 -- ARGV[16] tokens-per-day burst
 --
 -- Reply {1, born, added...}     admitted: the request, every token count and the lease are
---                              taken; then the refund stamp as strings: the state's birth
+--                              taken; then the refund stamp, integers: the state's birth
 --                              (µs) and, per token dimension in the state's order, the units
 --                              ever added to that bucket, this admission included (see
 --                              settle.lua: a refund gives back no more than is still due)
@@ -53,10 +53,11 @@
 -- the units ever added to the bucket since then (admissions and debts,
 -- never lowered by refunds). An admission returns them to the caller, who
 -- sends them back with the settle; settle.lua explains how they bound a
--- refund. The older forms without them ("<requests> <tokens> <updated µs>",
--- from before the input/output/per-day dimensions, and the six-field form
--- from before refund stamps) are still read: their levels count as added in
--- a new birth, so no lease admitted before is refunded from them.
+-- refund (only differences of `added` within one birth matter). The older
+-- forms without them ("<requests> <tokens> <updated µs>", from before the
+-- input/output/per-day dimensions, and the six-field form from before
+-- refund stamps) are still read, as a new birth with nothing added yet: no
+-- lease admitted before is refunded from them.
 
 local t = redis.call('TIME')
 local now = t[1] * 1000000 + t[2]
@@ -91,24 +92,26 @@ local added = {0, 0, 0, 0}
 local born = nil
 local state = redis.call('GET', KEYS[1])
 if state then
-  local f = {}
-  for field in string.gmatch(state, '%S+') do f[#f + 1] = tonumber(field) end
-  local u
-  if #f == 11 then
-    rl, level, u, born = f[1], {f[2], f[3], f[4], f[5]}, f[6], f[7]
-    added = {f[8], f[9], f[10], f[11]}
-  elseif #f == 6 then
-    rl, level, u = f[1], {f[2], f[3], f[4], f[5]}, f[6]
-  elseif #f == 3 then
-    rl, level, u = f[1], {f[2], 0, 0, 0}, f[3]
+  -- The full form first (every write since refund stamps), then the older ones.
+  local a, b, c, d, e, u, o, p, q, r, w = string.match(state,
+    '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
+  if a then
+    born = tonumber(o)
+    added = {tonumber(p), tonumber(q), tonumber(r), tonumber(w)}
+  else
+    -- From before refund stamps (six fields) or before the input, output
+    -- and per-day dimensions (three): another birth, nothing added yet.
+    a, b, c, d, e, u = string.match(state, '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
+    if not a then
+      a, b, u = string.match(state, '^(%S+) (%S+) (%S+)$')
+      c, d, e = 0, 0, 0
+    end
   end
+  rl, u = tonumber(a), tonumber(u)
+  level = {tonumber(b), tonumber(c), tonumber(d), tonumber(e)}
   if not (rl and u and level[1] and level[2] and level[3] and level[4]
-      and added[1] and added[2] and added[3] and added[4]) or (#f == 11 and not born) then
+      and added[1] and added[2] and added[3] and added[4]) or (o and not born) then
     return redis.error_reply('ERR palisade: ' .. KEYS[1] .. ' does not hold a bucket')
-  end
-  if not born then
-    -- An older form: what it holds counts as added in this new birth.
-    added = {level[1], level[2], level[3], level[4]}
   end
   local elapsed = now - u
   if elapsed > 0 then
@@ -164,7 +167,7 @@ for i = 1, n do
 end
 if limited then
   -- Timestamps have 16 digits; Lua's default number format keeps 14.
-  local encoded = string.format('%.17g %.17g %.17g %.17g %.17g %.0f %.0f %.17g %.17g %.17g %.17g',
+  local encoded = string.format('%.17g %.17g %.17g %.17g %.17g %.0f %.0f %.0f %.0f %.0f %.0f',
     rl, level[1], level[2], level[3], level[4], now, born,
     added[1], added[2], added[3], added[4])
   redis.call('SET', KEYS[1], encoded, 'PX', ceil(empty_us / 1000) + 1)
@@ -179,6 +182,5 @@ if cap > 0 then
     redis.call('PEXPIRE', KEYS[2], 2 * ttl)
   end
 end
-return {1, string.format('%.0f', born), string.format('%.17g', added[1]),
-  string.format('%.17g', added[2]), string.format('%.17g', added[3]),
-  string.format('%.17g', added[4])}
+-- Integers (costs and debts are whole units): Redis replies them exactly.
+return {1, born, added[1], added[2], added[3], added[4]}

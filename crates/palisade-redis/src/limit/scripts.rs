@@ -167,7 +167,7 @@ impl Refusal {
 }
 
 /// The answer of `admit.lua`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdmitReply {
     /// Admitted: the request, the tokens and (when concurrency is limited)
     /// the lease are taken.
@@ -361,7 +361,7 @@ pub async fn admit_prepared(
             .arg(per_day.1);
     }
     let mut link = connection.link();
-    let reply: Vec<redis::Value> = connection
+    let reply: Vec<i64> = connection
         .call("limit admission", async move {
             eval(&mut link, &ADMIT, &cmd).await
         })
@@ -404,10 +404,7 @@ pub async fn settle(
         .arg(lease_id);
     match stamp {
         Some(stamp) => {
-            cmd.arg(stamp.born());
-            for added in stamp.added() {
-                cmd.arg(added);
-            }
+            cmd.arg(stamp.born()).arg(&stamp.added()[..]);
         }
         None => {
             cmd.arg("");
@@ -471,28 +468,11 @@ fn token_rates(limits: &SharedLimits) -> [Option<BucketRate>; 4] {
     ]
 }
 
-fn decode_admit(reply: &[redis::Value]) -> Option<AdmitReply> {
-    use redis::Value;
-    fn text(v: &Value) -> Option<&str> {
-        match v {
-            Value::BulkString(bytes) => std::str::from_utf8(bytes).ok(),
-            Value::SimpleString(s) => Some(s.as_str()),
-            _ => None,
-        }
-    }
-    if let [Value::Int(1), born, a, b, c, d] = reply {
-        let stamp =
-            RefundStamp::from_fields(text(born)?, [text(a)?, text(b)?, text(c)?, text(d)?])?;
-        return Some(AdmitReply::Admitted { stamp });
-    }
-    let numbers: Vec<i64> = reply
-        .iter()
-        .map(|v| match v {
-            Value::Int(n) => Some(*n),
-            _ => None,
-        })
-        .collect::<Option<_>>()?;
-    match numbers[..] {
+fn decode_admit(reply: &[i64]) -> Option<AdmitReply> {
+    match *reply {
+        [1, born, a, b, c, d] => Some(AdmitReply::Admitted {
+            stamp: RefundStamp::new(born, [a, b, c, d]),
+        }),
         [-1, burst, code] if burst >= 0 => Some(AdmitReply::Never {
             by: Refusal::from_code(code)?,
             burst: burst.unsigned_abs(),
@@ -528,10 +508,6 @@ fn decode_settle(reply: &[i64]) -> Option<SettleReply> {
 mod tests {
     use super::*;
 
-    fn ints(reply: &[i64]) -> Vec<redis::Value> {
-        reply.iter().map(|n| redis::Value::Int(*n)).collect()
-    }
-
     #[test]
     fn bucket_rate_drain_and_burst() {
         let rate = BucketRate::new(60, Duration::from_secs(60), 10).unwrap();
@@ -546,36 +522,23 @@ mod tests {
 
     #[test]
     fn replies_decode_or_are_rejected() {
-        let bulk = |s: &str| redis::Value::BulkString(s.as_bytes().to_vec());
-        let admitted = [
-            redis::Value::Int(1),
-            bulk("1764000000123456"),
-            bulk("300"),
-            bulk("0"),
-            bulk("0"),
-            bulk("300"),
-        ];
         assert_eq!(
-            decode_admit(&admitted),
+            decode_admit(&[1, 1_764_000_000_123_456, 300, 0, 0, 300]),
             Some(AdmitReply::Admitted {
-                stamp: RefundStamp::from_fields("1764000000123456", ["300", "0", "0", "300"])
-                    .unwrap()
+                stamp: RefundStamp::new(1_764_000_000_123_456, [300, 0, 0, 300])
             })
         );
-        // The reply from before refund stamps, a stamp that is not a number.
-        assert_eq!(decode_admit(&ints(&[1])), None);
-        let mut garbled = admitted;
-        garbled[2] = bulk("lots");
-        assert_eq!(decode_admit(&garbled), None);
+        // The reply from before refund stamps.
+        assert_eq!(decode_admit(&[1]), None);
         assert_eq!(
-            decode_admit(&ints(&[0, 1500, 2])),
+            decode_admit(&[0, 1500, 2]),
             Some(AdmitReply::Refused {
                 by: Refusal::Tokens,
                 retry_after: Duration::from_micros(1500)
             })
         );
         assert_eq!(
-            decode_admit(&ints(&[-1, 500, 2])),
+            decode_admit(&[-1, 500, 2]),
             Some(AdmitReply::Never {
                 by: Refusal::Tokens,
                 burst: 500
@@ -589,7 +552,7 @@ mod tests {
             (6, Refusal::TokensPerDay),
         ] {
             assert_eq!(
-                decode_admit(&ints(&[0, 10, code])),
+                decode_admit(&[0, 10, code]),
                 Some(AdmitReply::Refused {
                     by,
                     retry_after: Duration::from_micros(10)
@@ -597,10 +560,10 @@ mod tests {
             );
             assert_eq!(Refusal::from_code(by.code()), Some(by));
         }
-        assert_eq!(decode_admit(&ints(&[0, 5, 9])), None);
-        assert_eq!(decode_admit(&ints(&[0, 5, 0])), None);
-        assert_eq!(decode_admit(&ints(&[0, -7, 1])), None);
-        assert_eq!(decode_admit(&ints(&[1, 0, 0])), None);
+        assert_eq!(decode_admit(&[0, 5, 9]), None);
+        assert_eq!(decode_admit(&[0, 5, 0]), None);
+        assert_eq!(decode_admit(&[0, -7, 1]), None);
+        assert_eq!(decode_admit(&[1, 0, 0]), None);
     }
 
     #[test]

@@ -76,25 +76,26 @@ if touched then
   local born = nil
   local state = redis.call('GET', KEYS[1])
   if state then
-    local f = {}
-    for field in string.gmatch(state, '%S+') do f[#f + 1] = tonumber(field) end
-    local u
-    if #f == 11 then
-      rl, level, u, born = f[1], {f[2], f[3], f[4], f[5]}, f[6], f[7]
-      added = {f[8], f[9], f[10], f[11]}
-    elseif #f == 6 then
-      -- Written before refund stamps: another birth (see admit.lua).
-      rl, level, u = f[1], {f[2], f[3], f[4], f[5]}, f[6]
-    elseif #f == 3 then
-      -- Written by an instance from before the new dimensions.
-      rl, level, u = f[1], {f[2], 0, 0, 0}, f[3]
+    -- The full form first (every write since refund stamps), then the older ones.
+    local a, b, c, d, e, u, o, p, q, r, w = string.match(state,
+      '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
+    if a then
+      born = tonumber(o)
+      added = {tonumber(p), tonumber(q), tonumber(r), tonumber(w)}
+    else
+      -- From before refund stamps (six fields) or before the input, output
+      -- and per-day dimensions (three): another birth, nothing added yet.
+      a, b, c, d, e, u = string.match(state, '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
+      if not a then
+        a, b, u = string.match(state, '^(%S+) (%S+) (%S+)$')
+        c, d, e = 0, 0, 0
+      end
     end
+    rl, u = tonumber(a), tonumber(u)
+    level = {tonumber(b), tonumber(c), tonumber(d), tonumber(e)}
     if not (rl and u and level[1] and level[2] and level[3] and level[4]
-        and added[1] and added[2] and added[3] and added[4]) or (#f == 11 and not born) then
+        and added[1] and added[2] and added[3] and added[4]) or (o and not born) then
       return redis.error_reply('ERR palisade: ' .. KEYS[1] .. ' does not hold a bucket')
-    end
-    if not born then
-      added = {level[1], level[2], level[3], level[4]}
     end
     local elapsed = now - u
     if elapsed > 0 then
@@ -125,7 +126,7 @@ if touched then
     end
   end
   if rl > 0 or level[1] > 0 or level[2] > 0 or level[3] > 0 or level[4] > 0 then
-    local encoded = string.format('%.17g %.17g %.17g %.17g %.17g %.0f %.0f %.17g %.17g %.17g %.17g',
+    local encoded = string.format('%.17g %.17g %.17g %.17g %.17g %.0f %.0f %.0f %.0f %.0f %.0f',
       rl, level[1], level[2], level[3], level[4], now, born,
       added[1], added[2], added[3], added[4])
     redis.call('SET', KEYS[1], encoded, 'PX', math.ceil(empty_us / 1000) + 1)

@@ -5,49 +5,33 @@ use std::fmt;
 
 /// Separates a Redis lease member from its stamp in a
 /// [`LeaseToken`](palisade_limit::LeaseToken) (members are hex, stamps
-/// numbers and commas).
+/// integers and commas).
 const SEPARATOR: char = '@';
 
-/// An admission's refund stamp: the rate key's birth and, per token
-/// dimension (tokens, input, output, per day), the units ever added to that
-/// bucket up to and including the admission.
-///
-/// The numbers stay the strings the script wrote, so they go back to it
-/// exactly; parsing only checks that they are numbers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An admission's refund stamp: the rate key's birth (µs, server clock)
+/// and, per token dimension (tokens, input, output, per day), the units
+/// added to that bucket in that birth up to and including the admission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RefundStamp {
-    born: String,
-    added: [String; 4],
+    born: i64,
+    added: [i64; 4],
 }
 
 impl RefundStamp {
-    /// A stamp from the script's fields: the birth, then the four added
-    /// counts. `None` when a field is not a number.
-    pub fn from_fields(born: &str, added: [&str; 4]) -> Option<Self> {
-        let number = |s: &str| s.parse::<f64>().ok().filter(|n| n.is_finite()).is_some();
-        if !number(born) || !added.iter().all(|a| number(a)) {
-            return None;
-        }
-        Some(Self {
-            born: born.to_owned(),
-            added: added.map(str::to_owned),
-        })
+    /// A stamp from `admit.lua`'s reply fields.
+    pub fn new(born: i64, added: [i64; 4]) -> Self {
+        Self { born, added }
     }
 
     /// The birth of the rate key the admission was made in (µs, server clock).
-    pub fn born(&self) -> &str {
-        &self.born
+    pub fn born(&self) -> i64 {
+        self.born
     }
 
     /// Units added to each token bucket up to the admission, in the scripts'
     /// order.
-    pub fn added(&self) -> [&str; 4] {
-        [
-            self.added[0].as_str(),
-            self.added[1].as_str(),
-            self.added[2].as_str(),
-            self.added[3].as_str(),
-        ]
+    pub fn added(&self) -> [i64; 4] {
+        self.added
     }
 
     /// A lease token for `member` carrying this stamp.
@@ -56,29 +40,24 @@ impl RefundStamp {
     }
 
     /// The lease member and stamp of a token made by [`token`](Self::token);
-    /// a token without a stamp is all member (nothing of it is refunded).
+    /// a token without a readable stamp is all member before the separator
+    /// (and nothing of it is refunded).
     pub(crate) fn split(token: &str) -> (&str, Option<Self>) {
         let Some((member, stamp)) = token.split_once(SEPARATOR) else {
             return (token, None);
         };
-        let mut fields = stamp.split(',');
-        let (Some(born), Some(a), Some(b), Some(c), Some(d), None) = (
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-        ) else {
-            return (member, None);
+        let numbers: Option<Vec<i64>> = stamp.split(',').map(|n| n.parse().ok()).collect();
+        let stamp = match numbers.as_deref() {
+            Some(&[born, a, b, c, d]) => Some(Self::new(born, [a, b, c, d])),
+            _ => None,
         };
-        (member, Self::from_fields(born, [a, b, c, d]))
+        (member, stamp)
     }
 }
 
 impl fmt::Display for RefundStamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let [a, b, c, d] = &self.added;
+        let [a, b, c, d] = self.added;
         write!(f, "{},{a},{b},{c},{d}", self.born)
     }
 }
@@ -89,10 +68,12 @@ mod tests {
 
     #[test]
     fn a_token_carries_its_member_and_stamp() {
-        let stamp =
-            RefundStamp::from_fields("1764000000123456", ["100", "0", "2.5", "1e+20"]).unwrap();
+        let stamp = RefundStamp::new(1_764_000_000_123_456, [100, 0, 25, 9_007_199_254_740_000]);
         let token = stamp.token("00000000000000ff");
-        assert_eq!(token, "00000000000000ff@1764000000123456,100,0,2.5,1e+20");
+        assert_eq!(
+            token,
+            "00000000000000ff@1764000000123456,100,0,25,9007199254740000"
+        );
         assert_eq!(
             RefundStamp::split(&token),
             ("00000000000000ff", Some(stamp))
@@ -105,6 +86,6 @@ mod tests {
         assert_eq!(RefundStamp::split("00ff@1,2,3"), ("00ff", None));
         assert_eq!(RefundStamp::split("00ff@1,2,3,4,5,6"), ("00ff", None));
         assert_eq!(RefundStamp::split("00ff@1,2,x,4,5"), ("00ff", None));
-        assert_eq!(RefundStamp::from_fields("nan", ["1", "2", "3", "4"]), None);
+        assert_eq!(RefundStamp::split("00ff@1,2,2.5,4,5"), ("00ff", None));
     }
 }
