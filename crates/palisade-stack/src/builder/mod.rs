@@ -290,8 +290,8 @@ impl StackBuilder {
     /// let sink = Arc::clone(&seen);
     /// let stack = StackBuilder::from_toml(config)?
     ///     .provider("a", ScriptedProvider::new("a")
-    ///         .then_error(ProviderError::bad_request("no"))
-    ///         .then_error(ProviderError::bad_request("no")))
+    ///         .then_error(ProviderError::invalid_request("no"))
+    ///         .then_error(ProviderError::invalid_request("no")))
     ///     .on_alert(move |alert: &Alert| sink.lock().unwrap().push(alert.clone()))
     ///     .build()?;
     /// for _ in 0..2 {
