@@ -183,6 +183,39 @@ async fn successes_do_not_count_as_failures() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn per_candidate_failures_alert_even_when_a_fallback_answers() {
+    let toml = "breakers = false\n[retry]\nmax_attempts = 1\n\
+                [alerts]\nfailures = { count = 3, window = \"1h\", per_candidate = true }\n\
+                [[candidates]]\nid = \"primary\"\n[[candidates]]\nid = \"secondary\"\n";
+    let down = ProviderError::new(palisade_core::ErrorKind::Internal, "500");
+    let seen: Seen = Arc::default();
+    let sink = Arc::clone(&seen);
+    let stack = StackBuilder::from_toml(toml)
+        .unwrap()
+        .provider("primary", ScriptedProvider::new("p").then_errors(10, &down))
+        .provider("secondary", answers(10))
+        .on_alert(move |alert: &Alert| sink.lock().unwrap().push(alert.clone()))
+        .build()
+        .unwrap();
+    for i in 0..5 {
+        let answer = stack.complete(ChatRequest::user("hi")).await.unwrap();
+        assert_eq!(answer.served_by.as_str(), "secondary");
+        assert_eq!(count(&seen), usize::from(i >= 2), "after call {}", i + 1);
+    }
+    // Every stack call answered: only the candidate's alert fired.
+    assert_eq!(
+        seen.lock().unwrap()[0],
+        Alert::CandidateFailures {
+            stack: "stack".into(),
+            candidate: "primary".into(),
+            threshold: 3,
+            observed: 3,
+            window: Duration::from_secs(3600),
+        }
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_budget_refusal_is_not_a_failure() {
     let toml = format!(
         "[budget]\nlimit_usd = 1.0\n[alerts]\nfailures = {{ count = 1, window = \"1h\" }}\n{PRICED}"
@@ -243,6 +276,7 @@ fn the_alerts_table_parses_and_round_trips() {
         failures: Some(FailureThreshold {
             count: 10,
             window: Duration::from_secs(3600),
+            per_candidate: false,
         }),
     };
     assert_eq!(config.alerts, Some(expected));

@@ -35,6 +35,22 @@ pub enum Alert {
         #[serde(with = "palisade_core::duration")]
         window: Duration,
     },
+    /// One candidate failed `alerts.failures.count` calls within its window
+    /// (`per_candidate = true`), whether or not the stack then answered from
+    /// another.
+    CandidateFailures {
+        /// The stack's name.
+        stack: String,
+        /// The candidate's id.
+        candidate: String,
+        /// The count that raises the alert.
+        threshold: u32,
+        /// The candidate's failed calls within the window when it was crossed.
+        observed: u32,
+        /// The sliding window they were counted over.
+        #[serde(with = "palisade_core::duration")]
+        window: Duration,
+    },
 }
 
 impl fmt::Display for Alert {
@@ -57,6 +73,17 @@ impl fmt::Display for Alert {
             } => write!(
                 f,
                 "stack `{stack}` failed {observed} calls within {}, reaching its alert of {threshold}",
+                palisade_core::duration::format(*window)
+            ),
+            Alert::CandidateFailures {
+                stack,
+                candidate,
+                threshold,
+                observed,
+                window,
+            } => write!(
+                f,
+                "candidate `{candidate}` of stack `{stack}` failed {observed} calls within {}, reaching its alert of {threshold}",
                 palisade_core::duration::format(*window)
             ),
         }

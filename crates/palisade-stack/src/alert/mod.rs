@@ -14,7 +14,9 @@
 //!   that returned an error after its retries and fallbacks (a budget refusal
 //!   is not one: the budget logs its own). The window slides, in tokio time:
 //!   the alert fires when `count` failures fall within `window`, and re-arms
-//!   once fewer than `count` do.
+//!   once fewer than `count` do. With `per_candidate = true`, each
+//!   candidate's failed calls (from the attempts trail, after that
+//!   candidate's retries) are counted the same way, one window per candidate.
 //!
 //! The state lives in the process, as the budget's does.
 
@@ -60,4 +62,10 @@ pub struct FailureThreshold {
     /// The sliding window they are counted over.
     #[serde(with = "palisade_core::duration")]
     pub window: Duration,
+    /// Also count each candidate's failed calls (after its retries, from
+    /// the attempts trail, whether or not another candidate then answered)
+    /// against the same threshold, raising [`Alert::CandidateFailures`].
+    /// Default `false`.
+    #[serde(default)]
+    pub per_candidate: bool,
 }

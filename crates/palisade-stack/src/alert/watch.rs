@@ -1,16 +1,20 @@
 //! The stack's alert state: prices answers, counts failures, and tells
 //! every sink once per crossing.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
-use palisade_core::{ChatResponse, ChatStream, ProviderError, StreamEvent};
+use palisade_core::{
+    Attempt, AttemptOutcome, ChatResponse, ChatStream, ProviderError, StreamEvent,
+};
 
 use super::failures::FailureWindow;
 use super::monthly::MonthlySpend;
 use super::{Alert, AlertConfig, UtcClock};
 use crate::budget::BudgetExceeded;
 use crate::cost::PriceTable;
+use crate::fallback::FallbackError;
 
 /// A callback an [`Alert`] is delivered to.
 pub type AlertSink = Arc<dyn Fn(&Alert) + Send + Sync>;
@@ -23,6 +27,9 @@ pub(crate) struct Alerts {
     sinks: Vec<AlertSink>,
     spend: Option<Mutex<MonthlySpend>>,
     failures: Option<Mutex<FailureWindow>>,
+    /// One window per candidate id seen failing (bounded by the stack's
+    /// candidates: ids come from its attempts trail).
+    candidates: Option<Mutex<HashMap<String, FailureWindow>>>,
 }
 
 impl std::fmt::Debug for Alerts {
@@ -32,6 +39,7 @@ impl std::fmt::Debug for Alerts {
             .field("sinks", &self.sinks.len())
             .field("spend", &self.spend)
             .field("failures", &self.failures)
+            .field("candidates", &self.candidates)
             .finish_non_exhaustive()
     }
 }
@@ -53,6 +61,10 @@ impl Alerts {
                 .monthly_spend_usd
                 .map(|usd| Mutex::new(MonthlySpend::new(usd))),
             failures: config.failures.map(|t| Mutex::new(FailureWindow::new(t))),
+            candidates: config
+                .failures
+                .filter(|t| t.per_candidate)
+                .map(|_| Mutex::new(HashMap::new())),
         }
     }
 
@@ -63,8 +75,12 @@ impl Alerts {
                 if let Some(cost) = self.prices.cost_of(response) {
                     self.charge(cost);
                 }
+                self.candidates_failed(&response.attempts);
             }
-            Err(error) => self.failed(error),
+            Err(error) => {
+                self.failed(error);
+                self.candidates_failed(FallbackError::attempts_of(error));
+            }
         }
     }
 
@@ -81,9 +97,12 @@ impl Alerts {
             Ok(stream) => stream,
             Err(error) => {
                 self.failed(&error);
+                self.candidates_failed(FallbackError::attempts_of(&error));
                 return Err(error);
             }
         };
+        // The trail up to the candidate that opened the stream.
+        self.candidates_failed(stream.attempts());
         let price = self
             .prices
             .get(stack_id)
@@ -147,6 +166,41 @@ impl Alerts {
         }
     }
 
+    /// Counts each failed attempt in `trail` against its candidate's window.
+    fn candidates_failed(&self, trail: &[Attempt]) {
+        let Some(candidates) = &self.candidates else {
+            return;
+        };
+        let Some(threshold) = self
+            .failures
+            .as_ref()
+            .map(|f| f.lock().unwrap_or_else(|e| e.into_inner()).threshold())
+        else {
+            return;
+        };
+        for attempt in trail {
+            if !matches!(attempt.outcome, AttemptOutcome::Failed { .. }) {
+                continue;
+            }
+            let candidate = attempt.provider.as_str();
+            let crossed = candidates
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(candidate.to_owned())
+                .or_insert_with(|| FailureWindow::new(threshold))
+                .record();
+            if let Some(observed) = crossed {
+                self.emit(&Alert::CandidateFailures {
+                    stack: self.stack.clone(),
+                    candidate: candidate.to_owned(),
+                    threshold: threshold.count,
+                    observed,
+                    window: threshold.window,
+                });
+            }
+        }
+    }
+
     /// Outside every lock, so a sink may call back into the stack.
     fn emit(&self, alert: &Alert) {
         match alert {
@@ -173,6 +227,22 @@ impl Alerts {
                 target: "palisade_stack::alert",
                 stack = self.stack.as_str(),
                 alert = "failures",
+                threshold,
+                observed,
+                window_s = window.as_secs_f64(),
+                "{alert}"
+            ),
+            Alert::CandidateFailures {
+                candidate,
+                threshold,
+                observed,
+                window,
+                ..
+            } => tracing::warn!(
+                target: "palisade_stack::alert",
+                stack = self.stack.as_str(),
+                alert = "candidate_failures",
+                candidate = candidate.as_str(),
                 threshold,
                 observed,
                 window_s = window.as_secs_f64(),
