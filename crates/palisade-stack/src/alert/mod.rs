@@ -31,7 +31,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use clock::UtcClock;
-pub use event::{Alert, CalendarMonth};
+pub use event::{Alert, CalendarMonth, CalendarMonthError};
 pub use watch::AlertSink;
 pub(crate) use watch::Alerts;
 
