@@ -92,12 +92,40 @@ pub enum PlanError {
     Simulation(#[from] SimulationError),
 }
 
-/// Plans the quotas of `scenario`'s own load (see the module docs).
+/// Plans the quotas of `scenario`'s own load: the demand with no quota, both
+/// systems at the current quotas, and the smallest quotas found on the
+/// search's scale that meet `target` (the module docs say how).
+///
+/// ```
+/// use palisade_sim::{PlanTarget, Scenario, plan};
+///
+/// let scenario = Scenario::from_toml_str(
+///     r#"
+///     duration = "3m"
+///     clients = 20
+///     arrivals = { kind = "poisson", per_client_per_minute = 1.0 }
+///     [[models]]
+///     id = "sim/a"
+///     quota = { rpm = 10, tpm = 100000, output_burndown = 5.0 }
+///     "#,
+///     "example",
+/// )
+/// .unwrap();
+/// let plan = plan(&scenario, &PlanTarget::default()).unwrap();
+/// assert!(plan.target_met);
+/// let a = &plan.models[0];
+/// // 20 clients at 1/min ask about twice the 10 RPM the model has.
+/// assert!(a.demand.rpm.steady > 15.0);
+/// assert!(a.recommended.rpm.unwrap() > 10);
+/// assert!(plan.at_current.naive.throttles > 0);
+/// assert_eq!(plan.at_recommended.palisade.throttles, 0);
+/// ```
 pub fn plan(scenario: &Scenario, target: &PlanTarget) -> Result<QuotaPlan, PlanError> {
     plan_load(scenario, Load::Scenario, "scenario", target)
 }
 
-/// Plans the quotas of a recorded trace, each request at its own model.
+/// Plans the quotas of a recorded trace ([`Trace::bind`](crate::Trace::bind)),
+/// each request at its own model, as [`plan`] plans a scenario's load.
 pub fn plan_trace(trace: &BoundTrace, target: &PlanTarget) -> Result<QuotaPlan, PlanError> {
     plan_load(
         &trace.scenario,

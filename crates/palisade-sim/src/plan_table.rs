@@ -22,15 +22,15 @@ pub fn render_plan_table(plan: &QuotaPlan) -> String {
     );
     let _ = writeln!(
         out,
-        "Target (palisade stack): no call refused for quota, at most {} failed requests \
-         (as with no quota),\n  p99 queueing ≤ {}: {}",
+        "Target (palisade stack): no call refused for quota, at most {} failed requests\n  \
+         (as many as with no quota), p99 queueing ≤ {}: {}",
         thousands(plan.target.max_failed),
         seconds(plan.max_queue_p99_ms()),
         if plan.target_met {
             "met".to_owned()
         } else {
             format!(
-                "NOT met, even at scale {} (the recommended quotas are the highest tried)",
+                "NOT met, even at scale {}\n  (the recommended quotas are the highest tried)",
                 plan.runs.scale
             )
         }
@@ -38,8 +38,8 @@ pub fn render_plan_table(plan: &QuotaPlan) -> String {
     let r = &plan.runs;
     let _ = writeln!(
         out,
-        "Simulation runs: {} (1 with no quota, 2 at the current quotas, {} searching of at \
-         most {},\n  1 naive check); scale {:.3} between steady (0) and peak (1)",
+        "Simulation runs: {} (1 with no quota, 2 at the current quotas, {} searching of\n  \
+         at most {}, 1 naive check); scale {:.3} between steady (0) and peak (1)",
         r.total, r.search, r.search_limit, r.scale
     );
     for model in &plan.models {
@@ -50,8 +50,8 @@ pub fn render_plan_table(plan: &QuotaPlan) -> String {
     let free = &plan.at_no_quota;
     let _ = writeln!(
         out,
-        "With no quota at all, the palisade stack completes {}/{} (queueing p99 {}); \
-         no quota does better.",
+        "With no quota at all the palisade stack completes {} of {} requests, p99\n\
+         queueing {}: no quota does better than that.\n",
         thousands(free.completed),
         thousands(free.requests),
         seconds(free.queue_ms.p99)
@@ -65,8 +65,8 @@ fn render_model(out: &mut String, m: &ModelPlan) {
     if d.requests == 0 {
         let _ = writeln!(
             out,
-            "{} (output burndown {}): the load never reached it with no quota; its quotas \
-             stay as they are (RPM {}, TPM {})",
+            "{} (output burndown {}): the load never reached it with no quota;\n  \
+             its quotas stay as they are (RPM {}, TPM {})",
             m.id,
             m.output_burndown,
             m.current.rpm.map_or("none".into(), |r| thousands(u64::from(r))),
@@ -146,8 +146,8 @@ fn render_model(out: &mut String, m: &ModelPlan) {
 fn render_outcomes(out: &mut String, plan: &QuotaPlan) {
     let _ = writeln!(
         out,
-        "{:<24} {:>13} {:>13}   {:>13} {:>13}",
-        "Predicted", "current:", "", "recommended:", ""
+        "{:<24} {:>27}   {:>27}",
+        "Predicted", "at the current quotas", "at the recommended"
     );
     let _ = writeln!(
         out,

@@ -65,7 +65,6 @@ impl QuotaLog {
     }
 
     /// The events so far, in order.
-    #[allow(dead_code, reason = "read by the quota planner (issue 18), next")]
     pub(crate) fn events(&self) -> Vec<QuotaEvent> {
         self.events
             .lock()

@@ -21,8 +21,9 @@
 //! own model, with that model's quotas, latency, failures and price from the
 //! scenario's `[[models]]` entry of the same id (or a default model, with no
 //! quota, when no scenario is given); the scenario's `requests.deadline`,
-//! `naive` and `palisade` tables apply. The run lasts from 0 to the last
-//! `ts`, rounded up to a whole minute.
+//! `naive` and `palisade` tables apply. Requests arrive from 0 to the end
+//! of the minute that holds the last `ts` (a trace whose last request is at
+//! 1,799.2 s lasts 30 minutes).
 
 use std::path::Path;
 use std::time::Duration;
@@ -239,8 +240,8 @@ impl Trace {
         ids
     }
 
-    /// The simulated time the trace spans: its last `ts`, rounded up to a
-    /// whole minute (at least one).
+    /// The simulated time the trace spans: to the end of the minute that
+    /// holds its last `ts` (at least one minute).
     pub fn duration(&self) -> Duration {
         let last = self.requests.last().map_or(0.0, |r| r.ts);
         let minutes = (last / 60.0).floor() + 1.0;

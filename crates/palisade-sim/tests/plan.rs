@@ -68,7 +68,12 @@ fn recommended_quotas_fed_back_into_the_default_scenario_simulate_with_no_thrott
     assert!(plan.at_current.naive.throttles > 0);
     assert_eq!(plan.at_current.palisade.cost_usd, current.palisade.cost_usd);
 
-    for m in &plan.models {
+    // With no quota the fallbacks in order absorb the outage: the last one
+    // is never reached, and keeps its quotas.
+    let unreached = &plan.models[2];
+    assert_eq!(unreached.demand.requests, 0);
+    assert_eq!(unreached.recommended, unreached.current);
+    for m in &plan.models[..2] {
         let d = &m.demand;
         assert!(d.requests > 0, "{} had no demand", m.id);
         assert!(d.rpm.peak >= d.rpm.steady && d.tpm.peak >= d.tpm.steady);
