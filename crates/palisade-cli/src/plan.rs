@@ -86,8 +86,8 @@ fn queue_bound_arg(text: &str) -> Result<Duration, String> {
 /// Runs `palisade plan`.
 pub(crate) fn run(args: PlanArgs) -> ExitCode {
     crate::chat::init_tracing();
-    let scenario = match &args.scenario {
-        Some(path) => match load(path) {
+    let scenario = match args.scenario {
+        Some(path) => match load(&path) {
             Ok(s) => Some(s),
             Err(e) => return fail(&e),
         },
@@ -96,8 +96,8 @@ pub(crate) fn run(args: PlanArgs) -> ExitCode {
     let target = PlanTarget {
         max_queue_p99: args.max_queue_p99,
     };
-    let planned = match &args.trace {
-        Some(path) => plan_for_trace(path, scenario.as_ref(), args.seed, &target),
+    let planned = match args.trace {
+        Some(path) => plan_for_trace(&path, scenario.as_ref(), args.seed, &target),
         None => {
             let mut scenario = scenario.unwrap_or_else(Scenario::builtin);
             if let Some(seed) = args.seed {

@@ -76,7 +76,9 @@ fn the_sample_trace_plans_against_its_scenario() {
     assert!(out.status.success(), "{}", stderr(&out));
     let table = stdout(&out);
     assert!(
-        table.starts_with("Quota plan for trace \"plan-trace\" (seed 42): 30m simulated, 456 requests"),
+        table.starts_with(
+            "Quota plan for trace \"plan-trace\" (seed 42): 30m simulated, 456 requests"
+        ),
         "{table}"
     );
     for figure in REQUEST_FIGURES {
@@ -114,7 +116,10 @@ fn json_is_version_1_deterministic_and_every_field_is_documented() {
     let a = palisade(&args);
     let b = palisade(&args);
     assert!(a.status.success(), "{}", stderr(&a));
-    assert_eq!(a.stdout, b.stdout, "two runs, one seed: byte-identical JSON");
+    assert_eq!(
+        a.stdout, b.stdout,
+        "two runs, one seed: byte-identical JSON"
+    );
 
     let plan: serde_json::Value = serde_json::from_slice(&a.stdout).expect("JSON");
     assert_eq!(plan["version"], 1);
@@ -192,7 +197,11 @@ fn a_bad_trace_line_is_refused_with_its_line_and_field() {
 
     let out = palisade(&["plan", "--trace", "/no/such/trace.jsonl"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("cannot read trace file"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot read trace file"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -204,5 +213,9 @@ fn usage_errors_exit_2_and_unplannable_scenarios_exit_1() {
 
     let out = palisade(&["plan", "--scenario", "agent"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("[agent] workload"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("[agent] workload"),
+        "{}",
+        stderr(&out)
+    );
 }

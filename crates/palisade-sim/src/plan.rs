@@ -39,12 +39,12 @@ use crate::arrival::{Arrival, LoadSummary};
 use crate::capacity::capacity;
 use crate::driver::NoProgress;
 use crate::limits::{MAX_RPM, MAX_TPM};
+use crate::model::SimulatedModelConfig;
 use crate::plan_demand::ModelDemand;
 use crate::plan_report::{
     ModelOutcome, ModelOutcomes, ModelPlan, PLAN_VERSION, PlanOutcome, PlanRuns, PlanSource,
     PlanTargetReport, QuotaPlan, Quotas, SystemOutcome,
 };
-use crate::model::SimulatedModelConfig;
 use crate::quota_log::{QuotaEvent, QuotaLog};
 use crate::report::{SimulationReport, SystemReport, round};
 use crate::scenario::Scenario;
@@ -284,11 +284,9 @@ fn plan_load(
     let current: SimulationReport = current??;
     let no_quota = SystemReport::new(&unlimited, &capacity(&unlimited, &summary), demand_run?);
     if no_quota.lost > 0 {
-        return Err(SimulationError::new(
-            PALISADE,
-            "the demand run lost requests; this is a bug",
-        )
-        .into());
+        return Err(
+            SimulationError::new(PALISADE, "the demand run lost requests; this is a bug").into(),
+        );
     }
 
     let bounds: Vec<Bounds> = scenario
@@ -444,4 +442,3 @@ impl Bounds {
         }
     }
 }
-

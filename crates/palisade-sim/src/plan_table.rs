@@ -69,7 +69,9 @@ fn render_model(out: &mut String, m: &ModelPlan) {
              its quotas stay as they are (RPM {}, TPM {})",
             m.id,
             m.output_burndown,
-            m.current.rpm.map_or("none".into(), |r| thousands(u64::from(r))),
+            m.current
+                .rpm
+                .map_or("none".into(), |r| thousands(u64::from(r))),
             m.current.tpm.map_or("none".into(), thousands),
         );
         return;
@@ -107,14 +109,25 @@ fn render_model(out: &mut String, m: &ModelPlan) {
         whole(d.avg_output_tokens),
     );
     let rate = |r: &Rate| format!("{} / {}", whole(r.steady), whole(r.peak));
-    let _ = writeln!(out, "    {:<30} {:>30}", "input TPM steady / peak", rate(&d.input_tpm));
-    let _ = writeln!(out, "    {:<30} {:>30}", "output TPM steady / peak", rate(&d.output_tpm));
-    let _ = writeln!(out, "    {:<30} {:>30}", "tokens per day steady / peak", rate(&d.tpd));
     let _ = writeln!(
         out,
-        "  Quotas            {:>12} {:>14}",
-        "RPM", "TPM"
+        "    {:<30} {:>30}",
+        "input TPM steady / peak",
+        rate(&d.input_tpm)
     );
+    let _ = writeln!(
+        out,
+        "    {:<30} {:>30}",
+        "output TPM steady / peak",
+        rate(&d.output_tpm)
+    );
+    let _ = writeln!(
+        out,
+        "    {:<30} {:>30}",
+        "tokens per day steady / peak",
+        rate(&d.tpd)
+    );
+    let _ = writeln!(out, "  Quotas            {:>12} {:>14}", "RPM", "TPM");
     let quotas = |out: &mut String, label: &str, q: &Quotas| {
         let _ = writeln!(
             out,
@@ -169,12 +182,16 @@ fn render_outcomes(out: &mut String, plan: &QuotaPlan) {
         format!("{}/{}", thousands(s.completed), thousands(s.requests))
     });
     row(out, "throttles seen by models", &|s| thousands(s.throttles));
-    row(out, "throttles surfaced", &|s| thousands(s.throttles_surfaced));
+    row(out, "throttles surfaced", &|s| {
+        thousands(s.throttles_surfaced)
+    });
     row(out, "latency p50", &|s| seconds(s.latency_ms.p50));
     row(out, "latency p99", &|s| seconds(s.latency_ms.p99));
     row(out, "queueing p99", &|s| seconds(s.queue_ms.p99));
     row(out, "cost", &|s| format!("${:.2}", s.cost_usd));
-    row(out, "cost per day", &|s| format!("${:.2}", s.cost_usd_per_day));
+    row(out, "cost per day", &|s| {
+        format!("${:.2}", s.cost_usd_per_day)
+    });
 }
 
 /// A rate, rounded to a whole number with thousands separators.

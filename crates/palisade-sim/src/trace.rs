@@ -197,12 +197,13 @@ impl Trace {
                 });
             }
             let number = index + 1;
-            let request = parse_line(line, number).map_err(|(field, message)| TraceError::Line {
-                origin: origin.to_owned(),
-                line: number,
-                field,
-                message,
-            })?;
+            let request =
+                parse_line(line, number).map_err(|(field, message)| TraceError::Line {
+                    origin: origin.to_owned(),
+                    line: number,
+                    field,
+                    message,
+                })?;
             requests.push(request);
         }
         if requests.is_empty() {
@@ -292,7 +293,10 @@ impl Trace {
                     .cloned()
                     .collect()
             }
-            None => ids.iter().map(|id| SimulatedModelConfig::new(*id)).collect(),
+            None => ids
+                .iter()
+                .map(|id| SimulatedModelConfig::new(*id))
+                .collect(),
         };
         // One client: a trace's arrivals are its own, and the scenario's
         // load checks (clients × rate × duration) must not refuse it.
@@ -332,10 +336,7 @@ impl Trace {
         scenario
             .validate()
             .map_err(|e| invalid(format!("cannot run in its scenario: {e}")))?;
-        Ok(BoundTrace {
-            scenario,
-            requests,
-        })
+        Ok(BoundTrace { scenario, requests })
     }
 }
 
@@ -383,15 +384,18 @@ fn most_within(requests: &[Arrival], window: Duration) -> usize {
 type LineError = (Option<String>, String);
 
 fn parse_line(line: &str, number: usize) -> Result<TraceRequest, LineError> {
-    let value: Value = serde_json::from_str(line)
-        .map_err(|e| (None, format!("is not valid JSON: {e}")))?;
+    let value: Value =
+        serde_json::from_str(line).map_err(|e| (None, format!("is not valid JSON: {e}")))?;
     let Value::Object(object) = value else {
         return Err((None, "is not a JSON object".into()));
     };
     if let Some(unknown) = object.keys().find(|k| !TRACE_FIELDS.contains(&k.as_str())) {
         return Err((
             Some(unknown.clone()),
-            format!("is not a trace field (expected {})", TRACE_FIELDS.join(", ")),
+            format!(
+                "is not a trace field (expected {})",
+                TRACE_FIELDS.join(", ")
+            ),
         ));
     }
     let ts = match object.get("ts") {

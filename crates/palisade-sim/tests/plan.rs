@@ -25,7 +25,10 @@ fn short_default() -> Scenario {
     s
 }
 
-fn assert_recommended_quotas_meet_the_target(plan: &QuotaPlan, report: &palisade_sim::SystemReport) {
+fn assert_recommended_quotas_meet_the_target(
+    plan: &QuotaPlan,
+    report: &palisade_sim::SystemReport,
+) {
     assert_eq!(
         report.throttles_seen_by_provider, 0,
         "the recommended quotas refused calls"
@@ -79,7 +82,11 @@ fn recommended_quotas_fed_back_into_the_default_scenario_simulate_with_no_thrott
         assert!(d.rpm.peak >= d.rpm.steady && d.tpm.peak >= d.tpm.steady);
         assert!(d.peak_tpm_reserved as f64 >= d.tpm.peak, "{}", m.id);
         let (rpm, tpm) = (m.recommended.rpm.unwrap(), m.recommended.tpm.unwrap());
-        assert!(f64::from(rpm) >= d.rpm.steady.floor(), "{}: {rpm} rpm", m.id);
+        assert!(
+            f64::from(rpm) >= d.rpm.steady.floor(),
+            "{}: {rpm} rpm",
+            m.id
+        );
         assert!(tpm as f64 >= d.tpm.steady.floor(), "{}: {tpm} tpm", m.id);
     }
     // The primary carries the load: its demand is about the offered 55/min
@@ -175,7 +182,12 @@ fn a_tighter_queueing_bound_needs_larger_quotas() {
     let tight = plan_trace(&bound, &tight).unwrap();
     assert!(loose.target_met && tight.target_met);
     let rpm = |p: &QuotaPlan| p.models[0].recommended.rpm.unwrap();
-    assert!(rpm(&tight) > rpm(&loose), "{} vs {}", rpm(&tight), rpm(&loose));
+    assert!(
+        rpm(&tight) > rpm(&loose),
+        "{} vs {}",
+        rpm(&tight),
+        rpm(&loose)
+    );
     // With no queueing allowed, the burst of ten must fit in one window.
     assert!(rpm(&tight) >= 10, "{}", rpm(&tight));
     assert_eq!(tight.at_recommended.palisade.queue_ms.p99, 0.0);
@@ -231,9 +243,16 @@ fn the_sample_trace_is_what_its_script_writes() {
         eprintln!("python3 not found: the sample trace's generator is not checked");
         return;
     };
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let file = std::fs::read(example("plan_trace.jsonl")).unwrap();
-    assert!(out.stdout == file, "examples/plan_trace.jsonl is not what plan_trace.py writes");
+    assert!(
+        out.stdout == file,
+        "examples/plan_trace.jsonl is not what plan_trace.py writes"
+    );
 }
 
 fn line_error(text: &str) -> (usize, Option<String>, String) {
@@ -252,16 +271,56 @@ fn line_error(text: &str) -> (usize, Option<String>, String) {
 fn bad_trace_lines_are_typed_errors_naming_the_line_and_field() {
     let good = "{\"ts\": 1, \"model\": \"a\", \"input_tokens\": 10, \"output_tokens\": 5}\n";
     let cases: &[(&str, Option<&str>, &str)] = &[
-        ("{\"model\": \"a\", \"input_tokens\": 1, \"output_tokens\": 1}", Some("ts"), "missing"),
-        ("{\"ts\": \"soon\", \"model\": \"a\", \"input_tokens\": 1, \"output_tokens\": 1}", Some("ts"), "number"),
-        ("{\"ts\": -1, \"model\": \"a\", \"input_tokens\": 1, \"output_tokens\": 1}", Some("ts"), "within"),
-        ("{\"ts\": 1, \"model\": \"\", \"input_tokens\": 1, \"output_tokens\": 1}", Some("model"), "non-empty"),
-        ("{\"ts\": 1, \"model\": \"a\", \"input_tokens\": 1.5, \"output_tokens\": 1}", Some("input_tokens"), "whole number"),
-        ("{\"ts\": 1, \"model\": \"a\", \"input_tokens\": 1, \"output_tokens\": 0}", Some("output_tokens"), "at least 1"),
-        ("{\"ts\": 1, \"model\": \"a\", \"input_tokens\": 1, \"output_tokens\": 9, \"max_tokens\": 8}", Some("max_tokens"), "less than"),
-        ("{\"ts\": 1, \"model\": \"a\", \"input_tokens\": 1, \"output_token\": 9}", Some("output_token"), "not a trace field"),
-        ("{\"ts\": 1, \"model\": \"a\", \"input_tokens\": 1, \"output_tokens\": 1, \"cache_read_tokens\": -3}", Some("cache_read_tokens"), "whole number"),
-        ("{\"ts\": 1, \"model\": \"a\", \"input_tokens\": 0, \"output_tokens\": 1}", Some("input_tokens"), "1..="),
+        (
+            "{\"model\": \"a\", \"input_tokens\": 1, \"output_tokens\": 1}",
+            Some("ts"),
+            "missing",
+        ),
+        (
+            "{\"ts\": \"soon\", \"model\": \"a\", \"input_tokens\": 1, \"output_tokens\": 1}",
+            Some("ts"),
+            "number",
+        ),
+        (
+            "{\"ts\": -1, \"model\": \"a\", \"input_tokens\": 1, \"output_tokens\": 1}",
+            Some("ts"),
+            "within",
+        ),
+        (
+            "{\"ts\": 1, \"model\": \"\", \"input_tokens\": 1, \"output_tokens\": 1}",
+            Some("model"),
+            "non-empty",
+        ),
+        (
+            "{\"ts\": 1, \"model\": \"a\", \"input_tokens\": 1.5, \"output_tokens\": 1}",
+            Some("input_tokens"),
+            "whole number",
+        ),
+        (
+            "{\"ts\": 1, \"model\": \"a\", \"input_tokens\": 1, \"output_tokens\": 0}",
+            Some("output_tokens"),
+            "at least 1",
+        ),
+        (
+            "{\"ts\": 1, \"model\": \"a\", \"input_tokens\": 1, \"output_tokens\": 9, \"max_tokens\": 8}",
+            Some("max_tokens"),
+            "less than",
+        ),
+        (
+            "{\"ts\": 1, \"model\": \"a\", \"input_tokens\": 1, \"output_token\": 9}",
+            Some("output_token"),
+            "not a trace field",
+        ),
+        (
+            "{\"ts\": 1, \"model\": \"a\", \"input_tokens\": 1, \"output_tokens\": 1, \"cache_read_tokens\": -3}",
+            Some("cache_read_tokens"),
+            "whole number",
+        ),
+        (
+            "{\"ts\": 1, \"model\": \"a\", \"input_tokens\": 0, \"output_tokens\": 1}",
+            Some("input_tokens"),
+            "1..=",
+        ),
         ("[1, 2]", None, "not a JSON object"),
         ("{\"ts\": 1,", None, "not valid JSON"),
     ];
