@@ -253,7 +253,8 @@ impl Trace {
     ///
     /// With `base`, each trace model is the `[[models]]` entry of the same id
     /// (an id the scenario lacks is a [`TraceError::UnknownModel`]), in the
-    /// scenario's order, and the scenario's other tables apply; without it,
+    /// scenario's order (models the trace never names are left out), and
+    /// the scenario's other tables apply; without it,
     /// each is [`SimulatedModelConfig::new`] (no quota, default latency and
     /// price), in the trace's order. The duration becomes the trace's, and
     /// `requests.max_tokens` the largest `max_tokens` of the trace (the
@@ -373,7 +374,10 @@ fn most_within(requests: &[Arrival], window: Duration) -> usize {
     let mut first = 0;
     let mut most = 0;
     for (last, r) in requests.iter().enumerate() {
-        while requests[first].at + window <= r.at {
+        while requests
+            .get(first)
+            .is_some_and(|old| first < last && old.at + window <= r.at)
+        {
             first += 1;
         }
         most = most.max(last + 1 - first);
