@@ -74,6 +74,8 @@
 
 mod config;
 mod provider;
+#[cfg(feature = "limit")]
+mod quota;
 mod request;
 mod response;
 mod secret;
@@ -85,5 +87,7 @@ pub use config::{
     StructuredOutputMode,
 };
 pub use provider::{AnthropicProvider, AnthropicProviderBuilder, DEFAULT_CONTEXT_WINDOW};
+#[cfg(feature = "limit")]
+pub use quota::AnthropicQuotaProfile;
 pub use request::{MAX_CACHE_POINTS, MIN_THINKING_BUDGET, Refusal};
 pub use secret::ApiKey;

@@ -3,7 +3,8 @@
 //! `stream`, CountTokens for exact estimates, every failure classified into
 //! the core [`ErrorKind`](palisade_core::ErrorKind) taxonomy, and a catalog of
 //! the Claude models with their limits, prices and quota burndown, and the
-//! [`profile`] of how Bedrock counts a call against its quotas.
+//! [`profile`] of how Bedrock counts a call against its quotas (and
+//! [`mantle_profile`] for the `bedrock-mantle` endpoint).
 //!
 //! # Example
 //!
@@ -81,6 +82,7 @@ mod count_tokens;
 mod document;
 mod env;
 pub mod error;
+pub mod mantle_profile;
 pub mod profile;
 mod provider;
 mod rejection;
@@ -97,6 +99,7 @@ pub use config::{BedrockConfig, BedrockConfigError};
 pub use count_tokens::BedrockTokenEstimator;
 pub use env::BedrockEnv;
 pub use error::classify;
+pub use mantle_profile::BedrockMantleQuotaProfile;
 pub use profile::BedrockQuotaProfile;
 pub use provider::{BedrockProvider, BedrockProviderBuilder};
 pub use request::{MIN_THINKING_BUDGET, RequestError};

@@ -19,8 +19,10 @@ mod fake_openai;
 mod fake_server;
 mod plan;
 mod providers;
+mod serve;
 mod simulate;
 mod simulate_agent;
+mod stack_file;
 mod toon;
 
 /// Palisade: resilience tools for applications that call LLMs.
@@ -47,6 +49,9 @@ enum Command {
     FakeBedrock(fake_bedrock::FakeBedrockArgs),
     /// Serve simulated models behind the OpenAI Chat Completions wire format.
     FakeOpenai(fake_openai::FakeOpenAiArgs),
+    /// Serve a stack over HTTP: OpenAI- and Anthropic-compatible endpoints,
+    /// health, stats, reset and Prometheus metrics.
+    Serve(serve::ServeArgs),
     /// Convert JSON to TOON and back, and compare their token costs.
     Toon(toon::ToonArgs),
 }
@@ -61,6 +66,7 @@ fn main() -> ExitCode {
         Command::FakeAnthropic(args) => fake_anthropic::run(args),
         Command::FakeBedrock(args) => fake_bedrock::run(args),
         Command::FakeOpenai(args) => fake_openai::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Toon(args) => toon::run(args),
     }
 }

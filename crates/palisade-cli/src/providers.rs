@@ -146,6 +146,10 @@ pub(crate) fn cost_model(candidate: &CandidateConfig) -> Option<Arc<dyn CostMode
         ))),
         #[cfg(feature = "openai")]
         ProviderKind::OpenAi => Some(Arc::new(palisade_openai::OpenAiQuotaProfile)),
+        #[cfg(feature = "anthropic")]
+        ProviderKind::Anthropic => Some(Arc::new(
+            palisade_anthropic::AnthropicQuotaProfile::for_model(candidate.model()),
+        )),
         _ => None,
     }
 }

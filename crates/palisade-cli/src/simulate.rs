@@ -9,7 +9,8 @@
 //! built-in `large-max-tokens`) runs the palisade stack reserving
 //! `max_tokens` and reserving learned output side by side (the `learned`
 //! module); a scenario whose stack has a budget gets a line saying how
-//! close it came to it. Exit status: 0 on success; 1 on a bad scenario, a
+//! close it came to it. `--html FILE` also writes the report as a page of
+//! charts (`palisade_sim::html`). Exit status: 0 on success; 1 on a bad scenario, a
 //! failed run, or a run that lost requests (one line on stderr; the report
 //! is still printed and says so); 2 on usage errors (from clap).
 
@@ -58,8 +59,13 @@ pub(crate) struct SimulateArgs {
     /// `large-max-tokens` scenario.
     #[arg(long, requires = "scenario", conflicts_with = "compare_cache_points")]
     compare_learned_output: bool,
+    /// Also write the report as one self-contained HTML page with charts
+    /// over time (served per model, queue depth, throttles, latency; naive
+    /// and palisade side by side) to FILE.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["compare_cache_points", "compare_learned_output"])]
+    html: Option<PathBuf>,
     /// Print the built-in default scenario as TOML and exit.
-    #[arg(long, conflicts_with_all = ["scenario", "duration", "clients", "seed", "json", "compare_cache_points", "compare_learned_output"])]
+    #[arg(long, conflicts_with_all = ["scenario", "duration", "clients", "seed", "json", "compare_cache_points", "compare_learned_output", "html"])]
     print_default: bool,
 }
 
@@ -114,6 +120,17 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
         return fail(&format!("{e}{note}"));
     }
 
+    if args.html.is_some() && (scenario.agent.is_some() || compare_learned) {
+        return fail(&format!(
+            "--html draws the naive client against the palisade stack; scenario \"{}\" {}",
+            scenario.name,
+            if scenario.agent.is_some() {
+                "has an [agent] workload, which runs the palisade stack alone"
+            } else {
+                "compares two palisade stacks (--compare-learned-output)"
+            }
+        ));
+    }
     if scenario.agent.is_some() {
         if args.compare_learned_output {
             return fail(&"--compare-learned-output needs a scenario without an [agent] workload");
@@ -165,6 +182,11 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
     if let Err(e) = print(&text) {
         return fail(&e);
     }
+    if let Some(path) = &args.html
+        && let Err(e) = write_html(&report, path)
+    {
+        return fail(&e);
+    }
     if let Some(message) = lost_requests(&report) {
         return fail(&message);
     }
@@ -175,6 +197,13 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
         )),
         _ => ExitCode::SUCCESS,
     }
+}
+
+/// Writes the report's HTML page to `path`.
+fn write_html(report: &SimulationReport, path: &Path) -> Result<(), String> {
+    let page = palisade_sim::html::render(report).map_err(|e| e.to_string())?;
+    std::fs::write(path, page)
+        .map_err(|e| format!("cannot write the HTML report to {}: {e}", path.display()))
 }
 
 /// A report with its budget's outcome (`--json` for a stack with a budget).

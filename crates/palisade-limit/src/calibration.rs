@@ -8,12 +8,15 @@
 //! |---|---|
 //! | `requests` | the requests bucket (`requests` quota) |
 //! | `tokens` | the tokens bucket (`tokens` quota) |
-//! | `input_tokens`, `output_tokens` | the tokens bucket, only when `tokens` is absent: the window with the least remaining (and the least limit) wins |
+//! | `input_tokens` | the input-tokens bucket (`input_tokens` quota) |
+//! | `output_tokens` | the output-tokens bucket (`output_tokens` quota) |
+//! | `input_tokens`, `output_tokens` | also the combined tokens bucket, only when `tokens` is absent: the window with the least remaining (and the least limit) wins |
 //!
-//! The limiter has one token dimension, counting input and output together,
-//! so a split window can only steer it conservatively: the tightest of the
-//! two is believed for the whole. Anthropic sends a combined `tokens` window
-//! beside the split ones (the most restrictive in effect), which then wins.
+//! A limiter with split quotas is steered window by window. The combined
+//! tokens bucket counts input and output together, so a split window can only
+//! steer it conservatively: the tightest of the two is believed for the
+//! whole. Anthropic sends a combined `tokens` window beside the split ones
+//! (the most restrictive in effect), which then wins.
 //!
 //! # The provider's limit
 //!
@@ -52,17 +55,38 @@ impl Observed {
     }
 }
 
+/// What a snapshot says of each of a limiter's buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Mapped {
+    pub(crate) requests: Option<Observed>,
+    pub(crate) tokens: Option<Observed>,
+    pub(crate) input_tokens: Option<Observed>,
+    pub(crate) output_tokens: Option<Observed>,
+}
+
 /// The windows for the requests and tokens buckets (see the module docs).
+#[cfg(test)]
 pub(crate) fn map_snapshot(snapshot: &RateLimitSnapshot) -> (Option<Observed>, Option<Observed>) {
-    let requests = Observed::from_window(&snapshot.requests);
+    let mapped = map_windows(snapshot);
+    (mapped.requests, mapped.tokens)
+}
+
+/// The window for every bucket (see the module docs).
+pub(crate) fn map_windows(snapshot: &RateLimitSnapshot) -> Mapped {
+    let input_tokens = Observed::from_window(&snapshot.input_tokens);
+    let output_tokens = Observed::from_window(&snapshot.output_tokens);
     let tokens = Observed::from_window(&snapshot.tokens).or_else(|| {
-        let split = [
-            Observed::from_window(&snapshot.input_tokens),
-            Observed::from_window(&snapshot.output_tokens),
-        ];
-        split.into_iter().flatten().reduce(tightest)
+        [input_tokens, output_tokens]
+            .into_iter()
+            .flatten()
+            .reduce(tightest)
     });
-    (requests, tokens)
+    Mapped {
+        requests: Observed::from_window(&snapshot.requests),
+        tokens,
+        input_tokens,
+        output_tokens,
+    }
 }
 
 /// The more restrictive of two windows: the least remaining (with its

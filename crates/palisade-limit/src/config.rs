@@ -13,6 +13,7 @@ use crate::clock::ClockSource;
 use crate::config_error::ConfigError;
 use crate::cost::BurndownConfig;
 use crate::learned::LearnedOutputConfig;
+use crate::profile::QuotaProfileConfig;
 
 /// A quota: `amount` units per `period`, with a bucket of `burst` units.
 ///
@@ -37,6 +38,56 @@ fn minute() -> Duration {
     Duration::from_secs(60)
 }
 
+fn day() -> Duration {
+    Duration::from_secs(24 * 60 * 60)
+}
+
+/// `tokens_per_day` reads as a [`Quota`] whose period defaults to a day
+/// (`tokens_per_day = { amount = 2_000_000 }`), or as a bare amount
+/// (`tokens_per_day = 2_000_000`).
+mod day_quota {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Quota;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Table {
+        amount: u64,
+        #[serde(default = "super::day", with = "palisade_core::duration")]
+        period: Duration,
+        #[serde(default)]
+        burst: Option<u64>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(
+        untagged,
+        expecting = "an amount of tokens, or a table with `amount` (and `period`, `burst`)"
+    )]
+    enum Repr {
+        Amount(u64),
+        Table(Table),
+    }
+
+    pub(super) fn serialize<S: Serializer>(q: &Option<Quota>, s: S) -> Result<S::Ok, S::Error> {
+        q.serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Quota>, D::Error> {
+        Ok(Some(match Repr::deserialize(d)? {
+            Repr::Amount(amount) => Quota::per(amount, super::day()),
+            Repr::Table(t) => Quota {
+                amount: t.amount,
+                period: t.period,
+                burst: t.burst,
+            },
+        }))
+    }
+}
+
 impl Quota {
     /// `amount` per minute, burst `amount`.
     pub const fn per_minute(amount: u64) -> Self {
@@ -52,6 +103,15 @@ impl Quota {
         Self {
             amount,
             period: Duration::from_secs(1),
+            burst: None,
+        }
+    }
+
+    /// `amount` per day, burst `amount`.
+    pub const fn per_day(amount: u64) -> Self {
+        Self {
+            amount,
+            period: Duration::from_secs(24 * 60 * 60),
             burst: None,
         }
     }
@@ -121,9 +181,25 @@ pub struct LimiterConfig {
     /// Requests per period (GCRA). Default: none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requests: Option<Quota>,
-    /// Tokens per period, reserve-then-settle. Default: none.
+    /// Tokens per period, all kinds combined (input, cache, output times
+    /// its burndown, as the cost model counts them), reserve-then-settle.
+    /// Default: none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tokens: Option<Quota>,
+    /// Input tokens per period (what the cost model counts as input:
+    /// by default input plus cache writes, cache reads settled back).
+    /// Anthropic's API and Bedrock's Messages-API endpoint limit it apart
+    /// from output. Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<Quota>,
+    /// Output tokens per period: `max_tokens` (or the learned reservation)
+    /// at admission, settled to the real output. Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<Quota>,
+    /// Tokens per day, counted as `tokens` is. Its period defaults to a
+    /// day; a bare number is an amount per day. Default: none.
+    #[serde(default, with = "day_quota", skip_serializing_if = "Option::is_none")]
+    pub tokens_per_day: Option<Quota>,
     /// Most requests in flight. Default: none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_concurrent: Option<u32>,
@@ -142,6 +218,13 @@ pub struct LimiterConfig {
     pub adaptive: AdaptiveConfig,
     /// Output burndown by model for the default cost model.
     pub burndown: BurndownConfig,
+    /// How the provider counts a call against each dimension, for a
+    /// provider Palisade ships no profile for (see
+    /// [`QuotaProfileConfig`]); when set it is the limiter's cost model in
+    /// place of the default one (and of a provider's profile given to the
+    /// stack builder). Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<QuotaProfileConfig>,
     /// Reserve each route's learned output (a high quantile of what its
     /// replies used) instead of `max_tokens`; off by default. Wraps whatever
     /// cost model the limiter uses (the default, a provider's quota profile
@@ -160,12 +243,16 @@ impl Default for LimiterConfig {
             name: "default".to_owned(),
             requests: None,
             tokens: None,
+            input_tokens: None,
+            output_tokens: None,
+            tokens_per_day: None,
             max_concurrent: None,
             max_wait: Duration::from_secs(30),
             priority_aging: Duration::from_secs(10),
             on_drop: DropRule::RefundAll,
             adaptive: AdaptiveConfig::default(),
             burndown: BurndownConfig::default(),
+            profile: None,
             learned_output: None,
             clock: ClockSource::Tokio,
         }
@@ -219,6 +306,24 @@ impl LimiterConfig {
     /// Sets the tokens quota.
     pub fn with_tokens(mut self, quota: Quota) -> Self {
         self.tokens = Some(quota);
+        self
+    }
+
+    /// Limits input tokens per period (see [`LimiterConfig::input_tokens`]).
+    pub fn with_input_tokens(mut self, quota: Quota) -> Self {
+        self.input_tokens = Some(quota);
+        self
+    }
+
+    /// Limits output tokens per period (see [`LimiterConfig::output_tokens`]).
+    pub fn with_output_tokens(mut self, quota: Quota) -> Self {
+        self.output_tokens = Some(quota);
+        self
+    }
+
+    /// Limits tokens per day (see [`LimiterConfig::tokens_per_day`]).
+    pub fn with_tokens_per_day(mut self, quota: Quota) -> Self {
+        self.tokens_per_day = Some(quota);
         self
     }
 
@@ -310,11 +415,23 @@ impl LimiterConfig {
         if let Some(q) = &self.tokens {
             q.validate("tokens")?;
         }
+        if let Some(q) = &self.input_tokens {
+            q.validate("input_tokens")?;
+        }
+        if let Some(q) = &self.output_tokens {
+            q.validate("output_tokens")?;
+        }
+        if let Some(q) = &self.tokens_per_day {
+            q.validate("tokens_per_day")?;
+        }
         if self.max_concurrent == Some(0) {
             return Err(ConfigError::invalid(
                 "max_concurrent",
                 "must be at least 1 (leave it unset for no cap)",
             ));
+        }
+        if let Some((field, reason)) = self.profile.as_ref().and_then(|p| p.invalid()) {
+            return Err(ConfigError::invalid(field, reason));
         }
         if let Some((field, reason)) = self.learned_output.as_ref().and_then(|l| l.invalid()) {
             return Err(ConfigError::invalid(field, reason));

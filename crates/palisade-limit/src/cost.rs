@@ -29,6 +29,11 @@ pub struct Cost {
     /// [`DropRule::KeepInput`]: crate::DropRule::KeepInput
     #[serde(default)]
     pub input_tokens: u64,
+    /// The output part, as the output-tokens-per-minute dimension counts it
+    /// (`max_tokens`, or a learned reservation; no burndown: providers that
+    /// limit output separately count output tokens as they are).
+    #[serde(default)]
+    pub output_tokens: u64,
     /// How many times each output token counts (1 for most models).
     #[serde(default = "one")]
     pub output_burndown: u32,
@@ -55,6 +60,7 @@ impl Cost {
         Self {
             tokens: 0,
             input_tokens: 0,
+            output_tokens: 0,
             output_burndown: 1,
             route: 0,
         }
@@ -65,6 +71,7 @@ impl Cost {
         Self {
             tokens,
             input_tokens: tokens,
+            output_tokens: 0,
             output_burndown: 1,
             route: 0,
         }
@@ -75,6 +82,7 @@ impl Cost {
         Self {
             tokens: input.saturating_add(max_output.saturating_mul(burndown as u64)),
             input_tokens: input,
+            output_tokens: max_output,
             output_burndown: burndown,
             route: 0,
         }
@@ -86,6 +94,15 @@ impl Cost {
             self.input_tokens
         } else {
             self.tokens
+        }
+    }
+
+    /// What the reservation counts against each token dimension.
+    pub const fn counts(&self) -> TokenCounts {
+        TokenCounts {
+            tokens: self.tokens,
+            input: self.input_tokens,
+            output: self.output_tokens,
         }
     }
 
@@ -103,6 +120,55 @@ impl Cost {
     }
 }
 
+/// Tokens counted against each token dimension of a limiter: the combined
+/// `tokens` (per minute and per day), `input` (input tokens per minute) and
+/// `output` (output tokens per minute). A dimension the limiter does not
+/// limit ignores its count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TokenCounts {
+    /// Against the combined tokens-per-minute and tokens-per-day quotas.
+    pub tokens: u64,
+    /// Against the input-tokens-per-minute quota.
+    #[serde(default)]
+    pub input: u64,
+    /// Against the output-tokens-per-minute quota.
+    #[serde(default)]
+    pub output: u64,
+}
+
+impl TokenCounts {
+    /// Nothing counted anywhere.
+    pub const ZERO: TokenCounts = TokenCounts {
+        tokens: 0,
+        input: 0,
+        output: 0,
+    };
+
+    /// `tokens` against the combined quotas only.
+    pub const fn combined(tokens: u64) -> Self {
+        Self {
+            tokens,
+            input: 0,
+            output: 0,
+        }
+    }
+
+    /// Whether nothing is counted.
+    pub const fn is_zero(&self) -> bool {
+        self.tokens == 0 && self.input == 0 && self.output == 0
+    }
+
+    /// Per dimension, what `self` holds beyond `other` (0 where it holds
+    /// less).
+    pub const fn saturating_sub(self, other: TokenCounts) -> TokenCounts {
+        TokenCounts {
+            tokens: self.tokens.saturating_sub(other.tokens),
+            input: self.input.saturating_sub(other.input),
+            output: self.output.saturating_sub(other.output),
+        }
+    }
+}
+
 /// Computes what requests cost against a token budget: how a provider
 /// counts a call against its token quota.
 ///
@@ -114,8 +180,23 @@ pub trait CostModel: Send + Sync + Debug {
     /// prompt, cached parts included).
     fn reserve(&self, model: &ProviderId, request: &ChatRequest, input_tokens: u32) -> Cost;
 
-    /// What the call really cost, from the usage the provider reported.
+    /// What the call really cost against the combined token quotas, from the
+    /// usage the provider reported.
     fn actual(&self, reserved: &Cost, usage: &Usage) -> u64;
+
+    /// What the call really cost against every token dimension. The default
+    /// takes the combined count from [`actual`](CostModel::actual), counts
+    /// input as the input tokens plus cache writes (cache reads are not
+    /// counted: Anthropic's input-tokens-per-minute and Bedrock's
+    /// Messages-API endpoint leave them out) and output as reported.
+    fn counted(&self, reserved: &Cost, usage: &Usage) -> TokenCounts {
+        TokenCounts {
+            tokens: self.actual(reserved, usage),
+            input: u64::from(usage.input_tokens)
+                .saturating_add(u64::from(usage.cache_write_tokens)),
+            output: u64::from(usage.output_tokens),
+        }
+    }
 }
 
 /// A shared cost model is one: so a profile held behind an `Arc` can be
@@ -127,6 +208,10 @@ impl<C: CostModel + ?Sized> CostModel for std::sync::Arc<C> {
 
     fn actual(&self, reserved: &Cost, usage: &Usage) -> u64 {
         (**self).actual(reserved, usage)
+    }
+
+    fn counted(&self, reserved: &Cost, usage: &Usage) -> TokenCounts {
+        (**self).counted(reserved, usage)
     }
 }
 

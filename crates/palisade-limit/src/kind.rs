@@ -8,8 +8,15 @@
 pub enum LimitKind {
     /// The requests-per-interval quota (GCRA).
     Requests,
-    /// The token budget per interval (reserve-then-settle).
+    /// The token budget per interval (reserve-then-settle), all tokens
+    /// combined.
     Tokens,
+    /// The input-tokens-per-interval quota.
+    InputTokens,
+    /// The output-tokens-per-interval quota.
+    OutputTokens,
+    /// The tokens-per-day quota (all tokens combined).
+    TokensPerDay,
     /// The cap on requests in flight.
     Concurrency,
     /// A provider-imposed pause (`retry_after` of a throttle, adaptive mode).
@@ -27,6 +34,9 @@ impl LimitKind {
         match self {
             LimitKind::Requests => "requests",
             LimitKind::Tokens => "tokens",
+            LimitKind::InputTokens => "input_tokens",
+            LimitKind::OutputTokens => "output_tokens",
+            LimitKind::TokensPerDay => "tokens_per_day",
             LimitKind::Concurrency => "concurrency",
             LimitKind::Cooldown => "cooldown",
             LimitKind::Queue => "queue",

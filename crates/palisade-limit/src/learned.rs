@@ -49,6 +49,16 @@ pub struct LearnedOutputConfig {
     pub window: u32,
     /// Most routes tracked; more reserve `max_tokens`. Default 4,096.
     pub max_routes: usize,
+    /// Also learn each route's share of the prompt that the input quota
+    /// counts, and reserve that share (its `quantile` plus `margin`, never
+    /// more than the whole prompt) against the input-tokens quota. For
+    /// providers whose input limit leaves cache reads out *at admission*
+    /// (the Anthropic API): a prompt mostly served from the cache then holds
+    /// what it will count, not its whole length, while it runs. Not for
+    /// Bedrock's `bedrock-mantle` endpoint, which checks `max_tokens`
+    /// against the input quota too. Only the input dimension changes; the
+    /// combined tokens quota still reserves the whole prompt. Default false.
+    pub learn_input: bool,
 }
 
 impl Default for LearnedOutputConfig {
@@ -59,6 +69,7 @@ impl Default for LearnedOutputConfig {
             warmup: 20,
             window: 1_000,
             max_routes: 4_096,
+            learn_input: false,
         }
     }
 }
@@ -177,8 +188,21 @@ impl OutputHistogram {
 pub struct LearnedOutput<C = DefaultCostModel> {
     inner: C,
     config: LearnedOutputConfig,
-    routes: Mutex<HashMap<u64, OutputHistogram>>,
+    routes: Mutex<HashMap<u64, RouteHistory>>,
 }
+
+/// What one route's replies showed.
+#[derive(Debug, Clone)]
+struct RouteHistory {
+    /// Output tokens.
+    output: OutputHistogram,
+    /// The input quota's count as a share of the prompt estimate, per mille
+    /// (only with `learn_input`).
+    input_share: Option<OutputHistogram>,
+}
+
+/// Per mille: the whole prompt.
+const WHOLE: u32 = 1_000;
 
 impl LearnedOutput<DefaultCostModel> {
     /// Learned reservations over [`DefaultCostModel`].
@@ -206,7 +230,7 @@ impl<C: CostModel> LearnedOutput<C> {
     /// the route is cold (it reserves `max_tokens`).
     fn learned(&self, route: u64, max_tokens: u32) -> Option<u32> {
         let routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
-        let h = routes.get(&route)?;
+        let h = &routes.get(&route)?.output;
         if h.total < self.config.warmup.max(1) {
             return None;
         }
@@ -214,17 +238,41 @@ impl<C: CostModel> LearnedOutput<C> {
         Some((q.ceil().min(f64::from(u32::MAX)) as u32).clamp(1, max_tokens.max(1)))
     }
 
-    fn record(&self, route: u64, output_tokens: u32) {
+    /// The share (per mille) of the prompt a request on `route` reserves
+    /// against the input quota, or `None` while cold or not learning input.
+    fn learned_input_share(&self, route: u64) -> Option<u32> {
+        if !self.config.learn_input {
+            return None;
+        }
+        let routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        let h = routes.get(&route)?.input_share.as_ref()?;
+        if h.total < self.config.warmup.max(1) {
+            return None;
+        }
+        let q = h.quantile(self.config.quantile) * (1.0 + self.config.margin);
+        Some((q.ceil().min(f64::from(WHOLE)) as u32).max(1))
+    }
+
+    /// Files one reply of `route`: its output, and (when learning input) the
+    /// share of its prompt estimate the input quota counted.
+    fn record(&self, route: u64, output_tokens: u32, input_share: Option<u32>) {
+        let window = self.config.window.max(1);
         let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
         let full = routes.len() >= self.config.max_routes;
-        match routes.get_mut(&route) {
-            Some(h) => h.record(output_tokens, self.config.window.max(1)),
-            None if !full => {
-                let mut h = OutputHistogram::new();
-                h.record(output_tokens, self.config.window.max(1));
-                routes.insert(route, h);
-            }
-            None => {}
+        let history = match routes.get_mut(&route) {
+            Some(h) => h,
+            None if !full => routes.entry(route).or_insert_with(|| RouteHistory {
+                output: OutputHistogram::new(),
+                input_share: None,
+            }),
+            None => return,
+        };
+        history.output.record(output_tokens, window);
+        if let Some(share) = input_share {
+            history
+                .input_share
+                .get_or_insert_with(OutputHistogram::new)
+                .record(share, window);
         }
     }
 }
@@ -255,20 +303,56 @@ impl<C: CostModel> CostModel for LearnedOutput<C> {
                     .saturating_mul(u64::from(base.output_burndown.max(1)));
                 Cost {
                     tokens: base.tokens.saturating_sub(unused).max(base.input_part()),
+                    output_tokens: base.output_tokens.min(u64::from(output)),
                     ..base
                 }
             }
             None => base,
+        };
+        let cost = match self.learned_input_share(route) {
+            Some(share) => {
+                let part = prompt_estimate(&base)
+                    .saturating_mul(u64::from(share))
+                    .div_ceil(u64::from(WHOLE));
+                Cost {
+                    input_tokens: base.input_tokens.min(part),
+                    ..cost
+                }
+            }
+            None => cost,
         };
         cost.with_route(route)
     }
 
     fn actual(&self, reserved: &Cost, usage: &Usage) -> u64 {
         if reserved.route != 0 {
-            self.record(reserved.route, usage.output_tokens);
+            self.record(reserved.route, usage.output_tokens, None);
         }
         self.inner.actual(reserved, usage)
     }
+
+    fn counted(&self, reserved: &Cost, usage: &Usage) -> crate::cost::TokenCounts {
+        let counted = self.inner.counted(reserved, usage);
+        if reserved.route != 0 {
+            let share = self.config.learn_input.then(|| {
+                let estimate = prompt_estimate(reserved).max(1);
+                let per_mille = counted.input.saturating_mul(u64::from(WHOLE)) / estimate;
+                u32::try_from(per_mille.clamp(1, u64::from(WHOLE))).unwrap_or(WHOLE)
+            });
+            self.record(reserved.route, usage.output_tokens, share);
+        }
+        counted
+    }
+}
+
+/// The prompt estimate inside a reservation: what it holds against the
+/// combined tokens quota less its output part (`output_tokens × burndown`),
+/// which is how [`Cost::input_and_output`] and learned output build it.
+fn prompt_estimate(cost: &Cost) -> u64 {
+    cost.tokens.saturating_sub(
+        cost.output_tokens
+            .saturating_mul(u64::from(cost.output_burndown.max(1))),
+    )
 }
 
 #[cfg(test)]
@@ -277,6 +361,42 @@ mod tests {
 
     fn req(max_tokens: u32) -> ChatRequest {
         ChatRequest::user("hi").with_max_tokens(max_tokens)
+    }
+
+    #[test]
+    fn learning_input_reserves_the_counted_share_of_a_cached_prompt() {
+        let m = LearnedOutput::new(LearnedOutputConfig {
+            warmup: 3,
+            learn_input: true,
+            ..Default::default()
+        });
+        let id = ProviderId::new("anthropic/claude");
+        // 10,000-token prompts of which the cache serves 9,000.
+        let cold = m.reserve(&id, &req(500), 10_000);
+        assert_eq!((cold.input_tokens, cold.tokens), (10_000, 10_500));
+        let usage = Usage {
+            cache_read_tokens: 9_000,
+            ..Usage::new(1_000, 200)
+        };
+        for _ in 0..3 {
+            let cost = m.reserve(&id, &req(500), 10_000);
+            assert_eq!(m.counted(&cost, &usage).input, 1_000);
+        }
+        let warm = m.reserve(&id, &req(500), 10_000);
+        // p99 of a 10% share, read at its bucket's edge, plus the margin.
+        assert!((1_000..=1_300).contains(&warm.input_tokens), "{warm:?}");
+        // The combined quota still holds the whole prompt (and the learned output).
+        assert!(warm.tokens >= 10_200, "{warm:?}");
+        // Off by default: the input dimension reserves the whole prompt.
+        let plain = LearnedOutput::new(LearnedOutputConfig {
+            warmup: 3,
+            ..Default::default()
+        });
+        for _ in 0..3 {
+            let cost = plain.reserve(&id, &req(500), 10_000);
+            plain.counted(&cost, &usage);
+        }
+        assert_eq!(plain.reserve(&id, &req(500), 10_000).input_tokens, 10_000);
     }
 
     #[test]

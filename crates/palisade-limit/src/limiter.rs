@@ -43,9 +43,13 @@ impl std::fmt::Debug for Limiter {
     }
 }
 
-/// The config's own cost model: its burndown table.
+/// The config's own cost model: its quota profile when it has one, else
+/// the default model with its burndown table.
 fn default_cost_model(config: &LimiterConfig) -> Arc<dyn CostModel> {
-    Arc::new(DefaultCostModel::new(config.burndown.clone()))
+    match &config.profile {
+        Some(profile) => Arc::new(profile.clone()),
+        None => Arc::new(DefaultCostModel::new(config.burndown.clone())),
+    }
 }
 
 /// `model`, learning output reservations when the config says so (whatever
@@ -126,6 +130,9 @@ impl Limiter {
             Limits::new(&LimiterConfig {
                 requests: None,
                 tokens: None,
+                input_tokens: None,
+                output_tokens: None,
+                tokens_per_day: None,
                 max_concurrent: None,
                 ..config.clone()
             })
@@ -236,8 +243,7 @@ impl Limiter {
             deadline_ns = deadline_ns.min(shared.clock.since_epoch(d));
         }
         if shared.remote.is_some()
-            && let Some(q) = &shared.config.tokens
-            && cost.tokens > q.burst()
+            && let Err(imp) = Limits::new(&shared.config).check_possible(cost.counts())
         {
             // The store would refuse forever; say so without a round trip.
             let mut core = shared.core.lock();
@@ -245,18 +251,18 @@ impl Limiter {
             core.counters.impossible += 1;
             return Err(LimitError::CostExceedsCapacity {
                 limiter: shared.name.to_string(),
-                limit: LimitKind::Tokens,
-                cost: cost.tokens,
-                capacity: q.burst(),
+                limit: imp.limit,
+                cost: imp.cost,
+                capacity: imp.capacity,
             });
         }
         let id = {
             let mut core = shared.core.lock();
             core.last_now = core.last_now.max(now);
             if shared.remote.is_none() {
-                shared.check_possible(&mut core, cost.tokens)?;
+                shared.check_possible(&mut core, cost.counts())?;
                 if core.queue.waiting() == 0 {
-                    match core.limits.try_admit(now, cost.tokens) {
+                    match core.limits.try_admit(now, cost.counts()) {
                         Ok(stamps) => {
                             core.counters.record_admit(cost.tokens, 0);
                             drop(core);
@@ -287,7 +293,7 @@ impl Limiter {
             }
             let id = core
                 .queue
-                .push(cost.tokens, priority.rank(), now, Waker::noop());
+                .push(cost.counts(), priority.rank(), now, Waker::noop());
             tracing::debug!(
                 limiter = %shared.name, tokens = cost.tokens, priority = ?priority,
                 queued = core.queue.waiting(), "queued"
@@ -297,7 +303,7 @@ impl Limiter {
             }
             id
         };
-        let mut ticket = Ticket::new(shared, id, cost.tokens, now);
+        let mut ticket = Ticket::new(shared, id, cost.counts(), now);
         match &shared.remote {
             None => {
                 let stamps = ticket.wait_local(deadline_ns).await?;
@@ -432,6 +438,9 @@ impl Limiter {
             settled: c.settled,
             dropped_unsettled: c.dropped_unsettled,
             tokens_available: core.limits.tokens_available(now),
+            input_tokens_available: core.limits.available(now, LimitKind::InputTokens),
+            output_tokens_available: core.limits.available(now, LimitKind::OutputTokens),
+            tokens_per_day_available: core.limits.available(now, LimitKind::TokensPerDay),
             requests_available: core.limits.requests_available(now),
             rate_fraction: core.limits.rate_fraction(),
             throttles: core.limits.throttles(),

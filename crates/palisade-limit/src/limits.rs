@@ -7,10 +7,11 @@
 use palisade_core::http::RateLimitSnapshot;
 
 use crate::adaptive::AdaptiveRate;
-use crate::calibration::{LimitEstimate, Observed, map_snapshot};
+use crate::calibration::{LimitEstimate, Observed, map_windows};
 use crate::clock::{Nanos, duration_to_nanos};
 use crate::concurrency::ConcurrencyCap;
 use crate::config::LimiterConfig;
+use crate::cost::TokenCounts;
 use crate::gcra::Gcra;
 use crate::kind::LimitKind;
 
@@ -28,6 +29,8 @@ pub(crate) struct Blocked {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Impossible {
     pub(crate) limit: LimitKind,
+    /// What the request counts against that limit.
+    pub(crate) cost: u64,
     pub(crate) capacity: u64,
 }
 
@@ -36,28 +39,48 @@ pub(crate) struct Impossible {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Stamps {
     requests: u64,
-    tokens: u64,
+    tokens: [u64; DIMENSIONS],
 }
 
-/// What settling changed.
+/// What settling changed, in the combined tokens dimension (or, without
+/// one, the first token dimension limited).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Settlement {
     pub(crate) refunded: u64,
     pub(crate) debt: u64,
 }
 
+/// How many token dimensions a limiter has.
+const DIMENSIONS: usize = 4;
+
+/// The token dimensions, in the order of [`Limits::tokens`].
+const KINDS: [LimitKind; DIMENSIONS] = [
+    LimitKind::Tokens,
+    LimitKind::InputTokens,
+    LimitKind::OutputTokens,
+    LimitKind::TokensPerDay,
+];
+
+/// What `counts` counts against each dimension, in the order of [`KINDS`].
+#[inline(always)]
+fn amounts(counts: TokenCounts) -> [u64; DIMENSIONS] {
+    [counts.tokens, counts.input, counts.output, counts.tokens]
+}
+
 /// The limits of one limiter.
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
     requests: Option<Gcra>,
-    tokens: Option<Gcra>,
+    /// One bucket per token dimension limited, in the order of [`KINDS`].
+    tokens: [Option<Gcra>; DIMENSIONS],
     concurrency: Option<ConcurrencyCap>,
     /// No admissions before this instant (a provider's `retry_after`).
     cooldown_until: Nanos,
     adaptive: Option<AdaptiveRate>,
-    /// What the provider's rate-limit headers said of each quota.
+    /// What the provider's rate-limit headers said of each quota (the daily
+    /// one has no header).
     requests_estimate: Option<LimitEstimate>,
-    tokens_estimate: Option<LimitEstimate>,
+    tokens_estimate: [Option<LimitEstimate>; DIMENSIONS],
 }
 
 impl Limits {
@@ -66,9 +89,10 @@ impl Limits {
             |q: &crate::config::Quota| Gcra::new(q.amount, duration_to_nanos(q.period), q.burst());
         let estimate =
             |q: &crate::config::Quota| LimitEstimate::new(q.amount, duration_to_nanos(q.period));
+        let quotas = token_quotas(config);
         Self {
             requests: config.requests.as_ref().map(gcra),
-            tokens: config.tokens.as_ref().map(gcra),
+            tokens: quotas.map(|q| q.as_ref().map(gcra)),
             concurrency: config.max_concurrent.map(ConcurrencyCap::new),
             cooldown_until: 0,
             adaptive: config
@@ -76,20 +100,31 @@ impl Limits {
                 .enabled
                 .then(|| AdaptiveRate::new(&config.adaptive)),
             requests_estimate: config.requests.as_ref().map(estimate),
-            tokens_estimate: config.tokens.as_ref().map(estimate),
+            tokens_estimate: [
+                quotas[0].as_ref().map(estimate),
+                quotas[1].as_ref().map(estimate),
+                quotas[2].as_ref().map(estimate),
+                None,
+            ],
         }
     }
 
-    /// Whether `tokens` can ever be admitted.
+    /// Whether `counts` can ever be admitted.
     #[inline]
-    pub(crate) fn check_possible(&self, tokens: u64) -> Result<(), Impossible> {
-        match &self.tokens {
-            Some(bucket) if tokens > bucket.max_cost() => Err(Impossible {
-                limit: LimitKind::Tokens,
-                capacity: bucket.max_cost(),
-            }),
-            _ => Ok(()),
+    pub(crate) fn check_possible(&self, counts: TokenCounts) -> Result<(), Impossible> {
+        let amounts = amounts(counts);
+        for (i, bucket) in self.tokens.iter().enumerate() {
+            if let Some(bucket) = bucket
+                && amounts[i] > bucket.max_cost()
+            {
+                return Err(Impossible {
+                    limit: KINDS[i],
+                    cost: amounts[i],
+                    capacity: bucket.max_cost(),
+                });
+            }
         }
+        Ok(())
     }
 
     /// Whether a permit of this limiter holds a concurrency slot.
@@ -101,13 +136,14 @@ impl Limits {
     /// Whether a permit has anything to give back on settle or drop.
     #[inline]
     pub(crate) fn tracks_tokens(&self) -> bool {
-        self.tokens.is_some()
+        self.tokens.iter().any(Option::is_some)
     }
 
-    /// Admits one request of `tokens` if every limit has room, consuming from
-    /// all of them; otherwise consumes nothing. `tokens` must be possible.
+    /// Admits one request of `counts` if every limit has room, consuming
+    /// from all of them; otherwise consumes nothing. `counts` must be
+    /// possible.
     #[inline(always)]
-    pub(crate) fn try_admit(&mut self, now: Nanos, tokens: u64) -> Result<Stamps, Blocked> {
+    pub(crate) fn try_admit(&mut self, now: Nanos, counts: TokenCounts) -> Result<Stamps, Blocked> {
         if let Some(adaptive) = &mut self.adaptive
             && let Some(fraction) = adaptive.tick(now)
         {
@@ -121,25 +157,34 @@ impl Limits {
             Some(g) => g.check(now, 1).ok(),
             None => Some(0),
         };
-        let tokens_tat = match &self.tokens {
-            Some(g) => g.check(now, tokens).ok(),
-            None => Some(0),
-        };
+        let amounts = amounts(counts);
+        let mut tats = [0; DIMENSIONS];
+        let mut fits = true;
+        for (i, bucket) in self.tokens.iter().enumerate() {
+            if let Some(g) = bucket {
+                match g.check(now, amounts[i]) {
+                    Ok(tat) => tats[i] = tat,
+                    Err(_) => fits = false,
+                }
+            }
+        }
         let room = self
             .concurrency
             .as_ref()
             .is_none_or(ConcurrencyCap::has_room);
-        let (Some(requests_tat), Some(tokens_tat), true, true) =
-            (requests_tat, tokens_tat, room, now >= self.cooldown_until)
+        let (Some(requests_tat), true, true, true) =
+            (requests_tat, fits, room, now >= self.cooldown_until)
         else {
-            return Err(self.blocked(now, tokens));
+            return Err(self.blocked(now, counts));
         };
         let mut stamps = Stamps::default();
         if let Some(g) = &mut self.requests {
             stamps.requests = g.commit(now, requests_tat);
         }
-        if let Some(g) = &mut self.tokens {
-            stamps.tokens = g.commit(now, tokens_tat);
+        for (i, bucket) in self.tokens.iter_mut().enumerate() {
+            if let Some(g) = bucket {
+                stamps.tokens[i] = g.commit(now, tats[i]);
+            }
         }
         if let Some(cap) = &mut self.concurrency {
             cap.take();
@@ -147,12 +192,12 @@ impl Limits {
         Ok(stamps)
     }
 
-    /// Why `tokens` cannot be admitted at `now`: the binding limit, the one
+    /// Why `counts` cannot be admitted at `now`: the binding limit, the one
     /// that frees last. Called only when [`try_admit`](Limits::try_admit)
     /// found one that does not admit.
     #[cold]
     #[inline(never)]
-    fn blocked(&self, now: Nanos, tokens: u64) -> Blocked {
+    fn blocked(&self, now: Nanos, counts: TokenCounts) -> Blocked {
         let mut blocked: Option<Blocked> = None;
         let mut block = |limit: LimitKind, not_before: Nanos| {
             if blocked.is_none_or(|b| not_before > b.not_before) {
@@ -165,8 +210,11 @@ impl Limits {
         if let Some(Err(at)) = self.requests.as_ref().map(|g| g.check(now, 1)) {
             block(LimitKind::Requests, at);
         }
-        if let Some(Err(at)) = self.tokens.as_ref().map(|g| g.check(now, tokens)) {
-            block(LimitKind::Tokens, at);
+        let amounts = amounts(counts);
+        for (i, bucket) in self.tokens.iter().enumerate() {
+            if let Some(Err(at)) = bucket.as_ref().map(|g| g.check(now, amounts[i])) {
+                block(KINDS[i], at);
+            }
         }
         if let Some(cap) = &self.concurrency
             && !cap.has_room()
@@ -185,30 +233,34 @@ impl Limits {
         })
     }
 
-    /// Settles a reservation of `reserved` tokens that really cost `actual`:
-    /// refunds the difference (as far as it is still due) or charges it as
-    /// debt.
+    /// Settles a reservation of `reserved` that really cost `actual`: per
+    /// dimension, refunds the difference (as far as it is still due) or
+    /// charges it as debt.
     #[inline(always)]
     pub(crate) fn settle(
         &mut self,
         now: Nanos,
-        reserved: u64,
-        actual: u64,
+        reserved: TokenCounts,
+        actual: TokenCounts,
         stamps: Stamps,
     ) -> Settlement {
-        let Some(bucket) = &mut self.tokens else {
-            return Settlement::default();
-        };
-        if actual < reserved {
-            let refunded = bucket.refund(now, reserved - actual, stamps.tokens);
-            Settlement { refunded, debt: 0 }
-        } else {
-            let debt = actual - reserved;
-            if debt > 0 {
-                bucket.charge(now, debt);
-            }
-            Settlement { refunded: 0, debt }
+        let (reserved, actual) = (amounts(reserved), amounts(actual));
+        let mut first: Option<Settlement> = None;
+        for (i, bucket) in self.tokens.iter_mut().enumerate() {
+            let Some(bucket) = bucket else { continue };
+            let s = if actual[i] < reserved[i] {
+                let refunded = bucket.refund(now, reserved[i] - actual[i], stamps.tokens[i]);
+                Settlement { refunded, debt: 0 }
+            } else {
+                let debt = actual[i] - reserved[i];
+                if debt > 0 {
+                    bucket.charge(now, debt);
+                }
+                Settlement { refunded: 0, debt }
+            };
+            first.get_or_insert(s);
         }
+        first.unwrap_or_default()
     }
 
     /// Gives a concurrency slot back.
@@ -222,12 +274,15 @@ impl Limits {
     /// Undoes an admission that never ran (a granted waiter that went away,
     /// a rolled-back multi-limiter acquire): the request, its tokens and its
     /// slot all come back.
-    pub(crate) fn undo(&mut self, now: Nanos, tokens: u64, stamps: Stamps) {
+    pub(crate) fn undo(&mut self, now: Nanos, counts: TokenCounts, stamps: Stamps) {
         if let Some(g) = &mut self.requests {
             g.refund(now, 1, stamps.requests);
         }
-        if let Some(g) = &mut self.tokens {
-            g.refund(now, tokens, stamps.tokens);
+        let amounts = amounts(counts);
+        for (i, bucket) in self.tokens.iter_mut().enumerate() {
+            if let Some(g) = bucket {
+                g.refund(now, amounts[i], stamps.tokens[i]);
+            }
         }
         self.release_slot();
     }
@@ -260,7 +315,7 @@ impl Limits {
         if let (Some(g), Some(r)) = (&mut self.requests, requests) {
             g.clamp_available(now, r, None);
         }
-        if let (Some(g), Some(t)) = (&mut self.tokens, tokens) {
+        if let (Some(g), Some(t)) = (&mut self.tokens[0], tokens) {
             g.clamp_available(now, t, None);
         }
     }
@@ -271,7 +326,7 @@ impl Limits {
     /// what the bucket holds, until its reset at most. Returns whether a
     /// bucket's rate changed (waiters may need a new deadline).
     pub(crate) fn calibrate(&mut self, now: Nanos, snapshot: &RateLimitSnapshot) -> bool {
-        let (requests, tokens) = map_snapshot(snapshot);
+        let mapped = map_windows(snapshot);
         let mut changed = false;
         let mut apply =
             |g: &mut Option<Gcra>, e: &mut Option<LimitEstimate>, seen: Option<Observed>| {
@@ -287,8 +342,15 @@ impl Limits {
                     g.clamp_available(now, remaining, seen.reset);
                 }
             };
-        apply(&mut self.requests, &mut self.requests_estimate, requests);
-        apply(&mut self.tokens, &mut self.tokens_estimate, tokens);
+        apply(
+            &mut self.requests,
+            &mut self.requests_estimate,
+            mapped.requests,
+        );
+        let seen = [mapped.tokens, mapped.input_tokens, mapped.output_tokens];
+        for (i, seen) in seen.into_iter().enumerate() {
+            apply(&mut self.tokens[i], &mut self.tokens_estimate[i], seen);
+        }
         changed
     }
 
@@ -301,7 +363,7 @@ impl Limits {
 
     /// The tokens per configured period calibration allows, if limited.
     pub(crate) fn calibrated_tokens(&self, amount: u64) -> u64 {
-        self.tokens
+        self.tokens[0]
             .as_ref()
             .map_or(amount, |g| calibrated(amount, g.calibration()))
     }
@@ -310,7 +372,7 @@ impl Limits {
         if let Some(g) = &mut self.requests {
             g.set_rate_fraction(now, fraction);
         }
-        if let Some(g) = &mut self.tokens {
+        for g in self.tokens.iter_mut().flatten() {
             g.set_rate_fraction(now, fraction);
         }
     }
@@ -336,13 +398,19 @@ impl Limits {
         if let Some(g) = &mut self.requests {
             g.expire(now);
         }
-        if let Some(g) = &mut self.tokens {
+        for g in self.tokens.iter_mut().flatten() {
             g.expire(now);
         }
     }
 
+    /// Units left in the bucket of `kind` (a token dimension), if limited.
+    pub(crate) fn available(&self, now: Nanos, kind: LimitKind) -> Option<i64> {
+        let i = KINDS.iter().position(|k| *k == kind)?;
+        self.tokens[i].as_ref().map(|g| g.available(now))
+    }
+
     pub(crate) fn tokens_available(&self, now: Nanos) -> Option<i64> {
-        self.tokens.as_ref().map(|g| g.available(now))
+        self.available(now, LimitKind::Tokens)
     }
 
     pub(crate) fn requests_available(&self, now: Nanos) -> Option<i64> {
@@ -356,6 +424,16 @@ impl Limits {
     pub(crate) fn throttles(&self) -> u64 {
         self.adaptive.as_ref().map_or(0, AdaptiveRate::throttles)
     }
+}
+
+/// The config's token quotas, in the order of [`KINDS`].
+fn token_quotas(config: &LimiterConfig) -> [Option<crate::config::Quota>; DIMENSIONS] {
+    [
+        config.tokens,
+        config.input_tokens,
+        config.output_tokens,
+        config.tokens_per_day,
+    ]
 }
 
 /// `amount` scaled by a calibration fraction, rounded as the bucket is.

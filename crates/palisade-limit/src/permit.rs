@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use palisade_core::Usage;
 
-use crate::cost::Cost;
+use crate::cost::{Cost, TokenCounts};
 use crate::limits::Stamps;
 use crate::shared::{Shared, settled};
 use crate::store::{Lease, Settled};
@@ -78,16 +78,28 @@ impl Permit {
     /// reads free).
     pub fn settle(mut self, usage: Usage) -> Settled {
         let actual = match &self.shared {
-            Some(shared) => shared.cost_model.actual(&self.cost, &usage),
-            None => 0,
+            Some(shared) => shared.cost_model.counted(&self.cost, &usage),
+            None => TokenCounts::ZERO,
         };
         self.finish(Some(actual))
     }
 
-    /// Settles with an actual token cost computed by the caller.
+    /// Settles with an actual token cost computed by the caller, against the
+    /// combined tokens quotas; the input and output dimensions keep what they
+    /// reserved (use [`settle_counts`](Permit::settle_counts) to settle them
+    /// too).
     #[inline]
     pub fn settle_tokens(mut self, actual_tokens: u64) -> Settled {
-        self.finish(Some(actual_tokens))
+        let counts = self.cost.counts();
+        self.finish(Some(TokenCounts {
+            tokens: actual_tokens,
+            ..counts
+        }))
+    }
+
+    /// Settles every token dimension with counts computed by the caller.
+    pub fn settle_counts(mut self, actual: TokenCounts) -> Settled {
+        self.finish(Some(actual))
     }
 
     /// Undoes the admission as if it never happened (the request was not
@@ -104,21 +116,21 @@ impl Permit {
         }
         let now = shared.clock.now();
         let mut core = shared.core.lock();
-        shared.undo_admission(&mut core, now, self.cost.tokens, self.stamps);
+        shared.undo_admission(&mut core, now, self.cost.counts(), self.stamps);
     }
 
     #[inline]
-    fn finish(&mut self, actual: Option<u64>) -> Settled {
+    fn finish(&mut self, actual: Option<TokenCounts>) -> Settled {
         let Some(shared) = self.shared.take() else {
             return Settled::default();
         };
         let charged = shared.charged(&self.cost, actual);
         if let Some(lease) = self.lease.take() {
-            let outcome = settled(self.cost.tokens, charged);
-            finish_remote(shared, lease, actual, outcome);
+            let outcome = settled(self.cost.tokens, charged.tokens);
+            finish_remote(shared, lease, actual, charged, outcome);
             return outcome;
         }
-        shared.finish_local(self.cost.tokens, charged, actual.is_some(), self.stamps)
+        shared.finish_local(self.cost.counts(), charged, actual.is_some(), self.stamps)
     }
 }
 
@@ -175,7 +187,7 @@ impl<'a> PermitRef<'a> {
     /// Settles with the usage the provider reported, as
     /// [`Permit::settle`] does.
     pub fn settle(self, usage: Usage) -> Settled {
-        let actual = self.shared.cost_model.actual(&self.cost, &usage);
+        let actual = self.shared.cost_model.counted(&self.cost, &usage);
         self.finish(Some(actual))
     }
 
@@ -183,16 +195,25 @@ impl<'a> PermitRef<'a> {
     /// [`Permit::settle_tokens`] does.
     #[inline]
     pub fn settle_tokens(self, actual_tokens: u64) -> Settled {
-        self.finish(Some(actual_tokens))
+        let counts = self.cost.counts();
+        self.finish(Some(TokenCounts {
+            tokens: actual_tokens,
+            ..counts
+        }))
+    }
+
+    /// Settles every token dimension, as [`Permit::settle_counts`] does.
+    pub fn settle_counts(self, actual: TokenCounts) -> Settled {
+        self.finish(Some(actual))
     }
 
     #[inline]
-    fn finish(self, actual: Option<u64>) -> Settled {
+    fn finish(self, actual: Option<TokenCounts>) -> Settled {
         // Settled here: the destructor must not release it again.
         let this = std::mem::ManuallyDrop::new(self);
         let charged = this.shared.charged(&this.cost, actual);
         this.shared
-            .finish_local(this.cost.tokens, charged, actual.is_some(), this.stamps)
+            .finish_local(this.cost.counts(), charged, actual.is_some(), this.stamps)
     }
 }
 
@@ -200,13 +221,19 @@ impl Drop for PermitRef<'_> {
     fn drop(&mut self) {
         let charged = self.shared.charged(&self.cost, None);
         self.shared
-            .finish_local(self.cost.tokens, charged, false, self.stamps);
+            .finish_local(self.cost.counts(), charged, false, self.stamps);
     }
 }
 
 /// Settles or releases a store lease in the background: `Drop` cannot await,
 /// and the lease's TTL covers a process that dies before this runs.
-fn finish_remote(shared: Arc<Shared>, lease: Lease, actual: Option<u64>, outcome: Settled) {
+fn finish_remote(
+    shared: Arc<Shared>,
+    lease: Lease,
+    actual: Option<TokenCounts>,
+    charged: TokenCounts,
+    outcome: Settled,
+) {
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
         tracing::warn!(
             limiter = %shared.name, lease = %lease.token,
@@ -227,9 +254,10 @@ fn finish_remote(shared: Arc<Shared>, lease: Lease, actual: Option<u64>, outcome
                 .await
                 .map(|_| ()),
             None => {
+                let refund = lease.tokens.saturating_sub(charged);
                 remote
                     .store
-                    .release(&remote.key, &limits, lease, outcome.refunded)
+                    .release(&remote.key, &limits, lease, refund)
                     .await
             }
         };

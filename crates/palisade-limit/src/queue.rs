@@ -13,13 +13,14 @@ use std::collections::VecDeque;
 use std::task::Waker;
 
 use crate::clock::Nanos;
+use crate::cost::TokenCounts;
 use crate::limits::{Blocked, Stamps};
 
 /// One request waiting for admission.
 #[derive(Debug)]
 struct Waiter {
     id: u64,
-    tokens: u64,
+    counts: TokenCounts,
     rank: usize,
     enqueued_at: Nanos,
     waker: Option<Waker>,
@@ -31,7 +32,7 @@ pub(crate) enum Removed {
     /// It was still waiting (and whether it was the head).
     Waiting { was_head: bool },
     /// It had been granted admission but had not collected it yet.
-    Granted { tokens: u64, stamps: Stamps },
+    Granted { counts: TokenCounts, stamps: Stamps },
     /// It was not there (already collected or expired).
     Missing,
 }
@@ -40,7 +41,7 @@ pub(crate) enum Removed {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Head {
     pub(crate) id: u64,
-    pub(crate) tokens: u64,
+    pub(crate) counts: TokenCounts,
     pub(crate) enqueued_at: Nanos,
 }
 
@@ -50,7 +51,7 @@ pub(crate) struct WaitQueue {
     lanes: [VecDeque<Waiter>; 4],
     waiting: usize,
     /// Granted waiters that have not collected their admission yet.
-    granted: Vec<(u64, u64, Stamps)>,
+    granted: Vec<(u64, TokenCounts, Stamps)>,
     next_id: u64,
     /// The head and why it could not be admitted when last tried.
     head_blocked: Option<(u64, Blocked)>,
@@ -64,13 +65,19 @@ impl WaitQueue {
     }
 
     /// Adds a waiter at the back of its priority lane; returns its id.
-    pub(crate) fn push(&mut self, tokens: u64, rank: usize, now: Nanos, waker: &Waker) -> u64 {
+    pub(crate) fn push(
+        &mut self,
+        counts: TokenCounts,
+        rank: usize,
+        now: Nanos,
+        waker: &Waker,
+    ) -> u64 {
         self.next_id += 1;
         let id = self.next_id;
         let lane = rank.min(self.lanes.len() - 1);
         self.lanes[lane].push_back(Waiter {
             id,
-            tokens,
+            counts,
             rank: lane,
             enqueued_at: now,
             waker: Some(waker.clone()),
@@ -95,7 +102,7 @@ impl WaitQueue {
             })
             .map(|w| Head {
                 id: w.id,
-                tokens: w.tokens,
+                counts: w.counts,
                 enqueued_at: w.enqueued_at,
             })
     }
@@ -108,7 +115,7 @@ impl WaitQueue {
     /// Marks the head `id` granted: moves it out of its lane and wakes it.
     pub(crate) fn grant(&mut self, id: u64, stamps: Stamps) {
         if let Some(waiter) = self.take_waiting(id) {
-            self.granted.push((id, waiter.tokens, stamps));
+            self.granted.push((id, waiter.counts, stamps));
             if let Some(w) = waiter.waker {
                 w.wake();
             }
@@ -160,8 +167,8 @@ impl WaitQueue {
     /// Removes `id` wherever it is.
     pub(crate) fn remove(&mut self, id: u64, now: Nanos, aging: Nanos) -> Removed {
         if let Some(i) = self.granted.iter().position(|(g, _, _)| *g == id) {
-            let (_, tokens, stamps) = self.granted.swap_remove(i);
-            return Removed::Granted { tokens, stamps };
+            let (_, counts, stamps) = self.granted.swap_remove(i);
+            return Removed::Granted { counts, stamps };
         }
         let was_head = self.head(now, aging).is_some_and(|h| h.id == id);
         match self.take_waiting(id) {
@@ -217,7 +224,10 @@ mod tests {
         let ids: Vec<(u64, usize)> = (0..40)
             .map(|n| {
                 let rank = n % 3;
-                (queue.push(n as u64, rank, 0, waker), rank)
+                (
+                    queue.push(TokenCounts::combined(n as u64), rank, 0, waker),
+                    rank,
+                )
             })
             .collect();
         for &(id, _) in ids.iter().skip(5).step_by(4) {
@@ -231,7 +241,7 @@ mod tests {
             match queue.find_mut(id) {
                 Some(w) => {
                     assert!(!gone, "{id} was removed");
-                    assert_eq!((w.id, w.tokens, w.rank), (id, n as u64, rank));
+                    assert_eq!((w.id, w.counts.tokens, w.rank), (id, n as u64, rank));
                 }
                 None => assert!(gone, "{id} not found"),
             }

@@ -172,7 +172,19 @@ impl PermitSet {
         first.unwrap_or_default()
     }
 
-    /// Settles every permit with a caller-computed token cost.
+    /// Settles every permit with caller-computed counts for every token
+    /// dimension.
+    pub fn settle_counts(mut self, actual: crate::cost::TokenCounts) -> Settled {
+        let mut first = None;
+        for p in self.permits.drain(..) {
+            let s = p.settle_counts(actual);
+            first.get_or_insert(s);
+        }
+        first.unwrap_or_default()
+    }
+
+    /// Settles every permit with a caller-computed token cost (the combined
+    /// dimension; see [`Permit::settle_tokens`]).
     pub fn settle_tokens(mut self, actual_tokens: u64) -> Settled {
         let mut first = None;
         for p in self.permits.drain(..) {

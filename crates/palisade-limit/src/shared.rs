@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 
 use crate::clock::{Clock, Nanos};
 use crate::config::{DropRule, LimiterConfig};
-use crate::cost::{Cost, CostModel};
+use crate::cost::{Cost, CostModel, TokenCounts};
 use crate::error::LimitError;
 use crate::kind::LimitKind;
 use crate::limits::{Blocked, Impossible, Limits, Settlement, Stamps};
@@ -99,7 +99,7 @@ impl Shared {
         let now = self.clock.now();
         let mut core = self.core.lock();
         core.last_now = core.last_now.max(now);
-        self.check_possible(&mut core, cost.tokens)?;
+        self.check_possible(&mut core, cost.counts())?;
         if core.queue.waiting() > 0 {
             core.counters.rejected += 1;
             let not_before = core.queue.head_blocked().map_or(0, |b| b.not_before);
@@ -112,7 +112,7 @@ impl Shared {
                 now,
             ));
         }
-        match core.limits.try_admit(now, cost.tokens) {
+        match core.limits.try_admit(now, cost.counts()) {
             Ok(stamps) => {
                 core.counters.record_admit(cost.tokens, 0);
                 drop(core);
@@ -133,26 +133,30 @@ impl Shared {
 
     /// Refuses a cost larger than a limit's whole capacity.
     #[inline]
-    pub(crate) fn check_possible(&self, core: &mut Core, tokens: u64) -> Result<(), LimitError> {
-        match core.limits.check_possible(tokens) {
+    pub(crate) fn check_possible(
+        &self,
+        core: &mut Core,
+        counts: TokenCounts,
+    ) -> Result<(), LimitError> {
+        match core.limits.check_possible(counts) {
             Ok(()) => Ok(()),
-            Err(imp) => Err(self.impossible(core, tokens, imp)),
+            Err(imp) => Err(self.impossible(core, imp)),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn impossible(&self, core: &mut Core, tokens: u64, imp: Impossible) -> LimitError {
+    fn impossible(&self, core: &mut Core, imp: Impossible) -> LimitError {
         core.counters.rejected += 1;
         core.counters.impossible += 1;
         tracing::warn!(
-            limiter = %self.name, tokens, capacity = imp.capacity,
+            limiter = %self.name, limit = %imp.limit, cost = imp.cost, capacity = imp.capacity,
             "cost exceeds the whole capacity"
         );
         LimitError::CostExceedsCapacity {
             limiter: self.name.to_string(),
             limit: imp.limit,
-            cost: tokens,
+            cost: imp.cost,
             capacity: imp.capacity,
         }
     }
@@ -189,13 +193,13 @@ impl Shared {
             return;
         }
         while let Some(head) = core.queue.head(now, self.aging) {
-            match core.limits.try_admit(now, head.tokens) {
+            match core.limits.try_admit(now, head.counts) {
                 Ok(stamps) => {
                     let waited = now.saturating_sub(head.enqueued_at);
-                    core.counters.record_admit(head.tokens, waited);
+                    core.counters.record_admit(head.counts.tokens, waited);
                     core.queue.grant(head.id, stamps);
                     tracing::debug!(
-                        limiter = %self.name, tokens = head.tokens,
+                        limiter = %self.name, tokens = head.counts.tokens,
                         waited_secs = waited as f64 / 1e9, "admitted after waiting"
                     );
                 }
@@ -210,10 +214,16 @@ impl Shared {
     /// Undoes an admission that never ran (a rolled-back multi-limiter
     /// acquire, a grant whose waiter left): its request, tokens and slot come
     /// back, the counters forget it, and waiters get the room.
-    pub(crate) fn undo_admission(&self, core: &mut Core, now: Nanos, tokens: u64, stamps: Stamps) {
-        core.limits.undo(now, tokens, stamps);
+    pub(crate) fn undo_admission(
+        &self,
+        core: &mut Core,
+        now: Nanos,
+        counts: TokenCounts,
+        stamps: Stamps,
+    ) {
+        core.limits.undo(now, counts, stamps);
         core.counters.admitted = core.counters.admitted.saturating_sub(1);
-        core.counters.tokens_reserved = core.counters.tokens_reserved.saturating_sub(tokens);
+        core.counters.tokens_reserved = core.counters.tokens_reserved.saturating_sub(counts.tokens);
         if core.queue.waiting() > 0 {
             self.dispatch(core, now, None);
         }
@@ -222,13 +232,17 @@ impl Shared {
     /// What a permit of `cost` is charged: the actual cost when settled,
     /// else what the drop rule keeps.
     #[inline]
-    pub(crate) fn charged(&self, cost: &Cost, actual: Option<u64>) -> u64 {
+    pub(crate) fn charged(&self, cost: &Cost, actual: Option<TokenCounts>) -> TokenCounts {
         match actual {
             Some(a) => a,
             None => match self.config.on_drop {
-                DropRule::RefundAll => 0,
-                DropRule::KeepInput => cost.input_part(),
-                DropRule::KeepAll => cost.tokens,
+                DropRule::RefundAll => TokenCounts::ZERO,
+                DropRule::KeepInput => TokenCounts {
+                    tokens: cost.input_part(),
+                    input: cost.input_tokens,
+                    output: 0,
+                },
+                DropRule::KeepAll => cost.counts(),
             },
         }
     }
@@ -238,11 +252,12 @@ impl Shared {
     #[inline]
     pub(crate) fn finish_local(
         &self,
-        reserved: u64,
-        charged: u64,
+        reserved_counts: TokenCounts,
+        charged_counts: TokenCounts,
         settled_with_usage: bool,
         stamps: Stamps,
     ) -> Settled {
+        let (reserved, charged) = (reserved_counts.tokens, charged_counts.tokens);
         let outcome = settled(reserved, charged);
         if !self.permits_return {
             // Nothing to give back (requests-only limiter): skip the lock,
@@ -255,7 +270,8 @@ impl Shared {
         let waiting = core.queue.waiting() > 0;
         // Only debt and waiters need the exact time (see `Core::last_now`):
         // the common settle skips the clock read.
-        let now = if charged > reserved || waiting {
+        let overrun = !charged_counts.saturating_sub(reserved_counts).is_zero();
+        let now = if overrun || waiting {
             self.clock.now()
         } else {
             core.last_now
@@ -263,7 +279,9 @@ impl Shared {
         // The bucket may take back less than `outcome.refunded` (never more
         // than had the request reserved only what it used); callers and stats
         // see the unused part of the reservation.
-        let s = core.limits.settle(now, reserved, charged, stamps);
+        let s = core
+            .limits
+            .settle(now, reserved_counts, charged_counts, stamps);
         core.limits.release_slot();
         let c = &mut core.counters;
         c.tokens_refunded = c.tokens_refunded.saturating_add(outcome.refunded);

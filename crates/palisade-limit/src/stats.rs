@@ -156,6 +156,18 @@ pub struct LimiterStats {
     pub dropped_unsettled: u64,
     /// Tokens that fit now (negative while in debt); `None` without a token limit.
     pub tokens_available: Option<i64>,
+    /// Input tokens that fit now (negative while in debt); `None` without an
+    /// input-tokens limit.
+    #[serde(default)]
+    pub input_tokens_available: Option<i64>,
+    /// Output tokens that fit now (negative while in debt); `None` without
+    /// an output-tokens limit.
+    #[serde(default)]
+    pub output_tokens_available: Option<i64>,
+    /// Tokens that fit today's quota now (negative while in debt); `None`
+    /// without a tokens-per-day limit.
+    #[serde(default)]
+    pub tokens_per_day_available: Option<i64>,
     /// Requests that fit now; `None` without a requests limit.
     pub requests_available: Option<i64>,
     /// Fraction of the configured rate in force (1.0 unless adaptive mode

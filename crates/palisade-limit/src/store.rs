@@ -39,6 +39,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{Clock, Nanos, duration_to_nanos};
 use crate::config::{LimiterConfig, Quota};
+use crate::cost::TokenCounts;
 use crate::kind::LimitKind;
 use crate::limits::{Limits, Stamps};
 
@@ -80,8 +81,8 @@ impl fmt::Display for LeaseToken {
 pub struct Lease {
     /// Names the lease in the store that issued it.
     pub token: LeaseToken,
-    /// Tokens reserved for it.
-    pub tokens: u64,
+    /// Tokens reserved for it, per token dimension.
+    pub tokens: TokenCounts,
 }
 
 /// The limits a store enforces for one key, sent with every call.
@@ -89,8 +90,17 @@ pub struct Lease {
 pub struct StoreLimits {
     /// Requests per period.
     pub requests: Option<Quota>,
-    /// Tokens per period.
+    /// Tokens per period, all kinds combined.
     pub tokens: Option<Quota>,
+    /// Input tokens per period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<Quota>,
+    /// Output tokens per period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<Quota>,
+    /// Tokens per day (any period: it is a quota like the others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_day: Option<Quota>,
     /// Most leases alive at once.
     pub max_concurrent: Option<u32>,
     /// Fraction of the configured rates in force (adaptive mode), `(0, 1]`.
@@ -106,6 +116,9 @@ impl StoreLimits {
         Self {
             requests: config.requests,
             tokens: config.tokens,
+            input_tokens: config.input_tokens,
+            output_tokens: config.output_tokens,
+            tokens_per_day: config.tokens_per_day,
             max_concurrent: config.max_concurrent,
             rate_fraction: 1.0,
             lease_ttl,
@@ -116,6 +129,9 @@ impl StoreLimits {
         LimiterConfig {
             requests: self.requests,
             tokens: self.tokens,
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+            tokens_per_day: self.tokens_per_day,
             max_concurrent: self.max_concurrent,
             ..LimiterConfig::default()
         }
@@ -138,7 +154,7 @@ pub enum Reservation {
     },
 }
 
-/// What a settle did to the token budget.
+/// What a settle did to the token budget (the combined tokens dimension).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Settled {
     /// Tokens given back.
@@ -228,32 +244,33 @@ impl StoreError {
 #[async_trait]
 pub trait LimitStore: Send + Sync + Debug {
     /// Checks every limit of `key` and, only if all admit, reserves one
-    /// request, `tokens` tokens and a concurrency lease.
+    /// request, `tokens` against every token dimension and a concurrency
+    /// lease.
     async fn try_reserve(
         &self,
         key: &str,
         limits: &StoreLimits,
-        tokens: u64,
+        tokens: TokenCounts,
     ) -> Result<Reservation, StoreError>;
 
-    /// Ends `lease` with its actual token cost: refunds or charges the
-    /// difference from the reservation.
+    /// Ends `lease` with its actual token cost: per dimension, refunds or
+    /// charges the difference from the reservation.
     async fn settle(
         &self,
         key: &str,
         limits: &StoreLimits,
         lease: Lease,
-        actual_tokens: u64,
+        actual: TokenCounts,
     ) -> Result<Settled, StoreError>;
 
-    /// Ends `lease` without usage, giving `refund_tokens` of its reservation
-    /// back.
+    /// Ends `lease` without usage, giving `refund` of its reservation back
+    /// (per dimension, at most what it reserved).
     async fn release(
         &self,
         key: &str,
         limits: &StoreLimits,
         lease: Lease,
-        refund_tokens: u64,
+        refund: TokenCounts,
     ) -> Result<(), StoreError>;
 
     /// Pushes the expiry of `leases` (all of `key`) out to `limits.lease_ttl`
@@ -273,7 +290,7 @@ impl<S: LimitStore + ?Sized> LimitStore for Arc<S> {
         &self,
         key: &str,
         limits: &StoreLimits,
-        tokens: u64,
+        tokens: TokenCounts,
     ) -> Result<Reservation, StoreError> {
         (**self).try_reserve(key, limits, tokens).await
     }
@@ -282,18 +299,18 @@ impl<S: LimitStore + ?Sized> LimitStore for Arc<S> {
         key: &str,
         limits: &StoreLimits,
         lease: Lease,
-        actual_tokens: u64,
+        actual: TokenCounts,
     ) -> Result<Settled, StoreError> {
-        (**self).settle(key, limits, lease, actual_tokens).await
+        (**self).settle(key, limits, lease, actual).await
     }
     async fn release(
         &self,
         key: &str,
         limits: &StoreLimits,
         lease: Lease,
-        refund_tokens: u64,
+        refund: TokenCounts,
     ) -> Result<(), StoreError> {
-        (**self).release(key, limits, lease, refund_tokens).await
+        (**self).release(key, limits, lease, refund).await
     }
     async fn renew(
         &self,
@@ -389,7 +406,7 @@ impl LimitStore for MemoryStore {
         &self,
         key: &str,
         limits: &StoreLimits,
-        tokens: u64,
+        tokens: TokenCounts,
     ) -> Result<Reservation, StoreError> {
         let now = self.clock.now();
         let mut state = self.inner.lock();
@@ -406,8 +423,8 @@ impl LimitStore for MemoryStore {
         entry.reap(now);
         if let Err(impossible) = entry.limits.check_possible(tokens) {
             return Err(StoreError::protocol(format!(
-                "cost of {tokens} exceeds the whole {} capacity of {} for key `{key}`",
-                impossible.limit, impossible.capacity
+                "cost of {} exceeds the whole {} capacity of {} for key `{key}`",
+                impossible.cost, impossible.limit, impossible.capacity
             )));
         }
         match entry.limits.try_admit(now, tokens) {
@@ -444,7 +461,7 @@ impl LimitStore for MemoryStore {
         key: &str,
         _limits: &StoreLimits,
         lease: Lease,
-        actual_tokens: u64,
+        actual: TokenCounts,
     ) -> Result<Settled, StoreError> {
         let now = self.clock.now();
         let mut state = self.inner.lock();
@@ -460,11 +477,9 @@ impl LimitStore for MemoryStore {
             }
             None => Stamps::default(),
         };
-        let s = entry
-            .limits
-            .settle(now, lease.tokens, actual_tokens, stamps);
+        let s = entry.limits.settle(now, lease.tokens, actual, stamps);
         Ok(Settled {
-            refunded: lease.tokens.saturating_sub(actual_tokens),
+            refunded: lease.tokens.tokens.saturating_sub(actual.tokens),
             debt: s.debt,
         })
     }
@@ -474,7 +489,7 @@ impl LimitStore for MemoryStore {
         key: &str,
         _limits: &StoreLimits,
         lease: Lease,
-        refund_tokens: u64,
+        refund: TokenCounts,
     ) -> Result<(), StoreError> {
         let now = self.clock.now();
         let mut state = self.inner.lock();
@@ -486,10 +501,9 @@ impl LimitStore for MemoryStore {
                 }
                 None => Stamps::default(),
             };
-            let refund = refund_tokens.min(lease.tokens);
-            entry
-                .limits
-                .settle(now, lease.tokens, lease.tokens - refund, stamps);
+            // What is kept: the reservation less the refund, per dimension.
+            let kept = lease.tokens.saturating_sub(refund);
+            entry.limits.settle(now, lease.tokens, kept, stamps);
         }
         Ok(())
     }

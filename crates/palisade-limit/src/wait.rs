@@ -10,7 +10,7 @@ use std::task::{Poll, Waker};
 use tokio::time::{Instant, Sleep};
 
 use crate::clock::{Nanos, duration_to_nanos};
-use crate::cost::Cost;
+use crate::cost::{Cost, TokenCounts};
 use crate::error::LimitError;
 use crate::kind::LimitKind;
 use crate::limits::{Blocked, Stamps};
@@ -112,18 +112,18 @@ impl Shared {
 pub(crate) struct Ticket<'a> {
     shared: &'a Arc<Shared>,
     id: u64,
-    tokens: u64,
+    counts: TokenCounts,
     enqueued_at: Nanos,
     done: bool,
 }
 
 impl<'a> Ticket<'a> {
     /// The ticket of waiter `id`, queued at `now`.
-    pub(crate) fn new(shared: &'a Arc<Shared>, id: u64, tokens: u64, now: Nanos) -> Self {
+    pub(crate) fn new(shared: &'a Arc<Shared>, id: u64, counts: TokenCounts, now: Nanos) -> Self {
         Self {
             shared,
             id,
-            tokens,
+            counts,
             enqueued_at: now,
             done: false,
         }
@@ -196,7 +196,7 @@ impl<'a> Ticket<'a> {
             let limits = shared.store_limits(remote);
             let answer = remote
                 .store
-                .try_reserve(&remote.key, &limits, cost.tokens)
+                .try_reserve(&remote.key, &limits, cost.counts())
                 .await;
             let now = shared.clock.now();
             match answer {
@@ -239,7 +239,7 @@ impl<'a> Ticket<'a> {
         core.queue.remove(self.id, now, self.shared.aging);
         if admitted {
             let waited = now.saturating_sub(self.enqueued_at);
-            core.counters.record_admit(self.tokens, waited);
+            core.counters.record_admit(self.counts.tokens, waited);
         } else {
             core.counters.rejected += 1;
             core.counters.timed_out += 1;
@@ -263,10 +263,10 @@ impl Drop for Ticket<'_> {
                     shared.dispatch(&mut core, now, None);
                 }
             }
-            Removed::Granted { tokens, stamps } => {
+            Removed::Granted { counts, stamps } => {
                 // Admitted while its caller was leaving: undo it whole.
                 core.counters.cancelled_waits += 1;
-                shared.undo_admission(&mut core, now, tokens, stamps);
+                shared.undo_admission(&mut core, now, counts, stamps);
             }
             Removed::Missing => {}
         }

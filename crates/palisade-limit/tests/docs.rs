@@ -17,6 +17,9 @@ fn the_documented_config_parses() {
     let config: LimiterConfig = toml::from_str(&doc[start..end]).unwrap();
     assert_eq!(config.requests, Some(Quota::per_minute(50).with_burst(50)));
     assert_eq!(config.tokens, Some(Quota::per_minute(200_000)));
+    assert_eq!(config.input_tokens, Some(Quota::per_minute(150_000)));
+    assert_eq!(config.output_tokens, Some(Quota::per_minute(40_000)));
+    assert_eq!(config.tokens_per_day, Some(Quota::per_day(100_000_000)));
     assert_eq!(config.max_wait, Duration::from_secs(30));
     assert_eq!(config.on_drop, DropRule::RefundAll);
     assert_eq!(config.clock, ClockSource::Tokio);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use palisade_core::Priority;
 use palisade_limit::{
     Cost, LimitError, LimitKind, LimitStore, Limiter, LimiterConfig, MemoryStore, Quota,
-    Reservation, StoreLimits,
+    Reservation, StoreLimits, TokenCounts,
 };
 use tokio::time::Instant;
 
@@ -88,13 +88,23 @@ async fn expired_leases_free_their_slot() {
     let limits = StoreLimits {
         requests: None,
         tokens: None,
+        input_tokens: None,
+        output_tokens: None,
+        tokens_per_day: None,
         max_concurrent: Some(1),
         rate_fraction: 1.0,
         lease_ttl: Duration::from_secs(10),
     };
-    let first = store.try_reserve("k", &limits, 0).await.unwrap();
+    let first = store
+        .try_reserve("k", &limits, TokenCounts::ZERO)
+        .await
+        .unwrap();
     assert!(matches!(first, Reservation::Admitted(_)));
-    match store.try_reserve("k", &limits, 0).await.unwrap() {
+    match store
+        .try_reserve("k", &limits, TokenCounts::ZERO)
+        .await
+        .unwrap()
+    {
         Reservation::NotBefore { retry_after, limit } => {
             assert_eq!(limit, LimitKind::Concurrency);
             assert_eq!(retry_after, Duration::from_secs(10));
@@ -103,7 +113,10 @@ async fn expired_leases_free_their_slot() {
     }
     tokio::time::advance(Duration::from_secs(10)).await;
     assert!(matches!(
-        store.try_reserve("k", &limits, 0).await.unwrap(),
+        store
+            .try_reserve("k", &limits, TokenCounts::ZERO)
+            .await
+            .unwrap(),
         Reservation::Admitted(_)
     ));
 }

@@ -131,6 +131,12 @@ pub struct RequestMix {
     /// request's deadline, which the palisade stack plans with. Default: 10 min.
     #[serde(with = "palisade_core::duration")]
     pub deadline: Duration,
+    /// Tokens of a shared prompt prefix every request carries on top of its
+    /// `input_tokens`, served from the model's prompt cache (a system prompt
+    /// or document set already cached: each request reads it). Its quota
+    /// cost follows the model's `[models.prompt_cache] cache_reads`.
+    /// Default: 0.
+    pub cached_prefix_tokens: u32,
 }
 
 impl Default for RequestMix {
@@ -143,6 +149,7 @@ impl Default for RequestMix {
             max_tokens: 1_024,
             priorities: PriorityMix::default(),
             deadline: Duration::from_secs(600),
+            cached_prefix_tokens: 0,
         }
     }
 }
@@ -260,7 +267,7 @@ impl Iterator for Arrivals {
             priority: self.requests.priorities.draw(rng),
             model: None,
             output_tokens: None,
-            cache_read_tokens: 0,
+            cache_read_tokens: self.requests.cached_prefix_tokens,
             cache_write_tokens: 0,
         };
         let next = t + gap(poisson, mean_gap, rng);

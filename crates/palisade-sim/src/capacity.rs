@@ -3,8 +3,10 @@
 //! of that the offered load asks for.
 //!
 //! For each model, a request of the scenario's mean size costs
-//! `mean input + mean output × burndown` quota tokens, so the model serves at
-//! most `min(rpm, tpm / that cost)` requests per minute — each worth
+//! `mean input + mean output × burndown` quota tokens (the input as the
+//! quota counts it: a cached prefix per the model's prompt cache), so the
+//! model serves at most `min(rpm, tpm / that cost, itpm / mean input,
+//! otpm / mean output)` requests per minute — each worth
 //! `mean input + mean output` tokens of answer — for the share of the run it
 //! is not in an outage. The sum over models is the capacity; the quota-bound
 //! goodput is the smaller of the capacity and the offered load (nothing can
@@ -43,23 +45,31 @@ pub struct Capacity {
 pub(crate) fn model_requests_per_min(scenario: &Scenario, model: usize) -> Option<f64> {
     let config = scenario.models.get(model)?;
     let max_tokens = scenario.requests.max_tokens;
-    let mean_in = scenario.requests.input_tokens.mean_clamped(1, u32::MAX);
+    let prefix = scenario.requests.cached_prefix_tokens;
+    // The prompt as the quotas count it once a call has ended: the cached
+    // prefix as the model's prompt cache counts reads.
+    let mean_in = scenario.requests.input_tokens.mean_clamped(1, u32::MAX)
+        + f64::from(config.prompt_cache.cache_reads.at_settlement(prefix));
     let mean_out = config.output_tokens.mean_clamped(1, max_tokens);
     let per_window = config.quota.window.as_secs_f64() / 60.0;
     let by_requests = config.quota.rpm.map(|rpm| f64::from(rpm) / per_window);
     let cost = mean_in + mean_out * config.quota.output_burndown;
     let by_tokens = config.quota.tpm.map(|tpm| tpm as f64 / cost / per_window);
-    match (by_requests, by_tokens) {
-        (Some(r), Some(t)) => Some(r.min(t)),
-        (r, t) => r.or(t),
-    }
+    let by_input = config.quota.itpm.map(|q| q as f64 / mean_in / per_window);
+    let by_output = config.quota.otpm.map(|q| q as f64 / mean_out / per_window);
+    [by_requests, by_tokens, by_input, by_output]
+        .into_iter()
+        .flatten()
+        .reduce(f64::min)
 }
 
 /// The capacity figures of `scenario` for an offered load summarized by `load`.
 pub(crate) fn capacity(scenario: &Scenario, load: &LoadSummary) -> Capacity {
     let minutes = scenario.duration.as_secs_f64() / 60.0;
     let max_tokens = scenario.requests.max_tokens;
-    let mean_in = scenario.requests.input_tokens.mean_clamped(1, u32::MAX);
+    // An answer is worth its whole prompt, the cached prefix included.
+    let mean_in = scenario.requests.input_tokens.mean_clamped(1, u32::MAX)
+        + f64::from(scenario.requests.cached_prefix_tokens);
 
     let primary_mean_out = scenario
         .models

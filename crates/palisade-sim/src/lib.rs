@@ -122,6 +122,13 @@
 //! | [`plan`], [`plan_trace`], [`QuotaPlan`], [`render_plan_table`] | the quota planner: the quotas a load needs (steady and peak RPM / TPM, tokens per day) for no throttling and p99 queueing under a bound, found by simulation, and the outcome at the current quotas |
 //! | [`Trace`], [`BoundTrace`], [`simulate_trace`] | a recorded trace of requests (JSON Lines), each pinned to its model |
 //! | [`limits`] | the range of every number a scenario may hold |
+//! | `html::render` (feature `html`) | the report as one self-contained HTML page with SVG charts over time |
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `html` | no | `html`: [`SimulationReport`] as an HTML page of charts (plotters' SVG backend) |
 
 #![cfg_attr(
     not(test),
@@ -138,6 +145,8 @@ mod capacity;
 mod distribution;
 mod driver;
 mod failure;
+#[cfg(feature = "html")]
+pub mod html;
 mod latency;
 mod learned_run;
 pub mod limits;
@@ -194,7 +203,7 @@ pub use prompt_cache::{CacheReadQuota, PromptCacheConfig};
 pub use provider::{
     CACHE_READ_TAG, CACHE_WRITE_TAG, OUTPUT_TOKENS_TAG, ProviderStats, SimulatedProvider,
 };
-pub use quota::{QuotaConfig, QuotaExceeded, QuotaLedger, ReservationId};
+pub use quota::{QuotaCharge, QuotaConfig, QuotaExceeded, QuotaLedger, ReservationId};
 pub use report::{
     LatencySummary, ModelReport, ModelSummary, ScenarioSummary, SimulationReport, SystemReport,
 };

@@ -47,7 +47,9 @@ use std::time::Duration;
 
 use palisade_breaker::{BreakerConfig, OutcomePolicy};
 use palisade_core::{ErrorKind, SharedProvider};
-use palisade_limit::{BurndownConfig, LearnedOutputConfig, LimiterConfig, Quota};
+use palisade_limit::{
+    BurndownConfig, CacheTokens, LearnedOutputConfig, LimiterConfig, Quota, QuotaProfileConfig,
+};
 use palisade_stack::fallback::CooldownConfig;
 use palisade_stack::{
     Backoff, BudgetConfig, CandidateConfig, FallbackConfig, Jitter, PriceTable, RetryPolicy,
@@ -58,6 +60,7 @@ use serde::{Deserialize, Serialize};
 use crate::arrival::LoadSummary;
 use crate::limits::{MAX_ATTEMPTS, MAX_BACKOFF, MAX_WAIT, count_within, duration_within};
 use crate::model::SimulatedModelConfig;
+use crate::prompt_cache::CacheReadQuota;
 use crate::scenario::Scenario;
 
 /// How the palisade side of a simulation is configured. Every field has a
@@ -210,6 +213,12 @@ impl PalisadeConfig {
                     self.queue_wait
                 };
                 let mut limiter = limiter_for(model, reservation, queue_wait);
+                split_limits(
+                    &mut limiter,
+                    model,
+                    largest_prompt,
+                    scenario.requests.max_tokens,
+                );
                 limiter.learned_output = self.learned_output.clone();
                 let mut candidate = CandidateConfig::new(model.id.clone());
                 candidate.limit = Some(limiter);
@@ -288,6 +297,50 @@ fn limiter_for(
         ..BurndownConfig::default()
     };
     limiter
+}
+
+/// A model's split quotas (`itpm`, `otpm`) as limits of its limiter, sized
+/// as the combined one is (`rate + burst = quota`), and the quota profile that counts like the
+/// model: the whole prompt reserved against input (which part the cache
+/// serves is known only from the answer), cache reads settled as the
+/// model's prompt cache counts them, output settled to what was generated.
+fn split_limits(
+    limiter: &mut LimiterConfig,
+    model: &SimulatedModelConfig,
+    largest_prompt: u32,
+    max_tokens: u32,
+) {
+    let quota = &model.quota;
+    if quota.itpm.is_none() && quota.otpm.is_none() {
+        return;
+    }
+    // The burst holds what calls in flight reserve, returned only when they
+    // settle: two of the largest reservations, or a tenth of the quota when
+    // that is more (many small calls in flight at once).
+    let bucket = |amount: u64, largest: u64| {
+        let burst = largest.saturating_mul(2).max(amount / 10).clamp(1, amount);
+        Quota::per(amount.saturating_sub(burst).max(1), quota.window).with_burst(burst)
+    };
+    if let Some(itpm) = quota.itpm {
+        limiter.input_tokens = Some(bucket(itpm, u64::from(largest_prompt)));
+    }
+    if let Some(otpm) = quota.otpm {
+        let largest = if quota.reserves_max_tokens {
+            u64::from(max_tokens)
+        } else {
+            0
+        };
+        limiter.output_tokens = Some(bucket(otpm, largest.max(1)));
+    }
+    let cache_reads = match model.prompt_cache.cache_reads {
+        CacheReadQuota::Counted => CacheTokens::Counted,
+        CacheReadQuota::ReleasedAtSettle | CacheReadQuota::NotCounted => CacheTokens::Released,
+    };
+    limiter.profile = Some(QuotaProfileConfig {
+        output_burndown: quota.output_burndown.ceil() as u32,
+        cache_reads,
+        ..QuotaProfileConfig::default()
+    });
 }
 
 /// Builds the palisade stack over the scenario's (probed) models `over`.

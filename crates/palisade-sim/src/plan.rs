@@ -26,7 +26,10 @@
 //! 4. **Check.** The naive client runs at the recommended quotas, to show
 //!    what a client without a limiter would see at them.
 //!
-//! A model the load never reached keeps its current quotas. The recommended
+//! Each model is planned in the quotas it has (requests, tokens, input
+//! tokens, output tokens per minute); a model with no quota at all gets
+//! requests and tokens per minute. A model the load never reached keeps its
+//! current quotas. The recommended
 //! quotas are those of a run that met the target, and runs are
 //! deterministic: the same scenario with them ([`QuotaPlan::apply`])
 //! simulates to the same outcome.
@@ -258,8 +261,13 @@ fn plan_load(
     // The demand run, beside both systems at the current quotas.
     let mut unlimited = scenario.clone();
     for model in &mut unlimited.models {
-        model.quota.rpm = None;
-        model.quota.tpm = None;
+        Quotas {
+            rpm: None,
+            tpm: None,
+            itpm: None,
+            otpm: None,
+        }
+        .set(&mut model.quota);
     }
     let logs: Vec<QuotaLog> = scenario
         .models
@@ -293,7 +301,10 @@ fn plan_load(
         .models
         .iter()
         .zip(&logs)
-        .map(|(model, log)| Bounds::of(&log.events(), model, scenario.duration))
+        .map(|(model, log)| {
+            let floors = (summary.largest_prompt, scenario.requests.max_tokens);
+            Bounds::of(&log.events(), model, scenario.duration, floors)
+        })
         .collect();
     let mut search = Search {
         scenario,
@@ -390,8 +401,7 @@ fn arrivals<'a>(scenario: &Scenario, load: Load<'a>) -> Box<dyn Iterator<Item = 
 fn with_quotas(scenario: &Scenario, quotas: &[Quotas]) -> Scenario {
     let mut s = scenario.clone();
     for (model, q) in s.models.iter_mut().zip(quotas) {
-        model.quota.rpm = q.rpm;
-        model.quota.tpm = q.tpm;
+        q.set(&mut model.quota);
     }
     s
 }
@@ -401,44 +411,89 @@ fn with_quotas(scenario: &Scenario, quotas: &[Quotas]) -> Scenario {
 struct Bounds {
     demand: ModelDemand,
     current: Quotas,
-    steady_rpm: f64,
-    peak_rpm: f64,
-    steady_tpm: f64,
-    peak_tpm: f64,
-    floor_tpm: u64,
+    rpm: Interval,
+    tpm: Interval,
+    itpm: Interval,
+    otpm: Interval,
+}
+
+/// One quota's interval on the scale, and the least it may be.
+struct Interval {
+    steady: f64,
+    peak: f64,
+    floor: f64,
+    max: f64,
+}
+
+impl Interval {
+    fn at(&self, k: f64) -> f64 {
+        (self.steady + k * (self.peak - self.steady).max(0.0))
+            .ceil()
+            .max(self.floor)
+            .clamp(1.0, self.max)
+    }
 }
 
 impl Bounds {
-    fn of(events: &[QuotaEvent], model: &SimulatedModelConfig, duration: Duration) -> Self {
+    /// `floors`: the largest prompt and the largest `max_tokens` of the load
+    /// (an input or output quota below them refuses that call).
+    fn of(
+        events: &[QuotaEvent],
+        model: &SimulatedModelConfig,
+        duration: Duration,
+        (largest_prompt, largest_max_tokens): (u32, u32),
+    ) -> Self {
         let demand = ModelDemand::of(events, &model.quota, duration);
         let per_window = model.quota.window.as_secs_f64() / 60.0;
+        let window = |rate: &crate::plan_demand::Rate, floor: f64, max: f64| Interval {
+            steady: rate.steady * per_window,
+            // Per minute; the search's upward steps cover what a longer
+            // window or a reservation adds.
+            peak: rate.peak * per_window.max(1.0),
+            floor,
+            max,
+        };
         Self {
-            steady_rpm: demand.rpm.steady * per_window,
-            peak_rpm: ModelDemand::peak_requests_per(events, model.quota.window) as f64,
-            steady_tpm: demand.tpm.steady * per_window,
-            peak_tpm: demand.peak_tpm_reserved as f64,
-            floor_tpm: demand.largest_reservation.max(1),
-            current: Quotas {
-                rpm: model.quota.rpm,
-                tpm: model.quota.tpm,
+            rpm: Interval {
+                steady: demand.rpm.steady * per_window,
+                peak: ModelDemand::peak_requests_per(events, model.quota.window) as f64,
+                floor: 1.0,
+                max: f64::from(MAX_RPM),
             },
+            tpm: Interval {
+                steady: demand.tpm.steady * per_window,
+                peak: demand.peak_tpm_reserved as f64,
+                floor: demand.largest_reservation.max(1) as f64,
+                max: MAX_TPM as f64,
+            },
+            itpm: window(
+                &demand.counted_input_tpm,
+                f64::from(largest_prompt),
+                MAX_TPM as f64,
+            ),
+            otpm: window(
+                &demand.output_tpm,
+                f64::from(largest_max_tokens),
+                MAX_TPM as f64,
+            ),
+            current: Quotas::of(&model.quota),
             demand,
         }
     }
 
-    /// The quotas at scale `k`.
+    /// The quotas at scale `k`, for each quota the model has; a model with
+    /// none gets requests and tokens per minute (Bedrock's pair).
     fn at(&self, k: f64) -> Quotas {
+        let c = self.current;
         if self.demand.requests == 0 {
-            return self.current;
+            return c;
         }
-        let between = |steady: f64, peak: f64| (steady + k * (peak - steady).max(0.0)).ceil();
-        let rpm = between(self.steady_rpm, self.peak_rpm).clamp(1.0, f64::from(MAX_RPM)) as u32;
-        let tpm = between(self.steady_tpm, self.peak_tpm)
-            .max(self.floor_tpm as f64)
-            .clamp(1.0, MAX_TPM as f64) as u64;
+        let none = c.rpm.is_none() && c.tpm.is_none() && c.itpm.is_none() && c.otpm.is_none();
         Quotas {
-            rpm: Some(rpm),
-            tpm: Some(tpm),
+            rpm: (none || c.rpm.is_some()).then(|| self.rpm.at(k) as u32),
+            tpm: (none || c.tpm.is_some()).then(|| self.tpm.at(k) as u64),
+            itpm: c.itpm.map(|_| self.itpm.at(k) as u64),
+            otpm: c.otpm.map(|_| self.otpm.at(k) as u64),
         }
     }
 }

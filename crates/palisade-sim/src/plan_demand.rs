@@ -44,6 +44,9 @@ pub struct ModelDemand {
     pub tpm: Rate,
     /// Prompt tokens (input and cache) per minute.
     pub input_tpm: Rate,
+    /// Prompt tokens per minute as the model's input quota counts them
+    /// (cache reads left out where its `prompt_cache.cache_reads` says so).
+    pub counted_input_tpm: Rate,
     /// Output tokens per minute (before burndown).
     pub output_tpm: Rate,
     /// Quota tokens per day. For a run shorter than a day both figures are
@@ -69,6 +72,7 @@ struct Call {
     at: Duration,
     charge: u64,
     prompt: u64,
+    counted_prompt: u64,
     output: u64,
 }
 
@@ -87,6 +91,7 @@ impl ModelDemand {
                         at,
                         charge: reserve,
                         prompt: 0,
+                        counted_prompt: 0,
                         output: 0,
                     });
                 }
@@ -94,6 +99,7 @@ impl ModelDemand {
                     admission,
                     charge,
                     prompt,
+                    counted_prompt,
                     output,
                     ..
                 } => {
@@ -103,6 +109,7 @@ impl ModelDemand {
                     {
                         call.charge = charge;
                         call.prompt = u64::from(prompt);
+                        call.counted_prompt = u64::from(counted_prompt);
                         call.output = u64::from(output);
                     }
                 }
@@ -140,6 +147,7 @@ impl ModelDemand {
             rpm: rate(&|_| 1),
             tpm,
             input_tpm: rate(&|c| c.prompt),
+            counted_input_tpm: rate(&|c| c.counted_prompt),
             output_tpm: rate(&|c| c.output),
             tpd,
             avg_input_tokens: mean(&|c| c.prompt),
@@ -159,6 +167,7 @@ impl ModelDemand {
                     at,
                     charge: 0,
                     prompt: 0,
+                    counted_prompt: 0,
                     output: 0,
                 }),
                 QuotaEvent::Settle { .. } => None,
@@ -242,6 +251,7 @@ mod tests {
             admission,
             charge,
             prompt: 10,
+            counted_prompt: 8,
             output: 2,
         }
     }
@@ -268,6 +278,7 @@ mod tests {
         assert_eq!(d.tpm.steady, 40.0);
         assert_eq!(d.tpm.peak, 60.0);
         assert_eq!(d.input_tpm.peak, 30.0);
+        assert_eq!(d.counted_input_tpm.peak, 24.0);
         assert_eq!(d.output_tpm.steady, 4.0);
         assert_eq!(d.avg_input_tokens, 10.0);
         // At 20 s: 20 (settled) + 100 (running) + 100 (just admitted).

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 pub use crate::plan_demand::{ModelDemand, Rate};
+use crate::quota::QuotaConfig;
 use crate::report::{LatencySummary, ModelReport, SystemReport, round};
 use crate::scenario::Scenario;
 
@@ -99,6 +100,12 @@ pub struct Quotas {
     pub rpm: Option<u32>,
     /// Tokens per quota window (prompt + output × burndown).
     pub tpm: Option<u64>,
+    /// Input tokens per quota window; planned only for a model that has
+    /// such a quota.
+    pub itpm: Option<u64>,
+    /// Output tokens per quota window; planned only for a model that has
+    /// such a quota.
+    pub otpm: Option<u64>,
 }
 
 /// One model's plan.
@@ -112,8 +119,9 @@ pub struct ModelPlan {
     pub demand: ModelDemand,
     /// Its quotas in the scenario.
     pub current: Quotas,
-    /// The smallest quotas the search found meeting the target (a model
-    /// the load never reached keeps its current quotas).
+    /// The smallest quotas the search found meeting the target, in the
+    /// quotas the model has (RPM and TPM for a model with none); a model
+    /// the load never reached keeps its current quotas.
     pub recommended: Quotas,
     /// How it fared at the current quotas.
     pub at_current: ModelOutcomes,
@@ -178,6 +186,26 @@ pub struct ModelOutcome {
     pub cost_usd: f64,
 }
 
+impl Quotas {
+    /// A model's quotas as they are.
+    pub(crate) fn of(quota: &QuotaConfig) -> Self {
+        Self {
+            rpm: quota.rpm,
+            tpm: quota.tpm,
+            itpm: quota.itpm,
+            otpm: quota.otpm,
+        }
+    }
+
+    /// Writes these quotas into `quota`.
+    pub(crate) fn set(&self, quota: &mut QuotaConfig) {
+        quota.rpm = self.rpm;
+        quota.tpm = self.tpm;
+        quota.itpm = self.itpm;
+        quota.otpm = self.otpm;
+    }
+}
+
 impl SystemOutcome {
     pub(crate) fn of(report: &SystemReport, duration_s: f64) -> Self {
         let days = (duration_s / 86_400.0).max(f64::MIN_POSITIVE);
@@ -213,8 +241,7 @@ impl QuotaPlan {
     pub fn apply(&self, scenario: &mut Scenario) {
         for model in &mut scenario.models {
             if let Some(plan) = self.models.iter().find(|p| p.id == model.id) {
-                model.quota.rpm = plan.recommended.rpm;
-                model.quota.tpm = plan.recommended.tpm;
+                plan.recommended.set(&mut model.quota);
             }
         }
     }

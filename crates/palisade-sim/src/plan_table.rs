@@ -145,6 +145,21 @@ fn render_model(out: &mut String, m: &ModelPlan) {
         whole(d.rpm.peak),
         thousands(d.peak_tpm_reserved)
     );
+    if m.current.itpm.is_some() || m.current.otpm.is_some() {
+        let split = |q: &Quotas| {
+            format!(
+                "{} / {}",
+                q.itpm.map_or("none".into(), thousands),
+                q.otpm.map_or("none".into(), thousands)
+            )
+        };
+        let _ = writeln!(
+            out,
+            "    input / output TPM: current {}, recommended {}",
+            split(&m.current),
+            split(&m.recommended)
+        );
+    }
     let (c, r) = (&m.at_current, &m.at_recommended);
     let _ = writeln!(
         out,

@@ -33,6 +33,10 @@ pub struct ProviderStats {
     pub throttled_rpm: u64,
     /// Calls refused by the tokens-per-minute quota.
     pub throttled_tpm: u64,
+    /// Calls refused by the input-tokens-per-minute quota.
+    pub throttled_itpm: u64,
+    /// Calls refused by the output-tokens-per-minute quota.
+    pub throttled_otpm: u64,
     /// Calls refused because the model was in an outage window.
     pub outage_refusals: u64,
     /// Admitted calls that failed with an injected server error.
@@ -51,9 +55,9 @@ pub struct ProviderStats {
 }
 
 impl ProviderStats {
-    /// Throttles of either quota.
+    /// Throttles of any quota.
     pub fn throttled(&self) -> u64 {
-        self.throttled_rpm + self.throttled_tpm
+        self.throttled_rpm + self.throttled_tpm + self.throttled_itpm + self.throttled_otpm
     }
 }
 
@@ -262,16 +266,24 @@ impl SimulatedProvider {
         let uncached = prompt - cache_read;
         let quota_input = uncached + caching.cache_reads.at_admission(cache_read);
         let quota_prompt = uncached + caching.cache_reads.at_settlement(cache_read);
-        let reserve = config.quota.reservation(quota_input, req.max_tokens);
-        if config.quota.tpm.is_some_and(|tpm| reserve > tpm) {
+        let split = config.quota.reservation_split(quota_input, req.max_tokens);
+        let reserve = split.tokens;
+        let too_large = [
+            ("tokens", config.quota.tpm, split.tokens),
+            ("input-token", config.quota.itpm, split.input),
+            ("output-token", config.quota.otpm, split.output),
+        ]
+        .into_iter()
+        .find(|(_, quota, n)| quota.is_some_and(|q| *n > q));
+        if let Some((what, quota, n)) = too_large {
             state.stats.rejected_too_large += 1;
             let msg = format!(
-                "the call reserves {reserve} tokens, more than the whole {}-token quota",
-                config.quota.tpm.unwrap_or_default()
+                "the call reserves {n} {what}s, more than the whole {}-{what} quota",
+                quota.unwrap_or_default()
             );
             return Err((rejection, shared.error(ErrorKind::QuotaExhausted, 429, msg)));
         }
-        let reservation = match state.ledger.admit(now, reserve) {
+        let reservation = match state.ledger.admit_split(now, split) {
             Ok(r) => {
                 if let Some(log) = &shared.quota_log {
                     log.admit(since_epoch, reserve);
@@ -287,6 +299,14 @@ impl SimulatedProvider {
                     QuotaExceeded::Tokens { .. } => {
                         state.stats.throttled_tpm += 1;
                         "tokens"
+                    }
+                    QuotaExceeded::InputTokens { .. } => {
+                        state.stats.throttled_itpm += 1;
+                        "input tokens"
+                    }
+                    QuotaExceeded::OutputTokens { .. } => {
+                        state.stats.throttled_otpm += 1;
+                        "output tokens"
                     }
                 };
                 let msg = format!(
@@ -430,9 +450,14 @@ impl Drop for OpenCall {
                 .timing
                 .tokens_by(now.saturating_duration_since(self.started), self.output),
         };
-        let charge = self.shared.config.quota.charge(self.quota_prompt, output);
+        let split = self
+            .shared
+            .config
+            .quota
+            .charge_split(self.quota_prompt, output);
+        let charge = split.tokens;
         let mut state = self.shared.lock();
-        state.ledger.settle(now, self.reservation, charge);
+        state.ledger.settle_split(now, self.reservation, split);
         if let Some(log) = &self.shared.quota_log {
             let since_epoch = now.saturating_duration_since(self.shared.epoch);
             log.settle(
@@ -440,6 +465,7 @@ impl Drop for OpenCall {
                 self.reservation.index(),
                 charge,
                 self.prompt,
+                self.quota_prompt,
                 output,
             );
         }

@@ -29,6 +29,15 @@ pub struct QuotaConfig {
     /// Tokens per window (minute), input and burned-down output together;
     /// `None` for no token quota. Default: none.
     pub tpm: Option<u64>,
+    /// Input tokens per window (minute), apart from output (Anthropic's API,
+    /// Bedrock's `bedrock-mantle` endpoint): the prompt as the model's
+    /// prompt cache counts it (`[models.prompt_cache] cache_reads`), charged
+    /// when the call starts and corrected when it ends. Default: none.
+    pub itpm: Option<u64>,
+    /// Output tokens per window (minute): `max_tokens` reserved when the call
+    /// starts (when `reserves_max_tokens`), corrected to the real output when
+    /// it ends; no burndown. Default: none.
+    pub otpm: Option<u64>,
     /// How many quota tokens one output token burns: 5 for Anthropic Claude
     /// 3.7 and later on Bedrock, 1 for most other models. Default: 1.
     pub output_burndown: f64,
@@ -50,6 +59,8 @@ impl Default for QuotaConfig {
         Self {
             rpm: None,
             tpm: None,
+            itpm: None,
+            otpm: None,
             output_burndown: 1.0,
             window: Duration::from_secs(60),
             retry_after_hint: false,
@@ -78,6 +89,29 @@ impl QuotaConfig {
                 0
             },
         )
+    }
+
+    /// What a call counts against each token quota when it starts, given the
+    /// prompt as the quotas count it.
+    pub fn reservation_split(&self, input: u32, max_tokens: u32) -> QuotaCharge {
+        QuotaCharge {
+            tokens: self.reservation(input, max_tokens),
+            input: u64::from(input),
+            output: if self.reserves_max_tokens {
+                u64::from(max_tokens)
+            } else {
+                0
+            },
+        }
+    }
+
+    /// What a call counts against each token quota once it has ended.
+    pub fn charge_split(&self, input: u32, output: u32) -> QuotaCharge {
+        QuotaCharge {
+            tokens: self.charge(input, output),
+            input: u64::from(input),
+            output: u64::from(output),
+        }
     }
 
     /// Checks the parameters; the error names the field.
@@ -112,11 +146,13 @@ impl QuotaConfig {
             }
             count_within(rpm, 1, MAX_RPM).map_err(|e| ("rpm", e))?;
         }
-        if let Some(tpm) = self.tpm {
-            if tpm == 0 {
-                return Err(("tpm", zero.into()));
+        for (field, quota) in [("tpm", self.tpm), ("itpm", self.itpm), ("otpm", self.otpm)] {
+            if let Some(amount) = quota {
+                if amount == 0 {
+                    return Err((field, zero.into()));
+                }
+                count_within(amount, 1, MAX_TPM).map_err(|e| (field, e))?;
             }
-            count_within(tpm, 1, MAX_TPM).map_err(|e| ("tpm", e))?;
         }
         Ok(())
     }
@@ -135,18 +171,37 @@ pub enum QuotaExceeded {
         /// When the reservation would next fit.
         retry_after: Duration,
     },
+    /// Input tokens per minute.
+    InputTokens {
+        /// When the reservation would next fit.
+        retry_after: Duration,
+    },
+    /// Output tokens per minute.
+    OutputTokens {
+        /// When the reservation would next fit.
+        retry_after: Duration,
+    },
 }
 
 impl QuotaExceeded {
     /// When the call would next be admitted, if nothing else arrives first.
     pub fn retry_after(&self) -> Duration {
         match *self {
-            QuotaExceeded::Requests { retry_after } | QuotaExceeded::Tokens { retry_after } => {
-                retry_after
-            }
+            QuotaExceeded::Requests { retry_after }
+            | QuotaExceeded::Tokens { retry_after }
+            | QuotaExceeded::InputTokens { retry_after }
+            | QuotaExceeded::OutputTokens { retry_after } => retry_after,
         }
     }
 }
+
+/// One token quota as the ledger checks it: its amount, the part of a
+/// charge it counts, and the refusal it answers.
+type TokenQuota = (
+    Option<u64>,
+    fn(&QuotaCharge) -> u64,
+    fn(Duration) -> QuotaExceeded,
+);
 
 /// A reservation handle returned by [`QuotaLedger::admit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,10 +214,40 @@ impl ReservationId {
     }
 }
 
+/// What a call counts against each token quota: the combined tokens, the
+/// input and the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QuotaCharge {
+    /// Against `tpm`.
+    pub tokens: u64,
+    /// Against `itpm`.
+    pub input: u64,
+    /// Against `otpm`.
+    pub output: u64,
+}
+
+impl QuotaCharge {
+    fn add(self, other: QuotaCharge) -> QuotaCharge {
+        QuotaCharge {
+            tokens: self.tokens.saturating_add(other.tokens),
+            input: self.input.saturating_add(other.input),
+            output: self.output.saturating_add(other.output),
+        }
+    }
+
+    fn sub(self, other: QuotaCharge) -> QuotaCharge {
+        QuotaCharge {
+            tokens: self.tokens.saturating_sub(other.tokens),
+            input: self.input.saturating_sub(other.input),
+            output: self.output.saturating_sub(other.output),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Charge {
     at: Instant,
-    tokens: u64,
+    charge: QuotaCharge,
 }
 
 /// The sliding-window ledger of one model's quotas.
@@ -173,7 +258,7 @@ pub struct QuotaLedger {
     charges: VecDeque<Charge>,
     /// Id of `charges[0]`; ids grow by one per admitted call.
     first_id: u64,
-    tokens_in_window: u64,
+    in_window: QuotaCharge,
 }
 
 impl QuotaLedger {
@@ -184,7 +269,7 @@ impl QuotaLedger {
             requests: VecDeque::new(),
             charges: VecDeque::new(),
             first_id: 0,
-            tokens_in_window: 0,
+            in_window: QuotaCharge::default(),
         }
     }
 
@@ -202,7 +287,7 @@ impl QuotaLedger {
             if front.at + window > now {
                 break;
             }
-            self.tokens_in_window = self.tokens_in_window.saturating_sub(front.tokens);
+            self.in_window = self.in_window.sub(front.charge);
             self.charges.pop_front();
             self.first_id += 1;
         }
@@ -211,11 +296,34 @@ impl QuotaLedger {
     /// Tokens charged in the current window (after expiring old charges).
     pub fn tokens_in_window(&mut self, now: Instant) -> u64 {
         self.expire(now);
-        self.tokens_in_window
+        self.in_window.tokens
     }
 
-    /// Admits a call that reserves `tokens`, or says which quota refused it.
+    /// What every token quota counts in the current window.
+    pub fn in_window(&mut self, now: Instant) -> QuotaCharge {
+        self.expire(now);
+        self.in_window
+    }
+
+    /// Admits a call that reserves `tokens` (against the combined quota
+    /// only), or says which quota refused it.
     pub fn admit(&mut self, now: Instant, tokens: u64) -> Result<ReservationId, QuotaExceeded> {
+        self.admit_split(
+            now,
+            QuotaCharge {
+                tokens,
+                ..QuotaCharge::default()
+            },
+        )
+    }
+
+    /// Admits a call that reserves `charge`, or says which quota refused it;
+    /// a refusal charges nothing.
+    pub fn admit_split(
+        &mut self,
+        now: Instant,
+        charge: QuotaCharge,
+    ) -> Result<ReservationId, QuotaExceeded> {
         self.expire(now);
         let window = self.config.window;
         if let Some(rpm) = self.config.rpm
@@ -227,31 +335,55 @@ impl QuotaLedger {
             });
             return Err(QuotaExceeded::Requests { retry_after });
         }
-        if let Some(tpm) = self.config.tpm
-            && self.tokens_in_window.saturating_add(tokens) > tpm
-        {
-            return Err(QuotaExceeded::Tokens {
-                retry_after: self.wait_for_tokens(now, tokens, tpm),
-            });
+        let quotas: [TokenQuota; 3] = [
+            (
+                self.config.tpm,
+                |c| c.tokens,
+                |retry_after| QuotaExceeded::Tokens { retry_after },
+            ),
+            (
+                self.config.itpm,
+                |c| c.input,
+                |retry_after| QuotaExceeded::InputTokens { retry_after },
+            ),
+            (
+                self.config.otpm,
+                |c| c.output,
+                |retry_after| QuotaExceeded::OutputTokens { retry_after },
+            ),
+        ];
+        for (quota, part, exceeded) in quotas {
+            if let Some(quota) = quota
+                && part(&self.in_window).saturating_add(part(&charge)) > quota
+            {
+                return Err(exceeded(self.wait_for(now, part(&charge), quota, part)));
+            }
         }
         if self.config.rpm.is_some() {
             self.requests.push_back(now);
         }
         let id = self.first_id + self.charges.len() as u64;
-        self.charges.push_back(Charge { at: now, tokens });
-        self.tokens_in_window = self.tokens_in_window.saturating_add(tokens);
+        self.charges.push_back(Charge { at: now, charge });
+        self.in_window = self.in_window.add(charge);
         Ok(ReservationId(id))
     }
 
-    /// How long until enough charges leave the window for `tokens` to fit.
-    fn wait_for_tokens(&self, now: Instant, tokens: u64, tpm: u64) -> Duration {
-        let mut in_window = self.tokens_in_window;
+    /// How long until enough charges leave the window for `tokens` more of
+    /// the quota `part` counts to fit under `quota`.
+    fn wait_for(
+        &self,
+        now: Instant,
+        tokens: u64,
+        quota: u64,
+        part: fn(&QuotaCharge) -> u64,
+    ) -> Duration {
+        let mut in_window = part(&self.in_window);
         for charge in &self.charges {
-            if in_window.saturating_add(tokens) <= tpm {
+            if in_window.saturating_add(tokens) <= quota {
                 break;
             }
-            in_window = in_window.saturating_sub(charge.tokens);
-            if in_window.saturating_add(tokens) <= tpm {
+            in_window = in_window.saturating_sub(part(&charge.charge));
+            if in_window.saturating_add(tokens) <= quota {
                 return (charge.at + self.config.window).saturating_duration_since(now);
             }
         }
@@ -266,11 +398,25 @@ impl QuotaLedger {
             return;
         };
         if let Some(charge) = self.charges.get_mut(index as usize) {
-            self.tokens_in_window = self
-                .tokens_in_window
-                .saturating_sub(charge.tokens)
-                .saturating_add(actual_tokens);
-            charge.tokens = actual_tokens;
+            let actual = QuotaCharge {
+                tokens: actual_tokens,
+                ..charge.charge
+            };
+            self.in_window = self.in_window.sub(charge.charge).add(actual);
+            charge.charge = actual;
+        }
+    }
+
+    /// Corrects a reservation to what the call really counted against every
+    /// token quota (see [`settle`](QuotaLedger::settle)).
+    pub fn settle_split(&mut self, now: Instant, id: ReservationId, actual: QuotaCharge) {
+        self.expire(now);
+        let Some(index) = id.0.checked_sub(self.first_id) else {
+            return;
+        };
+        if let Some(charge) = self.charges.get_mut(index as usize) {
+            self.in_window = self.in_window.sub(charge.charge).add(actual);
+            charge.charge = actual;
         }
     }
 }

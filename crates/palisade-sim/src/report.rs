@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::arrival::LoadSummary;
 use crate::capacity::{Capacity, model_requests_per_min};
 use crate::driver::RunOutcome;
+use crate::failure::Window;
 pub use crate::percentiles::LatencySummary;
 use crate::scenario::Scenario;
 use crate::timeline::Timeline;
@@ -63,11 +64,21 @@ pub struct ModelSummary {
     pub rpm: Option<u32>,
     /// Tokens per minute, if limited.
     pub tpm: Option<u64>,
+    /// Input tokens per minute quota, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub itpm: Option<u64>,
+    /// Output tokens per minute quota, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otpm: Option<u64>,
     /// Output burndown.
     pub output_burndown: f64,
     /// Requests per minute it can serve at the scenario's mean sizes;
     /// `null` when it has no quota (no bound).
     pub max_requests_per_min: Option<f64>,
+    /// The windows in which it refuses every call (the HTML report shades
+    /// them; not part of `--json`).
+    #[serde(skip)]
+    pub outages: Vec<Window>,
 }
 
 /// What one system achieved.
@@ -191,8 +202,11 @@ impl ScenarioSummary {
                     id: m.id.clone(),
                     rpm: m.quota.rpm,
                     tpm: m.quota.tpm,
+                    itpm: m.quota.itpm,
+                    otpm: m.quota.otpm,
                     output_burndown: m.quota.output_burndown,
                     max_requests_per_min: model_requests_per_min(scenario, i).map(|r| round(r, 2)),
+                    outages: m.failures.outages.clone(),
                 })
                 .collect(),
         }

@@ -42,6 +42,7 @@ pub const BUILTIN_SCENARIOS: &[(&str, &str)] = &[
         include_str!("../scenarios/large-max-tokens.toml"),
     ),
     ("budget", include_str!("../scenarios/budget.toml")),
+    ("split-quota", include_str!("../scenarios/split-quota.toml")),
 ];
 
 /// A load scenario.

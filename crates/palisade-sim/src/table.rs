@@ -37,9 +37,14 @@ pub(crate) fn render_pair(s: &ScenarioSummary, systems: [(&str, &SystemReport); 
             .map_or("no quota: unbounded".into(), |r| {
                 format!("≤ {r:.1} req/min")
             });
+        // Split quotas, when the model has them, follow the combined one.
+        let split: String = [("ITPM", m.itpm), ("OTPM", m.otpm)]
+            .into_iter()
+            .filter_map(|(name, q)| q.map(|q| format!(" {:>10} {name}", thousands(q))))
+            .collect();
         let _ = writeln!(
             out,
-            "  {role} {:<24} {:>6} RPM {:>10} TPM  burndown {:<3} {bound}",
+            "  {role} {:<24} {:>6} RPM {:>10} TPM{split}  burndown {:<3} {bound}",
             m.id,
             m.rpm.map_or("-".into(), |r| thousands(u64::from(r))),
             m.tpm.map_or("-".into(), thousands),

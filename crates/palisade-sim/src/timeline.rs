@@ -1,7 +1,9 @@
-//! What a run looked like over time, in a fixed number of intervals: per
+//! What a run looked like over time, in fixed-width intervals: per
 //! interval, the requests each model answered, the calls the models refused
 //! for quota, the deepest queue, and latency percentiles — the series the
-//! HTML report plots. The interval grows with the run, so memory does not.
+//! HTML report plots. Intervals have one fixed width for the whole run, at
+//! least 10 s and wide enough that at most [`MAX_INTERVALS`] cover it, so
+//! memory does not grow with the run.
 
 use std::time::Duration;
 
@@ -39,6 +41,22 @@ pub struct Timeline {
     pub intervals: Vec<Interval>,
 }
 
+/// Interval widths below a minute, in seconds: round figures, so a chart's
+/// points fall on readable times. Below 10 s a model serving a few requests
+/// a minute would plot as noise.
+const SHORT_WIDTHS: [u64; 4] = [10, 15, 20, 30];
+
+/// The narrowest round width (10, 15, 20 or 30 s, else whole minutes) at
+/// which at most [`MAX_INTERVALS`] intervals cover `span`.
+fn interval_width(span: Duration) -> Duration {
+    let needed = span.as_secs().div_ceil(MAX_INTERVALS);
+    let secs = SHORT_WIDTHS
+        .into_iter()
+        .find(|w| *w >= needed)
+        .unwrap_or_else(|| needed.div_ceil(60) * 60);
+    Duration::from_secs(secs)
+}
+
 /// The timeline being recorded.
 #[derive(Debug)]
 pub(crate) struct TimelineRecorder {
@@ -54,11 +72,8 @@ pub(crate) struct TimelineRecorder {
 impl TimelineRecorder {
     /// A timeline of a run expected to last about `span`, for `models` models.
     pub(crate) fn new(span: Duration, models: usize) -> Self {
-        // Whole minutes, at least one, so that at most MAX_INTERVALS cover
-        // the span.
-        let minutes = span.as_secs().div_ceil(60 * MAX_INTERVALS).max(1);
         Self {
-            width: Duration::from_secs(minutes * 60),
+            width: interval_width(span),
             served: Vec::new(),
             failed: Vec::new(),
             throttles: Vec::new(),
@@ -133,21 +148,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn intervals_are_whole_minutes_and_bounded_in_number() {
+    fn intervals_have_a_round_width_and_are_bounded_in_number() {
+        // 75 min over 240 intervals needs 18.75 s: the width is 20 s.
         let mut t = TimelineRecorder::new(Duration::from_secs(75 * 60), 2);
-        t.served(Duration::from_secs(90), 1, Duration::from_secs(2));
-        t.throttled(Duration::from_secs(30));
-        t.queue_depth(Duration::from_secs(61), 7);
-        t.queue_depth(Duration::from_secs(62), 3);
+        t.served(Duration::from_secs(30), 1, Duration::from_secs(2));
+        t.throttled(Duration::from_secs(10));
+        t.queue_depth(Duration::from_secs(21), 7);
+        t.queue_depth(Duration::from_secs(22), 3);
         // Far past the span: folded into the last interval, not grown to it.
         t.failed(Duration::from_secs(10_000_000));
         let timeline = t.finish(Duration::from_secs(75 * 60));
-        assert_eq!(timeline.interval_s, 60.0);
+        assert_eq!(timeline.interval_s, 20.0);
         assert_eq!(timeline.intervals.len(), MAX_INTERVALS as usize + 1);
         assert_eq!(timeline.intervals[1].served, vec![0, 1]);
         assert_eq!(timeline.intervals[1].max_queue_depth, 7);
         assert_eq!(timeline.intervals[0].throttles, 1);
 
+        assert_eq!(timeline.intervals[1].start_s, 20.0);
+
+        let short = TimelineRecorder::new(Duration::from_secs(5 * 60), 1);
+        assert_eq!(short.width, Duration::from_secs(10));
         let day = TimelineRecorder::new(Duration::from_secs(86_400 + 900), 1);
         assert_eq!(day.width, Duration::from_secs(7 * 60));
     }

@@ -31,15 +31,18 @@ pub(crate) fn settle(
 ) {
     match (usage, cost_model, permits.permits().first()) {
         (Some(usage), Some(model), Some(first)) => {
-            let actual = model.actual(&first.cost(), &usage);
-            permits.settle_tokens(actual);
+            let actual = model.counted(&first.cost(), &usage);
+            permits.settle_counts(actual);
         }
         (Some(usage), _, _) => {
             permits.settle(usage);
         }
         (None, _, _) if ending == Ending::Completed => {
-            let reserved = permits.permits().first().map_or(0, |p| p.reserved_tokens());
-            permits.settle_tokens(reserved);
+            let reserved = permits
+                .permits()
+                .first()
+                .map_or(crate::cost::TokenCounts::ZERO, |p| p.cost().counts());
+            permits.settle_counts(reserved);
         }
         (None, _, _) => drop(permits),
     }

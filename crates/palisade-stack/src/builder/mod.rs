@@ -374,7 +374,12 @@ impl StackBuilder {
             if limit.name == palisade_limit::LimiterConfig::default().name {
                 limit.name = c.id.clone();
             }
-            let cost_model = self.cost_models.as_ref().and_then(|f| f(c));
+            // A profile written in the config is the user's word on how
+            // the provider counts: it wins over the factory's.
+            let cost_model = match &limit.profile {
+                Some(_) => None,
+                None => self.cost_models.as_ref().and_then(|f| f(c)),
+            };
             let limiter = match cost_model {
                 Some(model) => Limiter::with_cost_model(limit, model),
                 None => Limiter::new(limit),
