@@ -115,6 +115,14 @@ fn render_model(out: &mut String, m: &ModelPlan) {
         "input TPM steady / peak",
         rate(&d.input_tpm)
     );
+    if d.counted_input_tpm != d.input_tpm {
+        let _ = writeln!(
+            out,
+            "    {:<30} {:>30}",
+            "  as the input quota counts",
+            rate(&d.counted_input_tpm)
+        );
+    }
     let _ = writeln!(
         out,
         "    {:<30} {:>30}",
