@@ -1,20 +1,5 @@
-//! [`AnthropicQuotaProfile`]: how the Anthropic API counts a call against
-//! its rate limits, as a [`palisade_limit::CostModel`] (feature `limit`).
-//!
-//! | dimension | counted when the call starts | corrected when it ends |
-//! |---|---|---|
-//! | requests per minute | 1 | — |
-//! | input tokens per minute | the prompt estimate (Anthropic cannot tell before the call which of it the cache will serve) | input + cache writes; cache reads given back (counted for Claude 3.x models) |
-//! | output tokens per minute | `max_tokens` (Anthropic's own estimate) | the output reported |
-//! | tokens per minute, combined (when configured) | prompt estimate + `max_tokens` | input + cache writes + output |
-//!
-//! Anthropic documents its limits as token buckets refilled continuously,
-//! one per dimension, and says the output limit is estimated from
-//! `max_tokens` when a request starts and adjusted to the real output when
-//! it ends. Cache reads do not count against the input limit for current
-//! models; the rate-limits page marks older models (the Claude 3 family)
-//! whose cache reads do count. No output burndown: output tokens count as
-//! they are.
+//! [`AnthropicQuotaProfile`]: the Anthropic API's rate-limit accounting, as a
+//! [`palisade_limit::CostModel`] (feature `limit`).
 
 use palisade_core::{ChatRequest, ProviderId, Usage};
 use palisade_limit::{Cost, CostModel, TokenCounts};
@@ -24,7 +9,25 @@ use palisade_limit::{Cost, CostModel, TokenCounts};
 /// Anthropic's rate-limits page.
 const CACHE_READS_COUNTED: [&str; 1] = ["claude-3-"];
 
-/// The Anthropic API's rate-limit accounting (see the [module docs](self)).
+/// [`AnthropicQuotaProfile`]: how the Anthropic API counts a call against
+/// its rate limits, as a [`palisade_limit::CostModel`] (feature `limit`).
+///
+/// | dimension | counted when the call starts | corrected when it ends |
+/// |---|---|---|
+/// | requests per minute | 1 | — |
+/// | input tokens per minute | the prompt estimate (Anthropic cannot tell before the call which of it the cache will serve) | input + cache writes; cache reads given back (counted for Claude 3.x models) |
+/// | output tokens per minute | `max_tokens` (Anthropic's own estimate) | the output reported |
+/// | tokens per minute, combined (when configured) | prompt estimate + `max_tokens` | input + cache writes + output |
+///
+/// Anthropic documents its limits as token buckets refilled continuously,
+/// one per dimension, and says the output limit is estimated from
+/// `max_tokens` when a request starts and adjusted to the real output when
+/// it ends. Cache reads do not count against the input limit for current
+/// models; the rate-limits page marks older models (the Claude 3 family)
+/// whose cache reads do count. No output burndown: output tokens count as
+/// they are.
+///
+/// The Anthropic API's rate-limit accounting.
 ///
 /// [`new`](AnthropicQuotaProfile::new) (the default) is the accounting of
 /// current models, whose cache reads are free of the input limit;

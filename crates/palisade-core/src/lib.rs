@@ -136,7 +136,10 @@ pub use stream::{
 pub use structured::{SchemaError, StructuredOutput};
 pub use tier::{ServiceTier, TierSet};
 pub use tools::{Tool, ToolChoice};
-pub use validate::{ValidationError, ValidationErrorKind, validate, validate_for};
+pub use validate::{
+    ValidationError, ValidationErrorKind, ValidationRules, validate, validate_for,
+    validate_for_with, validate_with,
+};
 
 /// The request guide's Rust snippets, compiled and run as doctests.
 #[cfg(doctest)]

@@ -127,6 +127,37 @@ impl ValidationError {
 /// assert_eq!(err.field(), "max_tokens");
 /// ```
 pub fn validate(req: &ChatRequest) -> Result<(), ValidationError> {
+    validate_with(req, &ValidationRules::default())
+}
+
+/// The ranges [`validate`] checks that differ between providers. The
+/// default is the strictest common set (Anthropic and Bedrock Converse);
+/// a provider crate with wider ranges passes its own, as palisade-openai
+/// does for OpenAI's `temperature` of 0.0 ..= 2.0.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ValidationRules {
+    /// The largest `temperature` accepted. Default 1.0.
+    pub max_temperature: f32,
+}
+
+impl Default for ValidationRules {
+    fn default() -> Self {
+        Self {
+            max_temperature: 1.0,
+        }
+    }
+}
+
+/// [`validate`] with a provider's own ranges.
+///
+/// ```
+/// use palisade_core::{validate, validate_with, ChatRequest, ValidationRules};
+///
+/// let warm = ChatRequest::user("hi").with_temperature(1.5);
+/// assert!(validate(&warm).is_err());
+/// assert!(validate_with(&warm, &ValidationRules { max_temperature: 2.0 }).is_ok());
+/// ```
+pub fn validate_with(req: &ChatRequest, rules: &ValidationRules) -> Result<(), ValidationError> {
     use ValidationErrorKind as K;
 
     if req.max_tokens == 0 {
@@ -136,7 +167,12 @@ pub fn validate(req: &ChatRequest) -> Result<(), ValidationError> {
             "must be at least 1",
         ));
     }
-    check_unit_interval(req.temperature, K::TemperatureOutOfRange, "temperature")?;
+    check_range(
+        req.temperature,
+        rules.max_temperature,
+        K::TemperatureOutOfRange,
+        "temperature",
+    )?;
     check_unit_interval(req.top_p, K::TopPOutOfRange, "top_p")?;
     if let Some(thinking) = req.thinking
         && thinking.budget_tokens >= req.max_tokens
@@ -230,7 +266,16 @@ pub fn validate(req: &ChatRequest) -> Result<(), ValidationError> {
 /// # Errors
 /// The first broken rule, or the first unsupported feature.
 pub fn validate_for(req: &ChatRequest, capabilities: &Capabilities) -> Result<(), ValidationError> {
-    validate(req)?;
+    validate_for_with(req, capabilities, &ValidationRules::default())
+}
+
+/// [`validate_for`] with a provider's own ranges ([`ValidationRules`]).
+pub fn validate_for_with(
+    req: &ChatRequest,
+    capabilities: &Capabilities,
+    rules: &ValidationRules,
+) -> Result<(), ValidationError> {
+    validate_with(req, rules)?;
     capabilities.check(req).map_err(|u| {
         ValidationError::new(
             ValidationErrorKind::Unsupported(u.feature),
@@ -419,11 +464,20 @@ fn check_unit_interval(
     kind: ValidationErrorKind,
     field: &str,
 ) -> Result<(), ValidationError> {
+    check_range(value, 1.0, kind, field)
+}
+
+fn check_range(
+    value: Option<f32>,
+    max: f32,
+    kind: ValidationErrorKind,
+    field: &str,
+) -> Result<(), ValidationError> {
     match value {
-        Some(v) if !(0.0..=1.0).contains(&v) => Err(ValidationError::new(
+        Some(v) if !(0.0..=max).contains(&v) => Err(ValidationError::new(
             kind,
             field,
-            format_args!("{v} is outside 0.0 ..= 1.0"),
+            format_args!("{v} is outside 0.0 ..= {max:.1}"),
         )),
         _ => Ok(()),
     }

@@ -65,6 +65,7 @@
 //! | [`PermitRef`] | the same, borrowing the limiter ([`Limiter::try_acquire_ref`]) for callers that settle in scope |
 //! | [`LimiterSet`] | several limiters (model + account) acquired with rollback |
 //! | [`LimiterMap`] | one limiter per key (model, provider), made on first use from a template |
+//! | [`KeyedLimiters`], [`KeyedLimitConfig`] | one limiter per value of a request tag (`user=alice`, `task=analysis`), with per-value overrides, bounded in memory (idle ones dropped); [`RateLimitLayer::with_keyed`] adds them to a layer |
 //! | [`CostModel`], [`DefaultCostModel`] | what a call costs against the token budget; the provider-neutral default reserves input + `max_tokens` × burndown (1 unless configured) and settles to every reported token; provider crates ship their providers' own models |
 //! | [`LearnedOutput`], [`LearnedOutputConfig`] | reserve each route's learned output (p99 of what its replies used, plus a margin) instead of `max_tokens`; `learned_output` in a [`LimiterConfig`] turns it on for the default cost model |
 //! | [`RateLimitLayer`] | the layer for any [`Provider`](palisade_core::Provider): estimate, acquire, call, settle; streams hold permits until they end |
@@ -89,9 +90,9 @@
 )]
 
 /// The user guide, `docs/limits.md`, compiled with the doc tests so that its
-/// Rust snippets build and run (those marked `ignore` use the `palisade`
-/// facade, which this crate cannot depend on). Only under `cfg(doctest)`: the
-/// file lives outside the crate.
+/// Rust snippets build and run (so they use `palisade_limit` and
+/// `palisade_core` paths, not the facade, which this crate cannot depend on).
+/// Only under `cfg(doctest)`: the file lives outside the crate.
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/limits.md")]
 mod user_guide {}
@@ -106,6 +107,8 @@ mod cost;
 mod error;
 mod gcra;
 pub mod guide;
+mod keyed;
+mod keyed_config;
 mod kind;
 mod layer;
 mod learned;
@@ -128,6 +131,8 @@ pub use config::{DropRule, ENV_VARS, LimiterConfig, Quota};
 pub use config_error::ConfigError;
 pub use cost::{BurndownConfig, Cost, CostModel, DefaultCostModel, TokenCounts};
 pub use error::LimitError;
+pub use keyed::KeyedLimiters;
+pub use keyed_config::{KeyedConfigError, KeyedLimitConfig, Untagged};
 pub use kind::LimitKind;
 pub use layer::{LimitedStream, RateLimit, RateLimitLayer};
 pub use learned::{LearnedOutput, LearnedOutputConfig, ROUTE_TAG_PREFIX};

@@ -263,6 +263,19 @@ impl Limits {
         first.unwrap_or_default()
     }
 
+    /// Charges `extra` more to each dimension now, without a check: a call
+    /// (a stream) that runs past its reservation pays as it goes.
+    pub(crate) fn charge_extra(&mut self, now: Nanos, extra: TokenCounts) {
+        let amounts = amounts(extra);
+        for (i, bucket) in self.tokens.iter_mut().enumerate() {
+            if let Some(g) = bucket
+                && amounts[i] > 0
+            {
+                g.charge(now, amounts[i]);
+            }
+        }
+    }
+
     /// Gives a concurrency slot back.
     #[inline]
     pub(crate) fn release_slot(&mut self) {

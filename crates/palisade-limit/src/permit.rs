@@ -102,6 +102,38 @@ impl Permit {
         self.finish(Some(actual))
     }
 
+    /// Charges `extra` on top of the reservation now, as debt: a call that
+    /// is running past what it reserved (a stream longer than its output
+    /// reservation) pays as it goes rather than only when it settles. The
+    /// reservation grows by `extra`, so settling later refunds or charges
+    /// against the new total. Returns false, charging nothing, for a
+    /// permit of a shared store (the store settles the overrun at the end).
+    pub fn charge_more(&mut self, extra: TokenCounts) -> bool {
+        let Some(shared) = &self.shared else {
+            return false;
+        };
+        if self.lease.is_some() {
+            return false;
+        }
+        if extra.is_zero() {
+            return true;
+        }
+        self.cost.tokens = self.cost.tokens.saturating_add(extra.tokens);
+        self.cost.input_tokens = self.cost.input_tokens.saturating_add(extra.input);
+        self.cost.output_tokens = self.cost.output_tokens.saturating_add(extra.output);
+        let now = shared.clock.now();
+        let mut core = shared.core.lock();
+        core.limits.charge_extra(now, extra);
+        let c = &mut core.counters;
+        c.tokens_reserved = c.tokens_reserved.saturating_add(extra.tokens);
+        drop(core);
+        tracing::debug!(
+            limiter = %shared.name, tokens = extra.tokens, output = extra.output,
+            "charged past the reservation"
+        );
+        true
+    }
+
     /// Undoes the admission as if it never happened (the request was not
     /// sent): the request, its tokens and its slot all come back. Used to
     /// roll back a multi-limiter acquire.

@@ -1,20 +1,4 @@
-//! A quota profile written in config: how a provider that Palisade ships no
-//! profile for counts a call against each dimension.
-//!
-//! The provider crates ship the profiles of the providers they speak to
-//! (`BedrockQuotaProfile`, `BedrockMantleQuotaProfile`,
-//! `AnthropicQuotaProfile`, `OpenAiQuotaProfile`); an OpenAI-compatible
-//! server, a gateway or a new endpoint is described here instead, in the
-//! limiter's `[profile]` table:
-//!
-//! ```toml
-//! [profile]
-//! output_burndown = 1           # each output token counts this many times (combined tokens)
-//! cache_reads = "released"      # or "counted": cache reads count when settled
-//! cache_writes = "counted"      # or "released"
-//! input_includes_max_tokens = false  # the input quota is checked with max_tokens on top
-//! refund_unused = true          # false: a call never counts less than it reserved
-//! ```
+//! A quota profile written in config ([`QuotaProfileConfig`]).
 
 use palisade_core::{ChatRequest, ProviderId, Usage};
 use serde::{Deserialize, Serialize};
@@ -34,7 +18,25 @@ pub enum CacheTokens {
     Released,
 }
 
-/// A provider's quota accounting, from config (see the [module docs](self)).
+/// A quota profile written in config: how a provider that Palisade ships no
+/// profile for counts a call against each dimension.
+///
+/// The provider crates ship the profiles of the providers they speak to
+/// (`BedrockQuotaProfile`, `BedrockMantleQuotaProfile`,
+/// `AnthropicQuotaProfile`, `OpenAiQuotaProfile`); an OpenAI-compatible
+/// server, a gateway or a new endpoint is described here instead, in the
+/// limiter's `[profile]` table:
+///
+/// ```toml
+/// [profile]
+/// output_burndown = 1           # each output token counts this many times (combined tokens)
+/// cache_reads = "released"      # or "counted": cache reads count when settled
+/// cache_writes = "counted"      # or "released"
+/// input_includes_max_tokens = false  # the input quota is checked with max_tokens on top
+/// refund_unused = true          # false: a call never counts less than it reserved
+/// ```
+///
+/// A provider's quota accounting, from config.
 /// Used as the limiter's cost model when its config has a `profile`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -172,6 +172,16 @@ impl PermitSet {
         first.unwrap_or_default()
     }
 
+    /// Charges `extra` on top of every permit's reservation now (see
+    /// [`Permit::charge_more`]); returns whether every permit took it.
+    pub fn charge_more(&mut self, extra: crate::cost::TokenCounts) -> bool {
+        let mut all = true;
+        for p in &mut self.permits {
+            all &= p.charge_more(extra);
+        }
+        all
+    }
+
     /// Settles every permit with caller-computed counts for every token
     /// dimension.
     pub fn settle_counts(mut self, actual: crate::cost::TokenCounts) -> Settled {

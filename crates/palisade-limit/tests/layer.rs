@@ -339,3 +339,51 @@ async fn an_inner_limiters_refusal_does_not_slow_an_outer_adaptive_limiter() {
     assert_eq!((stats.throttles, stats.rate_fraction), (0, 1.0));
     assert_eq!(provider.readiness(), Readiness::Ready);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_past_its_output_reservation_pays_as_it_goes() {
+    let limiter = Limiter::new(
+        LimiterConfig::default()
+            .with_tokens(Quota::per_minute(100_000))
+            .with_output_tokens(Quota::per_minute(10_000)),
+    )
+    .unwrap();
+    // ~1,000 tokens of text (4 characters a token) against 100 reserved.
+    let long = "word".repeat(1_000);
+    let provider = ScriptedProvider::new("m")
+        .then(
+            Duration::ZERO,
+            Outcome::Respond(ChatResponse::text(
+                "m".into(),
+                &long,
+                Some(Usage::new(50, 1_000)),
+            )),
+        )
+        .layer(RateLimitLayer::new(limiter.clone()));
+    let mut stream = provider
+        .stream(
+            ChatRequest::user("hi")
+                .with_max_tokens(100)
+                .with_input_token_estimate(50),
+        )
+        .await
+        .unwrap();
+    assert_eq!(limiter.stats().output_tokens_available, Some(10_000 - 100));
+    let first = stream.next().await.unwrap().unwrap();
+    assert!(matches!(first, StreamEvent::TextDelta { .. }));
+    // Charged while the stream runs, before its usage or its end: the
+    // 900-token overrun, rounded up to the charging step.
+    let output = limiter.stats().output_tokens_available.unwrap();
+    assert!(
+        (10_000 - 1_000 - 64..=10_000 - 1_000).contains(&output),
+        "{output}"
+    );
+    let tokens = limiter.stats().tokens_available.unwrap();
+    assert!(tokens <= 100_000 - 1_050, "{tokens}");
+    while stream.next().await.is_some() {}
+    // Settled to the real usage: 1,000 output, 1,050 in all.
+    let stats = limiter.stats();
+    assert_eq!(stats.output_tokens_available, Some(10_000 - 1_000));
+    assert_eq!(stats.tokens_available, Some(100_000 - 1_050));
+    assert_eq!(stats.tokens_settled, 1_050);
+}

@@ -8,13 +8,19 @@ use async_trait::async_trait;
 use palisade_core::http::{RateLimitSnapshot, request_id};
 use palisade_core::{
     Capabilities, ChatRequest, ChatResponse, ChatStream, ErrorKind, ProviderError, ProviderId,
-    ServiceTier, StructuredOutputSupport, TierSet, validate_for,
+    ServiceTier, StructuredOutputSupport, TierSet, ValidationRules, validate_for_with,
 };
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 
 use crate::config::{AzureConfig, MaxTokensField, OpenAiConfig};
 use crate::secret::ApiKey;
 use crate::{catalog, error, request, response, stream};
+
+/// OpenAI's ranges where they are wider than the common set: `temperature`
+/// 0.0 ..= 2.0 (Chat Completions' documented range).
+const OPENAI_RULES: ValidationRules = ValidationRules {
+    max_temperature: 2.0,
+};
 
 /// Why a provider could not be built.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -309,7 +315,7 @@ impl OpenAiProvider {
         stream: bool,
     ) -> Result<serde_json::Value, ProviderError> {
         let inner = &self.inner;
-        validate_for(req, &inner.capabilities)
+        validate_for_with(req, &inner.capabilities, &OPENAI_RULES)
             .map_err(|e| ProviderError::from(e).with_provider(inner.id.clone()))?;
         request::chat_body(req, &inner.model, inner.config.max_tokens_field, stream)
             .map_err(|e| e.with_provider(inner.id.clone()))

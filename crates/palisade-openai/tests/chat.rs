@@ -348,3 +348,22 @@ async fn streams_on_a_kept_alive_connection_arrive_without_delay() {
     }
     assert_eq!(started.elapsed(), Duration::ZERO, "no timer had to fire");
 }
+
+#[test]
+fn temperature_follows_openais_range_not_the_common_one() {
+    let provider = OpenAiProvider::builder(MODEL)
+        .base_url("http://127.0.0.1:9")
+        .api_key(KEY)
+        .build()
+        .unwrap();
+    let warm = ChatRequest::user("hi").with_temperature(1.5);
+    let body = provider.request_body(&warm, false).unwrap();
+    assert_eq!(body["temperature"], json!(1.5));
+    // The common rule (Anthropic, Bedrock) refuses it.
+    assert!(palisade_core::validate(&warm).is_err());
+    let err = provider
+        .request_body(&ChatRequest::user("hi").with_temperature(2.5), false)
+        .unwrap_err();
+    assert!(err.to_string().contains("temperature"), "{err}");
+    assert!(err.to_string().contains("2.0"), "{err}");
+}

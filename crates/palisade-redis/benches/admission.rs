@@ -11,7 +11,9 @@
 //!
 //! The admission is `RedisLimitStore::try_reserve` with a request limit, a
 //! token limit and a concurrency cap (all generous, so every call is
-//! admitted): one `EVALSHA` of `admit.lua` taking RPM, TPM and a lease.
+//! admitted): one `EVALSHA` of `admit.lua` taking RPM, TPM and a lease. The
+//! paired run adds a single-task series with every token dimension limited
+//! (input, output and per-day quotas too).
 //! Only the admission is timed; each lease is released afterwards, untimed,
 //! so the lease set stays small as it would in service.
 //!
@@ -33,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use futures_util::future::join_all;
-use palisade_limit::{Lease, LimitStore, Quota, Reservation, StoreLimits};
+use palisade_limit::{Lease, LimitStore, Quota, Reservation, StoreLimits, TokenCounts};
 use palisade_redis::RedisLink;
 use palisade_redis::testing::{RedisServer, TestServerError};
 use palisade_redis::{RedisConfig, RedisConnection, RedisLimitStore};
@@ -44,9 +46,37 @@ fn limits() -> StoreLimits {
     StoreLimits {
         requests: Some(Quota::per_second(10_000_000)),
         tokens: Some(Quota::per_second(10_000_000_000)),
+        input_tokens: None,
+        output_tokens: None,
+        tokens_per_day: None,
         max_concurrent: Some(1_000_000),
         rate_fraction: 1.0,
         lease_ttl: Duration::from_secs(30),
+    }
+}
+
+/// [`limits`] with input-tokens, output-tokens and tokens-per-day quotas
+/// too: every dimension the script checks.
+fn every_dimension() -> StoreLimits {
+    StoreLimits {
+        input_tokens: Some(Quota::per_second(10_000_000_000)),
+        output_tokens: Some(Quota::per_second(10_000_000_000)),
+        tokens_per_day: Some(Quota::per_second(10_000_000_000)),
+        ..limits()
+    }
+}
+
+/// What an admission reserves: 500 tokens, split 300 input / 200 output
+/// where those are limited.
+fn reservation(limits: &StoreLimits) -> TokenCounts {
+    if limits.input_tokens.is_some() {
+        TokenCounts {
+            tokens: 500,
+            input: 300,
+            output: 200,
+        }
+    } else {
+        TokenCounts::combined(500)
     }
 }
 
@@ -57,7 +87,11 @@ async fn ping(manager: &RedisLink) {
 }
 
 async fn admit(store: &RedisLimitStore, limits: &StoreLimits) -> Lease {
-    match store.try_reserve(KEY, limits, 500).await.unwrap() {
+    match store
+        .try_reserve(KEY, limits, reservation(limits))
+        .await
+        .unwrap()
+    {
         Reservation::Admitted(lease) => lease,
         other => panic!("the bench limits admit everything, got {other:?}"),
     }
@@ -233,6 +267,15 @@ fn paired_run(server: &RedisServer) {
         )
         .await;
         report("single task", p, a);
+        let every = Arc::new(every_dimension());
+        let (p, a) = paired(
+            manager.clone(),
+            Arc::clone(&store),
+            Arc::clone(&every),
+            5_000,
+        )
+        .await;
+        report("single task, every dimension limited", p, a);
         let tasks: Vec<_> = (0..32)
             .map(|_| {
                 let (manager, store, limits) =

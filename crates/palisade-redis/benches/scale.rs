@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use palisade_limit::{LimitStore, Quota, Reservation, StoreLimits};
+use palisade_limit::{LimitStore, Quota, Reservation, StoreLimits, TokenCounts};
 use palisade_redis::testing::{RedisCluster, RedisServer};
 use palisade_redis::{RedisConfig, RedisConnection, RedisLimitStore};
 
@@ -33,6 +33,9 @@ fn limits() -> StoreLimits {
     StoreLimits {
         requests: Some(Quota::per_second(10_000_000)),
         tokens: Some(Quota::per_second(10_000_000_000)),
+        input_tokens: None,
+        output_tokens: None,
+        tokens_per_day: None,
         max_concurrent: None,
         rate_fraction: 1.0,
         lease_ttl: Duration::from_secs(30),
@@ -67,7 +70,7 @@ async fn run(url: &str, instances: usize) -> Run {
     for store in &stores {
         for model in models.iter() {
             store
-                .try_reserve(model, &limits, 500)
+                .try_reserve(model, &limits, TokenCounts::combined(500))
                 .await
                 .expect("warm-up");
         }
@@ -83,7 +86,9 @@ async fn run(url: &str, instances: usize) -> Run {
                 for i in 0..ADMISSIONS_PER_TASK {
                     let model = &models[(t + i) % MODELS];
                     let began = Instant::now();
-                    let answer = store.try_reserve(model, &limits, 500).await;
+                    let answer = store
+                        .try_reserve(model, &limits, TokenCounts::combined(500))
+                        .await;
                     times.push(began.elapsed());
                     assert!(matches!(answer, Ok(Reservation::Admitted(_))), "{answer:?}");
                 }

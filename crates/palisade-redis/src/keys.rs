@@ -2,7 +2,7 @@
 //! Cluster hash tag, so a script that touches them all runs on one node.
 //!
 //! ```text
-//! <prefix>:{<limit>}:rate      string  both buckets: "<request level> <token level> <updated µs>"
+//! <prefix>:{<limit>}:rate      string  every bucket: "<requests> <tokens> <input> <output> <per day> <updated µs>"
 //! <prefix>:{<limit>}:leases    zset    concurrency lease id -> expiry, µs
 //! <prefix>:{<breaker>}:breaker hash    shared breaker state
 //! <prefix>:{<breaker>}:probes  zset    half-open probe id -> expiry, µs
@@ -19,8 +19,8 @@ use std::fmt;
 /// The keys of one shared limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitKeys {
-    /// The request and token buckets (one key: one read and one write per
-    /// admission).
+    /// Every bucket: requests and each token dimension (one key: one read
+    /// and one write per admission).
     pub rate: String,
     /// Live concurrency leases.
     pub leases: String,

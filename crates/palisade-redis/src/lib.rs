@@ -5,8 +5,9 @@
 //! instances each limiting to 50 requests per minute send 500. Here the
 //! counting of a [`palisade_limit::Limiter`] and the decisions of a
 //! [`palisade_breaker::CircuitBreaker`] live in Redis: one Lua script per
-//! admission (requests, tokens and a concurrency lease, checked and taken
-//! atomically on the server's clock), leases with a TTL so a crashed instance
+//! admission (requests, every token dimension — combined, input, output,
+//! per day — and a concurrency lease, checked and taken atomically on the
+//! server's clock), leases with a TTL so a crashed instance
 //! cannot hold capacity, hash-tagged keys, and a [`FailurePolicy`] for when
 //! Redis cannot be reached.
 //!

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use palisade_breaker::BreakerStore;
 use palisade_core::ProviderId;
-use palisade_limit::{LimitStore, Quota, Reservation, StoreLimits};
+use palisade_limit::{LimitStore, Quota, Reservation, StoreLimits, TokenCounts};
 use palisade_redis::keys::{BreakerKeys, LimitKeys};
 use palisade_redis::testing::RedisCluster;
 use palisade_redis::{RedisBreakerStore, RedisConfig, RedisConnection, RedisLimitStore};
@@ -17,6 +17,9 @@ fn limits() -> StoreLimits {
     StoreLimits {
         requests: Some(Quota::per_minute(100)),
         tokens: Some(Quota::per_minute(100_000)),
+        input_tokens: None,
+        output_tokens: None,
+        tokens_per_day: None,
         max_concurrent: Some(10),
         rate_fraction: 1.0,
         lease_ttl: Duration::from_secs(30),
@@ -47,7 +50,7 @@ async fn keys_of_one_model_share_a_slot_and_models_spread_over_masters() {
         // touches all of that model's keys, which a cluster refuses
         // (CROSSSLOT) unless they share a slot.
         let answer = limit_store
-            .try_reserve(&model, &limits(), 500)
+            .try_reserve(&model, &limits(), TokenCounts::combined(500))
             .await
             .unwrap();
         assert!(
@@ -113,7 +116,11 @@ async fn a_list_of_seed_nodes_is_a_cluster_too() {
     let store = RedisLimitStore::new(connection);
     for i in 0..8 {
         let answer = store
-            .try_reserve(&format!("seeds/model-{i}"), &limits(), 1)
+            .try_reserve(
+                &format!("seeds/model-{i}"),
+                &limits(),
+                TokenCounts::combined(1),
+            )
             .await
             .unwrap();
         assert!(matches!(answer, Reservation::Admitted(_)));

@@ -9,7 +9,7 @@ mod support;
 
 use std::time::Duration;
 
-use palisade_limit::{LimitKind, LimitStore, Quota, Reservation, StoreLimits};
+use palisade_limit::{LimitKind, LimitStore, Quota, Reservation, StoreLimits, TokenCounts};
 use palisade_redis::testing::RedisServer;
 use palisade_redis::{RedisConfig, RedisConnection, RedisLimitStore};
 
@@ -20,6 +20,9 @@ fn limits() -> StoreLimits {
     StoreLimits {
         requests: Some(Quota::per_minute(10_000)),
         tokens: None,
+        input_tokens: None,
+        output_tokens: None,
+        tokens_per_day: None,
         max_concurrent: Some(SLOTS),
         rate_fraction: 1.0,
         lease_ttl: LEASE_TTL,
@@ -47,7 +50,9 @@ async fn a_killed_instances_leases_come_back_after_their_ttl() {
     // Twice the TTL later the child's leases are still there: it renews them.
     tokio::time::sleep(LEASE_TTL * 2).await;
     assert!(matches!(
-        store.try_reserve("crash", &limits(), 0).await,
+        store
+            .try_reserve("crash", &limits(), TokenCounts::ZERO)
+            .await,
         Ok(Reservation::NotBefore {
             limit: LimitKind::Concurrency,
             ..
@@ -59,7 +64,11 @@ async fn a_killed_instances_leases_come_back_after_their_ttl() {
     // Now nobody renews them: within about one TTL all three slots return.
     let mut admitted = 0;
     for _ in 0..200 {
-        match store.try_reserve("crash", &limits(), 0).await.unwrap() {
+        match store
+            .try_reserve("crash", &limits(), TokenCounts::ZERO)
+            .await
+            .unwrap()
+        {
             Reservation::Admitted(_) => {
                 admitted += 1;
                 if admitted == SLOTS {
@@ -93,7 +102,11 @@ fn lease_holder_child() {
         let store = RedisLimitStore::new(RedisConnection::connect(config).await.unwrap());
         let mut leases = Vec::new();
         for _ in 0..SLOTS {
-            match store.try_reserve("crash", &limits(), 0).await.unwrap() {
+            match store
+                .try_reserve("crash", &limits(), TokenCounts::ZERO)
+                .await
+                .unwrap()
+            {
                 Reservation::Admitted(lease) => leases.push(lease),
                 other => panic!("the child could not take a slot: {other:?}"),
             }

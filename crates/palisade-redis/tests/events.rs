@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use palisade_limit::{LimitStore, Quota, Reservation, StoreLimits};
+use palisade_limit::{LimitStore, Quota, Reservation, StoreLimits, TokenCounts};
 use palisade_redis::testing::RedisServer;
 use palisade_redis::{FailurePolicy, RedisConfig, RedisConnection, RedisLimitStore};
 use tracing::field::{Field, Visit};
@@ -71,23 +71,34 @@ async fn one_warning_per_outage_and_one_info_per_recovery() {
     let limits = StoreLimits {
         requests: Some(Quota::per_minute(1_000)),
         tokens: None,
+        input_tokens: None,
+        output_tokens: None,
+        tokens_per_day: None,
         max_concurrent: None,
         rate_fraction: 1.0,
         lease_ttl: Duration::from_secs(30),
     };
     assert!(matches!(
-        store.try_reserve("events", &limits, 0).await,
+        store
+            .try_reserve("events", &limits, TokenCounts::ZERO)
+            .await,
         Ok(Reservation::Admitted(_))
     ));
     server.stop();
     for _ in 0..10 {
-        store.try_reserve("events", &limits, 0).await.unwrap();
+        store
+            .try_reserve("events", &limits, TokenCounts::ZERO)
+            .await
+            .unwrap();
     }
     assert_eq!(recorder.count(Level::WARN, "unreachable"), 1);
 
     server.restart().unwrap();
     for _ in 0..100 {
-        store.try_reserve("events", &limits, 0).await.unwrap();
+        store
+            .try_reserve("events", &limits, TokenCounts::ZERO)
+            .await
+            .unwrap();
         if store.stats().available {
             break;
         }

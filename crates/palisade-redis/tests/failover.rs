@@ -20,7 +20,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use palisade_limit::{LimitStore, Quota, Reservation, StoreLimits};
+use palisade_limit::{LimitStore, Quota, Reservation, StoreLimits, TokenCounts};
 use palisade_redis::keys::LimitKeys;
 use palisade_redis::testing::RedisCluster;
 use palisade_redis::{FailurePolicy, RedisConfig, RedisConnection, RedisLimitStore};
@@ -44,6 +44,9 @@ fn limits() -> StoreLimits {
     StoreLimits {
         requests: Some(Quota::per(QUOTA, WINDOW).with_burst(BURST)),
         tokens: None,
+        input_tokens: None,
+        output_tokens: None,
+        tokens_per_day: None,
         max_concurrent: None,
         rate_fraction: 1.0,
         lease_ttl: Duration::from_secs(30),
@@ -74,7 +77,7 @@ async fn instance(store: RedisLimitStore, key: String, start: Instant, log: Arc<
     let limits = limits();
     while start.elapsed() < RUN {
         let before = store.stats().served_locally;
-        let answer = store.try_reserve(&key, &limits, 0).await;
+        let answer = store.try_reserve(&key, &limits, TokenCounts::ZERO).await;
         let at = start.elapsed();
         let wait = match answer {
             Ok(Reservation::Admitted(_)) => {

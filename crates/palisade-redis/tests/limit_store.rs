@@ -8,7 +8,7 @@ use std::time::Duration;
 use palisade_core::Priority;
 use palisade_limit::{
     Cost, LimitError, LimitKind, LimitStore, Limiter, LimiterConfig, Quota, Reservation,
-    StoreError, StoreLimits,
+    StoreError, StoreLimits, TokenCounts,
 };
 use palisade_redis::testing::RedisServer;
 use palisade_redis::{FailurePolicy, RedisConfig, RedisConnection, RedisLimitStore};
@@ -36,6 +36,9 @@ fn requests(burst: u64) -> StoreLimits {
     StoreLimits {
         requests: Some(Quota::per(1, HOUR).with_burst(burst)),
         tokens: None,
+        input_tokens: None,
+        output_tokens: None,
+        tokens_per_day: None,
         max_concurrent: None,
         rate_fraction: 1.0,
         lease_ttl: Duration::from_secs(30),
@@ -99,14 +102,16 @@ async fn fail_open_admits_at_the_local_limit_and_returns_to_redis() {
     let store = store(config).await;
     let limits = requests(10);
     for _ in 0..2 {
-        assert!(admitted(&store.try_reserve("fo", &limits, 0).await));
+        assert!(admitted(
+            &store.try_reserve("fo", &limits, TokenCounts::ZERO).await
+        ));
     }
     server.stop();
 
     // Local decisions with half of each limit: 5 of the 10, then "not before".
     let mut local = Vec::new();
     for _ in 0..8 {
-        local.push(store.try_reserve("fo", &limits, 0).await);
+        local.push(store.try_reserve("fo", &limits, TokenCounts::ZERO).await);
     }
     let local_admitted = local.iter().filter(|a| admitted(a)).count();
     assert_eq!(local_admitted, 5, "{local:?}");
@@ -125,14 +130,17 @@ async fn fail_open_admits_at_the_local_limit_and_returns_to_redis() {
     let Some(Ok(Reservation::Admitted(lease))) = local.into_iter().next() else {
         panic!("the first local answer was an admission");
     };
-    store.settle("fo", &limits, lease, 0).await.unwrap();
+    store
+        .settle("fo", &limits, lease, TokenCounts::ZERO)
+        .await
+        .unwrap();
 
     server.restart().unwrap();
     // Recovery needs no action: within a retry interval a call reaches Redis
     // (empty after the restart) again. Bounded by count, not by time.
     let mut back = false;
     for _ in 0..100 {
-        let answer = store.try_reserve("fo", &limits, 0).await;
+        let answer = store.try_reserve("fo", &limits, TokenCounts::ZERO).await;
         if store.stats().available {
             assert!(admitted(&answer), "{answer:?}");
             back = true;
@@ -159,11 +167,13 @@ async fn fail_closed_refuses_with_a_typed_error_and_recovers() {
     };
     let store = store(config(&server, FailurePolicy::FailClosed)).await;
     let limits = requests(10);
-    assert!(admitted(&store.try_reserve("fc", &limits, 0).await));
+    assert!(admitted(
+        &store.try_reserve("fc", &limits, TokenCounts::ZERO).await
+    ));
     server.stop();
 
     for _ in 0..5 {
-        match store.try_reserve("fc", &limits, 0).await {
+        match store.try_reserve("fc", &limits, TokenCounts::ZERO).await {
             Err(err @ StoreError::Unavailable { .. }) => {
                 let message = err.to_string();
                 assert!(
@@ -203,7 +213,7 @@ async fn fail_closed_refuses_with_a_typed_error_and_recovers() {
     server.restart().unwrap();
     let mut back = false;
     for _ in 0..100 {
-        if admitted(&store.try_reserve("fc", &limits, 0).await) {
+        if admitted(&store.try_reserve("fc", &limits, TokenCounts::ZERO).await) {
             back = true;
             break;
         }
@@ -229,13 +239,16 @@ async fn held_leases_are_renewed_past_their_ttl_and_end_on_settle() {
         lease_ttl: Duration::from_millis(600),
         ..requests(100)
     };
-    let Ok(Reservation::Admitted(lease)) = holder.try_reserve("renew", &limits, 0).await else {
+    let Ok(Reservation::Admitted(lease)) = holder
+        .try_reserve("renew", &limits, TokenCounts::ZERO)
+        .await
+    else {
         panic!("the first reservation is admitted");
     };
     assert_eq!(holder.live_leases(), 1);
     // Well past the TTL: the lease is still held because it is renewed.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    match other.try_reserve("renew", &limits, 0).await {
+    match other.try_reserve("renew", &limits, TokenCounts::ZERO).await {
         Ok(Reservation::NotBefore {
             limit: LimitKind::Concurrency,
             retry_after,
@@ -246,9 +259,14 @@ async fn held_leases_are_renewed_past_their_ttl_and_end_on_settle() {
         answer => panic!("expected a concurrency refusal, got {answer:?}"),
     }
     assert!(holder.stats().leases_renewed >= 1);
-    holder.settle("renew", &limits, lease, 0).await.unwrap();
+    holder
+        .settle("renew", &limits, lease, TokenCounts::ZERO)
+        .await
+        .unwrap();
     assert_eq!(holder.live_leases(), 0);
-    assert!(admitted(&other.try_reserve("renew", &limits, 0).await));
+    assert!(admitted(
+        &other.try_reserve("renew", &limits, TokenCounts::ZERO).await
+    ));
 }
 
 #[tokio::test]
@@ -262,22 +280,33 @@ async fn tokens_are_refunded_across_instances() {
         tokens: Some(Quota::per(1, HOUR).with_burst(1000)),
         ..requests(100)
     };
-    let Ok(Reservation::Admitted(lease)) = a.try_reserve("tpm", &limits, 1000).await else {
+    let Ok(Reservation::Admitted(lease)) = a
+        .try_reserve("tpm", &limits, TokenCounts::combined(1000))
+        .await
+    else {
         panic!("a full bucket admits its burst");
     };
     assert!(matches!(
-        b.try_reserve("tpm", &limits, 100).await,
+        b.try_reserve("tpm", &limits, TokenCounts::combined(100))
+            .await,
         Ok(Reservation::NotBefore {
             limit: LimitKind::Tokens,
             ..
         })
     ));
-    let settled = a.settle("tpm", &limits, lease, 300).await.unwrap();
+    let settled = a
+        .settle("tpm", &limits, lease, TokenCounts::combined(300))
+        .await
+        .unwrap();
     assert_eq!((settled.refunded, settled.debt), (700, 0));
-    assert!(admitted(&b.try_reserve("tpm", &limits, 700).await));
+    assert!(admitted(
+        &b.try_reserve("tpm", &limits, TokenCounts::combined(700))
+            .await
+    ));
     // More than the burst can never fit: an error, not an endless wait.
     assert!(matches!(
-        b.try_reserve("tpm", &limits, 1001).await,
+        b.try_reserve("tpm", &limits, TokenCounts::combined(1001))
+            .await,
         Err(StoreError::Protocol { .. })
     ));
 }

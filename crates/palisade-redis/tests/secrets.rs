@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use palisade_breaker::BreakerStore;
 use palisade_core::ProviderId;
-use palisade_limit::{LimitStore, Quota, Reservation, StoreLimits};
+use palisade_limit::{LimitStore, Quota, Reservation, StoreLimits, TokenCounts};
 use palisade_redis::testing::RedisServer;
 use palisade_redis::{
     FailurePolicy, RedisBreakerStore, RedisConfig, RedisConnection, RedisLimitStore,
@@ -57,6 +57,9 @@ fn limits() -> StoreLimits {
     StoreLimits {
         requests: Some(Quota::per_minute(100)),
         tokens: None,
+        input_tokens: None,
+        output_tokens: None,
+        tokens_per_day: None,
         max_concurrent: Some(4),
         rate_fraction: 1.0,
         lease_ttl: Duration::from_secs(30),
@@ -118,7 +121,10 @@ async fn credentials_work_and_never_show_in_errors_debug_or_events() {
     let store = RedisLimitStore::new(good.clone());
     let breakers = RedisBreakerStore::new(good.clone());
     assert!(matches!(
-        store.try_reserve("secret", &limits(), 0).await.unwrap(),
+        store
+            .try_reserve("secret", &limits(), TokenCounts::ZERO)
+            .await
+            .unwrap(),
         Reservation::Admitted(_)
     ));
     let mut texts = vec![
@@ -135,7 +141,7 @@ async fn credentials_work_and_never_show_in_errors_debug_or_events() {
         .await
         .unwrap();
     let err = RedisLimitStore::new(wrong.clone())
-        .try_reserve("secret", &limits(), 0)
+        .try_reserve("secret", &limits(), TokenCounts::ZERO)
         .await
         .unwrap_err();
     texts.push(err.to_string());
@@ -151,7 +157,10 @@ async fn credentials_work_and_never_show_in_errors_debug_or_events() {
     server.stop();
     tokio::time::sleep(Duration::from_millis(60)).await;
     for _ in 0..3 {
-        if let Err(err) = store.try_reserve("secret", &limits(), 0).await {
+        if let Err(err) = store
+            .try_reserve("secret", &limits(), TokenCounts::ZERO)
+            .await
+        {
             texts.push(err.to_string());
             texts.push(format!("{err:?}"));
         }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use palisade_limit::{LimitStore, Quota, Reservation, StoreLimits};
+use palisade_limit::{LimitStore, Quota, Reservation, StoreLimits, TokenCounts};
 use palisade_redis::testing::RedisServer;
 use palisade_redis::{FailurePolicy, RedisConfig, RedisConnection, RedisLimitStore};
 
@@ -13,6 +13,9 @@ fn limits() -> StoreLimits {
     StoreLimits {
         requests: Some(Quota::per_minute(100)),
         tokens: Some(Quota::per_minute(10_000)),
+        input_tokens: None,
+        output_tokens: None,
+        tokens_per_day: None,
         max_concurrent: Some(4),
         rate_fraction: 1.0,
         lease_ttl: Duration::from_secs(30),
@@ -43,7 +46,10 @@ async fn rediss_with_the_ca_admits_and_without_it_is_refused() {
     .unwrap();
     trusted.ping().await.unwrap();
     let store = RedisLimitStore::new(trusted);
-    let answer = store.try_reserve("tls", &limits(), 100).await.unwrap();
+    let answer = store
+        .try_reserve("tls", &limits(), TokenCounts::combined(100))
+        .await
+        .unwrap();
     assert!(matches!(answer, Reservation::Admitted(_)), "{answer:?}");
 
     // The system's roots do not know the throwaway CA: the handshake fails
@@ -52,7 +58,7 @@ async fn rediss_with_the_ca_admits_and_without_it_is_refused() {
         .await
         .unwrap();
     let err = RedisLimitStore::new(untrusted)
-        .try_reserve("tls", &limits(), 100)
+        .try_reserve("tls", &limits(), TokenCounts::combined(100))
         .await
         .unwrap_err();
     assert!(err.is_unavailable(), "{err}");

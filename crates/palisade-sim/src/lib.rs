@@ -213,3 +213,10 @@ pub use simulation::{NAIVE, PALISADE, SimulationError, simulate};
 pub use table::render_table;
 pub use timeline::{Interval, MAX_INTERVALS, Timeline};
 pub use trace::{BoundTrace, TRACE_FIELDS, Trace, TraceError, TraceRequest, simulate_trace};
+
+/// The guide, `docs/simulation.md`, compiled with the doc tests so that its
+/// Rust snippet builds and runs. Only under `cfg(doctest)`: the file lives
+/// outside the crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/simulation.md")]
+mod user_guide {}

@@ -13,6 +13,10 @@
 //! opens ([`ChatStream::rate_limit`]) or a stream's error, calibrate the
 //! limiters whether adaptive mode is on or not (see
 //! [`Limiter::observe_rate_limit`](crate::Limiter::observe_rate_limit)).
+//!
+//! Keyed limiters (per user, per task type) join the call's set for
+//! admission and settlement only: throttles and rate-limit headers describe
+//! the provider's quota, not a user's, so only the fixed limiters hear them.
 
 mod error;
 // The tower shape every Palisade layer shares: `layer/layer.rs` holds the Layer.
@@ -21,6 +25,7 @@ mod layer;
 mod settle;
 mod stream;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -35,6 +40,7 @@ pub use stream::LimitedStream;
 use self::error::is_provider_throttle;
 use self::settle::{Ending, settle};
 use crate::cost::{Cost, CostModel};
+use crate::keyed::KeyedLimiters;
 use crate::set::{LimiterSet, PermitSet};
 
 /// A provider whose calls are admitted by a [`LimiterSet`]. Built by
@@ -43,6 +49,7 @@ use crate::set::{LimiterSet, PermitSet};
 pub struct RateLimit<P> {
     inner: P,
     limiters: LimiterSet,
+    keyed: Arc<[KeyedLimiters]>,
     estimator: Arc<dyn TokenEstimator>,
     cost_model: Option<Arc<dyn CostModel>>,
 }
@@ -52,6 +59,7 @@ impl<P: std::fmt::Debug> std::fmt::Debug for RateLimit<P> {
         f.debug_struct("RateLimit")
             .field("inner", &self.inner)
             .field("limiters", &self.limiters)
+            .field("keyed", &self.keyed)
             .field("cost_model", &self.cost_model)
             .finish_non_exhaustive()
     }
@@ -64,6 +72,7 @@ impl<P> RateLimit<P> {
         Self {
             inner,
             limiters: limiters.into(),
+            keyed: Arc::new([]),
             estimator: Arc::new(HeuristicEstimator),
             cost_model: None,
         }
@@ -72,12 +81,14 @@ impl<P> RateLimit<P> {
     pub(crate) fn from_parts(
         inner: P,
         limiters: LimiterSet,
+        keyed: Arc<[KeyedLimiters]>,
         estimator: Arc<dyn TokenEstimator>,
         cost_model: Option<Arc<dyn CostModel>>,
     ) -> Self {
         Self {
             inner,
             limiters,
+            keyed,
             estimator,
             cost_model,
         }
@@ -105,12 +116,33 @@ impl<P> RateLimit<P> {
 }
 
 impl<P: Provider> RateLimit<P> {
+    /// The limiters this call must pass: the fixed set, plus the keyed
+    /// limiters its tags select (only then is a set built per call).
+    fn call_set(&self, req: &ChatRequest) -> Result<Cow<'_, LimiterSet>, ProviderError> {
+        if self.keyed.is_empty() {
+            return Ok(Cow::Borrowed(&self.limiters));
+        }
+        let mut set = self.limiters.clone();
+        for keyed in self.keyed.iter() {
+            let limiter = keyed.limiter_for(req).map_err(|e| self.refused(e))?;
+            if let Some(limiter) = limiter {
+                set.push(limiter);
+            }
+        }
+        Ok(Cow::Owned(set))
+    }
+
     /// Prices the request: the layer's cost model if it has one, else the
-    /// first limiter's (they share the config's burndown table by default).
-    async fn cost(&self, req: &ChatRequest) -> Cost {
+    /// first fixed limiter's (they share the config's burndown table by
+    /// default), else the first keyed one's.
+    async fn cost(&self, req: &ChatRequest, limiters: &LimiterSet) -> Cost {
         let input = self.estimator.input_tokens(req).await;
         let id = self.inner.id();
-        match (&self.cost_model, self.limiters.limiters().first()) {
+        let first = self.limiters.limiters().first();
+        match (
+            &self.cost_model,
+            first.or_else(|| limiters.limiters().first()),
+        ) {
             (Some(model), _) => model.reserve(id, req, input),
             (None, Some(limiter)) => limiter.cost_of(id, req, input),
             (None, None) => Cost::request(),
@@ -118,17 +150,18 @@ impl<P: Provider> RateLimit<P> {
     }
 
     async fn admit(&self, req: &ChatRequest) -> Result<PermitSet, ProviderError> {
-        let cost = self.cost(req).await;
-        let id = self.inner.id();
-        self.limiters
+        let limiters = self.call_set(req)?;
+        let cost = self.cost(req, &limiters).await;
+        limiters
             .acquire_until(cost, req.metadata.priority, req.metadata.deadline)
             .await
-            .map_err(|e| {
-                tracing::debug!(
-                    gen_ai.request.model = %id, error = %e, "rate limit refused the call"
-                );
-                error::to_provider_error(e, id)
-            })
+            .map_err(|e| self.refused(e))
+    }
+
+    fn refused(&self, e: crate::error::LimitError) -> ProviderError {
+        let id = self.inner.id();
+        tracing::debug!(gen_ai.request.model = %id, error = %e, "rate limit refused the call");
+        error::to_provider_error(e, id)
     }
 
     /// Finishes the call's permits (see [`settle`]), tracing the usage.

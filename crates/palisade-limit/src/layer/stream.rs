@@ -5,12 +5,65 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use palisade_core::{ProviderError, StreamEvent, Usage};
+use palisade_core::{ProviderError, StreamEvent, TokenEstimator, Usage};
 
 use super::error::is_provider_throttle;
 use super::settle::{Ending, settle};
-use crate::cost::CostModel;
+use crate::cost::{CostModel, TokenCounts};
 use crate::set::{LimiterSet, PermitSet};
+
+/// Output tokens charged at a time once a stream runs past its reservation:
+/// one lock per this many tokens, not per delta.
+const OVERRUN_STEP: u64 = 64;
+
+/// A stream's output against its output reservation: once the deltas (their
+/// heuristic token estimate) pass what the permits hold for output, the
+/// excess is charged as it comes, in steps of [`OVERRUN_STEP`], so a long
+/// reply pays against the quota while it runs instead of only when it
+/// settles. Only for reservations with an output part
+/// (`Cost::output_tokens > 0`); settling corrects to the real usage.
+#[derive(Debug, Clone, Copy)]
+struct Overrun {
+    /// Output tokens the permits cover now (reserved plus charged).
+    covered: u64,
+    /// Output tokens the deltas so far are estimated at.
+    seen: u64,
+    /// How many times each output token counts against `tokens`.
+    burndown: u64,
+}
+
+impl Overrun {
+    fn new(permits: &PermitSet) -> Self {
+        let cost = permits
+            .permits()
+            .first()
+            .map(|p| p.cost())
+            .unwrap_or_default();
+        Self {
+            covered: cost.output_tokens,
+            seen: 0,
+            burndown: u64::from(cost.output_burndown.max(1)),
+        }
+    }
+
+    fn saw(&mut self, text: &str, permits: &mut PermitSet) {
+        if self.covered == 0 {
+            return;
+        }
+        let tokens = palisade_core::HeuristicEstimator.estimate_text(text);
+        self.seen = self.seen.saturating_add(u64::from(tokens));
+        if self.seen <= self.covered {
+            return;
+        }
+        let extra = (self.seen - self.covered).div_ceil(OVERRUN_STEP) * OVERRUN_STEP;
+        self.covered += extra;
+        permits.charge_more(TokenCounts {
+            tokens: extra.saturating_mul(self.burndown),
+            input: 0,
+            output: extra,
+        });
+    }
+}
 
 pin_project_lite::pin_project! {
     /// A provider's stream with the call's permits attached.
@@ -28,6 +81,9 @@ pin_project_lite::pin_project! {
         usage: Option<Usage>,
         limiters: LimiterSet,
         cost_model: Option<Arc<dyn CostModel>>,
+        // Output seen so far (estimated from the deltas), and how much of
+        // it the permits have reserved or been charged for.
+        streamed: Overrun,
     }
 
     impl<S> PinnedDrop for LimitedStream<S> {
@@ -46,12 +102,14 @@ impl<S> LimitedStream<S> {
         limiters: LimiterSet,
         cost_model: Option<Arc<dyn CostModel>>,
     ) -> Self {
+        let streamed = Overrun::new(&permits);
         Self {
             inner,
             permits: Some(permits),
             usage: None,
             limiters,
             cost_model,
+            streamed,
         }
     }
 
@@ -94,6 +152,15 @@ where
         let item = std::task::ready!(this.inner.poll_next(cx));
         match &item {
             Some(Ok(StreamEvent::Usage(u))) => *this.usage = Some(*u),
+            Some(Ok(
+                StreamEvent::TextDelta { text }
+                | StreamEvent::ReasoningDelta { text, .. }
+                | StreamEvent::ToolInputDelta { json: text },
+            )) => {
+                if let Some(permits) = this.permits.as_mut() {
+                    this.streamed.saw(text, permits);
+                }
+            }
             Some(Ok(_)) => {}
             Some(Err(err)) => {
                 if let Some(snapshot) = err.rate_limit() {

@@ -38,6 +38,9 @@ pub(crate) fn shared_limits(key: &str, limits: &StoreLimits) -> Result<SharedLim
     Ok(SharedLimits {
         requests: rate("requests", limits.requests.as_ref())?,
         tokens: rate("tokens", limits.tokens.as_ref())?,
+        input_tokens: rate("input_tokens", limits.input_tokens.as_ref())?,
+        output_tokens: rate("output_tokens", limits.output_tokens.as_ref())?,
+        tokens_per_day: rate("tokens_per_day", limits.tokens_per_day.as_ref())?,
         max_concurrent: limits.max_concurrent,
     })
 }
@@ -57,6 +60,9 @@ pub(crate) fn local_share(limits: &StoreLimits, share: f64) -> StoreLimits {
     StoreLimits {
         requests: limits.requests.map(quota),
         tokens: limits.tokens.map(quota),
+        input_tokens: limits.input_tokens.map(quota),
+        output_tokens: limits.output_tokens.map(quota),
+        tokens_per_day: limits.tokens_per_day.map(quota),
         max_concurrent: limits
             .max_concurrent
             .map(|n| u32::try_from(part(u64::from(n))).unwrap_or(u32::MAX)),
@@ -74,6 +80,9 @@ mod tests {
         StoreLimits {
             requests: Some(Quota::per_minute(100)),
             tokens: Some(Quota::per_minute(10_000).with_burst(5_000)),
+            input_tokens: Some(Quota::per_minute(6_000)),
+            output_tokens: Some(Quota::per_minute(2_000).with_burst(1_000)),
+            tokens_per_day: Some(Quota::per_day(1_000_000)),
             max_concurrent: Some(8),
             rate_fraction: 1.0,
             lease_ttl: Duration::from_secs(10),
@@ -91,6 +100,20 @@ mod tests {
             local.tokens.map(|q| (q.amount, q.burst())),
             Some((2_500, 1_250))
         );
+        assert_eq!(
+            local.input_tokens.map(|q| (q.amount, q.burst())),
+            Some((1_500, 1_500))
+        );
+        assert_eq!(
+            local.output_tokens.map(|q| (q.amount, q.burst())),
+            Some((500, 250))
+        );
+        assert_eq!(
+            local
+                .tokens_per_day
+                .map(|q| (q.amount, q.burst(), q.period)),
+            Some((250_000, 250_000, Duration::from_secs(86_400)))
+        );
         assert_eq!(local.max_concurrent, Some(2));
         let tiny = local_share(&limits(), 0.001);
         assert_eq!(tiny.max_concurrent, Some(1));
@@ -105,6 +128,14 @@ mod tests {
         let full = shared_limits("k", &limits()).unwrap();
         assert_eq!(shared.tokens.map(|r| r.burst()), Some(5_000));
         assert_eq!(full.tokens.map(|r| r.scaled(0.5)), shared.tokens);
+        for (half, whole) in [
+            (shared.input_tokens, full.input_tokens),
+            (shared.output_tokens, full.output_tokens),
+            (shared.tokens_per_day, full.tokens_per_day),
+        ] {
+            assert_eq!(whole.map(|r| r.scaled(0.5)), half);
+            assert_eq!(whole.map(|r| r.burst()), half.map(|r| r.burst()));
+        }
     }
 
     #[test]
@@ -121,6 +152,16 @@ mod tests {
         let err = shared_limits("model-a", &zero_amount).unwrap_err();
         assert!(
             err.to_string().contains("requests quota of key `model-a`"),
+            "{err}"
+        );
+        let zero_output = StoreLimits {
+            output_tokens: Some(Quota::per_minute(0)),
+            ..limits()
+        };
+        let err = shared_limits("model-a", &zero_output).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("output_tokens quota of key `model-a`"),
             "{err}"
         );
     }

@@ -13,6 +13,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use palisade_limit::TokenCounts;
 use redis::Script;
 
 use crate::connection::RedisConnection;
@@ -73,22 +74,95 @@ impl BucketRate {
 pub struct SharedLimits {
     /// Requests per period.
     pub requests: Option<BucketRate>,
-    /// Tokens per period.
+    /// Tokens per period, all kinds combined.
     pub tokens: Option<BucketRate>,
+    /// Input tokens per period.
+    pub input_tokens: Option<BucketRate>,
+    /// Output tokens per period.
+    pub output_tokens: Option<BucketRate>,
+    /// Tokens per day (or any period); counts the combined tokens.
+    pub tokens_per_day: Option<BucketRate>,
     /// Most leases (calls in flight) at once across every instance.
     pub max_concurrent: Option<u32>,
+}
+
+impl SharedLimits {
+    /// The token dimensions in the scripts' order (tokens, input, output,
+    /// per day), each with what `counts` takes from it.
+    pub fn token_buckets(&self, counts: TokenCounts) -> [(Refusal, Option<BucketRate>, u64); 4] {
+        [
+            (Refusal::Tokens, self.tokens, counts.tokens),
+            (Refusal::InputTokens, self.input_tokens, counts.input),
+            (Refusal::OutputTokens, self.output_tokens, counts.output),
+            (Refusal::TokensPerDay, self.tokens_per_day, counts.tokens),
+        ]
+    }
+
+    /// The first token dimension whose whole burst is smaller than what
+    /// `counts` takes from it: `(dimension, cost, burst)`. Such a cost can
+    /// never be admitted.
+    pub fn never_fits(&self, counts: TokenCounts) -> Option<(Refusal, u64, u64)> {
+        self.token_buckets(counts)
+            .into_iter()
+            .find_map(|(by, rate, cost)| {
+                rate.filter(|r| cost > r.burst())
+                    .map(|r| (by, cost, r.burst()))
+            })
+    }
+
+    /// Whether any token dimension is limited.
+    pub fn limits_tokens(&self) -> bool {
+        self.tokens.is_some()
+            || self.input_tokens.is_some()
+            || self.output_tokens.is_some()
+            || self.tokens_per_day.is_some()
+    }
 }
 
 /// Which limit refused an admission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Refusal {
     /// The request rate.
     Requests,
-    /// The token rate.
+    /// The combined token rate.
     Tokens,
+    /// The input token rate.
+    InputTokens,
+    /// The output token rate.
+    OutputTokens,
+    /// The tokens-per-day quota.
+    TokensPerDay,
     /// Every concurrency slot is leased.
     Concurrency,
+}
+
+impl Refusal {
+    /// The scripts' code for it (`admit.lua`'s reply).
+    const fn code(self) -> i64 {
+        match self {
+            Refusal::Requests => 1,
+            Refusal::Tokens => 2,
+            Refusal::Concurrency => 3,
+            Refusal::InputTokens => 4,
+            Refusal::OutputTokens => 5,
+            Refusal::TokensPerDay => 6,
+        }
+    }
+
+    fn from_code(code: i64) -> Option<Self> {
+        [
+            Refusal::Requests,
+            Refusal::Tokens,
+            Refusal::Concurrency,
+            Refusal::InputTokens,
+            Refusal::OutputTokens,
+            Refusal::TokensPerDay,
+        ]
+        .into_iter()
+        .find(|r| r.code() == code)
+    }
 }
 
 /// The answer of `admit.lua`.
@@ -116,15 +190,45 @@ pub enum AdmitReply {
     },
 }
 
-/// The answer of `settle.lua`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SettleReply {
+/// What `settle.lua` did to one token bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BucketSettled {
     /// Tokens given back (at most what the bucket held).
     pub refunded: u64,
     /// Tokens charged beyond the reservation.
     pub charged: u64,
+}
+
+/// The answer of `settle.lua`, per token dimension (all zero for a
+/// dimension that is not limited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SettleReply {
+    /// The combined tokens bucket.
+    pub tokens: BucketSettled,
+    /// The input tokens bucket.
+    pub input_tokens: BucketSettled,
+    /// The output tokens bucket.
+    pub output_tokens: BucketSettled,
+    /// The tokens-per-day bucket.
+    pub tokens_per_day: BucketSettled,
     /// Whether a lease was found and removed.
     pub lease_removed: bool,
+}
+
+impl SettleReply {
+    /// The first limited token dimension's settlement in the order tokens,
+    /// input, output, per day (what [`Settled`](palisade_limit::Settled)
+    /// reports), if `limits` limits any.
+    pub fn first_limited(&self, limits: &SharedLimits) -> Option<BucketSettled> {
+        [
+            (limits.tokens, self.tokens),
+            (limits.input_tokens, self.input_tokens),
+            (limits.output_tokens, self.output_tokens),
+            (limits.tokens_per_day, self.tokens_per_day),
+        ]
+        .into_iter()
+        .find_map(|(rate, settled)| rate.map(|_| settled))
+    }
 }
 
 /// Loads every limit script (SCRIPT LOAD), so the first admission is a plain
@@ -151,8 +255,12 @@ pub struct PreparedLimit {
     limits: SharedLimits,
     request_rate: String,
     request_burst: u64,
-    token_rate: String,
-    token_burst: u64,
+    /// Rate and burst of each token dimension, in the scripts' order.
+    token_rates: [(String, u64); 4],
+    /// Whether an input, output or per-day quota is limited: only then are
+    /// their arguments sent (a limit without them admits as cheaply as
+    /// before they existed).
+    extended: bool,
     max_concurrent: u32,
 }
 
@@ -160,14 +268,15 @@ impl PreparedLimit {
     /// The arguments for `limits` under `keys`.
     pub fn new(keys: LimitKeys, limits: SharedLimits) -> Self {
         let (request_rate, request_burst) = rate_args(limits.requests);
-        let (token_rate, token_burst) = rate_args(limits.tokens);
         Self {
             keys,
             limits,
             request_rate,
             request_burst,
-            token_rate,
-            token_burst,
+            token_rates: token_rates(&limits).map(rate_args),
+            extended: limits.input_tokens.is_some()
+                || limits.output_tokens.is_some()
+                || limits.tokens_per_day.is_some(),
             max_concurrent: limits.max_concurrent.unwrap_or(0),
         }
     }
@@ -200,13 +309,13 @@ async fn eval<T: redis::FromRedisValue>(
     }
 }
 
-/// Runs `admit.lua`: check and take one request, `tokens` tokens and a lease
-/// called `lease_id`, all or nothing.
+/// Runs `admit.lua`: check and take one request, `tokens` from every token
+/// dimension and a lease called `lease_id`, all or nothing.
 pub async fn admit(
     connection: &RedisConnection,
     keys: &LimitKeys,
     limits: &SharedLimits,
-    tokens: u64,
+    tokens: TokenCounts,
     lease_id: &str,
     lease_ttl: Duration,
 ) -> Result<AdmitReply, RedisStoreError> {
@@ -218,7 +327,7 @@ pub async fn admit(
 pub async fn admit_prepared(
     connection: &RedisConnection,
     prepared: &PreparedLimit,
-    tokens: u64,
+    tokens: TokenCounts,
     lease_id: &str,
     lease_ttl: Duration,
 ) -> Result<AdmitReply, RedisStoreError> {
@@ -229,12 +338,23 @@ pub async fn admit_prepared(
         .arg(&prepared.keys.leases)
         .arg(&prepared.request_rate)
         .arg(prepared.request_burst)
-        .arg(&prepared.token_rate)
-        .arg(prepared.token_burst)
-        .arg(tokens)
+        .arg(&prepared.token_rates[0].0)
+        .arg(prepared.token_rates[0].1)
+        .arg(tokens.tokens)
         .arg(prepared.max_concurrent)
         .arg(lease_id)
         .arg(ttl_ms(lease_ttl));
+    if prepared.extended {
+        let [_, input, output, per_day] = &prepared.token_rates;
+        cmd.arg(&input.0)
+            .arg(input.1)
+            .arg(tokens.input)
+            .arg(&output.0)
+            .arg(output.1)
+            .arg(tokens.output)
+            .arg(&per_day.0)
+            .arg(per_day.1);
+    }
     let mut link = connection.link();
     let reply: Vec<i64> = connection
         .call("limit admission", async move {
@@ -245,42 +365,42 @@ pub async fn admit_prepared(
         .ok_or_else(|| connection.unexpected("limit admission", format!("{reply:?}")))
 }
 
-/// Runs `settle.lua`: give `refund` tokens back or charge `debt` more, and
-/// remove the lease `lease_id` (none when empty).
+/// Runs `settle.lua`: per token dimension, give `refund` back or charge
+/// `debt` more (the per-day bucket takes the combined counts), and remove
+/// the lease `lease_id` (none when empty).
 pub async fn settle(
     connection: &RedisConnection,
     keys: &LimitKeys,
     limits: &SharedLimits,
-    refund: u64,
-    debt: u64,
+    refund: TokenCounts,
+    debt: TokenCounts,
     lease_id: &str,
 ) -> Result<SettleReply, RedisStoreError> {
-    let (token_rate, _) = rate_args(limits.tokens);
     let (request_rate, _) = rate_args(limits.requests);
     let mut cmd = redis::cmd("EVALSHA");
     cmd.arg(SETTLE.get_hash())
         .arg(2)
         .arg(&keys.rate)
         .arg(&keys.leases)
-        .arg(token_rate)
-        .arg(refund)
-        .arg(debt)
-        .arg(lease_id)
         .arg(request_rate);
+    for rate in token_rates(limits) {
+        cmd.arg(rate_args(rate).0);
+    }
+    cmd.arg(refund.tokens)
+        .arg(debt.tokens)
+        .arg(refund.input)
+        .arg(debt.input)
+        .arg(refund.output)
+        .arg(debt.output)
+        .arg(lease_id);
     let mut link = connection.link();
     let reply: Vec<i64> = connection
         .call("limit settlement", async move {
             eval(&mut link, &SETTLE, &cmd).await
         })
         .await?;
-    match *reply.as_slice() {
-        [refunded, charged, removed] if refunded >= 0 && charged >= 0 => Ok(SettleReply {
-            refunded: refunded.unsigned_abs(),
-            charged: charged.unsigned_abs(),
-            lease_removed: removed == 1,
-        }),
-        _ => Err(connection.unexpected("limit settlement", format!("{reply:?}"))),
-    }
+    decode_settle(&reply)
+        .ok_or_else(|| connection.unexpected("limit settlement", format!("{reply:?}")))
 }
 
 /// Runs `renew.lua`: push the expiry of `lease_ids` (all under `keys`) to
@@ -321,25 +441,48 @@ fn ttl_ms(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
+/// The token dimensions' rates in the scripts' order.
+fn token_rates(limits: &SharedLimits) -> [Option<BucketRate>; 4] {
+    [
+        limits.tokens,
+        limits.input_tokens,
+        limits.output_tokens,
+        limits.tokens_per_day,
+    ]
+}
+
 fn decode_admit(reply: &[i64]) -> Option<AdmitReply> {
-    let by = |code: i64| match code {
-        1 => Some(Refusal::Requests),
-        2 => Some(Refusal::Tokens),
-        3 => Some(Refusal::Concurrency),
-        _ => None,
-    };
     match *reply {
         [1] => Some(AdmitReply::Admitted),
         [-1, burst, code] if burst >= 0 => Some(AdmitReply::Never {
-            by: by(code)?,
+            by: Refusal::from_code(code)?,
             burst: burst.unsigned_abs(),
         }),
         [0, wait_us, code] if wait_us >= 0 => Some(AdmitReply::Refused {
-            by: by(code)?,
+            by: Refusal::from_code(code)?,
             retry_after: Duration::from_micros(wait_us.unsigned_abs()),
         }),
         _ => None,
     }
+}
+
+fn decode_settle(reply: &[i64]) -> Option<SettleReply> {
+    let [t, tc, i, ic, o, oc, d, dc, removed] = *reply else {
+        return None;
+    };
+    let bucket = |refunded: i64, charged: i64| {
+        Some(BucketSettled {
+            refunded: u64::try_from(refunded).ok()?,
+            charged: u64::try_from(charged).ok()?,
+        })
+    };
+    Some(SettleReply {
+        tokens: bucket(t, tc)?,
+        input_tokens: bucket(i, ic)?,
+        output_tokens: bucket(o, oc)?,
+        tokens_per_day: bucket(d, dc)?,
+        lease_removed: removed == 1,
+    })
 }
 
 #[cfg(test)]
@@ -375,8 +518,127 @@ mod tests {
                 burst: 500
             })
         );
+        for (code, by) in [
+            (1, Refusal::Requests),
+            (3, Refusal::Concurrency),
+            (4, Refusal::InputTokens),
+            (5, Refusal::OutputTokens),
+            (6, Refusal::TokensPerDay),
+        ] {
+            assert_eq!(
+                decode_admit(&[0, 10, code]),
+                Some(AdmitReply::Refused {
+                    by,
+                    retry_after: Duration::from_micros(10)
+                })
+            );
+            assert_eq!(Refusal::from_code(by.code()), Some(by));
+        }
         assert_eq!(decode_admit(&[0, 5, 9]), None);
+        assert_eq!(decode_admit(&[0, 5, 0]), None);
         assert_eq!(decode_admit(&[0, -7, 1]), None);
         assert_eq!(decode_admit(&[1, 0, 0]), None);
+    }
+
+    #[test]
+    fn settle_replies_decode_per_dimension_or_are_rejected() {
+        let reply = decode_settle(&[700, 0, 0, 100, 300, 0, 700, 0, 1]).unwrap();
+        assert_eq!(
+            reply.tokens,
+            BucketSettled {
+                refunded: 700,
+                charged: 0
+            }
+        );
+        assert_eq!(reply.input_tokens.charged, 100);
+        assert_eq!(reply.output_tokens.refunded, 300);
+        assert_eq!(reply.tokens_per_day.refunded, 700);
+        assert!(reply.lease_removed);
+        // The old three-integer reply, a negative count: not understood.
+        assert_eq!(decode_settle(&[700, 0, 1]), None);
+        assert_eq!(decode_settle(&[0, -1, 0, 0, 0, 0, 0, 0, 0]), None);
+    }
+
+    #[test]
+    fn the_first_limited_dimension_speaks_for_a_settle() {
+        let reply = SettleReply {
+            tokens: BucketSettled {
+                refunded: 1,
+                charged: 0,
+            },
+            input_tokens: BucketSettled {
+                refunded: 0,
+                charged: 5,
+            },
+            ..SettleReply::default()
+        };
+        let rate = BucketRate::new(10, Duration::from_secs(1), 10);
+        let input_only = SharedLimits {
+            input_tokens: rate,
+            tokens_per_day: rate,
+            ..SharedLimits::default()
+        };
+        assert_eq!(reply.first_limited(&input_only), Some(reply.input_tokens));
+        let both = SharedLimits {
+            tokens: rate,
+            ..input_only
+        };
+        assert_eq!(reply.first_limited(&both), Some(reply.tokens));
+        assert_eq!(reply.first_limited(&SharedLimits::default()), None);
+    }
+
+    #[test]
+    fn a_cost_above_any_dimension_burst_never_fits() {
+        let limits = SharedLimits {
+            tokens: BucketRate::new(1_000, Duration::from_secs(60), 1_000),
+            output_tokens: BucketRate::new(100, Duration::from_secs(60), 100),
+            tokens_per_day: BucketRate::new(500, Duration::from_secs(86_400), 500),
+            ..SharedLimits::default()
+        };
+        let counts = |tokens, input, output| TokenCounts {
+            tokens,
+            input,
+            output,
+        };
+        assert_eq!(limits.never_fits(counts(500, 400, 100)), None);
+        assert_eq!(
+            limits.never_fits(counts(500, 400, 101)),
+            Some((Refusal::OutputTokens, 101, 100))
+        );
+        // Input is not limited here, however large.
+        assert_eq!(limits.never_fits(counts(10, 1_000_000, 0)), None);
+        assert_eq!(
+            limits.never_fits(counts(501, 0, 0)),
+            Some((Refusal::TokensPerDay, 501, 500))
+        );
+    }
+
+    #[test]
+    fn only_limits_with_the_new_dimensions_send_their_arguments() {
+        let keys = LimitKeys::new("palisade", "args");
+        let rate = BucketRate::new(10, Duration::from_secs(1), 10);
+        let old = SharedLimits {
+            requests: rate,
+            tokens: rate,
+            max_concurrent: Some(2),
+            ..SharedLimits::default()
+        };
+        assert!(!PreparedLimit::new(keys.clone(), old).extended);
+        for extended in [
+            SharedLimits {
+                input_tokens: rate,
+                ..old
+            },
+            SharedLimits {
+                output_tokens: rate,
+                ..old
+            },
+            SharedLimits {
+                tokens_per_day: rate,
+                ..old
+            },
+        ] {
+            assert!(PreparedLimit::new(keys.clone(), extended).extended);
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use async_trait::async_trait;
 use palisade_limit::{
     Lease, LeaseToken, LimitKind, LimitStore, MemoryStore, Renewal, Reservation, Settled,
-    StoreError, StoreLimits,
+    StoreError, StoreLimits, TokenCounts,
 };
 
 use crate::config::FailurePolicy;
@@ -30,10 +30,13 @@ const LOCAL_LEASE_PREFIX: &str = "local:";
 /// instances using the same key share one quota.
 ///
 /// - [`try_reserve`](LimitStore::try_reserve) is one `EVALSHA` of
-///   `admit.lua`: requests, tokens and a concurrency lease, checked and taken
-///   atomically on the server's clock;
+///   `admit.lua`: requests, every token dimension (combined, input, output,
+///   per day) and a concurrency lease, checked and taken atomically on the
+///   server's clock;
 /// - [`settle`](LimitStore::settle) and [`release`](LimitStore::release) are
-///   one `EVALSHA` of `settle.lua` (refund or debt, and the lease ends);
+///   one `EVALSHA` of `settle.lua` (refund or debt per dimension, and the
+///   lease ends), none at all when there is nothing to give back, charge or
+///   end;
 /// - live leases are renewed in the background every third of their TTL, so
 ///   only a crashed or cut-off instance's leases expire.
 ///
@@ -147,7 +150,7 @@ impl RedisLimitStore {
         &self,
         key: &str,
         limits: &StoreLimits,
-        tokens: u64,
+        tokens: TokenCounts,
         err: &RedisStoreError,
     ) -> Result<Reservation, StoreError> {
         let counters = self.connection.counters();
@@ -190,21 +193,26 @@ impl RedisLimitStore {
         }
     }
 
-    /// Ends a Redis lease: refunds `refund` tokens or charges `debt`.
+    /// Ends a Redis lease: per token dimension, refunds `refund` or charges
+    /// `debt`.
     async fn finish(
         &self,
         key: &str,
         limits: &StoreLimits,
         lease: Lease,
-        refund: u64,
-        debt: u64,
+        refund: TokenCounts,
+        debt: TokenCounts,
     ) -> Result<Settled, StoreError> {
         let member = lease.token.as_str();
         // Whatever Redis says, this process stops renewing the lease: if the
         // call below fails, the lease expires with its TTL.
         self.leases.forget(key, member);
         let shared = shared_limits(key, limits)?;
-        if shared.tokens.is_none() && shared.max_concurrent.is_none() {
+        // Without a lease (no concurrency cap) and with nothing to give back
+        // or charge, the script would change nothing: no round trip.
+        if shared.max_concurrent.is_none()
+            && (!shared.limits_tokens() || (refund.is_zero() && debt.is_zero()))
+        {
             return Ok(Settled::default());
         }
         let prepared = self.prepared(key, shared);
@@ -218,9 +226,10 @@ impl RedisLimitStore {
         )
         .await
         .map_err(|err| to_store_error(&err))?;
+        let first = reply.first_limited(&shared).unwrap_or_default();
         Ok(Settled {
-            refunded: reply.refunded,
-            debt: reply.charged,
+            refunded: first.refunded,
+            debt: first.charged,
         })
     }
 }
@@ -231,13 +240,11 @@ impl LimitStore for RedisLimitStore {
         &self,
         key: &str,
         limits: &StoreLimits,
-        tokens: u64,
+        tokens: TokenCounts,
     ) -> Result<Reservation, StoreError> {
         let shared = shared_limits(key, limits)?;
-        if let Some(rate) = shared.tokens
-            && tokens > rate.burst()
-        {
-            return Err(too_large(key, tokens, rate.burst()));
+        if let Some((by, cost, burst)) = shared.never_fits(tokens) {
+            return Err(too_large(key, by, cost, burst));
         }
         let prepared = self.prepared(key, shared);
         let member = format!("{:016x}", rand::random::<u64>());
@@ -269,7 +276,14 @@ impl LimitStore for RedisLimitStore {
                     limit: limit_kind(by),
                 }))
             }
-            Ok(AdmitReply::Never { burst, .. }) => Err(too_large(key, tokens, burst)),
+            Ok(AdmitReply::Never { by, burst }) => {
+                let cost = shared
+                    .token_buckets(tokens)
+                    .into_iter()
+                    .find_map(|(dimension, _, cost)| (dimension == by).then_some(cost))
+                    .unwrap_or(1);
+                Err(too_large(key, by, cost, burst))
+            }
             Err(err) if err.is_unavailable() => {
                 self.reserve_without_redis(key, limits, tokens, &err).await
             }
@@ -282,7 +296,7 @@ impl LimitStore for RedisLimitStore {
         key: &str,
         limits: &StoreLimits,
         lease: Lease,
-        actual_tokens: u64,
+        actual_tokens: TokenCounts,
     ) -> Result<Settled, StoreError> {
         if let Some(lease) = local_lease(&lease) {
             return match &self.fallback {
@@ -303,7 +317,7 @@ impl LimitStore for RedisLimitStore {
         key: &str,
         limits: &StoreLimits,
         lease: Lease,
-        refund_tokens: u64,
+        refund_tokens: TokenCounts,
     ) -> Result<(), StoreError> {
         if let Some(lease) = local_lease(&lease) {
             return match &self.fallback {
@@ -314,8 +328,13 @@ impl LimitStore for RedisLimitStore {
                 None => Ok(()),
             };
         }
-        let refund = refund_tokens.min(lease.tokens);
-        self.finish(key, limits, lease, refund, 0).await.map(drop)
+        // At most what was reserved, per dimension.
+        let refund = lease
+            .tokens
+            .saturating_sub(lease.tokens.saturating_sub(refund_tokens));
+        self.finish(key, limits, lease, refund, TokenCounts::ZERO)
+            .await
+            .map(drop)
     }
 
     async fn renew(
@@ -380,14 +399,18 @@ fn limit_kind(by: Refusal) -> LimitKind {
     match by {
         Refusal::Requests => LimitKind::Requests,
         Refusal::Tokens => LimitKind::Tokens,
+        Refusal::InputTokens => LimitKind::InputTokens,
+        Refusal::OutputTokens => LimitKind::OutputTokens,
+        Refusal::TokensPerDay => LimitKind::TokensPerDay,
         Refusal::Concurrency => LimitKind::Concurrency,
     }
 }
 
 /// The same refusal [`MemoryStore`] gives a cost no burst can hold.
-fn too_large(key: &str, tokens: u64, burst: u64) -> StoreError {
+fn too_large(key: &str, by: Refusal, cost: u64, burst: u64) -> StoreError {
     StoreError::protocol(format!(
-        "cost of {tokens} exceeds the whole tokens capacity of {burst} for key `{key}`"
+        "cost of {cost} exceeds the whole {} capacity of {burst} for key `{key}`",
+        limit_kind(by)
     ))
 }
 
@@ -409,18 +432,18 @@ mod tests {
     fn lease_tokens_say_which_store_issued_them() {
         let local = Lease {
             token: LeaseToken::new("local:17"),
-            tokens: 3,
+            tokens: TokenCounts::combined(3),
         };
         assert_eq!(
             local_lease(&local),
             Some(Lease {
                 token: LeaseToken::new("17"),
-                tokens: 3
+                tokens: TokenCounts::combined(3)
             })
         );
         let remote = Lease {
             token: LeaseToken::new("00000000000000ff"),
-            tokens: 3,
+            tokens: TokenCounts::combined(3),
         };
         assert_eq!(local_lease(&remote), None);
     }

@@ -18,7 +18,7 @@ use palisade_breaker::{BreakerState, ISOLATED_RETRY_AFTER};
 use palisade_core::{Priority, ProviderId};
 use palisade_limit::{
     Cost, Lease, LimitKind, LimitStore, Limiter, LimiterConfig, Quota, Reservation, StoreError,
-    StoreLimits,
+    StoreLimits, TokenCounts,
 };
 use palisade_redis::FailurePolicy;
 
@@ -38,6 +38,15 @@ const CASES: &[(&str, Case)] = &[
     }),
     ("release_gives_back_the_refund", |f| {
         Box::pin(release_gives_back_the_refund(f))
+    }),
+    ("admission_and_refusal_per_dimension", |f| {
+        Box::pin(admission_and_refusal_per_dimension(f))
+    }),
+    ("settle_refunds_and_charges_each_dimension", |f| {
+        Box::pin(settle_refunds_and_charges_each_dimension(f))
+    }),
+    ("release_refunds_each_dimension", |f| {
+        Box::pin(release_refunds_each_dimension(f))
     }),
     ("lease_expiry_and_renewal", |f| {
         Box::pin(lease_expiry_and_renewal(f))
@@ -97,6 +106,9 @@ fn limits() -> StoreLimits {
     StoreLimits {
         requests: None,
         tokens: None,
+        input_tokens: None,
+        output_tokens: None,
+        tokens_per_day: None,
         max_concurrent: None,
         rate_fraction: 1.0,
         lease_ttl: Duration::from_secs(30),
@@ -148,9 +160,17 @@ async fn admission_and_refusal_per_limit(f: &dyn StoreFixture) {
     // Requests: the burst, then a refusal that says when one refills.
     let r = requests(3);
     for _ in 0..3 {
-        lease(store.try_reserve("adm-requests", &r, 0).await);
+        lease(
+            store
+                .try_reserve("adm-requests", &r, TokenCounts::ZERO)
+                .await,
+        );
     }
-    let (limit, retry_after) = refusal(store.try_reserve("adm-requests", &r, 0).await);
+    let (limit, retry_after) = refusal(
+        store
+            .try_reserve("adm-requests", &r, TokenCounts::ZERO)
+            .await,
+    );
     assert_eq!(limit, LimitKind::Requests);
     assert!(
         retry_after > Duration::ZERO && retry_after <= HOUR,
@@ -159,39 +179,72 @@ async fn admission_and_refusal_per_limit(f: &dyn StoreFixture) {
 
     // Tokens: what fits is admitted, what does not is refused whole.
     let t = tokens(1_000);
-    lease(store.try_reserve("adm-tokens", &t, 600).await);
-    let (limit, retry_after) = refusal(store.try_reserve("adm-tokens", &t, 600).await);
+    lease(
+        store
+            .try_reserve("adm-tokens", &t, TokenCounts::combined(600))
+            .await,
+    );
+    let (limit, retry_after) = refusal(
+        store
+            .try_reserve("adm-tokens", &t, TokenCounts::combined(600))
+            .await,
+    );
     assert_eq!(limit, LimitKind::Tokens);
     assert!(
         retry_after > Duration::ZERO && retry_after <= HOUR,
         "{retry_after:?}"
     );
-    lease(store.try_reserve("adm-tokens", &t, 400).await);
+    lease(
+        store
+            .try_reserve("adm-tokens", &t, TokenCounts::combined(400))
+            .await,
+    );
     // More than the whole burst can never fit: an error, not a wait.
     assert!(matches!(
-        store.try_reserve("adm-tokens-never", &t, 1_001).await,
+        store
+            .try_reserve("adm-tokens-never", &t, TokenCounts::combined(1_001))
+            .await,
         Err(StoreError::Protocol { .. })
     ));
 
     // Concurrency: the cap, then a slot freed by a release.
     let c = concurrency(2, Duration::from_secs(30));
-    let first = lease(store.try_reserve("adm-conc", &c, 0).await);
-    lease(store.try_reserve("adm-conc", &c, 0).await);
-    let (limit, _) = refusal(store.try_reserve("adm-conc", &c, 0).await);
+    let first = lease(store.try_reserve("adm-conc", &c, TokenCounts::ZERO).await);
+    lease(store.try_reserve("adm-conc", &c, TokenCounts::ZERO).await);
+    let (limit, _) = refusal(store.try_reserve("adm-conc", &c, TokenCounts::ZERO).await);
     assert_eq!(limit, LimitKind::Concurrency);
-    store.release("adm-conc", &c, first, 0).await.unwrap();
-    lease(store.try_reserve("adm-conc", &c, 0).await);
+    store
+        .release("adm-conc", &c, first, TokenCounts::ZERO)
+        .await
+        .unwrap();
+    lease(store.try_reserve("adm-conc", &c, TokenCounts::ZERO).await);
 
     // All or nothing: a refusal by tokens takes no request.
     let both = StoreLimits {
         requests: Some(Quota::per(1, HOUR).with_burst(2)),
         ..tokens(100)
     };
-    lease(store.try_reserve("adm-both", &both, 100).await);
-    let (limit, _) = refusal(store.try_reserve("adm-both", &both, 50).await);
+    lease(
+        store
+            .try_reserve("adm-both", &both, TokenCounts::combined(100))
+            .await,
+    );
+    let (limit, _) = refusal(
+        store
+            .try_reserve("adm-both", &both, TokenCounts::combined(50))
+            .await,
+    );
     assert_eq!(limit, LimitKind::Tokens);
-    lease(store.try_reserve("adm-both", &both, 0).await);
-    let (limit, _) = refusal(store.try_reserve("adm-both", &both, 0).await);
+    lease(
+        store
+            .try_reserve("adm-both", &both, TokenCounts::ZERO)
+            .await,
+    );
+    let (limit, _) = refusal(
+        store
+            .try_reserve("adm-both", &both, TokenCounts::ZERO)
+            .await,
+    );
     assert_eq!(limit, LimitKind::Requests);
 }
 
@@ -199,19 +252,49 @@ async fn settle_refunds_and_charges_debt(f: &dyn StoreFixture) {
     let store = f.limit_store(FailurePolicy::FailClosed).await;
     let t = tokens(1_000);
 
-    let whole = lease(store.try_reserve("settle-refund", &t, 1_000).await);
-    let settled = store.settle("settle-refund", &t, whole, 300).await.unwrap();
+    let whole = lease(
+        store
+            .try_reserve("settle-refund", &t, TokenCounts::combined(1_000))
+            .await,
+    );
+    let settled = store
+        .settle("settle-refund", &t, whole, TokenCounts::combined(300))
+        .await
+        .unwrap();
     assert_eq!((settled.refunded, settled.debt), (700, 0));
-    lease(store.try_reserve("settle-refund", &t, 700).await);
-    refusal(store.try_reserve("settle-refund", &t, 1).await);
+    lease(
+        store
+            .try_reserve("settle-refund", &t, TokenCounts::combined(700))
+            .await,
+    );
+    refusal(
+        store
+            .try_reserve("settle-refund", &t, TokenCounts::combined(1))
+            .await,
+    );
 
-    let half = lease(store.try_reserve("settle-debt", &t, 500).await);
-    let settled = store.settle("settle-debt", &t, half, 800).await.unwrap();
+    let half = lease(
+        store
+            .try_reserve("settle-debt", &t, TokenCounts::combined(500))
+            .await,
+    );
+    let settled = store
+        .settle("settle-debt", &t, half, TokenCounts::combined(800))
+        .await
+        .unwrap();
     assert_eq!((settled.refunded, settled.debt), (0, 300));
     // 800 are spent now, not 500.
-    let (limit, _) = refusal(store.try_reserve("settle-debt", &t, 201).await);
+    let (limit, _) = refusal(
+        store
+            .try_reserve("settle-debt", &t, TokenCounts::combined(201))
+            .await,
+    );
     assert_eq!(limit, LimitKind::Tokens);
-    lease(store.try_reserve("settle-debt", &t, 200).await);
+    lease(
+        store
+            .try_reserve("settle-debt", &t, TokenCounts::combined(200))
+            .await,
+    );
 }
 
 async fn release_gives_back_the_refund(f: &dyn StoreFixture) {
@@ -220,13 +303,281 @@ async fn release_gives_back_the_refund(f: &dyn StoreFixture) {
         max_concurrent: Some(1),
         ..tokens(1_000)
     };
-    let whole = lease(store.try_reserve("release", &t, 1_000).await);
-    store.release("release", &t, whole, 400).await.unwrap();
+    let whole = lease(
+        store
+            .try_reserve("release", &t, TokenCounts::combined(1_000))
+            .await,
+    );
+    store
+        .release("release", &t, whole, TokenCounts::combined(400))
+        .await
+        .unwrap();
     // The slot is free again, and 400 tokens (not 1,000) came back.
-    let again = lease(store.try_reserve("release", &t, 400).await);
-    store.release("release", &t, again, 0).await.unwrap();
-    let (limit, _) = refusal(store.try_reserve("release", &t, 1).await);
+    let again = lease(
+        store
+            .try_reserve("release", &t, TokenCounts::combined(400))
+            .await,
+    );
+    store
+        .release("release", &t, again, TokenCounts::ZERO)
+        .await
+        .unwrap();
+    let (limit, _) = refusal(
+        store
+            .try_reserve("release", &t, TokenCounts::combined(1))
+            .await,
+    );
     assert_eq!(limit, LimitKind::Tokens);
+}
+
+/// The token dimensions, each with what a cost of `n` in it alone is.
+const DIMENSIONS: [LimitKind; 4] = [
+    LimitKind::Tokens,
+    LimitKind::InputTokens,
+    LimitKind::OutputTokens,
+    LimitKind::TokensPerDay,
+];
+
+/// `n` against dimension `kind` only (the combined count for the tokens and
+/// per-day dimensions, which both count it).
+fn counts_in(kind: LimitKind, n: u64) -> TokenCounts {
+    match kind {
+        LimitKind::InputTokens => TokenCounts {
+            input: n,
+            ..TokenCounts::ZERO
+        },
+        LimitKind::OutputTokens => TokenCounts {
+            output: n,
+            ..TokenCounts::ZERO
+        },
+        _ => TokenCounts::combined(n),
+    }
+}
+
+/// Every token dimension limited, none refilling during a case: `tight`
+/// gets `tight_burst`, the others `burst`. The per-day quota refills one
+/// token a day, the others one an hour.
+fn every_dimension(tight: Option<LimitKind>, tight_burst: u64, burst: u64) -> StoreLimits {
+    let size = |kind| {
+        if Some(kind) == tight {
+            tight_burst
+        } else {
+            burst
+        }
+    };
+    StoreLimits {
+        tokens: Some(Quota::per(1, HOUR).with_burst(size(LimitKind::Tokens))),
+        input_tokens: Some(Quota::per(1, HOUR).with_burst(size(LimitKind::InputTokens))),
+        output_tokens: Some(Quota::per(1, HOUR).with_burst(size(LimitKind::OutputTokens))),
+        tokens_per_day: Some(Quota::per_day(1).with_burst(size(LimitKind::TokensPerDay))),
+        ..limits()
+    }
+}
+
+async fn admission_and_refusal_per_dimension(f: &dyn StoreFixture) {
+    let store = f.limit_store(FailurePolicy::FailClosed).await;
+    for kind in DIMENSIONS {
+        let key = format!("dim-{kind}");
+        // `kind` holds 100, every other dimension 1,000; two requests and
+        // two slots in all.
+        let limits = StoreLimits {
+            requests: Some(Quota::per(1, HOUR).with_burst(2)),
+            max_concurrent: Some(2),
+            ..every_dimension(Some(kind), 100, 1_000)
+        };
+        let every = |n| TokenCounts {
+            tokens: n,
+            input: n,
+            output: n,
+        };
+        lease(store.try_reserve(&key, &limits, every(60)).await);
+        // 60 more fit everywhere but in `kind`: refused, naming it.
+        let (limit, retry_after) = refusal(store.try_reserve(&key, &limits, every(60)).await);
+        assert_eq!(limit, kind, "{key}");
+        assert!(retry_after > Duration::ZERO, "{key}: {retry_after:?}");
+        // The refusal took nothing from any limit: exactly what is left of
+        // each (40 of `kind`, 940 of the others, the last request and slot)
+        // is still admitted. The per-day and tokens dimensions both count
+        // the combined tokens, so each takes what the tighter one leaves.
+        let rest = |d: LimitKind| if d == kind { 40 } else { 940 };
+        let combined = rest(LimitKind::Tokens).min(rest(LimitKind::TokensPerDay));
+        let exact = TokenCounts {
+            tokens: combined,
+            input: rest(LimitKind::InputTokens),
+            output: rest(LimitKind::OutputTokens),
+        };
+        lease(store.try_reserve(&key, &limits, exact).await);
+        // `kind` is full now: one more of it alone is refused.
+        refusal(store.try_reserve(&key, &limits, counts_in(kind, 1)).await);
+        // More than the whole burst of `kind` can never fit: an error that
+        // names the dimension, not a wait.
+        match store
+            .try_reserve(&format!("{key}-never"), &limits, counts_in(kind, 101))
+            .await
+        {
+            Err(err @ StoreError::Protocol { .. }) => assert!(
+                err.to_string()
+                    .contains(&format!("exceeds the whole {kind} capacity of 100")),
+                "{err}"
+            ),
+            other => panic!("{key}: expected an error, got {other:?}"),
+        }
+    }
+}
+
+async fn settle_refunds_and_charges_each_dimension(f: &dyn StoreFixture) {
+    let store = f.limit_store(FailurePolicy::FailClosed).await;
+    // Each dimension alone: a refund comes back, an overrun is debt.
+    for kind in DIMENSIONS {
+        let only = |burst| {
+            let all = every_dimension(None, 0, burst);
+            StoreLimits {
+                tokens: all.tokens.filter(|_| kind == LimitKind::Tokens),
+                input_tokens: all.input_tokens.filter(|_| kind == LimitKind::InputTokens),
+                output_tokens: all
+                    .output_tokens
+                    .filter(|_| kind == LimitKind::OutputTokens),
+                tokens_per_day: all
+                    .tokens_per_day
+                    .filter(|_| kind == LimitKind::TokensPerDay),
+                ..limits()
+            }
+        };
+        let limits = only(1_000);
+        // The same count in every field, so every store's `Settled` (the
+        // first limited dimension's) speaks of this one.
+        let every = |n| TokenCounts {
+            tokens: n,
+            input: n,
+            output: n,
+        };
+        let key = format!("settle-{kind}");
+        let held = lease(store.try_reserve(&key, &limits, every(600)).await);
+        let settled = store.settle(&key, &limits, held, every(200)).await.unwrap();
+        assert_eq!((settled.refunded, settled.debt), (400, 0), "{key}");
+        // 200 spent: 800 fit, not 801.
+        let (limit, _) = refusal(store.try_reserve(&key, &limits, every(801)).await);
+        assert_eq!(limit, kind, "{key}");
+        lease(store.try_reserve(&key, &limits, every(800)).await);
+
+        let key = format!("debt-{kind}");
+        let held = lease(store.try_reserve(&key, &limits, every(500)).await);
+        let settled = store.settle(&key, &limits, held, every(800)).await.unwrap();
+        assert_eq!((settled.refunded, settled.debt), (0, 300), "{key}");
+        let (limit, _) = refusal(store.try_reserve(&key, &limits, every(201)).await);
+        assert_eq!(limit, kind, "{key}");
+        lease(store.try_reserve(&key, &limits, every(200)).await);
+    }
+
+    // One settle refunding some dimensions and charging another. The
+    // per-day bucket is larger, so the tokens bucket binds the combined count.
+    let limits = StoreLimits {
+        tokens_per_day: Some(Quota::per_day(1).with_burst(2_000)),
+        ..every_dimension(None, 0, 1_000)
+    };
+    let reserved = TokenCounts {
+        tokens: 1_000,
+        input: 600,
+        output: 400,
+    };
+    let actual = TokenCounts {
+        tokens: 500,
+        input: 700,
+        output: 100,
+    };
+    let held = lease(store.try_reserve("settle-mixed", &limits, reserved).await);
+    let settled = store
+        .settle("settle-mixed", &limits, held, actual)
+        .await
+        .unwrap();
+    // The combined tokens dimension speaks for the settle.
+    assert_eq!((settled.refunded, settled.debt), (500, 0));
+    // Spent now: 500 tokens (and 500 of the day), 700 input, 100 output.
+    // Exactly the rest of each fits, then nothing more of any.
+    let rest = TokenCounts {
+        tokens: 500,
+        input: 300,
+        output: 900,
+    };
+    lease(store.try_reserve("settle-mixed", &limits, rest).await);
+    for kind in [
+        LimitKind::Tokens,
+        LimitKind::InputTokens,
+        LimitKind::OutputTokens,
+    ] {
+        let (limit, _) = refusal(
+            store
+                .try_reserve("settle-mixed", &limits, counts_in(kind, 1))
+                .await,
+        );
+        assert_eq!(limit, kind);
+    }
+}
+
+async fn release_refunds_each_dimension(f: &dyn StoreFixture) {
+    let store = f.limit_store(FailurePolicy::FailClosed).await;
+    let limits = StoreLimits {
+        tokens_per_day: Some(Quota::per_day(1).with_burst(2_000)),
+        max_concurrent: Some(2),
+        ..every_dimension(None, 0, 1_000)
+    };
+    let key = "release-dims";
+    let other = lease(
+        store
+            .try_reserve(
+                key,
+                &limits,
+                TokenCounts {
+                    tokens: 100,
+                    input: 100,
+                    output: 300,
+                },
+            )
+            .await,
+    );
+    let held = lease(
+        store
+            .try_reserve(
+                key,
+                &limits,
+                TokenCounts {
+                    tokens: 900,
+                    input: 600,
+                    output: 400,
+                },
+            )
+            .await,
+    );
+    // A refund per dimension, and never more than the lease reserved: the
+    // 1,000 output tokens asked back are its 400, not the other lease's 300.
+    let refund = TokenCounts {
+        tokens: 400,
+        input: 600,
+        output: 1_000,
+    };
+    store.release(key, &limits, held, refund).await.unwrap();
+    // Kept: tokens 100 + 500, input 100, output 300. Exactly the rest of
+    // each fits (in the slot the release freed), then nothing more.
+    let rest = TokenCounts {
+        tokens: 400,
+        input: 900,
+        output: 700,
+    };
+    lease(store.try_reserve(key, &limits, rest).await);
+    // The other lease ends keeping all it reserved: its slot comes back,
+    // its tokens do not.
+    store
+        .release(key, &limits, other, TokenCounts::ZERO)
+        .await
+        .unwrap();
+    for kind in [
+        LimitKind::Tokens,
+        LimitKind::InputTokens,
+        LimitKind::OutputTokens,
+    ] {
+        let (limit, _) = refusal(store.try_reserve(key, &limits, counts_in(kind, 1)).await);
+        assert_eq!(limit, kind);
+    }
 }
 
 async fn lease_expiry_and_renewal(f: &dyn StoreFixture) {
@@ -236,10 +587,10 @@ async fn lease_expiry_and_renewal(f: &dyn StoreFixture) {
         // This instance admits and then "crashes": it never settles, and
         // nothing it started renews the lease.
         let crashed = f.limit_store(FailurePolicy::FailClosed).await;
-        lease(crashed.try_reserve("lease", &c, 0).await)
+        lease(crashed.try_reserve("lease", &c, TokenCounts::ZERO).await)
     };
     let other = f.limit_store(FailurePolicy::FailClosed).await;
-    let (limit, _) = refusal(other.try_reserve("lease", &c, 0).await);
+    let (limit, _) = refusal(other.try_reserve("lease", &c, TokenCounts::ZERO).await);
     assert_eq!(limit, LimitKind::Concurrency);
 
     // Renewed half-way, the lease outlives its first expiry.
@@ -250,7 +601,7 @@ async fn lease_expiry_and_renewal(f: &dyn StoreFixture) {
         .unwrap();
     assert_eq!((renewal.renewed, renewal.lost.len()), (1, 0), "{renewal:?}");
     f.pass(ttl * 7 / 10).await;
-    let (limit, _) = refusal(other.try_reserve("lease", &c, 0).await);
+    let (limit, _) = refusal(other.try_reserve("lease", &c, TokenCounts::ZERO).await);
     assert_eq!(
         limit,
         LimitKind::Concurrency,
@@ -259,7 +610,7 @@ async fn lease_expiry_and_renewal(f: &dyn StoreFixture) {
 
     // Not renewed again, it expires and its slot comes back.
     f.pass(ttl * 13 / 10).await;
-    let fresh = lease(other.try_reserve("lease", &c, 0).await);
+    let fresh = lease(other.try_reserve("lease", &c, TokenCounts::ZERO).await);
     // An expired lease is lost, not brought back.
     let renewal = other
         .renew("lease", &c, &[held.token.clone(), fresh.token.clone()])
@@ -276,7 +627,7 @@ async fn concurrency_cap_across_instances(f: &dyn StoreFixture) {
         instances.push(f.limit_store(FailurePolicy::FailClosed).await);
     }
     async fn attempt(store: &dyn LimitStore, c: &StoreLimits) -> Result<Reservation, StoreError> {
-        store.try_reserve("cap", c, 0).await
+        store.try_reserve("cap", c, TokenCounts::ZERO).await
     }
     // 12 attempts at once from 4 instances: exactly the cap is admitted.
     let answers = join_all(
@@ -297,7 +648,10 @@ async fn concurrency_cap_across_instances(f: &dyn StoreFixture) {
     // Released by the instance that holds them (any instance may end any
     // lease of the key), the slots serve the others.
     for lease in admitted {
-        instances[3].release("cap", &c, lease, 0).await.unwrap();
+        instances[3]
+            .release("cap", &c, lease, TokenCounts::ZERO)
+            .await
+            .unwrap();
     }
     let again = join_all(instances.iter().map(|s| attempt(s.as_ref(), &c))).await;
     let count = again
@@ -506,7 +860,7 @@ async fn fail_open_decides_locally_then_recovers(f: &dyn StoreFixture) {
     let key = ProviderId::new("conformance/outage");
     let r = requests(4);
     // One admission through the shared store (3 of 4 left there).
-    lease(store.try_reserve("fail-open", &r, 0).await);
+    lease(store.try_reserve("fail-open", &r, TokenCounts::ZERO).await);
     breakers.load(&key).await.unwrap();
     if !f.cut() {
         return not_applicable(f, "fail_open_decides_locally_then_recovers");
@@ -515,14 +869,19 @@ async fn fail_open_decides_locally_then_recovers(f: &dyn StoreFixture) {
     let local = (4.0 * f.local_share()).ceil() as usize;
     let mut local_leases = Vec::new();
     for _ in 0..local {
-        local_leases.push(lease(store.try_reserve("fail-open", &r, 0).await));
+        local_leases.push(lease(
+            store.try_reserve("fail-open", &r, TokenCounts::ZERO).await,
+        ));
     }
-    let (limit, _) = refusal(store.try_reserve("fail-open", &r, 0).await);
+    let (limit, _) = refusal(store.try_reserve("fail-open", &r, TokenCounts::ZERO).await);
     assert_eq!(limit, LimitKind::Requests);
     // Leases issued locally are settled locally; the breaker store fails
     // (the breaker then goes on with its local state).
     for l in local_leases {
-        store.settle("fail-open", &r, l, 0).await.unwrap();
+        store
+            .settle("fail-open", &r, l, TokenCounts::ZERO)
+            .await
+            .unwrap();
     }
     assert!(breakers.load(&key).await.is_err());
     f.heal();
@@ -533,7 +892,9 @@ async fn fail_open_decides_locally_then_recovers(f: &dyn StoreFixture) {
     // remain: never more than the shared quota.
     let mut shared = 0;
     for _ in 0..60 {
-        if let Ok(Reservation::Admitted(_)) = store.try_reserve("fail-open", &r, 0).await {
+        if let Ok(Reservation::Admitted(_)) =
+            store.try_reserve("fail-open", &r, TokenCounts::ZERO).await
+        {
             shared += 1;
             break;
         }
@@ -541,7 +902,7 @@ async fn fail_open_decides_locally_then_recovers(f: &dyn StoreFixture) {
     }
     assert_eq!(shared, 1, "the shared store never answered again");
     loop {
-        match store.try_reserve("fail-open", &r, 0).await {
+        match store.try_reserve("fail-open", &r, TokenCounts::ZERO).await {
             Ok(Reservation::Admitted(_)) => shared += 1,
             Ok(Reservation::NotBefore { limit, .. }) => {
                 assert_eq!(limit, LimitKind::Requests);
@@ -564,19 +925,29 @@ async fn fail_open_decides_locally_then_recovers(f: &dyn StoreFixture) {
 async fn fail_closed_refuses_then_recovers(f: &dyn StoreFixture) {
     let store = f.limit_store(FailurePolicy::FailClosed).await;
     let r = requests(4);
-    lease(store.try_reserve("fail-closed", &r, 0).await);
+    lease(
+        store
+            .try_reserve("fail-closed", &r, TokenCounts::ZERO)
+            .await,
+    );
     if !f.cut() {
         return not_applicable(f, "fail_closed_refuses_then_recovers");
     }
     for _ in 0..3 {
-        match store.try_reserve("fail-closed", &r, 0).await {
+        match store
+            .try_reserve("fail-closed", &r, TokenCounts::ZERO)
+            .await
+        {
             Err(err) => assert!(err.is_unavailable(), "{err}"),
             Ok(answer) => panic!("cut off, fail_closed answered {answer:?}"),
         }
     }
     f.heal();
     for _ in 0..60 {
-        match store.try_reserve("fail-closed", &r, 0).await {
+        match store
+            .try_reserve("fail-closed", &r, TokenCounts::ZERO)
+            .await
+        {
             Ok(answer) => {
                 lease(Ok(answer));
                 return;
