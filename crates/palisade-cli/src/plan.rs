@@ -9,7 +9,9 @@
 //! trace of requests (`--trace FILE`), run against the models of
 //! `--scenario` when given. Exit status: 0 when a plan was made (whether or
 //! not the target could be met: the table and `target_met` say); 1 on a
-//! bad scenario or trace, or a failed run; 2 on usage errors (from clap).
+//! bad scenario or trace, a failed run or an HTML page that cannot be
+//! written; 2 on usage errors (from clap). `--html FILE` also writes the run
+//! at the current quotas as a page of charts.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -56,6 +58,11 @@ pub(crate) struct PlanArgs {
     /// Print the plan as JSON (version 1; fields in docs/simulation.md).
     #[arg(long)]
     json: bool,
+    /// Also write the simulation at the scenario's own quotas (naive client
+    /// and palisade stack side by side) as a page of charts to FILE, as
+    /// `palisade simulate --html` does.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 fn duration_arg(text: &str) -> Result<Duration, String> {
@@ -127,6 +134,11 @@ pub(crate) fn run(args: PlanArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(&e),
     };
+    if let Some(path) = &args.html
+        && let Err(e) = crate::simulate::write_html(&planned.current_report, path)
+    {
+        return fail(&e);
+    }
     let text = if args.json {
         match serde_json::to_string_pretty(&planned) {
             Ok(json) => json + "\n",

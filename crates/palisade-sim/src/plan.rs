@@ -386,6 +386,7 @@ fn plan_load(
             naive: SystemOutcome::of(&naive, duration_s),
             palisade: SystemOutcome::of(&palisade, duration_s),
         },
+        current_report: current.clone(),
     })
 }
 

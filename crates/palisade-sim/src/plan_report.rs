@@ -42,6 +42,10 @@ pub struct QuotaPlan {
     pub at_current: PlanOutcome,
     /// Both systems at the recommended quotas.
     pub at_recommended: PlanOutcome,
+    /// The whole simulation report at the scenario's own quotas (what
+    /// `palisade plan --html` draws); not part of the JSON shape.
+    #[serde(skip)]
+    pub current_report: crate::report::SimulationReport,
 }
 
 /// What was planned for.
