@@ -248,8 +248,8 @@ impl Gcra {
     /// any cost (cost and tolerance both `Nanos::MAX`), a refund gives the
     /// whole bucket back, a rescale keeps fewer units than were used. At this
     /// unit a burst plus several bursts more of slack or debt still fit (a
-    /// burst refills in about 70 years: stopped, in effect), and the
-    /// arithmetic stays exact. Never faster than configured.
+    /// configured burst refills in about 73 years: stopped, in effect), and
+    /// the arithmetic stays exact. Never faster than configured.
     fn slowest_unit(&self) -> Nanos {
         (Nanos::MAX / 8 / self.base_capacity).max(self.base_unit)
     }
