@@ -104,6 +104,14 @@ pub use profile::BedrockQuotaProfile;
 pub use provider::{BedrockProvider, BedrockProviderBuilder};
 pub use request::{MIN_THINKING_BUDGET, RequestError};
 
+/// The guide, `docs/bedrock.md`, compiled with the doc tests so that its Rust
+/// snippets build (and those that need no AWS account run, against the fake
+/// server). Only under `cfg(doctest)`: the file lives outside the crate; and
+/// with `limit`, because one snippet hands the quota profile to a limiter.
+#[cfg(all(doctest, feature = "limit"))]
+#[doc = include_str!("../../../docs/bedrock.md")]
+mod user_guide {}
+
 /// The AWS SDK types a caller needs to configure a provider: credentials,
 /// the client, its config, and the region.
 pub mod aws {

@@ -17,6 +17,7 @@ mod fake_anthropic;
 mod fake_bedrock;
 mod fake_openai;
 mod fake_server;
+mod plan;
 mod providers;
 mod serve;
 mod simulate;
@@ -37,6 +38,9 @@ enum Command {
     /// Run a load scenario in virtual time: the naive client and the palisade
     /// stack side by side (the built-in default scenario with no arguments).
     Simulate(simulate::SimulateArgs),
+    /// Plan quotas: the steady and peak RPM / TPM a load needs for no
+    /// throttling and bounded queueing, and what the current quotas give.
+    Plan(plan::PlanArgs),
     /// Send one prompt through a palisade stack and show who answered.
     Chat(chat::ChatArgs),
     /// Serve simulated models behind the Anthropic Messages API wire format.
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Simulate(args) => simulate::run(args),
+        Command::Plan(args) => plan::run(args),
         Command::Chat(args) => chat::run(args),
         Command::FakeAnthropic(args) => fake_anthropic::run(args),
         Command::FakeBedrock(args) => fake_bedrock::run(args),

@@ -200,7 +200,7 @@ pub(crate) fn run(args: SimulateArgs) -> ExitCode {
 }
 
 /// Writes the report's HTML page to `path`.
-fn write_html(report: &SimulationReport, path: &Path) -> Result<(), String> {
+pub(crate) fn write_html(report: &SimulationReport, path: &Path) -> Result<(), String> {
     let page = palisade_sim::html::render(report).map_err(|e| e.to_string())?;
     std::fs::write(path, page)
         .map_err(|e| format!("cannot write the HTML report to {}: {e}", path.display()))

@@ -272,3 +272,38 @@ fn html_for_an_agent_scenario_or_an_unwritable_path_is_one_line_and_exit_1() {
         "{err}"
     );
 }
+
+/// `palisade plan --html`: the run at the scenario's own quotas as the same
+/// page of charts, with the plan still printed.
+#[test]
+fn plan_writes_the_run_at_the_current_quotas_as_a_page() {
+    let dir = TempDir::new("plan");
+    let page = dir.0.join("plan.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["plan", "--duration", "10m", "--html"])
+        .arg(&page)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run palisade plan");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("steady RPM"));
+    let html = std::fs::read_to_string(&page).expect("the page was written");
+    for system in ["naive", "palisade"] {
+        for kind in ["served", "queue", "throttles", "latency"] {
+            let id = format!("id=\"chart-{kind}-{system}\"");
+            assert!(html.contains(&id), "no {id}");
+        }
+    }
+    assert!(!html.contains("http://") && !html.contains("https://"));
+    if chromium_installed() {
+        let dom = chromium(&dir.0.join("profile-plan"), &page, &["--dump-dom"]);
+        assert!(
+            dom.contains("chart-served-palisade-0"),
+            "rendered without its series"
+        );
+    }
+}

@@ -241,12 +241,25 @@ impl Gcra {
         self.calibrated
     }
 
+    /// The slowest unit the bucket runs at: a provider's limit of 0 (or
+    /// all but 0) asks for a rate so slow that the largest admission
+    /// (`base_capacity` units) would overflow `Nanos`. A saturated `tat` or
+    /// cost breaks every operation towards admitting more: `check` admits
+    /// any cost (cost and tolerance both `Nanos::MAX`), a refund gives the
+    /// whole bucket back, a rescale keeps fewer units than were used. At this
+    /// unit a burst plus several bursts more of slack or debt still fit (a
+    /// configured burst refills in about 73 years: stopped, in effect), and
+    /// the arithmetic stays exact. Never faster than configured.
+    fn slowest_unit(&self) -> Nanos {
+        (Nanos::MAX / 8 / self.base_capacity).max(self.base_unit)
+    }
+
     fn rescale(&mut self, now: Nanos) {
         self.expire(now);
         // Float only here, on the rare rate change; admissions stay integer.
         let unit = ((self.base_unit as f64) / (self.adaptive * self.calibrated)).ceil();
-        let unit = if unit >= u64::MAX as f64 {
-            u64::MAX
+        let unit = if unit >= self.slowest_unit() as f64 {
+            self.slowest_unit()
         } else {
             (unit as u64).max(1)
         };
@@ -348,6 +361,31 @@ mod tests {
         // The configured burst still fits a full bucket.
         assert_eq!(g.max_cost(), 360);
         assert!(g.check(1_000 * SEC, 300).is_ok());
+    }
+
+    #[test]
+    fn a_provider_limit_of_zero_stops_admissions_without_overflow() {
+        // 2009 units per 50 s, burst 2129; A takes 1000 and B 600 at 0. A
+        // provider's limit of 0 calibrates to the smallest fraction, whose
+        // unit (2.5e16 ns) once overflowed `tat`: the saturated bucket
+        // admitted any cost, and A's refund gave the whole bucket back.
+        let mut g = Gcra::new(2009, 50 * SEC, 2129);
+        let a = g.commit(0, g.check(0, 1000).unwrap());
+        g.commit(0, g.check(0, 600).unwrap());
+        g.set_calibration(0, 1e-9);
+        assert!(g.available(0) <= -1598, "{}", g.available(0));
+        assert!(g.check(0, 1000).is_err());
+        assert!(g.check(1_000 * SEC, 1).is_err());
+        // (Rescaled slacks round down: a refund errs towards less.)
+        assert!((999..=1000).contains(&g.refund(0, 1000, a)));
+        // Back at the configured rate, B's units are still used.
+        g.set_calibration(0, 1.0);
+        assert!(
+            (1528..=1529).contains(&g.available(0)),
+            "{}",
+            g.available(0)
+        );
+        assert!(g.check(0, 1530).is_err());
     }
 
     #[test]

@@ -90,9 +90,9 @@
 )]
 
 /// The user guide, `docs/limits.md`, compiled with the doc tests so that its
-/// Rust snippets build and run (those marked `ignore` use the `palisade`
-/// facade, which this crate cannot depend on). Only under `cfg(doctest)`: the
-/// file lives outside the crate.
+/// Rust snippets build and run (so they use `palisade_limit` and
+/// `palisade_core` paths, not the facade, which this crate cannot depend on).
+/// Only under `cfg(doctest)`: the file lives outside the crate.
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/limits.md")]
 mod user_guide {}

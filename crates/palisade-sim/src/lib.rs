@@ -119,6 +119,8 @@
 //! | [`BudgetOutcome`] | how a run kept to its budget (`[palisade.budget]`): spent against the limit, answered, refused |
 //! | [`BUILTIN_SCENARIOS`], [`Scenario::named`] | the built-in scenarios `palisade simulate --scenario NAME` runs |
 //! | [`Capacity`] | the quota-bound goodput a perfect client would reach |
+//! | [`plan`], [`plan_trace`], [`QuotaPlan`], [`render_plan_table`] | the quota planner: the quotas a load needs (steady and peak RPM / TPM, tokens per day) for no throttling and p99 queueing under a bound, found by simulation, and the outcome at the current quotas |
+//! | [`Trace`], [`BoundTrace`], [`simulate_trace`] | a recorded trace of requests (JSON Lines), each pinned to its model |
 //! | [`limits`] | the range of every number a scenario may hold |
 //! | `html::render` (feature `html`) | the report as one self-contained HTML page with SVG charts over time |
 //!
@@ -153,6 +155,10 @@ mod model;
 mod naive;
 mod palisade_stack;
 mod percentiles;
+mod plan;
+mod plan_demand;
+mod plan_report;
+mod plan_table;
 mod probe;
 mod prompt_cache;
 mod provider;
@@ -167,6 +173,7 @@ mod table;
 mod tally;
 mod text;
 mod timeline;
+mod trace;
 
 pub use agent::{AgentWorkload, Conversation, MAX_TOOL_CALLS, MAX_TOOLS};
 pub use agent_report::{AgentModelReport, AgentReport, CacheComparison, render_agent_table};
@@ -186,6 +193,12 @@ pub use naive::{NaiveClient, NaiveConfig};
 pub use palisade_core::Price;
 pub use palisade_core::duration::parse as parse_duration;
 pub use palisade_stack::PalisadeConfig;
+pub use plan::{MAX_SEARCH_RUNS, PlanError, PlanTarget, plan, plan_trace};
+pub use plan_report::{
+    ModelDemand, ModelOutcome, ModelOutcomes, ModelPlan, PLAN_VERSION, PlanOutcome, PlanRuns,
+    PlanSource, PlanTargetReport, QuotaPlan, Quotas, Rate, SystemOutcome,
+};
+pub use plan_table::render_plan_table;
 pub use prompt_cache::{CacheReadQuota, PromptCacheConfig};
 pub use provider::{
     CACHE_READ_TAG, CACHE_WRITE_TAG, OUTPUT_TOKENS_TAG, ProviderStats, SimulatedProvider,
@@ -199,3 +212,11 @@ pub use scenario::{BUILTIN_SCENARIOS, DEFAULT_SCENARIO_TOML, Scenario, ScenarioE
 pub use simulation::{NAIVE, PALISADE, SimulationError, simulate};
 pub use table::render_table;
 pub use timeline::{Interval, MAX_INTERVALS, Timeline};
+pub use trace::{BoundTrace, TRACE_FIELDS, Trace, TraceError, TraceRequest, simulate_trace};
+
+/// The guide, `docs/simulation.md`, compiled with the doc tests so that its
+/// Rust snippet builds and runs. Only under `cfg(doctest)`: the file lives
+/// outside the crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/simulation.md")]
+mod user_guide {}

@@ -465,6 +465,7 @@ impl Drop for OpenCall {
                 self.reservation.index(),
                 charge,
                 self.prompt,
+                self.quota_prompt,
                 output,
             );
         }

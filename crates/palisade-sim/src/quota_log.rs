@@ -25,6 +25,9 @@ pub(crate) enum QuotaEvent {
         charge: u64,
         /// Prompt tokens (input and cache) and output tokens of the call.
         prompt: u32,
+        /// The prompt tokens the model's input quota counts at settlement
+        /// (cache reads left out where its prompt cache says so).
+        counted_prompt: u32,
         output: u32,
     },
 }
@@ -53,6 +56,7 @@ impl QuotaLog {
         admission: u64,
         charge: u64,
         prompt: u32,
+        counted_prompt: u32,
         output: u32,
     ) {
         self.push(QuotaEvent::Settle {
@@ -60,12 +64,12 @@ impl QuotaLog {
             admission,
             charge,
             prompt,
+            counted_prompt,
             output,
         });
     }
 
     /// The events so far, in order.
-    #[allow(dead_code, reason = "read by the quota planner (issue 18), next")]
     pub(crate) fn events(&self) -> Vec<QuotaEvent> {
         self.events
             .lock()

@@ -45,7 +45,6 @@ pub(crate) enum Load<'a> {
     /// The scenario's own offered load, routed by each system (primary first).
     Scenario,
     /// Recorded requests, in time order, each pinned to its model.
-    #[allow(dead_code, reason = "built by the quota planner (issue 18), next")]
     Trace(&'a [Arrival]),
 }
 

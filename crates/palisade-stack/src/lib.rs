@@ -58,6 +58,7 @@
 //! | [`fallback`] | candidates, routing, cooldowns, context-window and content-policy fallback, waiting for recovery, hedging |
 //! | [`routing`] | priority, weighted random, least in flight, lowest latency, cheapest first, custom [`Router`] |
 //! | [`cost`], [`budget`] | price table, cost per answer, budgets per window and tag |
+//! | [`alert`] | alert-only thresholds: spend per calendar month, failed calls per window, as callbacks and `warn` events |
 //! | [`batch`] | bounded-concurrency batches with priorities, progress and dead letters |
 //! | [`stats`] | one serde [`StackStats`] snapshot |
 //! | [`builder`] | [`StackBuilder`]: the whole canonical stack from one [`StackConfig`] (TOML, documented in `docs/config.md`) |
@@ -77,6 +78,7 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod alert;
 pub mod batch;
 pub mod budget;
 pub mod builder;
@@ -89,6 +91,7 @@ pub mod stats;
 mod telemetry;
 pub mod timeout;
 
+pub use alert::{Alert, AlertConfig, UtcClock};
 pub use batch::{BatchExecutor, BatchProgress, BatchReport, DeadLetter};
 pub use budget::{Budget, BudgetConfig, BudgetExceeded, BudgetLayer};
 pub use builder::{

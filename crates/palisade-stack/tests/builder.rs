@@ -736,9 +736,9 @@ fn the_sidecars_variables_are_carried_over() {
             "BEDROCK_TPM" => "120000",
             "OPENAI_RPM" => "500",
             "ANTHROPIC_TPM" => "80000",
+            "MONTHLY_BUDGET_ALERT" => "500",
             // Not carried (docs/config.md says why): read by nobody.
             "MAX_WORKERS" => "10",
-            "MONTHLY_BUDGET_ALERT" => "500",
             _ => return None,
         };
         Some(value.to_owned())
@@ -755,6 +755,11 @@ fn the_sidecars_variables_are_carried_over() {
     assert_eq!(ids, ["primary-model", "gpt", "claude", "fallback-model"]);
     assert_eq!(config.timeout.per_attempt, Some(Duration::from_secs(45)));
     assert_eq!(config.retry.max_attempts, 3);
+    let alerts = config
+        .alerts
+        .as_ref()
+        .expect("MONTHLY_BUDGET_ALERT sets [alerts]");
+    assert_eq!(alerts.monthly_spend_usd, Some(500.0));
     let per_minute = |q: Option<palisade_limit::Quota>| q.map(|q| (q.amount, q.period.as_secs()));
     let limits: Vec<_> = config
         .candidates

@@ -172,3 +172,10 @@ pub use tokens::{
     FormatCost, PromptEncoding, PromptFormat, TokenReport, count_tokens, encode_for_prompt,
 };
 pub use value::{Map, Number, Value};
+
+/// The guide, `docs/toon.md`, compiled with the doc tests so that its Rust
+/// snippet builds and runs. Only under `cfg(doctest)`: the file lives outside
+/// the crate; and with `tokens`, which the snippet's `encode_for_prompt` needs.
+#[cfg(all(doctest, feature = "tokens"))]
+#[doc = include_str!("../../../docs/toon.md")]
+mod user_guide {}

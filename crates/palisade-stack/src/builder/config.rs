@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StackConfigError;
 use super::provider::ProviderKind;
+use crate::alert::AlertConfig;
 use crate::budget::BudgetConfig;
 use crate::cost::PriceTable;
 use crate::fallback::FallbackConfig;
@@ -48,6 +49,9 @@ pub struct StackConfig {
     pub budget: Option<BudgetConfig>,
     /// Prices by model id, USD per million tokens.
     pub prices: PriceTable,
+    /// Alert-only thresholds (monthly spend, failures per window); none
+    /// when absent.
+    pub alerts: Option<AlertConfig>,
     /// Seed of the retry and breaker jitter, so a stack replays the same
     /// delays for the same failures (simulations, reproducing an incident).
     /// Each candidate draws from its own stream derived from this seed and
@@ -69,6 +73,7 @@ impl Default for StackConfig {
             limit: None,
             budget: None,
             prices: PriceTable::default(),
+            alerts: None,
             seed: None,
         }
     }
@@ -233,12 +238,13 @@ impl StackConfig {
     /// rate-limiting sidecar's ([`SIDECAR_ENV_VARS`](super::SIDECAR_ENV_VARS)):
     /// `REQUEST_TIMEOUT` sets `timeout.per_attempt`, `MAX_RETRIES` sets
     /// `retry.max_attempts` (the sidecar's count of calls in all),
-    /// `DEFAULT_MODEL` becomes the first candidate (added when absent), and
+    /// `MONTHLY_BUDGET_ALERT` sets `alerts.monthly_spend_usd` (alert-only,
+    /// as in the sidecar), `DEFAULT_MODEL` becomes the first candidate
+    /// (added when absent), and
     /// `BEDROCK_`/`OPENAI_`/`ANTHROPIC_` `RPM` and `TPM` set the requests and
     /// tokens per minute of each candidate of that provider present when
     /// this is called. docs/config.md's Environment section has the whole
-    /// table, and what is not carried (`MAX_WORKERS`,
-    /// `MONTHLY_BUDGET_ALERT`) and why.
+    /// table, and what is not carried (`MAX_WORKERS`) and why.
     ///
     /// ```
     /// # use std::time::Duration;

@@ -13,12 +13,14 @@ use super::provider::ProviderKind;
 
 /// The sidecar's variables [`StackConfig::apply_env`] reads, beside the
 /// limiter's [`ENV_VARS`](super::ENV_VARS): `DEFAULT_MODEL`,
-/// `REQUEST_TIMEOUT`, `MAX_RETRIES`, and per provider `<PROVIDER>_RPM` and
-/// `<PROVIDER>_TPM` (`BEDROCK_`, `OPENAI_`, `ANTHROPIC_`).
-pub const SIDECAR_ENV_VARS: [&str; 9] = [
+/// `REQUEST_TIMEOUT`, `MAX_RETRIES`, `MONTHLY_BUDGET_ALERT`, and per
+/// provider `<PROVIDER>_RPM` and `<PROVIDER>_TPM` (`BEDROCK_`, `OPENAI_`,
+/// `ANTHROPIC_`).
+pub const SIDECAR_ENV_VARS: [&str; 10] = [
     "DEFAULT_MODEL",
     "REQUEST_TIMEOUT",
     "MAX_RETRIES",
+    "MONTHLY_BUDGET_ALERT",
     "BEDROCK_RPM",
     "BEDROCK_TPM",
     "OPENAI_RPM",
@@ -60,6 +62,17 @@ fn attempts(var: &str, value: &str) -> Result<u32, StackConfigError> {
     u32::try_from(n).map_err(|_| bad(var, value, "a whole number of at least 1"))
 }
 
+fn usd(var: &str, value: &str) -> Result<f64, StackConfigError> {
+    match value.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err(bad(
+            var,
+            value,
+            "a number of USD above 0 (\"500\", \"500.0\")",
+        )),
+    }
+}
+
 fn timeout(var: &str, value: &str) -> Result<Duration, StackConfigError> {
     match palisade_core::duration::parse(value) {
         Ok(d) if !d.is_zero() => Ok(d),
@@ -85,6 +98,14 @@ impl StackConfig {
             // The sidecar makes MAX_RETRIES calls in all (`for attempt in
             // range(MAX_RETRIES)`): attempts, not retries after the first.
             self.retry.max_attempts = attempts(var, &value)?;
+        }
+        if let Some((var, value)) = read(lookup, "MONTHLY_BUDGET_ALERT") {
+            // Alert-only, as in the sidecar: `[alerts]`, not `[budget]`,
+            // which would refuse calls the sidecar only reported.
+            let usd = usd(var, &value)?;
+            self.alerts
+                .get_or_insert_with(Default::default)
+                .monthly_spend_usd = Some(usd);
         }
         if let Some((_, model)) = read(lookup, "DEFAULT_MODEL") {
             self.make_primary(&model);

@@ -40,6 +40,7 @@ pub use provider::ProviderKind;
 pub type FactoryError = Box<dyn std::error::Error + Send + Sync>;
 pub use stack::FallbackStack;
 
+use crate::alert::{Alert, AlertSink, Alerts, UtcClock};
 use crate::budget::BudgetLayer;
 use crate::fallback::{Candidate, Fallback};
 use crate::retry::RetryLayer;
@@ -138,6 +139,8 @@ pub struct StackBuilder {
     router: Option<Arc<dyn Router>>,
     estimator: Option<Arc<dyn TokenEstimator>>,
     cost_models: Option<Box<CostModelFactory>>,
+    alert_sinks: Vec<AlertSink>,
+    alert_clock: UtcClock,
 }
 
 impl std::fmt::Debug for StackBuilder {
@@ -148,6 +151,7 @@ impl std::fmt::Debug for StackBuilder {
             .field("factory", &self.factory.is_some())
             .field("router", &self.router)
             .field("cost_models", &self.cost_models.is_some())
+            .field("alert_sinks", &self.alert_sinks.len())
             .finish_non_exhaustive()
     }
 }
@@ -162,6 +166,8 @@ impl StackBuilder {
             router: None,
             estimator: None,
             cost_models: None,
+            alert_sinks: Vec::new(),
+            alert_clock: UtcClock::system(),
         }
     }
 
@@ -265,6 +271,48 @@ impl StackBuilder {
         self
     }
 
+    /// Calls `sink` with every [`Alert`] the stack's `[alerts]` raise, once
+    /// per crossing, beside the `warn` event each gets (target
+    /// `palisade_stack::alert`). Each sink added is called, in order, on the
+    /// task whose call crossed the threshold: keep it quick (send the alert
+    /// on a channel for anything slow).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// # use palisade_core::testing::ScriptedProvider;
+    /// # use palisade_core::{ChatRequest, Provider, ProviderError};
+    /// use palisade_stack::{Alert, StackBuilder};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = "[alerts]\nfailures = { count = 2, window = \"1h\" }\n\
+    ///               [retry]\nmax_attempts = 1\n[[candidates]]\nid = \"a\"\n";
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = Arc::clone(&seen);
+    /// let stack = StackBuilder::from_toml(config)?
+    ///     .provider("a", ScriptedProvider::new("a")
+    ///         .then_error(ProviderError::invalid_request("no"))
+    ///         .then_error(ProviderError::invalid_request("no")))
+    ///     .on_alert(move |alert: &Alert| sink.lock().unwrap().push(alert.clone()))
+    ///     .build()?;
+    /// for _ in 0..2 {
+    ///     assert!(stack.complete(ChatRequest::user("hi")).await.is_err());
+    /// }
+    /// let seen = seen.lock().unwrap();
+    /// assert!(matches!(seen[..], [Alert::Failures { threshold: 2, observed: 2, .. }]));
+    /// # Ok(()) }
+    /// ```
+    pub fn on_alert(mut self, sink: impl Fn(&Alert) + Send + Sync + 'static) -> Self {
+        self.alert_sinks.push(Arc::new(sink));
+        self
+    }
+
+    /// The clock that says which calendar month (UTC) the monthly spend
+    /// alert sums over. Default: the system clock.
+    pub fn alert_clock(mut self, clock: UtcClock) -> Self {
+        self.alert_clock = clock;
+        self
+    }
+
     /// The config being built.
     pub fn config(&self) -> &StackConfig {
         &self.config
@@ -309,7 +357,23 @@ impl StackBuilder {
                 None => layer,
             }
         });
-        Ok(FallbackStack::new(fallback, budget, self.config))
+        let sinks = std::mem::take(&mut self.alert_sinks);
+        let alerts = self
+            .config
+            .alerts
+            .as_ref()
+            .filter(|a| !a.is_empty())
+            .map(|config| {
+                Arc::new(Alerts::new(
+                    &self.config.name,
+                    config,
+                    // The budget's prices, so both count the same dollars.
+                    self.prices_for_budget(),
+                    self.alert_clock.clone(),
+                    sinks,
+                ))
+            });
+        Ok(FallbackStack::new(fallback, budget, self.config).with_alerts(alerts))
     }
 
     /// The table the budget prices answers with: `[prices]` plus each

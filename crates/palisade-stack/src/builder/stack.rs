@@ -2,6 +2,7 @@
 //! fallback over fully layered candidates, with one stats snapshot and one
 //! reset for all of it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use palisade_core::{
@@ -11,6 +12,7 @@ use palisade_core::{
 use tokio::time::Instant;
 
 use super::StackConfig;
+use crate::alert::Alerts;
 use crate::budget::{Budget, BudgetLayer};
 use crate::fallback::Fallback;
 use crate::stats::StackStats;
@@ -24,6 +26,7 @@ pub struct FallbackStack {
     budget: Option<(BudgetLayer, Budget<Fallback>)>,
     overall: Option<Duration>,
     config: StackConfig,
+    alerts: Option<Arc<Alerts>>,
 }
 
 impl FallbackStack {
@@ -41,7 +44,14 @@ impl FallbackStack {
             fallback,
             budget,
             config,
+            alerts: None,
         }
+    }
+
+    /// Watches every call with `alerts` (the `[alerts]` thresholds).
+    pub(crate) fn with_alerts(mut self, alerts: Option<Arc<Alerts>>) -> Self {
+        self.alerts = alerts;
+        self
     }
 
     /// The fallback (candidates, their stats, cooldowns).
@@ -90,17 +100,25 @@ impl Provider for FallbackStack {
 
     async fn complete(&self, mut req: ChatRequest) -> Result<ChatResponse, ProviderError> {
         self.stamp_deadline(&mut req);
-        match &self.budget {
+        let result = match &self.budget {
             Some((_, budget)) => budget.complete(req).await,
             None => self.fallback.complete(req).await,
+        };
+        if let Some(alerts) = &self.alerts {
+            alerts.observe(&result);
         }
+        result
     }
 
     async fn stream(&self, mut req: ChatRequest) -> Result<ChatStream, ProviderError> {
         self.stamp_deadline(&mut req);
-        match &self.budget {
+        let result = match &self.budget {
             Some((_, budget)) => budget.stream(req).await,
             None => self.fallback.stream(req).await,
+        };
+        match &self.alerts {
+            Some(alerts) => alerts.observe_stream(self.fallback.id().as_str(), result),
+            None => result,
         }
     }
 

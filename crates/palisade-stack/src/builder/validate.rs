@@ -63,7 +63,8 @@ pub(super) fn stack(config: &StackConfig) -> Checked {
     }
     candidates(config)?;
     prices(config)?;
-    budget(config)
+    budget(config)?;
+    alerts(config)
 }
 
 fn retry(at: &str, retry: &RetryPolicy) -> Checked {
@@ -266,6 +267,30 @@ fn breaker(at: &str, breaker: &BreakerConfig) -> Checked {
         if let Some(d) = d {
             bounded(|| format!("{at}.{key}"), d)?;
         }
+    }
+    Ok(())
+}
+
+fn alerts(config: &StackConfig) -> Checked {
+    let Some(alerts) = &config.alerts else {
+        return Ok(());
+    };
+    if let Some(usd) = alerts.monthly_spend_usd
+        && !(usd.is_finite() && usd > 0.0)
+    {
+        return invalid(
+            "alerts.monthly_spend_usd",
+            "must be a number of USD above 0",
+        );
+    }
+    if let Some(failures) = &alerts.failures {
+        if failures.count == 0 {
+            return invalid(
+                "alerts.failures.count",
+                "must be at least 1 (the number of failed calls that raises the alert)",
+            );
+        }
+        positive(|| "alerts.failures.window".into(), failures.window)?;
     }
     Ok(())
 }
