@@ -52,6 +52,11 @@ pub struct StackConfig {
     /// Alert-only thresholds (monthly spend, failures per window); none
     /// when absent.
     pub alerts: Option<AlertConfig>,
+    /// Limits per value of a request tag (`[[keyed_limit]]`: per user, per
+    /// task type), applied in front of the fallback so a request counts
+    /// once however many attempts and candidates it takes. Default: none.
+    #[serde(rename = "keyed_limit", skip_serializing_if = "Vec::is_empty")]
+    pub keyed_limits: Vec<palisade_limit::KeyedLimitConfig>,
     /// Seed of the retry and breaker jitter, so a stack replays the same
     /// delays for the same failures (simulations, reproducing an incident).
     /// Each candidate draws from its own stream derived from this seed and
@@ -74,6 +79,7 @@ impl Default for StackConfig {
             budget: None,
             prices: PriceTable::default(),
             alerts: None,
+            keyed_limits: Vec::new(),
             seed: None,
         }
     }

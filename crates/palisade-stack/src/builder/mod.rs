@@ -373,7 +373,23 @@ impl StackBuilder {
                     sinks,
                 ))
             });
-        Ok(FallbackStack::new(fallback, budget, self.config).with_alerts(alerts))
+        let keyed = self
+            .config
+            .keyed_limits
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                palisade_limit::KeyedLimiters::new(k.clone()).map_err(|e| {
+                    StackConfigError::InvalidSection {
+                        field: format!("keyed_limit[{i}]"),
+                        reason: e.to_string(),
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(FallbackStack::new(fallback, budget, self.config)
+            .with_keyed(keyed)
+            .with_alerts(alerts))
     }
 
     /// The table the budget prices answers with: `[prices]` plus each

@@ -1,6 +1,6 @@
-//! The stack the builder produces: a budget (when configured) around a
-//! fallback over fully layered candidates, with one stats snapshot and one
-//! reset for all of it.
+//! The stack the builder produces: keyed limits and a budget (when
+//! configured) around a fallback over fully layered candidates, with one
+//! stats snapshot and one reset for all of it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +12,8 @@ use palisade_core::{
 use tokio::time::Instant;
 
 use super::StackConfig;
+use palisade_limit::{KeyedLimiters, LimiterSet, RateLimitLayer};
+
 use crate::alert::Alerts;
 use crate::budget::{Budget, BudgetLayer};
 use crate::fallback::Fallback;
@@ -24,6 +26,9 @@ use crate::stats::StackStats;
 pub struct FallbackStack {
     fallback: Fallback,
     budget: Option<(BudgetLayer, Budget<Fallback>)>,
+    /// The keyed limits (`[[keyed_limit]]`) around the budget (or the
+    /// fallback): what a call goes through first when there are any.
+    keyed: Option<KeyedFront>,
     overall: Option<Duration>,
     config: StackConfig,
     alerts: Option<Arc<Alerts>>,
@@ -43,9 +48,29 @@ impl FallbackStack {
             overall: config.timeout.overall,
             fallback,
             budget,
+            keyed: None,
             config,
             alerts: None,
         }
+    }
+
+    /// Puts `keyed` limits in front of everything else: a request takes a
+    /// permit of its tag value's limiter once, whatever attempts and
+    /// candidates follow, and settles it from the answer's usage.
+    pub(crate) fn with_keyed(mut self, keyed: Vec<KeyedLimiters>) -> Self {
+        if keyed.is_empty() {
+            return self;
+        }
+        let mut layer = RateLimitLayer::new(LimiterSet::new());
+        for k in keyed {
+            layer = layer.with_keyed(k);
+        }
+        let front: Arc<dyn Provider> = match &self.budget {
+            Some((budget, _)) => Arc::new(layer.layer(budget.layer(self.fallback.clone()))),
+            None => Arc::new(layer.layer(self.fallback.clone())),
+        };
+        self.keyed = Some(KeyedFront(front));
+        self
     }
 
     /// Watches every call with `alerts` (the `[alerts]` thresholds).
@@ -92,6 +117,16 @@ impl FallbackStack {
     }
 }
 
+/// The keyed limits' layer over the rest of the stack.
+#[derive(Clone)]
+struct KeyedFront(Arc<dyn Provider>);
+
+impl std::fmt::Debug for KeyedFront {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("KeyedFront").field(self.0.id()).finish()
+    }
+}
+
 #[async_trait]
 impl Provider for FallbackStack {
     fn id(&self) -> &ProviderId {
@@ -100,9 +135,10 @@ impl Provider for FallbackStack {
 
     async fn complete(&self, mut req: ChatRequest) -> Result<ChatResponse, ProviderError> {
         self.stamp_deadline(&mut req);
-        let result = match &self.budget {
-            Some((_, budget)) => budget.complete(req).await,
-            None => self.fallback.complete(req).await,
+        let result = match (&self.keyed, &self.budget) {
+            (Some(front), _) => front.0.complete(req).await,
+            (None, Some((_, budget))) => budget.complete(req).await,
+            (None, None) => self.fallback.complete(req).await,
         };
         if let Some(alerts) = &self.alerts {
             alerts.observe(&result);
@@ -112,9 +148,10 @@ impl Provider for FallbackStack {
 
     async fn stream(&self, mut req: ChatRequest) -> Result<ChatStream, ProviderError> {
         self.stamp_deadline(&mut req);
-        let result = match &self.budget {
-            Some((_, budget)) => budget.stream(req).await,
-            None => self.fallback.stream(req).await,
+        let result = match (&self.keyed, &self.budget) {
+            (Some(front), _) => front.0.stream(req).await,
+            (None, Some((_, budget))) => budget.stream(req).await,
+            (None, None) => self.fallback.stream(req).await,
         };
         match &self.alerts {
             Some(alerts) => alerts.observe_stream(self.fallback.id().as_str(), result),

@@ -64,7 +64,21 @@ pub(super) fn stack(config: &StackConfig) -> Checked {
     candidates(config)?;
     prices(config)?;
     budget(config)?;
+    keyed_limits(config)?;
     alerts(config)
+}
+
+/// Every `[[keyed_limit]]` by palisade-limit's rules, under its key.
+fn keyed_limits(config: &StackConfig) -> Checked {
+    for (i, keyed) in config.keyed_limits.iter().enumerate() {
+        keyed
+            .validate()
+            .map_err(|e| StackConfigError::InvalidSection {
+                field: format!("keyed_limit[{i}]"),
+                reason: e.to_string(),
+            })?;
+    }
+    Ok(())
 }
 
 fn retry(at: &str, retry: &RetryPolicy) -> Checked {
