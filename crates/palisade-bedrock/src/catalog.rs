@@ -223,6 +223,53 @@ pub fn lookup(id: &str) -> Option<&'static ClaudeModel> {
     MODELS.iter().find(|m| m.model_id == base)
 }
 
+/// A Claude model Bedrock no longer serves (end-of-life): calls to it answer
+/// 404, so nothing should default to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RetiredModel {
+    /// Human name, e.g. `Claude 3.5 Haiku`.
+    pub name: &'static str,
+    /// The base Bedrock model id.
+    pub model_id: &'static str,
+    /// The end-of-life date on Bedrock's model lifecycle page (`YYYY-MM-DD`).
+    pub end_of_life: &'static str,
+    /// A current model of the same family to move to.
+    pub replacement: &'static str,
+}
+
+/// Retired Claude models, with the end-of-life dates of their Bedrock model
+/// cards (read 2026-12-03).
+pub const RETIRED: &[RetiredModel] = &[
+    RetiredModel {
+        name: "Claude 3.5 Haiku",
+        model_id: "anthropic.claude-3-5-haiku-20241022-v1:0",
+        end_of_life: "2026-06-19",
+        replacement: "anthropic.claude-haiku-4-5-20251001-v1:0",
+    },
+    RetiredModel {
+        name: "Claude 3 Haiku",
+        model_id: "anthropic.claude-3-haiku-20240307-v1:0",
+        end_of_life: "2026-09-10",
+        replacement: "anthropic.claude-haiku-4-5-20251001-v1:0",
+    },
+];
+
+/// The retired model `id` names (model or inference-profile id, or ARN), if
+/// it names one.
+///
+/// ```
+/// use palisade_bedrock::catalog;
+///
+/// let retired = catalog::retirement("us.anthropic.claude-3-5-haiku-20241022-v1:0").unwrap();
+/// assert_eq!(retired.end_of_life, "2026-06-19");
+/// assert!(catalog::lookup(retired.replacement).is_some());
+/// assert!(catalog::retirement("anthropic.claude-haiku-4-5-20251001-v1:0").is_none());
+/// ```
+pub fn retirement(id: &str) -> Option<&'static RetiredModel> {
+    let (_, base) = split_profile(id);
+    RETIRED.iter().find(|m| m.model_id == base)
+}
+
 /// Model families whose output tokens count more than once against the
 /// token quotas, by base-id prefix (after any inference-profile prefix):
 /// Claude 3.7 Sonnet, and every Sonnet and Opus named in the

@@ -237,6 +237,16 @@ impl BedrockProviderBuilder {
     /// [`Auth`]: palisade_core::ErrorKind::Auth
     pub async fn build(self) -> Result<BedrockProvider, BedrockConfigError> {
         config::check_model_id(&self.model_id)?;
+        if let Some(retired) = crate::catalog::retirement(&self.model_id) {
+            // Not an error: a model's end of life differs by Region and
+            // account, and Bedrock's own 404 is the authority. But say so
+            // before the first call fails.
+            tracing::warn!(
+                model = %self.model_id, end_of_life = retired.end_of_life,
+                replacement = retired.replacement,
+                "{} reached end-of-life on Bedrock; calls to it will fail", retired.name
+            );
+        }
         let client = match self.credentials {
             Some(credentials) => self.config.client_with_credentials(credentials).await?,
             None => self.config.client().await?,
