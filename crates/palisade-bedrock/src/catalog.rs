@@ -186,6 +186,44 @@ pub const MODELS: &[ClaudeModel] = &[
 /// 4.6 through the US cross-region inference profile.
 pub const DEFAULT_MODEL_ID: &str = "us.anthropic.claude-sonnet-4-6";
 
+/// The fallback chain a primary from this catalog gets when the environment
+/// names none (`BEDROCK_FALLBACK_MODELS` unset): current models, most
+/// capable first, as base ids. The seed service ran a chain of four; these
+/// are the Active Converse models of that chain's families.
+pub const DEFAULT_CHAIN: &[&str] = &[
+    "anthropic.claude-sonnet-4-6",
+    "anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "anthropic.claude-haiku-4-5-20251001-v1:0",
+];
+
+/// The default fallbacks of `primary`: [`DEFAULT_CHAIN`] without the
+/// primary's own model, under the primary's inference-profile prefix; none
+/// for a model this catalog does not list (a simulated or custom model).
+///
+/// ```
+/// use palisade_bedrock::catalog::default_fallbacks;
+///
+/// assert_eq!(
+///     default_fallbacks("us.anthropic.claude-sonnet-4-6"),
+///     ["us.anthropic.claude-sonnet-4-5-20250929-v1:0", "us.anthropic.claude-haiku-4-5-20251001-v1:0"]
+/// );
+/// assert!(default_fallbacks("sim/primary").is_empty());
+/// ```
+pub fn default_fallbacks(primary: &str) -> Vec<String> {
+    if lookup(primary).is_none() {
+        return Vec::new();
+    }
+    let (prefix, base) = split_profile(primary);
+    DEFAULT_CHAIN
+        .iter()
+        .filter(|id| **id != base)
+        .map(|id| match prefix {
+            Some(p) => format!("{p}.{id}"),
+            None => (*id).to_owned(),
+        })
+        .collect()
+}
+
 /// Cross-region inference-profile prefixes Bedrock puts before a model id.
 pub const PROFILE_PREFIXES: &[&str] = &["global", "us", "us-gov", "eu", "apac", "jp", "au"];
 

@@ -4,7 +4,7 @@
 //! | variable | meaning | default |
 //! |---|---|---|
 //! | `BEDROCK_MODEL_ID` | the primary model or inference-profile id | [`DEFAULT_MODEL_ID`] |
-//! | `BEDROCK_FALLBACK_MODELS` | comma-separated fallback ids, in order | none |
+//! | `BEDROCK_FALLBACK_MODELS` | comma-separated fallback ids, in order; `none` for no fallback | for a catalog model, [`default_fallbacks`] (current Sonnet and Haiku models under the primary's profile prefix); else none |
 //! | `BEDROCK_REGION` | AWS region for Bedrock | `AWS_REGION` |
 //! | `AWS_REGION` | AWS region | the AWS profile's region |
 //! | `AWS_ENDPOINT_URL_BEDROCK_RUNTIME` | endpoint override (read by the SDK) | the regional endpoint |
@@ -12,7 +12,7 @@
 //! Credentials come from the default AWS chain (`AWS_ACCESS_KEY_ID` /
 //! `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`, `AWS_PROFILE`, SSO, roles).
 
-use crate::catalog::DEFAULT_MODEL_ID;
+use crate::catalog::{DEFAULT_MODEL_ID, default_fallbacks};
 use crate::config::{self, BedrockConfig, BedrockConfigError};
 use crate::provider::BedrockProvider;
 
@@ -50,17 +50,23 @@ impl BedrockEnv {
             message: e.to_string(),
         })?;
         let mut fallback_model_ids: Vec<String> = Vec::new();
-        if let Some(list) = get("BEDROCK_FALLBACK_MODELS") {
-            for (i, id) in list.split(',').map(str::trim).enumerate() {
-                if id.is_empty() {
-                    continue;
-                }
-                config::check_model_id(id).map_err(|e| BedrockConfigError::InvalidVariable {
-                    variable: "BEDROCK_FALLBACK_MODELS",
-                    message: format!("entry {i}: {e}"),
-                })?;
-                if id != model_id && !fallback_model_ids.iter().any(|f| f == id) {
-                    fallback_model_ids.push(id.to_owned());
+        match get("BEDROCK_FALLBACK_MODELS") {
+            None => fallback_model_ids = default_fallbacks(&model_id),
+            Some(none) if none.eq_ignore_ascii_case("none") => {}
+            Some(list) => {
+                for (i, id) in list.split(',').map(str::trim).enumerate() {
+                    if id.is_empty() {
+                        continue;
+                    }
+                    config::check_model_id(id).map_err(|e| {
+                        BedrockConfigError::InvalidVariable {
+                            variable: "BEDROCK_FALLBACK_MODELS",
+                            message: format!("entry {i}: {e}"),
+                        }
+                    })?;
+                    if id != model_id && !fallback_model_ids.iter().any(|f| f == id) {
+                        fallback_model_ids.push(id.to_owned());
+                    }
                 }
             }
         }
@@ -174,7 +180,17 @@ mod tests {
         .unwrap();
         assert_eq!(e.region.as_deref(), Some("eu-central-1"));
         assert_eq!(e.model_id, DEFAULT_MODEL_ID);
-        assert!(e.fallback_model_ids.is_empty());
+        // A catalog primary with no fallbacks named gets the default chain;
+        // `none` opts out.
+        assert_eq!(
+            e.fallback_model_ids,
+            [
+                "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+            ]
+        );
+        let alone = env(&[("BEDROCK_FALLBACK_MODELS", "None")]).unwrap();
+        assert!(alone.fallback_model_ids.is_empty());
         let vars = |name: &str| (name == "BEDROCK_MODEL_ID").then(|| "  ".to_owned());
         assert_eq!(BedrockEnv::from_lookup_if_named(vars).unwrap(), None);
         let named = BedrockEnv::from_lookup_if_named(|name| match name {
