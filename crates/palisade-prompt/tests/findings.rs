@@ -158,10 +158,13 @@ const SEED_FIELDS_REPLY: &str = r#"{"section_summary": "Access control.", "findi
   {"category": "amount", "description": "Ten admins.", "evidence": "ten administrators", "confidence": 0.7, "risk_level": null, "suggestion": null}
 ]}"#;
 
+/// A finding's description and seed fields, for comparing in one go.
+type SeedFields<'a> = (&'a str, Option<RiskLevel>, Option<&'a str>, Vec<&'a str>);
+
 #[test]
 fn the_seed_fields_parse() {
     let analysis: SectionAnalysis = parse_json(SEED_FIELDS_REPLY).unwrap();
-    let read: Vec<(&str, Option<RiskLevel>, Option<&str>, Vec<&str>)> = analysis
+    let read: Vec<SeedFields<'_>> = analysis
         .findings
         .iter()
         .map(|f| {
