@@ -264,3 +264,157 @@ async fn history_with_tool_blocks_is_counted_as_the_core_counts_it() {
         report.input_tokens
     );
 }
+
+/// One item of a framework checklist, the way the seed service keeps them.
+#[derive(serde::Serialize)]
+struct ChecklistItem {
+    id: String,
+    requirement: String,
+}
+
+fn checklist(items: usize) -> Vec<ChecklistItem> {
+    (1..=items)
+        .map(|i| ChecklistItem {
+            id: format!("ISO27001:A.5.{i}"),
+            requirement: format!("Control {i} is documented, owned and reviewed."),
+        })
+        .collect()
+}
+
+fn analysis_inputs(section: &str) -> PromptInputs {
+    let mut inputs = PromptInputs::new();
+    inputs
+        .var("document_title", "Security Policy")
+        .var("document_type", "policy")
+        .var("section_title", "Access control")
+        .context_text("section", section);
+    inputs
+}
+
+/// The rendered block of a data slot, as `context_toon` encodes and the
+/// prompt escapes it.
+fn data_block<T: serde::Serialize + ?Sized>(name: &str, value: &T) -> String {
+    let encoded = palisade_toon::encode_for_prompt(value).unwrap();
+    assert!(
+        matches!(encoded.format, palisade_toon::PromptFormat::Toon(_)),
+        "{}",
+        encoded.text
+    );
+    format!(
+        "<{name} format=\"toon\">\n{}\n</{name}>",
+        palisade_prompt::escape_text(&encoded.text)
+    )
+}
+
+#[tokio::test]
+async fn the_framework_checklist_counts_against_the_budget_and_stays_whole() {
+    let template = palisade_prompt::builtins::document_analysis();
+    let section: String = (0..2_000)
+        .map(|i| format!("{i}. Access is granted by the team lead.\n"))
+        .collect();
+    let budget = TokenBudget::new(6_000, 1_000);
+
+    let without = template
+        .render_within(&analysis_inputs(&section), &budget)
+        .unwrap();
+    let mut inputs = analysis_inputs(&section);
+    let items = checklist(40);
+    inputs.context_toon("framework_checklist", &items).unwrap();
+    let with = template.render_within(&inputs, &budget).unwrap();
+
+    // The checklist is data, never cut: the section gives way to it.
+    let report = with.budget_report().unwrap();
+    assert_eq!(report.truncated.len(), 1);
+    assert_eq!(report.truncated[0].name, "section");
+    let kept_without = without.budget_report().unwrap().truncated[0].kept_chars;
+    assert!(
+        report.truncated[0].kept_chars < kept_without,
+        "{} >= {kept_without}",
+        report.truncated[0].kept_chars
+    );
+    assert!(
+        with.user_turn()
+            .contains(&data_block("framework_checklist", &items)),
+        "{}",
+        with.user_turn()
+    );
+    let estimated = HeuristicEstimator
+        .estimate_request(&with.to_chat_request())
+        .await;
+    assert_eq!(estimated, report.input_tokens);
+    assert!(estimated <= budget.available_input_tokens());
+
+    // A checklist that alone exceeds the window cannot fit.
+    let mut inputs = analysis_inputs("A short section.");
+    inputs
+        .context_toon("framework_checklist", &checklist(2_000))
+        .unwrap();
+    let err = template.render_within(&inputs, &budget).unwrap_err();
+    assert!(
+        matches!(err, PromptError::Budget(BudgetError::DoesNotFit { .. })),
+        "{err:?}"
+    );
+}
+
+#[derive(serde::Serialize)]
+struct PriorFinding {
+    section: String,
+    risk_level: &'static str,
+    description: String,
+}
+
+#[tokio::test]
+async fn session_context_counts_against_the_budget_and_stays_whole() {
+    let template = palisade_prompt::builtins::chat_assistant();
+    let session: Vec<PriorFinding> = (1..=30)
+        .map(|i| PriorFinding {
+            section: format!("3.{i}"),
+            risk_level: "medium",
+            description: format!("Finding {i} of the earlier analysis."),
+        })
+        .collect();
+    let document: String = (0..2_000)
+        .map(|i| format!("line {i} of the document\n"))
+        .collect();
+    let mut inputs = PromptInputs::new();
+    inputs
+        .var("assistant_name", "Clause")
+        .var("document_title", "Master Services Agreement")
+        .context_text("document", &document)
+        .history(long_history())
+        .user_message("Which findings are about payment?");
+    inputs.context_toon("session", &session).unwrap();
+    let budget = TokenBudget::new(6_000, 1_000);
+    let prompt = template.render_within(&inputs, &budget).unwrap();
+
+    // History goes first, then the document is cut; the session stays.
+    let report = prompt.budget_report().unwrap();
+    assert_eq!(report.dropped_history_messages, 40);
+    assert_eq!(report.truncated.len(), 1);
+    assert_eq!(report.truncated[0].name, "document");
+    assert!(
+        prompt
+            .user_turn()
+            .contains(&data_block("session", &session))
+    );
+    let estimated = HeuristicEstimator
+        .estimate_request(&prompt.to_chat_request())
+        .await;
+    assert!(estimated <= budget.available_input_tokens());
+
+    // Session context alone, in place of the document, fits as it is.
+    let mut inputs = PromptInputs::new();
+    inputs
+        .var("assistant_name", "Clause")
+        .var("document_title", "Master Services Agreement")
+        .user_message("Which findings are about payment?");
+    inputs.context_toon("session", &session).unwrap();
+    let prompt = template.render_within(&inputs, &budget).unwrap();
+    assert!(prompt.budget_report().unwrap().truncated.is_empty());
+    assert!(!prompt.user_turn().contains("<document>"));
+    assert!(
+        prompt
+            .user_turn()
+            .contains(&data_block("session", &session))
+    );
+}

@@ -148,3 +148,97 @@ fn an_answer_confidence_outside_zero_to_one_is_a_shape_error() {
     );
     assert!(excerpt.contains("85"), "{excerpt}");
 }
+
+/// The seed service's fields, as models write them: ratings capitalised,
+/// the framework ids under the short name, one rating that is no rating.
+const SEED_FIELDS_REPLY: &str = r#"{"section_summary": "Access control.", "findings": [
+  {"category": "obligation", "description": "Access is reviewed yearly.", "evidence": "reviewed every year", "confidence": 0.9, "risk_level": "High", "suggestion": "Review access quarterly.", "framework_refs": ["ISO27001:A.5.15", "ISO27001:A.5.18"]},
+  {"category": "risk", "description": "No owner is named.", "evidence": "the team", "confidence": 0.8, "risk_level": "severe", "suggestion": "Name an owner.", "framework_refs": ["ISO27001:A.5.2"]},
+  {"category": "missing_information", "description": "No logging policy.", "evidence": "logs", "confidence": 0.85, "risk_level": "CRITICAL", "framework_references": ["ISO27001:A.8.15"]},
+  {"category": "amount", "description": "Ten admins.", "evidence": "ten administrators", "confidence": 0.7, "risk_level": null, "suggestion": null}
+]}"#;
+
+/// A finding's description and seed fields, for comparing in one go.
+type SeedFields<'a> = (&'a str, Option<RiskLevel>, Option<&'a str>, Vec<&'a str>);
+
+#[test]
+fn the_seed_fields_parse() {
+    let analysis: SectionAnalysis = parse_json(SEED_FIELDS_REPLY).unwrap();
+    let read: Vec<SeedFields<'_>> = analysis
+        .findings
+        .iter()
+        .map(|f| {
+            (
+                f.description.as_str(),
+                f.risk_level,
+                f.suggestion.as_deref(),
+                f.framework_references.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        read,
+        [
+            (
+                "Access is reviewed yearly.",
+                Some(RiskLevel::High),
+                Some("Review access quarterly."),
+                vec!["ISO27001:A.5.15", "ISO27001:A.5.18"],
+            ),
+            (
+                "No logging policy.",
+                Some(RiskLevel::Critical),
+                None,
+                vec!["ISO27001:A.8.15"],
+            ),
+            ("Ten admins.", None, None, vec![]),
+        ]
+    );
+    // Written back, the fields take the schema's spelling and read again.
+    let written = serde_json::to_value(&analysis).unwrap();
+    assert_eq!(written["findings"][0]["risk_level"], "high");
+    assert_eq!(
+        written["findings"][0]["framework_references"][1],
+        "ISO27001:A.5.18"
+    );
+    let again: SectionAnalysis = serde_json::from_value(written).unwrap();
+    assert_eq!(again.findings, analysis.findings);
+}
+
+#[test]
+fn a_bad_risk_level_drops_just_that_finding_with_a_reason() {
+    let analysis: SectionAnalysis = parse_json(SEED_FIELDS_REPLY).unwrap();
+    assert_eq!(analysis.findings.len(), 3);
+    assert_eq!(analysis.dropped_findings.len(), 1);
+    let dropped = &analysis.dropped_findings[0];
+    assert_eq!(dropped.index, 1);
+    assert!(
+        dropped.reason.contains("unknown variant `severe`")
+            && dropped
+                .reason
+                .contains("`low`, `medium`, `high`, `critical`"),
+        "{}",
+        dropped.reason
+    );
+    assert_eq!(dropped.value["risk_level"], "severe");
+    assert_eq!(dropped.value["description"], "No owner is named.");
+
+    // Not a string at all: dropped the same way.
+    let reply = r#"{"section_summary": "s", "findings": [{"category": "risk", "description": "d", "evidence": "e", "confidence": 0.9, "risk_level": 3}]}"#;
+    let analysis: SectionAnalysis = parse_json(reply).unwrap();
+    assert!(analysis.findings.is_empty());
+    assert!(
+        analysis.dropped_findings[0].reason.contains("risk level"),
+        "{}",
+        analysis.dropped_findings[0].reason
+    );
+}
+
+#[test]
+fn updated_findings_read_the_seed_fields_too() {
+    let reply = r#"{"answer": "Yes.", "updated_findings": [{"category": "risk", "description": "d", "evidence": "e", "confidence": 0.9, "risk_level": "Medium", "framework_refs": ["SOC2:CC6.1"]}], "confidence": 0.8}"#;
+    let answer: FollowUpAnswer = parse_json(reply).unwrap();
+    let finding = &answer.updated_findings[0];
+    assert_eq!(finding.risk_level, Some(RiskLevel::Medium));
+    assert_eq!(finding.framework_references, ["SOC2:CC6.1"]);
+}

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::dropped::{DroppedItem, read_items};
+use super::risk_level::RiskLevel;
 use super::{ANALYST_BEHAVIOUR, JSON_ONLY, built_in};
 use crate::confidence::{Confidence, deserialize_confidence, retain_confident};
 use crate::parts::{ContextSlot, Example, OutputSpec};
@@ -166,8 +167,9 @@ pub struct Finding {
     pub description: String,
     /// The exact quote from the section.
     pub evidence: String,
-    /// How much harm ignoring it could do; `None` when the model left it
-    /// out.
+    /// How much harm ignoring it could do, read in any case (`"High"`
+    /// reads as [`RiskLevel::High`]); `None` when the model left it out or
+    /// wrote `null`. Any other value drops the finding with the reason.
     #[serde(default)]
     pub risk_level: Option<RiskLevel>,
     /// One sentence on what the reader should do about it; `None` when the
@@ -175,8 +177,10 @@ pub struct Finding {
     #[serde(default)]
     pub suggestion: Option<String>,
     /// The ids of the framework checklist items the finding bears on, as
-    /// given in the `framework_checklist` context; empty without one.
-    #[serde(default)]
+    /// given in the `framework_checklist` context (e.g. `ISO27001:A.5.1`);
+    /// empty without one. A reply may also write the field as
+    /// `framework_refs`.
+    #[serde(default, alias = "framework_refs")]
     pub framework_references: Vec<String>,
     /// The model's confidence, 0 ..= 1 (anything else does not read).
     #[serde(deserialize_with = "deserialize_confidence")]
@@ -206,21 +210,6 @@ pub enum FindingCategory {
     Inconsistency,
     /// Something the section should state but does not.
     MissingInformation,
-}
-
-/// How much harm ignoring a finding could do, in increasing order, so
-/// `finding.risk_level >= Some(RiskLevel::High)` selects the serious ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RiskLevel {
-    /// Worth knowing.
-    Low,
-    /// Worth acting on.
-    Medium,
-    /// Act before relying on the document.
-    High,
-    /// Blocks relying on the document at all.
-    Critical,
 }
 
 #[cfg(test)]

@@ -21,14 +21,14 @@ mod chat_assistant;
 mod document_analysis;
 mod dropped;
 mod follow_up;
+mod risk_level;
 mod section_identification;
 
 pub use chat_assistant::{ChatAnswer, chat_assistant};
-pub use document_analysis::{
-    Finding, FindingCategory, RiskLevel, SectionAnalysis, document_analysis,
-};
+pub use document_analysis::{Finding, FindingCategory, SectionAnalysis, document_analysis};
 pub use dropped::DroppedItem;
 pub use follow_up::{FollowUpAnswer, follow_up_analysis};
+pub use risk_level::RiskLevel;
 pub use section_identification::{SectionLabel, SectionLabels, section_identification};
 
 use crate::template::{PromptTemplate, PromptTemplateBuilder};
