@@ -6,6 +6,29 @@
 //! configured; palisade-redis has one that outlives the process), and
 //! [`BatchExecutor::replay`] runs them again, removing the ones that succeed.
 //!
+//! ```
+//! # use std::sync::Arc;
+//! # use palisade_core::{ChatRequest, testing::ScriptedProvider};
+//! # use palisade_stack::batch::{BatchExecutor, DeadLetterStore, MemoryDeadLetterStore};
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let stack = ScriptedProvider::new("m");
+//! let store = Arc::new(MemoryDeadLetterStore::with_max_len(1_000));
+//! let executor = BatchExecutor::new(stack, 8).dead_letter_store(store.clone());
+//! let report = executor.run(vec![ChatRequest::user("summarise section 1")]).await;
+//! assert_eq!(store.len().await?, report.dead_letters.len());
+//! // Later (with a Redis store: in any process): run the failures again.
+//! let replay = executor.replay(100).await?;
+//! assert_eq!(store.len().await?, replay.still_failing.len());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A [`DeadLetter`] is serde: the request (without its deadline, a tokio
+//! instant of the failed process), the error's kind, message, provider,
+//! status and request id, the attempts trail, the failure count and
+//! wall-clock timestamps (records for people, never used for timing).
+//!
 //! The executor runs its requests as futures inside the calling task, so it
 //! needs no spawning and borrows the provider; the concurrency bound is the
 //! number of requests in flight at once.
