@@ -6,6 +6,8 @@
 //! <prefix>:{<limit>}:leases    zset    concurrency lease id -> expiry, µs
 //! <prefix>:{<breaker>}:breaker hash    shared breaker state
 //! <prefix>:{<breaker>}:probes  zset    half-open probe id -> expiry, µs
+//! <prefix>:{<queue>}:dead_letters      hash  dead letter id -> JSON
+//! <prefix>:{<queue>}:dead_letter_order list  dead letter ids, oldest first
 //! ```
 //!
 //! Cluster hashes only what lies between the first `{` and the next `}`, so a
@@ -53,6 +55,26 @@ impl BreakerKeys {
         Self {
             state: format!("{tag}:breaker"),
             probes: format!("{tag}:probes"),
+        }
+    }
+}
+
+/// The keys of one dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetterKeys {
+    /// Every letter, by id, as JSON.
+    pub letters: String,
+    /// The ids, oldest first.
+    pub order: String,
+}
+
+impl DeadLetterKeys {
+    /// The keys of the dead-letter queue called `name` under `prefix`.
+    pub fn new(prefix: &str, name: &str) -> Self {
+        let tag = HashTag::new(prefix, name);
+        Self {
+            letters: format!("{tag}:dead_letters"),
+            order: format!("{tag}:dead_letter_order"),
         }
     }
 }

@@ -88,6 +88,7 @@
 pub mod breaker;
 mod config;
 mod connection;
+mod dead_letter;
 mod error;
 pub mod keys;
 pub mod limit;
@@ -106,6 +107,7 @@ pub mod guide {}
 pub use breaker::RedisBreakerStore;
 pub use config::{DEFAULT_REDIS_URL, FailurePolicy, REDIS_URL_ENV, RedisConfig};
 pub use connection::RedisConnection;
+pub use dead_letter::{DEFAULT_DEAD_LETTER_QUEUE, RedisDeadLetterStore};
 pub use error::{ConfigError, RedisStoreError};
 pub use limit::RedisLimitStore;
 pub use link::RedisLink;

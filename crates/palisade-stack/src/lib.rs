@@ -92,7 +92,10 @@ mod telemetry;
 pub mod timeout;
 
 pub use alert::{Alert, AlertConfig, UtcClock};
-pub use batch::{BatchExecutor, BatchProgress, BatchReport, DeadLetter};
+pub use batch::{
+    BatchExecutor, BatchProgress, BatchReport, DeadLetter, DeadLetterStore, DeadLetterStoreError,
+    FailureRecord, MemoryDeadLetterStore, ReplayReport,
+};
 pub use budget::{Budget, BudgetConfig, BudgetExceeded, BudgetLayer};
 pub use builder::{
     CandidateConfig, FactoryError, FallbackStack, ProviderKind, SIDECAR_ENV_VARS, StackBuilder,
