@@ -18,13 +18,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use palisade_sim::limits::{MAX_CLIENTS, MAX_DURATION, MAX_WAIT};
+use palisade_sim::limits::{MAX_CLIENTS, MAX_WAIT};
 use palisade_sim::{
-    BUILTIN_SCENARIOS, PlanTarget, QuotaPlan, Scenario, Trace, parse_duration, plan, plan_trace,
-    render_plan_table,
+    PlanTarget, QuotaPlan, Scenario, Trace, parse_duration, plan, plan_trace, render_plan_table,
 };
 
-use crate::simulate::{fail, print};
+use crate::simulate::{duration_arg, fail, load, print};
 
 /// Arguments of `palisade plan`.
 #[derive(Debug, Args)]
@@ -65,20 +64,6 @@ pub(crate) struct PlanArgs {
     html: Option<PathBuf>,
 }
 
-fn duration_arg(text: &str) -> Result<Duration, String> {
-    let d = parse_duration(text).map_err(|e| format!("{e}; write e.g. 90s, 20m, 1h"))?;
-    if d.is_zero() {
-        return Err("must be longer than zero".into());
-    }
-    if d > MAX_DURATION {
-        return Err(format!(
-            "must be at most {} of simulated time",
-            palisade_core::duration::format(MAX_DURATION)
-        ));
-    }
-    Ok(d)
-}
-
 fn queue_bound_arg(text: &str) -> Result<Duration, String> {
     let d = parse_duration(text).map_err(|e| format!("{e}; write e.g. 30s, 2m, 0s"))?;
     if d > MAX_WAIT {
@@ -95,7 +80,7 @@ pub(crate) fn run(args: PlanArgs) -> ExitCode {
     crate::chat::init_tracing();
     let scenario = match args.scenario {
         Some(path) => match load(&path) {
-            Ok(s) => Some(s),
+            Ok((s, _)) => Some(s),
             Err(e) => return fail(&e),
         },
         None => None,
@@ -167,23 +152,4 @@ fn plan_for_trace(
         bound.scenario.seed = seed;
     }
     plan_trace(&bound, target).map_err(|e| e.to_string())
-}
-
-/// The scenario `--scenario` names: the file at `arg` when there is one,
-/// else the built-in scenario of that name (as `palisade simulate` reads
-/// it).
-fn load(arg: &Path) -> Result<Scenario, String> {
-    if !arg.exists()
-        && let Some(scenario) = arg.to_str().and_then(Scenario::named)
-    {
-        return Ok(scenario);
-    }
-    Scenario::from_file(arg).map_err(|e| {
-        if arg.exists() {
-            e.to_string()
-        } else {
-            let names: Vec<&str> = BUILTIN_SCENARIOS.iter().map(|(n, _)| *n).collect();
-            format!("{e} (nor is it a built-in scenario: {})", names.join(", "))
-        }
-    })
 }

@@ -69,7 +69,7 @@ pub(crate) struct SimulateArgs {
     print_default: bool,
 }
 
-fn duration_arg(text: &str) -> Result<Duration, String> {
+pub(crate) fn duration_arg(text: &str) -> Result<Duration, String> {
     let d = parse_duration(text).map_err(|e| format!("{e}; write e.g. 90s, 20m, 1h"))?;
     if d.is_zero() {
         return Err("must be longer than zero".into());
@@ -219,7 +219,7 @@ const LEARNED_OUTPUT_SCENARIO: &str = "large-max-tokens";
 
 /// The scenario `--scenario` names: the file at `arg` when there is one,
 /// else the built-in scenario of that name; the flag says which.
-fn load(arg: &Path) -> Result<(Scenario, bool), String> {
+pub(crate) fn load(arg: &Path) -> Result<(Scenario, bool), String> {
     if !arg.exists()
         && let Some(scenario) = arg.to_str().and_then(Scenario::named)
     {

@@ -64,13 +64,6 @@ pub(crate) struct Mapped {
     pub(crate) output_tokens: Option<Observed>,
 }
 
-/// The windows for the requests and tokens buckets (see the module docs).
-#[cfg(test)]
-pub(crate) fn map_snapshot(snapshot: &RateLimitSnapshot) -> (Option<Observed>, Option<Observed>) {
-    let mapped = map_windows(snapshot);
-    (mapped.requests, mapped.tokens)
-}
-
 /// The window for every bucket (see the module docs).
 pub(crate) fn map_windows(snapshot: &RateLimitSnapshot) -> Mapped {
     let input_tokens = Observed::from_window(&snapshot.input_tokens);
@@ -193,7 +186,9 @@ mod tests {
             output_tokens: window(Some(8_000), Some(1_000), Some(52_000)),
             ..RateLimitSnapshot::default()
         };
-        let (requests, tokens) = map_snapshot(&snapshot);
+        let Mapped {
+            requests, tokens, ..
+        } = map_windows(&snapshot);
         assert_eq!(requests, None);
         let tokens = tokens.unwrap();
         assert_eq!(tokens.limit, Some(8_000));
@@ -205,7 +200,7 @@ mod tests {
             tokens: window(None, Some(5), None),
             ..snapshot
         };
-        assert_eq!(map_snapshot(&snapshot).1.unwrap().remaining, Some(5));
+        assert_eq!(map_windows(&snapshot).tokens.unwrap().remaining, Some(5));
     }
 
     #[test]

@@ -108,6 +108,7 @@ impl Limiter {
             store,
             key: key.into(),
             lease_ttl,
+            capacity: Limits::new(&config),
         };
         Ok(Self::build(config, model, Some(remote)))
     }
@@ -242,8 +243,8 @@ impl Limiter {
         if let Some(d) = deadline {
             deadline_ns = deadline_ns.min(shared.clock.since_epoch(d));
         }
-        if shared.remote.is_some()
-            && let Err(imp) = Limits::new(&shared.config).check_possible(cost.counts())
+        if let Some(remote) = &shared.remote
+            && let Err(imp) = remote.capacity.check_possible(cost.counts())
         {
             // The store would refuse forever; say so without a round trip.
             let mut core = shared.core.lock();

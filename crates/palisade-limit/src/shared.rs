@@ -43,6 +43,9 @@ pub(crate) struct Remote {
     pub(crate) store: Arc<dyn LimitStore>,
     pub(crate) key: String,
     pub(crate) lease_ttl: Duration,
+    /// The configured limits, only to refuse a cost no store could ever
+    /// admit without a round trip (the store does the counting).
+    pub(crate) capacity: Limits,
 }
 
 /// Everything under the limiter's one lock.
