@@ -39,6 +39,18 @@ pub trait TokenEstimator: Send + Sync {
             None => self.estimate_request(req).await,
         }
     }
+
+    /// The request's explicit estimate if it has one, else the heuristic
+    /// sum of [`estimate_text`](TokenEstimator::estimate_text) over its parts
+    /// (what [`estimate_request`](TokenEstimator::estimate_request) does by
+    /// default): synchronous and never a network call, for decisions that
+    /// cannot wait on one (a router comparing candidates' expected waits).
+    fn input_tokens_now(&self, req: &ChatRequest) -> u32 {
+        match req.metadata.input_token_estimate {
+            Some(n) => n,
+            None => heuristic_request_tokens(self, req),
+        }
+    }
 }
 
 /// Tokens of framing added per message (role markers, separators) and per

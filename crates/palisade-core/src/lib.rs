@@ -98,6 +98,7 @@ mod content;
 pub mod duration;
 mod error;
 mod estimate;
+mod expected_wait;
 pub mod http;
 mod layer;
 mod price;
@@ -120,6 +121,7 @@ pub use estimate::{
     DEFAULT_IMAGE_TOKENS, HeuristicEstimator, PDF_PAGE_TOKENS, TOOL_USE_SYSTEM_PROMPT_TOKENS,
     TokenEstimator, block_tokens, tool_definition_tokens,
 };
+pub use expected_wait::ExpectedWait;
 pub use layer::{Identity, Layer, LayerStack, ProviderExt, Stack};
 pub use price::Price;
 pub use priority::UnknownPriority;

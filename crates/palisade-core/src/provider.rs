@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::capabilities::Capabilities;
 use crate::error::ProviderError;
+use crate::expected_wait::ExpectedWait;
 use crate::request::ChatRequest;
 use crate::response::ChatResponse;
 use crate::stream::{ChatStream, stream_from_response};
@@ -114,6 +115,7 @@ impl Readiness {
 /// are providers whenever `P` is, including `P = dyn Provider`.
 ///
 /// Layers must forward [`readiness`](Provider::readiness),
+/// [`expected_wait`](Provider::expected_wait),
 /// [`context_window`](Provider::context_window) and
 /// [`capabilities`](Provider::capabilities) to the provider they wrap,
 /// combining it with their own state where they have any.
@@ -142,6 +144,19 @@ pub trait Provider: Send + Sync {
     /// [`Readiness::Ready`]; breakers and cooldowns override it.
     fn readiness(&self) -> Readiness {
         Readiness::Ready
+    }
+
+    /// When a call of `req` could start, as far as this provider (and the
+    /// layers inside it) can tell now, without side effects: the rate
+    /// limits' schedule for what `req` would reserve, the queue ahead of it,
+    /// an open breaker. Defaults to what [`readiness`](Provider::readiness)
+    /// says; limiters and breakers override it, and every layer combines its
+    /// own answer with its inner provider's (see
+    /// [`ExpectedWait::and`]). Routers use it to send a request where it is
+    /// served soonest and to refuse at once what cannot make its deadline.
+    fn expected_wait(&self, req: &ChatRequest) -> ExpectedWait {
+        let _ = req;
+        ExpectedWait::from_readiness(self.readiness())
     }
 
     /// The model's context window in tokens, when known, so fallback can skip
@@ -174,6 +189,9 @@ macro_rules! forward_provider {
             }
             fn readiness(&self) -> Readiness {
                 (**self).readiness()
+            }
+            fn expected_wait(&self, req: &ChatRequest) -> ExpectedWait {
+                (**self).expected_wait(req)
             }
             fn context_window(&self) -> Option<u32> {
                 (**self).context_window()

@@ -84,6 +84,13 @@ pub struct RequestMetadata {
     /// stop waiting, retrying and falling back past it.
     #[serde(skip)]
     pub deadline: Option<Instant>,
+    /// The latest instant a call of this request may *start* (tokio time):
+    /// a limiter stops queueing it then. Earlier than `deadline`, it leaves
+    /// room for the call itself; a router sets it to move a queued request
+    /// on when another candidate could serve it first. `None`: the
+    /// `deadline` bounds the wait.
+    #[serde(skip)]
+    pub start_by: Option<Instant>,
 }
 
 /// A chat request, as the Messages / Converse APIs take it.

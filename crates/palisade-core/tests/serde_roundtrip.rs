@@ -171,6 +171,7 @@ fn metadata() -> impl Strategy<Value = RequestMetadata> {
             input_token_estimate,
             // `serde(skip)`: a deadline is an instant of this process.
             deadline: None,
+            start_by: None,
         })
 }
 

@@ -105,6 +105,7 @@ mod config;
 mod config_error;
 mod cost;
 mod error;
+mod expected_wait;
 mod gcra;
 pub mod guide;
 mod keyed;

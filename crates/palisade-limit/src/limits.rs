@@ -453,3 +453,44 @@ fn token_quotas(config: &LimiterConfig) -> [Option<crate::config::Quota>; DIMENS
 fn calibrated(amount: u64, fraction: f64) -> u64 {
     ((amount as f64 * fraction + 1e-6).floor() as u64).clamp(1, amount)
 }
+
+/// Side-effect-free look-ahead, for [`Limiter::expected_wait`](crate::Limiter::expected_wait).
+impl Limits {
+    /// When `counts` could be admitted if the queue ahead of it (`ahead`
+    /// requests costing `ahead_counts` together) went first: the instant the
+    /// time-based limits admit it and the limit that binds then, and the
+    /// rounds of calls a concurrency cap makes it wait for. `counts` must be
+    /// possible.
+    pub(crate) fn expected_at(
+        &self,
+        now: Nanos,
+        counts: TokenCounts,
+        ahead: u64,
+        ahead_counts: TokenCounts,
+    ) -> (Nanos, Option<LimitKind>, u32) {
+        let mut at = now;
+        let mut binding = None;
+        let mut bind = |limit: LimitKind, when: Nanos| {
+            if when > at {
+                at = when;
+                binding = Some(limit);
+            }
+        };
+        bind(LimitKind::Cooldown, self.cooldown_until);
+        if let Some(g) = &self.requests {
+            bind(LimitKind::Requests, g.fits_at(now, ahead, 1));
+        }
+        let (amounts, ahead_amounts) = (amounts(counts), amounts(ahead_counts));
+        for (i, bucket) in self.tokens.iter().enumerate() {
+            if let Some(g) = bucket {
+                bind(KINDS[i], g.fits_at(now, ahead_amounts[i], amounts[i]));
+            }
+        }
+        let rounds = self.concurrency.as_ref().map_or(0, |cap| {
+            let max = u64::from(cap.max());
+            let needed = u64::from(cap.in_flight()) + ahead + 1;
+            u32::try_from(needed.saturating_sub(max).div_ceil(max)).unwrap_or(u32::MAX)
+        });
+        (at, binding, rounds)
+    }
+}

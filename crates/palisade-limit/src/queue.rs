@@ -208,6 +208,29 @@ impl WaitQueue {
     }
 }
 
+/// Side-effect-free look-ahead, for [`Limiter::expected_wait`](crate::Limiter::expected_wait).
+impl WaitQueue {
+    /// The waiters served before a new request of priority `rank` (those of
+    /// its own and higher priorities; aging is ignored), and what they cost
+    /// together.
+    pub(crate) fn ahead_of(&self, rank: usize) -> (u64, TokenCounts) {
+        let lanes = &self.lanes[..=rank.min(self.lanes.len() - 1)];
+        lanes
+            .iter()
+            .flatten()
+            .fold((0, TokenCounts::default()), |(n, sum), w| {
+                (
+                    n + 1,
+                    TokenCounts {
+                        tokens: sum.tokens.saturating_add(w.counts.tokens),
+                        input: sum.input.saturating_add(w.counts.input),
+                        output: sum.output.saturating_add(w.counts.output),
+                    },
+                )
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::task::Waker;

@@ -131,6 +131,10 @@ impl<P: Provider> Provider for Probed<P> {
         self.inner.readiness()
     }
 
+    fn expected_wait(&self, req: &ChatRequest) -> palisade_core::ExpectedWait {
+        self.inner.expected_wait(req)
+    }
+
     fn context_window(&self) -> Option<u32> {
         self.inner.context_window()
     }

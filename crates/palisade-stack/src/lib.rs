@@ -105,7 +105,7 @@ pub use builder::{
 pub use cost::ModelPrice;
 pub use cost::PriceTable;
 pub use fallback::{
-    Candidate, CandidateProbe, Fallback, FallbackConfig, FallbackError, HedgeConfig,
+    Candidate, CandidateProbe, Fallback, FallbackConfig, FallbackError, HedgeConfig, OverloadConfig,
 };
 /// The one price type, from `palisade-core`.
 pub use palisade_core::Price;

@@ -173,6 +173,13 @@ where
         }
     }
 
+    fn expected_wait(&self, req: &ChatRequest) -> palisade_core::ExpectedWait {
+        match &self.facts {
+            Facts::Stated { .. } => palisade_core::ExpectedWait::NOW,
+            Facts::Inner(inner) => inner.expected_wait(req),
+        }
+    }
+
     fn context_window(&self) -> Option<u32> {
         self.context_window_now()
     }

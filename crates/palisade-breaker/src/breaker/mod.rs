@@ -153,6 +153,23 @@ impl CircuitBreaker {
         }
     }
 
+    /// [`readiness`](Self::readiness) as an
+    /// [`ExpectedWait`](palisade_core::ExpectedWait), naming why: `"breaker_open"`
+    /// (until half-open), `"breaker_probing"` (every probe slot taken) or
+    /// `"breaker_isolated"`.
+    pub fn expected_wait(&self) -> palisade_core::ExpectedWait {
+        use palisade_core::ExpectedWait;
+        let Readiness::Unavailable { retry_after } = self.readiness() else {
+            return ExpectedWait::NOW;
+        };
+        let reason = match self.word().state() {
+            BreakerState::Isolated => "breaker_isolated",
+            BreakerState::HalfOpen => "breaker_probing",
+            _ => "breaker_open",
+        };
+        ExpectedWait::after(retry_after, reason)
+    }
+
     /// Forces the circuit open until [`reset`](Self::reset); published to the
     /// store, if any.
     pub fn isolate(&self) {

@@ -113,6 +113,12 @@ impl<P: Provider> Provider for Breaker<P> {
         self.breaker.readiness().and(self.inner.readiness())
     }
 
+    fn expected_wait(&self, req: &ChatRequest) -> palisade_core::ExpectedWait {
+        self.breaker
+            .expected_wait()
+            .and(self.inner.expected_wait(req))
+    }
+
     fn context_window(&self) -> Option<u32> {
         self.inner.context_window()
     }

@@ -19,6 +19,7 @@
 //! the provider's quota, not a user's, so only the fixed limiters hear them.
 
 mod error;
+mod latency;
 // The tower shape every Palisade layer shares: `layer/layer.rs` holds the Layer.
 #[allow(clippy::module_inception)]
 mod layer;
@@ -30,14 +31,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use palisade_core::{
-    ChatRequest, ChatResponse, ChatStream, HeuristicEstimator, Provider, ProviderError, ProviderId,
-    Readiness, TokenEstimator, Usage,
+    ChatRequest, ChatResponse, ChatStream, ExpectedWait, HeuristicEstimator, Provider,
+    ProviderError, ProviderId, Readiness, TokenEstimator, Usage,
 };
 
 pub use layer::RateLimitLayer;
 pub use stream::LimitedStream;
 
 use self::error::is_provider_throttle;
+use self::latency::CallLatency;
 use self::settle::{Ending, settle};
 use crate::cost::{Cost, CostModel};
 use crate::keyed::KeyedLimiters;
@@ -52,6 +54,8 @@ pub struct RateLimit<P> {
     keyed: Arc<[KeyedLimiters]>,
     estimator: Arc<dyn TokenEstimator>,
     cost_model: Option<Arc<dyn CostModel>>,
+    /// Time from admission to the answer, for routers (see `latency.rs`).
+    latency: Arc<CallLatency>,
 }
 
 impl<P: std::fmt::Debug> std::fmt::Debug for RateLimit<P> {
@@ -75,6 +79,7 @@ impl<P> RateLimit<P> {
             keyed: Arc::new([]),
             estimator: Arc::new(HeuristicEstimator),
             cost_model: None,
+            latency: Arc::default(),
         }
     }
 
@@ -91,6 +96,7 @@ impl<P> RateLimit<P> {
             keyed,
             estimator,
             cost_model,
+            latency: Arc::default(),
         }
     }
 
@@ -137,6 +143,10 @@ impl<P: Provider> RateLimit<P> {
     /// default), else the first keyed one's.
     async fn cost(&self, req: &ChatRequest, limiters: &LimiterSet) -> Cost {
         let input = self.estimator.input_tokens(req).await;
+        self.cost_for(req, limiters, input)
+    }
+
+    fn cost_for(&self, req: &ChatRequest, limiters: &LimiterSet, input: u32) -> Cost {
         let id = self.inner.id();
         let first = self.limiters.limiters().first();
         match (
@@ -152,8 +162,14 @@ impl<P: Provider> RateLimit<P> {
     async fn admit(&self, req: &ChatRequest) -> Result<PermitSet, ProviderError> {
         let limiters = self.call_set(req)?;
         let cost = self.cost(req, &limiters).await;
+        // A router's `start_by` ends the wait before the caller's deadline
+        // (room for the call itself, or another candidate serving sooner).
+        let until = match (req.metadata.deadline, req.metadata.start_by) {
+            (Some(d), Some(s)) => Some(d.min(s)),
+            (d, s) => d.or(s),
+        };
         limiters
-            .acquire_until(cost, req.metadata.priority, req.metadata.deadline)
+            .acquire_until(cost, req.metadata.priority, until)
             .await
             .map_err(|e| self.refused(e))
     }
@@ -200,8 +216,10 @@ impl<P: Provider> Provider for RateLimit<P> {
 
     async fn complete(&self, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
         let permits = self.admit(&req).await?;
+        let admitted = tokio::time::Instant::now();
         match self.inner.complete(req).await {
             Ok(response) => {
+                self.latency.record(admitted.elapsed());
                 if let Some(snapshot) = &response.rate_limit {
                     self.limiters.observe_rate_limit(snapshot);
                 }
@@ -239,6 +257,24 @@ impl<P: Provider> Provider for RateLimit<P> {
 
     fn readiness(&self) -> Readiness {
         self.limiters.readiness().and(self.inner.readiness())
+    }
+
+    /// The limiters' schedule for what this request would reserve (its
+    /// input estimated without awaiting: see
+    /// [`TokenEstimator::input_tokens_now`]), combined with the inner
+    /// provider's. A keyed limit that refuses the request outright answers
+    /// "now": the call reports the refusal itself.
+    fn expected_wait(&self, req: &ChatRequest) -> ExpectedWait {
+        let own = match self.call_set(req) {
+            Ok(limiters) => {
+                let input = self.estimator.input_tokens_now(req);
+                let cost = self.cost_for(req, &limiters, input);
+                limiters.expected_wait(cost, req.metadata.priority)
+            }
+            Err(_) => ExpectedWait::NOW,
+        };
+        own.with_call_latency(self.latency.high())
+            .and(self.inner.expected_wait(req))
     }
 
     fn context_window(&self) -> Option<u32> {

@@ -475,6 +475,10 @@ impl<P: Provider> Provider for Budget<P> {
         self.inner.readiness()
     }
 
+    fn expected_wait(&self, req: &ChatRequest) -> palisade_core::ExpectedWait {
+        self.inner.expected_wait(req)
+    }
+
     fn context_window(&self) -> Option<u32> {
         self.inner.context_window()
     }

@@ -46,6 +46,10 @@ impl Provider for Direct {
         self.0.readiness()
     }
 
+    fn expected_wait(&self, req: &ChatRequest) -> palisade_core::ExpectedWait {
+        self.0.expected_wait(req)
+    }
+
     fn context_window(&self) -> Option<u32> {
         self.0.context_window()
     }

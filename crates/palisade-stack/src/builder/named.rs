@@ -50,6 +50,10 @@ impl Provider for Named {
         self.inner.readiness()
     }
 
+    fn expected_wait(&self, req: &ChatRequest) -> palisade_core::ExpectedWait {
+        self.inner.expected_wait(req)
+    }
+
     fn context_window(&self) -> Option<u32> {
         self.inner.context_window()
     }

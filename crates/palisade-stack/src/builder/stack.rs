@@ -163,6 +163,10 @@ impl Provider for FallbackStack {
         self.fallback.readiness()
     }
 
+    fn expected_wait(&self, req: &ChatRequest) -> palisade_core::ExpectedWait {
+        self.fallback.expected_wait(req)
+    }
+
     fn context_window(&self) -> Option<u32> {
         self.fallback.context_window()
     }

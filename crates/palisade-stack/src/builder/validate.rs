@@ -141,6 +141,17 @@ fn fallback(config: &StackConfig) -> Checked {
             return invalid("fallback.hedge.max_hedges", "must be at least 1");
         }
     }
+    bounded(
+        || "fallback.overload.prefer_within".into(),
+        f.overload.prefer_within,
+    )?;
+    bounded(
+        || "fallback.overload.initial_latency".into(),
+        f.overload.initial_latency,
+    )?;
+    if let Some((key, why)) = f.overload.invalid() {
+        return invalid(format!("fallback.overload.{key}"), why);
+    }
     Ok(())
 }
 

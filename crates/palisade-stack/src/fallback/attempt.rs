@@ -189,6 +189,9 @@ impl Fallback {
         let stats = &candidate.stats;
         stats.record_latency(elapsed);
         stats.record_failure(error.kind(), error.origin());
+        if error.origin() == palisade_core::ErrorOrigin::Provider {
+            pass.reached_provider = true;
+        }
         telemetry::attempt_finished(candidate.id(), Err(error.kind()), elapsed, None);
         // One id per candidate: the error names the candidate it came from.
         let error = error.with_provider(candidate.id().clone());

@@ -30,6 +30,8 @@ pub struct FallbackConfig {
     pub cooldown: CooldownConfig,
     /// Hedged requests; off when absent.
     pub hedge: Option<HedgeConfig>,
+    /// Routing by expected wait and shedding what cannot make its deadline.
+    pub overload: OverloadConfig,
 }
 
 impl Default for FallbackConfig {
@@ -42,7 +44,77 @@ impl Default for FallbackConfig {
             max_rounds: 3,
             cooldown: CooldownConfig::default(),
             hedge: None,
+            overload: OverloadConfig::default(),
         }
+    }
+}
+
+/// How a [`Fallback`](super::Fallback) decides between waiting for a
+/// candidate and moving on, and when it refuses at once (docs/limits.md,
+/// "Overload and deadlines").
+///
+/// Before each call the fallback asks every candidate when it could start
+/// the request ([`Provider::expected_wait`](palisade_core::Provider::expected_wait):
+/// its limiters' schedule for what the request would reserve and the queue
+/// ahead of it, an open breaker) and how long its calls take once started
+/// (learned per candidate by its rate-limit layer). A candidate *can serve*
+/// a request when its expected wait plus `latency_headroom` × its call
+/// latency fits in what is left of the request's deadline. Among those that
+/// can, the request goes to the first in routing order whose wait is within
+/// `prefer_within` of the soonest; it queues there only until another
+/// candidate could have served it (then it moves on), and never so late that
+/// the call could not finish. When none can serve it in time, `shed`
+/// refuses the request at once with
+/// [`FallbackError::DeadlineUnreachable`](super::FallbackError::DeadlineUnreachable),
+/// which carries when the soonest candidate could start it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OverloadConfig {
+    /// Route by expected wait as above. `false` calls the candidates in
+    /// routing order, each queueing up to its limiter's `max_wait` (the
+    /// behaviour before this setting existed). Default `true`.
+    pub enabled: bool,
+    /// How much longer a request waits for a candidate earlier in the
+    /// routing order (preferred by priority or price) than for the one that
+    /// could serve it soonest. Default 1 s.
+    #[serde(with = "palisade_core::duration")]
+    pub prefer_within: Duration,
+    /// How many times its learned call latency a call must have left before
+    /// the deadline to be started. Default 1.0 (the learned latency is
+    /// already a high estimate: mean plus two mean deviations).
+    pub latency_headroom: f64,
+    /// The call latency assumed for a candidate nothing has measured yet.
+    /// Default 0 s (assume a call can finish until calls are measured).
+    #[serde(with = "palisade_core::duration")]
+    pub initial_latency: Duration,
+    /// Refuse a request at once when no candidate can serve it before its
+    /// deadline (fail fast); `false` lets it wait its deadline out in the
+    /// candidates' queues. Default `true`.
+    pub shed: bool,
+}
+
+impl Default for OverloadConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            prefer_within: Duration::from_secs(1),
+            latency_headroom: 1.0,
+            initial_latency: Duration::ZERO,
+            shed: true,
+        }
+    }
+}
+
+impl OverloadConfig {
+    /// The first key whose value cannot work, with why.
+    pub fn invalid(&self) -> Option<(&'static str, &'static str)> {
+        if !self.latency_headroom.is_finite() || self.latency_headroom < 0.0 {
+            return Some(("latency_headroom", "must be a finite number of at least 0"));
+        }
+        if self.latency_headroom > 1000.0 {
+            return Some(("latency_headroom", "must be at most 1000"));
+        }
+        None
     }
 }
 

@@ -46,6 +46,31 @@ pub enum FallbackError {
         /// Every candidate tried or skipped, in order.
         attempts: Vec<Attempt>,
     },
+    /// No candidate could start the request soon enough to finish it before
+    /// its deadline (its expected wait plus its learned call latency is
+    /// more than the time left), so it was refused at once instead of
+    /// waiting its deadline out (`fallback.overload.shed`). The error's kind
+    /// is `Throttled`, raised locally, with `retry_after` the soonest any
+    /// candidate could start it.
+    #[error(
+        "no candidate of `{fallback}` can serve the request before its deadline ({:.3}s left); \
+         the soonest could start it in {:.3}s{}",
+        time_left.as_secs_f64(),
+        retry_after.as_secs_f64(),
+        soonest.as_ref().map(|s| format!(" (`{s}`)")).unwrap_or_default()
+    )]
+    DeadlineUnreachable {
+        /// The fallback.
+        fallback: ProviderId,
+        /// Time left until the deadline when the request was refused.
+        time_left: Duration,
+        /// Time until the soonest candidate could start the request.
+        retry_after: Duration,
+        /// That candidate, when one could serve it at all.
+        soonest: Option<ProviderId>,
+        /// Every candidate tried or skipped before, in order.
+        attempts: Vec<Attempt>,
+    },
     /// The request fits no candidate's context window. Kind `ContextWindowExceeded`.
     #[error(
         "the request needs about {needed} tokens, more than any of the {} candidates of `{fallback}` holds",
@@ -84,6 +109,7 @@ impl FallbackError {
     pub fn attempts(&self) -> &[Attempt] {
         match self {
             FallbackError::AllCandidatesUnavailable { attempts, .. }
+            | FallbackError::DeadlineUnreachable { attempts, .. }
             | FallbackError::NoCandidateFits { attempts, .. }
             | FallbackError::Failed { attempts, .. } => attempts,
         }
@@ -118,10 +144,12 @@ impl FallbackError {
         summary(self.attempts())
     }
 
-    /// `retry_after` of [`FallbackError::AllCandidatesUnavailable`].
+    /// `retry_after` of [`FallbackError::AllCandidatesUnavailable`] and
+    /// [`FallbackError::DeadlineUnreachable`], the last error's otherwise.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            FallbackError::AllCandidatesUnavailable { retry_after, .. } => Some(*retry_after),
+            FallbackError::AllCandidatesUnavailable { retry_after, .. }
+            | FallbackError::DeadlineUnreachable { retry_after, .. } => Some(*retry_after),
             FallbackError::Failed { error, .. } => error.retry_after(),
             FallbackError::NoCandidateFits { .. } => None,
         }
@@ -135,6 +163,14 @@ impl FallbackError {
                 retry_after,
                 ..
             } => ProviderError::new(ErrorKind::Unavailable, message)
+                .with_origin(palisade_core::ErrorOrigin::Layer)
+                .with_retry_after(Some(*retry_after))
+                .with_provider(fallback.clone()),
+            FallbackError::DeadlineUnreachable {
+                fallback,
+                retry_after,
+                ..
+            } => ProviderError::new(ErrorKind::Throttled, message)
                 .with_origin(palisade_core::ErrorOrigin::Layer)
                 .with_retry_after(Some(*retry_after))
                 .with_provider(fallback.clone()),

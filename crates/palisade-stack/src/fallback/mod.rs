@@ -35,6 +35,8 @@ pub(crate) mod context;
 mod error;
 mod hedge;
 mod pass;
+mod plan;
+mod routed;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,7 +49,7 @@ use tokio::time::Instant;
 use tracing::Span;
 
 pub use candidate::{Candidate, CandidateProbe};
-pub use config::{CooldownConfig, FallbackConfig, HedgeConfig};
+pub use config::{CooldownConfig, FallbackConfig, HedgeConfig, OverloadConfig};
 pub use error::FallbackError;
 
 use attempt::AttemptLabel;
@@ -199,12 +201,17 @@ impl Fallback {
             self.sanitize(&mut order);
             let mut pass = Pass {
                 called: false,
+                reached_provider: false,
                 recovery: None,
                 dead: std::mem::take(&mut dead),
                 last_error: None,
                 span: span.clone(),
             };
             let end = match &self.config.hedge {
+                None if self.config.overload.enabled => {
+                    self.routed_pass(&req, streaming, needed, &order, &mut trail, &mut pass)
+                        .await
+                }
                 None => {
                     self.sequential_pass(&req, streaming, needed, &order, &mut trail, &mut pass)
                         .await
@@ -216,7 +223,13 @@ impl Fallback {
                     .await
                 }
             };
-            if pass.called {
+            // Routed by expected wait, a pass whose calls were all refused
+            // by local limits (their queue time ran out because another
+            // candidate could serve sooner) is not a round: time moved on
+            // and no provider was asked. The deadline or `max_wait` ends
+            // the request instead.
+            let routed = self.config.hedge.is_none() && self.config.overload.enabled;
+            if pass.called && (pass.reached_provider || !routed) {
                 rounds += 1;
             }
             dead = std::mem::take(&mut pass.dead);
@@ -227,6 +240,23 @@ impl Fallback {
                 PassEnd::Answered(answer) => return Ok(answer),
                 PassEnd::Stop(error) => return Err(self.failed(error, trail)),
                 PassEnd::Exhausted { recovery } => recovery,
+                PassEnd::Shed { time_left, soonest } => {
+                    tracing::info!(
+                        target: "palisade_stack::fallback",
+                        parent: span,
+                        time_left_ms = time_left.as_secs_f64() * 1000.0,
+                        palisade.fallback = %self.id,
+                        "no candidate can serve the request before its deadline: shed"
+                    );
+                    return Err(FallbackError::DeadlineUnreachable {
+                        fallback: self.id.clone(),
+                        time_left,
+                        retry_after: soonest.map_or(time_left, |(_, wait)| wait),
+                        soonest: soonest.map(|(i, _)| self.candidates[i].id().clone()),
+                        attempts: trail,
+                    }
+                    .into_provider_error());
+                }
             };
             let Some(recovery) = recovery else {
                 return Err(match last_error {

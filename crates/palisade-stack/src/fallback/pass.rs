@@ -22,11 +22,22 @@ pub(crate) enum PassEnd {
     Exhausted {
         recovery: Option<Duration>,
     },
+    /// Routed by expected wait, no candidate can serve the request before
+    /// its deadline: refuse it now. `soonest` is the candidate (index) that
+    /// could start it first, and when.
+    Shed {
+        time_left: Duration,
+        soonest: Option<(usize, Duration)>,
+    },
 }
 
 /// What a pass has learned so far.
 pub(crate) struct Pass {
     pub(crate) called: bool,
+    /// Whether a call reached a provider (answered, or failed with the
+    /// provider's error rather than a layer's local refusal): only such
+    /// passes count against `max_rounds`.
+    pub(crate) reached_provider: bool,
     /// Earliest expected recovery of an unavailable candidate.
     pub(crate) recovery: Option<Duration>,
     /// Candidates (indices) that failed with no recovery in sight during

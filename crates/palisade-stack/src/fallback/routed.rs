@@ -1,0 +1,192 @@
+//! One pass routed by expected wait (see
+//! [`OverloadConfig`](super::OverloadConfig)): before each call the
+//! candidates not yet tried say when they could start the request, and it
+//! goes where it is served soonest within the routing order's preference,
+//! queueing there only until another could have served it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use palisade_core::{Attempt, ChatRequest};
+use tokio::time::Instant;
+
+use super::plan::{Choice, Estimate, choose};
+use super::{AttemptLabel, Fallback, context};
+use crate::fallback::pass::{Pass, PassEnd};
+
+impl Fallback {
+    pub(super) async fn routed_pass(
+        &self,
+        req: &ChatRequest,
+        streaming: bool,
+        needed: u32,
+        order: &[usize],
+        trail: &mut Vec<Attempt>,
+        pass: &mut Pass,
+    ) -> PassEnd {
+        let mut left: Vec<usize> = order.to_vec();
+        // Which of `left` passed the skips (context window, capabilities,
+        // open breakers): each is checked once per pass, and only when the
+        // choice gets to it, so the trail records skips as routing order
+        // would.
+        let mut checked = vec![false; left.len()];
+        let mut estimates = Vec::with_capacity(left.len());
+        while !left.is_empty() {
+            if let Some(stop) = self.deadline_passed(req, pass) {
+                return stop;
+            }
+            let now = Instant::now();
+            let deadline = req.metadata.deadline;
+            let choice = self.choose(
+                req,
+                needed,
+                (&mut left, &mut checked),
+                now,
+                deadline,
+                &mut estimates,
+                (trail, pass),
+            );
+            if left.is_empty() {
+                break;
+            }
+            let (at, start_by) = match choice {
+                Choice::Call { at, start_by } => (at, start_by),
+                Choice::Unreachable { soonest }
+                    if self.config.overload.shed && deadline.is_some() =>
+                {
+                    let time_left =
+                        deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(now));
+                    return PassEnd::Shed {
+                        time_left,
+                        soonest: soonest.map(|(at, wait)| (left[at], wait)),
+                    };
+                }
+                // Not shedding: the first in order waits its deadline out.
+                Choice::Unreachable { .. } => (0, None),
+            };
+            let index = left.remove(at);
+            checked.remove(at);
+            let candidate = &self.candidates[index];
+            if pass.called && !self.config.pause.is_zero() {
+                let until = Instant::now() + self.config.pause;
+                Box::pin(tokio::time::sleep_until(
+                    deadline.map_or(until, |d| d.min(until)),
+                ))
+                .await;
+                if let Some(stop) = self.deadline_passed(req, pass) {
+                    return stop;
+                }
+            }
+            pass.called = true;
+            let mut call = req.clone();
+            call.metadata.start_by = match (req.metadata.start_by, start_by) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let started = Instant::now();
+            let result = self
+                .call(
+                    candidate,
+                    call,
+                    streaming,
+                    self.alternatives_among(&left, needed),
+                    AttemptLabel {
+                        number: trail.len(),
+                        parent: &pass.span,
+                        hedge: false,
+                    },
+                )
+                .await;
+            match result {
+                Ok(answer) => {
+                    return PassEnd::Answered(self.succeeded(candidate, answer, started, trail));
+                }
+                Err(error) => {
+                    if let Some(stop) = self.on_failure(index, error, started, trail, pass) {
+                        return PassEnd::Stop(stop);
+                    }
+                }
+            }
+        }
+        pass.end()
+    }
+
+    /// Asks the candidates `left` and chooses. The first one answering "now"
+    /// is taken without asking the others: nothing is sooner, and it is
+    /// first in routing order.
+    ///
+    /// Candidates not checked yet are checked first; those skipped leave
+    /// `left` (recorded in the trail), so positions in the choice are
+    /// positions in `left` as it is afterwards.
+    #[allow(clippy::too_many_arguments)]
+    fn choose(
+        &self,
+        req: &ChatRequest,
+        needed: u32,
+        (left, checked): (&mut Vec<usize>, &mut Vec<bool>),
+        now: Instant,
+        deadline: Option<Instant>,
+        estimates: &mut Vec<Estimate>,
+        (trail, pass): (&mut Vec<Attempt>, &mut Pass),
+    ) -> Choice {
+        estimates.clear();
+        let mut i = 0;
+        while i < left.len() {
+            let index = left[i];
+            if !checked[i] {
+                if !self.admit(index, req, needed, trail, pass) {
+                    left.remove(i);
+                    checked.remove(i);
+                    continue;
+                }
+                checked[i] = true;
+            }
+            i += 1;
+            let e = self.estimate(index, req);
+            let fits = deadline.is_none_or(|d| {
+                now + e.latency.mul_f64(self.config.overload.latency_headroom) <= d
+            });
+            if estimates.is_empty() && e.wait.is_zero() && !e.never && fits {
+                let last_start = deadline.map(|d| {
+                    d.checked_sub(e.latency.mul_f64(self.config.overload.latency_headroom))
+                        .unwrap_or(now)
+                });
+                return Choice::Call {
+                    at: i - 1,
+                    start_by: last_start,
+                };
+            }
+            estimates.push(e);
+        }
+        choose(estimates, now, deadline, &self.config.overload)
+    }
+
+    /// One candidate's [`Estimate`] for `req`.
+    fn estimate(&self, index: usize, req: &ChatRequest) -> Estimate {
+        let candidate = &self.candidates[index];
+        let expected = candidate.provider().expected_wait(req);
+        let latency = expected
+            .call_latency
+            .or_else(|| candidate.latency_ewma())
+            .unwrap_or(self.config.overload.initial_latency);
+        Estimate {
+            wait: expected.total(latency),
+            latency,
+            never: expected.never,
+        }
+    }
+
+    /// The candidates `left`, for the retry layer to check if the call fails.
+    fn alternatives_among(&self, left: &[usize], needed: u32) -> context::Alternatives {
+        let rest = if self.candidates.len() <= 64 {
+            context::Rest::Mask(left.iter().fold(0, |mask, &i| mask | (1 << i)))
+        } else {
+            context::Rest::List(left.to_vec())
+        };
+        context::Alternatives {
+            candidates: Arc::clone(&self.candidates),
+            rest,
+            needed,
+        }
+    }
+}
