@@ -52,7 +52,8 @@ use palisade_limit::{
 };
 use palisade_stack::fallback::CooldownConfig;
 use palisade_stack::{
-    Backoff, BudgetConfig, CandidateConfig, FallbackConfig, Jitter, PriceTable, RetryPolicy,
+    Backoff, BudgetConfig, CandidateConfig, FallbackConfig, Jitter, OverloadConfig, PriceTable,
+    RetryPolicy,
     StackBuilder, StackConfig, TimeoutConfig,
 };
 use serde::{Deserialize, Serialize};
@@ -72,6 +73,14 @@ pub struct PalisadeConfig {
     /// tries the next model (the last model: until the deadline). Default: 2 s.
     #[serde(with = "palisade_core::duration")]
     pub queue_wait: Duration,
+    /// Route by expected wait (the fallback's `[fallback.overload]`, on by
+    /// default in palisade-stack): each request goes to the model that can
+    /// serve it soonest, moves on when another could serve it first, and is
+    /// refused at once when no model can serve it before its deadline. Every
+    /// model's limiter then queues up to the deadline, and `queue_wait` is
+    /// unused. `false`: the models in order, `queue_wait` at each (the stack
+    /// before expected waits). Default: `true`.
+    pub route_by_expected_wait: bool,
     /// Attempts per model for server errors, the first included. Default: 3.
     pub retry_attempts: u32,
     /// First retry backoff, doubling per retry up to 16×. Default: 500 ms.
@@ -103,6 +112,7 @@ impl Default for PalisadeConfig {
     fn default() -> Self {
         Self {
             queue_wait: Duration::from_secs(2),
+            route_by_expected_wait: true,
             retry_attempts: 3,
             retry_backoff: Duration::from_millis(500),
             breaker_failures: 5,
@@ -207,7 +217,7 @@ impl PalisadeConfig {
                 let reservation = model
                     .quota
                     .charge(largest_prompt, scenario.requests.max_tokens);
-                let queue_wait = if i == last {
+                let queue_wait = if i == last || self.route_by_expected_wait {
                     scenario.requests.deadline
                 } else {
                     self.queue_wait
@@ -264,6 +274,10 @@ impl PalisadeConfig {
                 cooldown: CooldownConfig {
                     enabled: false,
                     ..CooldownConfig::default()
+                },
+                overload: OverloadConfig {
+                    enabled: self.route_by_expected_wait,
+                    ..OverloadConfig::default()
                 },
                 ..FallbackConfig::default()
             },

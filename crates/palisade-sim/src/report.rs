@@ -116,6 +116,13 @@ pub struct SystemReport {
     /// Time every request (answered or not) spent waiting outside the
     /// models: limiter queues, retry backoff, breaker and fallback waits.
     pub queue_ms: LatencySummary,
+    /// Time from arrival to the error of the failed requests (a refusal at
+    /// once is near 0; a caller that gave up at its deadline, the deadline).
+    pub time_to_failure_ms: LatencySummary,
+    /// Calls the models started but the caller's deadline cut before they
+    /// answered (the models' `cancelled`, summed): quota spent on answers
+    /// nobody receives.
+    pub calls_cut_by_deadline: u64,
     /// Input + output tokens of completed requests per minute of `duration`.
     pub goodput_tokens_per_min: f64,
     /// `goodput / quota_bound`, in percent; `null` when there is no bound.
@@ -280,6 +287,8 @@ impl SystemReport {
             served_by_fallback: completed - tally.models.first().map_or(0, |m| m.completed),
             latency_ms: tally.latency.summary(),
             queue_ms: tally.queue.summary(),
+            time_to_failure_ms: tally.to_failure.summary(),
+            calls_cut_by_deadline: model_stats.iter().map(|s| s.cancelled).sum(),
             goodput_tokens_per_min: round(goodput, 0),
             goodput_pct_of_quota_bound: capacity
                 .quota_bound_tokens_per_min

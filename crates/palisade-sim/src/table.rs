@@ -92,6 +92,10 @@ pub(crate) fn render_pair(s: &ScenarioSummary, systems: [(&str, &SystemReport); 
     }
     let (a, b) = both(&|r| thousands(r.lost));
     row("lost", a, b);
+    let (a, b) = both(&|r| seconds(r.time_to_failure_ms.p50));
+    row("  time to failure p50", a, b);
+    let (a, b) = both(&|r| thousands(r.calls_cut_by_deadline));
+    row("calls cut by the deadline", a, b);
     let (a, b) = both(&|r| thousands(r.throttles_seen_by_provider));
     row("throttles seen by the models", a, b);
     let (a, b) = both(&|r| thousands(r.throttles_surfaced));

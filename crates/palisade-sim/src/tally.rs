@@ -82,6 +82,8 @@ pub(crate) struct Tally {
     pub(crate) latency: Percentiles,
     /// Time every finished request spent outside model calls.
     pub(crate) queue: Percentiles,
+    /// Time from arrival to the error of failed requests.
+    pub(crate) to_failure: Percentiles,
     pub(crate) models: Vec<ModelTally>,
     /// Latest outcome, since the start.
     pub(crate) last_finish: Duration,
@@ -196,6 +198,7 @@ impl SharedTally {
                 served.model
             }
             Err(kind) => {
+                t.to_failure.record(latency);
                 *t.failed_by_kind
                     .entry(kind.as_str().to_owned())
                     .or_default() += 1;
@@ -241,6 +244,7 @@ impl Tally {
             fallbacks: 0,
             latency: Percentiles::new(PRECISE),
             queue: Percentiles::new(PRECISE),
+            to_failure: Percentiles::new(PRECISE),
             models: (0..models).map(|_| ModelTally::new()).collect(),
             last_finish: Duration::ZERO,
             in_flight: 0,

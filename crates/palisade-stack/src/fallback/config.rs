@@ -91,6 +91,12 @@ pub struct OverloadConfig {
     /// deadline (fail fast); `false` lets it wait its deadline out in the
     /// candidates' queues. Default `true`.
     pub shed: bool,
+    /// Prompt-cache affinity: how many conversation prefixes (everything
+    /// before a request's last cache point, hashed) to remember with the
+    /// candidate that answered them. A request whose prefix is remembered
+    /// goes back to that candidate whenever it can serve in time, because
+    /// its cache lives there. 0 turns it off. Default 10,000.
+    pub cache_affinity: usize,
 }
 
 impl Default for OverloadConfig {
@@ -101,6 +107,7 @@ impl Default for OverloadConfig {
             latency_headroom: 1.0,
             initial_latency: Duration::ZERO,
             shed: true,
+            cache_affinity: 10_000,
         }
     }
 }

@@ -50,7 +50,7 @@ pub enum FallbackError {
     /// its deadline (its expected wait plus its learned call latency is
     /// more than the time left), so it was refused at once instead of
     /// waiting its deadline out (`fallback.overload.shed`). The error's kind
-    /// is `Throttled`, raised locally, with `retry_after` the soonest any
+    /// is `Overloaded`, raised locally (origin `Layer`), with `retry_after` the soonest any
     /// candidate could start it.
     #[error(
         "no candidate of `{fallback}` can serve the request before its deadline ({:.3}s left); \
@@ -170,7 +170,7 @@ impl FallbackError {
                 fallback,
                 retry_after,
                 ..
-            } => ProviderError::new(ErrorKind::Throttled, message)
+            } => ProviderError::new(ErrorKind::Overloaded, message)
                 .with_origin(palisade_core::ErrorOrigin::Layer)
                 .with_retry_after(Some(*retry_after))
                 .with_provider(fallback.clone()),

@@ -28,6 +28,7 @@
 //! candidates were tried or skipped and why; on failure the same trail is in
 //! the [`FallbackError`].
 
+mod affinity;
 mod attempt;
 mod candidate;
 mod config;
@@ -71,6 +72,8 @@ pub struct Fallback {
     router: Arc<dyn Router>,
     config: FallbackConfig,
     estimator: Arc<dyn TokenEstimator>,
+    /// Shared by clones, as the candidates' caches are.
+    affinity: Arc<affinity::Affinity>,
 }
 
 impl std::fmt::Debug for Fallback {
@@ -99,6 +102,7 @@ impl Fallback {
             router: Arc::new(PriorityOrder),
             config: FallbackConfig::default(),
             estimator: Arc::new(HeuristicEstimator),
+            affinity: Arc::default(),
         }
     }
 

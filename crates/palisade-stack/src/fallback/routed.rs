@@ -10,6 +10,7 @@ use std::time::Duration;
 use palisade_core::{Attempt, ChatRequest};
 use tokio::time::Instant;
 
+use super::affinity::prefix_key;
 use super::plan::{Choice, Estimate, choose};
 use super::{AttemptLabel, Fallback, context};
 use crate::fallback::pass::{Pass, PassEnd};
@@ -31,15 +32,19 @@ impl Fallback {
         // would.
         let mut checked = vec![false; left.len()];
         let mut estimates = Vec::with_capacity(left.len());
+        let capacity = self.config.overload.cache_affinity;
+        let prefix = if capacity > 0 { prefix_key(req) } else { None };
         while !left.is_empty() {
             if let Some(stop) = self.deadline_passed(req, pass) {
                 return stop;
             }
             let now = Instant::now();
             let deadline = req.metadata.deadline;
+            let sticky = prefix.and_then(|key| self.affinity.lookup(key));
             let choice = self.choose(
                 req,
                 needed,
+                sticky,
                 (&mut left, &mut checked),
                 now,
                 deadline,
@@ -99,6 +104,9 @@ impl Fallback {
                 .await;
             match result {
                 Ok(answer) => {
+                    if let Some(key) = prefix {
+                        self.affinity.record(key, index, capacity);
+                    }
                     return PassEnd::Answered(self.succeeded(candidate, answer, started, trail));
                 }
                 Err(error) => {
@@ -123,6 +131,7 @@ impl Fallback {
         &self,
         req: &ChatRequest,
         needed: u32,
+        sticky: Option<usize>,
         (left, checked): (&mut Vec<usize>, &mut Vec<bool>),
         now: Instant,
         deadline: Option<Instant>,
@@ -130,6 +139,31 @@ impl Fallback {
         (trail, pass): (&mut Vec<Attempt>, &mut Pass),
     ) -> Choice {
         estimates.clear();
+        // The candidate holding the conversation's cached prefix serves it
+        // whenever it can in time.
+        if let Some(at) = sticky.and_then(|s| left.iter().position(|&i| i == s)) {
+            let fits_checks = checked[at] || self.admit(left[at], req, needed, trail, pass);
+            if fits_checks {
+                checked[at] = true;
+                let e = self.estimate(left[at], req);
+                let finish = e
+                    .wait
+                    .saturating_add(e.latency.mul_f64(self.config.overload.latency_headroom));
+                if !e.never && deadline.is_none_or(|d| now + finish <= d) {
+                    let last_start = deadline.map(|d| {
+                        d.checked_sub(e.latency.mul_f64(self.config.overload.latency_headroom))
+                            .unwrap_or(now)
+                    });
+                    return Choice::Call {
+                        at,
+                        start_by: last_start,
+                    };
+                }
+            } else {
+                left.remove(at);
+                checked.remove(at);
+            }
+        }
         let mut i = 0;
         while i < left.len() {
             let index = left[i];

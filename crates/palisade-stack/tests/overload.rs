@@ -1,0 +1,222 @@
+//! Routing by expected wait (`fallback.overload`): a request goes where it
+//! is served soonest, an idle secondary serves while the primary queues, and
+//! a request that no candidate can serve before its deadline is refused at
+//! once with a typed error carrying the true earliest `retry_after`.
+
+use std::time::Duration;
+
+use palisade_core::testing::{Outcome, ScriptedProvider};
+use palisade_core::{ChatRequest, ErrorKind, ErrorOrigin, Provider};
+use palisade_limit::{Limiter, LimiterConfig, Quota, RateLimit};
+use palisade_stack::{Candidate, Fallback, FallbackConfig, FallbackError, OverloadConfig};
+use tokio::time::Instant;
+
+fn limited(id: &str, per_minute: u64, latency: Duration) -> (Candidate, ScriptedProvider) {
+    let provider = ScriptedProvider::new(id).otherwise(latency, Outcome::Echo);
+    let limiter = Limiter::new(
+        LimiterConfig::named(id)
+            .with_requests(Quota::per_minute(per_minute).with_burst(1))
+            .with_max_wait(Duration::from_secs(3600)),
+    )
+    .unwrap();
+    (
+        Candidate::new(RateLimit::new(provider.clone(), limiter)).with_id(id),
+        provider,
+    )
+}
+
+fn with_deadline(after: Duration) -> ChatRequest {
+    let mut req = ChatRequest::user("hi");
+    req.metadata.deadline = Some(Instant::now() + after);
+    req
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_secondary_serves_while_the_primary_queues() {
+    // The primary admits one request every 10 s; the secondary is free.
+    let (primary, p) = limited("primary", 6, Duration::ZERO);
+    let (secondary, s) = limited("secondary", 600, Duration::ZERO);
+    let fallback = Fallback::new([primary, secondary]);
+    let start = Instant::now();
+    let first = fallback.complete(ChatRequest::user("a")).await.unwrap();
+    assert_eq!(first.served_by.as_str(), "primary");
+    // The primary would hold the next one 10 s: the secondary serves now.
+    let second = fallback.complete(ChatRequest::user("b")).await.unwrap();
+    assert_eq!(second.served_by.as_str(), "secondary");
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    assert_eq!((p.call_count(), s.call_count()), (1, 1));
+
+    // The same stack routed in order waits the 10 s at the primary.
+    let (primary, _) = limited("primary", 6, Duration::ZERO);
+    let (secondary, s) = limited("secondary", 600, Duration::ZERO);
+    let in_order = Fallback::new([primary, secondary]).with_config(FallbackConfig {
+        overload: OverloadConfig {
+            enabled: false,
+            ..OverloadConfig::default()
+        },
+        ..FallbackConfig::default()
+    });
+    in_order.complete(ChatRequest::user("a")).await.unwrap();
+    let start = Instant::now();
+    let second = in_order.complete(ChatRequest::user("b")).await.unwrap();
+    assert_eq!(second.served_by.as_str(), "primary");
+    assert_eq!(start.elapsed(), Duration::from_secs(10));
+    assert_eq!(s.call_count(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_preferred_candidate_is_waited_for_within_prefer_within() {
+    // 120 a minute: the primary admits the next one in 0.5 s, within the
+    // default 1 s preference, so the request waits for it.
+    let (primary, _) = limited("primary", 120, Duration::ZERO);
+    let (secondary, s) = limited("secondary", 600, Duration::ZERO);
+    let fallback = Fallback::new([primary, secondary]);
+    fallback.complete(ChatRequest::user("a")).await.unwrap();
+    let start = Instant::now();
+    let answer = fallback.complete(ChatRequest::user("b")).await.unwrap();
+    assert_eq!(answer.served_by.as_str(), "primary");
+    assert_eq!(start.elapsed(), Duration::from_millis(500));
+    assert_eq!(s.call_count(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn what_cannot_make_its_deadline_is_refused_at_once() {
+    // One request a minute; the second would wait 60 s, its deadline is 5 s.
+    let (only, provider) = limited("only", 1, Duration::ZERO);
+    let fallback = Fallback::new([only]);
+    fallback.complete(ChatRequest::user("a")).await.unwrap();
+    let start = Instant::now();
+    let err = fallback
+        .complete(with_deadline(Duration::from_secs(5)))
+        .await
+        .unwrap_err();
+    assert_eq!(start.elapsed(), Duration::ZERO, "refused without waiting");
+    assert_eq!(err.kind(), ErrorKind::Overloaded);
+    assert_eq!(err.origin(), ErrorOrigin::Layer);
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(60)));
+    assert!(
+        matches!(
+            FallbackError::find(&err),
+            Some(FallbackError::DeadlineUnreachable { soonest: Some(id), .. }) if id.as_str() == "only"
+        ),
+        "{err}"
+    );
+    assert!(err.message().contains("before its deadline"), "{err}");
+    assert_eq!(provider.call_count(), 1);
+
+    // Without shedding it waits its deadline out instead.
+    let (only, _) = limited("only", 1, Duration::ZERO);
+    let waiting = Fallback::new([only]).with_config(FallbackConfig {
+        overload: OverloadConfig {
+            shed: false,
+            ..OverloadConfig::default()
+        },
+        ..FallbackConfig::default()
+    });
+    waiting.complete(ChatRequest::user("a")).await.unwrap();
+    let start = Instant::now();
+    let err = waiting
+        .complete(with_deadline(Duration::from_secs(5)))
+        .await
+        .unwrap_err();
+    assert_ne!(err.kind(), ErrorKind::Overloaded, "{err}");
+    assert!(start.elapsed() <= Duration::from_secs(5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_is_started_only_if_its_learned_latency_fits() {
+    // Calls take 2 s; the rate-limit layer learns it from the first call
+    // (reported with margin: 4 s after one sample).
+    let (only, provider) = limited("only", 600, Duration::from_secs(2));
+    let fallback = Fallback::new([only]);
+    fallback.complete(ChatRequest::user("a")).await.unwrap();
+    // 0.1 s of wait and 4 s of call do not fit 3 s: refused at once.
+    let start = Instant::now();
+    let err = fallback
+        .complete(with_deadline(Duration::from_secs(3)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Overloaded, "{err}");
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    assert_eq!(provider.call_count(), 1);
+    // With room for it, the call is made.
+    let answer = fallback
+        .complete(with_deadline(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert_eq!(answer.served_by.as_str(), "only");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_queued_request_moves_when_another_candidate_could_serve_it_first() {
+    // The primary admits one every 0.5 s, the secondary one every 1.2 s.
+    // Three requests at once: the first two take the primary (now and in
+    // 0.5 s, within the preference), the third would wait 1 s at the primary
+    // and 0 s at the secondary: the secondary serves it at once.
+    let (primary, p) = limited("primary", 120, Duration::ZERO);
+    let (secondary, s) = limited("secondary", 50, Duration::ZERO);
+    let fallback = std::sync::Arc::new(Fallback::new([primary, secondary]));
+    let start = Instant::now();
+    let calls: Vec<_> = ["a", "b", "c"]
+        .into_iter()
+        .map(|text| {
+            let f = fallback.clone();
+            tokio::spawn(async move { f.complete(ChatRequest::user(text)).await })
+        })
+        .collect();
+    let mut served = Vec::new();
+    for call in calls {
+        served.push(call.await.unwrap().unwrap().served_by.to_string());
+    }
+    served.sort();
+    assert_eq!(served, ["primary", "primary", "secondary"]);
+    assert_eq!((p.call_count(), s.call_count()), (2, 1));
+    assert!(start.elapsed() <= Duration::from_millis(500));
+}
+
+fn cached_conversation(turn: &str) -> ChatRequest {
+    use palisade_core::{ContentBlock, Message, Role};
+    let mut req = ChatRequest::user("the long shared document ...");
+    req.messages[0].content.push(ContentBlock::CachePoint {
+        ttl: Default::default(),
+    });
+    req.messages
+        .push(Message::new(Role::Assistant, vec![ContentBlock::text("ok")]));
+    req.messages.push(Message::user(turn));
+    req.metadata.deadline = Some(Instant::now() + Duration::from_secs(60));
+    req
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cached_conversation_goes_back_to_the_candidate_holding_its_cache() {
+    // The secondary is idle, but the primary answered this conversation
+    // and holds its cached prefix: the next turn waits the primary's 10 s
+    // (it can serve well before the deadline) instead of moving.
+    let (primary, _) = limited("primary", 6, Duration::ZERO);
+    let (secondary, s) = limited("secondary", 600, Duration::ZERO);
+    let fallback = Fallback::new([primary, secondary]);
+    let first = fallback.complete(cached_conversation("q1")).await.unwrap();
+    assert_eq!(first.served_by.as_str(), "primary");
+    let start = Instant::now();
+    let second = fallback.complete(cached_conversation("q2")).await.unwrap();
+    assert_eq!(second.served_by.as_str(), "primary");
+    assert_eq!(start.elapsed(), Duration::from_secs(10));
+    assert_eq!(s.call_count(), 0);
+    // Another conversation (no shared prefix) is served at once elsewhere.
+    let other = fallback.complete(ChatRequest::user("unrelated")).await.unwrap();
+    assert_eq!(other.served_by.as_str(), "secondary");
+
+    // Off (`cache_affinity = 0`), the next turn moves to the idle secondary.
+    let (primary, _) = limited("primary", 6, Duration::ZERO);
+    let (secondary, _) = limited("secondary", 600, Duration::ZERO);
+    let forgetful = Fallback::new([primary, secondary]).with_config(FallbackConfig {
+        overload: OverloadConfig {
+            cache_affinity: 0,
+            ..OverloadConfig::default()
+        },
+        ..FallbackConfig::default()
+    });
+    forgetful.complete(cached_conversation("q1")).await.unwrap();
+    let second = forgetful.complete(cached_conversation("q2")).await.unwrap();
+    assert_eq!(second.served_by.as_str(), "secondary");
+}
