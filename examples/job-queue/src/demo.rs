@@ -1,14 +1,14 @@
 //! The submitter: starts what the run needs (Redis unless `REDIS_URL` is
-//! set, the fake model), submits the batch to apalis, spawns two worker
-//! processes, polls every job's state, cancels one job while it is still
-//! queued, and prints the summary.
+//! set, the fake model), spawns two worker processes, submits the batch to
+//! apalis once both are registered, polls every job's state, cancels one
+//! job before it starts, and prints the summary.
 
 use std::collections::BTreeMap;
 use std::error::Error;
 use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use apalis::prelude::{State, Storage, TaskId};
+use apalis::prelude::{BackendExpose, State, Storage, TaskId};
 use palisade::redis::redact;
 use palisade::redis::testing::RedisServer;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -25,8 +25,9 @@ use crate::settings::{CONCURRENCY, MODEL, MODEL_LATENCY, QUOTA, window_bound};
 use crate::windows;
 
 const WORKERS: [&str; 2] = ["worker-a", "worker-b"];
-/// Cancel a job once this many are done (so the cancel lands mid-batch).
-const CANCEL_AFTER_DONE: usize = 3;
+/// Cancel a job once this many are done: the cancel lands mid-batch, early
+/// enough that the last jobs have not started.
+const CANCEL_AFTER_DONE: usize = 2;
 /// How often the submitter polls the job states.
 const POLL: Duration = Duration::from_millis(200);
 /// A batch that has not finished by then has gone wrong.
@@ -47,6 +48,25 @@ pub(crate) async fn run(args: DemoArgs) -> Result<Summary, Box<dyn Error>> {
     let limit_key = format!("example/job-queue/{MODEL}/{run_id}");
     let mut storage = queue::storage(&redis_url, &namespace).await?;
 
+    let mut workers = Vec::new();
+    for name in WORKERS {
+        let args = WorkerArgs {
+            name: name.to_owned(),
+            redis_url: redis_url.clone(),
+            llm_url: model.server.base_url(),
+            namespace: namespace.clone(),
+            limit_key: limit_key.clone(),
+        };
+        workers.push(WorkerProcess::spawn(&args)?);
+    }
+
+    // apalis-redis 0.7.4 re-enqueues every registered worker's claimed jobs
+    // when a worker starts (`reenqueue_orphaned` with "now" as the cut-off),
+    // so a worker that joins while another holds jobs makes them run twice.
+    // Submitting once both have registered avoids that.
+    wait_for_workers(&storage, WORKERS.len()).await?;
+    println!("both workers are registered with apalis");
+
     let mut jobs: Vec<(u32, TaskId)> = Vec::new();
     for doc in batch(args.documents) {
         let number = doc.number;
@@ -64,18 +84,6 @@ pub(crate) async fn run(args: DemoArgs) -> Result<Summary, Box<dyn Error>> {
         MODEL_LATENCY.as_millis()
     );
 
-    let mut workers = Vec::new();
-    for name in WORKERS {
-        let args = WorkerArgs {
-            name: name.to_owned(),
-            redis_url: redis_url.clone(),
-            llm_url: model.server.base_url(),
-            namespace: namespace.clone(),
-            limit_key: limit_key.clone(),
-        };
-        workers.push(WorkerProcess::spawn(&args)?);
-    }
-
     let (states, cancelled) = follow(&mut storage, &jobs).await?;
 
     // Closing a worker's standard input tells it the batch is over.
@@ -89,6 +97,22 @@ pub(crate) async fn run(args: DemoArgs) -> Result<Summary, Box<dyn Error>> {
     print_summary(&summary, &states, cancelled);
     println!("{SUMMARY_PREFIX}{}", serde_json::to_string(&summary)?);
     Ok(summary)
+}
+
+/// Waits until `count` workers are registered in the queue
+/// (`BackendExpose::list_workers`), for at most 30 s.
+async fn wait_for_workers(
+    storage: &apalis_redis::RedisStorage<crate::job::Document>,
+    count: usize,
+) -> Result<(), Box<dyn Error>> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while storage.list_workers().await?.len() < count {
+        if Instant::now() > deadline {
+            return Err(format!("{count} workers did not register with apalis within 30 s").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
 }
 
 /// The Redis at `REDIS_URL`, else a throwaway `redis-server` (stopped when
@@ -149,19 +173,26 @@ async fn follow(
             return Ok((states, cancelled));
         }
         if cancelled.is_none() && done >= CANCEL_AFTER_DONE {
-            // The last document still queued: no worker has it yet.
-            let queued = jobs
-                .iter()
-                .zip(&states)
-                .rev()
-                .find(|(_, (_, state))| *state == State::Pending);
-            if let Some(((number, id), _)) = queued
+            // The last document still queued; failing that, the last one a
+            // worker has claimed (apalis claims ahead of its concurrency, and
+            // the worker reads the job back before it starts it).
+            let last_in = |wanted: State| {
+                jobs.iter()
+                    .zip(&states)
+                    .rev()
+                    .find(|(_, (_, state))| *state == wanted)
+                    .map(|((number, id), _)| (*number, id))
+            };
+            let target = last_in(State::Pending)
+                .map(|job| (job, "is still queued"))
+                .or_else(|| last_in(State::Running).map(|job| (job, "is claimed by a worker")));
+            if let Some(((number, id), where_it_is)) = target
                 && queue::request_cancel(storage, id).await?
             {
                 println!(
-                    "cancel: doc {number:02} (task {id}) is still queued; asked apalis to cancel it"
+                    "cancel: doc {number:02} (task {id}) {where_it_is}; asked apalis to cancel it"
                 );
-                cancelled = Some(*number);
+                cancelled = Some(number);
             }
         }
         if started.elapsed() > BATCH_DEADLINE {
@@ -321,7 +352,7 @@ fn print_summary(summary: &Summary, states: &[(u32, State)], cancelled: Option<u
     }
     match cancelled {
         Some(number) if summary.cancelled.contains(&number) => {
-            println!("  doc {number:02}: cancelled while queued; apalis reports it Killed");
+            println!("  doc {number:02}: cancelled before it started; apalis reports it Killed");
         }
         Some(number) => println!("  doc {number:02}: cancel requested, but it ran"),
         None => println!("  no job was still queued when the cancel was due"),

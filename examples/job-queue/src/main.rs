@@ -3,7 +3,7 @@
 //! processes run them, and each worker calls the model through a palisade
 //! stack whose limiter counts in Redis (`palisade::redis::RedisLimitStore`),
 //! so the two share one quota. The submitter polls the jobs' states,
-//! cancels one while it is queued, and prints the progress and a summary.
+//! cancels one before it starts, and prints the progress and a summary.
 //!
 //! ```sh
 //! cargo run -p palisade-example-job-queue

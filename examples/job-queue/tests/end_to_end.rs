@@ -54,7 +54,7 @@ fn twenty_documents_two_workers_one_quota_one_cancel() {
     let doc = cancelled[0].as_u64().expect("a document number");
     assert!(
         stdout.contains(&format!(
-            "doc {doc:02}: cancelled while queued; apalis reports it Killed"
+            "doc {doc:02}: cancelled before it started; apalis reports it Killed"
         )),
         "{stdout}"
     );
