@@ -105,7 +105,10 @@ async fn a_concurrency_cap_answers_in_rounds_and_an_impossible_cost_never() {
     let _b = l.try_acquire(Cost::tokens(1)).unwrap();
     let expected = l.expected_wait(Cost::tokens(1), Priority::Normal);
     assert_eq!((expected.rounds, expected.reason), (1, Some("concurrency")));
-    assert_eq!(expected.total(Duration::from_secs(3)), Duration::from_secs(3));
+    assert_eq!(
+        expected.total(Duration::from_secs(3)),
+        Duration::from_secs(3)
+    );
     let never = l.expected_wait(Cost::tokens(501), Priority::Normal);
     assert!(never.never, "{never:?}");
     assert_eq!(never.reason, Some("tokens"));

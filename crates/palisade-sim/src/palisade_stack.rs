@@ -53,8 +53,7 @@ use palisade_limit::{
 use palisade_stack::fallback::CooldownConfig;
 use palisade_stack::{
     Backoff, BudgetConfig, CandidateConfig, FallbackConfig, Jitter, OverloadConfig, PriceTable,
-    RetryPolicy,
-    StackBuilder, StackConfig, TimeoutConfig,
+    RetryPolicy, StackBuilder, StackConfig, TimeoutConfig,
 };
 use serde::{Deserialize, Serialize};
 

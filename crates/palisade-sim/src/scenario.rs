@@ -44,7 +44,10 @@ pub const BUILTIN_SCENARIOS: &[(&str, &str)] = &[
     ("budget", include_str!("../scenarios/budget.toml")),
     ("split-quota", include_str!("../scenarios/split-quota.toml")),
     ("overload", include_str!("../scenarios/overload.toml")),
-    ("idle-fallback", include_str!("../scenarios/idle-fallback.toml")),
+    (
+        "idle-fallback",
+        include_str!("../scenarios/idle-fallback.toml"),
+    ),
 ];
 
 /// A load scenario.

@@ -92,7 +92,13 @@ pub(crate) fn render_pair(s: &ScenarioSummary, systems: [(&str, &SystemReport); 
     }
     let (a, b) = both(&|r| thousands(r.lost));
     row("lost", a, b);
-    let (a, b) = both(&|r| seconds(r.time_to_failure_ms.p50));
+    let (a, b) = both(&|r| {
+        if r.failed == 0 {
+            "-".into()
+        } else {
+            seconds(r.time_to_failure_ms.p50)
+        }
+    });
     row("  time to failure p50", a, b);
     let (a, b) = both(&|r| thousands(r.calls_cut_by_deadline));
     row("calls cut by the deadline", a, b);

@@ -83,11 +83,16 @@ pub(crate) fn prefix_key(req: &ChatRequest) -> Option<u64> {
     let mut hasher = HashWriter(DefaultHasher::new());
     // Tools come first in the prefix the providers cache, then the system
     // prompt, then the conversation.
-    if req.tools_cache_point.is_some() || req.system_cache_point.is_some() || last_in_messages.is_some() {
+    if req.tools_cache_point.is_some()
+        || req.system_cache_point.is_some()
+        || last_in_messages.is_some()
+    {
         serde_json::to_writer(&mut hasher, &req.tools).ok()?;
     }
     if req.system_cache_point.is_some() || last_in_messages.is_some() {
-        hasher.0.write(req.system.as_deref().unwrap_or("").as_bytes());
+        hasher
+            .0
+            .write(req.system.as_deref().unwrap_or("").as_bytes());
     }
     if let Some((m, b)) = last_in_messages {
         for msg in &req.messages[..m] {
@@ -123,8 +128,13 @@ mod tests {
     fn conversation(turns: &[&str], cached_up_to: usize) -> ChatRequest {
         let mut req = ChatRequest::user(turns[0]);
         for (i, t) in turns.iter().enumerate().skip(1) {
-            let role = if i % 2 == 1 { Role::Assistant } else { Role::User };
-            req.messages.push(Message::new(role, vec![ContentBlock::text(*t)]));
+            let role = if i % 2 == 1 {
+                Role::Assistant
+            } else {
+                Role::User
+            };
+            req.messages
+                .push(Message::new(role, vec![ContentBlock::text(*t)]));
         }
         req.messages[cached_up_to]
             .content
