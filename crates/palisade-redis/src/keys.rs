@@ -2,7 +2,7 @@
 //! Cluster hash tag, so a script that touches them all runs on one node.
 //!
 //! ```text
-//! <prefix>:{<limit>}:rate      string  every bucket: "<requests> <tokens> <input> <output> <per day> <updated µs>"
+//! <prefix>:{<limit>}:rate      string  every bucket: a tag byte and eleven doubles (src/limit/state.lua)
 //! <prefix>:{<limit>}:leases    zset    concurrency lease id -> expiry, µs
 //! <prefix>:{<breaker>}:breaker hash    shared breaker state
 //! <prefix>:{<breaker>}:probes  zset    half-open probe id -> expiry, µs

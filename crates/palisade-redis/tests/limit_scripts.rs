@@ -197,17 +197,17 @@ async fn keys_are_hash_tagged_and_stamped_with_the_server_clock() {
 
     // The bucket's timestamp is the server's TIME, between the two reads.
     let micros = |(s, us): (u64, u64)| s * 1_000_000 + us;
-    let state: String = manager.get(&keys.rate).await.unwrap();
-    let fields: Vec<&str> = state.split(' ').collect();
-    let [requests, level, _, _, _, updated, born, added, ..] = fields.as_slice() else {
-        panic!("not a bucket: {state}");
+    let fields = state(&conn, &keys).await;
+    let [requests, level, _, _, _, updated, born, added, ..] = fields[..] else {
+        panic!("not a bucket: {fields:?}");
     };
-    assert_eq!(requests.parse::<f64>().unwrap().round(), 1.0);
-    assert_eq!(level.parse::<f64>().unwrap().round(), 500.0);
-    assert_eq!(*added, "500");
-    // Updated and born (a new key) on the server's clock.
+    assert_eq!(requests.round(), 1.0);
+    assert_eq!(level.round(), 500.0);
+    assert_eq!(added, 500.0);
+    // Updated and born (a new key) on the server's clock, exact.
     for stamp in [updated, born] {
-        let stamp: u64 = stamp.parse().unwrap();
+        assert_eq!(stamp.fract(), 0.0, "{fields:?}");
+        let stamp = stamp as u64;
         assert!(
             micros(before) <= stamp && stamp <= micros(after),
             "{before:?} {stamp} {after:?}"
@@ -574,14 +574,30 @@ async fn concurrent_callers_never_overdraw_a_limit() {
     assert_eq!(leases, 100, "one lease per admission, none for refusals");
 }
 
-/// The state of a limit's rate key: its fields as numbers.
+/// The state of a limit's rate key: its fields as numbers. The scripts
+/// write a tag byte (1) and eleven little-endian doubles; older versions
+/// wrote decimal text, which is read too.
 async fn state(conn: &RedisConnection, keys: &LimitKeys) -> Vec<f64> {
     let mut link = conn.link();
-    let state: String = link.get(&keys.rate).await.unwrap();
-    state
-        .split(' ')
-        .map(|f| f.parse::<f64>().unwrap_or_else(|_| panic!("{state}")))
+    let state: Vec<u8> = link.get(&keys.rate).await.unwrap();
+    if let [1, doubles @ ..] = state.as_slice()
+        && doubles.len() == 11 * 8
+    {
+        return doubles
+            .chunks_exact(8)
+            .map(|d| f64::from_le_bytes(d.try_into().unwrap()))
+            .collect();
+    }
+    let text = String::from_utf8(state).unwrap();
+    text.split(' ')
+        .map(|f| f.parse::<f64>().unwrap_or_else(|_| panic!("{text}")))
         .collect()
+}
+
+/// The raw bytes of a limit's rate key.
+async fn raw_state(conn: &RedisConnection, keys: &LimitKeys) -> Vec<u8> {
+    let mut link = conn.link();
+    link.get(&keys.rate).await.unwrap()
 }
 
 /// The server's clock, in µs.
@@ -727,6 +743,72 @@ async fn a_key_in_the_six_field_form_is_read_and_stamped() {
     let fields = state(&conn, &keys).await;
     let levels: Vec<f64> = fields[1..5].iter().map(|l| l.round()).collect();
     assert_eq!(levels, [500.0, 0.0, 40.0, 500.0], "{fields:?}");
+}
+
+#[tokio::test]
+async fn a_key_in_the_stamped_text_form_keeps_its_birth_and_refunds() {
+    let Some(server) = RedisServer::start_or_skip("a_key_in_the_stamped_text_form") else {
+        return;
+    };
+    let conn = connect(&server).await;
+    let keys = LimitKeys::new("palisade", "stamped-text");
+    // What the previous version left: its admission of 300 tokens (200
+    // input, 100 output), stamped with birth `born` and those counts, as
+    // decimal text.
+    let born = server_now_us(&conn).await;
+    let written = format!("1 300 200 100 300 {born} {born} 300 200 100 300");
+    let mut link = conn.link();
+    let _: () = link.set(&keys.rate, &written).await.unwrap();
+    let old_lease = RefundStamp::new(born as i64, [300, 200, 100, 300]);
+    let limits = every_dimension(1_000);
+    let counts = TokenCounts {
+        tokens: 100,
+        input: 60,
+        output: 40,
+    };
+    let admitted = stamp(
+        scripts::admit(&conn, &keys, &limits, counts, "", TTL)
+            .await
+            .unwrap(),
+    );
+    // Read with its birth and counts, written back in the binary form.
+    assert_eq!(admitted.born(), born as i64);
+    assert_eq!(admitted.added(), [400, 260, 140, 400]);
+    let raw = raw_state(&conn, &keys).await;
+    assert_eq!((raw.len(), raw[0]), (89, 1), "{raw:?}");
+    let fields = state(&conn, &keys).await;
+    let levels: Vec<f64> = fields[..5].iter().map(|l| l.round()).collect();
+    assert_eq!(levels, [2.0, 400.0, 260.0, 140.0, 400.0], "{fields:?}");
+    assert_eq!(fields[6], born as f64);
+    // The old version's lease, settled after the upgrade, still gets its
+    // unused part back: its stamp is of the same birth.
+    let settled = scripts::settle(
+        &conn,
+        &keys,
+        &limits,
+        TokenCounts {
+            tokens: 250,
+            input: 150,
+            output: 50,
+        },
+        TokenCounts::ZERO,
+        "",
+        Some(&old_lease),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            settled.tokens.refunded,
+            settled.input_tokens.refunded,
+            settled.output_tokens.refunded,
+            settled.tokens_per_day.refunded
+        ),
+        (250, 150, 50, 250)
+    );
+    let fields = state(&conn, &keys).await;
+    let levels: Vec<f64> = fields[1..5].iter().map(|l| l.round()).collect();
+    assert_eq!(levels, [150.0, 110.0, 90.0, 150.0], "{fields:?}");
 }
 
 #[tokio::test]

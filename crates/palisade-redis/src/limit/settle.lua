@@ -1,24 +1,26 @@
 -- palisade-redis: settle an admission with what it really cost, and end its lease.
 --
--- KEYS[1]  <prefix>:{<limit>}:rate    every bucket (see admit.lua for the layout)
+-- (state.lua, put in front of this file, reads and writes the `:rate` key.)
+--
+-- KEYS[1]  <prefix>:{<limit>}:rate    every bucket (see state.lua)
 -- KEYS[2]  <prefix>:{<limit>}:leases  ZSET lease id -> expiry (µs, server clock)
 --
--- ARGV[1]  requests per µs            (drains the request bucket alongside)
--- ARGV[2]  tokens per µs              (each rate 0: that dimension is not limited)
--- ARGV[3]  input tokens per µs
--- ARGV[4]  output tokens per µs
--- ARGV[5]  tokens-per-day rate, per µs
--- ARGV[6]  tokens to give back        (the unused part of the reservation;
--- ARGV[7]  tokens to charge            the overrun beyond it: debt; both the
+-- ARGV[1]  the numbers, as little-endian doubles (`struct` format '<d...',
+--          as admit.lua's): eleven,
+--            1 requests per µs        (drains the request bucket alongside)
+--            2 tokens per µs          (each rate 0: that dimension is not limited)
+--            3 input tokens per µs    4 output tokens per µs
+--            5 tokens-per-day rate, per µs
+--            6 tokens to give back    (the unused part of the reservation;
+--            7 tokens to charge        the overrun beyond it: debt; both the
 --                                      tokens and the per-day buckets)
--- ARGV[8]  input tokens to give back
--- ARGV[9]  input tokens to charge
--- ARGV[10] output tokens to give back
--- ARGV[11] output tokens to charge
--- ARGV[12] lease id                   ('' when the admission held no lease)
--- ARGV[13] the refund stamp admit.lua returned: the state's birth (µs), then
--- ARGV[14..17] the units added to the tokens, input, output and per-day
---          buckets up to this admission. '' (no stamp): nothing is refunded.
+--            8 input tokens to give back    9 input tokens to charge
+--           10 output tokens to give back  11 output tokens to charge
+--          then, when the admission had one, five more: its refund stamp,
+--           12 the state's birth (µs) admit.lua returned, and
+--           13..16 the units added to the tokens, input, output and per-day
+--          buckets up to this admission. No stamp: nothing is refunded.
+-- ARGV[2]  lease id                   ('' when the admission held no lease)
 --
 -- Reply {refunded, charged} for the tokens, input, output and per-day
 --       buckets in turn, then lease removed (0/1): nine integers
@@ -55,11 +57,20 @@
 -- quota; it counts as added. Each dimension is settled on its own: one may
 -- refund while another charges.
 
-local rr = tonumber(ARGV[1])
-local rate = {tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])}
-local tokens_refund, tokens_debt = tonumber(ARGV[6]), tonumber(ARGV[7])
-local refund = {tokens_refund, tonumber(ARGV[8]), tonumber(ARGV[10]), tokens_refund}
-local debt = {tokens_debt, tonumber(ARGV[9]), tonumber(ARGV[11]), tokens_debt}
+local rr, r1, r2, r3, r4, tokens_refund, tokens_debt, input_refund, input_debt,
+  output_refund, output_debt, stamp_born, s1, s2, s3, s4
+if #ARGV[1] > 11 * 8 then
+  rr, r1, r2, r3, r4, tokens_refund, tokens_debt, input_refund, input_debt,
+    output_refund, output_debt, stamp_born, s1, s2, s3, s4 =
+    struct.unpack('<dddddddddddddddd', ARGV[1])
+else
+  rr, r1, r2, r3, r4, tokens_refund, tokens_debt, input_refund, input_debt,
+    output_refund, output_debt = struct.unpack('<ddddddddddd', ARGV[1])
+end
+local rate = {r1, r2, r3, r4}
+local refund = {tokens_refund, input_refund, output_refund, tokens_refund}
+local debt = {tokens_debt, input_debt, output_debt, tokens_debt}
+local stamp_added = {s1, s2, s3, s4}
 
 local touched = false
 for i = 1, 4 do
@@ -70,34 +81,12 @@ local refunded, charged = {0, 0, 0, 0}, {0, 0, 0, 0}
 if touched then
   local t = redis.call('TIME')
   local now = t[1] * 1000000 + t[2]
-  local rl = 0
-  local level = {0, 0, 0, 0}
-  local added = {0, 0, 0, 0}
-  local born = nil
-  local state = redis.call('GET', KEYS[1])
-  if state then
-    -- The full form first (every write since refund stamps), then the older ones.
-    local a, b, c, d, e, u, o, p, q, r, w = string.match(state,
-      '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
-    if a then
-      born = tonumber(o)
-      added = {tonumber(p), tonumber(q), tonumber(r), tonumber(w)}
-    else
-      -- From before refund stamps (six fields) or before the input, output
-      -- and per-day dimensions (three): another birth, nothing added yet.
-      a, b, c, d, e, u = string.match(state, '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
-      if not a then
-        a, b, u = string.match(state, '^(%S+) (%S+) (%S+)$')
-        c, d, e = 0, 0, 0
-      end
-    end
-    rl, u = tonumber(a), tonumber(u)
-    level = {tonumber(b), tonumber(c), tonumber(d), tonumber(e)}
-    if not (rl and u and level[1] and level[2] and level[3] and level[4]
-        and added[1] and added[2] and added[3] and added[4]) or (o and not born) then
-      return redis.error_reply('ERR palisade: ' .. KEYS[1] .. ' does not hold a bucket')
-    end
-    local elapsed = now - u
+  local ok, rl, level, updated, born, added = read_state(redis.call('GET', KEYS[1]))
+  if not ok then
+    return redis.error_reply('ERR palisade: ' .. KEYS[1] .. ' does not hold a bucket')
+  end
+  if updated then
+    local elapsed = now - updated
     if elapsed > 0 then
       rl = math.max(rl - elapsed * rr, 0)
       for i = 1, 4 do
@@ -106,7 +95,7 @@ if touched then
     end
   end
   -- The stamp counts only in the birth it was made in.
-  local stamped = born ~= nil and ARGV[13] ~= nil and ARGV[13] ~= '' and tonumber(ARGV[13]) == born
+  local stamped = born ~= nil and stamp_born ~= nil and stamp_born == born
   born = born or now
   local empty_us = 0
   if rr > 0 then empty_us = rl / rr end
@@ -114,7 +103,7 @@ if touched then
     if rate[i] > 0 then
       local give = 0
       if stamped and refund[i] > 0 then
-        local since = added[i] - (tonumber(ARGV[13 + i]) or -math.huge)
+        local since = added[i] - stamp_added[i]
         give = math.max(math.min(refund[i], level[i] - since, level[i]), 0)
       end
       -- Rounded: the bucket drains between calls, so it holds fractions.
@@ -126,18 +115,15 @@ if touched then
     end
   end
   if rl > 0 or level[1] > 0 or level[2] > 0 or level[3] > 0 or level[4] > 0 then
-    local encoded = string.format('%.17g %.17g %.17g %.17g %.17g %.0f %.0f %.0f %.0f %.0f %.0f',
-      rl, level[1], level[2], level[3], level[4], now, born,
-      added[1], added[2], added[3], added[4])
-    redis.call('SET', KEYS[1], encoded, 'PX', math.ceil(empty_us / 1000) + 1)
+    write_state(KEYS[1], rl, level, now, born, added, math.ceil(empty_us / 1000) + 1)
   else
     redis.call('DEL', KEYS[1])
   end
 end
 
 local removed = 0
-if ARGV[12] ~= '' then
-  removed = redis.call('ZREM', KEYS[2], ARGV[12])
+if ARGV[2] ~= '' then
+  removed = redis.call('ZREM', KEYS[2], ARGV[2])
 end
 return {refunded[1], charged[1], refunded[2], charged[2], refunded[3], charged[3],
   refunded[4], charged[4], removed}
