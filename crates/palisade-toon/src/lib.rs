@@ -142,6 +142,7 @@ mod options;
 mod parse;
 mod parse_array;
 mod quote;
+mod reuse;
 mod scan;
 mod ser;
 mod tabular;

@@ -8,10 +8,10 @@ use crate::error::ErrorKind;
 use crate::options::Delimiter;
 use crate::unquoted::find_closing_quote;
 
-/// Bytes that force quoting anywhere in a value: `:` `"` `\` brackets, braces,
-/// and the C0 controls. The delimiter is checked separately because it depends
-/// on context.
-const fn unsafe_table() -> [bool; 256] {
+/// Bytes that force quoting in a value where `delim` is the delimiter: `:`
+/// `"` `\` brackets, braces, the C0 controls and the delimiter itself (one
+/// table per delimiter, so the scan is one lookup per byte).
+const fn unsafe_table(delim: u8) -> [bool; 256] {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 0x20 {
@@ -25,9 +25,12 @@ const fn unsafe_table() -> [bool; 256] {
     t[b']' as usize] = true;
     t[b'{' as usize] = true;
     t[b'}' as usize] = true;
+    t[delim as usize] = true;
     t
 }
-static UNSAFE: [bool; 256] = unsafe_table();
+static UNSAFE_COMMA: [bool; 256] = unsafe_table(b',');
+static UNSAFE_TAB: [bool; 256] = unsafe_table(b'\t');
+static UNSAFE_PIPE: [bool; 256] = unsafe_table(b'|');
 
 /// Can `s` be written without quotes where `delimiter` is the relevant delimiter?
 #[inline]
@@ -45,8 +48,12 @@ pub(crate) fn is_safe_unquoted(s: &str, delimiter: Delimiter) -> bool {
     if (first.is_ascii_digit() || first == b'+') && crate::number::is_numeric_like(b) {
         return false;
     }
-    let d = delimiter.as_byte();
-    !b.iter().any(|&c| UNSAFE[c as usize] || c == d)
+    let table = match delimiter {
+        Delimiter::Comma => &UNSAFE_COMMA,
+        Delimiter::Tab => &UNSAFE_TAB,
+        Delimiter::Pipe => &UNSAFE_PIPE,
+    };
+    !b.iter().any(|&c| table[c as usize])
 }
 
 /// Can `key` be written without quotes (`^[A-Za-z_][A-Za-z0-9_.]*$`)?
@@ -62,29 +69,43 @@ pub(crate) fn is_valid_unquoted_key(key: &str) -> bool {
         .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.')
 }
 
-/// Appends `s` in quotes with the §7.1 escapes.
+/// Bytes that need an escape inside quotes (§7.1): `\\`, `"` and the C0 controls.
+const fn escape_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+}
+static NEEDS_ESCAPE: [bool; 256] = escape_table();
+
+/// Appends `s` in quotes with the §7.1 escapes. The text between escapes is
+/// copied a run at a time (most quoted strings have no escape at all).
 pub(crate) fn write_quoted(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &c) in bytes.iter().enumerate() {
-        let esc: &str = match c {
-            b'\\' => "\\\\",
-            b'"' => "\\\"",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => continue,
-        };
+    while let Some(off) = bytes[start..].iter().position(|&c| NEEDS_ESCAPE[c as usize]) {
+        let i = start + off;
+        let c = bytes[i];
         out.push_str(&s[start..i]);
-        if esc.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.push_str("\\u00");
-            out.push(HEX[(c >> 4) as usize] as char);
-            out.push(HEX[(c & 0xf) as usize] as char);
-        } else {
-            out.push_str(esc);
+        match c {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[(c >> 4) as usize] as char);
+                out.push(HEX[(c & 0xf) as usize] as char);
+            }
         }
         start = i + 1;
     }
