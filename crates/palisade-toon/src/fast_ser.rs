@@ -66,6 +66,13 @@ impl Out {
     }
 }
 
+/// Field names of one derived struct are the same `&'static str` in every
+/// row, so pointer and length settle it without comparing the text.
+#[inline]
+fn same_name(a: &str, b: &str) -> bool {
+    (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
+}
+
 /// Appends `n` spaces, a slice at a time rather than a push per space.
 #[inline]
 fn push_spaces(text: &mut String, mut n: usize) {
@@ -273,7 +280,8 @@ impl<'o> Collector<'o> {
         self.write_header();
         self.count = saved;
         let o = &mut *self.out;
-        o.text.reserve(self.buf.len().saturating_mul(n.saturating_sub(1)) + 64);
+        o.text
+            .reserve(self.buf.len().saturating_mul(n.saturating_sub(1)) + 64);
         o.text.push_str(&self.buf);
         self.buf = String::new();
         self.direct = true;
@@ -426,7 +434,12 @@ impl ser::SerializeStruct for Row<'_, '_> {
                 return Err(Unsupported);
             }
             self.c.fields.push(key);
-        } else if self.c.fields.get(self.index) != Some(&key) {
+        } else if !self
+            .c
+            .fields
+            .get(self.index)
+            .is_some_and(|f| same_name(f, key))
+        {
             return Err(Unsupported);
         }
         let delim = self.c.out.delim;

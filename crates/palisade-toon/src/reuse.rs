@@ -31,7 +31,11 @@ fn retype<T, U>(mut v: Vec<T>) -> Vec<U> {
 
 fn take<T>(cache: &'static std::thread::LocalKey<RefCell<Vec<T>>>) -> Vec<T> {
     cache
-        .try_with(|c| c.try_borrow_mut().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default())
+        .try_with(|c| {
+            c.try_borrow_mut()
+                .map(|mut v| std::mem::take(&mut *v))
+                .unwrap_or_default()
+        })
         .unwrap_or_default()
 }
 

@@ -296,8 +296,8 @@ impl Serialize for Lying {
 }
 
 #[test]
-fn table_rows_written_directly_keep_the_true_length_and_escapes()
--> Result<(), palisade_toon::Error> {
+fn table_rows_written_directly_keep_the_true_length_and_escapes() -> Result<(), palisade_toon::Error>
+{
     let row = |i: i64, name: &str| Flat {
         id: i,
         name: name.into(),
@@ -346,10 +346,31 @@ fn typed_cells_match_the_general_typing() -> Result<(), palisade_toon::Error> {
         v: serde_json::Value,
     }
     let tokens = [
-        "0", "00", "007", "1", "42", "-0", "-1", "-42", "1e3", "1.0", "1.5", "+1", "0x1",
-        "9999999999999999999", "18446744073709551615", "18446744073709551616",
-        "9223372036854775807", "9223372036854775808", "true", "false", "True", "null", "x",
-        "1a", "12 3",
+        "0",
+        "00",
+        "007",
+        "1",
+        "42",
+        "-0",
+        "-1",
+        "-42",
+        "1e3",
+        "1.0",
+        "1.5",
+        "+1",
+        "0x1",
+        "9999999999999999999",
+        "18446744073709551615",
+        "18446744073709551616",
+        "9223372036854775807",
+        "9223372036854775808",
+        "true",
+        "false",
+        "True",
+        "null",
+        "x",
+        "1a",
+        "12 3",
     ];
     for t in tokens {
         let doc = format!("[1]{{v}}:\n  {t}");
