@@ -9,8 +9,9 @@ use std::cell::RefCell;
 
 use crate::scan::Line;
 
-/// Largest list (in elements) kept for the next decode on a thread.
-const CACHED_LIMIT: usize = 1 << 18;
+/// Largest list (in elements) kept for the next decode on a thread: 65,536
+/// lines, at most 3 MiB of lines and 1.5 MiB of marks.
+const CACHED_LIMIT: usize = 1 << 16;
 
 /// One line's place on the tape: (first event index, line number, raw text).
 pub(crate) type LineMark<'a> = (u32, u32, &'a str);
