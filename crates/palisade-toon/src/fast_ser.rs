@@ -279,9 +279,12 @@ impl<'o> Collector<'o> {
         self.count = n;
         self.write_header();
         self.count = saved;
+        // A declared length is a promise `finish` checks, not a size to
+        // trust: the reservation is capped (64 MiB), and doubling does the rest.
+        let rows = n.saturating_sub(1).min(1 << 20);
         let o = &mut *self.out;
         o.text
-            .reserve(self.buf.len().saturating_mul(n.saturating_sub(1)) + 64);
+            .reserve(self.buf.len().saturating_mul(rows).min(1 << 26) + 64);
         o.text.push_str(&self.buf);
         self.buf = String::new();
         self.direct = true;
