@@ -5,6 +5,10 @@
 //! groups) and in the bench thread's CPU time (`cpu/encode/…`, `cpu/decode/…`),
 //! which does not count the slices other processes take on a shared machine.
 //!
+//! Beside the decoders, `decode/…/alloc-floor` clones the decoded data: the
+//! allocations (the `Vec` and every `String` field) and byte copies that any
+//! decoder into these types must make, with no parsing at all.
+//!
 //! `cargo bench -p palisade-toon --bench codec -- --warm-up-time 1 --measurement-time 3`
 //! — data from `../../../shared/bench-data` relative to this crate; skipped
 //! with a message when it is missing.
@@ -68,7 +72,7 @@ fn read(name: &str) -> Option<String> {
 
 fn bench_file<T, M>(c: &mut Criterion<M>, prefix: &str, label: &str, file: &str)
 where
-    T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+    T: Serialize + DeserializeOwned + PartialEq + Clone + std::fmt::Debug,
     M: Measurement,
 {
     let Some(json) = read(file) else { return };
@@ -119,6 +123,9 @@ where
     });
     g.bench_function("toon-format", |b| {
         b.iter(|| toon_format::decode_default::<T>(black_box(&toon)));
+    });
+    g.bench_function("alloc-floor", |b| {
+        b.iter(|| black_box(&data).clone());
     });
     json_bench(&mut g, &json_compact, |b| {
         b.iter(|| serde_json::from_str::<T>(black_box(&json_compact)));

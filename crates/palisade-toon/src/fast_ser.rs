@@ -62,9 +62,25 @@ impl Out {
             self.text.push('\n');
         }
         self.first_line = false;
-        for _ in 0..depth * self.indent {
-            self.text.push(' ');
-        }
+        push_spaces(&mut self.text, depth * self.indent);
+    }
+}
+
+/// Field names of one derived struct are the same `&'static str` in every
+/// row, so pointer and length settle it without comparing the text.
+#[inline]
+fn same_name(a: &str, b: &str) -> bool {
+    (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
+}
+
+/// Appends `n` spaces, a slice at a time rather than a push per space.
+#[inline]
+fn push_spaces(text: &mut String, mut n: usize) {
+    const SPACES: &str = "                                ";
+    while n > 0 {
+        let k = n.min(SPACES.len());
+        text.push_str(&SPACES[..k]);
+        n -= k;
     }
 }
 
@@ -219,6 +235,13 @@ struct Collector<'o> {
     fields: Vec<&'static str>,
     count: usize,
     is_table: bool,
+    /// The length the sequence declared, if any. A table with one has its
+    /// header written once the first row is done, and the rows after it go
+    /// straight into the output (no copy of the rows text); `finish` then
+    /// declines a sequence whose element count differs.
+    declared: Option<usize>,
+    /// The header is written and rows go to `out.text`, not `buf`.
+    direct: bool,
 }
 
 impl<'o> Collector<'o> {
@@ -227,10 +250,61 @@ impl<'o> Collector<'o> {
             out,
             key,
             depth,
-            buf: String::with_capacity(len.unwrap_or(4) * 32),
+            // Inline values are collected here; a table with a declared length
+            // keeps only its first row here (see `first_row_done`).
+            buf: String::with_capacity(len.unwrap_or(4).min(16) * 32),
             fields: Vec::new(),
             count: 0,
             is_table: false,
+            declared: len,
+            direct: false,
+        }
+    }
+
+    /// Where the rows text goes now.
+    fn rows(&mut self) -> &mut String {
+        if self.direct {
+            &mut self.out.text
+        } else {
+            &mut self.buf
+        }
+    }
+
+    /// The first table row is done: with a declared length, write the header
+    /// and that row now, and size the output for the rows to come (they are
+    /// about as long as the first).
+    fn first_row_done(&mut self) {
+        let Some(n) = self.declared else { return };
+        let saved = self.count;
+        self.count = n;
+        self.write_header();
+        self.count = saved;
+        // A declared length is a promise `finish` checks, not a size to
+        // trust: the reservation is capped (64 MiB), and doubling does the rest.
+        let rows = n.saturating_sub(1).min(1 << 20);
+        let o = &mut *self.out;
+        o.text
+            .reserve(self.buf.len().saturating_mul(rows).min(1 << 26) + 64);
+        o.text.push_str(&self.buf);
+        self.buf = String::new();
+        self.direct = true;
+    }
+
+    /// The header line of a non-empty sequence, up to its colon.
+    fn write_header(&mut self) {
+        self.header();
+        let o = &mut *self.out;
+        if self.is_table {
+            o.text.push('{');
+            for (i, f) in self.fields.iter().enumerate() {
+                if i > 0 {
+                    o.text.push(o.delim.as_char());
+                }
+                write_key(&mut o.text, f);
+            }
+            o.text.push_str("}:");
+        } else {
+            o.text.push_str(": ");
         }
     }
 
@@ -249,6 +323,14 @@ impl<'o> Collector<'o> {
     }
 
     fn finish(mut self) -> R {
+        if self.direct {
+            // The header already states the declared length.
+            return if Some(self.count) == self.declared {
+                Ok(())
+            } else {
+                Err(Unsupported)
+            };
+        }
         if self.count == 0 {
             let o = &mut *self.out;
             o.line(self.depth);
@@ -261,21 +343,8 @@ impl<'o> Collector<'o> {
             }
             return Ok(());
         }
-        self.header();
-        let o = &mut *self.out;
-        if self.is_table {
-            o.text.push('{');
-            for (i, f) in self.fields.iter().enumerate() {
-                if i > 0 {
-                    o.text.push(o.delim.as_char());
-                }
-                write_key(&mut o.text, f);
-            }
-            o.text.push_str("}:");
-        } else {
-            o.text.push_str(": ");
-        }
-        o.text.push_str(&self.buf);
+        self.write_header();
+        self.out.text.push_str(&self.buf);
         Ok(())
     }
 }
@@ -332,10 +401,9 @@ impl<'c, 'o> ser::Serializer for Element<'c, 'o> {
         self.c.is_table = true;
         let depth = self.c.depth + 1;
         let indent = self.c.out.indent;
-        self.c.buf.push('\n');
-        for _ in 0..depth * indent {
-            self.c.buf.push(' ');
-        }
+        let rows = self.c.rows();
+        rows.push('\n');
+        push_spaces(rows, depth * indent);
         Ok(Row {
             c: self.c,
             first,
@@ -369,27 +437,36 @@ impl ser::SerializeStruct for Row<'_, '_> {
                 return Err(Unsupported);
             }
             self.c.fields.push(key);
-        } else if self.c.fields.get(self.index) != Some(&key) {
+        } else if !self
+            .c
+            .fields
+            .get(self.index)
+            .is_some_and(|f| same_name(f, key))
+        {
             return Err(Unsupported);
         }
-        if self.index > 0 {
-            self.c.buf.push(self.c.out.delim.as_char());
-        }
+        let delim = self.c.out.delim;
+        let index = self.index;
         self.index += 1;
-        value.serialize(Prim {
-            buf: &mut self.c.buf,
-            delim: self.c.out.delim,
-        })
+        let buf = self.c.rows();
+        if index > 0 {
+            buf.push(delim.as_char());
+        }
+        value.serialize(Prim { buf, delim })
     }
     fn skip_field(&mut self, _key: &'static str) -> R {
         Err(Unsupported)
     }
     fn end(self) -> R {
-        if self.index == self.c.fields.len() && self.index > 0 {
-            Ok(())
-        } else {
-            Err(Unsupported)
+        if self.index != self.c.fields.len() || self.index == 0 {
+            return Err(Unsupported);
         }
+        if self.first {
+            // `count` is bumped after this returns; the header is written
+            // with the declared length.
+            self.c.first_row_done();
+        }
+        Ok(())
     }
 }
 

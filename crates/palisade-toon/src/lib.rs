@@ -39,7 +39,8 @@
 //!   other shapes; decoding deserializes from a flat event tape whose strings
 //!   borrow from the input, so `&str` fields are zero-copy. No
 //!   `serde_json::Value` is involved. Each thread keeps its last tape
-//!   allocation (at most 16 MiB) for the next decode.
+//!   allocation (at most 16 MiB) and line lists (at most 4.5 MiB) for the
+//!   next decode.
 //! - **Values**: [`Value`] keeps object key order (TOON output depends on
 //!   it); [`encode()`] / [`decode()`] work on it, and it converts to and from
 //!   `serde_json::Value` ([`encode_json`], [`decode_json`], `From`).
@@ -142,6 +143,7 @@ mod options;
 mod parse;
 mod parse_array;
 mod quote;
+mod reuse;
 mod scan;
 mod ser;
 mod tabular;

@@ -85,7 +85,9 @@ pub(crate) fn parse<'a, S: Sink<'a>>(
         sink,
         cells: Vec::new(),
     };
-    p.document()
+    let result = p.document();
+    crate::reuse::recycle_lines(scanned.lines);
+    result
 }
 
 pub(crate) struct Parser<'a, 's, S> {

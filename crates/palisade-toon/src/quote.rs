@@ -8,10 +8,10 @@ use crate::error::ErrorKind;
 use crate::options::Delimiter;
 use crate::unquoted::find_closing_quote;
 
-/// Bytes that force quoting anywhere in a value: `:` `"` `\` brackets, braces,
-/// and the C0 controls. The delimiter is checked separately because it depends
-/// on context.
-const fn unsafe_table() -> [bool; 256] {
+/// Bytes that force quoting in a value where `delim` is the delimiter: `:`
+/// `"` `\` brackets, braces, the C0 controls and the delimiter itself (one
+/// table per delimiter, so the scan is one lookup per byte).
+const fn unsafe_table(delim: u8) -> [bool; 256] {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 0x20 {
@@ -25,28 +25,96 @@ const fn unsafe_table() -> [bool; 256] {
     t[b']' as usize] = true;
     t[b'{' as usize] = true;
     t[b'}' as usize] = true;
+    t[delim as usize] = true;
     t
 }
-static UNSAFE: [bool; 256] = unsafe_table();
+static UNSAFE_COMMA: [bool; 256] = unsafe_table(b',');
+static UNSAFE_TAB: [bool; 256] = unsafe_table(b'\t');
+static UNSAFE_PIPE: [bool; 256] = unsafe_table(b'|');
 
 /// Can `s` be written without quotes where `delimiter` is the relevant delimiter?
-#[inline]
+#[cfg(test)]
 pub(crate) fn is_safe_unquoted(s: &str, delimiter: Delimiter) -> bool {
+    !form_needs_quotes(s) && first_unsafe_byte(s, delimiter).is_none()
+}
+
+/// Does the shape of `s` force quotes, whatever its bytes: empty, spaces or
+/// tabs at an end, a leading `-` or `#`, a literal, or number-like (§7.2)?
+#[inline]
+fn form_needs_quotes(s: &str) -> bool {
     let b = s.as_bytes();
     let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
-        return false;
+        return true;
     };
     if matches!(first, b' ' | b'\t' | b'-' | b'#') || matches!(last, b' ' | b'\t') {
-        return false;
+        return true;
     }
     if matches!(s, "true" | "false" | "null") {
-        return false;
+        return true;
     }
-    if (first.is_ascii_digit() || first == b'+') && crate::number::is_numeric_like(b) {
-        return false;
-    }
+    (first.is_ascii_digit() || first == b'+') && crate::number::is_numeric_like(b)
+}
+
+/// The index of the first byte of `s` that forces quotes where `delimiter`
+/// is the delimiter. Every byte that needs an escape is such a byte.
+#[inline]
+fn first_unsafe_byte(s: &str, delimiter: Delimiter) -> Option<usize> {
+    let table = match delimiter {
+        Delimiter::Comma => &UNSAFE_COMMA,
+        Delimiter::Tab => &UNSAFE_TAB,
+        Delimiter::Pipe => &UNSAFE_PIPE,
+    };
+    let b = s.as_bytes();
+    // Sixteen bytes at a time with comparisons the compiler turns into SIMD
+    // (no early exit inside a block), then the table finds the byte itself.
     let d = delimiter.as_byte();
-    !b.iter().any(|&c| UNSAFE[c as usize] || c == d)
+    let block_hit = |block: &[u8]| {
+        block
+            .iter()
+            .fold(false, |hit, &c| hit | forces_quotes(c, d))
+    };
+    let mut from = 0;
+    for block in b.chunks_exact(16) {
+        if block_hit(block) {
+            break;
+        }
+        from += 16;
+    }
+    if from + 16 > b.len() {
+        // The last partial block: the final sixteen bytes (overlapping ones
+        // already clean), or the short string padded with a safe byte, so
+        // a clean string never takes the byte-by-byte path.
+        let clean_tail = match b.len().checked_sub(16) {
+            Some(start) => !block_hit(&b[start..]),
+            None => {
+                let mut pad = [b'a'; 16];
+                pad[..b.len()].copy_from_slice(b);
+                !block_hit(&pad)
+            }
+        };
+        if clean_tail {
+            return None;
+        }
+    }
+    b[from..]
+        .iter()
+        .position(|&c| table[c as usize])
+        .map(|at| from + at)
+}
+
+/// The quote-forcing bytes of the tables above, as comparisons: C0
+/// controls, `"` `:` `\\`, brackets and braces (`[`/`{` and `]`/`}` differ
+/// only in bit 5), and the delimiter.
+#[inline(always)]
+fn forces_quotes(c: u8, delim: u8) -> bool {
+    let folded = c | 0x20;
+    (c < 0x20)
+        | (c == b'"')
+        | (c == b':')
+        | (c == b'\\')
+        | (folded == b'{')
+        | (folded == b'}')
+        | (c == delim)
 }
 
 /// Can `key` be written without quotes (`^[A-Za-z_][A-Za-z0-9_.]*$`)?
@@ -62,31 +130,55 @@ pub(crate) fn is_valid_unquoted_key(key: &str) -> bool {
         .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.')
 }
 
-/// Appends `s` in quotes with the §7.1 escapes.
+/// Bytes that need an escape inside quotes (§7.1): `\\`, `"` and the C0 controls.
+const fn escape_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+}
+static NEEDS_ESCAPE: [bool; 256] = escape_table();
+
+/// Appends `s` in quotes with the §7.1 escapes. The text between escapes is
+/// copied a run at a time (most quoted strings have no escape at all).
 pub(crate) fn write_quoted(out: &mut String, s: &str) {
+    write_quoted_from(out, s, 0);
+}
+
+/// [`write_quoted`], knowing that no byte before `from` needs an escape.
+fn write_quoted_from(out: &mut String, s: &str, from: usize) {
+    out.reserve(s.len() + 2);
     out.push('"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &c) in bytes.iter().enumerate() {
-        let esc: &str = match c {
-            b'\\' => "\\\\",
-            b'"' => "\\\"",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => continue,
-        };
+    let mut search = from.min(bytes.len());
+    while let Some(off) = bytes[search..]
+        .iter()
+        .position(|&c| NEEDS_ESCAPE[c as usize])
+    {
+        let i = search + off;
+        let c = bytes[i];
         out.push_str(&s[start..i]);
-        if esc.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.push_str("\\u00");
-            out.push(HEX[(c >> 4) as usize] as char);
-            out.push(HEX[(c & 0xf) as usize] as char);
-        } else {
-            out.push_str(esc);
+        match c {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[(c >> 4) as usize] as char);
+                out.push(HEX[(c & 0xf) as usize] as char);
+            }
         }
         start = i + 1;
+        search = start;
     }
     out.push_str(&s[start..]);
     out.push('"');
@@ -95,10 +187,12 @@ pub(crate) fn write_quoted(out: &mut String, s: &str) {
 /// Appends a string value, quoted only when §7.2 requires it.
 #[inline]
 pub(crate) fn write_string(out: &mut String, s: &str, delimiter: Delimiter) {
-    if is_safe_unquoted(s, delimiter) {
-        out.push_str(s);
-    } else {
-        write_quoted(out, s);
+    // One scan: the bytes before the first one that forces quotes need no
+    // escape either, so the escape search starts there.
+    match first_unsafe_byte(s, delimiter) {
+        None if !form_needs_quotes(s) => out.push_str(s),
+        None => write_quoted_from(out, s, s.len()),
+        Some(at) => write_quoted_from(out, s, at),
     }
 }
 
@@ -196,6 +290,38 @@ pub(crate) fn unescape(inner: &str) -> Result<Cow<'_, str>, ErrorKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn block_comparisons_match_the_tables() {
+        for d in Delimiter::ALL {
+            let table = match d {
+                Delimiter::Comma => &UNSAFE_COMMA,
+                Delimiter::Tab => &UNSAFE_TAB,
+                Delimiter::Pipe => &UNSAFE_PIPE,
+            };
+            for c in 0..=255u8 {
+                assert_eq!(
+                    forces_quotes(c, d.as_byte()),
+                    table[c as usize],
+                    "{c} {d:?}"
+                );
+            }
+            // The first unsafe byte is found wherever it sits in or after
+            // the sixteen-byte blocks.
+            for len in 0..40 {
+                for at in 0..len {
+                    for bad in [b':', b'"', b'\\', b'[', b'}', 0x01, d.as_byte()] {
+                        let mut text = vec![b'a'; len];
+                        text[at] = bad;
+                        let s = std::str::from_utf8(&text).unwrap_or("");
+                        assert_eq!(first_unsafe_byte(s, d), Some(at), "{s:?}");
+                    }
+                }
+                let clean = "é".repeat(len);
+                assert_eq!(first_unsafe_byte(&clean, d), None);
+            }
+        }
+    }
 
     #[test]
     fn quoting_rules() {

@@ -59,7 +59,8 @@ impl Scanned<'_> {
 /// `floor(spaces / indent)`.
 pub(crate) fn scan(input: &str, indent: usize, strict: bool) -> Result<Scanned<'_>> {
     let indent_size = indent.max(1);
-    let mut lines = Vec::with_capacity(input.len() / 24 + 1);
+    let mut lines = crate::reuse::lines();
+    lines.reserve(input.len() / 24 + 1);
     let mut blank_lines = Vec::new();
     // Line breaks found with a SIMD search; the last piece is the text after
     // the final break (empty when the input ends with one).

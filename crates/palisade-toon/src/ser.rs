@@ -146,7 +146,7 @@ impl ser::Serializer for ValueSerializer {
         Ok(Value::Object(m))
     }
     fn serialize_seq(self, len: Option<usize>) -> Result<SeqBuilder> {
-        Ok(SeqBuilder(Vec::with_capacity(len.unwrap_or(0))))
+        Ok(SeqBuilder(Vec::with_capacity(cautious(len.unwrap_or(0)))))
     }
     fn serialize_tuple(self, len: usize) -> Result<SeqBuilder> {
         self.serialize_seq(Some(len))
@@ -161,16 +161,19 @@ impl ser::Serializer for ValueSerializer {
         variant: &'static str,
         len: usize,
     ) -> Result<VariantSeqBuilder> {
-        Ok(VariantSeqBuilder(variant, Vec::with_capacity(len)))
+        Ok(VariantSeqBuilder(
+            variant,
+            Vec::with_capacity(cautious(len)),
+        ))
     }
     fn serialize_map(self, len: Option<usize>) -> Result<MapBuilder> {
         Ok(MapBuilder {
-            entries: Vec::with_capacity(len.unwrap_or(0)),
+            entries: Vec::with_capacity(cautious(len.unwrap_or(0))),
             key: None,
         })
     }
     fn serialize_struct(self, _name: &'static str, len: usize) -> Result<StructBuilder> {
-        Ok(StructBuilder(Map::with_capacity(len)))
+        Ok(StructBuilder(Map::with_capacity(cautious(len))))
     }
     fn serialize_struct_variant(
         self,
@@ -179,7 +182,10 @@ impl ser::Serializer for ValueSerializer {
         variant: &'static str,
         len: usize,
     ) -> Result<VariantStructBuilder> {
-        Ok(VariantStructBuilder(variant, Map::with_capacity(len)))
+        Ok(VariantStructBuilder(
+            variant,
+            Map::with_capacity(cautious(len)),
+        ))
     }
 }
 
@@ -453,4 +459,10 @@ impl ser::Serializer for KeySerializer {
     ) -> Result<Self::SerializeStructVariant> {
         Err(key_error())
     }
+}
+
+/// A length a `Serialize` impl states, as a capacity: capped, because the
+/// statement is not checked (a wrong one must not abort on allocation).
+fn cautious(len: usize) -> usize {
+    len.min(4096)
 }

@@ -89,7 +89,7 @@ pub(crate) struct TapeSink<'a> {
     pub(crate) tables: Vec<FlatTable<'a>>,
     /// Where each input line's events start: (event index, line number, line
     /// text), for placing type errors found while deserializing.
-    pub(crate) lines: Vec<(u32, u32, &'a str)>,
+    pub(crate) lines: Vec<crate::reuse::LineMark<'a>>,
     frames: Vec<Option<KeySet<'a>>>,
     /// Tape indices of the `StartArray` events of the arrays still open.
     open_arrays: Vec<usize>,
@@ -144,7 +144,7 @@ impl<'a> TapeSink<'a> {
             tape: cached_tape(),
             owned: Vec::new(),
             tables: Vec::new(),
-            lines: Vec::new(),
+            lines: crate::reuse::marks(),
             frames: Vec::new(),
             open_arrays: Vec::new(),
             pool: Vec::new(),

@@ -20,7 +20,7 @@ pub(crate) struct TapeDeserializer<'a> {
     tape: Vec<Event>,
     owned: Vec<String>,
     tables: Vec<FlatTable<'a>>,
-    lines: Vec<(u32, u32, &'a str)>,
+    lines: Vec<crate::reuse::LineMark<'a>>,
     pos: usize,
 }
 
@@ -46,6 +46,7 @@ impl<'a> TapeDeserializer<'a> {
     /// Hands the tape's allocation back for the next decode on this thread.
     pub(crate) fn finish(self) {
         crate::tape::recycle_tape(self.tape);
+        crate::reuse::recycle_marks(self.lines);
     }
 
     fn take_owned(&mut self, index: u32) -> String {
@@ -345,6 +346,43 @@ impl<'de> Deserializer<'de> for RawCell<'de> {
     fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         self.deserialize_str(visitor)
     }
+    // Integer and bool fields read the common spellings directly; anything
+    // else (signs, exponents, other types) is typed as usual.
+    #[inline]
+    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match crate::token::plain_uint(self.0) {
+            Some(v) => visitor.visit_u64(v),
+            None => self.deserialize_any(visitor),
+        }
+    }
+    #[inline]
+    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+    #[inline]
+    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+    #[inline]
+    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+    #[inline]
+    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+    #[inline]
+    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+    #[inline]
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.0 {
+            "true" => visitor.visit_bool(true),
+            "false" => visitor.visit_bool(false),
+            _ => self.deserialize_any(visitor),
+        }
+    }
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         if self.0 == "null" {
             visitor.visit_none()
@@ -371,7 +409,7 @@ impl<'de> Deserializer<'de> for RawCell<'de> {
         }
     }
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char
+        i8 i16 i128 u128 f32 f64 char
         bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier ignored_any
     }
 }

@@ -156,6 +156,27 @@ fn parse_number(t: &str) -> Result<Option<Number>, ErrorKind> {
     }
 }
 
+/// An unsigned decimal integer of at most 19 digits without a leading zero
+/// (which always fits `u64`), the form most integer cells take; `None` for
+/// every other token, which [`parse_trimmed`] then types in full. Where this
+/// answers, `parse_trimmed` gives the same number.
+#[inline(always)]
+pub(crate) fn plain_uint(t: &str) -> Option<u64> {
+    let b = t.as_bytes();
+    if b.is_empty() || b.len() > 19 || (b[0] == b'0' && b.len() > 1) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &d in b {
+        let digit = d.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        v = v * 10 + u64::from(digit);
+    }
+    Some(v)
+}
+
 /// Reads one primitive token (§4).
 #[inline]
 pub(crate) fn parse_primitive(token: &str) -> Result<Scalar<'_>, ErrorKind> {

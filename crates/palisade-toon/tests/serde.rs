@@ -278,6 +278,116 @@ fn fast_path_matches_value_path() -> Result<(), palisade_toon::Error> {
     Ok(())
 }
 
+/// A sequence whose `Serialize` states a length it does not deliver.
+struct Lying {
+    says: usize,
+    rows: Vec<Flat>,
+}
+
+impl Serialize for Lying {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.says))?;
+        for r in &self.rows {
+            seq.serialize_element(r)?;
+        }
+        seq.end()
+    }
+}
+
+#[test]
+fn table_rows_written_directly_keep_the_true_length_and_escapes() -> Result<(), palisade_toon::Error>
+{
+    let row = |i: i64, name: &str| Flat {
+        id: i,
+        name: name.into(),
+        score: 0.5,
+        tag: None,
+        on: true,
+    };
+    let rows = vec![
+        row(1, "q\"x\\y"),
+        row(2, "line\nbreak\r\u{1}\u{1f}"),
+        row(3, "2018-05-09T12:03:18Z"),
+    ];
+    assert_paths_agree(&rows)?;
+    // A declared length that is wrong either way: the table still states
+    // the rows it really has.
+    for says in [0, 1, 2, 4, 100, usize::MAX] {
+        let lying = Lying {
+            says,
+            rows: rows.iter().map(|r| row(r.id, &r.name)).collect(),
+        };
+        let text = to_string_with(&lying, &EncodeOptions::new())?;
+        assert!(text.starts_with("[3]{"), "declared {says}: {text}");
+        assert_eq!(text, palisade_toon::to_string(&rows)?);
+    }
+    Ok(())
+}
+
+/// Integer and bool fields read common cells directly; every cell must come
+/// out as the general typing of the cell says.
+#[test]
+fn typed_cells_match_the_general_typing() -> Result<(), palisade_toon::Error> {
+    #[derive(Deserialize)]
+    struct U {
+        v: u64,
+    }
+    #[derive(Deserialize)]
+    struct I {
+        v: i64,
+    }
+    #[derive(Deserialize)]
+    struct B {
+        v: bool,
+    }
+    #[derive(Deserialize)]
+    struct Any {
+        v: serde_json::Value,
+    }
+    let tokens = [
+        "0",
+        "00",
+        "007",
+        "1",
+        "42",
+        "-0",
+        "-1",
+        "-42",
+        "1e3",
+        "1.0",
+        "1.5",
+        "+1",
+        "0x1",
+        "9999999999999999999",
+        "18446744073709551615",
+        "18446744073709551616",
+        "9223372036854775807",
+        "9223372036854775808",
+        "true",
+        "false",
+        "True",
+        "null",
+        "x",
+        "1a",
+        "12 3",
+    ];
+    for t in tokens {
+        let doc = format!("[1]{{v}}:\n  {t}");
+        let general = from_str::<Vec<Any>>(&doc).map(|mut v| v.remove(0).v);
+        let expect_u = general.as_ref().ok().and_then(serde_json::Value::as_u64);
+        let expect_i = general.as_ref().ok().and_then(serde_json::Value::as_i64);
+        let expect_b = general.as_ref().ok().and_then(serde_json::Value::as_bool);
+        let u = from_str::<Vec<U>>(&doc).ok().map(|v| v[0].v);
+        let i = from_str::<Vec<I>>(&doc).ok().map(|v| v[0].v);
+        let b = from_str::<Vec<B>>(&doc).ok().map(|v| v[0].v);
+        assert_eq!(u, expect_u, "u64 from {t}");
+        assert_eq!(i, expect_i, "i64 from {t}");
+        assert_eq!(b, expect_b, "bool from {t}");
+    }
+    Ok(())
+}
+
 #[test]
 fn table_rows_deserialize_into_borrowed_optional_and_enum_fields()
 -> Result<(), palisade_toon::Error> {
