@@ -128,15 +128,43 @@ impl Clock {
         self.counter.delta_as_nanos(self.start, self.counter.raw())
     }
 
-    /// `at` in nanoseconds since the epoch (0 for instants before it).
+    /// Whether [`now`](Clock::now) reads the counter here.
     #[inline]
-    pub(crate) fn since_epoch(&self, at: Instant) -> Nanos {
-        duration_to_nanos(at.saturating_duration_since(self.epoch))
+    fn reads_counter(&self) -> bool {
+        match self.read {
+            Read::Follow => !tokio_time_pausable(),
+            Read::Counter => true,
+            #[cfg(test)]
+            Read::Tokio => false,
+        }
     }
 
-    /// The tokio instant of `nanos` (for timers).
+    /// `at` (a caller's deadline) in nanoseconds since the epoch: exact on
+    /// tokio's clock (0 for instants before the epoch); on the counter, now
+    /// plus the time left until `at` (now for instants past), so that the
+    /// counter's drift from the OS clock moves no deadline.
+    #[inline]
+    pub(crate) fn since_epoch(&self, at: Instant) -> Nanos {
+        if self.reads_counter() {
+            let left = at.saturating_duration_since(Instant::now());
+            self.counter_now().saturating_add(duration_to_nanos(left))
+        } else {
+            duration_to_nanos(at.saturating_duration_since(self.epoch))
+        }
+    }
+
+    /// The tokio instant of `nanos` (for timers): exact on tokio's clock; on
+    /// the counter, tokio's now plus the time left until `nanos` by the
+    /// counter. A timer set at `epoch + nanos` would fire early wherever the
+    /// counter runs behind the OS clock (by its calibration error, growing
+    /// with the limiter's age), and the waiter, still refused, would re-arm
+    /// the same past instant and spin until the counter caught up.
     pub(crate) fn instant(&self, nanos: Nanos) -> Instant {
-        self.epoch + Duration::from_nanos(nanos)
+        if self.reads_counter() {
+            Instant::now() + Duration::from_nanos(nanos.saturating_sub(self.counter_now()))
+        } else {
+            self.epoch + Duration::from_nanos(nanos)
+        }
     }
 }
 
@@ -205,6 +233,34 @@ mod tests {
         assert!(!tokio_time_pausable());
         let inner = tokio::spawn(async { tokio_time_pausable() }).await;
         assert!(!inner.expect("task ran"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn on_the_counter_a_waiter_sleeps_until_its_turn() {
+        use crate::{Cost, Limiter, LimiterConfig, Quota};
+        // Burst 1, one request per 20 ms: the second waits on a timer set
+        // from the counter's time (no assertion on how long it took).
+        let limiter = Limiter::new(LimiterConfig::default().with_requests(Quota {
+            burst: Some(1),
+            ..Quota::per_second(50)
+        }))
+        .expect("valid config");
+        let first = limiter.try_acquire(Cost::request()).expect("admitted");
+        drop(first);
+        let second = limiter
+            .acquire(Cost::request(), palisade_core::Priority::Normal)
+            .await;
+        assert!(second.is_ok(), "{second:?}");
+        // A deadline already past refuses at once.
+        let late = limiter
+            .acquire_until(
+                Cost::request(),
+                palisade_core::Priority::Normal,
+                Some(Instant::now()),
+            )
+            .await;
+        assert!(late.is_err(), "{late:?}");
+        assert_eq!(limiter.stats().admitted, 2);
     }
 
     #[tokio::test(start_paused = true)]
