@@ -8,10 +8,12 @@
 //! full admission (and release) rather than a cheap rejection. Rows named
 //! `try_acquire_ref` take the borrowed permit (`Limiter::try_acquire_ref`),
 //! the others the owned one; rows named `tsc_clock` use `ClockSource::Tsc`,
-//! the others the default tokio clock; governor uses its default (quanta)
-//! clock.
+//! the others the default clock (which follows tokio's, and reads the TSC
+//! where tokio's clock cannot be paused: on these plain threads, and in the
+//! `in_runtime` group's multi-thread task, not in its current-thread
+//! runtime); governor uses its default (quanta) clock.
 //!
-//! `cargo bench -p palisade-limit --bench limiter`
+//! `cargo bench -p palisade-limit --bench limiter -- --warm-up-time 1 --measurement-time 2`
 
 use std::hint::black_box;
 use std::num::NonZeroU32;
@@ -225,6 +227,79 @@ fn clocks(c: &mut Criterion) {
     });
     let q = quanta::Clock::new();
     g.bench_function("quanta_raw", |b| b.iter(|| black_box(q.raw())));
+    // What the default clock reads where tokio's clock cannot be paused: the
+    // counter, scaled to nanoseconds, after asking tokio whether this thread
+    // is in a runtime (it is not, here).
+    let start = q.raw();
+    g.bench_function("quanta_delta_as_nanos_and_runtime_check", |b| {
+        b.iter(|| {
+            black_box(tokio::runtime::Handle::try_current().is_ok());
+            black_box(q.delta_as_nanos(start, q.raw()))
+        });
+    });
+    g.finish();
+
+    // The other floors: one uncontended lock and unlock, one `Arc` clone and
+    // drop (what an owned permit adds to a borrowed one).
+    let mut g = c.benchmark_group("floor");
+    g.throughput(Throughput::Elements(1));
+    let lock = std::sync::Arc::new(parking_lot::Mutex::new(0u64));
+    g.bench_function("parking_lot_lock_unlock", |b| {
+        b.iter(|| *black_box(&lock).lock() += 1);
+    });
+    g.bench_function("arc_clone_drop", |b| {
+        b.iter(|| drop(black_box(std::sync::Arc::clone(&lock))));
+    });
+    g.finish();
+}
+
+/// The default configuration admitting from inside tokio: a task of a
+/// multi-thread runtime (where time cannot be paused) and the body of a
+/// current-thread runtime (where it could be: the default clock reads tokio's
+/// clock there). Each sample is one batch run inside the runtime.
+fn in_runtimes(c: &mut Criterion) {
+    let mut g = c.benchmark_group("in_runtime");
+    g.throughput(Throughput::Elements(1));
+    let op = |all: &Limiter| {
+        if let Ok(p) = all.try_acquire(black_box(Cost::tokens(1_000))) {
+            black_box(p.settle_tokens(600));
+        }
+    };
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_time()
+        .build()
+        .unwrap();
+    let all = std::sync::Arc::new(combined());
+    g.bench_function("multi_thread_task_rpm_tpm_conc_try_acquire_settle", |b| {
+        b.iter_custom(|iters| {
+            let all = std::sync::Arc::clone(&all);
+            multi
+                .block_on(multi.spawn(async move {
+                    let start = StdInstant::now();
+                    for _ in 0..iters {
+                        op(&all);
+                    }
+                    start.elapsed()
+                }))
+                .unwrap()
+        });
+    });
+    let current = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    g.bench_function("current_thread_rpm_tpm_conc_try_acquire_settle", |b| {
+        b.iter_custom(|iters| {
+            current.block_on(async {
+                let start = StdInstant::now();
+                for _ in 0..iters {
+                    op(&all);
+                }
+                start.elapsed()
+            })
+        });
+    });
     g.finish();
 }
 
@@ -263,7 +338,13 @@ fn single_thread_cpu(c: &mut Criterion<ThreadCpuTime>) {
     admissions(c, "single_thread_cpu_time");
 }
 
-criterion_group!(benches, single_thread, two_threads_group, clocks);
+criterion_group!(
+    benches,
+    single_thread,
+    two_threads_group,
+    clocks,
+    in_runtimes
+);
 criterion_group! {
     name = cpu_benches;
     config = Criterion::default().with_measurement(ThreadCpuTime);

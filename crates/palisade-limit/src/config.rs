@@ -232,8 +232,10 @@ pub struct LimiterConfig {
     /// [`LearnedOutput`](crate::LearnedOutput).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub learned_output: Option<LearnedOutputConfig>,
-    /// Where time is read. Default `tokio` (follows paused time); `tsc` is
-    /// cheaper but must not be used under paused time.
+    /// Where time is read. Default `tokio` (follows paused time, reading
+    /// the CPU's time-stamp counter where tokio's clock cannot be paused);
+    /// `tsc` reads the counter everywhere and must not be used under paused
+    /// time.
     pub clock: ClockSource,
 }
 

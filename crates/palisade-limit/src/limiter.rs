@@ -18,7 +18,7 @@ use crate::kind::LimitKind;
 use crate::learned::LearnedOutput;
 use crate::limits::{Blocked, Limits};
 use crate::permit::{Permit, PermitRef};
-use crate::shared::{Core, Remote, Shared};
+use crate::shared::{Core, Padded, Remote, Shared};
 use crate::stats::{LimiterStats, LocklessCounters};
 use crate::store::LimitStore;
 use crate::wait::Ticket;
@@ -146,7 +146,7 @@ impl Limiter {
             max_wait: duration_to_nanos(config.max_wait),
             aging: duration_to_nanos(config.priority_aging),
             clock: Clock::with_source(config.clock),
-            core: Mutex::new(Core::new(limits)),
+            core: Padded(Mutex::new(Core::new(limits))),
             cost_model,
             permits_return,
             lockless: LocklessCounters::default(),

@@ -26,7 +26,8 @@ pub(crate) struct Shared {
     pub(crate) name: Arc<str>,
     pub(crate) config: LimiterConfig,
     pub(crate) clock: Clock,
-    pub(crate) core: Mutex<Core>,
+    /// On cache lines of its own (see [`Padded`]).
+    pub(crate) core: Padded<Mutex<Core>>,
     pub(crate) cost_model: Arc<dyn CostModel>,
     pub(crate) max_wait: Nanos,
     pub(crate) aging: Nanos,
@@ -36,6 +37,25 @@ pub(crate) struct Shared {
     /// Settles and drops of permits that skip the lock (see `permits_return`).
     pub(crate) lockless: LocklessCounters,
     pub(crate) remote: Option<Remote>,
+}
+
+/// A value aligned to its own pair of cache lines (the adjacent-line
+/// prefetcher pulls lines in pairs): the lock word every admission writes
+/// then shares no line with the `Arc`'s reference count (written by every
+/// owned permit) or with the fields read before taking the lock (the clock,
+/// the flags), so two threads admitting at once pass one line between them,
+/// not three.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct Padded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+
+    #[inline(always)]
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 /// A shared store the counting is delegated to.
