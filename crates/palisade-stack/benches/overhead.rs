@@ -112,6 +112,16 @@ fn overhead(c: &mut Criterion) {
         .build()
         .expect("the bench stack builds");
     let stack = Arc::new(stack);
+    // The same stack routed in order (`[fallback.overload] enabled = false`):
+    // what asking the candidates for their expected wait costs.
+    let in_order =
+        StackBuilder::from_toml(&format!("{STACK}\n[fallback.overload]\nenabled = false\n"))
+            .expect("the bench config parses")
+            .provider("a", bare.clone())
+            .provider("b", Instantly(ProviderId::new("b")))
+            .provider("c", Instantly(ProviderId::new("c")))
+            .build()
+            .expect("the bench stack builds");
     // The two layers from the sibling crates, configured as in the stack.
     let limiter = palisade_limit::Limiter::new(
         palisade_limit::LimiterConfig::named("a")
@@ -158,6 +168,9 @@ fn overhead(c: &mut Criterion) {
         });
         group.bench_function("full_stack", |b| {
             b.iter_custom(|n| run(&rt, &*stack, n, clock));
+        });
+        group.bench_function("full_stack_in_order", |b| {
+            b.iter_custom(|n| run(&rt, &in_order, n, clock));
         });
         group.finish();
     }

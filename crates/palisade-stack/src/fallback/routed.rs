@@ -25,15 +25,61 @@ impl Fallback {
         trail: &mut Vec<Attempt>,
         pass: &mut Pass,
     ) -> PassEnd {
-        let mut left: Vec<usize> = order.to_vec();
+        let capacity = self.config.overload.cache_affinity;
+        let prefix = if capacity > 0 { prefix_key(req) } else { None };
+        // The common case first, without allocating: the first candidate in
+        // routing order can start the call now (and no other one holds the
+        // conversation's cache), so nothing is sooner.
+        let mut start = 0;
+        let mut first_checked = false;
+        let sticky = prefix.and_then(|key| self.affinity.lookup(key));
+        if let Some(&first) = order.first()
+            && sticky.is_none_or(|s| s == first)
+        {
+            if !self.admit(first, req, needed, trail, pass) {
+                start = 1;
+            } else {
+                first_checked = true;
+                let now = Instant::now();
+                let e = self.estimate(first, req);
+                let room = e.latency.mul_f64(self.config.overload.latency_headroom);
+                let fits = req.metadata.deadline.is_none_or(|d| now + room <= d);
+                if e.wait.is_zero() && !e.never && fits {
+                    let start_by = req
+                        .metadata
+                        .deadline
+                        .map(|d| d.checked_sub(room).unwrap_or(now));
+                    if let Some(end) = self
+                        .attempt(
+                            first,
+                            start_by,
+                            req,
+                            streaming,
+                            needed,
+                            &order[1..],
+                            prefix,
+                            trail,
+                            pass,
+                        )
+                        .await
+                    {
+                        return end;
+                    }
+                    start = 1;
+                    first_checked = false;
+                }
+            }
+        }
+        let mut left: Vec<usize> = order[start.min(order.len())..].to_vec();
         // Which of `left` passed the skips (context window, capabilities,
         // open breakers): each is checked once per pass, and only when the
         // choice gets to it, so the trail records skips as routing order
         // would.
         let mut checked = vec![false; left.len()];
+        if first_checked && start == 0 && !checked.is_empty() {
+            checked[0] = true;
+        }
         let mut estimates = Vec::with_capacity(left.len());
-        let capacity = self.config.overload.cache_affinity;
-        let prefix = if capacity > 0 { prefix_key(req) } else { None };
         while !left.is_empty() {
             if let Some(stop) = self.deadline_passed(req, pass) {
                 return stop;
@@ -71,52 +117,79 @@ impl Fallback {
             };
             let index = left.remove(at);
             checked.remove(at);
-            let candidate = &self.candidates[index];
-            if pass.called && !self.config.pause.is_zero() {
-                let until = Instant::now() + self.config.pause;
-                Box::pin(tokio::time::sleep_until(
-                    deadline.map_or(until, |d| d.min(until)),
-                ))
-                .await;
-                if let Some(stop) = self.deadline_passed(req, pass) {
-                    return stop;
-                }
-            }
-            pass.called = true;
-            let mut call = req.clone();
-            call.metadata.start_by = match (req.metadata.start_by, start_by) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            let started = Instant::now();
-            let result = self
-                .call(
-                    candidate,
-                    call,
-                    streaming,
-                    self.alternatives_among(&left, needed),
-                    AttemptLabel {
-                        number: trail.len(),
-                        parent: &pass.span,
-                        hedge: false,
-                    },
+            if let Some(end) = self
+                .attempt(
+                    index, start_by, req, streaming, needed, &left, prefix, trail, pass,
                 )
-                .await;
-            match result {
-                Ok(answer) => {
-                    if let Some(key) = prefix {
-                        self.affinity.record(key, index, capacity);
-                    }
-                    return PassEnd::Answered(self.succeeded(candidate, answer, started, trail));
-                }
-                Err(error) => {
-                    if let Some(stop) = self.on_failure(index, error, started, trail, pass) {
-                        return PassEnd::Stop(stop);
-                    }
-                }
+                .await
+            {
+                return end;
             }
         }
         pass.end()
+    }
+
+    /// Calls candidate `index` (starting by `start_by`), with `rest` the
+    /// candidates it could move on to; `Some` when the call ends the pass.
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt(
+        &self,
+        index: usize,
+        start_by: Option<Instant>,
+        req: &ChatRequest,
+        streaming: bool,
+        needed: u32,
+        rest: &[usize],
+        prefix: Option<u64>,
+        trail: &mut Vec<Attempt>,
+        pass: &mut Pass,
+    ) -> Option<PassEnd> {
+        let candidate = &self.candidates[index];
+        if pass.called && !self.config.pause.is_zero() {
+            let until = Instant::now() + self.config.pause;
+            let deadline = req.metadata.deadline;
+            Box::pin(tokio::time::sleep_until(
+                deadline.map_or(until, |d| d.min(until)),
+            ))
+            .await;
+            if let Some(stop) = self.deadline_passed(req, pass) {
+                return Some(stop);
+            }
+        }
+        pass.called = true;
+        let mut call = req.clone();
+        call.metadata.start_by = match (req.metadata.start_by, start_by) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let started = Instant::now();
+        let result = self
+            .call(
+                candidate,
+                call,
+                streaming,
+                self.alternatives_among(rest, needed),
+                AttemptLabel {
+                    number: trail.len(),
+                    parent: &pass.span,
+                    hedge: false,
+                },
+            )
+            .await;
+        match result {
+            Ok(answer) => {
+                if let Some(key) = prefix {
+                    self.affinity
+                        .record(key, index, self.config.overload.cache_affinity);
+                }
+                Some(PassEnd::Answered(
+                    self.succeeded(candidate, answer, started, trail),
+                ))
+            }
+            Err(error) => self
+                .on_failure(index, error, started, trail, pass)
+                .map(PassEnd::Stop),
+        }
     }
 
     /// Asks the candidates `left` and chooses. The first one answering "now"
