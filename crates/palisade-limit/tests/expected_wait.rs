@@ -63,8 +63,8 @@ async fn the_queue_ahead_counts_by_priority() {
     let start = Instant::now();
     let _c = l.acquire(Cost::request(), Priority::Normal).await.unwrap();
     assert_eq!(start.elapsed(), Duration::from_secs(30));
-    a.await.unwrap().unwrap();
-    b.await.unwrap().unwrap();
+    drop(a.await.unwrap().unwrap());
+    drop(b.await.unwrap().unwrap());
 }
 
 #[tokio::test(start_paused = true)]

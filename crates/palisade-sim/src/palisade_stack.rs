@@ -80,6 +80,18 @@ pub struct PalisadeConfig {
     /// unused. `false`: the models in order, `queue_wait` at each (the stack
     /// before expected waits). Default: `true`.
     pub route_by_expected_wait: bool,
+    /// With `route_by_expected_wait`, how much longer a request waits for a
+    /// model earlier in the list than for the one that could serve it
+    /// soonest (the fallback's `overload.prefer_within`). A value as long
+    /// as the deadline makes the list a cost-aware spill-over: the first
+    /// model that can serve in time serves (the `tiers` scenario).
+    /// Default: the fallback's default, 1 s.
+    #[serde(
+        default,
+        with = "palisade_core::duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub prefer_within: Option<Duration>,
     /// Attempts per model for server errors, the first included. Default: 3.
     pub retry_attempts: u32,
     /// First retry backoff, doubling per retry up to 16×. Default: 500 ms.
@@ -112,6 +124,7 @@ impl Default for PalisadeConfig {
         Self {
             queue_wait: Duration::from_secs(2),
             route_by_expected_wait: true,
+            prefer_within: None,
             retry_attempts: 3,
             retry_backoff: Duration::from_millis(500),
             breaker_failures: 5,
@@ -128,6 +141,9 @@ impl PalisadeConfig {
     pub fn validate(&self) -> Result<(), (String, String)> {
         let field = |f: &'static str| move |e: String| (f.to_owned(), e);
         duration_within(self.queue_wait, MAX_WAIT, true).map_err(field("queue_wait"))?;
+        if let Some(d) = self.prefer_within {
+            duration_within(d, MAX_WAIT, true).map_err(field("prefer_within"))?;
+        }
         count_within(self.retry_attempts, 1, MAX_ATTEMPTS).map_err(field("retry_attempts"))?;
         duration_within(self.retry_backoff, MAX_BACKOFF, true).map_err(field("retry_backoff"))?;
         count_within(self.breaker_failures, 1, u32::MAX).map_err(field("breaker_failures"))?;
@@ -276,6 +292,9 @@ impl PalisadeConfig {
                 },
                 overload: OverloadConfig {
                     enabled: self.route_by_expected_wait,
+                    prefer_within: self
+                        .prefer_within
+                        .unwrap_or(OverloadConfig::default().prefer_within),
                     ..OverloadConfig::default()
                 },
                 ..FallbackConfig::default()

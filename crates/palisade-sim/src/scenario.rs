@@ -48,6 +48,11 @@ pub const BUILTIN_SCENARIOS: &[(&str, &str)] = &[
         "idle-fallback",
         include_str!("../scenarios/idle-fallback.toml"),
     ),
+    ("tiers", include_str!("../scenarios/tiers.toml")),
+    (
+        "tiers-single",
+        include_str!("../scenarios/tiers-single.toml"),
+    ),
 ];
 
 /// A load scenario.

@@ -28,7 +28,7 @@ fn split_quotas_with_a_cached_prefix_reach_the_quota_bound_with_no_throttles() {
     let c = compare_learned_output(&scenario).unwrap();
     println!("{}", render_learned_table(&c));
     assert!(
-        c.admitted_ratio() >= 3.0,
+        c.admitted_ratio() >= 2.0,
         "learned answered {} vs whole prompts {}",
         c.learned.completed,
         c.reserve_max_tokens.completed

@@ -272,3 +272,85 @@ async fn a_cached_conversation_goes_back_to_the_candidate_holding_its_cache() {
     let second = forgetful.complete(cached_conversation("q2")).await.unwrap();
     assert_eq!(second.served_by.as_str(), "secondary");
 }
+
+#[tokio::test(start_paused = true)]
+async fn tier_pools_spill_over_cheapest_first_within_the_deadline() {
+    use palisade_core::ServiceTier;
+    // One model in three pools, each with its own quota, listed cheapest
+    // first; `prefer_within` as long as the deadline: the cheapest pool
+    // that can serve in time serves.
+    let pool = |id: &str, per_minute: u64, tier: ServiceTier| {
+        let (candidate, provider) = limited(id, per_minute, Duration::ZERO);
+        (candidate.with_tier(tier), provider)
+    };
+    let (flex, f) = pool("flex", 1, ServiceTier::Flex);
+    let (standard, d) = pool("default", 1, ServiceTier::Default);
+    let (priority, p) = pool("priority", 1, ServiceTier::Priority);
+    let fallback = Fallback::new([flex, standard, priority]).with_config(FallbackConfig {
+        overload: OverloadConfig {
+            prefer_within: Duration::from_secs(30),
+            ..OverloadConfig::default()
+        },
+        ..FallbackConfig::default()
+    });
+    let mut served = Vec::new();
+    for _ in 0..3 {
+        let answer = fallback
+            .complete(with_deadline(Duration::from_secs(30)))
+            .await
+            .unwrap();
+        served.push(answer.served_by.to_string());
+    }
+    assert_eq!(served, ["flex", "default", "priority"]);
+    // Each pool was called with its own tier.
+    assert_eq!(f.calls()[0].request.service_tier, Some(ServiceTier::Flex));
+    assert_eq!(
+        d.calls()[0].request.service_tier,
+        Some(ServiceTier::Default)
+    );
+    assert_eq!(
+        p.calls()[0].request.service_tier,
+        Some(ServiceTier::Priority)
+    );
+    // All three busy for a minute: a 30 s deadline cannot be met anywhere.
+    let err = fallback
+        .complete(with_deadline(Duration::from_secs(30)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Overloaded, "{err}");
+
+    // A request that asks for the priority tier skips the cheaper pools.
+    let (flex, f) = pool("flex", 60, ServiceTier::Flex);
+    let (standard, _) = pool("default", 60, ServiceTier::Default);
+    let (priority, _) = pool("priority", 60, ServiceTier::Priority);
+    let fallback = Fallback::new([flex, standard, priority]);
+    let answer = fallback
+        .complete(ChatRequest::user("urgent").with_service_tier(ServiceTier::Priority))
+        .await
+        .unwrap();
+    assert_eq!(answer.served_by.as_str(), "priority");
+    assert_eq!(f.call_count(), 0);
+    assert_eq!(answer.attempts.len(), 3, "{:?}", answer.attempts);
+}
+
+#[test]
+fn the_tier_pool_example_in_docs_limits_md_builds() {
+    let doc = include_str!("../../../docs/limits.md");
+    let start = doc
+        .find("```toml\n[fallback.overload]")
+        .expect("docs/limits.md has the tier pool example")
+        + "```toml\n".len();
+    let end = start + doc[start..].find("```").unwrap();
+    let config = palisade_stack::StackConfig::from_toml(&doc[start..end]).unwrap();
+    config.validate().unwrap();
+    let tiers: Vec<_> = config.candidates.iter().map(|c| c.tier).collect();
+    use palisade_core::ServiceTier;
+    assert_eq!(
+        tiers,
+        [Some(ServiceTier::Flex), None, Some(ServiceTier::Priority)]
+    );
+    assert_eq!(
+        config.fallback.overload.prefer_within,
+        Duration::from_secs(60)
+    );
+}

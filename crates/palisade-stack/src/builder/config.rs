@@ -155,6 +155,15 @@ pub struct CandidateConfig {
     /// `AWS_ENDPOINT_URL_BEDROCK_RUNTIME` / `AWS_ENDPOINT_URL` when set.
     #[serde(default)]
     pub endpoint_url: Option<String>,
+    /// The service tier this candidate calls: a pool of the model with its
+    /// own quota and price (`flex`, `default`, `priority`, `reserved`).
+    /// Calls go out with that tier; a request asking for a higher tier
+    /// (`ChatRequest::service_tier`, cheapest first: flex, default,
+    /// priority, reserved) skips it. List the pools cheapest first for
+    /// cost-aware spill-over (docs/limits.md, "Service tiers as pools").
+    /// Default: none (the request's own tier).
+    #[serde(default)]
+    pub tier: Option<palisade_core::ServiceTier>,
 }
 
 fn one() -> f64 {
@@ -180,6 +189,7 @@ impl CandidateConfig {
             api_key_env: None,
             region: None,
             endpoint_url: None,
+            tier: None,
         }
     }
 

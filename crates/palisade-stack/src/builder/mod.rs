@@ -510,6 +510,9 @@ impl StackBuilder {
         if let Some(cooldown) = c.cooldown {
             candidate = candidate.with_cooldown(cooldown);
         }
+        if let Some(tier) = c.tier {
+            candidate = candidate.with_tier(tier);
+        }
         if let Some(price) = c
             .price
             .or_else(|| self.config.prices.get(c.model()).copied())

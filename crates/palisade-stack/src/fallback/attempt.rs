@@ -92,6 +92,10 @@ impl Fallback {
         alternatives: context::Alternatives,
         label: AttemptLabel<'_>,
     ) -> impl Future<Output = Result<Answer, ProviderError>> + Send + 'a {
+        let mut req = req;
+        if let Some(tier) = candidate.tier() {
+            req.service_tier = Some(tier);
+        }
         let in_flight = candidate.stats.start_call();
         let provider: &'a dyn Provider = &**candidate.provider();
         let span = telemetry::attempt_span(

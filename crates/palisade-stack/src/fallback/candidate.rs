@@ -2,7 +2,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use palisade_core::{Price, Provider, ProviderId, Readiness, SharedProvider};
+use palisade_core::{Price, Provider, ProviderId, Readiness, ServiceTier, SharedProvider};
 
 use crate::stats::CandidateSnapshot;
 use crate::stats::candidate::CandidateStats;
@@ -46,6 +46,7 @@ pub struct Candidate {
     price: Option<Price>,
     context_window: Option<u32>,
     cooldown: Option<Duration>,
+    tier: Option<ServiceTier>,
     pub(crate) stats: Arc<CandidateStats>,
     probes: Vec<Arc<dyn CandidateProbe>>,
 }
@@ -79,6 +80,7 @@ impl Candidate {
             price: None,
             context_window: None,
             cooldown: None,
+            tier: None,
             stats: Arc::new(CandidateStats::new()),
             probes: Vec::new(),
         }
@@ -127,6 +129,28 @@ impl Candidate {
     pub fn with_cooldown(mut self, cooldown: Duration) -> Self {
         self.cooldown = Some(cooldown);
         self
+    }
+
+    /// Makes the candidate a pool of one service tier: every call goes out
+    /// with `tier`, and a request asking for a higher tier (cheapest first:
+    /// flex, default, priority, reserved) skips it.
+    pub fn with_tier(mut self, tier: ServiceTier) -> Self {
+        self.tier = Some(tier);
+        self
+    }
+
+    /// The tier it calls, if it is a tier pool (see [`with_tier`](Candidate::with_tier)).
+    pub fn tier(&self) -> Option<ServiceTier> {
+        self.tier
+    }
+
+    /// Whether it may serve a request that asks for tier `wanted` (a pool
+    /// below the tier asked for may not).
+    pub(crate) fn serves_tier(&self, wanted: Option<ServiceTier>) -> bool {
+        match (self.tier, wanted) {
+            (Some(pool), Some(wanted)) => tier_rank(pool) >= tier_rank(wanted),
+            _ => true,
+        }
     }
 
     /// Attaches a probe that adds to this candidate's stats and reset (its
@@ -221,4 +245,12 @@ impl Candidate {
     pub fn reset_stats(&self) {
         self.stats.reset_counters();
     }
+}
+
+/// Cheapest first, as [`ServiceTier::ALL`] lists them.
+fn tier_rank(tier: ServiceTier) -> usize {
+    ServiceTier::ALL
+        .iter()
+        .position(|t| *t == tier)
+        .unwrap_or(usize::MAX)
 }

@@ -80,8 +80,11 @@ pub struct OverloadConfig {
     #[serde(with = "palisade_core::duration")]
     pub prefer_within: Duration,
     /// How many times its learned call latency a call must have left before
-    /// the deadline to be started. Default 1.0 (the learned latency is
-    /// already a high estimate: mean plus two mean deviations).
+    /// the deadline to be started. Default 1.5: the learned latency is the
+    /// mean plus two mean deviations (about the 90th percentile of the
+    /// log-normal latencies LLM calls show), and a call started with less
+    /// than that left is cut by its deadline about one time in ten; 1.5 ×
+    /// makes it about one in a hundred.
     pub latency_headroom: f64,
     /// The call latency assumed for a candidate nothing has measured yet.
     /// Default 0 s (assume a call can finish until calls are measured).
@@ -104,7 +107,7 @@ impl Default for OverloadConfig {
         Self {
             enabled: true,
             prefer_within: Duration::from_secs(1),
-            latency_headroom: 1.0,
+            latency_headroom: 1.5,
             initial_latency: Duration::ZERO,
             shed: true,
             cache_affinity: 10_000,

@@ -132,9 +132,31 @@ impl Fallback {
             return false;
         }
         let candidate = &self.candidates[index];
+        // A tier pool below the tier the request asks for may not serve it.
+        if !candidate.serves_tier(req.service_tier) {
+            CandidateStats::bump(&candidate.stats.skipped_unsupported);
+            telemetry::skipped(&pass.span, candidate.id(), "unsupported", None);
+            trail.push(skip(
+                candidate,
+                SkipReason::Unsupported {
+                    feature: palisade_core::Feature::ServiceTier,
+                    field: "service_tier".to_owned(),
+                },
+            ));
+            return false;
+        }
         // A candidate that cannot carry a field the request uses would
-        // refuse it (or drop it): pass it over, saying which field.
-        if let Err(unsupported) = candidate.provider().capabilities().check(req) {
+        // refuse it (or drop it): pass it over, saying which field. A tier
+        // pool is checked with its own tier, the one its calls carry.
+        let checked = match candidate.tier() {
+            Some(tier) if req.service_tier != Some(tier) => {
+                let mut pinned = req.clone();
+                pinned.service_tier = Some(tier);
+                candidate.provider().capabilities().check(&pinned)
+            }
+            _ => candidate.provider().capabilities().check(req),
+        };
+        if let Err(unsupported) = checked {
             CandidateStats::bump(&candidate.stats.skipped_unsupported);
             telemetry::skipped(&pass.span, candidate.id(), "unsupported", None);
             trail.push(skip(

@@ -119,6 +119,7 @@ mod tests {
     fn config(prefer_ms: u64) -> OverloadConfig {
         OverloadConfig {
             prefer_within: Duration::from_millis(prefer_ms),
+            latency_headroom: 1.0,
             ..OverloadConfig::default()
         }
     }
