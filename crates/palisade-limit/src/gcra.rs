@@ -280,6 +280,26 @@ impl Gcra {
     }
 }
 
+/// Side-effect-free look-ahead, for [`Limiter::expected_wait`](crate::Limiter::expected_wait).
+impl Gcra {
+    /// The earliest instant `n` units would fit if `ahead` units (the queue
+    /// in front) were admitted first; `now` when they fit now. Ignores
+    /// refunds to come, so it errs late.
+    pub(crate) fn fits_at(&self, now: Nanos, ahead: u64, n: u64) -> Nanos {
+        let cost = n.saturating_mul(self.unit);
+        let new_tat = self
+            .tat
+            .max(now)
+            .saturating_add(ahead.saturating_mul(self.unit))
+            .saturating_add(cost);
+        let tolerance = self.tolerance.max(cost);
+        match new_tat.saturating_sub(tolerance) {
+            at if at <= now => now,
+            at => self.not_before(at).max(now),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,25 +416,5 @@ mod tests {
         g.set_rate_fraction(0, 0.5);
         assert_eq!(g.available(0), 50);
         assert_eq!(g.check(0, 51).unwrap_err(), 2 * SEC);
-    }
-}
-
-/// Side-effect-free look-ahead, for [`Limiter::expected_wait`](crate::Limiter::expected_wait).
-impl Gcra {
-    /// The earliest instant `n` units would fit if `ahead` units (the queue
-    /// in front) were admitted first; `now` when they fit now. Ignores
-    /// refunds to come, so it errs late.
-    pub(crate) fn fits_at(&self, now: Nanos, ahead: u64, n: u64) -> Nanos {
-        let cost = n.saturating_mul(self.unit);
-        let new_tat = self
-            .tat
-            .max(now)
-            .saturating_add(ahead.saturating_mul(self.unit))
-            .saturating_add(cost);
-        let tolerance = self.tolerance.max(cost);
-        match new_tat.saturating_sub(tolerance) {
-            at if at <= now => now,
-            at => self.not_before(at).max(now),
-        }
     }
 }
