@@ -22,10 +22,35 @@ pub(crate) struct Estimate {
 }
 
 impl Estimate {
+    /// The time the call itself needs: its latency × `latency_headroom`.
+    pub(crate) fn room(&self, config: &OverloadConfig) -> Duration {
+        self.latency.mul_f64(config.latency_headroom)
+    }
+
     /// Wait plus the room the call itself needs.
     fn finish(&self, config: &OverloadConfig) -> Duration {
-        self.wait
-            .saturating_add(self.latency.mul_f64(config.latency_headroom))
+        self.wait.saturating_add(self.room(config))
+    }
+
+    /// Whether the candidate can serve a request with `deadline` at `now`.
+    pub(crate) fn can_serve(
+        &self,
+        now: Instant,
+        deadline: Option<Instant>,
+        config: &OverloadConfig,
+    ) -> bool {
+        !self.never
+            && deadline.is_none_or(|d| d.saturating_duration_since(now) >= self.finish(config))
+    }
+
+    /// The last instant its call can start and still finish by `deadline`.
+    pub(crate) fn last_start(
+        &self,
+        now: Instant,
+        deadline: Option<Instant>,
+        config: &OverloadConfig,
+    ) -> Option<Instant> {
+        deadline.map(|d| d.checked_sub(self.room(config)).unwrap_or(now))
     }
 }
 
@@ -61,8 +86,7 @@ pub(crate) fn choose(
     deadline: Option<Instant>,
     config: &OverloadConfig,
 ) -> Choice {
-    let left = deadline.map(|d| d.saturating_duration_since(now));
-    let can_serve = |e: &Estimate| !e.never && left.is_none_or(|left| e.finish(config) <= left);
+    let can_serve = |e: &Estimate| e.can_serve(now, deadline, config);
     let soonest = estimates
         .iter()
         .filter(|e| can_serve(e))
@@ -93,10 +117,7 @@ pub(crate) fn choose(
         .map(|(_, e)| e.wait)
         .min();
     let hop = next_best.map(|w| now + w.max(chosen.wait).saturating_add(config.prefer_within));
-    let last_start = deadline.map(|d| {
-        d.checked_sub(chosen.latency.mul_f64(config.latency_headroom))
-            .unwrap_or(now)
-    });
+    let last_start = chosen.last_start(now, deadline, config);
     let start_by = match (hop, last_start) {
         (Some(h), Some(l)) => Some(h.min(l)),
         (h, l) => h.or(l),

@@ -42,13 +42,10 @@ impl Fallback {
                 first_checked = true;
                 let now = Instant::now();
                 let e = self.estimate(first, req);
-                let room = e.latency.mul_f64(self.config.overload.latency_headroom);
-                let fits = req.metadata.deadline.is_none_or(|d| now + room <= d);
-                if e.wait.is_zero() && !e.never && fits {
-                    let start_by = req
-                        .metadata
-                        .deadline
-                        .map(|d| d.checked_sub(room).unwrap_or(now));
+                let overload = &self.config.overload;
+                let deadline = req.metadata.deadline;
+                if e.wait.is_zero() && e.can_serve(now, deadline, overload) {
+                    let start_by = e.last_start(now, deadline, overload);
                     if let Some(end) = self
                         .attempt(
                             first,
@@ -219,17 +216,11 @@ impl Fallback {
             if fits_checks {
                 checked[at] = true;
                 let e = self.estimate(left[at], req);
-                let finish = e
-                    .wait
-                    .saturating_add(e.latency.mul_f64(self.config.overload.latency_headroom));
-                if !e.never && deadline.is_none_or(|d| now + finish <= d) {
-                    let last_start = deadline.map(|d| {
-                        d.checked_sub(e.latency.mul_f64(self.config.overload.latency_headroom))
-                            .unwrap_or(now)
-                    });
+                let overload = &self.config.overload;
+                if e.can_serve(now, deadline, overload) {
                     return Choice::Call {
                         at,
-                        start_by: last_start,
+                        start_by: e.last_start(now, deadline, overload),
                     };
                 }
             } else {
@@ -250,17 +241,11 @@ impl Fallback {
             }
             i += 1;
             let e = self.estimate(index, req);
-            let fits = deadline.is_none_or(|d| {
-                now + e.latency.mul_f64(self.config.overload.latency_headroom) <= d
-            });
-            if estimates.is_empty() && e.wait.is_zero() && !e.never && fits {
-                let last_start = deadline.map(|d| {
-                    d.checked_sub(e.latency.mul_f64(self.config.overload.latency_headroom))
-                        .unwrap_or(now)
-                });
+            let overload = &self.config.overload;
+            if estimates.is_empty() && e.wait.is_zero() && e.can_serve(now, deadline, overload) {
                 return Choice::Call {
                     at: i - 1,
-                    start_by: last_start,
+                    start_by: e.last_start(now, deadline, overload),
                 };
             }
             estimates.push(e);
