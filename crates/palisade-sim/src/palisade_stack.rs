@@ -18,10 +18,13 @@
 //!   largest reservation of the scenario's requests
 //!   (`input + max_tokens × burndown`). The token burst holds two
 //!   reservations because a bucket of one refills to the brim while a call
-//!   runs and has no room left for its refund. A request queues at a model
-//!   for [`PalisadeConfig::queue_wait`] before the fallback tries the next
-//!   model; at the last model it queues until its deadline. Higher
-//!   priorities are served first.
+//!   runs and has no room left for its refund. With
+//!   [`PalisadeConfig::route_by_expected_wait`] (the default) every limiter
+//!   queues up to the deadline and the fallback routes by expected wait
+//!   (`[fallback.overload]`); otherwise a request queues at a model for
+//!   [`PalisadeConfig::queue_wait`] before the fallback tries the next
+//!   model, and at the last model until its deadline. Higher priorities are
+//!   served first.
 //! * **CircuitBreaker** per model: opens after consecutive server errors or
 //!   outage refusals; throttles do not count (behind a limiter they are the
 //!   limiter's own queue timeouts, not a sign of ill health). The open time
