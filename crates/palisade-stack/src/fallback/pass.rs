@@ -71,52 +71,86 @@ impl Fallback {
         pass: &mut Pass,
     ) -> PassEnd {
         for (pos, &index) in order.iter().enumerate() {
-            let candidate = &self.candidates[index];
             if !self.admit(index, req, needed, trail, pass) {
                 continue;
             }
             if let Some(stop) = self.deadline_passed(req, pass) {
                 return stop;
             }
-            if pass.called && !self.config.pause.is_zero() {
-                let until = Instant::now() + self.config.pause;
-                // Boxed: only failed calls pause, so the common future stays small.
-                Box::pin(tokio::time::sleep_until(
-                    req.metadata.deadline.map_or(until, |d| d.min(until)),
-                ))
-                .await;
-                if let Some(stop) = self.deadline_passed(req, pass) {
-                    return stop;
-                }
-            }
-            pass.called = true;
-            let alternatives = self.alternatives(order, pos, needed);
-            let started = Instant::now();
-            let result = self
-                .call(
-                    candidate,
-                    req.clone(),
-                    streaming,
-                    alternatives,
-                    AttemptLabel {
-                        number: trail.len(),
-                        parent: &pass.span,
-                        hedge: false,
-                    },
-                )
-                .await;
-            match result {
-                Ok(answer) => {
-                    return PassEnd::Answered(self.succeeded(candidate, answer, started, trail));
-                }
-                Err(error) => {
-                    if let Some(stop) = self.on_failure(index, error, started, trail, pass) {
-                        return PassEnd::Stop(stop);
-                    }
-                }
+            let rest = &order[(pos + 1).min(order.len())..];
+            if let Some(end) = self
+                .attempt(index, None, req, streaming, needed, rest, None, trail, pass)
+                .await
+            {
+                return end;
             }
         }
         pass.end()
+    }
+
+    /// Calls candidate `index` (starting by `start_by`), with `rest` the
+    /// candidates it could move on to, after the fallback's `pause` when an
+    /// earlier call of the pass failed; a success records the conversation's
+    /// `prefix` for cache affinity. `Some` when the call ends the pass.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn attempt(
+        &self,
+        index: usize,
+        start_by: Option<Instant>,
+        req: &ChatRequest,
+        streaming: bool,
+        needed: u32,
+        rest: &[usize],
+        prefix: Option<u64>,
+        trail: &mut Vec<Attempt>,
+        pass: &mut Pass,
+    ) -> Option<PassEnd> {
+        let candidate = &self.candidates[index];
+        if pass.called && !self.config.pause.is_zero() {
+            let until = Instant::now() + self.config.pause;
+            let deadline = req.metadata.deadline;
+            Box::pin(tokio::time::sleep_until(
+                deadline.map_or(until, |d| d.min(until)),
+            ))
+            .await;
+            if let Some(stop) = self.deadline_passed(req, pass) {
+                return Some(stop);
+            }
+        }
+        pass.called = true;
+        let mut call = req.clone();
+        call.metadata.start_by = match (req.metadata.start_by, start_by) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let started = Instant::now();
+        let result = self
+            .call(
+                candidate,
+                call,
+                streaming,
+                self.alternatives_among(rest, needed),
+                AttemptLabel {
+                    number: trail.len(),
+                    parent: &pass.span,
+                    hedge: false,
+                },
+            )
+            .await;
+        match result {
+            Ok(answer) => {
+                if let Some(key) = prefix {
+                    self.affinity
+                        .record(key, index, self.config.overload.cache_affinity);
+                }
+                Some(PassEnd::Answered(
+                    self.succeeded(candidate, answer, started, trail),
+                ))
+            }
+            Err(error) => self
+                .on_failure(index, error, started, trail, pass)
+                .map(PassEnd::Stop),
+        }
     }
 
     /// Whether `candidate` may be called; records the skip when not.
@@ -203,7 +237,11 @@ impl Fallback {
         pos: usize,
         needed: u32,
     ) -> context::Alternatives {
-        let rest = &order[(pos + 1).min(order.len())..];
+        self.alternatives_among(&order[(pos + 1).min(order.len())..], needed)
+    }
+
+    /// The candidates `rest`, for the retry layer to check if the call fails.
+    pub(crate) fn alternatives_among(&self, rest: &[usize], needed: u32) -> context::Alternatives {
         let rest = if self.candidates.len() <= 64 {
             context::Rest::Mask(rest.iter().fold(0, |mask, &i| mask | (1 << i)))
         } else {

@@ -4,15 +4,14 @@
 //! goes where it is served soonest within the routing order's preference,
 //! queueing there only until another could have served it.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use palisade_core::{Attempt, ChatRequest};
 use tokio::time::Instant;
 
+use super::Fallback;
 use super::affinity::prefix_key;
 use super::plan::{Choice, Estimate, choose};
-use super::{AttemptLabel, Fallback, context};
 use crate::fallback::pass::{Pass, PassEnd};
 
 impl Fallback {
@@ -126,69 +125,6 @@ impl Fallback {
         pass.end()
     }
 
-    /// Calls candidate `index` (starting by `start_by`), with `rest` the
-    /// candidates it could move on to; `Some` when the call ends the pass.
-    #[allow(clippy::too_many_arguments)]
-    async fn attempt(
-        &self,
-        index: usize,
-        start_by: Option<Instant>,
-        req: &ChatRequest,
-        streaming: bool,
-        needed: u32,
-        rest: &[usize],
-        prefix: Option<u64>,
-        trail: &mut Vec<Attempt>,
-        pass: &mut Pass,
-    ) -> Option<PassEnd> {
-        let candidate = &self.candidates[index];
-        if pass.called && !self.config.pause.is_zero() {
-            let until = Instant::now() + self.config.pause;
-            let deadline = req.metadata.deadline;
-            Box::pin(tokio::time::sleep_until(
-                deadline.map_or(until, |d| d.min(until)),
-            ))
-            .await;
-            if let Some(stop) = self.deadline_passed(req, pass) {
-                return Some(stop);
-            }
-        }
-        pass.called = true;
-        let mut call = req.clone();
-        call.metadata.start_by = match (req.metadata.start_by, start_by) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let started = Instant::now();
-        let result = self
-            .call(
-                candidate,
-                call,
-                streaming,
-                self.alternatives_among(rest, needed),
-                AttemptLabel {
-                    number: trail.len(),
-                    parent: &pass.span,
-                    hedge: false,
-                },
-            )
-            .await;
-        match result {
-            Ok(answer) => {
-                if let Some(key) = prefix {
-                    self.affinity
-                        .record(key, index, self.config.overload.cache_affinity);
-                }
-                Some(PassEnd::Answered(
-                    self.succeeded(candidate, answer, started, trail),
-                ))
-            }
-            Err(error) => self
-                .on_failure(index, error, started, trail, pass)
-                .map(PassEnd::Stop),
-        }
-    }
-
     /// Asks the candidates `left` and chooses. The first one answering "now"
     /// is taken without asking the others: nothing is sooner, and it is
     /// first in routing order.
@@ -265,20 +201,6 @@ impl Fallback {
             wait: expected.total(latency),
             latency,
             never: expected.never,
-        }
-    }
-
-    /// The candidates `left`, for the retry layer to check if the call fails.
-    fn alternatives_among(&self, left: &[usize], needed: u32) -> context::Alternatives {
-        let rest = if self.candidates.len() <= 64 {
-            context::Rest::Mask(left.iter().fold(0, |mask, &i| mask | (1 << i)))
-        } else {
-            context::Rest::List(left.to_vec())
-        };
-        context::Alternatives {
-            candidates: Arc::clone(&self.candidates),
-            rest,
-            needed,
         }
     }
 }
