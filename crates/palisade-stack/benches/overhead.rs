@@ -104,24 +104,19 @@ fn overhead(c: &mut Criterion) {
         .layer(RetryLayer::new(RetryPolicy::default()));
     let fallback =
         Fallback::new(["a", "b", "c"].map(|id| Candidate::new(Instantly(ProviderId::new(id)))));
-    let stack = StackBuilder::from_toml(STACK)
-        .expect("the bench config parses")
-        .provider("a", bare.clone())
-        .provider("b", Instantly(ProviderId::new("b")))
-        .provider("c", Instantly(ProviderId::new("c")))
-        .build()
-        .expect("the bench stack builds");
-    let stack = Arc::new(stack);
-    // The same stack routed in order (`[fallback.overload] enabled = false`):
-    // what asking the candidates for their expected wait costs.
-    let in_order =
-        StackBuilder::from_toml(&format!("{STACK}\n[fallback.overload]\nenabled = false\n"))
+    let build = |toml: &str| {
+        StackBuilder::from_toml(toml)
             .expect("the bench config parses")
             .provider("a", bare.clone())
             .provider("b", Instantly(ProviderId::new("b")))
             .provider("c", Instantly(ProviderId::new("c")))
             .build()
-            .expect("the bench stack builds");
+            .expect("the bench stack builds")
+    };
+    let stack = Arc::new(build(STACK));
+    // The same stack routed in order (`[fallback.overload] enabled = false`):
+    // what asking the candidates for their expected wait costs.
+    let in_order = build(&format!("{STACK}\n[fallback.overload]\nenabled = false\n"));
     // The two layers from the sibling crates, configured as in the stack.
     let limiter = palisade_limit::Limiter::new(
         palisade_limit::LimiterConfig::named("a")
