@@ -26,6 +26,7 @@ use crate::agent::{AgentWorkload, Conversation, ConversationPlan};
 use crate::agent_report::{AgentModelReport, AgentReport, CacheComparison};
 use crate::distribution::Distribution;
 use crate::limits::duration_from_secs;
+use crate::palisade_stack::Prompts;
 use crate::percentiles::{PRECISE, Percentiles};
 use crate::provider::SimulatedProvider;
 use crate::report::round;
@@ -202,8 +203,8 @@ async fn drive(scenario: &Scenario, workload: &AgentWorkload) -> Result<AgentRep
         .map(|m| Arc::new(m.clone()) as SharedProvider)
         .collect();
     let all: Vec<usize> = (0..models.len()).collect();
-    let largest = largest_prompt(workload, &plans).await;
-    let system = crate::palisade_stack::build(scenario, &shared, &all, largest)?;
+    let prompts = planned_prompts(workload, &plans).await;
+    let system = crate::palisade_stack::build(scenario, &shared, &all, prompts)?;
     let model_ids: Arc<[String]> = scenario.models.iter().map(|m| m.id.clone()).collect();
 
     let tally = SharedAgentTally(Arc::new(Mutex::new(AgentTally {
@@ -276,22 +277,33 @@ async fn drive(scenario: &Scenario, workload: &AgentWorkload) -> Result<AgentRep
     ))
 }
 
-/// An upper bound on the largest prompt of the run, for sizing the
-/// limiter's burst: the first request, plus every planned turn at its
-/// longest.
-async fn largest_prompt(workload: &AgentWorkload, plans: &[ConversationPlan]) -> u32 {
+/// The prompts of the run, for sizing the limiter: an upper bound on the
+/// largest (the first request, plus every planned turn at its longest) and
+/// the mean of those bounds over every planned call.
+async fn planned_prompts(workload: &AgentWorkload, plans: &[ConversationPlan]) -> Prompts {
     let opening = Conversation::start(workload, u64::MAX).request();
     let first = HeuristicEstimator.estimate_request(&opening).await;
     let per_turn = workload.max_tokens.saturating_add(TURN_FRAMING_BOUND);
-    plans
-        .iter()
-        .map(|p| {
-            p.tools.iter().fold(first, |n, t| {
-                n.saturating_add(t.result_tokens).saturating_add(per_turn)
-            })
-        })
-        .max()
-        .unwrap_or(first)
+    let (mut largest, mut total, mut calls) = (first, 0.0, 0u64);
+    for plan in plans {
+        let mut prompt = first;
+        total += f64::from(prompt);
+        calls += 1;
+        for tool in &plan.tools {
+            prompt = prompt
+                .saturating_add(tool.result_tokens)
+                .saturating_add(per_turn);
+            total += f64::from(prompt);
+            calls += 1;
+        }
+        largest = largest.max(prompt);
+    }
+    let mean = if calls == 0 {
+        f64::from(first)
+    } else {
+        total / calls as f64
+    };
+    Prompts { largest, mean }
 }
 
 /// Samples every model's quota use each [`SAMPLE_EVERY`] until `done`.

@@ -52,6 +52,17 @@ impl Distribution {
         Distribution::Fixed { value }
     }
 
+    /// The distribution's mean (before the clamp at zero, which only a
+    /// `Uniform` with a negative `min` would change).
+    pub fn mean(&self) -> f64 {
+        match *self {
+            Distribution::Fixed { value } => value,
+            Distribution::Uniform { min, max } => (min + max) / 2.0,
+            Distribution::LogNormal { median, sigma } => median * (sigma * sigma / 2.0).exp(),
+            Distribution::Exponential { mean } => mean,
+        }
+    }
+
     /// Draws one value (never negative).
     pub fn sample(&self, rng: &mut SimRng) -> f64 {
         let x = match *self {

@@ -14,11 +14,16 @@
 //!   limiter is a token bucket (GCRA) that admits at most `rate + burst` in
 //!   any window, refunds included, so it is set to `rate + burst = quota`
 //!   and never takes a model over its quota: requests `rpm − 1` a minute with
-//!   a burst of 1; tokens `tpm − 2R` with a burst of `2R`, where `R` is the
-//!   largest reservation of the scenario's requests
-//!   (`input + max_tokens × burndown`). The token burst holds two
-//!   reservations because a bucket of one refills to the brim while a call
-//!   runs and has no room left for its refund. With
+//!   a burst of 1; tokens `tpm − B` with a burst of `B = R + max(R, n × H)`, where
+//!   `R` is the largest reservation of the scenario's requests
+//!   (`input + max_tokens × burndown`), `n` the calls the model has in
+//!   flight when it serves at its quota (its requests per minute at the
+//!   mean sizes times its mean call time) and `H` what each of them holds
+//!   until it settles (`(max_tokens − mean output) × burndown`). The burst
+//!   must hold the calls in flight: a reservation is returned only when its
+//!   call ends, so a bucket of one reservation refills to the brim while a
+//!   call runs and cannot admit the next until the refund (so never less
+//!   than two reservations); a burst larger than that only lowers the rate. With
 //!   [`PalisadeConfig::route_by_expected_wait`] (the default) every limiter
 //!   queues up to the deadline and the fallback routes by expected wait
 //!   (`[fallback.overload]`); otherwise a request queues at a model for
@@ -198,22 +203,22 @@ impl PalisadeConfig {
     /// jitter is seeded from the scenario's seed unless it names its own, so
     /// a run replays exactly.
     pub fn stack_config(&self, scenario: &Scenario) -> StackConfig {
-        let largest = LoadSummary::of(scenario.offered_load()).largest_prompt;
+        let prompts = Prompts::of(&LoadSummary::of(scenario.offered_load()));
         let all: Vec<usize> = (0..scenario.models.len()).collect();
-        self.stack_config_over(scenario, &all, largest)
+        self.stack_config_over(scenario, &all, prompts)
     }
 
     /// The stack config over the models `over` (indices, fallback order),
-    /// for a load whose largest prompt is `largest_prompt` tokens.
+    /// for a load whose prompts are `prompts`.
     pub(crate) fn stack_config_over(
         &self,
         scenario: &Scenario,
         over: &[usize],
-        largest_prompt: u32,
+        prompts: Prompts,
     ) -> StackConfig {
         let mut config = match &self.stack {
             Some(stack) => stack.clone(),
-            None => self.derived_stack_config(scenario, over, largest_prompt),
+            None => self.derived_stack_config(scenario, over, prompts),
         };
         config.seed.get_or_insert(scenario.seed);
         config
@@ -224,8 +229,9 @@ impl PalisadeConfig {
         &self,
         scenario: &Scenario,
         over: &[usize],
-        largest_prompt: u32,
+        prompts: Prompts,
     ) -> StackConfig {
+        let largest_prompt = prompts.largest;
         let last = over.len().saturating_sub(1);
         let candidates = over
             .iter()
@@ -240,7 +246,10 @@ impl PalisadeConfig {
                 } else {
                     self.queue_wait
                 };
-                let mut limiter = limiter_for(model, reservation, queue_wait);
+                let in_flight =
+                    calls_in_flight_at_quota(model, prompts.mean, scenario.requests.max_tokens);
+                let held = held_while_in_flight(model, scenario.requests.max_tokens);
+                let mut limiter = limiter_for(model, reservation, in_flight * held, queue_wait);
                 split_limits(
                     &mut limiter,
                     model,
@@ -310,10 +319,77 @@ impl PalisadeConfig {
     }
 }
 
-/// The limiter for one model (see the module docs for the numbers).
+/// The prompts of the load a stack is sized for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Prompts {
+    /// The largest prompt, in tokens: the largest reservation.
+    pub(crate) largest: u32,
+    /// The mean prompt, in tokens: how many calls fit the quota.
+    pub(crate) mean: f64,
+}
+
+impl Prompts {
+    /// The prompts of a load summarized by `summary`.
+    pub(crate) fn of(summary: &LoadSummary) -> Self {
+        let mean = if summary.requests == 0 {
+            f64::from(summary.largest_prompt)
+        } else {
+            summary.prompt_tokens as f64 / summary.requests as f64
+        };
+        Self {
+            largest: summary.largest_prompt,
+            mean,
+        }
+    }
+}
+
+/// How many calls `model` has in flight when it serves at its quota: the
+/// calls per minute its quotas admit at a mean prompt of `mean_prompt`
+/// tokens and its mean output, times its mean call time (first token plus
+/// the mean output at the mean pace).
+fn calls_in_flight_at_quota(
+    model: &SimulatedModelConfig,
+    mean_prompt: f64,
+    max_tokens: u32,
+) -> f64 {
+    let quota = &model.quota;
+    let mean_out = model.output_tokens.mean_clamped(1, max_tokens);
+    let minutes = quota.window.as_secs_f64() / 60.0;
+    let cost = mean_prompt + mean_out * quota.output_burndown;
+    let by_requests = quota.rpm.map(|rpm| f64::from(rpm) / minutes);
+    let by_tokens = quota.tpm.map(|tpm| tpm as f64 / cost / minutes);
+    let Some(per_min) = by_requests.into_iter().chain(by_tokens).reduce(f64::min) else {
+        return 0.0;
+    };
+    let latency = &model.latency;
+    let call_ms =
+        latency.time_to_first_token_ms.mean() + mean_out * latency.per_output_token_ms.mean();
+    let calls = per_min / 60.0 * call_ms / 1_000.0;
+    if calls.is_finite() {
+        calls.max(0.0)
+    } else {
+        0.0
+    }
+}
+
+/// Quota tokens a call holds while in flight beyond what it is charged at
+/// the end: the unused part of `max_tokens × burndown` at the model's mean
+/// output (nothing when the quota is counted from usage).
+fn held_while_in_flight(model: &SimulatedModelConfig, max_tokens: u32) -> f64 {
+    if !model.quota.reserves_max_tokens {
+        return 0.0;
+    }
+    let mean_out = model.output_tokens.mean_clamped(1, max_tokens);
+    (f64::from(max_tokens) - mean_out).max(0.0) * model.quota.output_burndown.ceil()
+}
+
+/// The limiter for one model (see the module docs for the numbers):
+/// `reservation` is the largest call's, `held` what the calls in flight at
+/// the quota hold beyond their final charge.
 fn limiter_for(
     model: &SimulatedModelConfig,
     reservation: u64,
+    held: f64,
     queue_wait: Duration,
 ) -> LimiterConfig {
     let quota = &model.quota;
@@ -323,7 +399,12 @@ fn limiter_for(
         limiter = limiter.with_requests(Quota::per(rate, quota.window).with_burst(1));
     }
     if let Some(tpm) = quota.tpm {
-        let burst = reservation.saturating_mul(2).clamp(1, tpm);
+        // One call's reservation, plus what the calls in flight at the
+        // quota hold until they settle, and at least a second reservation
+        // (`as` saturates; the clamp keeps a bucket that fits one call).
+        let burst = reservation
+            .saturating_add((held.ceil() as u64).max(reservation))
+            .clamp(1, tpm);
         let rate = tpm.saturating_sub(burst).max(1);
         limiter = limiter.with_tokens(Quota::per(rate, quota.window).with_burst(burst));
     }
@@ -383,11 +464,9 @@ pub(crate) fn build(
     scenario: &Scenario,
     models: &[SharedProvider],
     over: &[usize],
-    largest_prompt: u32,
+    prompts: Prompts,
 ) -> Result<SharedProvider, String> {
-    let config = scenario
-        .palisade
-        .stack_config_over(scenario, over, largest_prompt);
+    let config = scenario.palisade.stack_config_over(scenario, over, prompts);
     let mut builder = StackBuilder::new(config);
     for (model, config) in models.iter().zip(&scenario.models) {
         builder = builder.shared_provider(config.id.clone(), model.clone());
@@ -429,6 +508,53 @@ mod tests {
                 .is_none()
         );
         assert!(config.budget.is_none() && config.prices.is_empty());
+    }
+
+    /// The token bucket holds one reservation plus what the calls in
+    /// flight at the quota hold, and never adds up to more than the quota.
+    #[test]
+    fn the_token_burst_holds_the_calls_in_flight_at_the_quota() {
+        let s = Scenario::named("overload").unwrap();
+        let config = s.palisade.stack_config(&s);
+        let primary = config.candidates[0].limit.as_ref().unwrap();
+        let tokens = primary.tokens.as_ref().unwrap();
+        assert_eq!(
+            tokens.amount + tokens.burst(),
+            200_000,
+            "rate + burst = tpm"
+        );
+        // Largest prompt 4,000 + 1,024 × 5; each call in flight holds about
+        // (1,024 − 359) × 5 = 3,325 until it settles, and at 49.4 calls a
+        // minute of about 6.4 s each about 5.3 calls are in flight.
+        let reservation = 4_000 + 1_024 * 5;
+        let held = tokens.burst() - reservation;
+        assert!((16_000..19_000).contains(&held), "held {held}");
+        let requests = primary.requests.as_ref().unwrap();
+        assert_eq!(requests.amount + requests.burst(), 50, "rate + burst = rpm");
+
+        // A model that answers at once holds nothing in flight: two
+        // reservations, one for the call and one for its refund.
+        let instant = scenario(
+            "[models.quota]\ntpm = 100000\n[models.latency]\n\
+             time_to_first_token_ms = { kind = \"fixed\", value = 0 }\n\
+             per_output_token_ms = { kind = \"fixed\", value = 0 }\n",
+        )
+        .unwrap();
+        let config = instant.palisade.stack_config(&instant);
+        let tokens = config.candidates[0]
+            .limit
+            .as_ref()
+            .unwrap()
+            .tokens
+            .clone()
+            .unwrap();
+        let largest = LoadSummary::of(instant.offered_load()).largest_prompt;
+        assert_eq!(
+            tokens.burst(),
+            2 * instant.models[0]
+                .quota
+                .charge(largest, instant.requests.max_tokens)
+        );
     }
 
     #[test]

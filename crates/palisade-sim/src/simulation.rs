@@ -142,7 +142,7 @@ pub(crate) fn run_one(
     progress: &dyn ProgressSink,
     quota_logs: Option<&[QuotaLog]>,
 ) -> Result<RunOutcome, SimulationError> {
-    let largest = summary.largest_prompt;
+    let prompts = crate::palisade_stack::Prompts::of(summary);
     let per_model = matches!(load, Load::Trace(_));
     let naive = |s: &Scenario, models: Vec<SharedProvider>| -> Result<SharedProvider, String> {
         Ok(if per_model {
@@ -158,12 +158,12 @@ pub(crate) fn run_one(
     let palisade = |s: &Scenario, models: Vec<SharedProvider>| -> Result<SharedProvider, String> {
         if per_model {
             let clients = (0..models.len())
-                .map(|m| crate::palisade_stack::build(s, &models, &[m], largest))
+                .map(|m| crate::palisade_stack::build(s, &models, &[m], prompts))
                 .collect::<Result<_, _>>()?;
             Ok(Arc::new(ByModel::new(PALISADE, clients)))
         } else {
             let all: Vec<usize> = (0..models.len()).collect();
-            crate::palisade_stack::build(s, &models, &all, largest)
+            crate::palisade_stack::build(s, &models, &all, prompts)
         }
     };
     let build: crate::driver::BuildSystem<'_> = if system == NAIVE { &naive } else { &palisade };
