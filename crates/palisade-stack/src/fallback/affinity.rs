@@ -171,7 +171,7 @@ mod tests {
         assert_eq!(last(&a), last(&b));
         let c = conversation(&["hello", "bye", "more"], 1);
         assert_ne!(last(&a), last(&c));
-        assert_eq!(prefix_keys(&ChatRequest::user("no cache point")), []);
+        assert!(prefix_keys(&ChatRequest::user("no cache point")).is_empty());
         let system = ChatRequest::user("x")
             .with_system("you are terse")
             .with_system_cache_point(CachePoint::default());
