@@ -5,10 +5,26 @@
 
 use palisade_sim::{AgentReport, Scenario, render_agent_table, simulate_agent};
 
-/// The built-in scenario with affinity `on` or off.
+const TWO_MODELS: &str = include_str!("../scenarios/agent-two-models.toml");
+
+/// The built-in scenario with affinity `on`, or off as docs/simulation.md
+/// turns it off (the file with `cache_affinity = false`).
 fn two_models(on: bool) -> Scenario {
-    let mut s = Scenario::named("agent-two-models").unwrap();
-    s.palisade.cache_affinity = on;
+    let text = if on {
+        TWO_MODELS.to_owned()
+    } else {
+        let off = TWO_MODELS.replace("\ncache_affinity = true", "\ncache_affinity = false");
+        assert_ne!(
+            off, TWO_MODELS,
+            "the scenario no longer sets cache_affinity"
+        );
+        off
+    };
+    let s = Scenario::from_toml_str(&text, "agent-two-models").unwrap();
+    assert_eq!(s.palisade.cache_affinity, on);
+    if on {
+        assert_eq!(Scenario::named("agent-two-models"), Some(s.clone()));
+    }
     s
 }
 
