@@ -6,9 +6,9 @@
 //! The table maps a hash of the prefix to the candidate that last answered
 //! it, and a request is looked up at the prefix of each of its cache points,
 //! longest first: an agent moves its cache points every turn, so the prefix
-//! its previous turn ended with is one of the earlier points. The table it is bounded (`fallback.overload.cache_affinity` entries, the oldest
-//! forgotten first), so a fleet of conversations cannot grow it without
-//! limit.
+//! its previous turn ended with is one of the earlier points. The table is
+//! bounded (`fallback.overload.cache_affinity` entries, the oldest forgotten
+//! first), so a fleet of conversations cannot grow it without limit.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hasher};
