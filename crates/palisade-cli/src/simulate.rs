@@ -33,8 +33,8 @@ use palisade_sim::{
 #[derive(Debug, Args)]
 pub(crate) struct SimulateArgs {
     /// Scenario TOML file, or the name of a built-in scenario (default,
-    /// large-max-tokens, budget, agent, agent-tight-quota); the built-in
-    /// default scenario when absent.
+    /// large-max-tokens, budget, agent, agent-tight-quota, agent-two-models,
+    /// …); the built-in default scenario when absent.
     #[arg(long, value_name = "FILE|NAME")]
     scenario: Option<PathBuf>,
     /// Simulated time during which requests arrive (e.g. 1h, 20m, 90s).

@@ -38,6 +38,10 @@ pub struct AgentReport {
     pub calls_completed: u64,
     /// Failed calls by the error kind the agent saw.
     pub calls_failed_by_kind: BTreeMap<String, u64>,
+    /// Answered calls served by another model than the one that answered
+    /// the same conversation's previous turn: each one reads nothing of the
+    /// conversation from the cache (a model's prompt cache is its own).
+    pub model_switches: u64,
     /// Every prompt token of the answered calls: input + cache reads +
     /// cache writes.
     pub prompt_tokens: u64,
@@ -141,6 +145,7 @@ pub fn render_agent_table(runs: &[(&str, &AgentReport)]) -> String {
     row("calls (answered)", &|r| {
         format!("{} ({})", thousands(r.calls), thousands(r.calls_completed))
     });
+    row("model switches", &|r| thousands(r.model_switches));
     row("prompt tokens", &|r| thousands(r.prompt_tokens));
     row("  input", &|r| thousands(r.input_tokens));
     row("  cache read", &|r| thousands(r.cache_read_tokens));

@@ -115,6 +115,9 @@ struct AgentTally {
     failed_by_kind: BTreeMap<String, u64>,
     completed: u64,
     failed: u64,
+    /// Answers from another model than the one that answered the same
+    /// conversation's previous turn.
+    model_switches: u64,
     /// Per model: usage of its answers and the answers counted.
     usage: Vec<(Usage64, u64)>,
     /// Per turn: prompt tokens summed, answers counted.
@@ -213,6 +216,7 @@ async fn drive(scenario: &Scenario, workload: &AgentWorkload) -> Result<AgentRep
         failed_by_kind: BTreeMap::new(),
         completed: 0,
         failed: 0,
+        model_switches: 0,
         usage: vec![(Usage64::default(), 0); models.len()],
         by_turn: vec![(0, 0); workload.tool_calls as usize + 1],
         call_latency: Percentiles::new(PRECISE),
@@ -342,6 +346,7 @@ impl ConversationTask {
         let started = Instant::now();
         let mut conversation = Conversation::start(&self.workload, self.plan.index);
         let turns = self.plan.tools.len() + 1;
+        let mut previous: Option<usize> = None;
         for turn in 0..turns {
             let deadline = Instant::now() + self.workload.call_deadline;
             let request = conversation.request().with_deadline(deadline);
@@ -362,6 +367,9 @@ impl ConversationTask {
             {
                 let mut t = self.tally.lock();
                 t.calls_completed += 1;
+                if previous.is_some_and(|p| p != model) {
+                    t.model_switches += 1;
+                }
                 t.call_latency.record(sent.elapsed());
                 if let Some((sum, n)) = t.usage.get_mut(model) {
                     sum.add(&usage);
@@ -372,6 +380,7 @@ impl ConversationTask {
                     *n += 1;
                 }
             }
+            previous = Some(model);
             if let Some(tool) = self.plan.tools.get(turn) {
                 tokio::time::sleep(tool.time).await;
                 conversation.push_tool_turn(usage.output_tokens, tool.result_tokens);
@@ -463,6 +472,7 @@ fn report(
         calls: t.calls,
         calls_completed: t.calls_completed,
         calls_failed_by_kind: t.failed_by_kind.clone(),
+        model_switches: t.model_switches,
         prompt_tokens: prompt,
         input_tokens: total.input,
         cache_read_tokens: total.cache_read,

@@ -100,6 +100,13 @@ pub struct PalisadeConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub prefer_within: Option<Duration>,
+    /// With `route_by_expected_wait`, prompt-cache affinity (the fallback's
+    /// `overload.cache_affinity`, a table of 10,000 prefixes): a
+    /// conversation goes back to the model that answered its previous turn,
+    /// and holds its cached prefix, whenever that model can serve in time.
+    /// `false` sets the table's size to 0, which turns it off: each turn
+    /// goes where it is served soonest. Default: `true`.
+    pub cache_affinity: bool,
     /// Attempts per model for server errors, the first included. Default: 3.
     pub retry_attempts: u32,
     /// First retry backoff, doubling per retry up to 16×. Default: 500 ms.
@@ -133,6 +140,7 @@ impl Default for PalisadeConfig {
             queue_wait: Duration::from_secs(2),
             route_by_expected_wait: true,
             prefer_within: None,
+            cache_affinity: true,
             retry_attempts: 3,
             retry_backoff: Duration::from_millis(500),
             breaker_failures: 5,
@@ -163,12 +171,14 @@ impl PalisadeConfig {
             for (key, set) in [
                 ("learned_output", self.learned_output.is_some()),
                 ("budget", self.budget.is_some()),
+                ("cache_affinity", !self.cache_affinity),
             ] {
                 if set {
                     return Err((
                         key.to_owned(),
                         "applies to the derived stack only; with `[palisade.stack]` set it \
-                         there (`candidates.limit.learned_output`, `[palisade.stack.budget]`)"
+                         there (`candidates.limit.learned_output`, `[palisade.stack.budget]`, \
+                         `[palisade.stack.fallback.overload] cache_affinity = 0`)"
                             .to_owned(),
                     ));
                 }
@@ -307,6 +317,12 @@ impl PalisadeConfig {
                     prefer_within: self
                         .prefer_within
                         .unwrap_or(OverloadConfig::default().prefer_within),
+                    // A table of no entries remembers nothing: off.
+                    cache_affinity: if self.cache_affinity {
+                        OverloadConfig::default().cache_affinity
+                    } else {
+                        0
+                    },
                     ..OverloadConfig::default()
                 },
                 ..FallbackConfig::default()
@@ -555,6 +571,31 @@ mod tests {
                 .quota
                 .charge(largest, instant.requests.max_tokens)
         );
+    }
+
+    #[test]
+    fn cache_affinity_reaches_the_derived_stack_and_false_turns_it_off() {
+        let on = scenario("").unwrap();
+        let config = on.palisade.stack_config(&on);
+        assert_eq!(
+            config.fallback.overload.cache_affinity,
+            OverloadConfig::default().cache_affinity
+        );
+        assert!(config.fallback.overload.cache_affinity > 0);
+        let off = scenario("[palisade]\ncache_affinity = false\n").unwrap();
+        assert_eq!(
+            off.palisade
+                .stack_config(&off)
+                .fallback
+                .overload
+                .cache_affinity,
+            0
+        );
+        let err = scenario(
+            "[palisade]\ncache_affinity = false\n[palisade.stack]\n[[palisade.stack.candidates]]\nid = \"sim/a\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.field(), Some("palisade.cache_affinity"), "{err}");
     }
 
     #[test]

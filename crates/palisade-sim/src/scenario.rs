@@ -38,6 +38,10 @@ pub const BUILTIN_SCENARIOS: &[(&str, &str)] = &[
         include_str!("../scenarios/agent-tight-quota.toml"),
     ),
     (
+        "agent-two-models",
+        include_str!("../scenarios/agent-two-models.toml"),
+    ),
+    (
         "large-max-tokens",
         include_str!("../scenarios/large-max-tokens.toml"),
     ),

@@ -273,6 +273,54 @@ async fn a_cached_conversation_goes_back_to_the_candidate_holding_its_cache() {
     assert_eq!(second.served_by.as_str(), "secondary");
 }
 
+/// Turn `turns` of an agent conversation marked as agents mark it: a cache
+/// point after the system prompt and at the end of each of the last two
+/// user turns, so the marks move every turn.
+fn agent_turn(turns: usize) -> ChatRequest {
+    use palisade_core::{CachePoint, ContentBlock, Message, Role};
+    let mut req = ChatRequest::user("task: the long opening ...")
+        .with_system("you are an agent with tools ...")
+        .with_system_cache_point(CachePoint::default());
+    for t in 0..turns {
+        req.messages.push(Message::new(
+            Role::Assistant,
+            vec![ContentBlock::text(format!("call {t}"))],
+        ));
+        req.messages.push(Message::user(format!("result {t}")));
+    }
+    for message in req
+        .messages
+        .iter_mut()
+        .rev()
+        .filter(|m| m.role == Role::User)
+        .take(2)
+    {
+        message.content.push(ContentBlock::CachePoint {
+            ttl: Default::default(),
+        });
+    }
+    req.metadata.deadline = Some(Instant::now() + Duration::from_secs(60));
+    req
+}
+
+#[tokio::test(start_paused = true)]
+async fn affinity_follows_a_conversation_whose_cache_points_move_every_turn() {
+    // Each turn's last point is new; the prefix the turn before answered
+    // ends at its second-to-last. The conversation stays on the primary,
+    // waiting its 10 s, though the secondary is idle.
+    let (primary, p) = limited("primary", 6, Duration::ZERO);
+    let (secondary, s) = limited("secondary", 600, Duration::ZERO);
+    let fallback = Fallback::new([primary, secondary]);
+    for turn in 0..3 {
+        let start = Instant::now();
+        let answer = fallback.complete(agent_turn(turn)).await.unwrap();
+        assert_eq!(answer.served_by.as_str(), "primary", "turn {turn}");
+        let waited = if turn == 0 { 0 } else { 10 };
+        assert_eq!(start.elapsed(), Duration::from_secs(waited), "turn {turn}");
+    }
+    assert_eq!((p.call_count(), s.call_count()), (3, 0));
+}
+
 #[tokio::test(start_paused = true)]
 async fn tier_pools_spill_over_cheapest_first_within_the_deadline() {
     use palisade_core::ServiceTier;

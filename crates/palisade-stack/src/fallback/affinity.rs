@@ -4,9 +4,11 @@
 //! place and a cache read costs a tenth of a fresh prompt.
 //!
 //! The table maps a hash of the prefix to the candidate that last answered
-//! it; it is bounded (`fallback.overload.cache_affinity` entries, the oldest
-//! forgotten first), so a fleet of conversations cannot grow it without
-//! limit.
+//! it, and a request is looked up at the prefix of each of its cache points,
+//! longest first: an agent moves its cache points every turn, so the prefix
+//! its previous turn ended with is one of the earlier points. The table is
+//! bounded (`fallback.overload.cache_affinity` entries, the oldest forgotten
+//! first), so a fleet of conversations cannot grow it without limit.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hasher};
@@ -65,44 +67,62 @@ impl Affinity {
     }
 }
 
-/// The hash of everything before the request's last cache point, `None`
-/// when it has none (nothing of it is cached anywhere).
-pub(crate) fn prefix_key(req: &ChatRequest) -> Option<u64> {
-    let last_in_messages = req.messages.iter().enumerate().rev().find_map(|(m, msg)| {
-        msg.content
+/// The hashes of the request's prefixes at each of its cache points,
+/// shortest first (tools, system prompt, then the messages' points in
+/// order); empty when it has none (nothing of it is cached anywhere).
+///
+/// Cache points are left out of what is hashed, so the same text is the
+/// same prefix wherever the points sit: an agent marks the end of its last
+/// turns and moves the marks every turn, so the prefix one turn answered
+/// ends at the next turn's second-to-last point, not at its last. The
+/// fallback records the last key of an answered request and looks a new one
+/// up at every key, longest first.
+pub(crate) fn prefix_keys(req: &ChatRequest) -> Vec<u64> {
+    let mut keys = Vec::new();
+    let points = usize::from(req.tools_cache_point.is_some())
+        + usize::from(req.system_cache_point.is_some())
+        + req
+            .messages
             .iter()
-            .rposition(|b| matches!(b, ContentBlock::CachePoint { .. }))
-            .map(|b| (m, b))
-    });
-    if last_in_messages.is_none()
-        && req.system_cache_point.is_none()
-        && req.tools_cache_point.is_none()
-    {
-        return None;
+            .flat_map(|m| &m.content)
+            .filter(|b| matches!(b, ContentBlock::CachePoint { .. }))
+            .count();
+    if points == 0 {
+        return keys;
     }
-    let mut hasher = HashWriter(DefaultHasher::new());
+    keys.reserve_exact(points);
     // Tools come first in the prefix the providers cache, then the system
-    // prompt, then the conversation.
-    if req.tools_cache_point.is_some()
-        || req.system_cache_point.is_some()
-        || last_in_messages.is_some()
-    {
-        serde_json::to_writer(&mut hasher, &req.tools).ok()?;
+    // prompt, then the conversation. Each part ends with a separator, so
+    // that text moved across a boundary is a different prefix.
+    let mut hasher = HashWriter(DefaultHasher::new());
+    if serde_json::to_writer(&mut hasher, &req.tools).is_err() {
+        return Vec::new();
     }
-    if req.system_cache_point.is_some() || last_in_messages.is_some() {
-        hasher
-            .0
-            .write(req.system.as_deref().unwrap_or("").as_bytes());
+    hasher.0.write_u8(0xff);
+    if req.tools_cache_point.is_some() {
+        keys.push(hasher.0.clone().finish());
     }
-    if let Some((m, b)) = last_in_messages {
-        for msg in &req.messages[..m] {
-            serde_json::to_writer(&mut hasher, msg).ok()?;
+    hasher
+        .0
+        .write(req.system.as_deref().unwrap_or("").as_bytes());
+    hasher.0.write_u8(0xff);
+    if req.system_cache_point.is_some() {
+        keys.push(hasher.0.clone().finish());
+    }
+    for message in &req.messages {
+        if serde_json::to_writer(&mut hasher, &message.role).is_err() {
+            return Vec::new();
         }
-        let last = &req.messages[m];
-        serde_json::to_writer(&mut hasher, &last.role).ok()?;
-        serde_json::to_writer(&mut hasher, &last.content[..b]).ok()?;
+        for block in &message.content {
+            if matches!(block, ContentBlock::CachePoint { .. }) {
+                keys.push(hasher.0.clone().finish());
+            } else if serde_json::to_writer(&mut hasher, block).is_err() {
+                return Vec::new();
+            }
+        }
+        hasher.0.write_u8(0xff);
     }
-    Some(hasher.0.finish())
+    keys
 }
 
 /// Feeds serialized bytes to a hasher without building the text.
@@ -148,17 +168,44 @@ mod tests {
     fn the_same_prefix_hashes_the_same_whatever_follows() {
         let a = conversation(&["hello", "hi", "more"], 1);
         let b = conversation(&["hello", "hi", "something else"], 1);
-        assert_eq!(prefix_key(&a), prefix_key(&b));
+        assert_eq!(last(&a), last(&b));
         let c = conversation(&["hello", "bye", "more"], 1);
-        assert_ne!(prefix_key(&a), prefix_key(&c));
-        assert_eq!(prefix_key(&ChatRequest::user("no cache point")), None);
+        assert_ne!(last(&a), last(&c));
+        assert!(prefix_keys(&ChatRequest::user("no cache point")).is_empty());
         let system = ChatRequest::user("x")
             .with_system("you are terse")
             .with_system_cache_point(CachePoint::default());
         let other = ChatRequest::user("y")
             .with_system("you are terse")
             .with_system_cache_point(CachePoint::default());
-        assert_eq!(prefix_key(&system), prefix_key(&other));
+        assert_eq!(last(&system), last(&other));
+    }
+
+    fn last(req: &ChatRequest) -> Option<u64> {
+        prefix_keys(req).last().copied()
+    }
+
+    #[test]
+    fn a_moved_cache_point_keeps_the_key_of_the_text_before_it() {
+        // Turn one marks its last user message; turn two marks its own last
+        // user message too, and the first one's point moves with the
+        // window: the prefix turn one cached is still a key of turn two.
+        let one = conversation(&["hello", "hi", "result 1"], 2);
+        let mut two = conversation(&["hello", "hi", "result 1", "call 2", "result 2"], 4);
+        assert!(!prefix_keys(&two).contains(&last(&one).unwrap()));
+        two.messages[2].content.push(ContentBlock::CachePoint {
+            ttl: Default::default(),
+        });
+        let keys = prefix_keys(&two);
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[0], last(&one).unwrap());
+        assert_ne!(keys[1], keys[0]);
+        // A point left on an earlier message does not change later keys.
+        let mut marked = two.clone();
+        marked.messages[0].content.push(ContentBlock::CachePoint {
+            ttl: Default::default(),
+        });
+        assert_eq!(prefix_keys(&marked)[1..], keys[..]);
     }
 
     #[test]

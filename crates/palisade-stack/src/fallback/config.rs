@@ -96,9 +96,11 @@ pub struct OverloadConfig {
     pub shed: bool,
     /// Prompt-cache affinity: how many conversation prefixes (everything
     /// before a request's last cache point, hashed) to remember with the
-    /// candidate that answered them. A request whose prefix is remembered
-    /// goes back to that candidate whenever it can serve in time, because
-    /// its cache lives there. 0 turns it off. Default 10,000.
+    /// candidate that answered them. A request whose prefix at any of its
+    /// cache points is remembered (the longest first: an agent's previous
+    /// turn ended at what is now its second-to-last point) goes back to
+    /// that candidate whenever it can serve in time, because its cache
+    /// lives there. 0 turns it off. Default 10,000.
     pub cache_affinity: usize,
 }
 

@@ -10,7 +10,7 @@ use palisade_core::{Attempt, ChatRequest};
 use tokio::time::Instant;
 
 use super::Fallback;
-use super::affinity::prefix_key;
+use super::affinity::prefix_keys;
 use super::plan::{Choice, Estimate, choose};
 use crate::fallback::pass::{Pass, PassEnd};
 
@@ -25,13 +25,22 @@ impl Fallback {
         pass: &mut Pass,
     ) -> PassEnd {
         let capacity = self.config.overload.cache_affinity;
-        let prefix = if capacity > 0 { prefix_key(req) } else { None };
+        // Every cache point's prefix is looked up, longest first (the one the
+        // conversation's previous turn ended with is usually its
+        // second-to-last); the last one is what an answer records.
+        let keys = if capacity > 0 {
+            prefix_keys(req)
+        } else {
+            Vec::new()
+        };
+        let prefix = keys.last().copied();
+        let remembered = || keys.iter().rev().find_map(|&key| self.affinity.lookup(key));
         // The common case first, without allocating: the first candidate in
         // routing order can start the call now (and no other one holds the
         // conversation's cache), so nothing is sooner.
         let mut start = 0;
         let mut first_checked = false;
-        let sticky = prefix.and_then(|key| self.affinity.lookup(key));
+        let sticky = remembered();
         if let Some(&first) = order.first()
             && sticky.is_none_or(|s| s == first)
         {
@@ -82,7 +91,7 @@ impl Fallback {
             }
             let now = Instant::now();
             let deadline = req.metadata.deadline;
-            let sticky = prefix.and_then(|key| self.affinity.lookup(key));
+            let sticky = remembered();
             let choice = self.choose(
                 req,
                 needed,
