@@ -557,13 +557,7 @@ mod tests {
         )
         .unwrap();
         let config = instant.palisade.stack_config(&instant);
-        let tokens = config.candidates[0]
-            .limit
-            .as_ref()
-            .unwrap()
-            .tokens
-            .clone()
-            .unwrap();
+        let tokens = config.candidates[0].limit.as_ref().unwrap().tokens.unwrap();
         let largest = LoadSummary::of(instant.offered_load()).largest_prompt;
         assert_eq!(
             tokens.burst(),
