@@ -26,6 +26,12 @@
 //! and 32 tasks each alternating). It ends with a throughput run: 32 tasks
 //! doing only `PING`s, then 32 tasks doing only admissions, each admission
 //! followed by its release (both counted in the wall time, as in service).
+//! Last, a *decomposed* run splits the admission's round trip: `PING`, an
+//! `EVALSHA` of `return 1` (the floor of any script), `admit.lua` called
+//! directly (`scripts::admit_prepared`) and the store's `try_reserve`,
+//! alternating on one connection, on a multi-thread and a current-thread
+//! runtime. `-- nomatch` (a filter no criterion bench matches) runs only the
+//! paired and decomposed parts.
 //!
 //! Starts its own redis-server; skips with a message if none is installed.
 //! Run: `cargo bench -p palisade-redis --bench admission -- --warm-up-time 1 --measurement-time 3`
@@ -37,6 +43,8 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use futures_util::future::join_all;
 use palisade_limit::{Lease, LimitStore, Quota, Reservation, StoreLimits, TokenCounts};
 use palisade_redis::RedisLink;
+use palisade_redis::keys::LimitKeys;
+use palisade_redis::limit::{AdmitReply, BucketRate, PreparedLimit, SharedLimits, scripts};
 use palisade_redis::testing::{RedisServer, TestServerError};
 use palisade_redis::{RedisConfig, RedisConnection, RedisLimitStore};
 
@@ -313,6 +321,123 @@ fn paired_run(server: &RedisServer) {
     });
 }
 
+/// Where an admission's round trip goes: `PING`, an `EVALSHA` of a script
+/// that only returns 1 (the floor of any script), `admit.lua` called
+/// directly through `scripts::admit_prepared` (the script without the
+/// store: no lease keeper, no member id), and the store's `try_reserve`,
+/// alternating on one connection, each operation timed on its own.
+async fn decomposed(connection: RedisConnection, rounds: usize) -> [Vec<Duration>; 4] {
+    let store = RedisLimitStore::new(connection.clone());
+    let limits = limits();
+    let bucket = |q: &Quota| BucketRate::new(q.amount, q.period, q.burst());
+    let shared = SharedLimits {
+        requests: limits.requests.as_ref().and_then(bucket),
+        tokens: limits.tokens.as_ref().and_then(bucket),
+        max_concurrent: limits.max_concurrent,
+        ..SharedLimits::default()
+    };
+    // Its own key, so the direct series and the store's do not share a bucket.
+    let prepared = PreparedLimit::new(LimitKeys::new("palisade", "bench/direct"), shared);
+    let noop = redis::Script::new("return 1");
+    let mut link = connection.link();
+    let _: i64 = noop.invoke_async(&mut link).await.unwrap();
+    let mut series: [Vec<Duration>; 4] = Default::default();
+    for _ in 0..rounds {
+        let start = Instant::now();
+        ping(&link).await;
+        series[0].push(start.elapsed());
+
+        let start = Instant::now();
+        let one: i64 = redis::cmd("EVALSHA")
+            .arg(noop.get_hash())
+            .arg(0)
+            .query_async(&mut link)
+            .await
+            .unwrap();
+        series[1].push(start.elapsed());
+        assert_eq!(one, 1);
+
+        let start = Instant::now();
+        let reply = scripts::admit_prepared(
+            &connection,
+            &prepared,
+            reservation(&limits),
+            "decomposed",
+            limits.lease_ttl,
+        )
+        .await
+        .unwrap();
+        series[2].push(start.elapsed());
+        assert!(matches!(reply, AdmitReply::Admitted { .. }), "{reply:?}");
+        let _: i64 = redis::cmd("ZREM")
+            .arg(&prepared.keys().leases)
+            .arg("decomposed")
+            .query_async(&mut link)
+            .await
+            .unwrap();
+
+        let start = Instant::now();
+        let lease = admit(&store, &limits).await;
+        series[3].push(start.elapsed());
+        store
+            .release(KEY, &limits, lease.clone(), lease.tokens)
+            .await
+            .unwrap();
+    }
+    series
+}
+
+fn decomposed_run(server: &RedisServer) {
+    let runtimes = [
+        (
+            "multi-thread runtime, 2 workers",
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap(),
+        ),
+        (
+            "current-thread runtime",
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        ),
+    ];
+    for (label, runtime) in runtimes {
+        let series = runtime.block_on(async {
+            let connection = RedisConnection::connect(RedisConfig::with_url(server.url()))
+                .await
+                .unwrap();
+            decomposed(connection.clone(), 500).await;
+            decomposed(connection, 5_000).await
+        });
+        println!("decomposed, {label} (5000 operations each)");
+        let names = [
+            "PING",
+            "EVALSHA return 1",
+            "admit.lua direct",
+            "try_reserve",
+        ];
+        let ping_p50 = {
+            let mut v = series[0].clone();
+            v.sort();
+            percentile(&v, 0.5)
+        };
+        for (name, mut v) in names.into_iter().zip(series) {
+            v.sort();
+            println!(
+                "  {name:>17}: p50 {:>7.1} µs  p90 {:>7.1} µs  p99 {:>7.1} µs  p50 / PING p50 {:.2}",
+                percentile(&v, 0.5),
+                percentile(&v, 0.9),
+                percentile(&v, 0.99),
+                percentile(&v, 0.5) / ping_p50
+            );
+        }
+    }
+}
+
 fn main() {
     let server = match RedisServer::start() {
         Ok(server) => server,
@@ -328,5 +453,6 @@ fn main() {
     // `cargo test --benches` runs each bench once in test mode: no extras.
     if !std::env::args().any(|a| a == "--test" || a == "--list") {
         paired_run(&server);
+        decomposed_run(&server);
     }
 }
