@@ -12,11 +12,22 @@ use palisade_stack::{Candidate, Fallback, FallbackConfig, FallbackError, Overloa
 use tokio::time::Instant;
 
 fn limited(id: &str, per_minute: u64, latency: Duration) -> (Candidate, ScriptedProvider) {
+    candidate(id, per_minute, latency, Duration::from_secs(3600))
+}
+
+/// A model behind a limiter of `per_minute` requests (burst 1) that waits
+/// at most `max_wait` for admission.
+fn candidate(
+    id: &str,
+    per_minute: u64,
+    latency: Duration,
+    max_wait: Duration,
+) -> (Candidate, ScriptedProvider) {
     let provider = ScriptedProvider::new(id).otherwise(latency, Outcome::Echo);
     let limiter = Limiter::new(
         LimiterConfig::named(id)
             .with_requests(Quota::per_minute(per_minute).with_burst(1))
-            .with_max_wait(Duration::from_secs(3600)),
+            .with_max_wait(max_wait),
     )
     .unwrap();
     (
@@ -401,4 +412,74 @@ fn the_tier_pool_example_in_docs_limits_md_builds() {
         config.fallback.overload.prefer_within,
         Duration::from_secs(60)
     );
+}
+
+/// A candidate whose limiter refuses at once what it cannot admit within
+/// `max_wait` (issue 17: "with a short `max_wait`").
+fn impatient(id: &str, per_minute: u64, max_wait: Duration) -> (Candidate, ScriptedProvider) {
+    candidate(id, per_minute, Duration::ZERO, max_wait)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_short_max_wait_uses_idle_capacity_and_reports_the_true_earliest_start() {
+    // Issue 17: with a 5 ms `max_wait` the fallback reported "all
+    // candidates unavailable; the earliest recovers in 0.005s" for a stack
+    // with idle capacity. The primary admits one a minute; the secondary
+    // one every 0.1 s. Ten requests at once: the secondary serves all but
+    // the primary's one, within a second.
+    let (primary, p) = impatient("primary", 1, Duration::from_millis(5));
+    let (secondary, s) = impatient("secondary", 600, Duration::from_millis(5));
+    let fallback = std::sync::Arc::new(Fallback::new([primary, secondary]).with_config(
+        FallbackConfig {
+            max_rounds: 3,
+            ..FallbackConfig::default()
+        },
+    ));
+    let start = Instant::now();
+    let calls: Vec<_> = (0..10)
+        .map(|i| {
+            let f = fallback.clone();
+            tokio::spawn(async move { f.complete(ChatRequest::user(format!("r{i}"))).await })
+        })
+        .collect();
+    let mut served = Vec::new();
+    for call in calls {
+        match call.await.unwrap() {
+            Ok(answer) => served.push(answer.served_by.to_string()),
+            Err(err) => panic!("{err}"),
+        }
+    }
+    assert_eq!(served.iter().filter(|s| *s == "primary").count(), 1);
+    assert_eq!(served.iter().filter(|s| *s == "secondary").count(), 9);
+    assert_eq!((p.call_count(), s.call_count()), (1, 9));
+    // The secondary's nine slots, 0.1 s apart: never the primary's minute.
+    assert!(
+        start.elapsed() <= Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+
+    // With no capacity anywhere before the deadline, the refusal gives the
+    // true earliest start, a minute away, not the 5 ms of a limiter's
+    // `max_wait`.
+    let (primary, _) = impatient("primary", 1, Duration::from_millis(5));
+    let (secondary, _) = impatient("secondary", 1, Duration::from_millis(5));
+    let fallback = Fallback::new([primary, secondary]).with_config(FallbackConfig {
+        max_rounds: 3,
+        ..FallbackConfig::default()
+    });
+    fallback.complete(ChatRequest::user("a")).await.unwrap();
+    fallback.complete(ChatRequest::user("b")).await.unwrap();
+    let start = Instant::now();
+    let err = fallback
+        .complete(with_deadline(Duration::from_secs(30)))
+        .await
+        .unwrap_err();
+    assert_eq!(start.elapsed(), Duration::ZERO, "refused without waiting");
+    let retry_after = err.retry_after().expect("a refusal says when to retry");
+    assert!(
+        retry_after >= Duration::from_secs(59) && retry_after <= Duration::from_secs(60),
+        "{retry_after:?}: {err}"
+    );
+    assert!(!err.message().contains("0.005s"), "{err}");
 }
