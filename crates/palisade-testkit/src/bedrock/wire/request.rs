@@ -5,29 +5,13 @@
 //! and precise where it matters: every rejection names the JSON path of the
 //! offending field, so a test failure says what the SDK actually sent.
 
-use palisade_core::{
-    CachePoint, CacheTtl, ChatRequest, ContentBlock, DEFAULT_MAX_TOKENS, Message, Role,
-    ServiceTier, ThinkingConfig,
-};
+use palisade_core::{ChatRequest, DEFAULT_MAX_TOKENS, Message, Role, ServiceTier, ThinkingConfig};
 use serde::Deserialize;
 use serde_json::Value;
 
-/// A request body the fake server cannot translate: which field, and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub(crate) struct WireRequestError {
-    field: String,
-    message: String,
-}
-
-impl WireRequestError {
-    pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+use super::content::{cache_point, content_block};
+pub(crate) use super::error::WireRequestError;
+use super::tools;
 
 /// The fields of a Converse / ConverseStream body the fake understands.
 #[derive(Debug, Default, Deserialize)]
@@ -137,7 +121,7 @@ fn chat_request(body: ConverseBody) -> Result<ChatRequest, WireRequestError> {
         .find_map(|b| b.get("cachePoint"))
         .map(cache_point);
     if let Some(config) = &body.tool_config {
-        super::tools::apply_tool_config(&mut req, config)?;
+        tools::apply_tool_config(&mut req, config)?;
     }
     if let Some(tier) = &body.service_tier {
         let name = tier.get("type").and_then(Value::as_str).unwrap_or("");
@@ -148,17 +132,8 @@ fn chat_request(body: ConverseBody) -> Result<ChatRequest, WireRequestError> {
             )
         })?);
     }
-    super::tools::check_tool_results(&req)?;
+    tools::check_tool_results(&req)?;
     Ok(req)
-}
-
-/// A wire `cachePoint` object's lifetime (`ttl`, default five minutes).
-pub(crate) fn cache_point(point: &Value) -> CachePoint {
-    let ttl = match point.get("ttl").and_then(Value::as_str) {
-        Some("1h") => CacheTtl::OneHour,
-        _ => CacheTtl::FiveMinutes,
-    };
-    CachePoint { ttl }
 }
 
 fn message_from_wire(message: &WireMessage, i: usize) -> Result<Message, WireRequestError> {
@@ -179,64 +154,6 @@ fn message_from_wire(message: &WireMessage, i: usize) -> Result<Message, WireReq
         }
     }
     Ok(Message { role, content })
-}
-
-/// One wire content block as its core block (text, reasoning, cache point,
-/// tool use and result, image, document); anything else (guard content,
-/// citations) is kept whole as a [`ContentBlock::Json`] so a provider behind
-/// the fake still sees it.
-pub(crate) fn content_block(
-    block: &Value,
-    path: &str,
-) -> Result<Option<ContentBlock>, WireRequestError> {
-    let Some(object) = block.as_object() else {
-        return Err(WireRequestError::new(
-            path,
-            "a content block must be an object",
-        ));
-    };
-    if let Some(text) = object.get("text") {
-        let text = text
-            .as_str()
-            .ok_or_else(|| WireRequestError::new(format!("{path}.text"), "must be a string"))?;
-        return Ok(Some(ContentBlock::text(text)));
-    }
-    if let Some(point) = object.get("cachePoint") {
-        return Ok(Some(ContentBlock::CachePoint {
-            ttl: cache_point(point).ttl,
-        }));
-    }
-    if let Some(block) = super::tools::media_or_tool_block(object, path)? {
-        return Ok(Some(block));
-    }
-    if let Some(reasoning) = object.get("reasoningContent") {
-        let text_block = reasoning.get("reasoningText").ok_or_else(|| {
-            WireRequestError::new(
-                format!("{path}.reasoningContent"),
-                "only `reasoningText` reasoning blocks are supported",
-            )
-        })?;
-        let text = text_block
-            .get("text")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                WireRequestError::new(
-                    format!("{path}.reasoningContent.reasoningText.text"),
-                    "must be a string",
-                )
-            })?;
-        let signature = text_block
-            .get("signature")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        return Ok(Some(ContentBlock::Reasoning {
-            text: text.to_owned(),
-            signature,
-        }));
-    }
-    Ok(Some(ContentBlock::Json {
-        value: block.clone(),
-    }))
 }
 
 /// System blocks joined by newlines; `cachePoint` blocks are dropped.
@@ -292,6 +209,7 @@ fn thinking(fields: &Value) -> Result<Option<ThinkingConfig>, WireRequestError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use palisade_core::ContentBlock;
 
     #[test]
     fn translates_a_full_converse_body() {
