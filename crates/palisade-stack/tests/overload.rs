@@ -483,3 +483,80 @@ async fn a_short_max_wait_uses_idle_capacity_and_reports_the_true_earliest_start
     );
     assert!(!err.message().contains("0.005s"), "{err}");
 }
+
+/// A model behind a limiter of at most `cap` calls at once that waits at
+/// most 5 ms for a slot; each call takes `latency`.
+fn capped(id: &str, cap: u32, latency: Duration) -> (Candidate, ScriptedProvider) {
+    let provider = ScriptedProvider::new(id).otherwise(latency, Outcome::Echo);
+    let limiter = Limiter::new(
+        LimiterConfig::named(id)
+            .with_max_concurrent(cap)
+            .with_max_wait(Duration::from_millis(5)),
+    )
+    .unwrap();
+    (
+        Candidate::new(RateLimit::new(provider.clone(), limiter)).with_id(id),
+        provider,
+    )
+}
+
+/// Ten requests at once on `fallback`; each one's candidate and when it ended.
+async fn ten_at_once(
+    fallback: &std::sync::Arc<Fallback>,
+) -> Vec<Result<(String, Duration), String>> {
+    let start = Instant::now();
+    let calls: Vec<_> = (0..10)
+        .map(|i| {
+            let f = fallback.clone();
+            tokio::spawn(async move {
+                f.complete(ChatRequest::user(format!("r{i}")))
+                    .await
+                    .map(|a| (a.served_by.to_string(), start.elapsed()))
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    let mut ended = Vec::new();
+    for call in calls {
+        ended.push(call.await.unwrap());
+    }
+    ended
+}
+
+#[tokio::test(start_paused = true)]
+async fn candidates_at_their_concurrency_caps_are_waited_for_once_their_latency_is_known() {
+    // The primary takes one call at a time and each lasts 10 s; the
+    // secondary three, each 0.5 s; both limiters wait 5 ms at most. A full
+    // cap's refusal cannot say when a slot frees (no `retry_after`).
+    let (primary, p) = capped("primary", 1, Duration::from_secs(10));
+    let (secondary, s) = capped("secondary", 3, Duration::from_millis(500));
+    let fallback = std::sync::Arc::new(Fallback::new([primary, secondary]));
+
+    // Before any call has ended nothing says when a slot frees: the four
+    // requests that find a slot are served, the six others fail at once.
+    let cold = ten_at_once(&fallback).await;
+    let failed: Vec<_> = cold.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert_eq!(failed.len(), 6, "{cold:?}");
+    assert!(failed[0].contains("concurrency limit"), "{}", failed[0]);
+    assert_eq!((p.call_count(), s.call_count()), (1, 3));
+
+    // Now both latencies are measured: a refused request waits for the
+    // secondary's next slot instead of failing. All ten are served: one
+    // by the primary, nine by the secondary three at a time, each within
+    // a few of its 0.5 s calls (the estimate is a high one).
+    let warm = ten_at_once(&fallback).await;
+    let mut by_secondary = Vec::new();
+    for result in &warm {
+        match result {
+            Ok((who, at)) if who == "secondary" => by_secondary.push(*at),
+            Ok((who, at)) => assert_eq!((who.as_str(), *at), ("primary", Duration::from_secs(10))),
+            Err(e) => panic!("{e}\n{warm:?}"),
+        }
+    }
+    assert_eq!(by_secondary.len(), 9, "{warm:?}");
+    assert!(
+        by_secondary.iter().all(|at| *at <= Duration::from_secs(4)),
+        "{by_secondary:?}"
+    );
+    assert_eq!((p.call_count(), s.call_count()), (2, 12));
+}

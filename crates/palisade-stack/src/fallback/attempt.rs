@@ -183,6 +183,7 @@ impl Fallback {
     pub(crate) fn on_failure(
         &self,
         index: usize,
+        req: &ChatRequest,
         error: ProviderError,
         started: Instant,
         trail: &mut Vec<Attempt>,
@@ -217,7 +218,11 @@ impl Fallback {
                 }
                 pass.recovers_in(recovery);
             }
-            None => pass.dead.push(index),
+            // Healthy, only full: neither cooled down nor left out.
+            None => match self.slot_wait(index, req, &error) {
+                Some(wait) => pass.recovers_in(wait),
+                None => pass.dead.push(index),
+            },
         }
         let moves_on = error.is_fallback_eligible()
             || (self.config.content_policy_fallback && error.kind() == ErrorKind::ContentFiltered);
@@ -228,6 +233,37 @@ impl Fallback {
         telemetry::fell_back(&pass.span, candidate.id(), &error);
         pass.last_error = Some(error);
         None
+    }
+
+    /// When a candidate that a local limit refused without saying when (a
+    /// concurrency cap: a slot frees when a call ends, which no clock
+    /// predicts, so the refusal has no `retry_after`) can expect a slot:
+    /// its expected wait with each round at its call latency, at least a
+    /// tenth of that latency (so a wait that reads zero while the limiter
+    /// still refuses polls at most ten times a call). `None` until a call
+    /// latency is known (measured by the candidate's rate-limit layer, or
+    /// `overload.initial_latency`): until then the
+    /// refusal ends the candidate's part in the request, as before.
+    fn slot_wait(
+        &self,
+        index: usize,
+        req: &ChatRequest,
+        error: &ProviderError,
+    ) -> Option<Duration> {
+        let full = error.origin() == palisade_core::ErrorOrigin::Layer
+            && error.kind() == ErrorKind::Throttled
+            && error.retry_after().is_none();
+        if !full {
+            return None;
+        }
+        // The limit layer's latency of admitted calls, not the fallback's
+        // average of attempts: that one counts these refusals too.
+        let expected = self.candidates[index].provider().expected_wait(req);
+        let initial = self.config.overload.initial_latency;
+        let latency = expected
+            .call_latency
+            .or((!initial.is_zero()).then_some(initial))?;
+        (!expected.never).then(|| expected.total(latency).max(latency / 10))
     }
 
     /// When a failed candidate is expected to take calls again, if known.

@@ -91,7 +91,7 @@ impl Fallback {
                             return PassEnd::Answered(self.succeeded(candidate, answer, started, trail));
                         }
                         Err(error) => {
-                            if let Some(stop) = self.on_failure(index, error, started, trail, pass) {
+                            if let Some(stop) = self.on_failure(index, req, error, started, trail, pass) {
                                 return PassEnd::Stop(stop);
                             }
                         }

@@ -148,7 +148,7 @@ impl Fallback {
                 ))
             }
             Err(error) => self
-                .on_failure(index, error, started, trail, pass)
+                .on_failure(index, req, error, started, trail, pass)
                 .map(PassEnd::Stop),
         }
     }
