@@ -23,13 +23,19 @@ fn candidate(
     latency: Duration,
     max_wait: Duration,
 ) -> (Candidate, ScriptedProvider) {
-    let provider = ScriptedProvider::new(id).otherwise(latency, Outcome::Echo);
-    let limiter = Limiter::new(
+    behind(
+        id,
+        latency,
         LimiterConfig::named(id)
             .with_requests(Quota::per_minute(per_minute).with_burst(1))
             .with_max_wait(max_wait),
     )
-    .unwrap();
+}
+
+/// A model whose calls take `latency`, behind a limiter of `config`.
+fn behind(id: &str, latency: Duration, config: LimiterConfig) -> (Candidate, ScriptedProvider) {
+    let provider = ScriptedProvider::new(id).otherwise(latency, Outcome::Echo);
+    let limiter = Limiter::new(config).unwrap();
     (
         Candidate::new(RateLimit::new(provider.clone(), limiter)).with_id(id),
         provider,
@@ -487,16 +493,12 @@ async fn a_short_max_wait_uses_idle_capacity_and_reports_the_true_earliest_start
 /// A model behind a limiter of at most `cap` calls at once that waits at
 /// most 5 ms for a slot; each call takes `latency`.
 fn capped(id: &str, cap: u32, latency: Duration) -> (Candidate, ScriptedProvider) {
-    let provider = ScriptedProvider::new(id).otherwise(latency, Outcome::Echo);
-    let limiter = Limiter::new(
+    behind(
+        id,
+        latency,
         LimiterConfig::named(id)
             .with_max_concurrent(cap)
             .with_max_wait(Duration::from_millis(5)),
-    )
-    .unwrap();
-    (
-        Candidate::new(RateLimit::new(provider.clone(), limiter)).with_id(id),
-        provider,
     )
 }
 

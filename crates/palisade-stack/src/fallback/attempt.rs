@@ -242,8 +242,8 @@ impl Fallback {
     /// tenth of that latency (so a wait that reads zero while the limiter
     /// still refuses polls at most ten times a call). `None` until a call
     /// latency is known (measured by the candidate's rate-limit layer, or
-    /// `overload.initial_latency`): until then the
-    /// refusal ends the candidate's part in the request, as before.
+    /// `overload.initial_latency`): until then the refusal ends the
+    /// candidate's part in the request, as before.
     fn slot_wait(
         &self,
         index: usize,
