@@ -203,20 +203,22 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1e6
 }
 
+/// The p50, p90 and p99 of `sorted`, as one line of the bench's output.
+fn percentiles(sorted: &[Duration]) -> String {
+    format!(
+        "p50 {:>7.1} µs  p90 {:>7.1} µs  p99 {:>7.1} µs",
+        percentile(sorted, 0.5),
+        percentile(sorted, 0.9),
+        percentile(sorted, 0.99)
+    )
+}
+
 fn report(label: &str, mut pings: Vec<Duration>, mut admits: Vec<Duration>) {
     pings.sort();
     admits.sort();
-    let row = |name: &str, v: &[Duration]| {
-        format!(
-            "{name:>6}: p50 {:>7.1} µs  p90 {:>7.1} µs  p99 {:>7.1} µs",
-            percentile(v, 0.5),
-            percentile(v, 0.9),
-            percentile(v, 0.99)
-        )
-    };
     println!("paired {label} ({} operations each)", pings.len());
-    println!("  {}", row("ping", &pings));
-    println!("  {}", row("admit", &admits));
+    println!("  {:>6}: {}", "ping", percentiles(&pings));
+    println!("  {:>6}: {}", "admit", percentiles(&admits));
     println!(
         "  admission p50 / PING p50 = {:.2}",
         percentile(&admits, 0.5) / percentile(&pings, 0.5)
@@ -428,10 +430,8 @@ fn decomposed_run(server: &RedisServer) {
         for (name, mut v) in names.into_iter().zip(series) {
             v.sort();
             println!(
-                "  {name:>17}: p50 {:>7.1} µs  p90 {:>7.1} µs  p99 {:>7.1} µs  p50 / PING p50 {:.2}",
-                percentile(&v, 0.5),
-                percentile(&v, 0.9),
-                percentile(&v, 0.99),
+                "  {name:>17}: {}  p50 / PING p50 {:.2}",
+                percentiles(&v),
                 percentile(&v, 0.5) / ping_p50
             );
         }

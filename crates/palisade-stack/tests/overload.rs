@@ -442,16 +442,10 @@ async fn a_short_max_wait_uses_idle_capacity_and_reports_the_true_earliest_start
         },
     ));
     let start = Instant::now();
-    let calls: Vec<_> = (0..10)
-        .map(|i| {
-            let f = fallback.clone();
-            tokio::spawn(async move { f.complete(ChatRequest::user(format!("r{i}"))).await })
-        })
-        .collect();
     let mut served = Vec::new();
-    for call in calls {
-        match call.await.unwrap() {
-            Ok(answer) => served.push(answer.served_by.to_string()),
+    for result in ten_at_once(&fallback).await {
+        match result {
+            Ok((who, _)) => served.push(who),
             Err(err) => panic!("{err}"),
         }
     }
